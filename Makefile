@@ -1,0 +1,39 @@
+# store-edge: the two set-up commands are `make run` and `make test` (see README).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml deploy/system-packages.txt 2>/dev/null | cksum | cut -d' ' -f1)
+
+.PHONY: run demo test check lint typecheck bench soak clean system-deps wheelhouse
+
+$(STAMP): pyproject.toml deploy/system-packages.txt
+	@bash deploy/install-system-deps.sh deploy/system-packages.txt
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test,dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+system-deps:
+	@bash deploy/install-system-deps.sh deploy/system-packages.txt
+
+run demo: $(STAMP)
+	$(BIN)/store-edge demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check edge sync devices tests bench
+	$(BIN)/lint-imports
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

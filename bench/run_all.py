@@ -1,0 +1,105 @@
+"""`make bench`: run every bench script with --json and print one markdown table (also bench/results.md).
+
+Each row: figure, goal, measured, baseline (measured in the same run by the same script), ratio.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Row:
+    script: str
+    figure: str
+    key: str
+    goal: str
+    baseline_key: str | None = None
+    baseline_label: str = ""
+    ratio_key: str | None = None
+
+
+ROWS = [
+    Row("till_start.py", "till cold start to first screen (s)", "cold_start_s", "< 1.0", "bare_cold_start_s",
+        "bare Textual app"),
+    Row("till_start.py", "till resident memory (MB)", "rss_mb", "< 120", "bare_rss_mb", "bare Textual app"),
+    Row("sale_commit.py", "completed sales per second (durable)", "sales_per_s", "ratio >= 0.5",
+        "raw_commits_per_s", "raw SQLite single-row commits", "ratio"),
+    Row("sale_commit.py", "sale commit p99 (ms)", "p99_ms", "< 10"),
+    Row("scan_latency.py", "scan latency p99, byte to decoded event (ms)", "p99_ms", "< 20"),
+    Row("scan_latency.py", "scan latency p50 (ms)", "p50_ms", ""),
+    Row("scan_latency.py", "decodes per second", "decodes_per_s", "overhead <= 1.5x", "biip_per_s",
+        "biip bare parse", "overhead_ratio"),
+    Row("presence.py", "adverts per second (parse+smooth+zones)", "adverts_per_s", ">= 50,000", "beacontools_per_s",
+        "beacontools bare parse", "ratio"),
+    Row("presence.py", "presence peak RSS, 5,000 devices/h (MB)", "peak_rss_mb", "bounded"),
+    Row("sync_drain.py", "sync drain, 100k backlog (events/s)", "events_per_s", ">= 20,000; >= 10x baseline",
+        "persist_queue_events_per_s", "persist-queue SQLiteAckQueue get+ack", "ratio"),
+    Row("sync_drain.py", "sync drain total time (s)", "seconds", "< 10"),
+    Row("sync_drain.py", "50 devices pushing to one hub (events/s)", "concurrent_events_per_s", ""),
+    Row("sync_drain.py", "50 devices p99 batch latency (ms)", "concurrent_p99_ms", ""),
+]  # fmt: skip
+
+
+def run_script(name: str) -> tuple[dict | None, str]:
+    path = HERE / name
+    if not path.exists():
+        return None, "not present"
+    proc = subprocess.run([sys.executable, str(path), "--json"], capture_output=True, text=True, timeout=1800)
+    sys.stderr.write(proc.stdout)
+    lines = [ln for ln in proc.stdout.strip().splitlines() if ln.strip()]
+    if proc.returncode != 0 or not lines:
+        return None, f"failed (exit {proc.returncode}): {proc.stderr.strip().splitlines()[-1:] or ''}"
+    try:
+        return json.loads(lines[-1]), ""
+    except json.JSONDecodeError:
+        return None, "no JSON last line"
+
+
+def fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def main() -> int:
+    results: dict[str, tuple[dict | None, str]] = {}
+    for script in dict.fromkeys(r.script for r in ROWS):
+        print(f"running bench/{script} ...", file=sys.stderr, flush=True)
+        results[script] = run_script(script)
+    table = ["| figure | goal | measured | baseline | ratio |", "| --- | --- | --- | --- | --- |"]
+    for row in ROWS:
+        figures, problem = results[row.script]
+        if figures is None:
+            table.append(f"| {row.figure} | {row.goal} | {problem} | | |")
+            continue
+        baseline = ""
+        if row.baseline_key and row.baseline_key in figures:
+            baseline = f"{fmt(figures[row.baseline_key])} ({row.baseline_label})"
+        ratio = ""
+        if row.ratio_key and row.ratio_key in figures:
+            ratio = f"{figures[row.ratio_key]:.2f}"
+        elif row.baseline_key and figures.get(row.baseline_key):
+            ratio = f"{figures[row.key] / figures[row.baseline_key]:.2f}"
+        table.append(f"| {row.figure} | {row.goal} | {fmt(figures.get(row.key, 'n/a'))} | {baseline} | {ratio} |")
+    header = (f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.machine()}, "
+              f"Python {platform.python_version()}, by `make bench`.\n")  # fmt: skip
+    text = "# Benchmark results\n\n" + header + "\n" + "\n".join(table) + "\n"
+    print("\n".join(table))
+    (HERE / "results.md").write_text(text)
+    failed = [s for s, (f, _) in results.items() if f is None and (HERE / s).exists()]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Device integrations: scanners, barcodes, beacons."""

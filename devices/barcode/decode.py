@@ -1,0 +1,375 @@
+"""Turn one scan's text into a :class:`ScanResult` (product, variable measure, GS1 data, coupon, loyalty).
+
+GS1 rules (check digits, AIs, dates, regional variable-measure rules) come from biip; this module only
+routes a scan to the right biip parser, adds the store's own formats and phrases errors for cashiers.
+``decode_scan`` never raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Literal
+
+from biip import ParseConfig, ParseError
+from biip.checksums import gs1_price_weight_check_digit, gs1_standard_check_digit
+from biip.gs1_digital_link_uris import GS1DigitalLinkURI
+from biip.gs1_element_strings import GS1ElementStrings
+from biip.gs1_messages import GS1Message
+from biip.gtin import Gtin
+from biip.rcn import Rcn, RcnUsage
+from biip.upc import Upc
+
+from devices.barcode.config import GS, BarcodeConfig, VariableMeasureRule
+from devices.barcode.coupon import GS1_COUPON_AIS, is_coupon_prefix, match_store_coupon
+from devices.barcode.loyalty_card import match_card
+from devices.barcode.loyalty_token import MSG_NO_KEYS, TokenCheck, TokenVerifier
+from devices.barcode.symbology import GS1_MESSAGE_IDS, split_aim_id, symbology_name
+
+Kind = Literal["product", "variable_measure", "gs1", "loyalty_card", "loyalty_token", "coupon", "unknown"]
+CatalogLookup = Callable[[str], Any]
+
+MAX_SCAN_CHARS = 4096
+DEFAULT_CONFIG = BarcodeConfig()
+_GTIN_LENGTHS = (8, 12, 13, 14)
+_GRAMS_PER_LB = Decimal("453.59237")
+
+JSON_FIELDS = (
+    "input",
+    "symbology",
+    "kind",
+    "gtin",
+    "gtin_valid",
+    "ai",
+    "expiry",
+    "batch",
+    "serial",
+    "weight_g",
+    "price_cents",
+    "customer_id",
+    "error",
+)
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    input: str
+    symbology: str | None
+    kind: Kind
+    gtin: str | None = None  # 14-digit form
+    gtin_valid: bool | None = None
+    ai: dict[str, str] = field(default_factory=dict)
+    expiry: str | None = None  # YYYY-MM-DD
+    batch: str | None = None
+    serial: str | None = None
+    weight_g: int | None = None
+    price_cents: int | None = None
+    customer_id: str | None = None
+    error: str | None = None
+    # Not part of the scan-decode JSON; for the till.
+    item_reference: str | None = None  # variable-measure codes: what the product is looked up by
+    count: int | None = None  # variable-count codes (e.g. German prefixes 25/26)
+    coupon_code: str | None = None
+    product: Any = None  # what catalog_lookup returned
+    token: TokenCheck | None = None
+    warning: str | None = None  # e.g. a loyalty code possibly copied
+
+    @property
+    def understood(self) -> bool:
+        return self.kind != "unknown" and self.error is None
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: (dict(self.ai) if name == "ai" else getattr(self, name)) for name in JSON_FIELDS}
+
+
+def decode_scan(
+    text: str | bytes,
+    *,
+    symbology: str | None = None,
+    config: BarcodeConfig = DEFAULT_CONFIG,
+    catalog_lookup: CatalogLookup | None = None,
+    token_verifier: TokenVerifier | None = None,
+) -> ScanResult:
+    """Interpret one scan. ``symbology`` is an AIM id (``]C1``) or a name, when the scanner told us."""
+    if isinstance(text, bytes | bytearray):
+        text = bytes(text).decode("utf-8", errors="replace")
+    if not isinstance(text, str):
+        return ScanResult(input=repr(text), symbology=None, kind="unknown", error="Scan data is not text.")
+    try:
+        return _Decoder(text, symbology, config, catalog_lookup, token_verifier).run()
+    except Exception as exc:  # the till must keep running whatever a scanner sends
+        return ScanResult(
+            input=text,
+            symbology=None,
+            kind="unknown",
+            error=f"This code could not be interpreted ({type(exc).__name__}) - key the item in by hand.",
+        )
+
+
+def check_digit_error(digits: str, what: str = "Check digit") -> str:
+    payload, given = digits[:-1], digits[-1]
+    expected = gs1_standard_check_digit(payload)
+    return (
+        f"{what} is wrong: the last digit (digit {len(digits)}) is {given} but should be {expected} "
+        f"for {payload} - rescan, or key in the number printed under the barcode."
+    )
+
+
+def _cents(amount: Decimal) -> int:
+    return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _grams(kg: Decimal) -> int:
+    return int((kg * 1000).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+class _Decoder:
+    def __init__(
+        self,
+        raw: str,
+        symbology: str | None,
+        config: BarcodeConfig,
+        lookup: CatalogLookup | None,
+        verifier: TokenVerifier | None,
+    ) -> None:
+        self.raw = raw
+        self.config = config
+        self.lookup = lookup
+        self.verifier = verifier
+        self.aim: str | None = symbology if symbology and symbology.startswith("]") else None
+        self.symbology: str | None = None if self.aim else symbology
+        self.parse_config = ParseConfig(
+            rcn_region=config.biip_region,
+            rcn_verify_variable_measure=config.verify_variable_measure_check_digit,
+            separator_chars=(GS,),
+        )
+
+    def result(self, kind: Kind, **fields: Any) -> ScanResult:
+        return ScanResult(input=self.raw, symbology=self.symbology, kind=kind, **fields)
+
+    def unknown(self, error: str) -> ScanResult:
+        return self.result("unknown", error=error)
+
+    def run(self) -> ScanResult:
+        data = self.raw.strip()  # also drops CR/LF suffixes and a leading FNC1 (GS counts as whitespace)
+        aim, data = split_aim_id(data)
+        self.aim = aim or self.aim
+        if self.aim:
+            self.symbology = symbology_name(self.aim)
+        for sep in self.config.gs_separators:
+            if sep and sep != GS:
+                data = data.replace(sep, GS)
+        data = data.strip()
+        if not data:
+            return self.unknown("Nothing was scanned (the scan was empty) - scan again.")
+        if len(data) > MAX_SCAN_CHARS:
+            return self.unknown("This code is too long to be a product, coupon or loyalty code.")
+        if data.startswith(self.config.loyalty_token_prefix):
+            return self.token(data)
+        code = match_store_coupon(data, self.config.store_coupon_pattern)
+        if code is not None:
+            return self.result("coupon", coupon_code=code)
+        card = match_card(data, self.config.loyalty_card)
+        if card is not None:
+            return self.result("loyalty_card", customer_id=card.number, error=card.error)
+        if data.startswith("("):
+            return self.gs1_hri(data)
+        if data.startswith(("http://", "https://")):
+            return self.digital_link(data)
+        is_digits = data.isascii() and data.isdigit()
+        if self.aim in GS1_MESSAGE_IDS or GS in data or (is_digits and len(data) not in _GTIN_LENGTHS):
+            if is_digits and len(data) in (6, 7) and self.aim not in GS1_MESSAGE_IDS:
+                return self.gtin(data)
+            return self.gs1_message(data)
+        if is_digits:
+            return self.gtin(data)
+        if self.aim in ("]Q1", "]Q0"):
+            return self.unknown("This QR code is not a loyalty, coupon or product code this till knows.")
+        return self.unknown("Not a barcode this till knows - key the item in by hand.")
+
+    # --- loyalty tokens -------------------------------------------------------------------------------
+    def token(self, data: str) -> ScanResult:
+        self.symbology = self.symbology or "QR Code"
+        if self.verifier is None:
+            return self.result("loyalty_token", error=MSG_NO_KEYS)
+        check = self.verifier.verify(data)
+        return self.result(
+            "loyalty_token",
+            customer_id=check.customer_id if check.ok else None,
+            error=check.error,
+            token=check,
+            warning=check.warning,
+        )
+
+    # --- GTIN family ------------------------------------------------------------------------------------
+    def gtin(self, digits: str) -> ScanResult:
+        n = len(digits)
+        if self.symbology is None:
+            self.symbology = {13: "EAN-13", 8: "EAN-8", 12: "UPC-A", 6: "UPC-E", 7: "UPC-E"}.get(n)
+        if n in _GTIN_LENGTHS:
+            try:
+                gtin = Gtin.parse(digits, config=self.parse_config)
+            except ParseError as exc:
+                return self.bad_gtin(digits, str(exc))
+            return self.good_gtin(gtin)
+        try:
+            upc = Upc.parse(digits, config=self.parse_config)
+            gtin = Gtin.parse(upc.as_upc_a(), config=self.parse_config)
+        except ParseError as exc:
+            return self.unknown(f"Not a valid UPC-E code: {exc}")
+        return self.good_gtin(gtin)
+
+    def bad_gtin(self, digits: str, biip_error: str) -> ScanResult:
+        if len(digits) == 8:
+            # An 8-digit code with a wrong EAN-8 check digit may still be a valid UPC-E.
+            try:
+                upc = Upc.parse(digits, config=self.parse_config)
+                self.symbology = "UPC-E" if self.aim is None else self.symbology
+                return self.good_gtin(Gtin.parse(upc.as_upc_a(), config=self.parse_config))
+            except ParseError:
+                pass
+        padded = digits.zfill(14)
+        if gs1_standard_check_digit(digits[:-1]) != int(digits[-1]):
+            return self.result("product", gtin=padded, gtin_valid=False, error=check_digit_error(digits))
+        if "variable measure" in biip_error:
+            return self.result(
+                "variable_measure",
+                gtin=padded,
+                gtin_valid=True,
+                error="The price/weight check digit on this scale label is wrong - weigh the item again "
+                "or key in the price.",
+            )
+        return self.result("product", gtin=padded, gtin_valid=False, error=f"Not a valid GTIN: {biip_error}")
+
+    def good_gtin(self, gtin: Gtin) -> ScanResult:
+        gtin14 = gtin.as_gtin_14()
+        if isinstance(gtin, Rcn) and gtin.usage == RcnUsage.GEOGRAPHICAL:
+            if gtin.weight is not None or gtin.price is not None or gtin.count is not None:
+                ref = gtin.item_reference or ""
+                return self.result(
+                    "variable_measure",
+                    gtin=gtin14,
+                    gtin_valid=True,
+                    weight_g=_grams(gtin.weight) if gtin.weight is not None else None,
+                    price_cents=_cents(gtin.price) if gtin.price is not None else None,
+                    count=gtin.count,
+                    item_reference=ref,
+                    **self.look_up(ref),
+                )
+            rule = self.config.variable_measure_rules.get(gtin.as_gtin_13()[:2])
+            if rule is not None:
+                return self.custom_variable_measure(gtin14, gtin.as_gtin_13(), rule)
+        usage = gtin.prefix.usage if gtin.prefix is not None else None
+        if is_coupon_prefix(usage):
+            return self.result("coupon", gtin=gtin14, gtin_valid=True, coupon_code=gtin14)
+        return self.result("product", gtin=gtin14, gtin_valid=True, **self.look_up(gtin14))
+
+    def custom_variable_measure(self, gtin14: str, gtin13: str, rule: VariableMeasureRule) -> ScanResult:
+        layout = rule.layout
+        if len(layout) != 12 or "P" not in layout or "V" not in layout:
+            return self.result(
+                "variable_measure",
+                gtin=gtin14,
+                gtin_valid=True,
+                error=f"The variable-measure layout {layout!r} for prefix {gtin13[:2]} is not valid "
+                "- a technician must fix the barcode settings.",
+            )
+
+        def part(ch: str) -> str:
+            return "".join(d for d, c in zip(gtin13, layout, strict=False) if c == ch)
+
+        value, check = part("V"), part("C")
+        if check and self.config.verify_variable_measure_check_digit:
+            try:
+                expected = gs1_price_weight_check_digit(value)
+            except (ValueError, ParseError, IndexError, KeyError):
+                expected = None
+            if expected is not None and expected != int(check):
+                return self.result(
+                    "variable_measure",
+                    gtin=gtin14,
+                    gtin_valid=True,
+                    error="The price/weight check digit on this scale label is wrong - weigh the item "
+                    "again or key in the price.",
+                )
+        amount = Decimal(value) / (Decimal(10) ** rule.decimals)
+        ref = part("P")[2:]
+        return self.result(
+            "variable_measure",
+            gtin=gtin14,
+            gtin_valid=True,
+            weight_g=_grams(amount) if rule.measure == "weight" else None,
+            price_cents=_cents(amount) if rule.measure == "price" else None,
+            item_reference=ref,
+            **self.look_up(ref),
+        )
+
+    def look_up(self, key: str) -> dict[str, Any]:
+        if self.lookup is None:
+            return {}
+        try:
+            return {"product": self.lookup(key)}
+        except Exception as exc:
+            return {"error": f"Product lookup failed ({type(exc).__name__}) - key the item in by hand."}
+
+    # --- GS1 element strings -------------------------------------------------------------------------------
+    def gs1_message(self, data: str) -> ScanResult:
+        try:
+            message = GS1Message.parse(data, config=self.parse_config)
+        except ParseError as exc:
+            return self.unknown(f"Not a valid GS1 code: {exc}")
+        return self.gs1_elements(message.element_strings)
+
+    def gs1_hri(self, data: str) -> ScanResult:
+        try:
+            message = GS1Message.parse_hri(data, config=self.parse_config)
+        except ParseError as exc:
+            return self.unknown(f"Not a valid GS1 code: {exc}")
+        return self.gs1_elements(message.element_strings)
+
+    def digital_link(self, data: str) -> ScanResult:
+        try:
+            link = GS1DigitalLinkURI.parse(data, config=self.parse_config)
+        except ParseError as exc:
+            return self.unknown(f"Not a GS1 Digital Link this till knows: {exc}")
+        return self.gs1_elements(link.element_strings)
+
+    def gs1_elements(self, elements: GS1ElementStrings) -> ScanResult:
+        ai: dict[str, str] = {}
+        fields: dict[str, Any] = {}
+        errors: list[str] = []
+        for es in elements:
+            code = es.ai.ai
+            ai.setdefault(code, es.value)
+            if code in ("01", "02") and "gtin" not in fields:
+                if es.gtin is not None:
+                    fields["gtin"], fields["gtin_valid"] = es.gtin.as_gtin_14(), True
+                else:
+                    fields["gtin"], fields["gtin_valid"] = es.value, False
+                    if es.value.isdigit() and len(es.value) == 14:
+                        errors.append(check_digit_error(es.value, f"The GTIN check digit in AI ({code})"))
+                    else:
+                        errors.append(f"The GTIN in AI ({code}) is not valid: {es.gtin_error}")
+            elif code == "17" and es.date is not None:
+                fields["expiry"] = es.date.isoformat()
+            elif code == "10":
+                fields["batch"] = es.value
+            elif code == "21":
+                fields["serial"] = es.value
+            elif code.startswith("310") and es.decimal is not None:
+                fields.setdefault("weight_g", _grams(es.decimal))
+            elif code.startswith("320") and es.decimal is not None:
+                fields.setdefault("weight_g", _grams(es.decimal * _GRAMS_PER_LB / 1000))
+            elif code.startswith(("392", "393")) and es.decimal is not None:
+                fields.setdefault("price_cents", _cents(es.decimal))
+        kind: Kind = "gs1"
+        coupon_ai = next((c for c in GS1_COUPON_AIS if c in ai), None)
+        if coupon_ai is not None:
+            kind = "coupon"
+            fields["coupon_code"] = ai[coupon_ai]
+        elif fields.get("gtin_valid") and self.lookup is not None:
+            fields.update(self.look_up(fields["gtin"]))
+        if errors:
+            fields["error"] = " ".join(errors)
+        return self.result(kind, ai=ai, **fields)

@@ -1,0 +1,220 @@
+"""Technician commands: ``store-edge devices scan-decode | listen | list``.
+
+Handlers follow edge/cli.py: ``handler(args, settings) -> exit code``. ``register(devices_subparsers)`` adds
+the commands to an existing ``devices`` group; ``register_group(subparsers)`` creates the group first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from devices.barcode.config import BarcodeConfig
+from devices.barcode.decode import decode_scan
+from devices.barcode.loyalty_token import TokenVerifier
+
+if TYPE_CHECKING:
+    from edge.settings import ScannerSettings, Settings
+
+EXIT_OK, EXIT_NOT_UNDERSTOOD = 0, 2
+# Ways a technician can type the GS (FNC1) separator on a command line.
+_GS_SPELLINGS = ("\\x1d", "\\x1D", "<GS>", "{GS}", "<FNC1>", "{FNC1}")
+
+
+def register(devices_subparsers: argparse._SubParsersAction) -> None:
+    p = devices_subparsers.add_parser(
+        "scan-decode", help="decode scanned data and print one JSON object (exit 0 understood, 2 not)"
+    )
+    p.add_argument("data", metavar="DATA", help="the scanned text; type GS as <GS> or \\x1d")
+    p.add_argument("--region", help="country for variable-measure codes (dk ee fi de gb lv lt no se)")
+    p.add_argument("--keys", type=Path, help="JSON file {kid: base64 Ed25519 public key} to check app codes")
+    p.set_defaults(handler=cmd_scan_decode)
+
+    p = devices_subparsers.add_parser("listen", help="print each scan live, decoded, with timing")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--serial", metavar="PORT", help="serial port or /dev/serial/by-id/... path")
+    src.add_argument("--evdev", metavar="NAME", help="input device name or VID:PID (exclusive grab)")
+    p.add_argument("--baud", type=int, help="serial baud rate (default from settings)")
+    p.add_argument("--terminator", choices=["CR", "LF", "CRLF", "TAB"], help="end-of-scan character")
+    p.add_argument("--count", type=int, default=0, help="stop after this many scans (0: until Ctrl+C)")
+    p.add_argument("--region", help="country for variable-measure codes")
+    p.set_defaults(handler=cmd_listen)
+
+    p = devices_subparsers.add_parser("list", help="list serial ports, HID input devices and BLE adapters")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=cmd_list)
+
+
+def register_group(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    group = subparsers.add_parser("devices", help="scanners and other devices")
+    devices_sub = group.add_subparsers(dest="devices_command", metavar="DEVICES_COMMAND")
+    register(devices_sub)
+    return devices_sub
+
+
+# --- scan-decode ---------------------------------------------------------------------------------------
+def _unescape(data: str) -> str:
+    for spelling in _GS_SPELLINGS:
+        data = data.replace(spelling, "\x1d")
+    return data
+
+
+def _load_verifier(path: Path | None) -> TokenVerifier | None:
+    if path is None:
+        return None
+    raw = json.loads(path.read_text())
+    return TokenVerifier({str(k): base64.b64decode(v) for k, v in raw.items()})
+
+
+def scan_decode(
+    data: str, region: str | None = None, keys: Path | None = None, gs: str = "\x1d"
+) -> dict[str, Any]:
+    config = BarcodeConfig(rcn_region=region, gs_separators=tuple({"\x1d", gs} - {""}))
+    try:
+        verifier = _load_verifier(keys)
+    except (OSError, ValueError) as exc:
+        result = decode_scan(_unescape(data), config=config).to_json()
+        result["error"] = f"Could not read the key file {keys}: {exc}"
+        return result
+    return decode_scan(_unescape(data), config=config, token_verifier=verifier).to_json()
+
+
+def _exit_code(result: dict[str, Any]) -> int:
+    return EXIT_OK if result["kind"] != "unknown" and result["error"] is None else EXIT_NOT_UNDERSTOOD
+
+
+def cmd_scan_decode(args: argparse.Namespace, settings: Settings | None = None) -> int:
+    gs = settings.scanner.gs_separator if settings is not None else "\x1d"
+    result = scan_decode(args.data, args.region, args.keys, gs)
+    print(json.dumps(result, ensure_ascii=False))
+    return _exit_code(result)
+
+
+def main_scan_decode(argv: Sequence[str]) -> int:
+    """``scan-decode DATA [--region R] [--keys FILE]`` without the rest of the CLI (tests, scripts)."""
+    parser = argparse.ArgumentParser(prog="store-edge devices")
+    register(parser.add_subparsers(dest="cmd", required=True))
+    args = parser.parse_args(["scan-decode", *argv])
+    return cmd_scan_decode(args)
+
+
+# --- listen ----------------------------------------------------------------------------------------------
+def cmd_listen(args: argparse.Namespace, settings: Settings | None = None) -> int:
+    from edge.settings import ScannerSettings
+
+    base = settings.scanner if settings is not None else ScannerSettings()
+    changes: dict[str, Any] = {}
+    if args.serial:
+        changes.update(serial_port=args.serial, evdev="")
+    if args.evdev:
+        changes.update(evdev=args.evdev, serial_port="")
+    if args.baud:
+        changes["baud"] = args.baud
+    if args.terminator:
+        changes["terminator"] = args.terminator
+    import dataclasses
+
+    scanner = dataclasses.replace(base, **changes)
+    if not scanner.serial_port and not scanner.evdev:
+        print("store-edge: give --serial PORT or --evdev NAME (or set scanner.serial_port)", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(_listen(scanner, args.count, args.region))
+    except KeyboardInterrupt:
+        return 0
+
+
+async def _listen(scanner: ScannerSettings, count: int, region: str | None) -> int:
+    from devices.scanners.base import make_scanner_source
+
+    source = make_scanner_source(scanner)
+    config = BarcodeConfig(rcn_region=region)
+    source.on_status(lambda s: print(f"# {s.label}: {s.detail}", flush=True))
+    await source.start()
+    seen = 0
+    try:
+        async for scan in source.scans():
+            delivered = time.monotonic()
+            t0 = time.perf_counter()
+            result = decode_scan(scan.text, symbology=scan.aim_id, config=config)
+            decode_ms = (time.perf_counter() - t0) * 1000
+            line = {
+                "at": time.strftime("%H:%M:%S"),
+                "delivery_ms": round((delivered - scan.received_at) * 1000, 3),
+                "decode_ms": round(decode_ms, 3),
+                **result.to_json(),
+            }
+            print(json.dumps(line, ensure_ascii=False), flush=True)
+            seen += 1
+            if count and seen >= count:
+                break
+    finally:
+        await source.stop()
+    return 0
+
+
+# --- list ---------------------------------------------------------------------------------------------
+def collect_devices() -> dict[str, Any]:
+    from devices.scanners.detect import classify, list_ble_adapters, list_input_devices, serial_by_id_names
+
+    ports: list[dict[str, Any]] = []
+    by_id = serial_by_id_names()
+    try:
+        from serial.tools import list_ports
+
+        for port in sorted(list_ports.comports(), key=lambda p: p.device):
+            ports.append(
+                {
+                    "device": port.device,
+                    "by_id": by_id.get(port.device, []),
+                    "description": port.description,
+                    "vid_pid": f"{port.vid:04x}:{port.pid:04x}"
+                    if port.vid is not None and port.pid
+                    else None,
+                }
+            )
+    except ImportError:
+        pass
+    hid = [
+        {"name": d.name, "vid_pid": d.vid_pid, "node": d.event_node, "role": classify(d)}
+        for d in list_input_devices()
+        if "kbd" in d.handlers
+    ]
+    return {"serial_ports": ports, "hid_input_devices": hid, "ble_adapters": list_ble_adapters()}
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings | None = None) -> int:
+    found = collect_devices()
+    if getattr(args, "json", False):
+        print(json.dumps(found))
+        return 0
+    print("Serial ports:")
+    for p in found["serial_ports"] or [{"device": "(none)", "by_id": [], "description": ""}]:
+        print(f"  {p['device']}  {p.get('description') or ''}")
+        for link in p["by_id"]:
+            print(f"      {link}")
+    print("HID input devices (keyboards and keyboard-like scanners):")
+    for d in found["hid_input_devices"] or [{"name": "(none)", "vid_pid": "", "node": "", "role": ""}]:
+        print(f"  [{d['role']}] {d['name']}  {d['vid_pid']}  {d['node'] or ''}")
+    print("BLE adapters:")
+    for a in found["ble_adapters"] or ["(none)"]:
+        print(f"  {a}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="store-edge devices")
+    register(parser.add_subparsers(dest="cmd", required=True))
+    args = parser.parse_args(argv)
+    return int(args.handler(args, None))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""The one interface every scanner source implements, and the factory that picks one from settings.
+
+Callbacks are called on the asyncio loop thread; sources that read in a thread hand results over with
+``loop.call_soon_threadsafe``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from edge.settings import ScannerSettings
+
+log = logging.getLogger(__name__)
+
+State = Literal["idle", "connecting", "connected", "disconnected", "stopped"]
+
+
+@dataclass(frozen=True)
+class ScanEvent:
+    text: str  # framed scan text, ready for devices.barcode.decode_scan
+    aim_id: str | None  # AIM symbology identifier the scanner sent, e.g. "]E0"
+    source: str  # which device, e.g. "serial:/dev/ttyACM0"
+    received_at: float  # time.monotonic() when the last byte of the scan was read
+
+
+@dataclass(frozen=True)
+class ScannerStatus:
+    state: State
+    label: str  # short text for the status bar: "scanner connected", "scanner disconnected"
+    detail: str  # a sentence for the technician
+
+
+ScanCallback = Callable[[ScanEvent], None]
+StatusCallback = Callable[[ScannerStatus], None]
+
+
+class ScannerSource(ABC):
+    name = "scanner"
+
+    def __init__(self) -> None:
+        self._scan_callbacks: list[ScanCallback] = []
+        self._status_callbacks: list[StatusCallback] = []
+        self.status = ScannerStatus("idle", "scanner idle", "The scanner has not been started.")
+
+    @abstractmethod
+    async def start(self) -> None: ...
+
+    @abstractmethod
+    async def stop(self) -> None: ...
+
+    def on_scan(self, callback: ScanCallback) -> Callable[[], None]:
+        self._scan_callbacks.append(callback)
+        return lambda: self._remove(self._scan_callbacks, callback)
+
+    def on_status(self, callback: StatusCallback) -> Callable[[], None]:
+        self._status_callbacks.append(callback)
+        return lambda: self._remove(self._status_callbacks, callback)
+
+    @staticmethod
+    def _remove(callbacks: list, callback: object) -> None:  # type: ignore[type-arg]
+        if callback in callbacks:
+            callbacks.remove(callback)
+
+    async def scans(self) -> AsyncGenerator[ScanEvent, None]:
+        """Scans as an async stream: ``async for scan in source.scans(): ...``."""
+        queue: asyncio.Queue[ScanEvent] = asyncio.Queue()
+        unsubscribe = self.on_scan(queue.put_nowait)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            unsubscribe()
+
+    def _emit_scan(self, event: ScanEvent) -> None:
+        for callback in list(self._scan_callbacks):
+            try:
+                callback(event)
+            except Exception:  # one broken subscriber must not stop scanning for the others
+                log.exception("scan callback failed")
+
+    def _emit_status(self, status: ScannerStatus) -> None:
+        if status == self.status:
+            return
+        self.status = status
+        for callback in list(self._status_callbacks):
+            try:
+                callback(status)
+            except Exception:
+                log.exception("status callback failed")
+
+
+def make_scanner_source(
+    settings: ScannerSettings, override: type[ScannerSource] | None = None
+) -> ScannerSource:
+    """Serial when a port is set, else evdev when a device is named, else the keyboard wedge in the till.
+
+    ``override`` is a ScannerSource subclass taking the settings (tests, or a technician forcing one).
+    """
+    if override is not None:
+        return override(settings)  # type: ignore[call-arg]
+    if settings.serial_port:
+        from devices.scanners.serial_source import SerialScannerSource
+
+        return SerialScannerSource(settings)
+    if settings.evdev:
+        from devices.scanners.evdev_source import EvdevScannerSource
+
+        return EvdevScannerSource(settings)
+    from devices.scanners.wedge import KeyboardWedgeSource
+
+    return KeyboardWedgeSource(settings)

@@ -1,0 +1,169 @@
+"""Keyboard-wedge scanners inside the till: tell a scanner's key burst from a person typing.
+
+``WedgeDetector`` is pure (keys and monotonic times go in). The first keys of any possible burst are held
+back; they are released as typing as soon as the rhythm turns out human, or become one scan when a fast
+burst ends with the terminator. So scanner keys never reach a focused input or trigger shortcuts.
+The till calls ``feed`` from its key handler and ``poll`` from a timer (every ``max_key_interval_ms``) so a
+single held-back key is released quickly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from devices.barcode.symbology import split_aim_id
+from devices.scanners.base import ScanEvent, ScannerSource, ScannerStatus
+
+if TYPE_CHECKING:
+    from edge.settings import ScannerSettings
+
+GS = "\x1d"
+ENTER_KEYS = frozenset({"\r", "\n", "enter", "return", "ctrl+m", "ctrl+j"})
+TAB_KEYS = frozenset({"\t", "tab", "ctrl+i"})
+# What terminals/Textual deliver for the GS control character (Ctrl+]) that scanners send as FNC1.
+GS_KEYS = frozenset({GS, "ctrl+right_square_bracket", "ctrl+]", "ctrl+5"})
+
+
+@dataclass(frozen=True)
+class WedgeOutput:
+    """``typing``: pass ``keys`` on to the UI in order. ``scan``: ``text`` is a scan. ``held``: wait."""
+
+    kind: Literal["typing", "scan", "held"]
+    keys: tuple[str, ...] = ()
+    text: str = ""
+    aim_id: str | None = None
+    at: float = 0.0
+
+
+HELD = WedgeOutput("held")
+
+
+@dataclass
+class _Burst:
+    keys: list[str] = field(default_factory=list)
+    chars: list[str] = field(default_factory=list)
+    first_at: float = 0.0
+    last_at: float = 0.0
+
+
+class WedgeDetector:
+    def __init__(
+        self,
+        max_key_interval_ms: float = 35.0,
+        min_length: int = 4,
+        terminator: str = "CR",
+        max_length: int = 4096,
+        prefix: str = "",
+    ) -> None:
+        self.max_gap = max_key_interval_ms / 1000.0
+        self.min_length = max(1, min_length)
+        self.end_keys = TAB_KEYS if terminator.upper() == "TAB" else ENTER_KEYS
+        self.max_length = max_length
+        self.prefix = prefix
+        self._burst = _Burst()
+
+    @property
+    def holding(self) -> bool:
+        return bool(self._burst.keys)
+
+    def feed(self, key: str, now: float) -> list[WedgeOutput]:
+        """One key (a printable character, or a key name like "enter"); returns what to do, in order."""
+        out: list[WedgeOutput] = []
+        burst = self._burst
+        fast = bool(burst.keys) and now - burst.last_at <= self.max_gap
+        if burst.keys and not fast:
+            out.append(self._release())
+            burst = self._burst
+        if key in self.end_keys:
+            if burst.keys and len(burst.chars) >= self.min_length:
+                out.append(self._complete(now))
+            else:
+                keys = (*self._take(), key)
+                out.append(WedgeOutput("typing", keys=keys, at=now))
+            return out
+        char = GS if key in GS_KEYS else key
+        if len(char) != 1 or (not char.isprintable() and char != GS):
+            # A named key (arrows, F-keys, shortcuts) is never part of a scan: let everything through.
+            out.append(WedgeOutput("typing", keys=(*self._take(), key), at=now))
+            return out
+        if not burst.keys:
+            burst.first_at = now
+        burst.keys.append(key)
+        burst.chars.append(char)
+        burst.last_at = now
+        if len(burst.chars) > self.max_length:
+            out.append(self._release())
+        return out or [HELD]
+
+    def poll(self, now: float) -> list[WedgeOutput]:
+        """Release held keys once the pause after them is longer than a scanner would make."""
+        if self._burst.keys and now - self._burst.last_at > self.max_gap:
+            return [self._release()]
+        return []
+
+    def _take(self) -> tuple[str, ...]:
+        keys = tuple(self._burst.keys)
+        self._burst = _Burst()
+        return keys
+
+    def _release(self) -> WedgeOutput:
+        at = self._burst.last_at
+        return WedgeOutput("typing", keys=self._take(), at=at)
+
+    def _complete(self, now: float) -> WedgeOutput:
+        text = "".join(self._burst.chars)
+        self._burst = _Burst()
+        if self.prefix and text.startswith(self.prefix):
+            text = text[len(self.prefix) :]
+        aim_id, text = split_aim_id(text)
+        return WedgeOutput("scan", text=text.lstrip(GS), aim_id=aim_id, at=now)
+
+
+class KeyboardWedgeSource(ScannerSource):
+    """A ScannerSource fed by the till's key handler: ``handle_key`` says whether the UI may use the key."""
+
+    name = "keyboard-wedge"
+
+    def __init__(
+        self,
+        settings: ScannerSettings | None = None,
+        max_key_interval_ms: float = 35.0,
+        min_length: int = 4,
+    ) -> None:
+        super().__init__()
+        terminator = settings.terminator if settings is not None else "CR"
+        prefix = settings.prefix if settings is not None else ""
+        self.detector = WedgeDetector(max_key_interval_ms, min_length, terminator, prefix=prefix)
+        self._gs = settings.gs_separator if settings is not None else GS
+        self._debounce_s = (settings.debounce_ms if settings is not None else 400.0) / 1000.0
+        self._last: tuple[str, float] = ("", float("-inf"))
+
+    async def start(self) -> None:
+        self._emit_status(
+            ScannerStatus("connected", "scanner ready", "Listening for a keyboard-wedge scanner.")
+        )
+
+    async def stop(self) -> None:
+        self._emit_status(ScannerStatus("stopped", "scanner stopped", "Keyboard-wedge scanning is off."))
+
+    def handle_key(self, key: str, now: float) -> list[WedgeOutput]:
+        """Returns the outputs; the till replays ``typing`` keys to the UI and drops the rest."""
+        outputs = self.detector.feed(key, now)
+        self._deliver(outputs)
+        return outputs
+
+    def poll(self, now: float) -> list[WedgeOutput]:
+        outputs = self.detector.poll(now)
+        self._deliver(outputs)
+        return outputs
+
+    def _deliver(self, outputs: list[WedgeOutput]) -> None:
+        for out in outputs:
+            if out.kind == "scan" and out.text:
+                text = out.text.replace(self._gs, GS) if self._gs and self._gs != GS else out.text
+                last_text, last_at = self._last
+                self._last = (text, out.at)
+                if text == last_text and out.at - last_at < self._debounce_s:
+                    continue  # the same code read twice in a row
+                self._emit_scan(ScanEvent(text, out.aim_id, self.name, out.at))

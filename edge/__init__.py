@@ -1,0 +1,3 @@
+"""store-edge: the store side of a retail loyalty programme."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,63 @@
+"""The basket a cashier is building: pure state, priced by the offers engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from edge.core.catalog import Product
+from edge.core.loyalty import LoyaltyRules, Settlement, settle
+from edge.core.offers import BasketLine, CustomerContext, Offer, Pricing, evaluate
+
+MAX_QTY = 999
+
+
+class BasketError(ValueError):
+    pass
+
+
+@dataclass
+class Basket:
+    lines: list[BasketLine] = field(default_factory=list)
+    customer: CustomerContext | None = None
+    coupons: dict[str, str] = field(default_factory=dict)  # code -> offer id
+    points_to_redeem: int = 0
+    _next_line: int = 1
+
+    def add(self, product: Product, qty: int = 1) -> BasketLine:
+        """Scanning the same product again adds to its last line, as cashiers expect."""
+        if qty < 1 or qty > MAX_QTY:
+            raise BasketError(f"quantity must be between 1 and {MAX_QTY}")
+        if self.lines and self.lines[-1].product == product:
+            return self.set_qty(self.lines[-1].line_no, min(self.lines[-1].qty + qty, MAX_QTY))
+        line = BasketLine(self._next_line, product, qty)
+        self._next_line += 1
+        self.lines.append(line)
+        return line
+
+    def set_qty(self, line_no: int, qty: int) -> BasketLine:
+        if qty < 1 or qty > MAX_QTY:
+            raise BasketError(f"quantity must be between 1 and {MAX_QTY}")
+        for i, line in enumerate(self.lines):
+            if line.line_no == line_no:
+                self.lines[i] = BasketLine(line_no, line.product, qty)
+                return self.lines[i]
+        raise BasketError(f"there is no line {line_no}")
+
+    def void(self, line_no: int) -> BasketLine:
+        for i, line in enumerate(self.lines):
+            if line.line_no == line_no:
+                return self.lines.pop(i)
+        raise BasketError(f"there is no line {line_no}")
+
+    def price(self, offers: list[Offer], now: datetime) -> Pricing:
+        return evaluate(self.lines, offers, self.customer, now, self.coupons.values())
+
+    def settle(self, offers: list[Offer], now: datetime, rules: LoyaltyRules) -> Settlement:
+        tier = self.customer.tier if self.customer else None
+        points = self.points_to_redeem if self.customer else 0
+        return settle(self.price(offers, now), points, rules, tier)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.lines

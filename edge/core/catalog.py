@@ -1,0 +1,38 @@
+"""Products and GTINs. GTIN arithmetic comes from biip, the GS1 library, not from our own code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from biip.checksums import gs1_standard_check_digit
+from biip.gtin import Gtin
+
+
+@dataclass(frozen=True)
+class Product:
+    gtin: str  # always the 14-digit form
+    name: str
+    price_cents: int
+    vat_rate_bp: int
+    category: str
+
+
+class InvalidGtin(ValueError):
+    pass
+
+
+def normalize_gtin(text: str) -> str:
+    """Any GTIN-8/12/13/14 (digits only) -> its 14-digit form. Raises InvalidGtin with a readable reason."""
+    digits = text.strip()
+    if not digits.isdigit() or len(digits) not in (8, 12, 13, 14):
+        raise InvalidGtin(f"'{text}' is not a product number (8, 12, 13 or 14 digits)")
+    try:
+        gtin = Gtin.parse(digits)
+    except Exception as exc:  # biip raises ParseError with its own sentence
+        raise InvalidGtin(str(exc)) from None
+    return gtin.as_gtin_14()
+
+
+def with_check_digit(body: str) -> str:
+    """Append the GS1 check digit to ``body`` (the GTIN without its last digit)."""
+    return body + str(gs1_standard_check_digit(body))

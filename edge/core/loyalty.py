@@ -1,0 +1,159 @@
+"""Points: earning, redemption limits and the offline balance.
+
+Earning: each line earns ``floor(paid * points_per_unit * category multiplier * tier multiplier * promo
+multiplier / 100)`` points, where ``paid`` is what the line costs after discounts and after its share of the
+points redeemed (points do not earn points). Multipliers are exact fractions of the configured decimals.
+
+Redemption: points are worth ``point_value_cents`` each (value rounded down), at least ``min_redeem_points``
+at a time, for at most ``max_redeem_share`` of the basket after discounts, never more than the available
+balance, and - while the hub is unreachable - no more than ``offline_burn_cap_points`` per customer per day
+(pending offline burns included), which bounds what can be double-spent across stores during an outage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from math import floor
+
+from edge.core.money import allocate, vat_included
+from edge.core.offers import Pricing
+
+
+@dataclass(frozen=True)
+class LoyaltyRules:
+    points_per_unit: float = 1.0
+    category_multipliers: Mapping[str, float] | None = None
+    tier_multipliers: Mapping[str, float] | None = None
+    point_value_cents: float = 1.0
+    min_redeem_points: int = 100
+    max_redeem_share: float = 0.5
+    offline_burn_cap_points: int = 2_000
+
+    @classmethod
+    def from_settings(cls, s: object) -> LoyaltyRules:
+        return cls(**{f: getattr(s, f) for f in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class Balance:
+    """available = confirmed (from the hub) + pending local earns - pending local burns."""
+
+    confirmed: int
+    pending_earn: int = 0
+    pending_burn: int = 0
+
+    @property
+    def available(self) -> int:
+        return self.confirmed + self.pending_earn - self.pending_burn
+
+    @property
+    def pending(self) -> int:
+        return self.pending_earn - self.pending_burn
+
+
+@dataclass(frozen=True)
+class RedemptionLimit:
+    max_points: int
+    reason: str  # what limits it, in words for the cashier
+
+
+def points_value_cents(points: int, rules: LoyaltyRules) -> int:
+    return floor(Fraction(points) * Fraction(str(rules.point_value_cents)))
+
+
+def redemption_limit(
+    balance: Balance,
+    payable_cents: int,
+    rules: LoyaltyRules,
+    *,
+    hub_online: bool,
+    offline_burned_today: int = 0,
+) -> RedemptionLimit:
+    value = Fraction(str(rules.point_value_cents))
+    if value <= 0:
+        return RedemptionLimit(0, "points cannot be redeemed in this store")
+    share_cents = floor(Fraction(payable_cents) * Fraction(str(rules.max_redeem_share)))
+    limits = [
+        (max(balance.available, 0), "the customer's available points"),
+        (floor(share_cents / value), f"at most {rules.max_redeem_share:.0%} of the basket may be paid with points"),
+    ]
+    if not hub_online:
+        left = max(rules.offline_burn_cap_points - offline_burned_today, 0)
+        limits.append((left, f"offline limit of {rules.offline_burn_cap_points} points per customer per day"))
+    max_points, reason = min(limits, key=lambda lr: lr[0])
+    if max_points < rules.min_redeem_points:
+        return RedemptionLimit(0, f"at least {rules.min_redeem_points} points are needed ({reason}: {max_points})")
+    return RedemptionLimit(max_points, reason)
+
+
+def check_redemption(points: int, limit: RedemptionLimit, rules: LoyaltyRules) -> str | None:
+    """None when ``points`` may be redeemed, else a sentence for the cashier."""
+    if points == 0:
+        return None
+    if points < 0:
+        return "points to redeem cannot be negative"
+    if points < rules.min_redeem_points:
+        return f"redeem at least {rules.min_redeem_points} points"
+    if points > limit.max_points:
+        return f"at most {limit.max_points} points can be redeemed now ({limit.reason})"
+    return None
+
+
+@dataclass(frozen=True)
+class SettledLine:
+    line_no: int
+    paid_cents: int  # after discounts and the line's share of the points value
+    vat_cents: int
+    points: int
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """The money and points of a basket once the customer chose how many points to redeem."""
+
+    pricing: Pricing
+    points_redeemed: int
+    points_value_cents: int
+    lines: tuple[SettledLine, ...]
+
+    @property
+    def amount_due_cents(self) -> int:
+        return self.pricing.total_cents - self.points_value_cents
+
+    @property
+    def vat_cents(self) -> int:
+        return sum(ln.vat_cents for ln in self.lines)
+
+    @property
+    def points_earned(self) -> int:
+        return sum(ln.points for ln in self.lines)
+
+
+def settle(pricing: Pricing, points_redeemed: int, rules: LoyaltyRules, tier: str | None) -> Settlement:
+    """Spread the redeemed points' value over the lines; compute VAT and points earned per line.
+
+    ``tier`` None means a guest: guests earn nothing.
+    """
+    value = min(points_value_cents(points_redeemed, rules), pricing.total_cents)
+    priced = sorted(pricing.lines, key=lambda p: p.line.line_no)
+    shares = allocate(value, [p.net_cents for p in priced])
+    ppu = Fraction(str(rules.points_per_unit))
+    tier_mult = Fraction(str((rules.tier_multipliers or {}).get(tier or "", 1.0)))
+    settled: list[SettledLine] = []
+    for p, share in zip(priced, shares, strict=True):
+        paid = p.net_cents - share
+        points = 0
+        if tier is not None:
+            cat = Fraction(str((rules.category_multipliers or {}).get(p.line.product.category, 1.0)))
+            points = floor(Fraction(paid, 100) * ppu * cat * tier_mult * p.points_multiplier)
+        settled.append(SettledLine(p.line.line_no, paid, vat_included(paid, p.line.product.vat_rate_bp), points))
+    return Settlement(pricing, points_redeemed, value, tuple(settled))
+
+
+def balance_from_ledger(confirmed: int, pending_entries: Sequence[tuple[str, int]]) -> Balance:
+    """``pending_entries``: (kind, points) of local ledger entries the hub has not confirmed yet."""
+    earn = sum(p for k, p in pending_entries if k == "earn")
+    burn = sum(p for k, p in pending_entries if k == "burn")
+    return Balance(confirmed, earn, burn)

@@ -1,0 +1,270 @@
+"""The offers engine: which offers apply to a basket, and what each one takes off.
+
+Stacking and priority rules (deterministic; neither offer order nor line order changes the result):
+
+1. Eligibility: an offer applies only if active, inside its validity window, for the customer's tier (when
+   it names tiers), for that customer (personal offers), in the customer's birthday month (birthday offers),
+   and with its coupon presented (coupon offers). Guests get only offers with none of those conditions.
+2. Line offers (``percent_off``, ``buy_x_get_y``): each line takes the single best non-stackable line
+   offer - the largest amount; ties go to the higher priority, then the smaller offer id. Stackable line
+   offers add to it, in (priority desc, id) order, until the line is free; a line never goes below zero.
+3. Basket offers (``amount_off_basket``): the threshold is checked against the basket after line
+   discounts. The best non-stackable one applies (same tie rule) and every stackable one after it; the
+   total never goes below zero. A basket discount is spread over the lines (see ``money.allocate``).
+4. Points multipliers multiply nothing together: each line earns with the largest multiplier that targets it.
+5. Every discount carries a one-line reason that the receipt prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from fractions import Fraction
+from typing import Any
+
+from edge.core.catalog import Product
+from edge.core.money import allocate, format_money, percent_of
+
+LINE_KINDS = ("percent_off", "buy_x_get_y")
+KINDS = (*LINE_KINDS, "amount_off_basket", "points_multiplier")
+
+
+@dataclass(frozen=True)
+class Offer:
+    id: str
+    kind: str
+    name: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    priority: int = 0
+    stackable: bool = False
+    tiers: tuple[str, ...] = ()
+    customer_id: str | None = None
+    requires_coupon: bool = False
+    birthday_month: bool = False
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    source: str = "hub"
+    active: bool = True
+
+    def targets(self, product: Product) -> bool:
+        gtins = self.params.get("gtins")
+        category = self.params.get("category")
+        if gtins and product.gtin not in gtins:
+            return False
+        return not (category and product.category != category)
+
+    @property
+    def sort_key(self) -> tuple[int, str]:
+        return (-self.priority, self.id)
+
+
+@dataclass(frozen=True)
+class CustomerContext:
+    id: str
+    tier: str
+    birthday: date | None = None
+
+
+@dataclass(frozen=True)
+class BasketLine:
+    line_no: int
+    product: Product
+    qty: int
+
+    @property
+    def gross_cents(self) -> int:
+        return self.product.price_cents * self.qty
+
+
+@dataclass(frozen=True)
+class Discount:
+    offer_id: str
+    line_no: int | None  # None: a basket discount (its spread over lines is in PricedLine.discount_cents)
+    amount_cents: int
+    reason: str
+    short: str = ""  # the reason without the product name, for the till's narrow basket column
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    line: BasketLine
+    discount_cents: int
+    points_multiplier: Fraction
+
+    @property
+    def net_cents(self) -> int:
+        return self.line.gross_cents - self.discount_cents
+
+
+@dataclass(frozen=True)
+class Pricing:
+    lines: tuple[PricedLine, ...]
+    discounts: tuple[Discount, ...]
+    multiplier_reasons: tuple[str, ...]
+
+    @property
+    def subtotal_cents(self) -> int:
+        return sum(p.line.gross_cents for p in self.lines)
+
+    @property
+    def discount_cents(self) -> int:
+        return sum(p.discount_cents for p in self.lines)
+
+    @property
+    def total_cents(self) -> int:
+        return self.subtotal_cents - self.discount_cents
+
+    @property
+    def offer_ids(self) -> tuple[str, ...]:
+        return tuple(sorted({d.offer_id for d in self.discounts}))
+
+
+def is_eligible(
+    offer: Offer, customer: CustomerContext | None, now: datetime, coupon_offer_ids: Iterable[str] = ()
+) -> bool:
+    if not offer.active or offer.kind not in KINDS:
+        return False
+    if offer.valid_from and now < offer.valid_from:
+        return False
+    if offer.valid_until and now >= offer.valid_until:
+        return False
+    if offer.requires_coupon and offer.id not in set(coupon_offer_ids):
+        return False
+    if offer.customer_id or offer.tiers or offer.birthday_month:
+        if customer is None:
+            return False
+        if offer.customer_id and offer.customer_id != customer.id:
+            return False
+        if offer.tiers and customer.tier not in offer.tiers:
+            return False
+        if offer.birthday_month and (customer.birthday is None or customer.birthday.month != now.month):
+            return False
+    return True
+
+
+def _line_candidates(offer: Offer, lines: Sequence[BasketLine]) -> dict[int, tuple[int, str]]:
+    """line_no -> (amount, reason) this line offer would take off, on its own."""
+    targeted = [ln for ln in lines if offer.targets(ln.product)]
+    out: dict[int, tuple[int, str]] = {}
+    if offer.kind == "percent_off":
+        percent = float(offer.params.get("percent", 0))
+        if not 0 < percent <= 100:
+            return out
+        for ln in targeted:
+            amount = percent_of(ln.gross_cents, percent)
+            if amount > 0:
+                out[ln.line_no] = (amount, f"{offer.name}: {percent:g}% off {ln.product.name}")
+    elif offer.kind == "buy_x_get_y":
+        buy, get = int(offer.params.get("buy", 0)), int(offer.params.get("get", 0))
+        if buy < 1 or get < 1:
+            return out
+        # every unit, dearest first; in each complete group of buy+get units the cheapest `get` are free
+        units = sorted(
+            ((ln.product.price_cents, ln.line_no) for ln in targeted for _ in range(ln.qty)),
+            key=lambda u: (-u[0], u[1]),
+        )
+        free: dict[int, int] = {}
+        group = buy + get
+        for start in range(0, len(units) - group + 1, group):
+            for price, line_no in units[start + buy : start + group]:
+                free[line_no] = free.get(line_no, 0) + price
+        names = {ln.line_no: ln.product.name for ln in targeted}
+        for line_no, amount in free.items():
+            if amount > 0:
+                out[line_no] = (amount, f"{offer.name}: buy {buy} get {get} free ({names[line_no]})")
+    return out
+
+
+def evaluate(
+    lines: Sequence[BasketLine],
+    offers: Iterable[Offer],
+    customer: CustomerContext | None,
+    now: datetime,
+    coupon_offer_ids: Iterable[str] = (),
+) -> Pricing:
+    """Price a basket: every discount with its reason, per-line totals, per-line points multipliers."""
+    coupon_ids = set(coupon_offer_ids)
+    eligible = sorted(
+        (o for o in offers if is_eligible(o, customer, now, coupon_ids)), key=lambda o: o.sort_key
+    )
+    lines = sorted(lines, key=lambda ln: ln.line_no)
+    line_discount = {ln.line_no: 0 for ln in lines}
+    gross = {ln.line_no: ln.gross_cents for ln in lines}
+    discounts: list[Discount] = []
+
+    # rule 2: line offers
+    candidates = [(o, _line_candidates(o, lines)) for o in eligible if o.kind in LINE_KINDS]
+    for ln in lines:
+        best: tuple[int, Offer, str] | None = None
+        for offer, per_line in candidates:
+            if offer.stackable or ln.line_no not in per_line:
+                continue
+            amount, reason = per_line[ln.line_no]
+            if best is None or amount > best[0]:  # candidates are already in tie-break order
+                best = (amount, offer, reason)
+        chosen = [best] if best else []
+        chosen += [
+            (per_line[ln.line_no][0], offer, per_line[ln.line_no][1])
+            for offer, per_line in candidates
+            if offer.stackable and ln.line_no in per_line
+        ]
+        for amount, offer, reason in chosen:
+            amount = min(amount, gross[ln.line_no] - line_discount[ln.line_no])
+            if amount > 0:
+                line_discount[ln.line_no] += amount
+                discounts.append(Discount(offer.id, ln.line_no, amount, reason, _short(offer)))
+
+    # rule 3: basket offers, against what the lines cost after line discounts
+    net_total = sum(gross.values()) - sum(line_discount.values())
+    basket_offers = [
+        o
+        for o in eligible
+        if o.kind == "amount_off_basket"
+        and int(o.params.get("amount_cents", 0)) > 0
+        and net_total >= int(o.params.get("threshold_cents", 0))
+    ]
+    non_stackable = [o for o in basket_offers if not o.stackable]
+    chosen_basket: list[Offer] = []
+    if non_stackable:
+        chosen_basket.append(min(non_stackable, key=lambda o: (-int(o.params["amount_cents"]), *o.sort_key)))
+    chosen_basket += [o for o in basket_offers if o.stackable]
+    for offer in chosen_basket:
+        remaining = {n: gross[n] - line_discount[n] for n in gross}
+        amount = min(int(offer.params["amount_cents"]), sum(remaining.values()))
+        if amount <= 0:
+            continue
+        order = sorted(remaining)
+        for n, part in zip(order, allocate(amount, [remaining[n] for n in order]), strict=True):
+            line_discount[n] += part
+        threshold = int(offer.params.get("threshold_cents", 0))
+        over = f" on a basket over {format_money(threshold)}" if threshold else ""
+        discounts.append(
+            Discount(offer.id, None, amount, f"{offer.name}: {format_money(amount)} off{over}", offer.name)
+        )
+
+    # rule 4: points multipliers
+    multipliers = [o for o in eligible if o.kind == "points_multiplier"]
+    priced: list[PricedLine] = []
+    reasons: set[str] = set()
+    for ln in lines:
+        best_mult, best_offer = Fraction(1), None
+        for offer in multipliers:
+            if offer.targets(ln.product):
+                m = Fraction(str(offer.params.get("multiplier", 1)))
+                if m > best_mult:
+                    best_mult, best_offer = m, offer
+        if best_offer is not None:
+            reasons.add(f"{best_offer.name}: {float(best_mult):g}x points")
+        priced.append(PricedLine(ln, line_discount[ln.line_no], best_mult))
+    discounts.sort(key=lambda d: (d.line_no if d.line_no is not None else 1 << 30, d.offer_id))
+    return Pricing(tuple(priced), tuple(discounts), tuple(sorted(reasons)))
+
+
+
+def _short(offer: Offer) -> str:
+    if offer.kind == "percent_off":
+        return f"{offer.name} -{float(offer.params.get('percent', 0)):g}%"
+    if offer.kind == "buy_x_get_y":
+        return f"{offer.name} ({offer.params.get('buy')}+{offer.params.get('get')})"
+    return offer.name

@@ -1,0 +1,167 @@
+"""Versioned schema migrations. Append only: never edit a migration that has shipped.
+
+Invariants the schema enforces:
+- money is integer cents, VAT rates are basis points (2100 = 21 %);
+- the points ledger is append-only (triggers refuse UPDATE and DELETE); confirmations by the hub live in
+  ``ledger_confirmations`` so the ledger itself never changes;
+- the outbox is the only way data leaves the device; its ``seq`` is the per-device sequence number.
+"""
+
+from __future__ import annotations
+
+V1 = """
+CREATE TABLE products (
+    gtin TEXT PRIMARY KEY CHECK (length(gtin) = 14),
+    name TEXT NOT NULL,
+    price_cents INTEGER NOT NULL CHECK (price_cents >= 0),
+    vat_rate_bp INTEGER NOT NULL CHECK (vat_rate_bp BETWEEN 0 AND 10000),
+    category TEXT NOT NULL,
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE INDEX products_name ON products(name COLLATE NOCASE);
+CREATE INDEX products_category ON products(category);
+
+CREATE TABLE customers (
+    id TEXT PRIMARY KEY,
+    card_number TEXT UNIQUE,
+    display_name TEXT NOT NULL,
+    -- phone and e-mail are kept only as salted hashes: the till can look a customer up, never list them
+    phone_hash TEXT,
+    email_hash TEXT,
+    tier TEXT NOT NULL DEFAULT 'Bronze',
+    confirmed_points INTEGER NOT NULL DEFAULT 0,
+    spend_12m_cents INTEGER NOT NULL DEFAULT 0,
+    consents TEXT NOT NULL DEFAULT '{}',
+    birthday TEXT,
+    preferences TEXT NOT NULL DEFAULT '{}',
+    recent_purchases TEXT NOT NULL DEFAULT '[]',
+    pickup_orders TEXT NOT NULL DEFAULT '[]',
+    rewards TEXT NOT NULL DEFAULT '[]',
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE INDEX customers_phone ON customers(phone_hash);
+CREATE INDEX customers_email ON customers(email_hash);
+
+CREATE TABLE offers (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('percent_off', 'amount_off_basket', 'buy_x_get_y', 'points_multiplier')),
+    name TEXT NOT NULL,
+    params TEXT NOT NULL DEFAULT '{}',
+    priority INTEGER NOT NULL DEFAULT 0,
+    stackable INTEGER NOT NULL DEFAULT 0,
+    tiers TEXT NOT NULL DEFAULT '[]',
+    customer_id TEXT REFERENCES customers(id),
+    requires_coupon INTEGER NOT NULL DEFAULT 0,
+    birthday_month INTEGER NOT NULL DEFAULT 0,
+    valid_from TEXT,
+    valid_until TEXT,
+    source TEXT NOT NULL DEFAULT 'hub',
+    active INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX offers_customer ON offers(customer_id);
+
+CREATE TABLE coupons (
+    code TEXT PRIMARY KEY,
+    offer_id TEXT NOT NULL REFERENCES offers(id),
+    customer_id TEXT REFERENCES customers(id),
+    single_use INTEGER NOT NULL DEFAULT 1,
+    redeemed_at TEXT,
+    redeemed_sale_id TEXT
+);
+
+CREATE TABLE sales (
+    id TEXT PRIMARY KEY,
+    customer_id TEXT REFERENCES customers(id),
+    created_at TEXT NOT NULL,
+    subtotal_cents INTEGER NOT NULL,
+    discount_cents INTEGER NOT NULL,
+    points_redeemed INTEGER NOT NULL DEFAULT 0,
+    points_value_cents INTEGER NOT NULL DEFAULT 0,
+    total_cents INTEGER NOT NULL,
+    vat_cents INTEGER NOT NULL,
+    payment_method TEXT NOT NULL CHECK (payment_method IN ('cash', 'card')),
+    tendered_cents INTEGER,
+    points_earned INTEGER NOT NULL DEFAULT 0,
+    receipt TEXT NOT NULL
+);
+CREATE INDEX sales_customer ON sales(customer_id, created_at);
+
+CREATE TABLE sale_lines (
+    sale_id TEXT NOT NULL REFERENCES sales(id),
+    line_no INTEGER NOT NULL,
+    gtin TEXT NOT NULL,
+    name TEXT NOT NULL,
+    category TEXT NOT NULL,
+    qty INTEGER NOT NULL CHECK (qty > 0),
+    unit_price_cents INTEGER NOT NULL,
+    gross_cents INTEGER NOT NULL,
+    discount_cents INTEGER NOT NULL,
+    vat_rate_bp INTEGER NOT NULL,
+    PRIMARY KEY (sale_id, line_no)
+);
+
+CREATE TABLE sale_discounts (
+    sale_id TEXT NOT NULL REFERENCES sales(id),
+    line_no INTEGER,
+    offer_id TEXT NOT NULL,
+    amount_cents INTEGER NOT NULL CHECK (amount_cents >= 0),
+    reason TEXT NOT NULL
+);
+CREATE INDEX sale_discounts_sale ON sale_discounts(sale_id);
+
+CREATE TABLE ledger (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    entry_id TEXT NOT NULL UNIQUE,
+    customer_id TEXT NOT NULL REFERENCES customers(id),
+    kind TEXT NOT NULL CHECK (kind IN ('earn', 'burn')),
+    points INTEGER NOT NULL CHECK (points > 0),
+    sale_id TEXT REFERENCES sales(id),
+    reason TEXT NOT NULL,
+    offline INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX ledger_customer ON ledger(customer_id, created_at);
+CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger
+BEGIN SELECT RAISE(ABORT, 'the points ledger is append-only'); END;
+CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger
+BEGIN SELECT RAISE(ABORT, 'the points ledger is append-only'); END;
+
+-- the hub confirmed these entries: they are part of customers.confirmed_points, no longer pending
+CREATE TABLE ledger_confirmations (
+    entry_id TEXT PRIMARY KEY REFERENCES ledger(entry_id),
+    confirmed_at TEXT NOT NULL
+);
+
+CREATE TABLE feedback (
+    id TEXT PRIMARY KEY,
+    sale_id TEXT REFERENCES sales(id),
+    customer_id TEXT REFERENCES customers(id),
+    score INTEGER NOT NULL CHECK (score BETWEEN 0 AND 10),
+    created_at TEXT NOT NULL
+);
+
+CREATE TABLE outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    device_time TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'in_flight', 'acked', 'dead')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    updated_at TEXT NOT NULL,
+    acked_at TEXT
+);
+CREATE INDEX outbox_state ON outbox(state, seq);
+
+CREATE TABLE sync_state (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (1, V1),
+]
+
+SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -1,0 +1,1 @@
+"""The demo store: seeded data so the till can be tried with no hardware and no network."""

@@ -1,0 +1,144 @@
+"""Seed a demo store: >= 200 products with valid GTINs, >= 50 customers across tiers, every kind of offer.
+
+Deterministic for a given seed so the README walk-through and the tests can name real products and customers.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, date, datetime, timedelta
+
+import sqlite_utils
+
+from edge.core.catalog import with_check_digit
+from edge.core.contacts import contact_hash
+
+CATEGORIES: dict[str, tuple[int, list[str]]] = {
+    # category: (VAT basis points, product stems)
+    "Dairy": (900, ["Whole Milk 1L", "Semi-Skimmed Milk 1L", "Greek Yoghurt 500g", "Butter 250g", "Gouda 400g",
+                    "Cheddar 200g", "Cream 200ml", "Skyr 450g", "Mozzarella 125g", "Kefir 500ml"]),
+    "Bakery": (900, ["Sourdough Loaf", "Wholemeal Bread", "Croissant", "Baguette", "Rye Bread", "Brioche",
+                     "Bagels 4-pack", "Cinnamon Roll", "Pita 6-pack", "Focaccia"]),
+    "Produce": (900, ["Bananas 1kg", "Apples Elstar 1kg", "Tomatoes 500g", "Cucumber", "Avocado", "Lemons 4-pack",
+                      "Carrots 1kg", "Spinach 200g", "Strawberries 400g", "Potatoes 2kg"]),
+    "Beverages": (2100, ["Sparkling Water 1.5L", "Orange Juice 1L", "Cola 1.5L", "Ground Coffee 250g",
+                         "Green Tea 20 bags", "Apple Juice 1L", "Lemonade 1L", "Espresso Beans 500g",
+                         "Iced Tea 1.5L", "Oat Drink 1L"]),
+    "Snacks": (900, ["Salted Crisps 200g", "Dark Chocolate 100g", "Milk Chocolate 100g", "Mixed Nuts 200g",
+                     "Stroopwafels", "Popcorn 150g", "Granola Bar", "Pretzels 250g", "Rice Cakes", "Licorice 300g"]),
+    "Household": (2100, ["Dish Soap 500ml", "Laundry Liquid 1.5L", "Paper Towels 4-pack", "Toilet Paper 8-pack",
+                         "Sponges 3-pack", "Bin Bags 20", "Glass Cleaner", "Dishwasher Tabs 30",
+                         "Fabric Softener 1L", "Kitchen Foil"]),
+    "Personal Care": (2100, ["Shampoo 250ml", "Toothpaste 75ml", "Shower Gel 250ml", "Deodorant", "Hand Soap",
+                             "Razor Blades 4", "Sunscreen SPF30", "Body Lotion", "Cotton Pads", "Lip Balm"]),
+}
+VARIANTS = ["", " Organic", " Family Size"]
+FIRST = ["Anna", "Bram", "Chloe", "Daan", "Emma", "Finn", "Greta", "Hugo", "Iris", "Jens", "Kiki", "Lars", "Mila",
+         "Noah", "Olga", "Pim", "Quinn", "Rosa", "Sem", "Tess", "Umar", "Vera", "Wim", "Xena", "Yara", "Zeno"]
+LAST = ["de Vries", "Jansen", "Bakker", "Visser", "Smit", "Meijer", "Mulder", "Bos", "Vos", "Peters", "Hendriks",
+        "Dekker", "Brouwer", "de Boer", "Kok"]
+
+DEMO_GTIN_PREFIX = "871"  # product numbers issued to the demo retailer
+
+
+def demo_gtin(n: int) -> str:
+    return "0" + with_check_digit(f"{DEMO_GTIN_PREFIX}{n:09d}")
+
+
+def demo_card(n: int) -> str:
+    """Loyalty card numbers: 16 digits starting 6009, Luhn check digit (the card pattern in settings)."""
+    body = f"6009{n:011d}"
+    total = 0
+    for i, ch in enumerate(reversed(body)):
+        d = int(ch)
+        if i % 2 == 0:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return body + str((10 - total % 10) % 10)
+
+
+def seed_demo(db: sqlite_utils.Database, seed: int = 7, now: datetime | None = None) -> dict[str, int]:
+    rng = random.Random(seed)
+    now = now or datetime.now(UTC)
+    products = []
+    n = 1
+    for category, (vat, stems) in CATEGORIES.items():
+        for stem in stems:
+            for variant in VARIANTS:
+                base = rng.randint(79, 1299)
+                price = base + (60 if variant == " Organic" else 0) + (150 if variant == " Family Size" else 0)
+                products.append({"gtin": demo_gtin(n), "name": f"{stem}{variant}".strip(),
+                                 "price_cents": price - price % 5 + 4 if price % 5 else price - 1,
+                                 "vat_rate_bp": vat, "category": category})  # fmt: skip
+                n += 1
+    customers = []
+    tiers = ["Bronze"] * 25 + ["Silver"] * 17 + ["Gold"] * 12
+    for i, tier in enumerate(tiers, start=1):
+        first, last = FIRST[i % len(FIRST)], LAST[i % len(LAST)]
+        spend = {"Bronze": rng.randint(0, 49_999), "Silver": rng.randint(50_000, 149_999),
+                 "Gold": rng.randint(150_000, 400_000)}[tier]  # fmt: skip
+        birthday = date(rng.randint(1950, 2004), now.month if i % 10 == 0 else rng.randint(1, 12), rng.randint(1, 28))
+        purchases = []
+        for _ in range(rng.randint(1, 4)):
+            p = rng.choice(products)
+            when = now - timedelta(days=rng.randint(1, 90))
+            purchases.append({"when": when.strftime("%Y-%m-%d"), "channel": rng.choice(["store", "web", "app"]),
+                              "summary": p["name"], "total_cents": p["price_cents"] * rng.randint(1, 3)})  # fmt: skip
+        purchases.sort(key=lambda x: x["when"], reverse=True)
+        pickups = []
+        if i % 6 == 0:
+            pickups.append({"order_id": f"WEB-{10_000 + i}", "items": rng.randint(1, 6), "ready_since":
+                            (now - timedelta(hours=rng.randint(1, 48))).strftime("%Y-%m-%d %H:%M"),
+                            "paid": True})  # fmt: skip
+        rewards = []
+        if tier == "Gold":
+            rewards.append({"name": "Free coffee", "expires": (now + timedelta(days=30)).strftime("%Y-%m-%d")})
+        customers.append({
+            "id": f"C{1000 + i}", "card_number": demo_card(i), "display_name": f"{first} {last}",
+            "phone_hash": contact_hash("phone", f"06{12345600 + i}"),
+            "email_hash": contact_hash("email", f"{first.lower()}.{i}@example.com"),
+            "tier": tier, "confirmed_points": rng.randint(0, 5_000) if i != 1 else 1_500, "spend_12m_cents": spend,
+            "consents": json.dumps({"marketing": i % 3 != 0, "location": i % 2 == 0}),
+            "birthday": birthday.isoformat(), "preferences": json.dumps({"receipt": "paper" if i % 4 else "email"}),
+            "recent_purchases": json.dumps(purchases), "pickup_orders": json.dumps(pickups),
+            "rewards": json.dumps(rewards),
+        })  # fmt: skip
+    dairy_milk = [products[0]["gtin"], products[3]["gtin"]]
+    in_a_month = (now + timedelta(days=30)).isoformat()
+    offers = [
+        {"id": "OFF-DAIRY10", "kind": "percent_off", "name": "Dairy week", "params": {"percent": 10, "category": "Dairy"}},
+        {"id": "OFF-MILK20", "kind": "percent_off", "name": "Milk deal", "params": {"percent": 20, "gtins": dairy_milk},
+         "priority": 5},
+        {"id": "OFF-SNACK3FOR2", "kind": "buy_x_get_y", "name": "Snacks 3 for 2",
+         "params": {"buy": 2, "get": 1, "category": "Snacks"}},
+        {"id": "OFF-BASKET5", "kind": "amount_off_basket", "name": "Big shop",
+         "params": {"amount_cents": 500, "threshold_cents": 5000}},
+        {"id": "OFF-2XBAKERY", "kind": "points_multiplier", "name": "Double points on bakery",
+         "params": {"multiplier": 2, "category": "Bakery"}},
+        {"id": "OFF-GOLD15", "kind": "percent_off", "name": "Gold members", "params": {"percent": 15,
+         "category": "Personal Care"}, "tiers": ["Gold"]},
+        {"id": "OFF-BIRTHDAY", "kind": "amount_off_basket", "name": "Happy birthday",
+         "params": {"amount_cents": 500, "threshold_cents": 0}, "birthday_month": 1, "stackable": 1},
+        {"id": "OFF-COUPON3", "kind": "amount_off_basket", "name": "Coupon", "params": {"amount_cents": 300,
+         "threshold_cents": 1500}, "requires_coupon": 1, "stackable": 1, "valid_until": in_a_month},
+        {"id": "OFF-PERSONAL-C1001", "kind": "percent_off", "name": "Welcome back",
+         "params": {"percent": 25, "category": "Beverages"}, "customer_id": "C1001", "source": "hub",
+         "valid_until": (now + timedelta(minutes=60)).isoformat()},
+    ]  # fmt: skip
+    for o in offers:
+        o["params"] = json.dumps(o["params"])
+        o["tiers"] = json.dumps(o.get("tiers", []))
+    coupons = [
+        {"code": "SAVE3-ALPHA", "offer_id": "OFF-COUPON3", "customer_id": None, "single_use": 1},
+        {"code": "SAVE3-BRAVO", "offer_id": "OFF-COUPON3", "customer_id": None, "single_use": 1},
+        {"code": "SAVE3-C1001", "offer_id": "OFF-COUPON3", "customer_id": "C1001", "single_use": 1},
+    ]
+    with db.atomic():
+        db["products"].insert_all(products, replace=True)
+        db["customers"].insert_all(customers, replace=True)
+        db["offers"].insert_all(offers, replace=True, alter=False)
+        db["coupons"].insert_all(coupons, replace=True)
+    return {"products": len(products), "customers": len(customers), "offers": len(offers), "coupons": len(coupons)}

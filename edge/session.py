@@ -1,0 +1,219 @@
+"""A till session: the cashier's basket, the customer and the actions on them.
+
+No Textual here: the UI calls these methods from thread workers and shows what they return, and the
+tests drive the same object. One lock serialises database work, because the UI's workers share a connection.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+from edge.core.basket import Basket, BasketError
+from edge.core.catalog import Product
+from edge.core.loyalty import LoyaltyRules, RedemptionLimit, Settlement, check_redemption, redemption_limit
+from edge.core.offers import Offer
+from edge.settings import Settings
+from edge.store.records import Customer
+from edge.store.repository import Repository
+from edge.store.sales import CompletedSale, SaleError, SalesService
+from sync.outbox import pending_count
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    message: str
+    kind: str = "info"  # product | customer | coupon | error | info
+
+
+class TillSession:
+    def __init__(self, settings: Settings, db: sqlite_utils.Database, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.db = db
+        self.repo = Repository(db)
+        self.rules = LoyaltyRules.from_settings(settings.loyalty)
+        self.sales = SalesService(
+            db,
+            self.rules,
+            store_name=settings.store.name,
+            currency=settings.store.currency,
+            receipt_width=settings.till.receipt_width,
+        )
+        self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        self.lock = threading.RLock()
+        self.basket = Basket()
+        self.customer: Customer | None = None
+        self.hub_online = False
+        self.last_sale: CompletedSale | None = None
+        self._offers: list[Offer] = []
+        self._reload_offers()
+
+    # reading ------------------------------------------------------------------------------------------
+    def _reload_offers(self) -> None:
+        self._offers = self.repo.offers_for(self.customer.id if self.customer else None)
+
+    def settlement(self) -> Settlement:
+        with self.lock:
+            return self.basket.settle(self._offers, self.clock(), self.rules)
+
+    def redemption_limit(self) -> RedemptionLimit:
+        with self.lock:
+            if self.customer is None:
+                return RedemptionLimit(0, "no customer: scan a loyalty card first")
+            pricing = self.basket.price(self._offers, self.clock())
+            return redemption_limit(
+                self.repo.balance(self.customer.id),
+                pricing.total_cents,
+                self.rules,
+                hub_online=self.hub_online,
+                offline_burned_today=self.repo.offline_burned_today(self.customer.id, self.clock()),
+            )
+
+    def personal_offers(self) -> list[Offer]:
+        with self.lock:
+            return self.repo.personal_offers(self.customer.id, self.clock()) if self.customer else []
+
+    def coupons(self) -> list[dict]:
+        with self.lock:
+            return self.repo.coupons_for(self.customer.id) if self.customer else []
+
+    def pending_events(self) -> int:
+        with self.lock:
+            return pending_count(self.db)
+
+    # actions ------------------------------------------------------------------------------------------
+    def scan(self, text: str) -> Outcome:
+        """Whatever the scanner (or the keyboard, plus Enter) delivered: product, loyalty card or coupon."""
+        text = text.strip()
+        if not text:
+            return Outcome(False, "nothing was scanned", "error")
+        with self.lock:
+            if re.fullmatch(r"\d{8}|\d{12,14}", text):
+                product = self.repo.product(text)
+                if product is not None:
+                    return self.add_product(product)
+            coupon = self.repo.coupon(text)
+            if coupon is not None:
+                return self.apply_coupon(text)
+            customer = self.repo.find_customer(text)
+            if customer is not None:
+                return self.set_customer(customer)
+            if text.isdigit():
+                return Outcome(False, f"{text} is not a product, loyalty card or coupon of this store", "error")
+            return Outcome(False, f"'{text}' was not recognised; use F3 to search products by name", "error")
+
+    def add_product(self, product: Product, qty: int = 1) -> Outcome:
+        with self.lock:
+            try:
+                line = self.basket.add(product, qty)
+            except BasketError as exc:
+                return Outcome(False, str(exc), "error")
+            return Outcome(True, f"{product.name} x{line.qty}", "product")
+
+    def add_gtin(self, gtin: str, qty: int = 1) -> Outcome:
+        with self.lock:
+            product = self.repo.product(gtin)
+            if product is None:
+                return Outcome(False, f"no product with number {gtin}", "error")
+            return self.add_product(product, qty)
+
+    def search(self, text: str) -> list[Product]:
+        with self.lock:
+            return self.repo.search_products(text)
+
+    def lookup_customer(self, text: str) -> Outcome:
+        with self.lock:
+            customer = self.repo.find_customer(text)
+            if customer is None:
+                return Outcome(False, f"no customer found for '{text.strip()}' (card, phone or e-mail)", "error")
+            return self.set_customer(customer)
+
+    def set_customer(self, customer: Customer) -> Outcome:
+        with self.lock:
+            self.customer = customer
+            self.basket.customer = customer.context
+            self.basket.points_to_redeem = 0
+            self._reload_offers()
+            return Outcome(True, f"{customer.display_name} ({customer.tier})", "customer")
+
+    def refresh_customer(self) -> None:
+        with self.lock:
+            if self.customer is not None:
+                fresh = self.repo.customer(self.customer.id)
+                if fresh is not None:
+                    self.customer = fresh
+                    self.basket.customer = fresh.context
+            self._reload_offers()
+
+    def set_qty(self, line_no: int, qty: int) -> Outcome:
+        with self.lock:
+            try:
+                line = self.basket.set_qty(line_no, qty)
+            except BasketError as exc:
+                return Outcome(False, str(exc), "error")
+            return Outcome(True, f"{line.product.name}: quantity {qty}", "product")
+
+    def void(self, line_no: int) -> Outcome:
+        with self.lock:
+            try:
+                line = self.basket.void(line_no)
+            except BasketError as exc:
+                return Outcome(False, str(exc), "error")
+            return Outcome(True, f"voided {line.product.name}", "product")
+
+    def apply_coupon(self, code: str) -> Outcome:
+        with self.lock:
+            code = code.strip().upper()
+            coupon, problem = self.repo.check_coupon(code, self.customer.id if self.customer else None)
+            if coupon is None:
+                return Outcome(False, problem or "coupon refused", "error")
+            self.basket.coupons[code] = coupon["offer_id"]
+            return Outcome(True, f"coupon {code} added", "coupon")
+
+    def redeem(self, points: int) -> Outcome:
+        with self.lock:
+            if self.customer is None:
+                return Outcome(False, "scan the customer's loyalty card before redeeming points", "error")
+            problem = check_redemption(points, self.redemption_limit(), self.rules)
+            if problem:
+                return Outcome(False, problem, "error")
+            self.basket.points_to_redeem = points
+            return Outcome(True, f"redeeming {points} points" if points else "no points redeemed", "info")
+
+    def complete(self, payment_method: str, tendered_cents: int | None = None) -> CompletedSale:
+        """Raises SaleError with a cashier-readable message; on success the till is ready for the next sale."""
+        with self.lock:
+            sale = self.sales.complete(
+                self.basket,
+                self._offers,
+                payment_method=payment_method,
+                tendered_cents=tendered_cents,
+                hub_online=self.hub_online,
+                now=self.clock(),
+            )
+            self.last_sale = sale
+            self.new_sale()
+            return sale
+
+    def record_feedback(self, score: int) -> str:
+        with self.lock:
+            if self.last_sale is None:
+                raise SaleError("there is no sale to attach the answer to")
+            customer_id = self.db.execute(
+                "SELECT customer_id FROM sales WHERE id = ?", [self.last_sale.sale_id]
+            ).fetchone()[0]
+            return self.sales.record_feedback(self.last_sale.sale_id, customer_id, score)
+
+    def new_sale(self) -> None:
+        with self.lock:
+            self.basket = Basket()
+            self.customer = None
+            self._reload_offers()

@@ -1,0 +1,119 @@
+"""Queries the till needs: products, customers with their balance, offers and coupons."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+from edge.core.catalog import InvalidGtin, Product, normalize_gtin
+from edge.core.contacts import contact_hash, looks_like_email, looks_like_phone
+from edge.core.loyalty import Balance
+from edge.core.offers import Offer
+from edge.store.records import Customer, customer_from_row, offer_from_row, product_from_row
+
+
+class Repository:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def _rows(self, sql: str, params: list[object] | tuple[object, ...] = ()) -> list[dict]:
+        cursor = self.db.execute(sql, list(params))
+        names = [c[0] for c in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    # products -------------------------------------------------------------------------------------------
+    def product(self, gtin: str) -> Product | None:
+        try:
+            key = normalize_gtin(gtin)
+        except InvalidGtin:
+            return None
+        rows = self._rows("SELECT * FROM products WHERE gtin = ?", [key])
+        return product_from_row(rows[0]) if rows else None
+
+    def search_products(self, text: str, limit: int = 20) -> list[Product]:
+        words = [w for w in text.split() if w]
+        if not words:
+            return []
+        where = " AND ".join("name LIKE ? ESCAPE '\\'" for _ in words)
+        like = ["%" + w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%" for w in words]
+        rows = self._rows(f"SELECT * FROM products WHERE {where} ORDER BY name LIMIT ?", [*like, limit])
+        return [product_from_row(r) for r in rows]
+
+    def product_count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM products").fetchone()[0])
+
+    # customers ------------------------------------------------------------------------------------------
+    def balance(self, customer_id: str) -> Balance:
+        confirmed = self.db.execute("SELECT confirmed_points FROM customers WHERE id = ?", [customer_id]).fetchone()
+        earn, burn = self.db.execute(
+            """SELECT coalesce(sum(CASE WHEN kind = 'earn' THEN points END), 0),
+                      coalesce(sum(CASE WHEN kind = 'burn' THEN points END), 0)
+               FROM ledger l LEFT JOIN ledger_confirmations c ON c.entry_id = l.entry_id
+               WHERE l.customer_id = ? AND c.entry_id IS NULL""",
+            [customer_id],
+        ).fetchone()
+        return Balance(confirmed[0] if confirmed else 0, earn, burn)
+
+    def customer(self, customer_id: str) -> Customer | None:
+        rows = self._rows("SELECT * FROM customers WHERE id = ?", [customer_id])
+        return customer_from_row(rows[0], self.balance(customer_id)) if rows else None
+
+    def find_customer(self, text: str) -> Customer | None:
+        """Card number, customer id, phone number or e-mail address, as a cashier would type it."""
+        text = text.strip()
+        if not text:
+            return None
+        rows = self._rows("SELECT id FROM customers WHERE card_number = ? OR id = ?", [text, text])
+        if not rows and looks_like_email(text):
+            rows = self._rows("SELECT id FROM customers WHERE email_hash = ?", [contact_hash("email", text)])
+        if not rows and looks_like_phone(text):
+            rows = self._rows("SELECT id FROM customers WHERE phone_hash = ?", [contact_hash("phone", text)])
+        return self.customer(rows[0]["id"]) if rows else None
+
+    def offline_burned_today(self, customer_id: str, now: datetime | None = None) -> int:
+        day = (now or datetime.now(UTC)).strftime("%Y-%m-%d")
+        row = self.db.execute(
+            """SELECT coalesce(sum(points), 0) FROM ledger
+               WHERE customer_id = ? AND kind = 'burn' AND offline = 1 AND substr(created_at, 1, 10) = ?""",
+            [customer_id, day],
+        ).fetchone()
+        return int(row[0])
+
+    # offers and coupons ---------------------------------------------------------------------------------
+    def offers_for(self, customer_id: str | None) -> list[Offer]:
+        """Store-wide offers plus this customer's personal ones (the engine checks the rest)."""
+        rows = self._rows(
+            "SELECT * FROM offers WHERE active = 1 AND (customer_id IS NULL OR customer_id = ?) ORDER BY id",
+            [customer_id],
+        )
+        return [offer_from_row(r) for r in rows]
+
+    def personal_offers(self, customer_id: str, now: datetime) -> list[Offer]:
+        live = []
+        for offer in self.offers_for(customer_id):
+            if offer.customer_id == customer_id and (offer.valid_until is None or offer.valid_until > now):
+                live.append(offer)
+        return live
+
+    def coupon(self, code: str) -> dict | None:
+        rows = self._rows("SELECT * FROM coupons WHERE code = ?", [code.strip().upper()])
+        return rows[0] if rows else None
+
+    def coupons_for(self, customer_id: str) -> list[dict]:
+        return self._rows(
+            "SELECT c.*, o.name AS offer_name FROM coupons c JOIN offers o ON o.id = c.offer_id "
+            "WHERE c.customer_id = ? AND c.redeemed_at IS NULL ORDER BY c.code",
+            [customer_id],
+        )
+
+    def check_coupon(self, code: str, customer_id: str | None) -> tuple[dict | None, str | None]:
+        """(coupon, None) when usable, else (None, a sentence for the cashier)."""
+        coupon = self.coupon(code)
+        if coupon is None:
+            return None, f"coupon {code} is not known in this store"
+        if coupon["redeemed_at"] and coupon["single_use"]:
+            return None, f"coupon {code} was already used on {coupon['redeemed_at'][:10]}"
+        if coupon["customer_id"] and coupon["customer_id"] != customer_id:
+            return None, f"coupon {code} belongs to another customer; scan their card first"
+        return coupon, None

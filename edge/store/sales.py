@@ -1,0 +1,210 @@
+"""Completing a sale: one transaction writes the sale, its lines and discounts, its ledger entries, the
+coupon redemptions and one outbox event per change. A crash at any point leaves the whole sale or none of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+from edge.core.basket import Basket
+from edge.core.loyalty import LoyaltyRules, check_redemption, redemption_limit
+from edge.core.offers import Offer
+from edge.core.receipt import ReceiptInfo, render_receipt
+from edge.store.repository import Repository
+from sync.ids import uuid7
+from sync.outbox import enqueue
+
+FaultHook = Callable[[str], None]
+
+
+class SaleError(Exception):
+    """The sale was not recorded (nothing was written); the message says why, for the cashier."""
+
+
+@dataclass(frozen=True)
+class CompletedSale:
+    sale_id: str
+    receipt: str
+    total_cents: int
+    points_earned: int
+    points_redeemed: int
+    new_balance: int | None
+    pending_points: int | None
+    outbox_events: int
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class SalesService:
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        rules: LoyaltyRules,
+        *,
+        store_name: str = "Demo Store",
+        currency: str = "EUR",
+        receipt_width: int = 40,
+        fault: FaultHook | None = None,
+    ) -> None:
+        self.db = db
+        self.repo = Repository(db)
+        self.rules = rules
+        self.store_name = store_name
+        self.currency = currency
+        self.receipt_width = receipt_width
+        self._fault = fault or (lambda _point: None)
+
+    def complete(
+        self,
+        basket: Basket,
+        offers: list[Offer],
+        *,
+        payment_method: str,
+        tendered_cents: int | None = None,
+        hub_online: bool = False,
+        now: datetime | None = None,
+    ) -> CompletedSale:
+        if basket.is_empty:
+            raise SaleError("the basket is empty: scan a product first")
+        if payment_method not in ("cash", "card"):
+            raise SaleError(f"unknown payment method {payment_method!r}")
+        now = now or datetime.now(UTC)
+        settlement = basket.settle(offers, now, self.rules)
+        if tendered_cents is not None and payment_method == "cash" and tendered_cents < settlement.amount_due_cents:
+            raise SaleError("the cash tendered is less than the amount due")
+        customer = basket.customer
+        sale_id = uuid7()
+        created = _iso(now)
+        events = 0
+        with self.db.atomic():
+            # the balance is re-read inside the transaction: what the screen showed may be stale
+            if customer and settlement.points_redeemed:
+                limit = redemption_limit(
+                    self.repo.balance(customer.id),
+                    settlement.pricing.total_cents,
+                    self.rules,
+                    hub_online=hub_online,
+                    offline_burned_today=self.repo.offline_burned_today(customer.id, now),
+                )
+                problem = check_redemption(settlement.points_redeemed, limit, self.rules)
+                if problem:
+                    raise SaleError(problem)
+            lines = sorted(settlement.pricing.lines, key=lambda p: p.line.line_no)
+            settled = {s.line_no: s for s in settlement.lines}
+            self.db.execute(
+                """INSERT INTO sales (id, customer_id, created_at, subtotal_cents, discount_cents, points_redeemed,
+                   points_value_cents, total_cents, vat_cents, payment_method, tendered_cents, points_earned, receipt)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '')""",
+                [
+                    sale_id, customer.id if customer else None, created, settlement.pricing.subtotal_cents,
+                    settlement.pricing.discount_cents, settlement.points_redeemed, settlement.points_value_cents,
+                    settlement.amount_due_cents, settlement.vat_cents, payment_method, tendered_cents,
+                    settlement.points_earned,
+                ],
+            )  # fmt: skip
+            self._fault("after_sale_row")
+            self.db.conn.executemany(
+                """INSERT INTO sale_lines (sale_id, line_no, gtin, name, category, qty, unit_price_cents,
+                   gross_cents, discount_cents, vat_rate_bp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [
+                    (sale_id, p.line.line_no, p.line.product.gtin, p.line.product.name, p.line.product.category,
+                     p.line.qty, p.line.product.price_cents, p.line.gross_cents, p.discount_cents,
+                     p.line.product.vat_rate_bp)
+                    for p in lines
+                ],
+            )  # fmt: skip
+            self.db.conn.executemany(
+                "INSERT INTO sale_discounts (sale_id, line_no, offer_id, amount_cents, reason) VALUES (?, ?, ?, ?, ?)",
+                [(sale_id, d.line_no, d.offer_id, d.amount_cents, d.reason) for d in settlement.pricing.discounts],
+            )
+            self._fault("after_lines")
+            for code in sorted(basket.coupons):
+                cur = self.db.execute(
+                    """UPDATE coupons SET redeemed_at = ?, redeemed_sale_id = ?
+                       WHERE code = ? AND (redeemed_at IS NULL OR single_use = 0)""",
+                    [created, sale_id, code],
+                )
+                if cur.rowcount != 1:
+                    raise SaleError(f"coupon {code} was already used; remove it and try again")
+                enqueue(self.db, "coupon.redeemed", {"code": code, "sale_id": sale_id,
+                                                     "customer_id": customer.id if customer else None})  # fmt: skip
+                events += 1
+            ledger_entries = []
+            if customer and settlement.points_redeemed:
+                ledger_entries.append(("burn", settlement.points_redeemed, f"redeemed at {self.store_name}"))
+            if customer and settlement.points_earned:
+                ledger_entries.append(("earn", settlement.points_earned, f"purchase at {self.store_name}"))
+            for kind, points, reason in ledger_entries:
+                assert customer is not None
+                entry_id = uuid7()
+                self.db.execute(
+                    """INSERT INTO ledger (entry_id, customer_id, kind, points, sale_id, reason, offline, created_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                    [entry_id, customer.id, kind, points, sale_id, reason, 0 if hub_online else 1, created],
+                )
+                self._fault(f"after_ledger_{kind}")
+                enqueue(self.db, f"ledger.{kind}", {"entry_id": entry_id, "customer_id": customer.id,
+                                                   "points": points, "sale_id": sale_id, "reason": reason,
+                                                   "created_at": created})  # fmt: skip
+                events += 1
+            balance = self.repo.balance(customer.id) if customer else None
+            info = ReceiptInfo(
+                store_name=self.store_name,
+                sale_id=sale_id,
+                when=now,
+                payment_method=payment_method,
+                tendered_cents=tendered_cents,
+                currency=self.currency,
+                customer_name=None,
+                new_balance=balance.available if balance else None,
+                pending_points=balance.pending if balance else None,
+            )
+            if customer:
+                name = self.db.execute("SELECT display_name FROM customers WHERE id = ?", [customer.id]).fetchone()
+                info = ReceiptInfo(**{**info.__dict__, "customer_name": name[0] if name else customer.id})
+            receipt = render_receipt(settlement, info, self.receipt_width)
+            self.db.execute("UPDATE sales SET receipt = ? WHERE id = ?", [receipt, sale_id])
+            enqueue(self.db, "sale.completed", self._sale_payload(sale_id))
+            events += 1
+            self._fault("before_commit")
+        return CompletedSale(
+            sale_id=sale_id,
+            receipt=receipt,
+            total_cents=settlement.amount_due_cents,
+            points_earned=settlement.points_earned,
+            points_redeemed=settlement.points_redeemed,
+            new_balance=balance.available if balance else None,
+            pending_points=balance.pending if balance else None,
+            outbox_events=events,
+        )
+
+    def _sale_payload(self, sale_id: str) -> dict:
+        repo = self.repo
+        sale = repo._rows("SELECT * FROM sales WHERE id = ?", [sale_id])[0]
+        sale.pop("receipt")
+        sale["lines"] = repo._rows("SELECT * FROM sale_lines WHERE sale_id = ? ORDER BY line_no", [sale_id])
+        sale["discounts"] = repo._rows("SELECT * FROM sale_discounts WHERE sale_id = ? ORDER BY rowid", [sale_id])
+        for row in sale["lines"] + sale["discounts"]:
+            row.pop("sale_id")
+        return sale
+
+    def record_feedback(self, sale_id: str | None, customer_id: str | None, score: int) -> str:
+        if not isinstance(score, int) or not 0 <= score <= 10:
+            raise SaleError("the score must be a whole number from 0 to 10")
+        feedback_id = uuid7()
+        created = _iso(datetime.now(UTC))
+        with self.db.atomic():
+            self.db.execute(
+                "INSERT INTO feedback (id, sale_id, customer_id, score, created_at) VALUES (?, ?, ?, ?, ?)",
+                [feedback_id, sale_id, customer_id, score, created],
+            )
+            enqueue(self.db, "feedback.submitted", {"id": feedback_id, "sale_id": sale_id,
+                                                    "customer_id": customer_id, "score": score,
+                                                    "created_at": created})  # fmt: skip
+        return feedback_id

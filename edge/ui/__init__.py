@@ -1,0 +1,1 @@
+"""The Textual till. Only this package imports Textual."""

@@ -1,0 +1,281 @@
+"""The till application. ``make_app(settings)`` is the one factory used by the CLI and the tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from rich.markup import escape
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Footer, Input, Static
+from textual.worker import Worker, WorkerState
+
+from edge.core.money import format_money
+from edge.db import open_database
+from edge.session import Outcome, TillSession
+from edge.settings import Settings
+from edge.store.sales import SaleError
+from edge.ui.messages import Refreshed, SaleCompleted, SaleFailed, StatusChanged
+from edge.ui.screens.dialogs import PayScreen, PromptScreen, ReceiptScreen, SearchScreen
+from edge.ui.snapshot import TillSnapshot, take_snapshot
+from edge.ui.status import StatusSource, format_status
+from edge.ui.widgets.basket_table import BasketTable
+from edge.ui.widgets.panels import CustomerPanel, StatusBar, TotalsBar
+
+
+class TillApp(App[None]):
+    TITLE = "store-edge till"
+    CSS = """
+    #top { height: 1; padding: 0 1; background: $primary; color: $text; text-style: bold; }
+    #main { height: 1fr; }
+    #left { width: 1fr; }
+    #right { width: 34; border-left: solid $primary; }
+    #message { height: 1; padding: 0 1; }
+    #message.error { color: $error; text-style: bold; }
+    #message.ok { color: $success; }
+    #scan { margin: 0 1; background: $boost; }
+    """
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("f2", "customer", "Cust", priority=True),
+        Binding("f3", "find", "Find", priority=True),
+        Binding("f4", "quantity", "Qty", priority=True),
+        Binding("f5", "void", "Void", priority=True),
+        Binding("f6", "points", "Pts", priority=True),
+        Binding("f7", "coupon", "Coupon", priority=True),
+        Binding("f9", "pay", "Pay", priority=True),
+        Binding("f10", "new_sale", "New", priority=True),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("up", "cursor(-1)", "Up", show=False),
+        Binding("down", "cursor(1)", "Down", show=False),
+    ]
+
+    def __init__(self, settings: Settings, session: TillSession, status: StatusSource | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self.session = session
+        self.status_source = status or StatusSource(session)
+        self.currency = settings.store.currency
+        self.snapshot: TillSnapshot | None = None
+
+    def compose(self) -> ComposeResult:
+        s = self.settings
+        yield Static(f"{s.store.name} · till {s.device.id}", id="top")
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield BasketTable(self.currency, id="basket")
+                yield TotalsBar(self.currency, id="totals")
+            with VerticalScroll(id="right"):
+                yield CustomerPanel(self.currency, id="customer")
+        yield Static("Ready: scan a product or a loyalty card.", id="message")
+        yield Input(placeholder="Scan, or type product no./card/phone/e-mail/coupon + Enter", id="scan", compact=True)
+        yield StatusBar("", id="status")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        if os.environ.get("TERM") == "linux" or self.settings.till.theme == "console":
+            self.theme = "textual-ansi"  # the bare console lacks true colour and many glyphs
+        elif self.settings.till.theme not in ("auto", ""):
+            self.theme = self.settings.till.theme
+        self.query_one("#scan", Input).focus()
+        self.in_session(lambda: None)
+        self.refresh_status()
+        self.set_interval(2.0, self.refresh_status)
+
+    # workers: blocking database work runs in threads and posts messages back ----------------------------
+    def in_session(self, action: Callable[[], Outcome | None]) -> None:
+        def job() -> None:
+            outcome = action()
+            self.post_message(Refreshed(take_snapshot(self.session), outcome))
+
+        self.run_worker(job, thread=True, group="session", exit_on_error=False)
+
+    def refresh_status(self) -> None:
+        def job() -> None:
+            self.post_message(StatusChanged(format_status(self.status_source.read())))
+
+        self.run_worker(job, thread=True, group="status", exclusive=True, exit_on_error=False)
+
+    @on(Worker.StateChanged)
+    def worker_failed(self, event: Worker.StateChanged) -> None:
+        """The one place worker errors surface: the cashier sees a sentence, the log gets the detail."""
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            self.log.error(f"worker {event.worker.name} failed: {error!r}")
+            self.show_message(f"Something went wrong: {error}. Nothing was recorded; try again.", ok=False)
+
+    # messages up ------------------------------------------------------------------------------------------
+    @on(Refreshed)
+    def refreshed(self, message: Refreshed) -> None:
+        self.apply_snapshot(message.snapshot)
+        if message.outcome is not None:
+            self.show_message(message.outcome.message, ok=message.outcome.ok)
+
+    @on(SaleCompleted)
+    def sale_completed(self, message: SaleCompleted) -> None:
+        self.apply_snapshot(message.snapshot)
+        sale = message.sale
+        self.show_message(f"Sale complete: {format_money(sale.total_cents, self.currency)}. Next customer.", ok=True)
+        ask = self.settings.till.ask_feedback
+
+        def after(score: int | None) -> None:
+            if score is not None:
+                self.in_session(lambda: self._feedback(score))
+
+        self.push_screen(ReceiptScreen(sale.receipt, ask), after)
+
+    def _feedback(self, score: int) -> Outcome:
+        self.session.record_feedback(score)
+        return Outcome(True, f"Thank you! Feedback {score}/10 recorded.")
+
+    @on(SaleFailed)
+    def sale_failed(self, message: SaleFailed) -> None:
+        self.show_message(f"Sale not completed: {message.reason}", ok=False)
+
+    @on(StatusChanged)
+    def status_changed(self, message: StatusChanged) -> None:
+        self.query_one("#status", StatusBar).update(message.text)
+
+    def apply_snapshot(self, snap: TillSnapshot) -> None:
+        self.snapshot = snap
+        self.query_one("#basket", BasketTable).show(snap.settlement)
+        self.query_one("#totals", TotalsBar).show(snap)
+        self.query_one("#customer", CustomerPanel).show(snap)
+
+    def show_message(self, text: str, ok: bool = True) -> None:
+        message = self.query_one("#message", Static)
+        message.update(escape(text))
+        message.set_class(not ok, "error")
+        message.set_class(ok, "ok")
+        if not ok:
+            self.bell()
+
+    # the scan line: until a scanner is configured, keyboard input plus Enter acts as the scanner -----------
+    @on(Input.Submitted, "#scan")
+    def scanned(self, event: Input.Submitted) -> None:
+        text = event.value
+        event.input.value = ""
+        if text.strip():
+            self.handle_scan(text)
+
+    def handle_scan(self, text: str) -> None:
+        self.in_session(lambda: self.session.scan(text))
+
+    # actions ----------------------------------------------------------------------------------------------
+    def action_cursor(self, delta: int) -> None:
+        table = self.query_one("#basket", BasketTable)
+        if table.row_count:
+            table.move_cursor(row=max(0, min(table.row_count - 1, table.cursor_row + delta)))
+
+    def action_customer(self) -> None:
+        def done(text: str | None) -> None:
+            if text:
+                self.in_session(lambda: self.session.lookup_customer(text))
+
+        self.push_screen(PromptScreen("Find customer", "Card number, phone number or e-mail address."), done)
+
+    def action_find(self) -> None:
+        def done(product: Any) -> None:
+            if product is not None:
+                self.in_session(lambda: self.session.add_product(product))
+
+        self.push_screen(SearchScreen(self.session.search, self.currency), done)
+
+    def _selected_line(self) -> int | None:
+        line = self.query_one("#basket", BasketTable).selected_line()
+        if line is None:
+            self.show_message("The basket is empty: nothing to change.", ok=False)
+        return line
+
+    def action_quantity(self) -> None:
+        line = self._selected_line()
+        if line is None:
+            return
+
+        def check(text: str) -> str | None:
+            return None if text.strip().isdigit() and 1 <= int(text) <= 999 else "type a quantity from 1 to 999"
+
+        def done(text: str | None) -> None:
+            if text:
+                self.in_session(lambda: self.session.set_qty(line, int(text)))
+
+        self.push_screen(PromptScreen(f"Quantity for line {line}", "1 to 999", validate=check), done)
+
+    def action_void(self) -> None:
+        line = self._selected_line()
+        if line is not None:
+            self.in_session(lambda: self.session.void(line))
+
+    def action_points(self) -> None:
+        snap = self.snapshot
+        if snap is None or snap.customer is None:
+            self.show_message("Scan the customer's loyalty card before redeeming points.", ok=False)
+            return
+        limit = snap.redemption
+
+        def check(text: str) -> str | None:
+            if not text.strip().isdigit():
+                return "type a whole number of points (0 to remove)"
+            return None
+
+        def done(text: str | None) -> None:
+            if text is not None and text.strip():
+                self.in_session(lambda: self.session.redeem(int(text)))
+
+        hint = f"Available {snap.customer.balance.available}; up to {limit.max_points} now ({limit.reason})."
+        self.push_screen(PromptScreen("Redeem points", hint, validate=check), done)
+
+    def action_coupon(self) -> None:
+        def done(code: str | None) -> None:
+            if code:
+                self.in_session(lambda: self.session.apply_coupon(code))
+
+        self.push_screen(PromptScreen("Coupon code", "Type or scan the coupon code."), done)
+
+    def action_pay(self) -> None:
+        snap = self.snapshot
+        if snap is None or not snap.settlement.pricing.lines:
+            self.show_message("The basket is empty: scan a product first.", ok=False)
+            return
+
+        def done(choice: tuple[str, int | None] | None) -> None:
+            if choice is not None:
+                self.complete_sale(*choice)
+
+        self.push_screen(PayScreen(snap.settlement.amount_due_cents, self.currency), done)
+
+    def complete_sale(self, method: str, tendered: int | None) -> None:
+        def job() -> None:
+            try:
+                sale = self.session.complete(method, tendered)
+            except SaleError as exc:
+                self.post_message(SaleFailed(str(exc)))
+                return
+            self.post_message(SaleCompleted(sale, take_snapshot(self.session)))
+            self.post_message(StatusChanged(format_status(self.status_source.read())))
+
+        self.run_worker(job, thread=True, group="session", exit_on_error=False)
+
+    def action_new_sale(self) -> None:
+        def clear() -> Outcome:
+            self.session.new_sale()
+            return Outcome(True, "New sale (guest). Scan a loyalty card to add a customer.")
+
+        self.in_session(clear)
+
+
+def make_app(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    status: StatusSource | None = None,
+) -> TillApp:
+    """Open the database named by ``settings`` and build the till around it."""
+    db = open_database(settings.database_path)
+    session = TillSession(settings, db, clock=clock)
+    return TillApp(settings, session, status)

@@ -1,0 +1,40 @@
+"""Every message the till's workers post back to the UI, in one module."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from edge.session import Outcome
+from edge.store.sales import CompletedSale
+from edge.ui.snapshot import TillSnapshot
+
+
+@dataclass
+class Refreshed(Message):
+    """The session changed (or was re-read); ``outcome`` is what the cashier's last action did."""
+
+    snapshot: TillSnapshot
+    outcome: Outcome | None = None
+
+
+@dataclass
+class SaleCompleted(Message):
+    sale: CompletedSale
+    snapshot: TillSnapshot
+
+
+@dataclass
+class SaleFailed(Message):
+    reason: str
+
+
+@dataclass
+class StatusChanged(Message):
+    """Sync/scanner/beacon state for the status bar. High rate: a newer one replaces a queued older one."""
+
+    text: str
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, StatusChanged)

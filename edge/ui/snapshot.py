@@ -1,0 +1,37 @@
+"""What the till shows, read in a worker thread and handed to the UI as one immutable value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edge.core.loyalty import RedemptionLimit, Settlement
+from edge.core.offers import Offer
+from edge.session import TillSession
+from edge.store.records import Customer
+
+
+@dataclass(frozen=True)
+class TillSnapshot:
+    settlement: Settlement
+    customer: Customer | None
+    coupons: tuple[dict, ...]
+    personal_offers: tuple[Offer, ...]
+    redemption: RedemptionLimit
+    basket_coupons: tuple[str, ...]
+    pending_events: int
+    hub_online: bool
+
+
+def take_snapshot(session: TillSession) -> TillSnapshot:
+    with session.lock:
+        session.refresh_customer()
+        return TillSnapshot(
+            settlement=session.settlement(),
+            customer=session.customer,
+            coupons=tuple(session.coupons()),
+            personal_offers=tuple(session.personal_offers()),
+            redemption=session.redemption_limit(),
+            basket_coupons=tuple(sorted(session.basket.coupons)),
+            pending_events=session.pending_events(),
+            hub_online=session.hub_online,
+        )

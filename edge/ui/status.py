@@ -1,0 +1,54 @@
+"""What the status bar says: hub, outbox, last sync, scanner and beacons, each in plain words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edge.session import TillSession
+
+
+@dataclass(frozen=True)
+class StatusInfo:
+    hub: str  # "online" | "offline" | "not configured"
+    pending: int
+    last_sync: str  # "never" or a time
+    last_error: str | None
+    scanner: str
+    beacons: str
+
+
+class StatusSource:
+    """Reads the status parts. Sync, scanner and beacon services replace the placeholders when running."""
+
+    def __init__(self, session: TillSession) -> None:
+        self.session = session
+        self.hub = "none" if not session.settings.hub.url else "offline"
+        self.last_sync = "never"
+        self.last_error: str | None = None
+        # placeholders, said as such, until a scanner or beacon service reports
+        self.scanner = "keyboard only"
+        self.beacons = "not set up"
+
+    def read(self) -> StatusInfo:
+        return StatusInfo(
+            hub=self.hub,
+            pending=self.session.pending_events(),
+            last_sync=self.last_sync,
+            last_error=self.last_error,
+            scanner=self.scanner,
+            beacons=self.beacons,
+        )
+
+
+def format_status(info: StatusInfo) -> str:
+    dot = {"online": "[green]●[/green]", "offline": "[red]●[/red]"}.get(info.hub, "○")
+    parts = [
+        f"{dot} Hub {info.hub}",
+        f"{info.pending} to sync",
+        f"sync {info.last_sync}",
+        f"Scan: {info.scanner}",
+        f"BLE: {info.beacons}",
+    ]
+    if info.last_error:
+        parts.append(f"[red]{info.last_error}[/red]")
+    return " · ".join(parts)

@@ -1,0 +1,1 @@
+"""Offline sync: the durable outbox, the wire protocol, the sync client and the reference hub."""

@@ -1,0 +1,69 @@
+"""Layered settings and the CLI's handling of a broken config file (one clear line, exit status 2)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edge.settings import ConfigError, load_settings
+
+
+def test_defaults_file_env_layering(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[store]\nid = "store-42"\nname = "Utrecht Centrum"\n[loyalty]\nmax_redeem_share = 0.4\n')
+    s = load_settings(config, environ={"STORE_EDGE_LOYALTY__MAX_REDEEM_SHARE": "0.25", "STORE_EDGE_DATA_DIR": "/x"})
+    assert s.store.id == "store-42"  # file beats default
+    assert s.store.currency == "EUR"  # default kept
+    assert s.loyalty.max_redeem_share == 0.25  # env beats file
+    assert s.data_dir == Path("/x")
+
+
+def test_mappings_from_env_as_json() -> None:
+    s = load_settings(environ={"STORE_EDGE_LOYALTY__CATEGORY_MULTIPLIERS": '{"Dairy": 2}'})
+    assert s.loyalty.category_multipliers == {"Dairy": 2.0}
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        ("[loyalty]\nmax_redeem_share = 'lots'\n", "loyalty.max_redeem_share", "expected a number"),
+        ("[loyalty]\nmax_redeem_share = 2\n", "loyalty.max_redeem_share", "between 0 and 1"),
+        ("[store]\nnmae = 'x'\n", "store.nmae", "unknown setting"),
+        ("[store\nid = 1\n", "(file)", "not valid TOML"),
+        ("store = 3\n", "store", "expected a [section] table"),
+    ],
+)
+def test_broken_config_names_file_key_and_problem(tmp_path: Path, text: str, key: str, problem: str) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(config, environ={})
+    assert info.value.source == str(config)
+    assert info.value.key == key
+    assert problem in info.value.problem
+
+
+def test_cli_broken_config_one_line_exit_2(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[hub]\ntimeout_s = 'soon'\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "--config", str(config), "till"],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )  # fmt: skip
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert str(config) in lines[0] and "hub.timeout_s" in lines[0] and "expected a number" in lines[0]
+
+
+def test_cli_missing_config_file(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "--config", str(tmp_path / "nope.toml"), "till"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "does not exist" in proc.stderr

@@ -1,0 +1,193 @@
+"""The till driven through Textual's Pilot, against a real seeded SQLite file."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from edge.core.money import format_money
+from edge.demo.seed import demo_card, demo_gtin
+from edge.settings import Settings
+from edge.ui.app import TillApp, make_app
+from edge.ui.screens.dialogs import ReceiptScreen
+from edge.ui.widgets.basket_table import BasketTable
+from tests.conftest import FIXED_NOW
+
+CUSTOMER_CARD = demo_card(1)  # C1001, Bram Jansen, Bronze, 1500 confirmed points
+MILK, MILK_ORGANIC, CHOCOLATE = demo_gtin(1), demo_gtin(2), demo_gtin(121)
+
+
+def _app(settings: Settings) -> TillApp:
+    return make_app(settings, clock=lambda: FIXED_NOW)
+
+
+async def _settle(app: TillApp, pilot) -> None:
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def _type(app: TillApp, pilot, text: str) -> None:
+    """Put ``text`` in the focused input as a scanner would, then Enter (real key events for Enter)."""
+    focused = app.focused
+    assert focused is not None and hasattr(focused, "value"), f"no input has focus ({focused!r})"
+    focused.value = text
+    await pilot.press("enter")
+    await _settle(app, pilot)
+
+
+def _text(app: TillApp, selector: str) -> str:
+    return str(app.query_one(selector).render())
+
+
+async def test_scanning_a_card_shows_the_customer_profile(demo_settings: Settings) -> None:
+    app = _app(demo_settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(app, pilot)
+        await _type(app, pilot, CUSTOMER_CARD)
+        panel = _text(app, "#customer")
+        assert "Bram Jansen" in panel
+        assert "Bronze" in panel
+        assert "1500 available" in panel
+        assert "Welcome back" in panel  # the personal time-limited offer, with its expiry
+        assert "Recent purchases" in panel
+        assert app.snapshot is not None and app.snapshot.customer is not None
+        assert app.snapshot.customer.id == "C1001"
+
+
+async def test_three_products_total_and_offer_reason(demo_settings: Settings) -> None:
+    app = _app(demo_settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(app, pilot)
+        for gtin in (MILK, MILK_ORGANIC, CHOCOLATE):
+            await _type(app, pilot, gtin)
+        assert app.snapshot is not None
+        pricing = app.snapshot.settlement.pricing
+        assert len(pricing.lines) == 3
+        prices = sqlite3.connect(demo_settings.database_path).execute(
+            "SELECT sum(price_cents) FROM products WHERE gtin IN (?, ?, ?)", (MILK, MILK_ORGANIC, CHOCOLATE)
+        ).fetchone()[0]
+        assert pricing.subtotal_cents == prices
+        # Milk deal (20 %, priority 5) beats Dairy week (10 %) on whole milk; the reason is on screen
+        milk_discounts = [d for d in pricing.discounts if d.line_no == 1]
+        assert [d.offer_id for d in milk_discounts] == ["OFF-MILK20"]
+        assert "20% off" in milk_discounts[0].reason
+        table = app.query_one("#basket", BasketTable)
+        cells = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+        assert any("Milk deal -20%" in c for c in cells)
+        totals = _text(app, "#totals")
+        assert format_money(pricing.total_cents) in totals
+
+
+async def test_loyalty_sale_end_to_end_lands_in_the_database(demo_settings: Settings) -> None:
+    app = _app(demo_settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(app, pilot)
+        await _type(app, pilot, CUSTOMER_CARD)
+        for gtin in (MILK, MILK_ORGANIC, CHOCOLATE, CHOCOLATE, CHOCOLATE):
+            await _type(app, pilot, gtin)
+        await pilot.press("f6")
+        await pilot.pause()
+        await _type(app, pilot, "200")
+        assert app.snapshot is not None
+        assert app.snapshot.settlement.points_redeemed == 200
+        due = app.snapshot.settlement.amount_due_cents
+        earned = app.snapshot.settlement.points_earned
+        await pilot.press("f9")
+        await pilot.pause()
+        await _type(app, pilot, "")  # exact cash
+        assert isinstance(app.screen, ReceiptScreen)
+        assert "200 points redeemed" in app.screen.receipt
+        assert "Points earned" in app.screen.receipt
+        await _type(app, pilot, "9")  # the customer answers the NPS question
+        assert not isinstance(app.screen, ReceiptScreen)
+
+    db = sqlite3.connect(demo_settings.database_path)
+    sale = db.execute("SELECT id, customer_id, total_cents, points_redeemed, points_earned FROM sales").fetchall()
+    assert len(sale) == 1
+    sale_id, customer_id, total, redeemed, points_earned = sale[0]
+    assert (customer_id, total, redeemed, points_earned) == ("C1001", due, 200, earned)
+    assert db.execute("SELECT sum(qty) FROM sale_lines WHERE sale_id = ?", (sale_id,)).fetchone()[0] == 5
+    ledger = dict(db.execute("SELECT kind, points FROM ledger WHERE sale_id = ?", (sale_id,)).fetchall())
+    assert ledger == {"burn": 200, "earn": earned}
+    types = sorted(r[0] for r in db.execute("SELECT type FROM outbox WHERE state = 'pending'"))
+    assert types == ["feedback.submitted", "ledger.burn", "ledger.earn", "sale.completed"]
+    assert db.execute("SELECT score FROM feedback WHERE sale_id = ?", (sale_id,)).fetchone()[0] == 9
+    reasons = [r[0] for r in db.execute("SELECT reason FROM sale_discounts WHERE sale_id = ?", (sale_id,))]
+    assert any("3 for 2" in r for r in reasons)
+
+
+async def test_search_quantity_and_void(demo_settings: Settings) -> None:
+    app = _app(demo_settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(app, pilot)
+        await pilot.press("f3")
+        await pilot.pause()
+        await pilot.press(*"sourdough loaf")
+        await _settle(app, pilot)
+        await pilot.press("enter")
+        await _settle(app, pilot)
+        assert app.snapshot is not None
+        assert [p.line.product.name for p in app.snapshot.settlement.pricing.lines] == ["Sourdough Loaf"]
+        await pilot.press("f4")
+        await pilot.pause()
+        await _type(app, pilot, "4")
+        assert app.snapshot.settlement.pricing.lines[0].line.qty == 4
+        await pilot.press("f5")
+        await _settle(app, pilot)
+        assert app.snapshot.settlement.pricing.lines == ()
+        assert "voided" in _text(app, "#message")
+
+
+async def test_bad_scans_and_refusals_say_why(demo_settings: Settings) -> None:
+    app = _app(demo_settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(app, pilot)
+        await pilot.press(*"12345", "enter")  # typed key by key, as a cashier would
+        await _settle(app, pilot)
+        assert "not a product, loyalty card or coupon" in _text(app, "#message")
+        await _type(app, pilot, "hello world")
+        assert "not recognised" in _text(app, "#message")
+        await pilot.press("f9")
+        await pilot.pause()
+        assert "basket is empty" in _text(app, "#message")
+        await pilot.press("f6")
+        await pilot.pause()
+        assert "loyalty card" in _text(app, "#message")
+        # too many points for the basket: refused with the limit in words, nothing applied
+        await _type(app, pilot, CUSTOMER_CARD)
+        await _type(app, pilot, MILK)
+        await pilot.press("f6")
+        await pilot.pause()
+        await _type(app, pilot, "1400")
+        assert "at most" in _text(app, "#message") or "at least" in _text(app, "#message")
+        assert app.snapshot is not None and app.snapshot.settlement.points_redeemed == 0
+
+
+async def test_coupon_is_single_use_across_sales(demo_settings: Settings) -> None:
+    app = _app(demo_settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(app, pilot)
+        for _ in range(4):
+            await _type(app, pilot, CHOCOLATE)
+        await _type(app, pilot, "save3-alpha")
+        assert app.snapshot is not None
+        assert any(d.offer_id == "OFF-COUPON3" for d in app.snapshot.settlement.pricing.discounts)
+        await pilot.press("f9")
+        await pilot.pause()
+        await pilot.press("f12")  # card
+        await _settle(app, pilot)
+        await pilot.press("escape")
+        await _settle(app, pilot)
+        await _type(app, pilot, "SAVE3-ALPHA")
+        assert "already used" in _text(app, "#message")
+
+
+def test_till_snapshot_80x24(demo_settings: Settings, snap_compare) -> None:
+    async def fill(pilot) -> None:
+        app = pilot.app
+        await _settle(app, pilot)
+        for text in (CUSTOMER_CARD, MILK, MILK_ORGANIC, CHOCOLATE, CHOCOLATE, CHOCOLATE):
+            await _type(app, pilot, text)
+
+    assert snap_compare(_app(demo_settings), terminal_size=(80, 24), run_before=fill)
