@@ -9,11 +9,18 @@ Register = Callable[[argparse._SubParsersAction], None]
 
 
 def register_devices(subparsers: argparse._SubParsersAction) -> None:
-    from devices import scanner_cli
+    from devices import beacon_cli, scanner_cli
 
     group = subparsers.add_parser("devices", help="scanners, barcodes and BLE beacons")
     devices_sub = group.add_subparsers(dest="devices_command", metavar="DEVICES_COMMAND")
     scanner_cli.register(devices_sub)
+    before = set(devices_sub.choices)
+    beacon_cli.register(devices_sub)
+    for name in set(devices_sub.choices) - before:
+        # beacon commands take (args) only; every handler here is called as handler(args, settings)
+        parser = devices_sub.choices[name]
+        plain = parser.get_default("handler")
+        parser.set_defaults(handler=lambda args, settings, plain=plain: plain(args))
 
 
 def registrations() -> list[Register]:

@@ -6,7 +6,6 @@ tests drive the same object. One lock serialises database work, because the UI's
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,15 +13,18 @@ from datetime import UTC, datetime
 
 import sqlite_utils
 
+from devices.barcode.config import BarcodeSettingsError, config_from_settings
+from devices.barcode.decode import ScanResult, decode_scan
+from devices.barcode.loyalty_token import MSG_POSSIBLE_COPY, TokenCheck, TokenVerifier
 from edge.core.basket import Basket, BasketError
-from edge.core.catalog import Product
+from edge.core.catalog import Product, weighed_line_product
 from edge.core.loyalty import LoyaltyRules, RedemptionLimit, Settlement, check_redemption, redemption_limit
 from edge.core.offers import Offer
-from edge.settings import Settings
+from edge.settings import ConfigError, Settings
 from edge.store.records import Customer
 from edge.store.repository import Repository
 from edge.store.sales import CompletedSale, SaleError, SalesService
-from sync.outbox import pending_count
+from sync.outbox import enqueue, pending_count
 
 Clock = Callable[[], datetime]
 
@@ -48,6 +50,11 @@ class TillSession:
             receipt_width=settings.till.receipt_width,
         )
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        try:
+            self.barcode_config = config_from_settings(settings.barcode)
+        except BarcodeSettingsError as exc:
+            raise ConfigError("settings", "barcode.variable_measure_rules", str(exc)) from None
+        self.last_decode: ScanResult | None = None
         self.lock = threading.RLock()
         self.basket = Basket()
         self.customer: Customer | None = None
@@ -90,25 +97,109 @@ class TillSession:
             return pending_count(self.db)
 
     # actions ------------------------------------------------------------------------------------------
-    def scan(self, text: str) -> Outcome:
-        """Whatever the scanner (or the keyboard, plus Enter) delivered: product, loyalty card or coupon."""
-        text = text.strip()
+    def scan(self, text: str, symbology: str | None = None) -> Outcome:
+        """Whatever a scanner (or the keyboard, plus Enter) delivered: product, scale label, loyalty card or
+        app code, coupon; typed phone numbers and e-mail addresses find customers too."""
+        text = text.strip(" \r\n\t")
         if not text:
             return Outcome(False, "nothing was scanned", "error")
         with self.lock:
-            if re.fullmatch(r"\d{8}|\d{12,14}", text):
-                product = self.repo.product(text)
-                if product is not None:
-                    return self.add_product(product)
-            coupon = self.repo.coupon(text)
-            if coupon is not None:
+            if self.repo.coupon(text) is not None:
                 return self.apply_coupon(text)
-            customer = self.repo.find_customer(text)
-            if customer is not None:
-                return self.set_customer(customer)
-            if text.isdigit():
-                return Outcome(False, f"{text} is not a product, loyalty card or coupon of this store", "error")
-            return Outcome(False, f"'{text}' was not recognised; use F3 to search products by name", "error")
+            result = decode_scan(
+                text,
+                symbology=symbology,
+                config=self.barcode_config,
+                catalog_lookup=self._catalog_lookup,
+                token_verifier=self._token_verifier(),
+            )
+            self.last_decode = result
+            return self._act_on(result, text)
+
+    def _catalog_lookup(self, key: str) -> Product | None:
+        return self.repo.product(key) if len(key) == 14 else self.repo.product_by_reference(key)
+
+    def _token_verifier(self) -> TokenVerifier:
+        return TokenVerifier(
+            self.repo.token_keys(),
+            skew_s=self.settings.barcode.token_skew_s,
+            max_ttl_s=self.settings.barcode.token_max_ttl_s,
+            clock=lambda: self.clock().timestamp(),
+        )
+
+    def _act_on(self, result: ScanResult, text: str) -> Outcome:
+        kind = result.kind
+        if kind in ("product", "gs1") and result.gtin and result.gtin_valid:
+            if result.product is None:
+                return Outcome(False, f"{result.gtin} is not in this store's catalogue; key in the price "
+                               "or set the item aside", "error")  # fmt: skip
+            return self.add_product(result.product)
+        if kind == "variable_measure" and result.error is None:
+            if result.product is None:
+                return Outcome(False, f"scale label for item {result.item_reference} is not in this store's "
+                               "catalogue", "error")  # fmt: skip
+            try:
+                line_product = weighed_line_product(result.product, result.gtin or "", result.weight_g,
+                                                    result.price_cents)  # fmt: skip
+            except ValueError as exc:
+                return Outcome(False, str(exc), "error")
+            return self.add_product(line_product)
+        if kind == "loyalty_card" and result.error is None and result.customer_id:
+            customer = self.repo.find_customer(result.customer_id)
+            if customer is None:
+                return Outcome(False, f"card {result.customer_id} is not known in this store yet; the customer "
+                               "can still be served as a guest", "error")  # fmt: skip
+            return self.set_customer(customer)
+        if kind == "loyalty_token":
+            return self._loyalty_token(result)
+        if kind == "coupon" and result.coupon_code:
+            return self.apply_coupon(result.coupon_code)
+        if result.error and kind != "unknown":
+            return Outcome(False, result.error, "error")
+        customer = self.repo.find_customer(text)
+        if customer is not None:
+            return self.set_customer(customer)
+        if text.isdigit():
+            return Outcome(False, f"{text} is not a product, loyalty card or coupon of this store", "error")
+        if result.error and not text.replace(" ", "").isalpha():
+            return Outcome(False, result.error, "error")
+        return Outcome(False, f"'{text}' was not recognised; use F3 to search products by name", "error")
+
+    def _loyalty_token(self, result: ScanResult) -> Outcome:
+        check = result.token
+        if check is None or not check.ok or not check.customer_id:
+            return Outcome(False, result.error or (check.error if check else None) or "loyalty code refused",
+                           "error")  # fmt: skip
+        customer = self.repo.customer(check.customer_id)
+        if customer is None:
+            return Outcome(False, "this app code is genuine but the customer is not known in this store yet; "
+                           "serve them as a guest and sync the till", "error")  # fmt: skip
+        copy = self._record_token_sighting(check)
+        outcome = self.set_customer(customer)
+        if copy:
+            return Outcome(True, f"{outcome.message} - WARNING: {MSG_POSSIBLE_COPY}", "customer")
+        return outcome
+
+    def _record_token_sighting(self, check: TokenCheck) -> bool:
+        """Remember the code; True when another till saw the same code within its window (a possible copy)."""
+        now = self.clock()
+        expires = datetime.fromtimestamp(check.expires_at or now.timestamp(), UTC).isoformat()
+        till = self.settings.device.id
+        token_id = check.token_id or ""
+        with self.db.atomic():
+            seen_elsewhere = self.db.execute(
+                "SELECT count(*) FROM token_sightings WHERE token_hash = ? AND till_id != ? AND expires_at > ?",
+                [token_id, till, now.isoformat()],
+            ).fetchone()[0]
+            self.db.execute(
+                "INSERT OR REPLACE INTO token_sightings (token_hash, till_id, customer_id, seen_at, expires_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [token_id, till, check.customer_id, now.isoformat(), expires],
+            )
+            enqueue(self.db, "loyalty.token_seen", {"token_hash": token_id, "till_id": till,
+                                                    "customer_id": check.customer_id, "seen_at": now.isoformat(),
+                                                    "expires_at": expires})  # fmt: skip
+        return bool(seen_elsewhere)
 
     def add_product(self, product: Product, qty: int = 1) -> Outcome:
         with self.lock:

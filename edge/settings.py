@@ -92,6 +92,24 @@ class ScannerSettings:
     gs_separator: str = "\x1d"
     debounce_ms: float = 400.0
     evdev: str = ""  # device name or VID:PID
+    keyboard_layout: str = "us"  # for evdev scanners: us | de | fr
+    # technician's override of auto-detection: device name, VID:PID or event node -> "scanner" | "keyboard"
+    device_roles: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BarcodeSettings:
+    # ISO country whose GS1 rules apply to in-store prefixes 02 and 20-29 (biip: dk ee fi de gb lv lt no se)
+    rcn_region: str = ""
+    # prefix -> "weight|price:LAYOUT:DECIMALS" for countries biip has no rules for, e.g. "weight:PPPPPPPVVVVV:3"
+    variable_measure_rules: dict[str, str] = field(
+        default_factory=lambda: {"28": "weight:PPPPPPPVVVVV:3", "29": "price:PPPPPPPVVVVV:2"}
+    )
+    loyalty_card_pattern: str = r"^(?P<number>6009\d{12})$"
+    loyalty_card_check: str = "luhn"  # luhn | gs1 | none
+    store_coupon_pattern: str = r"^(?P<code>[A-Z0-9]{2,12}-[A-Z0-9]{2,24})$"
+    token_skew_s: float = 30.0
+    token_max_ttl_s: float = 600.0
 
 
 @dataclass(frozen=True)
@@ -100,6 +118,15 @@ class BleSettings:
     adapter: str = "hci0"
     mode: str = "passive"  # passive | active
     quiet_restart_s: float = 120.0
+    zone: str = "store"  # the area this box's adapter covers
+    enter_m: float = 2.0
+    exit_m: float = 4.0
+    exit_after_s: float = 90.0
+    dwell_every_s: float = 60.0
+    eid_window: int = 2
+    backoff_cap_s: float = 30.0
+    reset_after_failures: int = 3
+    replay: str = ""  # a JSON Lines replay file instead of an adapter (the demo), "FILE[@SPEED]"
 
 
 @dataclass(frozen=True)
@@ -111,6 +138,7 @@ class Settings:
     loyalty: LoyaltySettings = field(default_factory=LoyaltySettings)
     till: TillSettings = field(default_factory=TillSettings)
     scanner: ScannerSettings = field(default_factory=ScannerSettings)
+    barcode: BarcodeSettings = field(default_factory=BarcodeSettings)
     ble: BleSettings = field(default_factory=BleSettings)
 
     @property

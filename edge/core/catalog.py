@@ -15,6 +15,7 @@ class Product:
     price_cents: int
     vat_rate_bp: int
     category: str
+    unit: str = "each"  # "kg": price_cents is per kilogram, the scale label gives the weight or the price
 
 
 class InvalidGtin(ValueError):
@@ -36,3 +37,16 @@ def normalize_gtin(text: str) -> str:
 def with_check_digit(body: str) -> str:
     """Append the GS1 check digit to ``body`` (the GTIN without its last digit)."""
     return body + str(gs1_standard_check_digit(body))
+
+
+def weighed_line_product(product: Product, label_gtin: str, weight_g: int | None, price_cents: int | None) -> Product:
+    """The basket product for one scale label: its own price, and the weight in the name for the receipt.
+
+    Price from weight rounds half up to the cent: 0.254 kg at 18.90/kg is 4.80.
+    """
+    if price_cents is None:
+        if weight_g is None:
+            raise ValueError("a scale label carries a weight or a price")
+        price_cents = (product.price_cents * weight_g + 500) // 1000
+    label = f"{product.name} {weight_g / 1000:.3f} kg" if weight_g is not None else product.name
+    return Product(label_gtin, label, price_cents, product.vat_rate_bp, product.category, "each")

@@ -160,8 +160,102 @@ CREATE TABLE sync_state (
 );
 """
 
+V2 = """
+-- weighed and priced in-store items (scale labels, prefixes 02/20-29) are found by their item reference;
+-- for unit 'kg' price_cents is the price per kilogram
+ALTER TABLE products ADD COLUMN item_reference TEXT;
+ALTER TABLE products ADD COLUMN unit TEXT NOT NULL DEFAULT 'each' CHECK (unit IN ('each', 'kg'));
+CREATE INDEX products_item_reference ON products(item_reference);
+
+-- public keys of the hub's loyalty-token signers, pulled from the hub; app QR codes are verified offline
+CREATE TABLE token_keys (
+    kid TEXT PRIMARY KEY,
+    public_key TEXT NOT NULL,
+    not_after TEXT
+);
+
+-- loyalty app codes seen at this store's tills: the same code at another till within its window is a copy
+CREATE TABLE token_sightings (
+    token_hash TEXT NOT NULL,
+    till_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    seen_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    PRIMARY KEY (token_hash, till_id)
+);
+"""
+
+# Presence (BLE): consent-filtered identities, store beacons, rules, issued offers, visits, anonymous counts.
+V3 = """
+-- Consent-filtered beacon registry pushed by the hub: a customer's registered tags and the loyalty app's
+-- Eddystone-EID identity key. Rows are only *used* while customers.consents has "location": true; the hub
+-- deletes them when consent is withdrawn. eid_identity_key is a secret (hex, 16 bytes).
+CREATE TABLE IF NOT EXISTS presence_identities (
+    id TEXT PRIMARY KEY,
+    customer_id TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL CHECK (kind IN ('ibeacon', 'eddystone-uid', 'altbeacon', 'eid')),
+    beacon_key TEXT,
+    eid_identity_key TEXT CHECK (eid_identity_key IS NULL OR length(eid_identity_key) = 32),
+    eid_rotation_exponent INTEGER CHECK (eid_rotation_exponent IS NULL OR eid_rotation_exponent BETWEEN 0 AND 15),
+    eid_clock_offset_s INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    CHECK ((kind = 'eid') = (eid_identity_key IS NOT NULL)),
+    CHECK ((kind = 'eid') OR beacon_key IS NOT NULL)
+);
+CREATE INDEX IF NOT EXISTS presence_identities_customer ON presence_identities(customer_id);
+
+-- Fixed store beacons (zone markers, technicians' calibration); also resolves hub sightings by beacon.
+CREATE TABLE IF NOT EXISTS store_beacons (
+    beacon_key TEXT PRIMARY KEY,
+    zone TEXT NOT NULL,
+    label TEXT NOT NULL DEFAULT ''
+);
+
+-- Presence rules (campaigns) as JSON objects, see edge.core.presence_offers.rule_from_dict.
+CREATE TABLE IF NOT EXISTS presence_rules (
+    campaign_id TEXT PRIMARY KEY,
+    rule TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1,
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+
+-- One row per personal offer issued by presence: the frequency cap and the conversion analytics read it.
+CREATE TABLE IF NOT EXISTS presence_offers_issued (
+    offer_id TEXT PRIMARY KEY REFERENCES offers(id),
+    customer_id TEXT NOT NULL REFERENCES customers(id),
+    campaign_id TEXT NOT NULL,
+    zone TEXT NOT NULL,
+    trigger TEXT NOT NULL CHECK (trigger IN ('enter', 'dwell')),
+    issued_at TEXT NOT NULL,
+    valid_until TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS presence_offers_cap ON presence_offers_issued(customer_id, campaign_id, issued_at);
+
+-- Aggregated visits of consenting customers (one row per zone visit, never per advert; no MAC addresses).
+CREATE TABLE IF NOT EXISTS presence_visits (
+    id TEXT PRIMARY KEY,
+    customer_id TEXT NOT NULL REFERENCES customers(id),
+    zone TEXT NOT NULL,
+    entered_at TEXT NOT NULL,
+    exited_at TEXT NOT NULL,
+    dwell_s REAL NOT NULL CHECK (dwell_s >= 0),
+    source TEXT NOT NULL CHECK (source IN ('ble', 'hub'))
+);
+CREATE INDEX IF NOT EXISTS presence_visits_zone ON presence_visits(zone, entered_at);
+
+-- Distinct non-consenting devices per hour and zone: a count only.
+CREATE TABLE IF NOT EXISTS presence_anonymous_counts (
+    bucket_start TEXT NOT NULL,
+    zone TEXT NOT NULL,
+    devices INTEGER NOT NULL CHECK (devices >= 0),
+    PRIMARY KEY (bucket_start, zone)
+);
+"""
+
 MIGRATIONS: list[tuple[int, str]] = [
     (1, V1),
+    (2, V2),
+    (3, V3),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -19,7 +19,9 @@ def parse_time(value: str | None) -> datetime | None:
 
 
 def product_from_row(row: dict[str, Any]) -> Product:
-    return Product(row["gtin"], row["name"], row["price_cents"], row["vat_rate_bp"], row["category"])
+    return Product(
+        row["gtin"], row["name"], row["price_cents"], row["vat_rate_bp"], row["category"], row.get("unit") or "each"
+    )
 
 
 def offer_from_row(row: dict[str, Any]) -> Offer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 
 import sqlite_utils
@@ -30,6 +31,22 @@ class Repository:
             return None
         rows = self._rows("SELECT * FROM products WHERE gtin = ?", [key])
         return product_from_row(rows[0]) if rows else None
+
+    def product_by_reference(self, item_reference: str) -> Product | None:
+        """Weighed/priced in-store items, by the item reference on their scale label."""
+        rows = self._rows("SELECT * FROM products WHERE item_reference = ? ORDER BY gtin LIMIT 1", [item_reference])
+        return product_from_row(rows[0]) if rows else None
+
+    def token_keys(self) -> dict[str, bytes]:
+        """kid -> raw Ed25519 public key, for keys not past their end date."""
+        now = datetime.now(UTC).isoformat()
+        keys = {}
+        for row in self._rows("SELECT * FROM token_keys WHERE not_after IS NULL OR not_after > ?", [now]):
+            try:
+                keys[row["kid"]] = base64.b64decode(row["public_key"])
+            except (ValueError, TypeError):
+                continue  # a damaged key refuses its tokens; it must not stop the till
+        return keys
 
     def search_products(self, text: str, limit: int = 20) -> list[Product]:
         words = [w for w in text.split() if w]

@@ -96,32 +96,45 @@ class SalesService:
                 if problem:
                     raise SaleError(problem)
             lines = sorted(settlement.pricing.lines, key=lambda p: p.line.line_no)
-            settled = {s.line_no: s for s in settlement.lines}
+            # the sale.completed payload is built from the rows as they are written, not read back (a sale
+            # is on the till's critical path); keys are the column names, as a SELECT * would give them
+            sale_payload: dict = {
+                "id": sale_id, "customer_id": customer.id if customer else None, "created_at": created,
+                "subtotal_cents": settlement.pricing.subtotal_cents, "discount_cents": settlement.pricing.discount_cents,
+                "points_redeemed": settlement.points_redeemed, "points_value_cents": settlement.points_value_cents,
+                "total_cents": settlement.amount_due_cents, "vat_cents": settlement.vat_cents,
+                "payment_method": payment_method, "tendered_cents": tendered_cents,
+                "points_earned": settlement.points_earned,
+            }  # fmt: skip
             self.db.execute(
                 """INSERT INTO sales (id, customer_id, created_at, subtotal_cents, discount_cents, points_redeemed,
                    points_value_cents, total_cents, vat_cents, payment_method, tendered_cents, points_earned, receipt)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '')""",
-                [
-                    sale_id, customer.id if customer else None, created, settlement.pricing.subtotal_cents,
-                    settlement.pricing.discount_cents, settlement.points_redeemed, settlement.points_value_cents,
-                    settlement.amount_due_cents, settlement.vat_cents, payment_method, tendered_cents,
-                    settlement.points_earned,
-                ],
-            )  # fmt: skip
+                   VALUES (:id, :customer_id, :created_at, :subtotal_cents, :discount_cents, :points_redeemed,
+                   :points_value_cents, :total_cents, :vat_cents, :payment_method, :tendered_cents, :points_earned, '')""",
+                sale_payload,
+            )
             self._fault("after_sale_row")
+            sale_payload["lines"] = [
+                {"line_no": p.line.line_no, "gtin": p.line.product.gtin, "name": p.line.product.name,
+                 "category": p.line.product.category, "qty": p.line.qty, "unit_price_cents": p.line.product.price_cents,
+                 "gross_cents": p.line.gross_cents, "discount_cents": p.discount_cents,
+                 "vat_rate_bp": p.line.product.vat_rate_bp}
+                for p in lines
+            ]  # fmt: skip
             self.db.conn.executemany(
                 """INSERT INTO sale_lines (sale_id, line_no, gtin, name, category, qty, unit_price_cents,
-                   gross_cents, discount_cents, vat_rate_bp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                [
-                    (sale_id, p.line.line_no, p.line.product.gtin, p.line.product.name, p.line.product.category,
-                     p.line.qty, p.line.product.price_cents, p.line.gross_cents, p.discount_cents,
-                     p.line.product.vat_rate_bp)
-                    for p in lines
-                ],
-            )  # fmt: skip
+                   gross_cents, discount_cents, vat_rate_bp) VALUES (:sale_id, :line_no, :gtin, :name, :category,
+                   :qty, :unit_price_cents, :gross_cents, :discount_cents, :vat_rate_bp)""",
+                [{"sale_id": sale_id, **row} for row in sale_payload["lines"]],
+            )
+            sale_payload["discounts"] = [
+                {"line_no": d.line_no, "offer_id": d.offer_id, "amount_cents": d.amount_cents, "reason": d.reason}
+                for d in settlement.pricing.discounts
+            ]
             self.db.conn.executemany(
-                "INSERT INTO sale_discounts (sale_id, line_no, offer_id, amount_cents, reason) VALUES (?, ?, ?, ?, ?)",
-                [(sale_id, d.line_no, d.offer_id, d.amount_cents, d.reason) for d in settlement.pricing.discounts],
+                """INSERT INTO sale_discounts (sale_id, line_no, offer_id, amount_cents, reason)
+                   VALUES (:sale_id, :line_no, :offer_id, :amount_cents, :reason)""",
+                [{"sale_id": sale_id, **row} for row in sale_payload["discounts"]],
             )
             self._fault("after_lines")
             for code in sorted(basket.coupons):
@@ -170,7 +183,7 @@ class SalesService:
                 info = ReceiptInfo(**{**info.__dict__, "customer_name": name[0] if name else customer.id})
             receipt = render_receipt(settlement, info, self.receipt_width)
             self.db.execute("UPDATE sales SET receipt = ? WHERE id = ?", [receipt, sale_id])
-            enqueue(self.db, "sale.completed", self._sale_payload(sale_id))
+            enqueue(self.db, "sale.completed", sale_payload)
             events += 1
             self._fault("before_commit")
         return CompletedSale(
@@ -183,16 +196,6 @@ class SalesService:
             pending_points=balance.pending if balance else None,
             outbox_events=events,
         )
-
-    def _sale_payload(self, sale_id: str) -> dict:
-        repo = self.repo
-        sale = repo._rows("SELECT * FROM sales WHERE id = ?", [sale_id])[0]
-        sale.pop("receipt")
-        sale["lines"] = repo._rows("SELECT * FROM sale_lines WHERE sale_id = ? ORDER BY line_no", [sale_id])
-        sale["discounts"] = repo._rows("SELECT * FROM sale_discounts WHERE sale_id = ? ORDER BY rowid", [sale_id])
-        for row in sale["lines"] + sale["discounts"]:
-            row.pop("sale_id")
-        return sale
 
     def record_feedback(self, sale_id: str | None, customer_id: str | None, score: int) -> str:
         if not isinstance(score, int) or not 0 <= score <= 10:

@@ -1,0 +1,106 @@
+"""One interface for every BLE advert source (live bleak scanner, JSON Lines replay)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
+
+from devices.beacons.adverts import Advert
+
+log = logging.getLogger(__name__)
+
+# states shown in the till's status bar
+STOPPED, STARTING, SCANNING, RECOVERING, RESETTING, ADAPTER_MISSING, FINISHED, FAILED = (
+    "stopped",
+    "starting",
+    "scanning",
+    "recovering",
+    "resetting",
+    "adapter-missing",
+    "finished",
+    "failed",
+)
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    state: str = STOPPED
+    detail: str = ""  # one sentence a technician can act on
+    restarts: int = 0
+    resets: int = 0
+    adverts: int = 0
+
+
+AdvertCallback = Callable[[Advert], None]
+StatusCallback = Callable[[SourceStatus], None]
+
+
+class BleSource(ABC):
+    """Start it, subscribe, read adverts. Callbacks run on the event loop and must be quick."""
+
+    def __init__(self) -> None:
+        self._advert_callbacks: list[AdvertCallback] = []
+        self._status_callbacks: list[StatusCallback] = []
+        self.status = SourceStatus()
+
+    @abstractmethod
+    async def start(self) -> None: ...
+
+    @abstractmethod
+    async def stop(self) -> None: ...
+
+    def on_advert(self, callback: AdvertCallback) -> Callable[[], None]:
+        self._advert_callbacks.append(callback)
+        return lambda: self._remove(self._advert_callbacks, callback)
+
+    def on_status(self, callback: StatusCallback) -> Callable[[], None]:
+        self._status_callbacks.append(callback)
+        return lambda: self._remove(self._status_callbacks, callback)
+
+    @staticmethod
+    def _remove(callbacks: list, callback: object) -> None:  # type: ignore[type-arg]
+        if callback in callbacks:
+            callbacks.remove(callback)
+
+    async def adverts(self, maxsize: int = 10_000) -> AsyncIterator[Advert]:
+        """Adverts as an async stream; a slow reader loses the oldest adverts, never blocks the radio."""
+        queue: asyncio.Queue[Advert] = asyncio.Queue(maxsize)
+
+        def put(advert: Advert) -> None:
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(advert)
+
+        unsubscribe = self.on_advert(put)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            unsubscribe()
+
+    def _emit(self, advert: Advert) -> None:
+        self.status = replace(self.status, adverts=self.status.adverts + 1)
+        for callback in list(self._advert_callbacks):
+            try:
+                callback(advert)
+            except Exception:  # a broken subscriber must not stop the scanner
+                log.exception("advert callback failed")
+
+    def _set_status(self, state: str, detail: str = "", **counters: int) -> None:
+        new = replace(self.status, state=state, detail=detail, **counters)
+        if new == self.status:
+            return
+        self.status = new
+        for callback in list(self._status_callbacks):
+            try:
+                callback(new)
+            except Exception:
+                log.exception("status callback failed")
+
+
+def wall_time() -> float:
+    return time.time()
