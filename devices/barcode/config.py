@@ -49,3 +49,33 @@ class BarcodeConfig:
     def biip_region(self) -> str | None:
         region = (self.rcn_region or "").lower()
         return region if region in BIIP_RCN_REGIONS else None
+
+
+class BarcodeSettingsError(ValueError):
+    pass
+
+
+def parse_variable_measure_rule(text: str) -> VariableMeasureRule:
+    """'weight:PPPPPPPVVVVV:3' -> VariableMeasureRule; raises BarcodeSettingsError with what is wrong."""
+    parts = text.split(":")
+    if len(parts) != 3 or parts[0] not in ("weight", "price") or not parts[2].isdigit():
+        raise BarcodeSettingsError(f"{text!r} should look like 'weight:PPPPPPPVVVVV:3' or 'price:PPPPPPPVVVVV:2'")
+    measure: Literal["weight", "price"] = "weight" if parts[0] == "weight" else "price"
+    return VariableMeasureRule(measure, parts[1], int(parts[2]))
+
+
+def config_from_settings(settings: object) -> BarcodeConfig:
+    """Build the decoder's config from the ``[barcode]`` settings section (edge.settings.BarcodeSettings)."""
+    check = getattr(settings, "loyalty_card_check", "luhn")
+    return BarcodeConfig(
+        rcn_region=getattr(settings, "rcn_region", "") or None,
+        variable_measure_rules={
+            prefix: parse_variable_measure_rule(rule)
+            for prefix, rule in getattr(settings, "variable_measure_rules", {}).items()
+        },
+        loyalty_card=LoyaltyCardFormat(
+            pattern=getattr(settings, "loyalty_card_pattern", LoyaltyCardFormat.pattern),
+            check=check if check in ("luhn", "gs1", "none") else "luhn",
+        ),
+        store_coupon_pattern=getattr(settings, "store_coupon_pattern", BarcodeConfig.store_coupon_pattern),
+    )
