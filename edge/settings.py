@@ -76,6 +76,7 @@ class LoyaltySettings:
 
 @dataclass(frozen=True)
 class TillSettings:
+    wedge: bool = True  # keyboard-wedge scanners: tell a scanner's key burst from typing
     wedge_max_key_interval_ms: float = 35.0
     wedge_min_length: int = 4
     ask_feedback: bool = True

@@ -74,6 +74,13 @@ def seed_demo(db: sqlite_utils.Database, seed: int = 7, now: datetime | None = N
                                  "price_cents": price - price % 5 + 4 if price % 5 else price - 1,
                                  "vat_rate_bp": vat, "category": category})  # fmt: skip
                 n += 1
+    # weighed at the deli and produce counters: price per kg, found by the item reference on the scale label
+    for ref, name, per_kg, category in [("00101", "Old Gouda", 1890, "Deli"), ("00102", "Serrano Ham", 3290, "Deli"),
+                                        ("00103", "Olives Mix", 1450, "Deli"), ("00104", "Loose Tomatoes", 399,
+                                        "Produce")]:  # fmt: skip
+        products.append({"gtin": "0" + with_check_digit(f"28{ref}00000"), "name": f"{name} (per kg)",
+                         "price_cents": per_kg, "vat_rate_bp": 900, "category": category, "item_reference": ref,
+                         "unit": "kg"})  # fmt: skip
     customers = []
     tiers = ["Bronze"] * 25 + ["Silver"] * 17 + ["Gold"] * 12
     for i, tier in enumerate(tiers, start=1):

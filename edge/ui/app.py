@@ -8,22 +8,27 @@ from datetime import datetime
 from typing import Any
 
 from rich.markup import escape
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
+from devices.barcode.decode import ScanResult, decode_scan
+from devices.scanners.base import ScanEvent, ScannerSource, ScannerStatus, make_scanner_source
+from devices.scanners.wedge import KeyboardWedgeSource
 from edge.core.money import format_money
 from edge.db import open_database
 from edge.session import Outcome, TillSession
 from edge.settings import Settings
 from edge.store.sales import SaleError
-from edge.ui.messages import Refreshed, SaleCompleted, SaleFailed, StatusChanged
+from edge.ui.messages import Refreshed, SaleCompleted, SaleFailed, ScanArrived, StatusChanged
+from edge.ui.screens.devices import DevicesScreen
 from edge.ui.screens.dialogs import PayScreen, PromptScreen, ReceiptScreen, SearchScreen
 from edge.ui.snapshot import TillSnapshot, take_snapshot
 from edge.ui.status import StatusSource, format_status
+from edge.ui.wedge_filter import WedgeKeyFilter
 from edge.ui.widgets.basket_table import BasketTable
 from edge.ui.widgets.panels import CustomerPanel, StatusBar, TotalsBar
 
@@ -50,7 +55,8 @@ class TillApp(App[None]):
         Binding("f7", "coupon", "Coupon", priority=True),
         Binding("f9", "pay", "Pay", priority=True),
         Binding("f10", "new_sale", "New", priority=True),
-        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("f8", "devices", "Devices", priority=True),
+        Binding("ctrl+q", "quit", "Quit", priority=True, show=False),
         Binding("up", "cursor(-1)", "Up", show=False),
         Binding("down", "cursor(1)", "Down", show=False),
     ]
@@ -62,6 +68,21 @@ class TillApp(App[None]):
         self.status_source = status or StatusSource(session)
         self.currency = settings.store.currency
         self.snapshot: TillSnapshot | None = None
+        t = settings.till
+        self.wedge_source = KeyboardWedgeSource(settings.scanner, t.wedge_max_key_interval_ms, t.wedge_min_length)
+        self.wedge = WedgeKeyFilter(self.wedge_source, self._forward_key) if t.wedge else None
+        self.scanners: list[ScannerSource] = [self.wedge_source]
+        if settings.scanner.serial_port or settings.scanner.evdev:
+            self.scanners.append(make_scanner_source(settings.scanner))
+        self._unsubscribe: list[Callable[[], None]] = []
+
+    SALE_ACTIONS = frozenset({"customer", "find", "quantity", "void", "points", "coupon", "pay", "new_sale", "devices"})
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Sale actions belong to the sale screen: behind a dialog or the Devices screen they are off."""
+        if action in self.SALE_ACTIONS and len(self.screen_stack) > 1:
+            return False
+        return True
 
     def compose(self) -> ComposeResult:
         s = self.settings
@@ -86,6 +107,56 @@ class TillApp(App[None]):
         self.in_session(lambda: None)
         self.refresh_status()
         self.set_interval(2.0, self.refresh_status)
+        if self.wedge is not None:
+            self.set_interval(self.settings.till.wedge_max_key_interval_ms / 1000, self.wedge.poll)
+        for source in self.scanners:
+            self._unsubscribe.append(source.on_scan(self._scan_from_device))
+            self._unsubscribe.append(source.on_status(self._scanner_status))
+            self.run_worker(source.start(), group="scanners", exit_on_error=False)
+
+    async def on_unmount(self) -> None:
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        for source in self.scanners:
+            try:
+                await source.stop()
+            except Exception as exc:  # shutting down: say it in the log, never block the exit
+                self.log.error(f"stopping {source.name} failed: {exc!r}")
+
+    # scanners: every source's scans become ScanArrived messages; wedge keys are filtered before widgets --
+    async def on_event(self, event: events.Event) -> None:
+        if (
+            self.wedge is not None
+            and isinstance(event, events.Key)
+            and not event.is_forwarded
+            and not getattr(event, "_wedge_checked", False)
+        ):
+            await self.wedge.feed(event)
+            return
+        await super().on_event(event)
+
+    async def _forward_key(self, event: events.Key) -> None:
+        event._wedge_checked = True  # type: ignore[attr-defined]
+        await super().on_event(event)
+
+    def _scan_from_device(self, scan: ScanEvent) -> None:
+        self.post_message(ScanArrived(scan.text, scan.aim_id, scan.source, scan.received_at))
+
+    def _scanner_status(self, status: ScannerStatus) -> None:
+        if status.state == "disconnected" or len(self.scanners) == 1 or status.state != "idle":
+            self.status_source.scanner = status.label.removeprefix("scanner ")
+        if status.state == "disconnected":
+            self.show_message(f"Scanner disconnected: {status.detail}", ok=False)
+        self.refresh_status()
+
+    @on(ScanArrived)
+    def scan_arrived(self, message: ScanArrived) -> None:
+        if isinstance(self.screen, DevicesScreen):
+            self.screen.show_scan(message.text, message.aim_id, message.source, message.received_at)
+        elif self.screen is not self.screen_stack[0]:
+            self.show_message("Scan ignored: finish or close the open dialog first (Esc), then scan again.", ok=False)
+        else:
+            self.in_session(lambda: self.session.scan(message.text, message.aim_id))
 
     # workers: blocking database work runs in threads and posts messages back ----------------------------
     def in_session(self, action: Callable[[], Outcome | None]) -> None:
@@ -165,6 +236,24 @@ class TillApp(App[None]):
 
     def handle_scan(self, text: str) -> None:
         self.in_session(lambda: self.session.scan(text))
+
+    def action_devices(self) -> None:
+        if not isinstance(self.screen, DevicesScreen):
+            self.push_screen(DevicesScreen(self._describe_sources, self._decode_only))
+
+    def _describe_sources(self) -> str:
+        lines = ["[b]Scanners[/b] (Esc: back to the sale)"]
+        for source in self.scanners:
+            st = source.status
+            lines.append(f"  {escape(source.name)}: {escape(st.label)} - {escape(st.detail)}")
+        lines.append(f"[b]Beacons[/b]: {escape(self.status_source.beacons)}")
+        return "\n".join(lines)
+
+    def _decode_only(self, text: str, aim_id: str | None) -> ScanResult:
+        session = self.session
+        with session.lock:
+            return decode_scan(text, symbology=aim_id, config=session.barcode_config,
+                               catalog_lookup=session._catalog_lookup, token_verifier=session._token_verifier())
 
     # actions ----------------------------------------------------------------------------------------------
     def action_cursor(self, delta: int) -> None:

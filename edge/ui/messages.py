@@ -38,3 +38,13 @@ class StatusChanged(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, StatusChanged)
+
+
+@dataclass
+class ScanArrived(Message):
+    """A scanner (serial, evdev or keyboard wedge) delivered one scan."""
+
+    text: str
+    aim_id: str | None
+    source: str
+    received_at: float

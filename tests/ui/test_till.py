@@ -21,10 +21,10 @@ def _app(settings: Settings) -> TillApp:
 
 
 async def _settle(app: TillApp, pilot) -> None:
-    await app.workers.wait_for_complete()
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
+    """Let the session's thread workers finish and their messages land."""
+    for _ in range(2):
+        await app.workers.wait_for_complete([w for w in app.workers if w.group == "session"])
+        await pilot.pause()
 
 
 async def _type(app: TillApp, pilot, text: str) -> None:

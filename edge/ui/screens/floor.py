@@ -1,0 +1,331 @@
+"""The floor screen: who is in the store now (with live offers) and presence analytics as bars.
+
+All reading happens in a thread worker on the screen's own read-only connection; the worker posts one
+:class:`FloorLoaded` message with everything the widgets show. Who is *present* lives in the presence
+runner's memory, not the database, so the till hands the runner's thread-safe ``snapshot`` in.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Sparkline, Static, TabbedContent, TabPane
+
+from edge.core.presence_offers import RuleError, store_timezone
+from edge.db import open_database
+from edge.settings import Settings
+from edge.store.presence_store import analytics, live_offers
+
+REFRESH_S = 2.0
+HOURS = 24  # the analytics window and the sparkline's length
+BAR_WIDTH = 14
+PresenceSnapshotFn = Callable[[], Any]  # edge.presence_runner.PresenceRunner.snapshot
+
+
+@dataclass(frozen=True)
+class FloorRow:
+    name: str
+    tier: str
+    zones: str
+    since: str  # local HH:MM
+    dwell: str
+    offers: list[tuple[str, str]]  # (offer name, valid until local HH:MM)
+
+
+@dataclass(frozen=True)
+class FloorData:
+    headline: str
+    rows: list[FloorRow] = field(default_factory=list)
+    zone_visits: dict[str, int] = field(default_factory=dict)
+    dwell: dict[str, int] = field(default_factory=dict)  # bucket label -> visits, all zones together
+    hourly: list[int] = field(default_factory=list)
+    offers_issued: int = 0
+    offers_converted: int = 0
+    conversion_rate: float | None = None
+    anonymous: dict[str, int] = field(default_factory=dict)  # closed hours in the window, per zone
+    anonymous_now: dict[str, int] = field(default_factory=dict)  # the hour in progress (runner memory)
+    problem: str | None = None
+
+
+@dataclass
+class FloorLoaded(Message):
+    data: FloorData
+
+
+def bars(items: Sequence[tuple[str, int]], width: int = BAR_WIDTH, label_width: int = 9) -> Text:
+    """Horizontal bars scaled to the largest value, each line ``label  ████░░░  count``."""
+    out = Text()
+    top = max((v for _, v in items), default=0)
+    for i, (label, value) in enumerate(items):
+        filled = round(width * value / top) if top else 0
+        if value and not filled:
+            filled = 1  # a non-zero count never looks like zero
+        if i:
+            out.append("\n")
+        out.append(f"{label[:label_width]:<{label_width}} ")
+        out.append("█" * filled, style="bold green")
+        out.append("░" * (width - filled), style="dim")
+        out.append(f" {value}")
+    return out
+
+
+def _parse(ts: str) -> datetime:
+    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
+
+
+def _dwell_text(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 3600:
+        return f"{seconds // 60}:{seconds % 60:02d}"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}"
+
+
+class FloorScreen(Screen[None]):
+    DEFAULT_CSS = """
+    FloorScreen #floor-head { height: 1; padding: 0 1; background: $primary; color: $text; text-style: bold; }
+    FloorScreen TabbedContent { height: 1fr; }
+    FloorScreen TabPane { padding: 0; }
+    FloorScreen #present-note { height: auto; padding: 0 1; color: $text-muted; }
+    FloorScreen #present-note.problem { color: $error; }
+    FloorScreen #present { height: 1fr; }
+    FloorScreen .pair { height: auto; }
+    FloorScreen .chart { width: 1fr; height: auto; padding: 0 1; }
+    FloorScreen .chart-title { text-style: bold; }
+    FloorScreen #hourly { height: 2; margin: 0 1; }
+    """
+    BINDINGS = [
+        Binding("escape", "close", "Back"),
+        Binding("n", "show_tab('present-tab')", "In store"),
+        Binding("a", "show_tab('analytics-tab')", "Analytics"),
+    ]
+
+    def __init__(
+        self,
+        db_path: Path,
+        settings: Settings,
+        presence: PresenceSnapshotFn | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__()
+        self.db_path = Path(db_path)
+        self.settings = settings
+        self.presence = presence
+        self.clock = clock
+        try:
+            self.tz: tzinfo = store_timezone(settings.store.timezone)
+        except RuleError:
+            self.tz = UTC
+        self.data: FloorData | None = None
+        self._db: sqlite_utils.Database | None = None
+        self._db_lock = threading.Lock()  # an exclusive thread worker may still run when the next starts
+        self._closed = False
+
+    def compose(self) -> ComposeResult:
+        yield Static("Floor: loading…", id="floor-head")
+        with TabbedContent(initial="present-tab"):
+            with TabPane("In store now", id="present-tab"):
+                yield Static("", id="present-note")
+                yield DataTable(id="present", cursor_type="row", zebra_stripes=True)
+            with TabPane("Analytics", id="analytics-tab"), VerticalScroll():
+                with Horizontal(classes="pair"):
+                    yield Static("", id="visits-bars", classes="chart")
+                    yield Static("", id="dwell-bars", classes="chart")
+                yield Static("", id="hourly-title", classes="chart")
+                yield Sparkline([], id="hourly")
+                with Horizontal(classes="pair"):
+                    yield Static("", id="offers-bars", classes="chart")
+                    yield Static("", id="anonymous-bars", classes="chart")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#present", DataTable)
+        for label, key, width in (
+            ("Customer", "name", 14), ("Tier", "tier", 6), ("Zone", "zone", 7), ("Since", "since", 5),
+            ("Dwell", "dwell", 5), ("Live offer (until)", "offers", 27),
+        ):  # fmt: skip
+            table.add_column(label, key=key, width=width)
+        self.refresh_data()
+        self.set_interval(REFRESH_S, self.refresh_data)
+
+    def on_unmount(self) -> None:
+        self._closed = True
+        # never wait on a worker here: if one holds the connection it closes it when done
+        if self._db_lock.acquire(blocking=False):
+            try:
+                self._close_db()
+            finally:
+                self._db_lock.release()
+
+    def _close_db(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    # -- actions ----------------------------------------------------------------------------------
+
+    def action_close(self) -> None:
+        self.app.pop_screen()
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def refresh_data(self) -> None:
+        """Re-read in the background; the till also calls this when the presence runner reports a change."""
+        if not self._closed:
+            self.load()
+
+    # -- reading (worker thread) ------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="floor")
+    def load(self) -> None:
+        with self._db_lock:
+            try:
+                data = self.read()
+            except Exception as exc:  # the screen says what is wrong instead of dying
+                data = FloorData("Floor: cannot read the store database", problem=f"Cannot read presence data: {exc}")
+            finally:
+                if self._closed:
+                    self._close_db()
+        if not self._closed:
+            self.post_message(FloorLoaded(data))
+
+    def read(self) -> FloorData:
+        if self._db is None:
+            self._db = open_database(self.db_path, migrate=False, readonly=True)
+        db = self._db
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        snap = self.presence() if self.presence is not None else None
+        rows: list[FloorRow] = []
+        anonymous_now: dict[str, int] = {}
+        if snap is None:
+            headline = "Presence is off: set [ble] enabled = true, or a replay file"
+        else:
+            for p in snap.present:
+                since = _parse(p["since"])
+                offers = [
+                    (str(o["name"]), _parse(o["valid_until"]).astimezone(self.tz).strftime("%H:%M"))
+                    for o in live_offers(db, p["customer_id"], now)  # fresh: expiry and redemption since the snapshot
+                ]
+                rows.append(
+                    FloorRow(
+                        str(p.get("display_name") or p["customer_id"]),
+                        str(p.get("tier") or "-"),
+                        ", ".join(p.get("zones") or ()) or "-",
+                        since.astimezone(self.tz).strftime("%H:%M"),
+                        _dwell_text((now - since).total_seconds()),
+                        offers,
+                    )
+                )
+            anonymous_now = dict(snap.anonymous_now)
+            headline = f"Floor: {len(rows)} in store · BLE: {snap.status}"
+            if snap.adverts_dropped:
+                headline += f" · {snap.adverts_dropped} adverts dropped (busy)"
+        since_window = now - timedelta(hours=HOURS)
+        summary = analytics(db, since_window, now + timedelta(seconds=1))
+        dwell: dict[str, int] = {}
+        for buckets in summary["dwell_distribution"].values():
+            for label, count in buckets.items():
+                dwell[label] = dwell.get(label, 0) + count
+        return FloorData(
+            headline=headline,
+            rows=rows,
+            zone_visits=dict(summary["zone_visits"]),
+            dwell=dwell,
+            hourly=self._hourly(db, now),
+            offers_issued=summary["offers_issued"],
+            offers_converted=summary["offers_converted"],
+            conversion_rate=summary["conversion_rate"],
+            anonymous=dict(summary["anonymous_devices"]),
+            anonymous_now=anonymous_now,
+        )
+
+    def _hourly(self, db: sqlite_utils.Database, now: datetime) -> list[int]:
+        """Visits started per hour over the window, oldest first, the current hour last."""
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        first = hour - timedelta(hours=HOURS - 1)
+        counts = [0] * HOURS
+        for (entered,) in db.execute(
+            "SELECT entered_at FROM presence_visits WHERE entered_at >= ?",
+            [first.isoformat(timespec="milliseconds").replace("+00:00", "Z")],
+        ).fetchall():
+            i = int((_parse(entered) - first).total_seconds() // 3600)
+            if 0 <= i < HOURS:
+                counts[i] += 1
+        return counts
+
+    # -- showing (UI thread) ----------------------------------------------------------------------
+
+    @on(FloorLoaded)
+    def loaded(self, message: FloorLoaded) -> None:
+        message.stop()
+        data = self.data = message.data
+        self.query_one("#floor-head", Static).update(Text(data.headline))
+        self._show_present(data)
+        self._show_analytics(data)
+
+    def _show_present(self, data: FloorData) -> None:
+        note = self.query_one("#present-note", Static)
+        note.set_class(data.problem is not None, "problem")
+        if data.problem:
+            note.update(Text(data.problem))
+        elif not data.rows:
+            note.update("Nobody with location consent is in the store right now.")
+        else:
+            note.update("")
+        note.display = bool(data.problem or not data.rows)
+        table = self.query_one("#present", DataTable)
+        cursor = table.cursor_row
+        table.clear()
+        for row in data.rows:
+            offers = row.offers or [("-", "")]
+            for i, (name, until) in enumerate(offers):
+                offer = Text(f"{name} ({until})" if until else name, style="yellow" if until else "")
+                if i == 0:
+                    table.add_row(row.name, row.tier, row.zones, row.since, row.dwell, offer)
+                else:
+                    table.add_row("", "", "", "", "", offer)
+        if table.row_count:
+            table.move_cursor(row=min(cursor, table.row_count - 1))
+
+    def _show_analytics(self, data: FloorData) -> None:
+        visits = Text("Zone visits (24 h)\n", style="bold")
+        visits.append_text(bars(sorted(data.zone_visits.items())) if data.zone_visits else Text("no visits yet"))
+        self.query_one("#visits-bars", Static).update(visits)
+        dwell = Text("Dwell time\n", style="bold")
+        dwell.append_text(bars(list(data.dwell.items())) if data.dwell else Text("no visits yet"))
+        self.query_one("#dwell-bars", Static).update(dwell)
+        total = sum(data.hourly)
+        self.query_one("#hourly-title", Static).update(
+            Text(f"Visits per hour, last {HOURS} h (total {total}, peak {max(data.hourly, default=0)})", style="bold")
+        )
+        self.query_one("#hourly", Sparkline).data = [float(v) for v in data.hourly]
+        rate = "-" if data.conversion_rate is None else f"{data.conversion_rate:.0%}"
+        offers = Text(f"Offers (conversion {rate})\n", style="bold")
+        offers.append_text(bars([("issued", data.offers_issued), ("converted", data.offers_converted)]))
+        self.query_one("#offers-bars", Static).update(offers)
+        zones = sorted(set(data.anonymous) | set(data.anonymous_now))
+        anonymous = Text("Anonymous devices\n", style="bold")
+        if zones:
+            items = [(f"{z} now", data.anonymous_now.get(z, 0)) for z in zones if z in data.anonymous_now]
+            items += [(f"{z} 24h", data.anonymous.get(z, 0)) for z in zones if z in data.anonymous]
+            anonymous.append_text(bars(items))
+        else:
+            anonymous.append("none counted yet")
+        self.query_one("#anonymous-bars", Static).update(anonymous)
+
+
+__all__ = ["FloorData", "FloorLoaded", "FloorScreen", "bars"]

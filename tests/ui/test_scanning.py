@@ -1,0 +1,201 @@
+"""Scanners inside the running till: keyboard wedge, a serial scanner through a pty, scale labels and
+signed loyalty app codes - all against the real app, a real SQLite file and real pty devices."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import sqlite3
+import time
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from devices.barcode.loyalty_token import issue_token, public_key_bytes
+from edge.core.catalog import with_check_digit
+from edge.demo.seed import demo_gtin
+from edge.settings import Settings
+from edge.ui.app import TillApp, make_app
+from edge.ui.screens.devices import DevicesScreen
+from edge.ui.screens.dialogs import PromptScreen
+from tests.conftest import FIXED_NOW
+from tests.devices.test_serial_pty import FakeUsbScanner
+
+MILK = demo_gtin(1)
+
+
+def _with(settings: Settings, **till: object) -> Settings:
+    # a generous burst window so a loaded CI machine still delivers Pilot's key presses as one burst
+    till = {"wedge_max_key_interval_ms": 150.0, **till}
+    return settings.replace(till=dataclasses.replace(settings.till, **till))
+
+
+async def _settle(app: TillApp, pilot, rounds: int = 2) -> None:
+    for _ in range(rounds):
+        await app.workers.wait_for_complete([w for w in app.workers if w.group == "session"])
+        await pilot.pause()
+
+
+def _lines(app: TillApp) -> list[str]:
+    assert app.snapshot is not None
+    return [p.line.product.name for p in app.snapshot.settlement.pricing.lines]
+
+
+def _message(app: TillApp) -> str:
+    return str(app.query_one("#message").render())
+
+
+async def test_fast_burst_is_a_scan_and_never_lands_in_the_input(demo_settings: Settings) -> None:
+    app = make_app(_with(demo_settings), clock=lambda: FIXED_NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(app, pilot)
+        await pilot.press(*MILK, "enter")
+        await pilot.pause(0.3)
+        await _settle(app, pilot)
+        assert _lines(app) == ["Whole Milk 1L"]
+        assert app.query_one("#scan").value == ""
+
+
+async def test_slow_typing_is_typing(demo_settings: Settings) -> None:
+    app = make_app(_with(demo_settings), clock=lambda: FIXED_NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(app, pilot)
+        for ch in "5901":
+            await pilot.press(ch)
+            await pilot.pause(0.35)  # slower than any scanner
+        await pilot.pause(0.3)
+        assert app.query_one("#scan").value == "5901"
+        assert _lines(app) == []
+
+
+async def test_scan_during_a_dialog_never_fills_the_quantity_field(demo_settings: Settings) -> None:
+    app = make_app(_with(demo_settings), clock=lambda: FIXED_NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(app, pilot)
+        app.query_one("#scan").value = MILK
+        await pilot.press("enter")
+        await _settle(app, pilot)
+        await pilot.press("f4")
+        await pilot.pause()
+        assert isinstance(app.screen, PromptScreen)
+        await pilot.press(*demo_gtin(2), "enter")  # the scanner fires while the quantity dialog is open
+        await pilot.pause(0.3)
+        await _settle(app, pilot)
+        assert isinstance(app.screen, PromptScreen)
+        assert app.screen.query_one("#answer").value == ""
+        assert "Scan ignored" in _message(app)
+        assert _lines(app) == ["Whole Milk 1L"]
+
+
+async def test_devices_screen_shows_scans_decoded_without_selling(demo_settings: Settings) -> None:
+    app = make_app(_with(demo_settings), clock=lambda: FIXED_NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(app, pilot)
+        await pilot.press("f8")
+        await pilot.pause()
+        assert isinstance(app.screen, DevicesScreen)
+        await pilot.press(*"5901234123458", "enter")  # wrong check digit
+        for _ in range(20):
+            await pilot.pause(0.05)
+            if app.screen.results:
+                break
+        result = app.screen.results[-1]
+        assert result.kind == "product" and result.gtin_valid is False
+        assert "should be 7" in (result.error or "")
+        await pilot.press("escape")
+        await _settle(app, pilot)
+        assert _lines(app) == []
+
+
+async def test_scale_label_adds_the_weighed_price(demo_settings: Settings) -> None:
+    app = make_app(_with(demo_settings), clock=lambda: FIXED_NOW)
+    label = with_check_digit("280010100254")  # Old Gouda, item 00101, 0.254 kg at 18.90/kg
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(app, pilot)
+        app.query_one("#scan").value = label
+        await pilot.press("enter")
+        await _settle(app, pilot)
+        assert _lines(app) == ["Old Gouda (per kg) 0.254 kg"]
+        assert app.snapshot is not None
+        assert app.snapshot.settlement.pricing.lines[0].line.gross_cents == 480  # 18.90 * 0.254 = 4.8006
+
+
+async def test_serial_scanner_through_a_pty_with_unplug_and_replug(demo_settings: Settings, tmp_path: Path) -> None:
+    scanner = FakeUsbScanner(tmp_path / "usb-Datalogic_QD2430-if00")
+    settings = demo_settings.replace(
+        scanner=dataclasses.replace(demo_settings.scanner, serial_port=str(scanner.link), debounce_ms=0)
+    )
+    app = make_app(settings, clock=lambda: FIXED_NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+
+        async def until(cond, timeout: float = 3.0) -> float:
+            start = time.monotonic()
+            while not cond():
+                assert time.monotonic() - start < timeout, "not reached in time"
+                await pilot.pause(0.05)
+                await _settle(app, pilot, rounds=1)
+            return time.monotonic() - start
+
+        serial = app.scanners[-1]
+        await until(lambda: serial.status.state == "connected")
+        scanner.send(f"]E0{MILK}\r".encode())
+        await until(lambda: app.snapshot is not None and _lines(app) == ["Whole Milk 1L"])
+        scanner.unplug()
+        await until(lambda: "disconnected" in str(app.query_one("#status").render()))
+        scanner.plug()  # a new /dev/pts number behind the same by-id link
+        reconnect = await until(lambda: serial.status.state == "connected", timeout=2.5)
+        assert reconnect < 2.0
+        scanner.send(f"{demo_gtin(31)}\r".encode())
+        await until(lambda: len(_lines(app)) == 2)
+        scanner.send(b"\x00\xff garbage \x1b[\r")  # line noise: a clear message, nothing added, no crash
+        await until(lambda: "Not a barcode this till knows" in _message(app))
+        assert len(_lines(app)) == 2
+    if scanner.master >= 0:
+        scanner.unplug()
+    await asyncio.sleep(0)
+
+
+def _store_key(settings: Settings, key: Ed25519PrivateKey, kid: str = "k1") -> None:
+    db = sqlite3.connect(settings.database_path)
+    db.execute("INSERT INTO token_keys (kid, public_key) VALUES (?, ?)",
+               (kid, base64.b64encode(public_key_bytes(key)).decode()))  # fmt: skip
+    db.commit()
+    db.close()
+
+
+async def test_loyalty_app_codes_genuine_expired_forged_and_copied(demo_settings: Settings) -> None:
+    key = Ed25519PrivateKey.generate()
+    _store_key(demo_settings, key)
+    app = make_app(_with(demo_settings), clock=lambda: FIXED_NOW)
+    now = FIXED_NOW.timestamp()
+
+    async def scan(text: str) -> None:
+        app.query_one("#scan").value = text
+        await pilot.press("enter")
+        await _settle(app, pilot)
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(app, pilot)
+        await scan(issue_token(key, "C1002", now - 3600, ttl_s=60))
+        assert "expired" in _message(app)
+        await scan(issue_token(Ed25519PrivateKey.generate(), "C1002", now, ttl_s=60))
+        assert "not genuine" in _message(app)
+        assert app.snapshot is not None and app.snapshot.customer is None
+        genuine = issue_token(key, "C1002", now, ttl_s=60)
+        await scan(genuine)
+        assert app.snapshot.customer is not None and app.snapshot.customer.id == "C1002"
+        assert "WARNING" not in _message(app)
+        # the same code then shows up at another till of the store (its sighting arrives through sync)
+        db = sqlite3.connect(demo_settings.database_path)
+        db.execute("UPDATE token_sightings SET till_id = 'till-2'")
+        db.commit()
+        db.close()
+        await pilot.press("f10")
+        await _settle(app, pilot)
+        await scan(genuine)
+        assert "WARNING" in _message(app) and "copy" in _message(app)
+    outbox = sqlite3.connect(demo_settings.database_path).execute(
+        "SELECT count(*) FROM outbox WHERE type = 'loyalty.token_seen'"
+    ).fetchone()[0]
+    assert outbox == 2
