@@ -83,7 +83,8 @@ def status_words(status: SourceStatus, adapter: str) -> str:
     if status.state == RESETTING:
         return f"resetting {adapter}"
     if status.state == FINISHED:
-        return detail or "replay finished"
+        # the first bad line's parse error stays in the detail: too long for the status bar
+        return detail.split(", first:")[0] if detail else "replay finished"
     if status.state == FAILED:
         return f"BLE failed - {detail}" if detail else "BLE failed"
     if status.state == STOPPED:
@@ -209,7 +210,11 @@ class PresenceRunner:
         snap = self.snapshot()
         with self._cond:
             empty = not self._buffer
-        return empty and snap.adverts_handled + snap.adverts_dropped == snap.adverts_received and self._ready.is_set()
+        return (
+            empty
+            and snap.adverts_handled + snap.adverts_dropped == snap.adverts_received
+            and self._ready.is_set()
+        )
 
     def _set_snapshot(self, **changes: Any) -> None:
         with self._snapshot_lock:
@@ -238,7 +243,10 @@ class PresenceRunner:
         try:
             db = open_database(self.db_path)
             config = PresenceConfig(
-                enter_m=ble.enter_m, exit_m=ble.exit_m, exit_after_s=ble.exit_after_s, dwell_every_s=ble.dwell_every_s
+                enter_m=ble.enter_m,
+                exit_m=ble.exit_m,
+                exit_after_s=ble.exit_after_s,
+                dwell_every_s=ble.dwell_every_s,
             )
             service = PresenceService(
                 db,
@@ -292,8 +300,11 @@ class PresenceRunner:
                         # tick first: a silence that ended with this advert is an exit, then a new enter
                         if advert.time - last_tick >= TICK_EVERY_S:
                             last_tick = advert.time
-                            dirty[0] |= bool(service.tick(advert.time))
-                        dirty[0] |= bool(service.handle_advert(advert))
+                            # tick() returns ids of offers issued; enter/exit mark dirty via on_event
+                            if service.tick(advert.time):
+                                dirty[0] = True
+                        if service.handle_advert(advert):
+                            dirty[0] = True
                     except Exception:  # one bad advert must not stop presence for the day
                         errors += 1
                         log.exception("presence failed on an advert")
@@ -302,7 +313,8 @@ class PresenceRunner:
                 if now - last_tick >= TICK_EVERY_S:
                     last_tick = now
                     try:
-                        dirty[0] |= bool(service.tick(now))
+                        if service.tick(now):
+                            dirty[0] = True
                     except Exception:
                         errors += 1
                         log.exception("presence tick failed")

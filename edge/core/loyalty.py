@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from math import floor
 
-from edge.core.money import allocate, vat_included
+from edge.core.money import allocate, exact, vat_included
 from edge.core.offers import Pricing
 
 
@@ -60,7 +60,7 @@ class RedemptionLimit:
 
 
 def points_value_cents(points: int, rules: LoyaltyRules) -> int:
-    return floor(Fraction(points) * Fraction(str(rules.point_value_cents)))
+    return floor(Fraction(points) * exact(rules.point_value_cents))
 
 
 def redemption_limit(
@@ -71,10 +71,10 @@ def redemption_limit(
     hub_online: bool,
     offline_burned_today: int = 0,
 ) -> RedemptionLimit:
-    value = Fraction(str(rules.point_value_cents))
+    value = exact(rules.point_value_cents)
     if value <= 0:
         return RedemptionLimit(0, "points cannot be redeemed in this store")
-    share_cents = floor(Fraction(payable_cents) * Fraction(str(rules.max_redeem_share)))
+    share_cents = floor(Fraction(payable_cents) * exact(rules.max_redeem_share))
     limits = [
         (max(balance.available, 0), "the customer's available points"),
         (floor(share_cents / value), f"at most {rules.max_redeem_share:.0%} of the basket may be paid with points"),
@@ -139,15 +139,16 @@ def settle(pricing: Pricing, points_redeemed: int, rules: LoyaltyRules, tier: st
     value = min(points_value_cents(points_redeemed, rules), pricing.total_cents)
     priced = sorted(pricing.lines, key=lambda p: p.line.line_no)
     shares = allocate(value, [p.net_cents for p in priced])
-    ppu = Fraction(str(rules.points_per_unit))
-    tier_mult = Fraction(str((rules.tier_multipliers or {}).get(tier or "", 1.0)))
+    base = exact(rules.points_per_unit) * exact((rules.tier_multipliers or {}).get(tier or "", 1.0)) / 100
     settled: list[SettledLine] = []
     for p, share in zip(priced, shares, strict=True):
         paid = p.net_cents - share
         points = 0
         if tier is not None:
-            cat = Fraction(str((rules.category_multipliers or {}).get(p.line.product.category, 1.0)))
-            points = floor(Fraction(paid, 100) * ppu * cat * tier_mult * p.points_multiplier)
+            factor = base * exact((rules.category_multipliers or {}).get(p.line.product.category, 1.0))
+            if p.points_multiplier != 1:
+                factor *= p.points_multiplier
+            points = floor(paid * factor)
         settled.append(SettledLine(p.line.line_no, paid, vat_included(paid, p.line.product.vat_rate_bp), points))
     return Settlement(pricing, points_redeemed, value, tuple(settled))
 

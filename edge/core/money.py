@@ -12,10 +12,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from fractions import Fraction
+from functools import lru_cache
 
 Cents = int
 
 CURRENCY_SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$"}
+
+
+@lru_cache(maxsize=1024)
+def exact(value: float | int | str) -> Fraction:
+    """The decimal a setting was written as (1.1 is 11/10, not the float nearest to it), cached: hot path."""
+    return Fraction(str(value))
 
 
 def percent_of(amount: Cents, percent: float) -> Cents:

@@ -21,10 +21,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from fractions import Fraction
+from functools import cached_property
 from typing import Any
 
 from edge.core.catalog import Product
-from edge.core.money import allocate, format_money, percent_of
+from edge.core.money import allocate, exact, format_money, percent_of
 
 LINE_KINDS = ("percent_off", "buy_x_get_y")
 KINDS = (*LINE_KINDS, "amount_off_basket", "points_multiplier")
@@ -103,15 +104,15 @@ class Pricing:
     discounts: tuple[Discount, ...]
     multiplier_reasons: tuple[str, ...]
 
-    @property
+    @cached_property
     def subtotal_cents(self) -> int:
         return sum(p.line.gross_cents for p in self.lines)
 
-    @property
+    @cached_property
     def discount_cents(self) -> int:
         return sum(p.discount_cents for p in self.lines)
 
-    @property
+    @cached_property
     def total_cents(self) -> int:
         return self.subtotal_cents - self.discount_cents
 
@@ -251,7 +252,7 @@ def evaluate(
         best_mult, best_offer = Fraction(1), None
         for offer in multipliers:
             if offer.targets(ln.product):
-                m = Fraction(str(offer.params.get("multiplier", 1)))
+                m = exact(offer.params.get("multiplier", 1))
                 if m > best_mult:
                     best_mult, best_offer = m, offer
         if best_offer is not None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlite_utils
@@ -40,16 +42,51 @@ def open_database(path: Path | str, *, migrate: bool = True, readonly: bool = Fa
             conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA synchronous=FULL")
+        # checkpoint less often than the default 1,000 pages; the till checkpoints when idle (see checkpoint())
+        conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
     except SchemaTooNewError:
         conn.close()
         raise
     except sqlite3.DatabaseError as exc:
         raise DatabaseError(f"the database {path} cannot be opened ({exc}); restore it from a backup") from exc
-    if migrate:
+    if migrate and not readonly:
         apply_migrations(db, path)
     else:
         check_version(db, path)
     return db
+
+
+WAL_AUTOCHECKPOINT_PAGES = 4000
+
+
+@contextlib.contextmanager
+def immediate(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """A write transaction that takes the write lock at BEGIN (``BEGIN IMMEDIATE``).
+
+    A deferred BEGIN that reads and then writes can fail at once with "database is locked" when another
+    writer got in between (the busy timeout cannot help an upgrade); taking the lock first waits instead.
+    Nested use becomes a savepoint.
+    """
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.conn.rollback()
+        raise
+    try:
+        db.conn.execute("COMMIT")
+    except BaseException:
+        db.conn.rollback()
+        raise
+
+
+def checkpoint(db: sqlite_utils.Database) -> None:
+    """Fold the WAL back into the database without waiting for readers (run when the till is idle)."""
+    db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def schema_version(db: sqlite_utils.Database) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from edge.core.catalog import Product
@@ -15,7 +15,9 @@ from edge.core.offers import CustomerContext, Offer
 def parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    # times without a zone are UTC (the hub and the migrations write UTC); comparing naive with aware fails
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def product_from_row(row: dict[str, Any]) -> Product:

@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 import sqlite_utils
 
 from edge.core.basket import Basket
-from edge.core.loyalty import LoyaltyRules, check_redemption, redemption_limit
+from edge.core.loyalty import Balance, LoyaltyRules, check_redemption, redemption_limit
 from edge.core.offers import Offer
 from edge.core.receipt import ReceiptInfo, render_receipt
+from edge.db.connection import immediate
 from edge.store.repository import Repository
 from sync.ids import uuid7
 from sync.outbox import enqueue
@@ -82,11 +83,14 @@ class SalesService:
         sale_id = uuid7()
         created = _iso(now)
         events = 0
-        with self.db.atomic():
-            # the balance is re-read inside the transaction: what the screen showed may be stale
+        with immediate(self.db):
+            # the balance and the coupons are re-read inside the transaction: the screen may be stale
+            balance_before = self.repo.balance(customer.id) if customer else None
+            self._check_coupons(basket)
             if customer and settlement.points_redeemed:
+                assert balance_before is not None
                 limit = redemption_limit(
-                    self.repo.balance(customer.id),
+                    balance_before,
                     settlement.pricing.total_cents,
                     self.rules,
                     hub_online=hub_online,
@@ -106,12 +110,27 @@ class SalesService:
                 "payment_method": payment_method, "tendered_cents": tendered_cents,
                 "points_earned": settlement.points_earned,
             }  # fmt: skip
+            burned = settlement.points_redeemed if customer else 0
+            earned = settlement.points_earned if customer else 0
+            balance = (
+                Balance(balance_before.confirmed, balance_before.pending_earn + earned,
+                        balance_before.pending_burn + burned)
+                if balance_before is not None else None
+            )  # fmt: skip
+            receipt = render_receipt(settlement, ReceiptInfo(
+                store_name=self.store_name, sale_id=sale_id, when=now, payment_method=payment_method,
+                tendered_cents=tendered_cents, currency=self.currency,
+                customer_name=self._customer_name(customer.id) if customer else None,
+                new_balance=balance.available if balance else None,
+                pending_points=balance.pending if balance else None,
+            ), self.receipt_width)  # fmt: skip
             self.db.execute(
                 """INSERT INTO sales (id, customer_id, created_at, subtotal_cents, discount_cents, points_redeemed,
                    points_value_cents, total_cents, vat_cents, payment_method, tendered_cents, points_earned, receipt)
                    VALUES (:id, :customer_id, :created_at, :subtotal_cents, :discount_cents, :points_redeemed,
-                   :points_value_cents, :total_cents, :vat_cents, :payment_method, :tendered_cents, :points_earned, '')""",
-                sale_payload,
+                   :points_value_cents, :total_cents, :vat_cents, :payment_method, :tendered_cents, :points_earned,
+                   :receipt)""",
+                {**sale_payload, "receipt": receipt},
             )
             self._fault("after_sale_row")
             sale_payload["lines"] = [
@@ -128,12 +147,13 @@ class SalesService:
                 [{"sale_id": sale_id, **row} for row in sale_payload["lines"]],
             )
             sale_payload["discounts"] = [
-                {"line_no": d.line_no, "offer_id": d.offer_id, "amount_cents": d.amount_cents, "reason": d.reason}
-                for d in settlement.pricing.discounts
-            ]
+                {"n": n, "line_no": d.line_no, "offer_id": d.offer_id, "amount_cents": d.amount_cents,
+                 "reason": d.reason}
+                for n, d in enumerate(settlement.pricing.discounts)
+            ]  # fmt: skip
             self.db.conn.executemany(
-                """INSERT INTO sale_discounts (sale_id, line_no, offer_id, amount_cents, reason)
-                   VALUES (:sale_id, :line_no, :offer_id, :amount_cents, :reason)""",
+                """INSERT INTO sale_discounts (sale_id, n, line_no, offer_id, amount_cents, reason)
+                   VALUES (:sale_id, :n, :line_no, :offer_id, :amount_cents, :reason)""",
                 [{"sale_id": sale_id, **row} for row in sale_payload["discounts"]],
             )
             self._fault("after_lines")
@@ -166,23 +186,6 @@ class SalesService:
                                                    "points": points, "sale_id": sale_id, "reason": reason,
                                                    "created_at": created})  # fmt: skip
                 events += 1
-            balance = self.repo.balance(customer.id) if customer else None
-            info = ReceiptInfo(
-                store_name=self.store_name,
-                sale_id=sale_id,
-                when=now,
-                payment_method=payment_method,
-                tendered_cents=tendered_cents,
-                currency=self.currency,
-                customer_name=None,
-                new_balance=balance.available if balance else None,
-                pending_points=balance.pending if balance else None,
-            )
-            if customer:
-                name = self.db.execute("SELECT display_name FROM customers WHERE id = ?", [customer.id]).fetchone()
-                info = ReceiptInfo(**{**info.__dict__, "customer_name": name[0] if name else customer.id})
-            receipt = render_receipt(settlement, info, self.receipt_width)
-            self.db.execute("UPDATE sales SET receipt = ? WHERE id = ?", [receipt, sale_id])
             enqueue(self.db, "sale.completed", sale_payload)
             events += 1
             self._fault("before_commit")
@@ -197,12 +200,32 @@ class SalesService:
             outbox_events=events,
         )
 
+    def _customer_name(self, customer_id: str) -> str:
+        row = self.db.execute("SELECT display_name FROM customers WHERE id = ?", [customer_id]).fetchone()
+        return row[0] if row else customer_id
+
+    def _check_coupons(self, basket: Basket) -> None:
+        """Each coupon must exist, be unused (single use), belong to this customer or nobody, and give its offer."""
+        customer_id = basket.customer.id if basket.customer else None
+        for code, offer_id in sorted(basket.coupons.items()):
+            row = self.db.execute(
+                "SELECT offer_id, customer_id, single_use, redeemed_at FROM coupons WHERE code = ?", [code.upper()]
+            ).fetchone()
+            if row is None:
+                raise SaleError(f"coupon {code} is not known in this store; remove it and try again")
+            if row[0] != offer_id:
+                raise SaleError(f"coupon {code} is for another offer; remove it and scan it again")
+            if row[1] is not None and row[1] != customer_id:
+                raise SaleError(f"coupon {code} belongs to another customer; remove it or scan their card")
+            if row[2] and row[3]:
+                raise SaleError(f"coupon {code} was already used; remove it and try again")
+
     def record_feedback(self, sale_id: str | None, customer_id: str | None, score: int) -> str:
-        if not isinstance(score, int) or not 0 <= score <= 10:
+        if isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= 10:
             raise SaleError("the score must be a whole number from 0 to 10")
         feedback_id = uuid7()
         created = _iso(datetime.now(UTC))
-        with self.db.atomic():
+        with immediate(self.db):
             self.db.execute(
                 "INSERT INTO feedback (id, sale_id, customer_id, score, created_at) VALUES (?, ?, ?, ?, ?)",
                 [feedback_id, sale_id, customer_id, score, created],

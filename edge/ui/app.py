@@ -80,9 +80,7 @@ class TillApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Sale actions belong to the sale screen: behind a dialog or the Devices screen they are off."""
-        if action in self.SALE_ACTIONS and len(self.screen_stack) > 1:
-            return False
-        return True
+        return not (action in self.SALE_ACTIONS and len(self.screen_stack) > 1)
 
     def compose(self) -> ComposeResult:
         s = self.settings

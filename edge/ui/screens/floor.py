@@ -49,6 +49,7 @@ class FloorRow:
 @dataclass(frozen=True)
 class FloorData:
     headline: str
+    detail: str = ""  # the BLE source's full sentence when it says more than the headline
     rows: list[FloorRow] = field(default_factory=list)
     zone_visits: dict[str, int] = field(default_factory=dict)
     dwell: dict[str, int] = field(default_factory=dict)  # bucket label -> visits, all zones together
@@ -154,8 +155,8 @@ class FloorScreen(Screen[None]):
     def on_mount(self) -> None:
         table = self.query_one("#present", DataTable)
         for label, key, width in (
-            ("Customer", "name", 14), ("Tier", "tier", 6), ("Zone", "zone", 7), ("Since", "since", 5),
-            ("Dwell", "dwell", 5), ("Live offer (until)", "offers", 27),
+            ("Customer", "name", 13), ("Tier", "tier", 6), ("Zone", "zone", 6), ("Since", "since", 5),
+            ("Dwell", "dwell", 5), ("Live offer (until)", "offers", 31),
         ):  # fmt: skip
             table.add_column(label, key=key, width=width)
         self.refresh_data()
@@ -196,7 +197,9 @@ class FloorScreen(Screen[None]):
             try:
                 data = self.read()
             except Exception as exc:  # the screen says what is wrong instead of dying
-                data = FloorData("Floor: cannot read the store database", problem=f"Cannot read presence data: {exc}")
+                data = FloorData(
+                    "Floor: cannot read the store database", problem=f"Cannot read presence data: {exc}"
+                )
             finally:
                 if self._closed:
                     self._close_db()
@@ -210,15 +213,17 @@ class FloorScreen(Screen[None]):
         now = datetime.fromtimestamp(self.clock(), UTC)
         snap = self.presence() if self.presence is not None else None
         rows: list[FloorRow] = []
+        detail = ""
         anonymous_now: dict[str, int] = {}
         if snap is None:
             headline = "Presence is off: set [ble] enabled = true, or a replay file"
         else:
             for p in snap.present:
                 since = _parse(p["since"])
+                # re-read, not the snapshot's copy: an offer may have expired or been used since
                 offers = [
                     (str(o["name"]), _parse(o["valid_until"]).astimezone(self.tz).strftime("%H:%M"))
-                    for o in live_offers(db, p["customer_id"], now)  # fresh: expiry and redemption since the snapshot
+                    for o in live_offers(db, p["customer_id"], now)
                 ]
                 rows.append(
                     FloorRow(
@@ -232,6 +237,7 @@ class FloorScreen(Screen[None]):
                 )
             anonymous_now = dict(snap.anonymous_now)
             headline = f"Floor: {len(rows)} in store · BLE: {snap.status}"
+            detail = snap.detail if snap.detail and snap.detail != snap.status else ""
             if snap.adverts_dropped:
                 headline += f" · {snap.adverts_dropped} adverts dropped (busy)"
         since_window = now - timedelta(hours=HOURS)
@@ -242,6 +248,7 @@ class FloorScreen(Screen[None]):
                 dwell[label] = dwell.get(label, 0) + count
         return FloorData(
             headline=headline,
+            detail=detail,
             rows=rows,
             zone_visits=dict(summary["zone_visits"]),
             dwell=dwell,
@@ -280,13 +287,13 @@ class FloorScreen(Screen[None]):
     def _show_present(self, data: FloorData) -> None:
         note = self.query_one("#present-note", Static)
         note.set_class(data.problem is not None, "problem")
-        if data.problem:
-            note.update(Text(data.problem))
-        elif not data.rows:
-            note.update("Nobody with location consent is in the store right now.")
-        else:
-            note.update("")
-        note.display = bool(data.problem or not data.rows)
+        lines = [data.problem] if data.problem else []
+        if data.detail:
+            lines.append(f"BLE: {data.detail}")
+        if not data.rows and not data.problem:
+            lines.append("Nobody with location consent is in the store right now.")
+        note.update(Text("\n".join(lines)))
+        note.display = bool(lines)
         table = self.query_one("#present", DataTable)
         cursor = table.cursor_row
         table.clear()
@@ -303,14 +310,19 @@ class FloorScreen(Screen[None]):
 
     def _show_analytics(self, data: FloorData) -> None:
         visits = Text("Zone visits (24 h)\n", style="bold")
-        visits.append_text(bars(sorted(data.zone_visits.items())) if data.zone_visits else Text("no visits yet"))
+        visits.append_text(
+            bars(sorted(data.zone_visits.items())) if data.zone_visits else Text("no visits yet")
+        )
         self.query_one("#visits-bars", Static).update(visits)
         dwell = Text("Dwell time\n", style="bold")
         dwell.append_text(bars(list(data.dwell.items())) if data.dwell else Text("no visits yet"))
         self.query_one("#dwell-bars", Static).update(dwell)
         total = sum(data.hourly)
         self.query_one("#hourly-title", Static).update(
-            Text(f"Visits per hour, last {HOURS} h (total {total}, peak {max(data.hourly, default=0)})", style="bold")
+            Text(
+                f"Visits per hour, last {HOURS} h (total {total}, peak {max(data.hourly, default=0)})",
+                style="bold",
+            )
         )
         self.query_one("#hourly", Sparkline).data = [float(v) for v in data.hourly]
         rate = "-" if data.conversion_rate is None else f"{data.conversion_rate:.0%}"
