@@ -34,7 +34,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     data_dir = Path(args.data_dir) if args.data_dir else paths.demo_dir()
     if args.fresh and data_dir.exists():
         shutil.rmtree(data_dir)
-    demo_settings = prepare_demo(settings, data_dir)
+    demo_settings = prepare_demo(settings, data_dir, offline_seed=args.no_hub)
     return run_demo(demo_settings, with_hub=not args.no_hub)
 
 
@@ -69,6 +69,8 @@ def _plugin_registrations() -> list[Callable[[argparse._SubParsersAction], None]
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "func", None) and not getattr(args, "handler", None):
+        return int(args.func(args))  # sync/hub/enroll commands read their own settings and say their errors
     if not getattr(args, "handler", None):
         parser.print_help()
         return 0

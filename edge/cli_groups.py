@@ -23,5 +23,13 @@ def register_devices(subparsers: argparse._SubParsersAction) -> None:
         parser.set_defaults(handler=lambda args, settings, plain=plain: plain(args))
 
 
+def register_sync_groups(subparsers: argparse._SubParsersAction) -> None:
+    from sync import cli as sync_cli
+
+    sync_cli.register_sync(subparsers)
+    sync_cli.register_hub(subparsers)
+    sync_cli.register_enroll(subparsers)
+
+
 def registrations() -> list[Register]:
-    return [register_devices]
+    return [register_devices, register_sync_groups]

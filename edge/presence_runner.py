@@ -335,6 +335,9 @@ class PresenceRunner:
                     changed[0] = False
                     last_change = real
                     self._call_on_loop(self._notify_change)
+        except Exception as exc:  # e.g. the disk is full: say so in the status bar rather than go quiet
+            log.exception("presence worker stopped")
+            self._call_on_loop(self._report, f"presence stopped - {exc}", str(exc))
         finally:
             self._refresh_snapshot(service, handled, errors)
             service.db.close()

@@ -1,27 +1,71 @@
-"""`store-edge demo`: a seeded store in its own data dir, the till, and (when available) a local hub."""
+"""`store-edge demo`: a seeded store in its own data dir, its own local hub on 127.0.0.1, and the till.
+
+With the hub (the default) the demo shows real syncing: the hub holds the demo retailer's data, the till
+enrols with a one-time code, pulls the store's catalogue, customers and offers, and pushes every sale.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 from pathlib import Path
 
 from edge.db import open_database
 from edge.demo.seed import seed_demo
 from edge.settings import Settings
+from edge.store.presence_store import DEMO_FILE, seed_demo_presence
 
 
-def prepare_demo(settings: Settings, data_dir: Path) -> Settings:
+def prepare_demo(settings: Settings, data_dir: Path, *, offline_seed: bool = True) -> Settings:
+    """Create the demo data dir. ``offline_seed`` fills the till's database directly (no hub)."""
     demo = settings.replace(data_dir=data_dir)
     db = open_database(demo.database_path)
     try:
-        if db.execute("SELECT count(*) FROM products").fetchone()[0] == 0:
+        if offline_seed and db.execute("SELECT count(*) FROM products").fetchone()[0] == 0:
             seed_demo(db)
     finally:
         db.close()
     return demo
 
 
+def with_presence(settings: Settings) -> Settings:
+    """Presence identities and rules for the demo walk, replayed in real time (a paced replay keeps dwells)."""
+    db = open_database(settings.database_path)
+    try:
+        # every start: the EID identities are relative to seeding and resolve for about a day
+        seed_demo_presence(db)
+    finally:
+        db.close()
+    return settings.replace(ble=dataclasses.replace(settings.ble, replay=f"{DEMO_FILE}@1"))
+
+
 def run_demo(settings: Settings, with_hub: bool = True) -> int:
     from edge.ui.app import make_app
 
-    make_app(settings).run()
+    hub = None
+    if with_hub:
+        from edge.demo.seed import seed_hub
+        from sync import credentials
+        from sync.client import SyncClient, SyncError
+        from sync.enroll import enroll
+        from sync.hub.server import start_demo_hub
+
+        hub = start_demo_hub(settings.data_dir / "hub", store_id=settings.store.id, device_id=settings.device.id,
+                             seed=lambda storage: seed_hub(storage, settings.store.id))  # fmt: skip
+        print(f"demo hub listening on {hub.url} (127.0.0.1 only); enrolling this till ...", file=sys.stderr)
+        enroll(hub.url, hub.enrolment_code, settings.data_dir)
+        client = SyncClient(settings.database_path, credentials.load(settings.data_dir), settings.hub)
+        try:
+            report = client.sync_once()
+            print(f"first sync: {report}", file=sys.stderr)
+        except SyncError as exc:
+            print(f"first sync failed ({exc}); the till starts offline and keeps retrying", file=sys.stderr)
+        finally:
+            client.close()
+    settings = with_presence(settings)
+    try:
+        make_app(settings).run()
+    finally:
+        if hub is not None:
+            hub.stop()
     return 0

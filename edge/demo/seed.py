@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import random
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import sqlite_utils
 
@@ -60,10 +61,15 @@ def demo_card(n: int) -> str:
     return body + str((10 - total % 10) % 10)
 
 
-def seed_demo(db: sqlite_utils.Database, seed: int = 7, now: datetime | None = None) -> dict[str, int]:
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def demo_dataset(seed: int = 7, now: datetime | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The demo store's data, in the edge database's shapes (JSON columns as text)."""
     rng = random.Random(seed)
     now = now or datetime.now(UTC)
-    products = []
+    products: list[dict[str, Any]] = []
     n = 1
     for category, (vat, stems) in CATEGORIES.items():
         for stem in stems:
@@ -81,7 +87,7 @@ def seed_demo(db: sqlite_utils.Database, seed: int = 7, now: datetime | None = N
         products.append({"gtin": "0" + with_check_digit(f"28{ref}00000"), "name": f"{name} (per kg)",
                          "price_cents": per_kg, "vat_rate_bp": 900, "category": category, "item_reference": ref,
                          "unit": "kg"})  # fmt: skip
-    customers = []
+    customers: list[dict[str, Any]] = []
     tiers = ["Bronze"] * 25 + ["Silver"] * 17 + ["Gold"] * 12
     for i, tier in enumerate(tiers, start=1):
         first, last = FIRST[i % len(FIRST)], LAST[i % len(LAST)]
@@ -89,17 +95,23 @@ def seed_demo(db: sqlite_utils.Database, seed: int = 7, now: datetime | None = N
                  "Gold": rng.randint(150_000, 400_000)}[tier]  # fmt: skip
         birthday = date(rng.randint(1950, 2004), now.month if i % 10 == 0 else rng.randint(1, 12), rng.randint(1, 28))
         purchases = []
-        for _ in range(rng.randint(1, 4)):
+        for k in range(rng.randint(1, 4)):
             p = rng.choice(products)
             when = now - timedelta(days=rng.randint(1, 90))
-            purchases.append({"when": when.strftime("%Y-%m-%d"), "channel": rng.choice(["store", "web", "app"]),
-                              "summary": p["name"], "total_cents": p["price_cents"] * rng.randint(1, 3)})  # fmt: skip
-        purchases.sort(key=lambda x: x["when"], reverse=True)
+            channel = rng.choice(["store", "web", "app"])
+            qty = rng.randint(1, 3)
+            purchases.append({"channel": channel, "id": f"{channel.upper()}-{i}-{k}", "store_id": None,
+                              "total_cents": p["price_cents"] * qty, "created_at": _iso(when),
+                              "items": [{"gtin": p["gtin"], "name": p["name"], "qty": qty}]})  # fmt: skip
+        purchases.sort(key=lambda x: x["created_at"], reverse=True)
         pickups = []
         if i % 6 == 0:
-            pickups.append({"order_id": f"WEB-{10_000 + i}", "items": rng.randint(1, 6), "ready_since":
-                            (now - timedelta(hours=rng.randint(1, 48))).strftime("%Y-%m-%d %H:%M"),
-                            "paid": True})  # fmt: skip
+            count = rng.randint(1, 6)
+            ready = now - timedelta(hours=rng.randint(1, 48))
+            items = [products[(i * 7 + k) % len(products)] for k in range(count)]
+            pickups.append({"order_id": f"WEB-{10_000 + i}", "status": "ready",
+                            "total_cents": sum(int(str(x["price_cents"])) for x in items), "created_at": _iso(ready),
+                            "items": [{"gtin": x["gtin"], "name": x["name"], "qty": 1} for x in items]})  # fmt: skip
         rewards = []
         if tier == "Gold":
             rewards.append({"name": "Free coffee", "expires": (now + timedelta(days=30)).strftime("%Y-%m-%d")})
@@ -115,7 +127,7 @@ def seed_demo(db: sqlite_utils.Database, seed: int = 7, now: datetime | None = N
         })  # fmt: skip
     dairy_milk = [products[0]["gtin"], products[3]["gtin"]]
     in_a_month = (now + timedelta(days=30)).isoformat()
-    offers = [
+    offers: list[dict[str, Any]] = [
         {"id": "OFF-DAIRY10", "kind": "percent_off", "name": "Dairy week", "params": {"percent": 10, "category": "Dairy"}},
         {"id": "OFF-MILK20", "kind": "percent_off", "name": "Milk deal", "params": {"percent": 20, "gtins": dairy_milk},
          "priority": 5},
@@ -143,9 +155,47 @@ def seed_demo(db: sqlite_utils.Database, seed: int = 7, now: datetime | None = N
         {"code": "SAVE3-BRAVO", "offer_id": "OFF-COUPON3", "customer_id": None, "single_use": 1},
         {"code": "SAVE3-C1001", "offer_id": "OFF-COUPON3", "customer_id": "C1001", "single_use": 1},
     ]
+    return {"products": products, "customers": customers, "offers": offers, "coupons": coupons}
+
+
+def seed_demo(db: sqlite_utils.Database, seed: int = 7, now: datetime | None = None) -> dict[str, int]:
+    """Write the demo store straight into an edge database (the offline demo and the tests)."""
+    data = demo_dataset(seed, now)
     with db.atomic():
-        db["products"].insert_all(products, replace=True)
-        db["customers"].insert_all(customers, replace=True)
-        db["offers"].insert_all(offers, replace=True, alter=False)
-        db["coupons"].insert_all(coupons, replace=True)
-    return {"products": len(products), "customers": len(customers), "offers": len(offers), "coupons": len(coupons)}
+        for table in ("products", "customers", "offers", "coupons"):
+            rows = [{**row} for row in data[table]]
+            columns = sorted({k for row in rows for k in row})
+            db.conn.executemany(
+                f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                [[row.get(c) for c in columns] for row in rows],
+            )
+    return {table: len(rows) for table, rows in data.items()}
+
+
+def seed_hub(storage: Any, store_id: str, seed: int = 7, now: datetime | None = None) -> None:
+    """Give a reference hub (sync.hub.storage.HubStorage) the same demo store, so the till pulls it."""
+    data = demo_dataset(seed, now)
+    storage.create_store(store_id, "Demo Store")
+    storage.upsert_products({k: v for k, v in p.items()} for p in data["products"])
+    for c in data["customers"]:
+        storage.upsert_customer({
+            **{k: c[k] for k in ("id", "card_number", "display_name", "phone_hash", "email_hash", "tier",
+                                 "spend_12m_cents", "birthday")},
+            "consents": json.loads(c["consents"]), "preferences": json.loads(c["preferences"]),
+            "rewards": json.loads(c["rewards"]), "home_store_id": store_id,
+        })  # fmt: skip
+        storage.adjust_balance(c["id"], c["confirmed_points"], "opening balance")
+        for order in json.loads(c["recent_purchases"]):
+            storage.record_order({"order_id": order["id"], "customer_id": c["id"], "channel": order["channel"],
+                                  "total_cents": order["total_cents"], "status": "collected",
+                                  "lines": order["items"], "created_at": order["created_at"]})  # fmt: skip
+        for order in json.loads(c["pickup_orders"]):
+            storage.record_order({"order_id": order["order_id"], "customer_id": c["id"], "channel": "web",
+                                  "total_cents": order["total_cents"], "status": "ready",
+                                  "pickup_store_id": store_id, "lines": order["items"],
+                                  "created_at": order["created_at"]})  # fmt: skip
+    for o in data["offers"]:
+        storage.upsert_offer({**o, "params": json.loads(o["params"]), "tiers": json.loads(o["tiers"])})
+    for cp in data["coupons"]:
+        storage.create_coupon(cp["code"], cp["offer_id"], cp["customer_id"], bool(cp["single_use"]))
+    storage.ensure_signing_key()

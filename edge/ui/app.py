@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable
 from datetime import datetime
@@ -20,17 +21,21 @@ from devices.scanners.base import ScanEvent, ScannerSource, ScannerStatus, make_
 from devices.scanners.wedge import KeyboardWedgeSource
 from edge.core.money import format_money
 from edge.db import open_database
+from edge.presence_runner import PresenceRunner
 from edge.session import Outcome, TillSession
-from edge.settings import Settings
+from edge.settings import ConfigError, Settings
 from edge.store.sales import SaleError
 from edge.ui.messages import Refreshed, SaleCompleted, SaleFailed, ScanArrived, StatusChanged
 from edge.ui.screens.devices import DevicesScreen
 from edge.ui.screens.dialogs import PayScreen, PromptScreen, ReceiptScreen, SearchScreen
+from edge.ui.screens.floor import FloorScreen
 from edge.ui.snapshot import TillSnapshot, take_snapshot
 from edge.ui.status import StatusSource, format_status
 from edge.ui.wedge_filter import WedgeKeyFilter
 from edge.ui.widgets.basket_table import BasketTable
 from edge.ui.widgets.panels import CustomerPanel, StatusBar, TotalsBar
+from sync import credentials
+from sync.client import SyncClient, SyncStatus, SyncWorker
 
 
 class TillApp(App[None]):
@@ -52,17 +57,25 @@ class TillApp(App[None]):
         Binding("f4", "quantity", "Qty", priority=True),
         Binding("f5", "void", "Void", priority=True),
         Binding("f6", "points", "Pts", priority=True),
-        Binding("f7", "coupon", "Coupon", priority=True),
+        Binding("f7", "coupon", "Cpn", priority=True),
         Binding("f9", "pay", "Pay", priority=True),
         Binding("f10", "new_sale", "New", priority=True),
-        Binding("f8", "devices", "Devices", priority=True),
+        Binding("f8", "devices", "Dev", priority=True),
+        Binding("f11", "floor", "Floor", priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True, show=False),
         Binding("up", "cursor(-1)", "Up", show=False),
         Binding("down", "cursor(1)", "Down", show=False),
     ]
 
-    def __init__(self, settings: Settings, session: TillSession, status: StatusSource | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        session: TillSession,
+        status: StatusSource | None = None,
+        sync_worker: SyncWorker | None = None,
+    ) -> None:
         super().__init__()
+        self.sync_worker = sync_worker
         self.settings = settings
         self.session = session
         self.status_source = status or StatusSource(session)
@@ -75,8 +88,11 @@ class TillApp(App[None]):
         if settings.scanner.serial_port or settings.scanner.evdev:
             self.scanners.append(make_scanner_source(settings.scanner))
         self._unsubscribe: list[Callable[[], None]] = []
+        self.presence: PresenceRunner | None = None
+        if settings.ble.enabled or settings.ble.replay:
+            self.presence = PresenceRunner(settings, settings.database_path, self._beacon_status, self._presence_changed)
 
-    SALE_ACTIONS = frozenset({"customer", "find", "quantity", "void", "points", "coupon", "pay", "new_sale", "devices"})
+    SALE_ACTIONS = frozenset({"customer", "find", "quantity", "void", "points", "coupon", "pay", "new_sale", "devices", "floor"})
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Sale actions belong to the sale screen: behind a dialog or the Devices screen they are off."""
@@ -111,8 +127,18 @@ class TillApp(App[None]):
             self._unsubscribe.append(source.on_scan(self._scan_from_device))
             self._unsubscribe.append(source.on_status(self._scanner_status))
             self.run_worker(source.start(), group="scanners", exit_on_error=False)
+        if self.presence is not None:
+            self.run_worker(self.presence.start(), group="presence", exit_on_error=False)
+        if self.sync_worker is not None:
+            self._unsubscribe.append(self.sync_worker.add_listener(self._sync_status_from_thread))
+            self.sync_worker.start()
 
     async def on_unmount(self) -> None:
+        if self.sync_worker is not None:
+            # the sync thread may be mid-request; stopping it must not hold the till's exit for long
+            await asyncio.to_thread(self.sync_worker.stop, 5.0)
+        if self.presence is not None:
+            await self.presence.stop()
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         for source in self.scanners:
@@ -235,6 +261,36 @@ class TillApp(App[None]):
     def handle_scan(self, text: str) -> None:
         self.in_session(lambda: self.session.scan(text))
 
+    # sync: the worker thread reports; widgets are only touched back on the UI thread -------------------------
+    def _sync_status_from_thread(self, status: SyncStatus) -> None:
+        self.call_from_thread(self._sync_status, status)
+
+    def _sync_status(self, status: SyncStatus) -> None:
+        source = self.status_source
+        source.hub = {True: "online", False: "offline", None: "connecting"}[status.online]
+        self.session.hub_online = bool(status.online)
+        source.last_sync = _short_time(status.last_success_at) if status.last_success_at else "never"
+        source.last_error = status.last_error if status.online is False else None
+        source.draining = f"sending {status.sent}/{status.backlog}" if status.draining else ""
+        if status.dead:
+            source.last_error = f"{status.dead} event(s) refused by the hub: see 'store-edge sync status'"
+        self.refresh_status()
+        self.in_session(lambda: None)  # confirmed balances and new offers may have arrived
+
+    # presence: the runner calls these on the app's loop ---------------------------------------------------
+    def _beacon_status(self, text: str) -> None:
+        self.status_source.beacons = escape(text)
+        self.refresh_status()
+
+    def _presence_changed(self) -> None:
+        self.in_session(lambda: None)  # re-reads the customer's live personal offers
+        if isinstance(self.screen, FloorScreen):
+            self.screen.refresh_data()
+
+    def action_floor(self) -> None:
+        presence = self.presence.snapshot if self.presence else None
+        self.push_screen(FloorScreen(self.settings.database_path, self.settings, presence=presence))
+
     def action_devices(self) -> None:
         if not isinstance(self.screen, DevicesScreen):
             self.push_screen(DevicesScreen(self._describe_sources, self._decode_only))
@@ -345,6 +401,8 @@ class TillApp(App[None]):
                 return
             self.post_message(SaleCompleted(sale, take_snapshot(self.session)))
             self.post_message(StatusChanged(format_status(self.status_source.read())))
+            if self.sync_worker is not None:
+                self.sync_worker.trigger()  # push the sale now rather than at the next interval
 
         self.run_worker(job, thread=True, group="session", exit_on_error=False)
 
@@ -356,13 +414,31 @@ class TillApp(App[None]):
         self.in_session(clear)
 
 
+def _short_time(iso: str) -> str:
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone().strftime("%H:%M:%S")
+    except ValueError:
+        return iso
+
+
 def make_app(
     settings: Settings,
     *,
     clock: Callable[[], datetime] | None = None,
     status: StatusSource | None = None,
+    sync: bool = True,
 ) -> TillApp:
-    """Open the database named by ``settings`` and build the till around it."""
+    """Open the database named by ``settings`` and build the till around it.
+
+    With ``sync`` and an enrolled device (a credential in the data dir), the sync worker runs inside the till.
+    """
     db = open_database(settings.database_path)
     session = TillSession(settings, db, clock=clock)
-    return TillApp(settings, session, status)
+    worker = None
+    if sync and credentials.credential_path(settings.data_dir).exists():
+        try:
+            credential = credentials.load(settings.data_dir)
+        except credentials.CredentialError as exc:
+            raise ConfigError(str(credentials.credential_path(settings.data_dir)), "credential", str(exc)) from None
+        worker = SyncWorker(SyncClient(settings.database_path, credential, settings.hub))
+    return TillApp(settings, session, status, worker)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.markup import escape
+
 from edge.session import TillSession
 
 
@@ -15,6 +17,7 @@ class StatusInfo:
     last_error: str | None
     scanner: str
     beacons: str
+    draining: str = ""
 
 
 class StatusSource:
@@ -28,6 +31,7 @@ class StatusSource:
         # placeholders, said as such, until a scanner or beacon service reports
         self.scanner = "keyboard only"
         self.beacons = "not set up"
+        self.draining = ""
 
     def read(self) -> StatusInfo:
         return StatusInfo(
@@ -37,6 +41,7 @@ class StatusSource:
             last_error=self.last_error,
             scanner=self.scanner,
             beacons=self.beacons,
+            draining=self.draining,
         )
 
 
@@ -44,11 +49,11 @@ def format_status(info: StatusInfo) -> str:
     dot = {"online": "[green]●[/green]", "offline": "[red]●[/red]"}.get(info.hub, "○")
     parts = [
         f"{dot} Hub {info.hub}",
-        f"{info.pending} to sync",
+        f"{info.pending} to sync" + (f" ({info.draining})" if info.draining else ""),
         f"sync {info.last_sync}",
         f"Scan: {info.scanner}",
         f"BLE: {info.beacons}",
     ]
     if info.last_error:
-        parts.append(f"[red]{info.last_error}[/red]")
+        parts.append(f"[red]{escape(info.last_error)}[/red]")
     return " · ".join(parts)

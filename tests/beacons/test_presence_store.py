@@ -164,7 +164,7 @@ async def test_analytics_counts_conversions_within_validity(tmp_path):
         db["sales"].insert({"id": sale_id, "created_at": when.isoformat().replace("+00:00", "Z"), "subtotal_cents": 100,
                             "discount_cents": 10, "total_cents": 90, "vat_cents": 10, "payment_method": "cash",
                             "receipt": ""})  # fmt: skip
-        db["sale_discounts"].insert({"sale_id": sale_id, "offer_id": offer_id, "amount_cents": 10, "reason": "presence"})
+        db["sale_discounts"].insert({"sale_id": sale_id, "n": 0, "offer_id": offer_id, "amount_cents": 10, "reason": "presence"})
     # close the anonymous-count hour
     clock.t += 3600
     service.tick(clock.t)

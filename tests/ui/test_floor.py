@@ -1,4 +1,4 @@
-"""The presence runner inside the till: the real replay source, a real SQLite file, the floor screen via Pilot."""
+"""The presence runner inside the till: real replay source, real SQLite file, the floor screen via Pilot."""
 
 from __future__ import annotations
 
@@ -61,7 +61,9 @@ async def until(pilot, condition: Callable[[], bool], what: str, limit_s: float 
         await pilot.pause(0.05)
 
 
-def runner_for(app: TillApp, settings: Settings, clock: Callable[[], float], changes: list[int]) -> PresenceRunner:
+def runner_for(
+    app: TillApp, settings: Settings, clock: Callable[[], float], changes: list[int]
+) -> PresenceRunner:
     """Wired the way the till wires it: status words into the status bar, changes counted."""
 
     def on_status(text: str) -> None:
@@ -75,11 +77,14 @@ def finished(runner: PresenceRunner) -> bool:
     return runner.idle() and "finished" in runner.snapshot().status
 
 
-async def test_walk_in_issues_offers_and_the_floor_screen_shows_them(demo_settings: Settings, tmp_path: Path) -> None:
+async def test_walk_in_issues_offers_and_the_floor_screen_shows_them(
+    demo_settings: Settings, tmp_path: Path
+) -> None:
     settings = presence_settings(demo_settings, walk_file(tmp_path, corrupt=True))
     clock = wall_clock()
     changes: list[int] = []
-    app = make_app(settings, clock=lambda: FIXED_NOW)
+    # the runner is driven by the test (its own clock); the app must not start a second one
+    app = make_app(settings.replace(ble=dataclasses.replace(settings.ble, replay="")), clock=lambda: FIXED_NOW)
     async with app.run_test(size=(80, 24)) as pilot:
         runner = runner_for(app, settings, clock, changes)
         await runner.start()
@@ -87,12 +92,13 @@ async def test_walk_in_issues_offers_and_the_floor_screen_shows_them(demo_settin
             await until(pilot, lambda: finished(runner), "the replay to be handled")
             snap = runner.snapshot()
             # the corrupt line is reported in words, and the rest of the walk was still handled
-            assert "1 bad line(s) skipped" in snap.status and "line 6" in snap.status
+            assert snap.status == "replay of walk.jsonl finished; 1 bad line(s) skipped"
+            assert "first: line 6" in snap.detail
             assert "1 bad line(s) skipped" in app.status_source.beacons
             assert snap.errors == 0 and snap.adverts_dropped == 0 and snap.adverts_handled > 300
             await until(pilot, lambda: bool(changes), "on_change")
 
-            # offers: the tag customer walked in (welcome) and dwelled as Gold (bakery); the app customer walked in
+            # the tag customer walked in (welcome) and dwelled as Gold (bakery); the app customer walked in
             db = sqlite3.connect(settings.database_path)
             offers = db.execute(
                 "SELECT customer_id, name FROM offers WHERE source = 'presence' ORDER BY customer_id, name"
@@ -104,16 +110,20 @@ async def test_walk_in_issues_offers_and_the_floor_screen_shows_them(demo_settin
             ]
             notes = [
                 json.loads(p)
-                for (p,) in db.execute("SELECT payload FROM outbox WHERE type = ?", [NOTIFICATION_EVENT]).fetchall()
+                for (p,) in db.execute(
+                    "SELECT payload FROM outbox WHERE type = ?", [NOTIFICATION_EVENT]
+                ).fetchall()
             ]
             assert sorted(n["customer_id"] for n in notes) == ["C1002", "C1002", "C1004"]
             # both first visits closed when C1002 came back at 600 s
-            visits = db.execute("SELECT customer_id, zone FROM presence_visits ORDER BY customer_id").fetchall()
+            visits = db.execute(
+                "SELECT customer_id, zone FROM presence_visits ORDER BY customer_id"
+            ).fetchall()
             assert visits == [("C1002", "store"), ("C1004", "store")]
             c1003_name = db.execute("SELECT display_name FROM customers WHERE id = 'C1003'").fetchone()[0]
             c1002_name = db.execute("SELECT display_name FROM customers WHERE id = 'C1002'").fetchone()[0]
-            for table in ("offers", "presence_offers_issued", "presence_visits", "outbox"):
-                assert "C1003" not in str(db.execute(f"SELECT * FROM {table}").fetchall()), table
+            for name in ("offers", "presence_offers_issued", "presence_visits", "outbox"):
+                assert "C1003" not in str(db.execute(f"SELECT * FROM {name}").fetchall()), name
             db.close()
             assert [p["customer_id"] for p in snap.present] == ["C1002"]
 
@@ -128,6 +138,7 @@ async def test_walk_in_issues_offers_and_the_floor_screen_shows_them(demo_settin
             assert "Double points on bakery" in text
             assert c1003_name not in text
             assert "1 in store" in str(screen.query_one("#floor-head", Static).render())
+            assert "first: line 6" in str(screen.query_one("#present-note", Static).render())
 
             await pilot.press("a")
             await pilot.pause()
@@ -192,3 +203,22 @@ async def test_floor_screen_without_presence_fits_and_says_so(demo_settings: Set
         assert "Presence is off" in str(screen.query_one("#floor-head", Static).render())
         assert screen.query_one("#present", DataTable).row_count == 0
         assert screen.size.width <= 80 and screen.size.height <= 24
+
+
+async def test_the_till_starts_presence_from_its_settings_and_shows_the_floor(
+    demo_settings: Settings, tmp_path: Path
+) -> None:
+    """As `make run` does: ble.replay set -> the app runs its own PresenceRunner, the status bar says so,
+    and F11 opens the floor screen fed by that runner."""
+    settings = presence_settings(demo_settings, walk_file(tmp_path, corrupt=False))
+    app = make_app(settings, clock=lambda: FIXED_NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.presence is not None
+        await until(pilot, lambda: "walk.jsonl" in app.status_source.beacons, "the beacon status")
+        await until(pilot, lambda: app.presence.snapshot().adverts_handled > 0, "adverts to be handled")
+        await pilot.press("f11")
+        await pilot.pause()
+        assert isinstance(app.screen, FloorScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, FloorScreen)

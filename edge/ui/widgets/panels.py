@@ -44,13 +44,14 @@ class CustomerPanel(Static):
         if c.pickup_orders:
             out.append("[b]Pick-up waiting:[/b]")
             for order in c.pickup_orders:
-                out.append(f"  {escape(str(order.get('order_id')))}: {order.get('items')} items")
+                items = order.get("items")
+                count = len(items) if isinstance(items, list) else items
+                out.append(f"  {escape(str(order.get('order_id')))}: {count} items, {order.get('status', 'ready')}")
         if c.recent_purchases:
             out.append("[b]Recent purchases:[/b]")
             for p in c.recent_purchases[:4]:
-                out.append(
-                    f"  {p.get('when')} {p.get('channel', '?'):5} {money(int(p.get('total_cents', 0)))}"
-                )
+                when = str(p.get("created_at") or p.get("when") or "")[:10]
+                out.append(f"  {when} {str(p.get('channel', '?')):5} {money(int(p.get('total_cents') or 0))}")
         self.update("\n".join(out))
 
 

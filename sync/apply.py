@@ -1,0 +1,215 @@
+"""Applying pulled changes to the edge database, one page per transaction together with the cursor.
+
+A change the edge cannot store (a constraint fails) is skipped and noted in ``sync_state`` rather than
+aborting the page: a pull that fails forever on one bad row would freeze the whole catalog.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from typing import Any
+
+import sqlite_utils
+
+from sync import protocol
+from sync.outbox import utc_now_iso
+from sync.protocol import Change, ChangesPage
+
+log = logging.getLogger(__name__)
+
+CURSOR_KEY = "pull_cursor"
+KEYS_KEY = "loyalty_keys"
+REVOCATIONS_KEY = "revocations"
+WARNINGS_KEY = "pull_warnings"
+
+
+def get_state(db: sqlite_utils.Database, key: str) -> str | None:
+    row = db.execute("SELECT value FROM sync_state WHERE key = ?", [key]).fetchone()
+    return None if row is None else str(row[0])
+
+
+def set_state(db: sqlite_utils.Database, key: str, value: str) -> None:
+    db.conn.execute(
+        "INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [key, value],
+    )
+
+
+def apply_page(db: sqlite_utils.Database, page: ChangesPage) -> int:
+    """Apply one page and store its cursor atomically; returns how many changes were applied."""
+    applied, warnings = 0, []
+    with db.conn:
+        if not db.conn.in_transaction:
+            db.conn.execute("BEGIN IMMEDIATE")
+        for change in page.changes:
+            try:
+                _apply(db, change)
+                applied += 1
+            except (sqlite3.IntegrityError, KeyError, TypeError, ValueError) as exc:
+                warnings.append(f"{change.kind} {change.key}: {exc}")
+        if warnings:
+            old = json.loads(get_state(db, WARNINGS_KEY) or "[]")
+            set_state(db, WARNINGS_KEY, json.dumps((old + warnings)[-100:]))
+            log.warning("skipped %d pulled changes: %s", len(warnings), warnings[:3])
+        set_state(db, CURSOR_KEY, page.cursor)
+    return applied
+
+
+def _apply(db: sqlite_utils.Database, change: Change) -> None:
+    handler = _HANDLERS.get(change.kind)
+    if handler is not None:
+        handler(db.conn, change.key, change.data)
+
+
+def _product(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) -> None:
+    if d is None:
+        return  # products are never deleted at the edge: old sales and receipts refer to them by name
+    conn.execute(
+        "INSERT INTO products (gtin, name, price_cents, vat_rate_bp, category, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (gtin) DO UPDATE SET name = excluded.name, price_cents = excluded.price_cents, "
+        "vat_rate_bp = excluded.vat_rate_bp, category = excluded.category, updated_at = excluded.updated_at",
+        [d["gtin"], d["name"], int(d["price_cents"]), int(d["vat_rate_bp"]), d["category"], utc_now_iso()],
+    )
+
+
+def _ensure_customer_stub(conn: sqlite3.Connection, customer_id: str | None) -> None:
+    # a personal offer can arrive on an earlier page than its customer's profile; the profile fills this in
+    if customer_id:
+        conn.execute(
+            "INSERT INTO customers (id, display_name) VALUES (?, '(syncing)') ON CONFLICT (id) DO NOTHING",
+            [customer_id],
+        )
+
+
+def _offer(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) -> None:
+    if d is None:
+        conn.execute("UPDATE offers SET active = 0 WHERE id = ?", [key])
+        return
+    _ensure_customer_stub(conn, d.get("customer_id"))
+    conn.execute(
+        "INSERT INTO offers (id, kind, name, params, priority, stackable, tiers, customer_id, requires_coupon, "
+        "birthday_month, valid_from, valid_until, source, active) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'hub', ?) "
+        "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, name = excluded.name, params = excluded.params, "
+        "priority = excluded.priority, stackable = excluded.stackable, tiers = excluded.tiers, "
+        "customer_id = excluded.customer_id, requires_coupon = excluded.requires_coupon, "
+        "birthday_month = excluded.birthday_month, valid_from = excluded.valid_from, "
+        "valid_until = excluded.valid_until, source = 'hub', active = excluded.active",
+        [d["id"], d["kind"], d.get("name", d["id"]), json.dumps(d.get("params", {})), int(d.get("priority", 0)),
+         int(bool(d.get("stackable"))), json.dumps(d.get("tiers", [])), d.get("customer_id"),
+         int(bool(d.get("requires_coupon"))), int(d.get("birthday_month", 0)), d.get("valid_from"),
+         d.get("valid_until"), int(bool(d.get("active", True)))],
+    )
+
+
+def _coupon(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) -> None:
+    if d is None or d.get("revoked_at"):
+        # a revoked coupon must not be redeemable offline; unless this till already redeemed it
+        conn.execute("DELETE FROM coupons WHERE code = ? AND redeemed_at IS NULL", [key])
+        return
+    if conn.execute("SELECT 1 FROM offers WHERE id = ?", [d["offer_id"]]).fetchone() is None:
+        raise ValueError(f"offer {d['offer_id']} is not known here")
+    _ensure_customer_stub(conn, d.get("customer_id"))
+    # a local redemption not yet confirmed by the hub wins over the hub's older "not redeemed"
+    conn.execute(
+        "INSERT INTO coupons (code, offer_id, customer_id, single_use, redeemed_at, redeemed_sale_id) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (code) DO UPDATE SET offer_id = excluded.offer_id, "
+        "customer_id = excluded.customer_id, single_use = excluded.single_use, "
+        "redeemed_at = coalesce(coupons.redeemed_at, excluded.redeemed_at), "
+        "redeemed_sale_id = coalesce(coupons.redeemed_sale_id, excluded.redeemed_sale_id)",
+        [d["code"], d["offer_id"], d.get("customer_id"), int(bool(d.get("single_use", True))), d.get("redeemed_at"),
+         d.get("redeemed_sale_id")],
+    )
+
+
+def _customer(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) -> None:
+    if d is None:
+        return
+    conn.execute(
+        "INSERT INTO customers (id, card_number, display_name, phone_hash, email_hash, tier, confirmed_points, "
+        "spend_12m_cents, consents, birthday, preferences, recent_purchases, pickup_orders, rewards, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+        "card_number = excluded.card_number, display_name = excluded.display_name, phone_hash = excluded.phone_hash, "
+        "email_hash = excluded.email_hash, tier = excluded.tier, confirmed_points = excluded.confirmed_points, "
+        "spend_12m_cents = excluded.spend_12m_cents, consents = excluded.consents, birthday = excluded.birthday, "
+        "preferences = excluded.preferences, recent_purchases = excluded.recent_purchases, "
+        "pickup_orders = excluded.pickup_orders, rewards = excluded.rewards, updated_at = excluded.updated_at",
+        [d["id"], d.get("card_number"), d.get("display_name") or d["id"], d.get("phone_hash"), d.get("email_hash"),
+         d.get("tier") or "Bronze", int(d.get("confirmed_points", 0)), int(d.get("spend_12m_cents", 0)),
+         json.dumps(d.get("consents", {})), d.get("birthday"), json.dumps(d.get("preferences", {})),
+         json.dumps(d.get("recent_purchases", [])), json.dumps(d.get("pickup_orders", [])),
+         json.dumps(d.get("rewards", [])), utc_now_iso()],
+    )
+    # the confirmed balance includes these entries, so they stop counting as pending on this device
+    applied = [e for e in d.get("applied_entry_ids", []) if isinstance(e, str)]
+    now = utc_now_iso()
+    for i in range(0, len(applied), 500):
+        chunk = applied[i : i + 500]
+        conn.execute(
+            f"INSERT OR IGNORE INTO ledger_confirmations (entry_id, confirmed_at) SELECT entry_id, ? FROM ledger "
+            f"WHERE entry_id IN ({','.join('?' * len(chunk))})",
+            [now, *chunk],
+        )
+
+
+def _json_state(conn: sqlite3.Connection, key: str, default: str) -> Any:
+    row = conn.execute("SELECT value FROM sync_state WHERE key = ?", [key]).fetchone()
+    return json.loads(row[0] if row else default)
+
+
+def _put_state(conn: sqlite3.Connection, key: str, value: Any) -> None:
+    conn.execute(
+        "INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [key, json.dumps(value, sort_keys=True)],
+    )
+
+
+def _signing_key(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) -> None:
+    keys = _json_state(conn, KEYS_KEY, "{}")
+    if d is None:
+        keys.pop(key, None)
+    else:
+        keys[key] = {"kid": d["kid"], "public_key_b64": d["public_key_b64"], "not_after": d["not_after"],
+                     "revoked": bool(d.get("revoked"))}
+    _put_state(conn, KEYS_KEY, keys)
+    # schema v2 has a token_keys table for the offline verifier of app codes; older schemas do not
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'token_keys'").fetchone():
+        if d is None or d.get("revoked"):
+            conn.execute("DELETE FROM token_keys WHERE kid = ?", [key])
+        else:
+            conn.execute(
+                "INSERT INTO token_keys (kid, public_key, not_after) VALUES (?, ?, ?) ON CONFLICT (kid) DO UPDATE "
+                "SET public_key = excluded.public_key, not_after = excluded.not_after",
+                [d["kid"], d["public_key_b64"], d["not_after"]],
+            )
+
+
+def _revocation(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) -> None:
+    revoked = _json_state(conn, REVOCATIONS_KEY, "[]")
+    if key not in revoked:
+        revoked.append(key)
+    _put_state(conn, REVOCATIONS_KEY, revoked[-10_000:])
+    what, _, ident = key.partition(":")
+    if what == "coupon":
+        conn.execute("DELETE FROM coupons WHERE code = ? AND redeemed_at IS NULL", [ident])
+
+
+_HANDLERS = {
+    protocol.PRODUCT: _product,
+    protocol.OFFER: _offer,
+    protocol.COUPON: _coupon,
+    protocol.CUSTOMER: _customer,
+    protocol.SIGNING_KEY: _signing_key,
+    protocol.REVOCATION: _revocation,
+}
+
+
+def loyalty_public_keys(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
+    """The hub's Ed25519 public keys for loyalty tokens: {kid: {kid, public_key_b64, not_after, revoked}}."""
+    return dict(json.loads(get_state(db, KEYS_KEY) or "{}"))
+
+
+def revocations(db: sqlite_utils.Database) -> list[str]:
+    """Revoked things as 'what:id' strings (e.g. 'signing_key:k01...', 'coupon:SUMMER5')."""
+    return list(json.loads(get_state(db, REVOCATIONS_KEY) or "[]"))

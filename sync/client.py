@@ -1,0 +1,450 @@
+"""The sync client: pushes the outbox, pulls the store's changes, and reports its status.
+
+It runs as a thread inside the till (``SyncWorker``) or in the foreground (``store-edge sync run``). All
+network waits happen on that thread; the UI only ever receives ``SyncStatus`` snapshots through listeners.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import gzip
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlite_utils
+
+from edge.db.connection import open_database
+from edge.settings import HubSettings
+from sync import outbox, protocol
+from sync.apply import apply_page, get_state, set_state
+from sync.credentials import Credential
+from sync.protocol import ACCEPTED, DUPLICATE, PROTOCOL_VERSION, VERSION_HEADER
+
+log = logging.getLogger(__name__)
+
+LAST_SUCCESS_KEY = "last_success_at"
+LAST_ERROR_KEY = "last_error"
+BACKOFF_BASE_S = 0.5
+SLOW_BATCH_S = 2.0  # a batch slower than this stops the batch size from growing
+PULL_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    """What the till's status bar shows. ``online`` is None until the first attempt."""
+
+    online: bool | None
+    pending: int
+    dead: int
+    oldest_pending_age_s: float | None
+    last_success_at: str | None
+    last_error: str | None
+    backlog: int = 0  # events to send when the current drain began (0 when not draining)
+    sent: int = 0  # of those, how many the hub has answered
+    next_attempt_in_s: float | None = None
+
+    @property
+    def draining(self) -> bool:
+        return self.backlog > 0 and self.sent < self.backlog
+
+
+StatusListener = Callable[[SyncStatus], None]
+
+
+class SyncError(Exception):
+    """A sync attempt failed; ``str()`` is a sentence for the status bar."""
+
+    retry_after_s: float | None = None
+    permanent = False  # retrying will not help until a person acts (revoked, unknown device)
+    shrink_batch = False
+
+
+class HubUnreachable(SyncError):
+    shrink_batch = True
+
+
+class HubRefused(SyncError):
+    permanent = True
+
+
+class HubBusy(SyncError):
+    def __init__(self, message: str, retry_after_s: float | None, shrink: bool = True) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        self.shrink_batch = shrink
+
+
+@dataclass
+class SyncReport:
+    accepted: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+    pulled: int = 0
+    batches: int = 0
+
+
+def _q(text: str) -> str:
+    """A JSON string literal; ids, types and timestamps are plain ASCII, so the encoder is rarely needed."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    return json.dumps(text)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def full_jitter(attempt: int, base_s: float, cap_s: float, rng: random.Random | None = None) -> float:
+    """AWS-style full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
+    return (rng or random).uniform(0.0, min(cap_s, base_s * (2 ** min(attempt, 30))))
+
+
+class SyncClient:
+    def __init__(self, db: sqlite_utils.Database | Path | str, credential: Credential, settings: HubSettings | None = None,
+                 *, hub_url: str | None = None, rng: random.Random | None = None, initial_batch: int = 100) -> None:
+        self.db = db if isinstance(db, sqlite_utils.Database) else open_database(db)
+        self.cred = credential
+        self.settings = settings or HubSettings()
+        self.hub_url = (hub_url or self.settings.url or credential.hub_url).rstrip("/")
+        self.rng = rng or random.Random()
+        self.batch_size = max(1, min(initial_batch, self.settings.batch_max_events))
+        self.failures = 0
+        self._listeners: list[StatusListener] = []
+        self._lock = threading.Lock()
+        self._online: bool | None = None
+        self._backlog = 0
+        self._sent = 0
+        self._next_attempt_in: float | None = None
+        self._http = httpx.Client(
+            base_url=self.hub_url,
+            timeout=self.settings.timeout_s,
+            headers={"Authorization": f"Bearer {credential.token}", VERSION_HEADER: str(PROTOCOL_VERSION),
+                     "User-Agent": f"store-edge-sync/{PROTOCOL_VERSION} ({credential.device_id})"},
+        )
+        self._envelope = (f'"device_id":{json.dumps(credential.device_id)},'
+                          f'"store_id":{json.dumps(credential.store_id)}')
+        outbox.resume_in_flight(self.db)
+
+    def close(self) -> None:
+        self._http.close()
+
+    # ---------------------------------------------------------------- status
+    def add_listener(self, listener: StatusListener) -> Callable[[], None]:
+        """Called on the sync thread after every batch and state change; returns an unsubscribe function.
+        A Textual app should hop threads with ``app.call_from_thread``."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def remove() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return remove
+
+    def status(self) -> SyncStatus:
+        st = outbox.stats(self.db, dead_limit=0)
+        return SyncStatus(
+            online=self._online,
+            pending=st.unsent,
+            dead=st.dead,
+            oldest_pending_age_s=st.oldest_pending_age_s(),
+            last_success_at=get_state(self.db, LAST_SUCCESS_KEY),
+            last_error=get_state(self.db, LAST_ERROR_KEY),
+            backlog=self._backlog,
+            sent=self._sent,
+            next_attempt_in_s=self._next_attempt_in,
+        )
+
+    def _notify(self) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        if not listeners:
+            return
+        snapshot = self.status()
+        for listener in listeners:
+            try:
+                listener(snapshot)
+            except Exception:  # a broken UI callback must not stop the sync
+                log.exception("sync status listener failed")
+
+    def _record_success(self) -> None:
+        self._online = True
+        self.failures = 0
+        with self.db.conn:
+            set_state(self.db, LAST_SUCCESS_KEY, outbox.utc_now_iso())
+            self.db.conn.execute("DELETE FROM sync_state WHERE key = ?", [LAST_ERROR_KEY])
+
+    def _record_error(self, exc: SyncError) -> None:
+        self._online = False if isinstance(exc, HubUnreachable | HubRefused) else self._online
+        self.failures += 1
+        with self.db.conn:
+            set_state(self.db, LAST_ERROR_KEY, str(exc))
+
+    # ---------------------------------------------------------------- HTTP
+    def _request(self, method: str, path: str, **kw: Any) -> Any:
+        try:
+            resp = self._http.request(method, path, **kw)
+        except httpx.ConnectError:
+            raise HubUnreachable(f"the hub at {self.hub_url} cannot be reached; the till keeps working offline") from None
+        except httpx.TimeoutException:
+            raise HubUnreachable(f"the hub at {self.hub_url} did not answer within {self.settings.timeout_s:g} s") from None
+        except httpx.HTTPError as exc:
+            raise HubUnreachable(f"the connection to the hub broke off ({type(exc).__name__})") from None
+        try:
+            doc = resp.json()
+        except ValueError:
+            doc = None
+        message = doc.get("message") if isinstance(doc, dict) and isinstance(doc.get("message"), str) else None
+        code = doc.get("error") if isinstance(doc, dict) else None
+        status = resp.status_code
+        if status == 200:
+            if doc is None:
+                raise HubBusy("the hub's answer could not be read (not JSON); retrying", None)
+            return doc
+        if status == 403 and code == "device_revoked":
+            raise HubRefused("this device was revoked on the hub; re-enrol")
+        if status == 401:
+            raise HubRefused(message or "this device is not known to the hub; enrol it with 'store-edge enroll'")
+        retry_after = parse_retry_after(resp.headers.get("retry-after"))
+        if status == 413:
+            raise HubBusy("the hub found the batch too large; sending smaller batches", retry_after or 0.0)
+        if status in (429, 502, 503, 504) or status >= 500:
+            raise HubBusy(f"the hub answered {status} ({message or resp.reason_phrase or 'no reason'}); retrying",
+                          retry_after)
+        raise HubRefused(f"the hub refused the request ({status}: {message or resp.reason_phrase})")
+
+    # ---------------------------------------------------------------- push
+    def _event_json(self, row: outbox.OutboxRow) -> str:
+        # the payload is already JSON text in the outbox: splice it in instead of decoding and re-encoding
+        return (
+            f'{{"id":{_q(row.event_id)},{self._envelope},"seq":{row.seq},"type":{_q(row.type)},'
+            f'"payload":{row.payload},"device_time":{_q(row.device_time)}}}'
+        )
+
+    def push_batch(self) -> tuple[int, int, int] | None:
+        """Send one batch; returns (accepted, duplicate, rejected) or None when nothing is pending."""
+        batch = outbox.claim_batch(self.db, self.batch_size, self.settings.batch_max_bytes)
+        if not batch:
+            return None
+        seqs = [r.seq for r in batch]
+        body = (f'{{"protocol":{PROTOCOL_VERSION},"events":[' + ",".join(self._event_json(r) for r in batch)
+                + "]}").encode()
+        started = time.monotonic()
+        try:
+            doc = self._request("POST", f"{protocol.API_PREFIX}/events", content=gzip.compress(body, 1),
+                                headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
+            results = protocol.parse_push_response(doc)
+        except protocol.ProtocolError as exc:
+            outbox.release(self.db, seqs, str(exc))
+            raise HubBusy(f"the hub's answer could not be read ({exc}); retrying", None) from None
+        except SyncError as exc:
+            outbox.release(self.db, seqs, str(exc))
+            raise
+        by_id = {r.id: r for r in results}
+        acked, dead = [], []
+        counts = [0, 0, 0]
+        for row in batch:
+            res = by_id.get(row.event_id)
+            if res is None:
+                continue  # no verdict: stays in flight, released below and sent again
+            if res.status in (ACCEPTED, DUPLICATE):
+                acked.append(row.seq)
+                counts[0 if res.status == ACCEPTED else 1] += 1
+            else:
+                dead.append((row.seq, res.reason or "rejected by the hub without a reason"))
+                counts[2] += 1
+        outbox.settle(self.db, acked, dead)
+        missing = [r.seq for r in batch if r.event_id not in by_id]
+        if missing:
+            outbox.release(self.db, missing, "the hub's answer did not mention these events")
+        self._adapt(time.monotonic() - started, ok=True)
+        return counts[0], counts[1], counts[2]
+
+    def _adapt(self, seconds: float, *, ok: bool) -> None:
+        top = self.settings.batch_max_events
+        if ok and seconds < SLOW_BATCH_S:
+            self.batch_size = min(top, self.batch_size * 2)
+        elif not ok or seconds > 2 * SLOW_BATCH_S:
+            self.batch_size = max(1, self.batch_size // 2)
+
+    def push_all(self, report: SyncReport | None = None, progress: Callable[[int, int], None] | None = None) -> SyncReport:
+        """Drain the outbox; raises ``SyncError`` on the first failure (the rows are back to pending)."""
+        report = report or SyncReport()
+        self._backlog = outbox.pending_count(self.db)
+        self._sent = 0
+        try:
+            while True:
+                try:
+                    counts = self.push_batch()
+                except SyncError as exc:
+                    if exc.shrink_batch:
+                        self._adapt(0.0, ok=False)
+                    raise
+                if counts is None:
+                    break
+                report.accepted += counts[0]
+                report.duplicate += counts[1]
+                report.rejected += counts[2]
+                report.batches += 1
+                self._sent += sum(counts)
+                self._online = True
+                if progress:
+                    progress(self._sent, max(self._backlog, self._sent))
+                self._notify()
+        finally:
+            self._backlog = self._sent = 0
+        return report
+
+    # ---------------------------------------------------------------- pull
+    def pull_all(self, report: SyncReport | None = None, *, max_pages: int = 10_000) -> SyncReport:
+        report = report or SyncReport()
+        for _ in range(max_pages):
+            params = {"limit": str(PULL_LIMIT)}
+            cursor = get_state(self.db, "pull_cursor")
+            if cursor:
+                params["cursor"] = cursor
+            doc = self._request("GET", f"{protocol.API_PREFIX}/changes", params=params)
+            try:
+                page = protocol.parse_changes_page(doc)
+            except protocol.ProtocolError as exc:
+                raise HubBusy(f"the hub's changes could not be read ({exc}); retrying", None) from None
+            report.pulled += apply_page(self.db, page)
+            if not page.has_more:
+                break
+        return report
+
+    # ---------------------------------------------------------------- one round / the loop
+    def sync_once(self, progress: Callable[[int, int], None] | None = None) -> SyncReport:
+        """Push everything pending, then pull; raises ``SyncError`` (recorded for ``status``)."""
+        report = SyncReport()
+        try:
+            self.push_all(report, progress)
+            self.pull_all(report)
+        except SyncError as exc:
+            self._record_error(exc)
+            self._notify()
+            raise
+        self._record_success()
+        self._notify()
+        return report
+
+    def next_delay(self, exc: SyncError | None) -> float:
+        cap = self.settings.backoff_cap_s
+        if exc is None:
+            return self.settings.sync_interval_s
+        if exc.retry_after_s is not None:
+            return min(cap, exc.retry_after_s)
+        return full_jitter(self.failures, BACKOFF_BASE_S, cap, self.rng)
+
+    def run(self, stop: threading.Event, wake: threading.Event | None = None,
+            progress: Callable[[int, int], None] | None = None) -> None:
+        """Sync until ``stop`` is set; ``wake`` cuts a wait short (e.g. right after a sale)."""
+        wake = wake or threading.Event()
+        last_compact = 0.0
+        while not stop.is_set():
+            error: SyncError | None = None
+            try:
+                self.sync_once(progress)
+            except SyncError as exc:
+                error = exc
+                log.info("sync failed: %s", exc)
+            except Exception as exc:  # never let the worker die silently: say so in the status bar
+                error = SyncError(f"the sync failed unexpectedly ({type(exc).__name__}: {exc})")
+                log.exception("sync failed unexpectedly")
+                self._record_error(error)
+            if time.monotonic() - last_compact > 3600:
+                outbox.compact(self.db, self.settings.acked_retention_days)
+                last_compact = time.monotonic()
+            delay = self.next_delay(error)
+            self._next_attempt_in = delay
+            self._notify()
+            wake.wait(delay)
+            wake.clear()
+            self._next_attempt_in = None
+
+
+class SyncWorker:
+    """The till's background sync thread. ``trigger()`` after a sale makes it push at once."""
+
+    def __init__(self, client: SyncClient) -> None:
+        self.client = client
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="sync-worker", daemon=True)
+
+    def _main(self) -> None:
+        try:
+            self.client.run(self._stop, self._wake)
+        finally:
+            self.client.close()
+
+    def start(self) -> SyncWorker:
+        self._thread.start()
+        return self
+
+    def trigger(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def add_listener(self, listener: StatusListener) -> Callable[[], None]:
+        return self.client.add_listener(listener)
+
+
+def describe_status(st: SyncStatus) -> list[str]:
+    """The status in words, for ``sync status`` and for a status-bar tooltip."""
+    online = {True: "online", False: "offline", None: "not tried yet"}[st.online]
+    lines = [f"hub: {online}", f"pending events: {st.pending}"]
+    if st.oldest_pending_age_s is not None:
+        lines.append(f"oldest pending: {_age(st.oldest_pending_age_s)} old")
+    lines.append(f"last successful sync: {st.last_success_at or 'never'}")
+    if st.last_error:
+        lines.append(f"last error: {st.last_error}")
+    lines.append(f"dead letters: {st.dead}")
+    return lines
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def status_offline(db: sqlite_utils.Database) -> SyncStatus:
+    """The status from the database alone (``sync status`` without contacting the hub)."""
+    st = outbox.stats(db, dead_limit=0)
+    return SyncStatus(
+        online=None, pending=st.unsent, dead=st.dead, oldest_pending_age_s=st.oldest_pending_age_s(),
+        last_success_at=get_state(db, LAST_SUCCESS_KEY), last_error=get_state(db, LAST_ERROR_KEY),
+    )
+
+
+

@@ -1,0 +1,142 @@
+"""The hub's OpenAPI 3.0 description, served at /openapi.json and fuzzed by the tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sync.protocol import CHANGE_KINDS, MAX_PULL_LIMIT, PROTOCOL_VERSION
+
+_ERROR = {
+    "type": "object",
+    "required": ["error", "message"],
+    "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+}
+
+
+def _err(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+_EVENT = {
+    "type": "object",
+    "required": ["id", "device_id", "store_id", "seq", "type", "payload", "device_time"],
+    "properties": {
+        "id": {"type": "string", "description": "UUIDv7, globally unique and time-ordered"},
+        "device_id": {"type": "string"},
+        "store_id": {"type": "string"},
+        "seq": {"type": "integer", "minimum": 0, "description": "per-device sequence number"},
+        "type": {"type": "string", "example": "ledger.earn"},
+        "payload": {"type": "object"},
+        "device_time": {"type": "string", "description": "ISO 8601 UTC"},
+    },
+}
+
+
+def spec() -> dict[str, Any]:
+    bearer: list[dict[str, list[str]]] = [{"device": []}]
+    api_key: list[dict[str, list[str]]] = [{"apiKey": []}]
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "store-edge hub", "version": str(PROTOCOL_VERSION),
+                 "description": "Edge <-> hub sync protocol; see docs/sync-protocol.md"},
+        "paths": {
+            "/v1/health": {"get": {"operationId": "health", "responses": {
+                "200": {"description": "the hub is up", "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"status": {"type": "string"}, "protocol": {"type": "integer"}}}}}}}}},
+            "/v1/enroll": {"post": {
+                "operationId": "enroll",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["code"], "properties": {"code": {"type": "string"}}}}}},
+                "responses": {
+                    "200": {"description": "the device credential", "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["device_id", "store_id", "token"],
+                        "properties": {"device_id": {"type": "string"}, "store_id": {"type": "string"},
+                                       "token": {"type": "string"}, "protocol": {"type": "integer"}}}}}},
+                    "400": _err("malformed request"),
+                    "403": _err("unknown, used or expired code"),
+                }}},
+            "/v1/events": {"post": {
+                "operationId": "pushEvents",
+                "security": bearer,
+                "description": "Push a batch. The body may be gzip-compressed (Content-Encoding: gzip).",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["protocol", "events"],
+                    "properties": {"protocol": {"type": "integer", "enum": [PROTOCOL_VERSION]},
+                                   "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}}}}}},
+                "responses": {
+                    "200": {"description": "one result per event, in order", "content": {"application/json": {
+                        "schema": {"type": "object", "required": ["results"], "properties": {
+                            "results": {"type": "array", "items": {"type": "object", "required": ["id", "status"],
+                                "properties": {"id": {"type": "string"},
+                                               "status": {"type": "string", "enum": ["accepted", "duplicate", "rejected"]},
+                                               "reason": {"type": "string"}}}},
+                            "server_time": {"type": "string"}}}}}},
+                    "400": _err("the batch envelope is malformed"),
+                    "401": _err("no or unknown device credential"),
+                    "403": _err("the device was revoked"),
+                    "413": _err("the batch is too large"),
+                    "503": _err("the hub is busy; honour Retry-After"),
+                }}},
+            "/v1/changes": {"get": {
+                "operationId": "pullChanges",
+                "security": bearer,
+                "parameters": [
+                    {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
+                    {"name": "limit", "in": "query", "required": False,
+                     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PULL_LIMIT}},
+                ],
+                "responses": {
+                    "200": {"description": "a page of changes for the device's store", "content": {
+                        "application/json": {"schema": {"type": "object", "required": ["changes", "cursor", "has_more"],
+                            "properties": {"protocol": {"type": "integer"},
+                                           "changes": {"type": "array", "items": {"type": "object",
+                                               "required": ["kind", "key"],
+                                               "properties": {"kind": {"type": "string", "enum": list(CHANGE_KINDS)},
+                                                              "key": {"type": "string"},
+                                                              "data": {"type": "object", "nullable": True}}}},
+                                           "cursor": {"type": "string"}, "has_more": {"type": "boolean"}}}}}},
+                    "400": _err("bad cursor or limit"),
+                    "401": _err("no or unknown device credential"),
+                    "403": _err("the device was revoked"),
+                }}},
+            "/v1/orders": {"post": {
+                "operationId": "recordOrder",
+                "security": api_key,
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["order_id", "customer_id", "channel", "total_cents"],
+                    "properties": {
+                        "order_id": {"type": "string", "minLength": 1, "maxLength": 64},
+                        "customer_id": {"type": "string"},
+                        "channel": {"type": "string", "enum": ["web", "app"]},
+                        "total_cents": {"type": "integer", "minimum": 0},
+                        "status": {"type": "string"},
+                        "pickup_store_id": {"type": "string", "nullable": True},
+                        "created_at": {"type": "string"},
+                        "lines": {"type": "array", "items": {"type": "object"}}}}}}},
+                "responses": {
+                    "201": {"description": "recorded", "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "200": {"description": "already recorded (idempotent)",
+                            "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "400": _err("malformed order"),
+                    "401": _err("missing or unknown API key"),
+                    "422": _err("unknown customer"),
+                }}},
+            "/v1/admin/exceptions": {"get": {
+                "operationId": "exceptionsReport",
+                "security": api_key,
+                "parameters": [{"name": "kind", "in": "query", "required": False, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {"description": "overdrafts and other exceptions", "content": {"application/json": {
+                        "schema": {"type": "object", "properties": {"exceptions": {"type": "array",
+                                                                                   "items": {"type": "object"}}}}}}},
+                    "401": _err("missing or unknown API key"),
+                }}},
+        },
+        "components": {
+            "schemas": {"Error": _ERROR, "Event": _EVENT},
+            "securitySchemes": {
+                "device": {"type": "http", "scheme": "bearer", "description": "the per-device token from /v1/enroll"},
+                "apiKey": {"type": "http", "scheme": "bearer", "description": "an API key from 'hub create-api-key'"},
+            },
+        },
+    }

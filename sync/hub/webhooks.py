@@ -1,0 +1,53 @@
+"""Delivers presence notifications to a webhook, with exponential backoff between attempts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from starlette.concurrency import run_in_threadpool
+
+from sync.hub.storage import HubStorage
+
+log = logging.getLogger(__name__)
+
+
+class WebhookDeliverer:
+    def __init__(self, storage: HubStorage, url: str, *, max_attempts: int = 10, base_s: float = 0.5,
+                 cap_s: float = 600.0, timeout_s: float = 5.0) -> None:
+        self.storage, self.url = storage, url
+        self.max_attempts, self.base_s, self.cap_s, self.timeout_s = max_attempts, base_s, cap_s, timeout_s
+
+    async def deliver_due(self, client: httpx.AsyncClient) -> int:
+        due = await run_in_threadpool(self.storage.due_notifications, 50, self.max_attempts)
+        delivered = 0
+        for n in due:
+            body = {k: n[k] for k in ("event_id", "store_id", "device_id", "type", "received_at")}
+            body["payload"] = json.loads(n["payload"])
+            try:
+                resp = await client.post(self.url, json=body, headers={"Idempotency-Key": n["event_id"]})
+                ok, error = 200 <= resp.status_code < 300, f"the webhook answered {resp.status_code}"
+            except httpx.HTTPError as exc:
+                ok, error = False, f"the webhook could not be reached ({type(exc).__name__}: {exc})"
+            if ok:
+                await run_in_threadpool(self.storage.notification_delivered, n["event_id"])
+                delivered += 1
+            else:
+                delay = random.uniform(0, min(self.cap_s, self.base_s * 2 ** n["attempts"]))
+                retry_at = (datetime.now(UTC) + timedelta(seconds=delay)).isoformat(timespec="milliseconds")
+                await run_in_threadpool(self.storage.notification_failed, n["event_id"], error,
+                                        retry_at.replace("+00:00", "Z"))
+        return delivered
+
+    async def run_forever(self, interval_s: float) -> None:
+        async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+            while True:
+                try:
+                    await self.deliver_due(client)
+                except Exception:  # the deliverer must outlive a bad row or a storage hiccup
+                    log.exception("webhook delivery round failed")
+                await asyncio.sleep(interval_s)

@@ -1,0 +1,136 @@
+"""Helpers: a real hub (SQLite file or a fresh PostgreSQL schema) on 127.0.0.1 and real edge databases."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlite_utils
+
+from edge.db.connection import open_database
+from edge.settings import HubSettings
+from sync import outbox
+from sync.client import SyncClient
+from sync.credentials import Credential
+from sync.enroll import enroll
+from sync.hub.storage import HubStorage
+from sync.ids import uuid7
+
+PG_DSN = os.environ.get("STORE_EDGE_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+FAST = HubSettings(timeout_s=5.0, sync_interval_s=0.05, batch_max_events=200, backoff_cap_s=0.2)
+
+
+def _pg_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_DSN, connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+def open_hub_storage(kind: str, tmp_path: Path) -> HubStorage:
+    if kind == "sqlite":
+        return HubStorage.open(tmp_path / "hub.db")
+    if not _pg_available():
+        if os.environ.get("STORE_EDGE_REQUIRE_PG") == "1":
+            pytest.fail(f"PostgreSQL at {PG_DSN} is required but unreachable")
+        pytest.skip(f"PostgreSQL at {PG_DSN} is unreachable")
+    return HubStorage.open(PG_DSN, schema_name=f"hubtest_{uuid.uuid4().hex[:12]}")
+
+
+def close_hub_storage(storage: HubStorage) -> None:
+    drop = getattr(storage.engine, "drop_schema", None)
+    if drop:
+        drop()
+    else:
+        storage.close()
+
+
+def seed(storage: HubStorage, stores: dict[str, list[str]], customers: dict[str, tuple[str, int]]) -> dict[str, str]:
+    """stores: {store: [device, ...]}, customers: {id: (home_store, opening points)} -> {device: code}."""
+    codes = {}
+    for store, devices in stores.items():
+        storage.create_store(store)
+        for dev in devices:
+            codes[dev] = storage.create_device(store, dev)
+    for cid, (home, points) in customers.items():
+        storage.upsert_customer({"id": cid, "display_name": cid.title(), "card_number": f"card-{cid}",
+                                 "home_store_id": home})
+        if points:
+            storage.adjust_balance(cid, points, "opening balance")
+    return codes
+
+
+@dataclass
+class Edge:
+    """One till: a real store.db, a real credential, a real client."""
+
+    data_dir: Path
+    db: sqlite_utils.Database
+    cred: Credential
+
+    def client(self, hub_url: str | None = None, settings: HubSettings = FAST, **kw: Any) -> SyncClient:
+        return SyncClient(self.db, self.cred, settings, hub_url=hub_url, **kw)
+
+    def ledger(self, kind: str, customer_id: str, points: int, sale_id: str | None = None) -> str:
+        entry_id = uuid7()
+        now = outbox.utc_now_iso()
+        with self.db.conn:
+            # the till knows the customer (scanned card); a pull fills in the profile later
+            self.db.execute("INSERT OR IGNORE INTO customers (id, display_name) VALUES (?, ?)",
+                            [customer_id, customer_id])
+            self.db.execute(
+                "INSERT INTO ledger (entry_id, customer_id, kind, points, sale_id, reason, offline, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, 1, ?)", [entry_id, customer_id, kind, points, sale_id, "sale", now])
+            outbox.enqueue(self.db, f"ledger.{kind}", {"entry_id": entry_id, "customer_id": customer_id,
+                                                        "points": points, "sale_id": sale_id, "reason": "sale",
+                                                        "created_at": now})
+        return entry_id
+
+    def sale(self, customer_id: str | None, total_cents: int) -> str:
+        sale_id = uuid7()
+        with self.db.conn:
+            if customer_id:
+                self.db.execute("INSERT OR IGNORE INTO customers (id, display_name) VALUES (?, ?)",
+                                [customer_id, customer_id])
+            self.db.execute(
+                "INSERT INTO sales (id, customer_id, created_at, subtotal_cents, discount_cents, total_cents, "
+                "vat_cents, payment_method, receipt) VALUES (?, ?, ?, ?, 0, ?, 0, 'card', '')",
+                [sale_id, customer_id, outbox.utc_now_iso(), total_cents, total_cents])
+            outbox.enqueue(self.db, "sale.completed", {
+                "id": sale_id, "customer_id": customer_id, "total_cents": total_cents,
+                "created_at": outbox.utc_now_iso(),
+                "lines": [{"gtin": "05901234123457", "name": "Coffee beans 500 g", "qty": 1}], "discounts": []})
+        return sale_id
+
+    def pending_points(self, customer_id: str) -> int:
+        row = self.db.execute(
+            "SELECT coalesce(sum(CASE kind WHEN 'earn' THEN points ELSE -points END), 0) FROM ledger l "
+            "WHERE customer_id = ? AND NOT EXISTS (SELECT 1 FROM ledger_confirmations c WHERE c.entry_id = l.entry_id)",
+            [customer_id]).fetchone()
+        return int(row[0])
+
+    def confirmed_points(self, customer_id: str) -> int:
+        row = self.db.execute("SELECT confirmed_points FROM customers WHERE id = ?", [customer_id]).fetchone()
+        return int(row[0])
+
+    def ledger_set(self) -> set[tuple[str, str, str, int]]:
+        return {tuple(r) for r in self.db.execute(  # type: ignore[misc]
+            "SELECT entry_id, customer_id, kind, points FROM ledger").fetchall()}
+
+
+def make_edge(tmp_path: Path, name: str, hub_url: str, code: str) -> Edge:
+    data_dir = tmp_path / name
+    cred = enroll(hub_url, code, data_dir)
+    return Edge(data_dir, open_database(data_dir / "store.db"), cred)
+
+
+def hub_ledger_set(storage: HubStorage, store_id: str | None = None) -> set[tuple[str, str, str, int]]:
+    return {(e["entry_id"], e["customer_id"], e["kind"], int(e["points"])) for e in storage.ledger_entries()
+            if e["store_id"] != "hub" and (store_id is None or e["store_id"] == store_id)}

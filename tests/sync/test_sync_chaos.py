@@ -1,0 +1,160 @@
+"""Chaos: a fault-injecting proxy, kill -9 of the edge, and a hub killed mid-batch. The ledgers must agree."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+from synchelpers import Edge, hub_ledger_set, make_edge, seed
+
+from edge.settings import HubSettings
+from sync import outbox
+from sync.client import SyncError
+from sync.faultproxy import FaultProxy, Faults
+from sync.hub.server import HubServer, bind_socket
+from sync.hub.storage import HubStorage
+
+ROOT = Path(__file__).resolve().parents[2]
+CUSTOMERS = {f"c{i}": ("s1", 500) for i in range(5)}
+
+
+def _busy_day(edge: Edge, n: int, seed_: int = 3) -> None:
+    rng = random.Random(seed_)
+    for _ in range(n):
+        cid = rng.choice(list(CUSTOMERS))
+        sale = edge.sale(cid, rng.randint(100, 5000))
+        edge.ledger("earn", cid, rng.randint(1, 50), sale)
+        if rng.random() < 0.3:
+            edge.ledger("burn", cid, rng.randint(1, 100), sale)
+
+
+def _converge(edge: Edge, url: str, rounds: int = 400) -> int:
+    client = edge.client(hub_url=url, settings=HubSettings(timeout_s=2, batch_max_events=64, backoff_cap_s=0.05))
+    failures = 0
+    try:
+        for _ in range(rounds):
+            try:
+                client.sync_once()
+                if outbox.stats(edge.db).unsent == 0:
+                    return failures
+            except SyncError as exc:
+                failures += 1
+                time.sleep(min(0.05, client.next_delay(exc)))
+    finally:
+        client.close()
+    raise AssertionError(f"no convergence after {rounds} rounds; {outbox.stats(edge.db)}")
+
+
+def _assert_ledgers_agree(storage: HubStorage, edge: Edge, hub_url: str) -> None:
+    _converge(edge, hub_url)  # a clean final pull straight from the hub
+    assert hub_ledger_set(storage, "s1") == edge.ledger_set()
+    for cid in CUSTOMERS:
+        assert edge.confirmed_points(cid) == storage.balance(cid)
+        assert edge.pending_points(cid) == 0
+    with storage.engine.tx(write=False) as tx:
+        hub_events = tx.scalar("SELECT count(*) FROM events WHERE store_id = 's1'")
+    assert hub_events == edge.db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+
+
+def test_chaos_run_leaves_hub_ledger_equal_to_edge_ledger(hub: HubServer, tmp_path: Path) -> None:
+    codes = seed(hub.storage, {"s1": ["t1"]}, CUSTOMERS)
+    edge = make_edge(tmp_path, "t1", hub.url, codes["t1"])
+    _busy_day(edge, 150)
+    faults = Faults(drop_request=0.08, drop_response=0.12, delay=0.1, http_500=0.05, http_503=0.05,
+                    error_after_forward=0.08, garbage=0.08, duplicate=0.1, delay_range_s=(0.0, 0.05), seed=11)
+    with FaultProxy("127.0.0.1", hub.port, faults) as proxy:
+        failures = _converge(edge, proxy.url)
+    assert failures > 0
+    assert sum(n for kind, n in proxy.counts.items() if kind != "pass") >= 5
+    _assert_ledgers_agree(hub.storage, edge, hub.url)
+
+
+def _spawn(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "sync.cli", *args], cwd=ROOT, env={**os.environ, **(env or {})},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _wait_for(predicate, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
+def test_kill_9_of_the_edge_during_sync_converges(sqlite_hub: HubServer, tmp_path: Path) -> None:
+    st = sqlite_hub.storage
+    codes = seed(st, {"s1": ["t1"]}, CUSTOMERS)
+    edge = make_edge(tmp_path, "t1", sqlite_hub.url, codes["t1"])
+    _busy_day(edge, 150)
+    total = edge.db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+    with FaultProxy("127.0.0.1", sqlite_hub.port, Faults(delay=1.0, delay_range_s=(0.1, 0.1))) as proxy:
+        proc = _spawn(["sync", "run", "--data-dir", str(edge.data_dir)],
+                      {"STORE_EDGE_HUB__URL": proxy.url, "STORE_EDGE_HUB__BATCH_MAX_EVENTS": "20"})
+        try:
+            _wait_for(lambda: st.count("events") >= 40)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+    assert proc.returncode == -signal.SIGKILL
+    assert 0 < st.count("events") < total
+    _assert_ledgers_agree(st, edge, sqlite_hub.url)
+
+
+def test_hub_killed_mid_batch_and_restarted_converges(tmp_path: Path) -> None:
+    hub_db = tmp_path / "hub.db"
+    storage = HubStorage.open(hub_db)
+    codes = seed(storage, {"s1": ["t1"]}, CUSTOMERS)
+    sock = bind_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    args = ["hub", "serve", "--db", str(hub_db), "--port", str(port)]
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"{url}/v1/health", timeout=0.5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    hub = _spawn(args)
+    try:
+        _wait_for(up)
+        edge = make_edge(tmp_path, "t1", url, codes["t1"])
+        _busy_day(edge, 400)
+        client = edge.client(settings=HubSettings(timeout_s=2, batch_max_events=200, backoff_cap_s=0.05),
+                             initial_batch=200)
+        client.push_batch()
+        # a big batch is on the wire when the hub dies
+        errors: list[Exception] = []
+
+        def push() -> None:
+            try:
+                client.push_all()
+            except SyncError as exc:
+                errors.append(exc)
+
+        t = threading.Thread(target=push)
+        t.start()
+        time.sleep(0.05)
+        hub.send_signal(signal.SIGKILL)
+        hub.wait(10)
+        t.join(10)
+        assert errors, "the push should have failed when the hub died"
+        assert outbox.stats(edge.db).in_flight == 0  # released for a resend
+        hub = _spawn(args)
+        _wait_for(up)
+        _converge(edge, url)
+        _assert_ledgers_agree(storage, edge, url)
+    finally:
+        hub.send_signal(signal.SIGKILL)
+        hub.wait(10)
+        storage.close()

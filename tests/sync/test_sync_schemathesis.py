@@ -1,0 +1,57 @@
+"""schemathesis fuzzes the hub through its own OpenAPI spec, over real HTTP: no request may cause a 5xx."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from synchelpers import seed
+
+from sync.enroll import enroll
+from sync.hub.server import HubServer
+from sync.hub.storage import HubStorage
+
+
+class _Hub:
+    def __init__(self, server: HubServer, device_token: str, api_key: str) -> None:
+        self.server, self.device_token, self.api_key = server, device_token, api_key
+
+
+@pytest.fixture(scope="module")
+def fuzz_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Hub]:
+    tmp = tmp_path_factory.mktemp("fuzzhub")
+    storage = HubStorage.open(tmp / "hub.db")
+    codes = seed(storage, {"s1": ["t1"]}, {"ada": ("s1", 10)})
+    with HubServer(storage) as server:
+        cred = enroll(server.url, codes["t1"], Path(tmp) / "edge")
+        yield _Hub(server, cred.token, storage.create_api_key("fuzz"))
+    storage.close()
+
+
+@pytest.fixture(scope="module")
+def hub_schema(fuzz_hub: _Hub) -> Any:
+    return schemathesis.openapi.from_url(f"{fuzz_hub.server.url}/openapi.json")
+
+
+schema = schemathesis.pytest.from_fixture("hub_schema")
+
+
+@schema.parametrize()
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+def test_hub_never_answers_5xx(case: Any, fuzz_hub: _Hub) -> None:
+    token = fuzz_hub.api_key if case.path in ("/v1/orders", "/v1/admin/exceptions") else fuzz_hub.device_token
+    case.call_and_validate(
+        base_url=fuzz_hub.server.url,
+        headers={"Authorization": f"Bearer {token}"},
+        checks=[not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance],
+    )
