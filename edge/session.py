@@ -10,12 +10,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import sqlite_utils
 
 from devices.barcode.config import BarcodeSettingsError, config_from_settings
-from devices.barcode.decode import ScanResult, decode_scan
-from devices.barcode.loyalty_token import MSG_POSSIBLE_COPY, TokenCheck, TokenVerifier
 from edge.core.basket import Basket, BasketError
 from edge.core.catalog import Product, weighed_line_product
 from edge.core.loyalty import LoyaltyRules, RedemptionLimit, Settlement, check_redemption, redemption_limit
@@ -25,6 +24,10 @@ from edge.store.records import Customer
 from edge.store.repository import Repository
 from edge.store.sales import CompletedSale, SaleError, SalesService
 from sync.outbox import enqueue, pending_count
+
+if TYPE_CHECKING:
+    from devices.barcode.decode import ScanResult
+    from devices.barcode.loyalty_token import TokenCheck, TokenVerifier
 
 Clock = Callable[[], datetime]
 
@@ -53,7 +56,7 @@ class TillSession:
         try:
             self.barcode_config = config_from_settings(settings.barcode)
         except BarcodeSettingsError as exc:
-            raise ConfigError("settings", "barcode.variable_measure_rules", str(exc)) from None
+            raise ConfigError("settings", "barcode", str(exc)) from None
         self.last_decode: ScanResult | None = None
         self.lock = threading.RLock()
         self.basket = Basket()
@@ -103,6 +106,8 @@ class TillSession:
         text = text.strip(" \r\n\t")
         if not text:
             return Outcome(False, "nothing was scanned", "error")
+        from devices.barcode.decode import decode_scan
+
         with self.lock:
             if self.repo.coupon(text) is not None:
                 return self.apply_coupon(text)
@@ -120,6 +125,8 @@ class TillSession:
         return self.repo.product(key) if len(key) == 14 else self.repo.product_by_reference(key)
 
     def _token_verifier(self) -> TokenVerifier:
+        from devices.barcode.loyalty_token import TokenVerifier
+
         return TokenVerifier(
             self.repo.token_keys(),
             skew_s=self.settings.barcode.token_skew_s,
@@ -177,6 +184,8 @@ class TillSession:
         copy = self._record_token_sighting(check)
         outcome = self.set_customer(customer)
         if copy:
+            from devices.barcode.loyalty_token import MSG_POSSIBLE_COPY
+
             return Outcome(True, f"{outcome.message} - WARNING: {MSG_POSSIBLE_COPY}", "customer")
         return outcome
 

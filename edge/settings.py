@@ -20,6 +20,10 @@ from typing import Any
 from edge import paths
 
 ENV_PREFIX = "STORE_EDGE_"
+# STORE_EDGE_* variables that steer tools and tests rather than name a setting
+CONTROL_VARIABLES = frozenset(
+    {"STORE_EDGE_PRODUCTION", "STORE_EDGE_CONFIG", "STORE_EDGE_REQUIRE_PG", "STORE_EDGE_HUB_DB", "STORE_EDGE_TEST_PG_DSN"}
+)
 
 
 class ConfigError(Exception):
@@ -266,7 +270,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def _env_layer(environ: typing.Mapping[str, str]) -> dict[str, Any]:
     layer: dict[str, Any] = {}
     for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX) or name in {"STORE_EDGE_PRODUCTION", "STORE_EDGE_CONFIG"}:
+        if not name.startswith(ENV_PREFIX) or name in CONTROL_VARIABLES:
             continue
         parts = name[len(ENV_PREFIX) :].lower().split("__")
         target = layer

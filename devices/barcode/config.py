@@ -66,7 +66,11 @@ def parse_variable_measure_rule(text: str) -> VariableMeasureRule:
 
 def config_from_settings(settings: object) -> BarcodeConfig:
     """Build the decoder's config from the ``[barcode]`` settings section (edge.settings.BarcodeSettings)."""
-    check = getattr(settings, "loyalty_card_check", "luhn")
+    checks: dict[str, Literal["luhn", "gs1", "none"]] = {"luhn": "luhn", "gs1": "gs1", "none": "none"}
+    name = str(getattr(settings, "loyalty_card_check", "luhn"))
+    if name not in checks:
+        raise BarcodeSettingsError(f"loyalty_card_check must be luhn, gs1 or none, not {name!r}")
+    check = checks[name]
     return BarcodeConfig(
         rcn_region=getattr(settings, "rcn_region", "") or None,
         variable_measure_rules={
@@ -75,7 +79,7 @@ def config_from_settings(settings: object) -> BarcodeConfig:
         },
         loyalty_card=LoyaltyCardFormat(
             pattern=getattr(settings, "loyalty_card_pattern", LoyaltyCardFormat.pattern),
-            check=check if check in ("luhn", "gs1", "none") else "luhn",
+            check=check,
         ),
         store_coupon_pattern=getattr(settings, "store_coupon_pattern", BarcodeConfig.store_coupon_pattern),
     )

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from devices.barcode.symbology import split_aim_id
 from devices.scanners.base import ScanEvent, ScannerSource, ScannerStatus
 
 if TYPE_CHECKING:
@@ -116,6 +115,8 @@ class WedgeDetector:
         self._burst = _Burst()
         if self.prefix and text.startswith(self.prefix):
             text = text[len(self.prefix) :]
+        from devices.barcode.symbology import split_aim_id  # biip: loaded at the first scan, not at start-up
+
         aim_id, text = split_aim_id(text)
         return WedgeOutput("scan", text=text.lstrip(GS), aim_id=aim_id, at=now)
 

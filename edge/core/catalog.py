@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from biip.checksums import gs1_standard_check_digit
-from biip.gtin import Gtin
-
 
 @dataclass(frozen=True)
 class Product:
@@ -27,6 +24,8 @@ def normalize_gtin(text: str) -> str:
     digits = text.strip()
     if not digits.isdigit() or len(digits) not in (8, 12, 13, 14):
         raise InvalidGtin(f"'{text}' is not a product number (8, 12, 13 or 14 digits)")
+    from biip.gtin import Gtin  # all of biip loads with it: at the first scan, not at start-up
+
     try:
         gtin = Gtin.parse(digits)
     except Exception as exc:  # biip raises ParseError with its own sentence
@@ -36,6 +35,8 @@ def normalize_gtin(text: str) -> str:
 
 def with_check_digit(body: str) -> str:
     """Append the GS1 check digit to ``body`` (the GTIN without its last digit)."""
+    from biip.checksums import gs1_standard_check_digit
+
     return body + str(gs1_standard_check_digit(body))
 
 

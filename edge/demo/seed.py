@@ -150,7 +150,7 @@ def demo_dataset(seed: int = 7, now: datetime | None = None) -> dict[str, list[d
     for o in offers:
         o["params"] = json.dumps(o["params"])
         o["tiers"] = json.dumps(o.get("tiers", []))
-    coupons = [
+    coupons: list[dict[str, Any]] = [
         {"code": "SAVE3-ALPHA", "offer_id": "OFF-COUPON3", "customer_id": None, "single_use": 1},
         {"code": "SAVE3-BRAVO", "offer_id": "OFF-COUPON3", "customer_id": None, "single_use": 1},
         {"code": "SAVE3-C1001", "offer_id": "OFF-COUPON3", "customer_id": "C1001", "single_use": 1},

@@ -6,7 +6,7 @@ import asyncio
 import os
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from textual import events, on
@@ -16,12 +16,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
-from devices.barcode.decode import ScanResult, decode_scan
 from devices.scanners.base import ScanEvent, ScannerSource, ScannerStatus, make_scanner_source
 from devices.scanners.wedge import KeyboardWedgeSource
 from edge.core.money import format_money
 from edge.db import open_database
-from edge.presence_runner import PresenceRunner
 from edge.session import Outcome, TillSession
 from edge.settings import ConfigError, Settings
 from edge.store.sales import SaleError
@@ -35,7 +33,11 @@ from edge.ui.wedge_filter import WedgeKeyFilter
 from edge.ui.widgets.basket_table import BasketTable
 from edge.ui.widgets.panels import CustomerPanel, StatusBar, TotalsBar
 from sync import credentials
-from sync.client import SyncClient, SyncStatus, SyncWorker
+
+if TYPE_CHECKING:
+    from devices.barcode.decode import ScanResult
+    from edge.presence_runner import PresenceRunner
+    from sync.client import SyncStatus, SyncWorker
 
 
 class TillApp(App[None]):
@@ -90,6 +92,8 @@ class TillApp(App[None]):
         self._unsubscribe: list[Callable[[], None]] = []
         self.presence: PresenceRunner | None = None
         if settings.ble.enabled or settings.ble.replay:
+            from edge.presence_runner import PresenceRunner  # bleak and the engine only when BLE is on
+
             self.presence = PresenceRunner(settings, settings.database_path, self._beacon_status, self._presence_changed)
 
     SALE_ACTIONS = frozenset({"customer", "find", "quantity", "void", "points", "coupon", "pay", "new_sale", "devices", "floor"})
@@ -121,6 +125,7 @@ class TillApp(App[None]):
         self.in_session(lambda: None)
         self.refresh_status()
         self.set_interval(2.0, self.refresh_status)
+        self.run_worker(_warm_up, thread=True, group="warm-up", exit_on_error=False)
         if self.wedge is not None:
             self.set_interval(self.settings.till.wedge_max_key_interval_ms / 1000, self.wedge.poll)
         for source in self.scanners:
@@ -304,6 +309,8 @@ class TillApp(App[None]):
         return "\n".join(lines)
 
     def _decode_only(self, text: str, aim_id: str | None) -> ScanResult:
+        from devices.barcode.decode import decode_scan
+
         session = self.session
         with session.lock:
             return decode_scan(text, symbology=aim_id, config=session.barcode_config,
@@ -414,6 +421,12 @@ class TillApp(App[None]):
         self.in_session(clear)
 
 
+def _warm_up() -> None:
+    """Load the barcode decoder (all of biip) after the first screen is up, so the first scan is quick."""
+    import devices.barcode.decode  # noqa: F401
+    import devices.barcode.loyalty_token  # noqa: F401
+
+
 def _short_time(iso: str) -> str:
     try:
         return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone().strftime("%H:%M:%S")
@@ -440,5 +453,7 @@ def make_app(
             credential = credentials.load(settings.data_dir)
         except credentials.CredentialError as exc:
             raise ConfigError(str(credentials.credential_path(settings.data_dir)), "credential", str(exc)) from None
+        from sync.client import SyncClient, SyncWorker
+
         worker = SyncWorker(SyncClient(settings.database_path, credential, settings.hub))
     return TillApp(settings, session, status, worker)

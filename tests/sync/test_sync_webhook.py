@@ -53,6 +53,9 @@ def test_presence_notifications_are_delivered_with_retries(hub_storage: HubStora
             assert [r["body"]["event_id"] for r in _Receiver.received] == [eid]
             assert _Receiver.received[0]["body"]["payload"]["customer_id"] == "ada"
             assert _Receiver.received[0]["key"] == eid
+            # the receiver answers before the hub records the delivery: wait for the record, bounded
+            while hub_storage.notifications()[0]["delivered_at"] is None and time.monotonic() < deadline:
+                time.sleep(0.05)
             note = hub_storage.notifications()[0]
             assert note["attempts"] == 3 and note["delivered_at"] is not None
             # a customer seen in a store becomes relevant to it

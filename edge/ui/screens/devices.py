@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from textual import on, work
@@ -18,9 +19,10 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from devices.barcode.decode import ScanResult
+if TYPE_CHECKING:
+    from devices.barcode.decode import ScanResult
 
-Decoder = Callable[[str, str | None], ScanResult]
+Decoder = Callable[[str, str | None], "ScanResult"]
 
 
 class DevicesScreen(Screen[None]):

@@ -1,0 +1,127 @@
+"""``store-edge doctor``, ``upgrade``, ``rollback`` and ``presence`` (the headless presence service).
+
+Wired with ``ops_cli.register(sub)`` on the top-level subparsers. ``doctor`` reads its own settings (``func``)
+so that a broken config file is one FAIL line among the others instead of stopping the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from edge.ops import doctor, releases, sdnotify
+from edge.settings import Settings
+
+
+def cmd_doctor(args: argparse.Namespace, probes: doctor.Probes | None = None) -> int:
+    config_path = args.config
+    if config_path is None:
+        from edge import paths
+
+        config_path = paths.SYSTEM_CONFIG if paths.SYSTEM_CONFIG.exists() else None
+    settings, error = doctor.settings_or_error(args.config, Path(args.data_dir) if args.data_dir else None)
+    only = [c.strip() for c in args.only.split(",")] if args.only else list(doctor.ALL_CHECKS)
+    unknown = set(only) - set(doctor.ALL_CHECKS)
+    if unknown:
+        print(f"store-edge doctor: unknown check(s) {', '.join(sorted(unknown))}; "
+              f"choose from {', '.join(doctor.ALL_CHECKS)}", file=sys.stderr)
+        return 2
+    results = doctor.run_checks(settings, config_error=error, config_path=config_path, probes=probes, only=only)
+    print(doctor.report_json(results) if args.json else doctor.report_text(results))
+    return doctor.exit_status(results)
+
+
+def _layout(args: argparse.Namespace) -> releases.Layout:
+    return releases.Layout(Path(args.root))
+
+
+def _services(args: argparse.Namespace) -> releases.Services:
+    return releases.NoServices() if args.root != "/" or args.no_restart else releases.SystemdServices()
+
+
+def cmd_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    layout = _layout(args)
+    wheelhouse = Path(args.wheelhouse)
+    if not wheelhouse.is_dir():
+        print(f"store-edge upgrade: {wheelhouse} is not a directory (make it with 'make wheelhouse')", file=sys.stderr)
+        return 2
+    check = releases.doctor_health_check(layout, settle_s=0.0 if args.root != "/" else args.settle)
+    try:
+        outcome = releases.upgrade(layout, wheelhouse, version=args.version, python=args.python,
+                                   services=_services(args), health_check=check, log=print)
+    except releases.ReleaseError as exc:
+        print(f"store-edge upgrade: {exc}", file=sys.stderr)
+        return 1
+    print(outcome.message)
+    return 0 if outcome.ok else 1
+
+
+def cmd_rollback(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        outcome = releases.rollback(_layout(args), services=_services(args), log=print)
+    except releases.ReleaseError as exc:
+        print(f"store-edge rollback: {exc}", file=sys.stderr)
+        return 1
+    print(outcome.message)
+    return 0 if outcome.ok else 1
+
+
+def cmd_presence(args: argparse.Namespace, settings: Settings) -> int:
+    """The presence service on a headless floor box: BLE adverts -> presence events, with sd_notify."""
+    import asyncio
+    import signal
+
+    from edge.presence_runner import PresenceRunner
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        runner = PresenceRunner(settings, settings.database_path, lambda words: sdnotify.status(words), lambda: None)
+        await runner.start()
+        sdnotify.ready("presence running")
+        interval = sdnotify.ping_interval_s() or 5.0
+        while not stop.is_set():
+            # ping from the loop itself: a wedged event loop stops the pings and systemd restarts us
+            sdnotify.watchdog()
+            try:
+                await asyncio.wait_for(stop.wait(), interval)
+            except TimeoutError:
+                pass
+        sdnotify.stopping()
+        await runner.stop()
+
+    asyncio.run(main())
+    return 0
+
+
+def _release_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--root", default="/", help=argparse.SUPPRESS)  # a root prefix, for tests and image builds
+    p.add_argument("--no-restart", action="store_true", help="do not stop/start the systemd services")
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("doctor", help="check config, database, disk, clock, hub, outbox, devices, services")
+    p.add_argument("--json", action="store_true", help="one JSON object instead of lines")
+    p.add_argument("--data-dir", default=None, help="override the data directory")
+    p.add_argument("--only", default="", help=f"comma-separated subset of: {','.join(doctor.ALL_CHECKS)}")
+    p.set_defaults(func=cmd_doctor)
+
+    p = subparsers.add_parser("upgrade", help="install a release from a wheelhouse; rolls back if unhealthy")
+    p.add_argument("--wheelhouse", required=True, help="directory made by 'make wheelhouse'")
+    p.add_argument("--version", default=None, help="release name (default: the store-edge wheel's version)")
+    p.add_argument("--python", default="/usr/bin/python3", help="interpreter for the release's venv")
+    p.add_argument("--settle", type=float, default=10.0, help="seconds to let services start before checking")
+    _release_options(p)
+    p.set_defaults(handler=cmd_upgrade)
+
+    p = subparsers.add_parser("rollback", help="go back to the previous release and its database")
+    _release_options(p)
+    p.set_defaults(handler=cmd_rollback)
+
+    p = subparsers.add_parser("presence", help="run the BLE presence service headless (systemd)")
+    p.add_argument("--data-dir", help="override the data directory")
+    p.set_defaults(handler=cmd_presence)

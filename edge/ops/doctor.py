@@ -1,0 +1,497 @@
+"""``store-edge doctor``: what is wrong with this till, in lines a technician can act on.
+
+Each check is a pure function from facts to a ``CheckResult``; the facts come from ``Probes`` (the disk,
+the clock, the hub, serial ports, BlueZ, systemd), which tests replace one at a time. No check raises: a
+probe that fails becomes a FAIL line with its reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import grp
+import json
+import os
+import pwd
+import sqlite3
+import subprocess
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from edge.settings import ConfigError, Settings
+
+Status = Literal["PASS", "WARN", "FAIL"]
+PASS: Status = "PASS"
+WARN: Status = "WARN"
+FAIL: Status = "FAIL"
+
+SERVICE_USER = "store-edge"
+UNITS = {"till": "store-edge-till.service", "sync": "store-edge-sync.service", "presence": "store-edge-presence.service"}
+
+DISK_FAIL_BYTES = 100 * 1024 * 1024
+DISK_WARN_BYTES = 500 * 1024 * 1024
+DISK_WARN_SHARE = 0.10
+SKEW_WARN_S = 5.0
+SKEW_FAIL_S = 60.0  # signed QR tokens allow 30 s of skew (barcode.token_skew_s); a minute breaks them
+BACKLOG_WARN_S = 3600.0
+BACKLOG_FAIL_S = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    status: Status
+    summary: str
+    hint: str = ""
+
+    def line(self) -> str:
+        text = f"{self.status:4}  {self.name:9} {self.summary}"
+        return f"{text}\n      -> {self.hint}" if self.hint and self.status != PASS else text
+
+
+@dataclass(frozen=True)
+class DiskUsage:
+    free_bytes: int
+    total_bytes: int
+
+
+@dataclass(frozen=True)
+class HubAnswer:
+    """What one authenticated request to the hub gave: an HTTP status, the hub's clock, or why it failed."""
+
+    status_code: int | None  # None: no answer at all
+    error_code: str | None = None
+    message: str | None = None
+    server_time: datetime | None = None
+    failure: str | None = None  # why there was no answer
+
+
+# ------------------------------------------------------------------------------------------- pure checks
+def check_config(settings: Settings | None, error: str | None, config_path: Path | None,
+                 mode: int | None, group: str | None) -> CheckResult:
+    if error is not None or settings is None:
+        return CheckResult("config", FAIL, error or "the settings could not be read",
+                           "fix the named key in the config file (see README, Configuration)")
+    where = str(config_path) if config_path else "defaults and environment (no config file)"
+    if config_path is not None and mode is not None:
+        if mode & 0o007:
+            return CheckResult("config", FAIL, f"{config_path} is readable by every user (mode {mode:04o})",
+                               f"chmod 0640 {config_path}; chgrp {SERVICE_USER} {config_path}")
+        if group not in (None, SERVICE_USER) and _user_exists(SERVICE_USER):
+            return CheckResult("config", WARN, f"{config_path} belongs to group {group}, so the service cannot read it",
+                               f"chgrp {SERVICE_USER} {config_path}")
+    if settings.store.id == "demo-store":
+        return CheckResult("config", WARN, f"valid ({where}), but store.id is still 'demo-store'",
+                           "set [store] id and [device] id to what the hub administrator gave you")
+    return CheckResult("config", PASS, f"valid ({where}); store {settings.store.id}, device {settings.device.id}")
+
+
+def check_database(path: Path) -> CheckResult:
+    from edge.db.migrations import SCHEMA_VERSION
+
+    if not path.exists():
+        return CheckResult("database", WARN, f"{path} does not exist yet",
+                           "start the till once (it creates the database), or run 'store-edge enroll'")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    except sqlite3.Error as exc:
+        return CheckResult("database", FAIL, f"{path} cannot be opened ({exc})", "check its owner and mode")
+    try:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        problems = [row[0] for row in conn.execute("PRAGMA integrity_check(5)").fetchall()]
+    except sqlite3.DatabaseError as exc:
+        return CheckResult("database", FAIL, f"{path} is damaged ({exc})",
+                           "stop the till and restore the newest file from /var/lib/store-edge/backups "
+                           "('store-edge rollback' after a failed upgrade)")
+    finally:
+        conn.close()
+    if problems != ["ok"]:
+        return CheckResult("database", FAIL, f"{path} failed the integrity check: {'; '.join(problems)[:160]}",
+                           "stop the till and restore the newest file from /var/lib/store-edge/backups")
+    if version > SCHEMA_VERSION:
+        return CheckResult("database", FAIL, f"schema {version} is newer than this release knows ({SCHEMA_VERSION})",
+                           "upgrade store-edge, or 'store-edge rollback' to restore the pre-upgrade database")
+    if version < SCHEMA_VERSION:
+        return CheckResult("database", WARN, f"integrity ok; schema {version}, this release migrates it to {SCHEMA_VERSION}",
+                           "start the till (or 'store-edge upgrade') to apply the migrations")
+    return CheckResult("database", PASS, f"integrity ok, schema {version}")
+
+
+def check_disk(path: Path, usage: DiskUsage | None, failure: str | None = None) -> CheckResult:
+    if usage is None:
+        return CheckResult("disk", FAIL, f"free space on {path} unknown ({failure})", "check that the data dir exists")
+    free_mb = usage.free_bytes / 1024 / 1024
+    share = usage.free_bytes / usage.total_bytes if usage.total_bytes else 0.0
+    text = f"{free_mb:,.0f} MB free ({share:.0%}) on {path}"
+    if usage.free_bytes < DISK_FAIL_BYTES:
+        return CheckResult("disk", FAIL, text + ": sales cannot be saved safely",
+                           "free space: 'journalctl --vacuum-size=50M', remove old files in the backups dir")
+    if usage.free_bytes < DISK_WARN_BYTES or share < DISK_WARN_SHARE:
+        return CheckResult("disk", WARN, text, "free space soon: 'journalctl --vacuum-size=50M', old backups")
+    return CheckResult("disk", PASS, text)
+
+
+def check_clock(answer: HubAnswer | None, local_now: datetime) -> CheckResult:
+    if answer is None:
+        return CheckResult("clock", WARN, "not compared: no hub configured", "enrol the device to compare clocks")
+    if answer.server_time is None:
+        return CheckResult("clock", WARN, "not compared: the hub did not answer with its time",
+                           "fix the hub connection first (see 'hub' above)")
+    skew = (local_now - answer.server_time).total_seconds()
+    text = f"{abs(skew):.0f} s {'ahead of' if skew > 0 else 'behind'} the hub"
+    if abs(skew) >= SKEW_FAIL_S:
+        return CheckResult("clock", FAIL, text + ": signed loyalty QR codes will be refused",
+                           "enable time sync: 'timedatectl set-ntp true' (and allow NTP through the store firewall)")
+    if abs(skew) >= SKEW_WARN_S:
+        return CheckResult("clock", WARN, text, "check 'timedatectl status' (NTP synchronised: yes)")
+    return CheckResult("clock", PASS, text)
+
+
+def check_hub(hub_url: str, answer: HubAnswer | None, enrolled: bool, credential_error: str | None) -> CheckResult:
+    if not hub_url and not enrolled:
+        return CheckResult("hub", WARN, "no hub configured: the till runs offline and nothing is synced",
+                           "run 'store-edge enroll --hub URL --code CODE'")
+    if credential_error is not None:
+        return CheckResult("hub", FAIL, credential_error, "run 'store-edge enroll --hub URL --code CODE'")
+    if answer is None or answer.status_code is None:
+        why = answer.failure if answer else "not tried"
+        return CheckResult("hub", FAIL, f"{hub_url} cannot be reached ({why})",
+                           "check the network cable/Wi-Fi, DNS and that the store firewall allows the hub")
+    if answer.status_code == 200:
+        return CheckResult("hub", PASS, f"{hub_url} reachable, device credential accepted")
+    if answer.status_code == 403 and answer.error_code == "device_revoked":
+        return CheckResult("hub", FAIL, "the hub says this device was revoked",
+                           "ask the hub administrator for a new code, then 'store-edge enroll --hub URL --code CODE'")
+    if answer.status_code == 401:
+        return CheckResult("hub", FAIL, f"the hub does not accept this device's credential ({answer.message or 'unknown device'})",
+                           "re-enrol: 'store-edge enroll --hub URL --code CODE'")
+    return CheckResult("hub", FAIL, f"the hub answered {answer.status_code} ({answer.message or 'no reason'})",
+                       "check the hub's status with its administrator")
+
+
+def check_outbox(pending: int, oldest_age_s: float | None, dead: int) -> CheckResult:
+    age = f", oldest {oldest_age_s / 3600:.1f} h old" if oldest_age_s else ""
+    text = f"{pending} event(s) waiting{age}, {dead} dead letter(s)"
+    if dead:
+        return CheckResult("outbox", FAIL, text + ": the hub refused some events",
+                           "'store-edge sync status' shows why; fix it, then 'store-edge sync retry-dead'")
+    if oldest_age_s is not None and oldest_age_s >= BACKLOG_FAIL_S:
+        return CheckResult("outbox", FAIL, text, "the sync has not worked for a day: fix the hub connection")
+    if oldest_age_s is not None and oldest_age_s >= BACKLOG_WARN_S:
+        return CheckResult("outbox", WARN, text, "'store-edge sync once' shows why the sync is behind")
+    return CheckResult("outbox", PASS, text)
+
+
+def check_serial_scanner(port: str, failure: str | None) -> CheckResult:
+    if failure is None:
+        return CheckResult("scanner", PASS, f"serial scanner {port} present and openable")
+    if "No such file" in failure or "not found" in failure:
+        return CheckResult("scanner", FAIL, f"serial scanner {port} is not connected",
+                           "plug the scanner in (USB); 'store-edge devices list' shows what is connected")
+    return CheckResult("scanner", FAIL, f"serial scanner {port} cannot be opened ({failure})",
+                       f"the service user needs the dialout group: 'usermod -aG dialout {SERVICE_USER}'")
+
+
+def check_evdev_scanner(wanted: str, found: bool) -> CheckResult:
+    if found:
+        return CheckResult("scanner", PASS, f"input scanner {wanted!r} present")
+    return CheckResult("scanner", FAIL, f"input scanner {wanted!r} is not connected",
+                       "plug it in; 'store-edge devices list' shows the input devices and their names")
+
+
+def check_ble(adapter: str, state: str, groups: set[str] | None) -> CheckResult:
+    from devices.ble.bleak_source import MISSING, NO_BLUEZ, POWERED_OFF, PRESENT
+
+    if state == NO_BLUEZ:
+        return CheckResult("ble", FAIL, "BlueZ (bluetoothd) is not running",
+                           "'apt-get install bluez' and 'systemctl enable --now bluetooth'")
+    if state == MISSING:
+        return CheckResult("ble", FAIL, f"no Bluetooth adapter {adapter}",
+                           "plug in the BLE adapter, check 'rfkill list', or set [ble] adapter")
+    if state == POWERED_OFF:
+        return CheckResult("ble", FAIL, f"adapter {adapter} is powered off",
+                           f"'rfkill unblock bluetooth' and 'bluetoothctl power on' ({adapter})")
+    if state != PRESENT:
+        return CheckResult("ble", FAIL, f"adapter {adapter}: {state}", "see 'journalctl -u bluetooth'")
+    if groups is not None and "bluetooth" not in groups:
+        return CheckResult("ble", FAIL, f"adapter {adapter} powered, but {SERVICE_USER} is not in group bluetooth",
+                           f"'usermod -aG bluetooth {SERVICE_USER}' and restart the services")
+    return CheckResult("ble", PASS, f"adapter {adapter} present and powered")
+
+
+def check_service(unit: str, state: str) -> CheckResult:
+    if state == "active":
+        return CheckResult("service", PASS, f"{unit} active")
+    if state == "no-systemd":
+        return CheckResult("service", WARN, f"{unit}: systemd is not running here", "")
+    if state in ("activating", "reloading"):
+        return CheckResult("service", WARN, f"{unit} {state}", f"wait, then 'systemctl status {unit}'")
+    return CheckResult("service", FAIL, f"{unit} {state}",
+                       f"'journalctl -u {unit} -n 50' shows why; 'systemctl restart {unit}'")
+
+
+def exit_status(results: Iterable[CheckResult]) -> int:
+    return 1 if any(r.status == FAIL for r in results) else 0
+
+
+# ------------------------------------------------------------------------------------------- probes
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def disk_usage(path: Path, statvfs: Callable[[str], Any] = os.statvfs) -> DiskUsage:
+    target = path
+    while not target.exists() and target != target.parent:
+        target = target.parent  # before first start the data dir may not exist; its file system does
+    st = statvfs(str(target))
+    return DiskUsage(free_bytes=st.f_bavail * st.f_frsize, total_bytes=st.f_blocks * st.f_frsize)
+
+
+def ask_hub(url: str, token: str | None, timeout_s: float) -> HubAnswer:
+    """One authenticated read (``/v1/changes?limit=1`` proves the credential); the Date header gives the clock."""
+    import httpx
+
+    from sync.protocol import API_PREFIX, PROTOCOL_VERSION, VERSION_HEADER
+
+    headers = {VERSION_HEADER: str(PROTOCOL_VERSION)}
+    path = f"{API_PREFIX}/health"
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+        path = f"{API_PREFIX}/changes?limit=1"
+    try:
+        resp = httpx.get(url.rstrip("/") + path, headers=headers, timeout=timeout_s)
+    except httpx.TimeoutException:
+        return HubAnswer(None, failure=f"no answer within {timeout_s:g} s")
+    except httpx.HTTPError as exc:
+        return HubAnswer(None, failure=f"{type(exc).__name__}: {exc}"[:120])
+    server_time = None
+    if resp.headers.get("date"):
+        try:
+            server_time = email.utils.parsedate_to_datetime(resp.headers["date"])
+        except (TypeError, ValueError):
+            server_time = None
+    try:
+        doc = resp.json()
+    except ValueError:
+        doc = None
+    doc = doc if isinstance(doc, dict) else {}
+    return HubAnswer(resp.status_code, doc.get("error"), doc.get("message"), server_time)
+
+
+def open_serial(port: str) -> str | None:
+    """None when the port opens for reading and writing, else why not (without changing its settings)."""
+    try:
+        fd = os.open(port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    os.close(fd)
+    return None
+
+
+def adapter_state(adapter: str) -> str:
+    from devices.ble.bleak_source import NO_BLUEZ, AdapterProbe
+
+    async def ask() -> str:
+        probe = AdapterProbe(adapter)
+        try:
+            return await probe.state()
+        finally:
+            probe.close()
+
+    try:
+        return asyncio.run(ask())
+    except Exception as exc:  # a missing dbus library or bus must read as "no BlueZ", not a traceback
+        return NO_BLUEZ if "bus" in str(exc).lower() or isinstance(exc, ImportError | OSError) else str(exc)
+
+
+def user_groups(user: str) -> set[str] | None:
+    """The groups ``user`` gets (None when that user does not exist here, e.g. on a developer's laptop)."""
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        return None
+    return {grp.getgrgid(g).gr_name for g in os.getgrouplist(user, entry.pw_gid) if _gid_known(g)}
+
+
+def _gid_known(gid: int) -> bool:
+    try:
+        grp.getgrgid(gid)
+    except KeyError:
+        return False
+    return True
+
+
+def service_state(unit: str) -> str:
+    if not Path("/run/systemd/system").is_dir():
+        return "no-systemd"
+    try:
+        out = subprocess.run(["systemctl", "is-active", unit], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"unknown ({exc})"
+    return out.stdout.strip() or "unknown"
+
+
+@dataclass
+class Probes:
+    """Everything the doctor asks the outside world; each may be replaced (tests, other platforms)."""
+
+    statvfs: Callable[[str], Any] = os.statvfs
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ask_hub: Callable[[str, str | None, float], HubAnswer] = ask_hub
+    open_serial: Callable[[str], str | None] = open_serial
+    input_device_names: Callable[[], list[tuple[str, str]]] = field(default=lambda: _input_devices())
+    adapter_state: Callable[[str], str] = adapter_state
+    user_groups: Callable[[str], set[str] | None] = user_groups
+    service_state: Callable[[str], str] = service_state
+
+
+def _input_devices() -> list[tuple[str, str]]:
+    from devices.scanners.detect import list_input_devices
+
+    return [(d.name, d.vid_pid) for d in list_input_devices()]
+
+
+# ------------------------------------------------------------------------------------------- runner
+ALL_CHECKS = ("config", "database", "disk", "hub", "clock", "outbox", "scanner", "ble", "service")
+
+
+def units_for(settings: Settings) -> list[str]:
+    """Which services this device runs: the till runs sync and presence inside itself."""
+    role = settings.device.role
+    if role == "till":
+        return [UNITS["till"]]
+    if role == "presence":
+        return [UNITS["presence"], UNITS["sync"]]
+    return [UNITS["sync"]]
+
+
+def run_checks(settings: Settings | None, *, config_error: str | None = None, config_path: Path | None = None,
+               probes: Probes | None = None, only: Sequence[str] = ALL_CHECKS) -> list[CheckResult]:
+    """Run the checks named in ``only`` (in a fixed order); never raises."""
+    from edge.settings import load_settings
+
+    p = probes or Probes()
+    results: list[CheckResult] = []
+    want = set(only)
+    if "config" in want:
+        mode = group = None
+        if config_path is not None and config_path.exists():
+            st = config_path.stat()
+            mode = st.st_mode & 0o777
+            try:
+                group = grp.getgrgid(st.st_gid).gr_name
+            except KeyError:
+                group = str(st.st_gid)
+        results.append(check_config(settings, config_error, config_path, mode, group))
+    if settings is None:
+        settings = load_settings(environ={})  # the rest still runs on defaults when the config is broken
+    db_path = settings.database_path
+    if "database" in want:
+        results.append(check_database(db_path))
+    if "disk" in want:
+        try:
+            results.append(check_disk(settings.data_dir, disk_usage(settings.data_dir, p.statvfs)))
+        except OSError as exc:
+            results.append(check_disk(settings.data_dir, None, exc.strerror or str(exc)))
+    if want & {"hub", "clock"}:
+        results.extend(_hub_checks(settings, p, want))
+    if "outbox" in want:
+        results.append(_outbox_check(db_path))
+    if "scanner" in want:
+        results.extend(_scanner_checks(settings, p))
+    if "ble" in want and settings.ble.enabled and not settings.ble.replay:
+        results.append(check_ble(settings.ble.adapter, p.adapter_state(settings.ble.adapter),
+                                 p.user_groups(SERVICE_USER)))
+    if "service" in want:
+        results.extend(check_service(u, p.service_state(u)) for u in units_for(settings))
+    return results
+
+
+def _hub_checks(settings: Settings, p: Probes, want: set[str]) -> list[CheckResult]:
+    from sync import credentials
+
+    cred_error: str | None = None
+    token: str | None = None
+    url = settings.hub.url
+    enrolled = credentials.credential_path(settings.data_dir).exists()
+    if enrolled:
+        try:
+            cred = credentials.load(settings.data_dir)
+            token, url = cred.token, settings.hub.url or cred.hub_url
+        except credentials.CredentialError as exc:
+            cred_error = str(exc)
+    elif url:
+        cred_error = f"a hub is configured ({url}) but this device is not enrolled"
+    answer = p.ask_hub(url, token, min(settings.hub.timeout_s, 5.0)) if url and cred_error is None else None
+    out = []
+    if "hub" in want:
+        out.append(check_hub(url, answer, enrolled, cred_error))
+    if "clock" in want:
+        out.append(check_clock(answer if url else None, p.now()))
+    return out
+
+
+def _outbox_check(db_path: Path) -> CheckResult:
+    from sync import outbox
+
+    if not db_path.exists():
+        return CheckResult("outbox", WARN, "no database yet", "")
+    try:
+        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
+        import sqlite_utils
+
+        st = outbox.stats(sqlite_utils.Database(conn), dead_limit=0)
+        conn.close()
+    except sqlite3.Error as exc:
+        return CheckResult("outbox", FAIL, f"cannot be read ({exc})", "see the database line above")
+    return check_outbox(st.unsent, st.oldest_pending_age_s(), st.dead)
+
+
+def _scanner_checks(settings: Settings, p: Probes) -> list[CheckResult]:
+    s = settings.scanner
+    out = []
+    if s.serial_port:
+        out.append(check_serial_scanner(s.serial_port, p.open_serial(s.serial_port)))
+    if s.evdev:
+        from devices.scanners.detect import InputDevice, matches
+
+        found = any(matches(InputDevice(name, *_split_vid_pid(vp), ("kbd",)), s.evdev)
+                    for name, vp in p.input_device_names())
+        out.append(check_evdev_scanner(s.evdev, found))
+    if not out:
+        note = "keyboard-wedge scanners only" if settings.till.wedge else "none"
+        out.append(CheckResult("scanner", PASS, f"no serial/input scanner configured ({note})"))
+    return out
+
+
+def _split_vid_pid(vid_pid: str) -> tuple[str, str]:
+    vendor, _, product = vid_pid.partition(":")
+    return vendor, product
+
+
+def report_text(results: Sequence[CheckResult]) -> str:
+    fails = sum(r.status == FAIL for r in results)
+    warns = sum(r.status == WARN for r in results)
+    tail = "all checks passed" if not fails and not warns else f"{fails} FAIL, {warns} WARN"
+    return "\n".join([*(r.line() for r in results), tail])
+
+
+def report_json(results: Sequence[CheckResult]) -> str:
+    return json.dumps({"ok": exit_status(results) == 0, "checks": [asdict(r) for r in results]})
+
+
+def settings_or_error(config_path: Path | None, data_dir: Path | None) -> tuple[Settings | None, str | None]:
+    from edge.settings import load_settings
+
+    try:
+        settings = load_settings(config_path)
+    except ConfigError as exc:
+        return None, str(exc)
+    return (settings.replace(data_dir=data_dir) if data_dir else settings), None
