@@ -19,6 +19,7 @@ from edge.core.basket import Basket, BasketError
 from edge.core.catalog import Product, weighed_line_product
 from edge.core.loyalty import LoyaltyRules, RedemptionLimit, Settlement, check_redemption, redemption_limit
 from edge.core.offers import Offer
+from edge.core.tiers import next_tier
 from edge.settings import ConfigError, Settings
 from edge.store.records import Customer
 from edge.store.repository import Repository
@@ -86,6 +87,14 @@ class TillSession:
                 hub_online=self.hub_online,
                 offline_burned_today=self.repo.offline_burned_today(self.customer.id, self.clock()),
             )
+
+    def next_tier(self) -> tuple[str, int] | None:
+        """The tier above the customer's, from rolling 12-month spend including this till's unsynced sales."""
+        with self.lock:
+            if self.customer is None:
+                return None
+            spend = self.customer.spend_12m_cents + self.repo.unsynced_spend(self.customer.id)
+            return next_tier(spend, self.settings.loyalty.tier_thresholds_cents)
 
     def personal_offers(self) -> list[Offer]:
         with self.lock:

@@ -88,6 +88,16 @@ class Repository:
             rows = self._rows("SELECT id FROM customers WHERE phone_hash = ?", [contact_hash("phone", text)])
         return self.customer(rows[0]["id"]) if rows else None
 
+    def unsynced_spend(self, customer_id: str) -> int:
+        """What the customer spent at this till that the hub has not confirmed yet (its spend lags by that)."""
+        row = self.db.execute(
+            """SELECT coalesce(sum(s.total_cents), 0) FROM sales s JOIN outbox o
+               ON o.type = 'sale.completed' AND json_extract(o.payload, '$.id') = s.id
+               WHERE s.customer_id = ? AND o.state IN ('pending', 'in_flight')""",
+            [customer_id],
+        ).fetchone()
+        return int(row[0])
+
     def offline_burned_today(self, customer_id: str, now: datetime | None = None) -> int:
         day = (now or datetime.now(UTC)).strftime("%Y-%m-%d")
         row = self.db.execute(

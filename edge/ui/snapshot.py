@@ -20,6 +20,7 @@ class TillSnapshot:
     basket_coupons: tuple[str, ...]
     pending_events: int
     hub_online: bool
+    next_tier: tuple[str, int] | None = None  # the tier above and the spend still needed for it
 
 
 def take_snapshot(session: TillSession) -> TillSnapshot:
@@ -34,4 +35,5 @@ def take_snapshot(session: TillSession) -> TillSnapshot:
             basket_coupons=tuple(sorted(session.basket.coupons)),
             pending_events=session.pending_events(),
             hub_online=session.hub_online,
+            next_tier=session.next_tier(),
         )

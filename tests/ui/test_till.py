@@ -51,6 +51,7 @@ async def test_scanning_a_card_shows_the_customer_profile(demo_settings: Setting
         assert "1500 available" in panel
         assert "Welcome back" in panel  # the personal time-limited offer, with its expiry
         assert "Recent purchases" in panel
+        assert "more to Silver" in panel  # rolling 12-month spend against the tier thresholds
         assert app.snapshot is not None and app.snapshot.customer is not None
         assert app.snapshot.customer.id == "C1001"
 

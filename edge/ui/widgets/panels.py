@@ -33,6 +33,9 @@ class CustomerPanel(Static):
             out.append(f"  redeeming {snap.settlement.points_redeemed} = {money(snap.settlement.points_value_cents)}")
         elif snap.redemption.max_points:
             out.append(f"  can redeem up to {snap.redemption.max_points} now")
+        if snap.next_tier is not None:
+            tier, missing = snap.next_tier
+            out.append(f"  {money(missing)} more to {escape(tier)}")
         for reward in c.rewards:
             out.append(f"Reward: {escape(str(reward.get('name')))} (until {reward.get('expires', '?')})")
         for coupon in snap.coupons:
