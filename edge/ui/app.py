@@ -116,22 +116,25 @@ class TillApp(App[None]):
         yield StatusBar("", id="status")
         yield Footer(compact=True)
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         if os.environ.get("TERM") == "linux" or self.settings.till.theme == "console":
             self.theme = "textual-ansi"  # the bare console lacks true colour and many glyphs
         elif self.settings.till.theme not in ("auto", ""):
             self.theme = self.settings.till.theme
         self.query_one("#scan", Input).focus()
+        for source in self.scanners:
+            self._unsubscribe.append(source.on_scan(self._scan_from_device))
+            self._unsubscribe.append(source.on_status(self._scanner_status))
+        # the wedge only listens to our own keys: ready at once, so the first status bar is already true
+        await self.wedge_source.start()
+        for source in self.scanners[1:]:
+            self.run_worker(source.start(), group="scanners", exit_on_error=False)
         self.in_session(lambda: None)
         self.refresh_status()
         self.set_interval(2.0, self.refresh_status)
         self.run_worker(_warm_up, thread=True, group="warm-up", exit_on_error=False)
         if self.wedge is not None:
             self.set_interval(self.settings.till.wedge_max_key_interval_ms / 1000, self.wedge.poll)
-        for source in self.scanners:
-            self._unsubscribe.append(source.on_scan(self._scan_from_device))
-            self._unsubscribe.append(source.on_status(self._scanner_status))
-            self.run_worker(source.start(), group="scanners", exit_on_error=False)
         if self.presence is not None:
             self.run_worker(self.presence.start(), group="presence", exit_on_error=False)
         if self.sync_worker is not None:

@@ -29,7 +29,7 @@ async def test_sale_reaches_the_hub_and_the_status_bar_says_online(tmp_path: Pat
         assert app.sync_worker is not None
         async with app.run_test(size=(80, 24)) as pilot:
 
-            async def until(cond, what: str, limit: float = 10.0) -> None:
+            async def until(cond, what: str, limit: float = 30.0) -> None:
                 deadline = time.monotonic() + limit
                 while not cond():
                     assert time.monotonic() < deadline, f"timed out waiting for {what}"
