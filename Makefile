@@ -35,5 +35,14 @@ check: lint typecheck test
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
+# the full simulated store day (thousands of sales, hundreds of thousands of adverts, 20+ kill -9s)
+soak: $(STAMP)
+	$(BIN)/store-edge simulate store-day --full $(SOAK_ARGS)
+
+# an offline wheelhouse for deploy/install.sh (store networks often block the internet); the wheels fit
+# this machine's architecture: build on a Pi (or with pip download --platform) for Pis
+wheelhouse: $(STAMP)
+	rm -rf wheelhouse && $(BIN)/python -m pip wheel -q -w wheelhouse .
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

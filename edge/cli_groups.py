@@ -31,5 +31,17 @@ def register_sync_groups(subparsers: argparse._SubParsersAction) -> None:
     sync_cli.register_enroll(subparsers)
 
 
+def register_ops(subparsers: argparse._SubParsersAction) -> None:
+    from edge.ops import cli as ops_cli
+
+    ops_cli.register(subparsers)
+
+
+def register_simulate(subparsers: argparse._SubParsersAction) -> None:
+    from edge.simulate import cli as simulate_cli
+
+    simulate_cli.register(subparsers)
+
+
 def registrations() -> list[Register]:
-    return [register_devices, register_sync_groups]
+    return [register_devices, register_sync_groups, register_ops, register_simulate]

@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -111,10 +112,24 @@ def cmd_sync_run(args: argparse.Namespace) -> int:
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
+    from edge.ops import sdnotify
+
     update, done = _progress_printer(args)
+    # under systemd the watchdog is fed while the loop makes progress: each attempt (success or failure)
+    # reports to the listeners; a loop stuck far longer than its longest back-off stops the pings
+    last = [time.monotonic()]
+    unsubscribe = client.add_listener(lambda _status: last.__setitem__(0, time.monotonic()))
+    hub = client.settings
+    pinger = sdnotify.WatchdogPinger(
+        lambda: time.monotonic() - last[0] < hub.backoff_cap_s + 2 * hub.timeout_s + 60
+    ).start()
+    sdnotify.ready("sync running")
     try:
         client.run(stop, progress=update)
     finally:
+        pinger.stop()
+        sdnotify.stopping()
+        unsubscribe()
         done()
         client.close()
     return 0

@@ -6,6 +6,7 @@ network waits happen on that thread; the UI only ever receives ``SyncStatus`` sn
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import gzip
 import json
@@ -13,7 +14,8 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -242,26 +244,44 @@ class SyncClient:
             f'"payload":{row.payload},"device_time":{_q(row.device_time)}}}'
         )
 
-    def push_batch(self) -> tuple[int, int, int] | None:
-        """Send one batch; returns (accepted, duplicate, rejected) or None when nothing is pending."""
+    def _claim(self) -> tuple[list[outbox.OutboxRow], bytes] | None:
+        """Claim the next batch and build its gzipped body; None when nothing is pending."""
         batch = outbox.claim_batch(self.db, self.batch_size, self.settings.batch_max_bytes)
         if not batch:
             return None
-        seqs = [r.seq for r in batch]
         body = (f'{{"protocol":{PROTOCOL_VERSION},"events":[' + ",".join(self._event_json(r) for r in batch)
                 + "]}").encode()
-        started = time.monotonic()
+        return batch, gzip.compress(body, 1)
+
+    def _post(self, body: bytes) -> Any:
+        return self._request("POST", f"{protocol.API_PREFIX}/events", content=body,
+                             headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
+
+    def _results(self, batch: list[outbox.OutboxRow], answer: Callable[[], Any]) -> dict[str, protocol.EventResult]:
+        """The hub's verdicts by event id; on failure the batch goes back to pending and SyncError is raised."""
         try:
-            doc = self._request("POST", f"{protocol.API_PREFIX}/events", content=gzip.compress(body, 1),
-                                headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
-            results = protocol.parse_push_response(doc)
+            results = protocol.parse_push_response(answer())
         except protocol.ProtocolError as exc:
-            outbox.release(self.db, seqs, str(exc))
+            outbox.release(self.db, [r.seq for r in batch], str(exc))
             raise HubBusy(f"the hub's answer could not be read ({exc}); retrying", None) from None
         except SyncError as exc:
-            outbox.release(self.db, seqs, str(exc))
+            outbox.release(self.db, [r.seq for r in batch], str(exc))
             raise
-        by_id = {r.id: r for r in results}
+        return {r.id: r for r in results}
+
+    def push_batch(self) -> tuple[int, int, int] | None:
+        """Send one batch; returns (accepted, duplicate, rejected) or None when nothing is pending."""
+        claimed = self._claim()
+        if claimed is None:
+            return None
+        batch, body = claimed
+        started = time.monotonic()
+        by_id = self._results(batch, lambda: self._post(body))
+        counts = self._settle(batch, by_id)
+        self._adapt(time.monotonic() - started, ok=True)
+        return counts
+
+    def _settle(self, batch: list[outbox.OutboxRow], by_id: dict[str, protocol.EventResult]) -> tuple[int, int, int]:
         acked, dead = [], []
         counts = [0, 0, 0]
         for row in batch:
@@ -278,8 +298,52 @@ class SyncClient:
         missing = [r.seq for r in batch if r.event_id not in by_id]
         if missing:
             outbox.release(self.db, missing, "the hub's answer did not mention these events")
-        self._adapt(time.monotonic() - started, ok=True)
         return counts[0], counts[1], counts[2]
+
+    def _pipelined(self) -> Generator[tuple[int, int, int], None, None]:
+        """``push_batch`` over and over, with the local work (settling the answered batch, claiming and
+        encoding the next) done while the hub applies the batch on the wire, on its own CPU.
+
+        Still one request at a time, in seq order: batch N+1 goes out only after N's answer arrived and gave
+        every event of N a verdict, so the hub sees each device's events in order as before. A failure
+        releases the failed batch and the one claimed behind it; both go back to pending, in order."""
+        sender = ThreadPoolExecutor(1, thread_name_prefix="sync-push")
+        prepared: tuple[list[outbox.OutboxRow], bytes] | None = None
+        wire: tuple[list[outbox.OutboxRow], Future[Any], float] | None = None
+        try:
+            prepared = self._claim()
+            while prepared is not None:
+                batch, body = prepared
+                prepared = None
+                wire = (batch, sender.submit(self._post, body), time.monotonic())
+                while wire is not None:
+                    batch, future, started = wire
+                    if prepared is None:
+                        prepared = self._claim()  # while the hub works on ``batch``
+                    wire = None  # from here on ``_results`` releases the batch if it fails
+                    by_id = self._results(batch, future.result)
+                    seconds = time.monotonic() - started
+                    complete = all(r.event_id in by_id for r in batch)
+                    if prepared is not None and complete:
+                        wire = (prepared[0], sender.submit(self._post, prepared[1]), time.monotonic())
+                        prepared = None
+                    counts = self._settle(batch, by_id)
+                    if prepared is not None and not complete:
+                        # events without a verdict were released; they go out before the claimed batch
+                        outbox.release(self.db, [r.seq for r in prepared[0]], "sent after the events before it")
+                        prepared = None
+                    self._adapt(seconds, ok=True)
+                    yield counts
+                if prepared is None:
+                    prepared = self._claim()
+        finally:
+            if wire is not None:  # left early (an error or the caller stopped): its fate is unknown
+                with contextlib.suppress(Exception):  # the answer is discarded either way
+                    wire[1].result()
+                outbox.release(self.db, [r.seq for r in wire[0]], "the push stopped before this batch's answer was read")
+            if prepared is not None:
+                outbox.release(self.db, [r.seq for r in prepared[0]], "the push stopped before this batch was sent")
+            sender.shutdown(wait=True)
 
     def _adapt(self, seconds: float, *, ok: bool) -> None:
         top = self.settings.batch_max_events
@@ -293,10 +357,11 @@ class SyncClient:
         report = report or SyncReport()
         self._backlog = outbox.pending_count(self.db)
         self._sent = 0
+        batches = self._pipelined()
         try:
             while True:
                 try:
-                    counts = self.push_batch()
+                    counts = next(batches, None)
                 except SyncError as exc:
                     if exc.shrink_batch:
                         self._adapt(0.0, ok=False)
@@ -313,6 +378,7 @@ class SyncClient:
                     progress(self._sent, max(self._backlog, self._sent))
                 self._notify()
         finally:
+            batches.close()
             self._backlog = self._sent = 0
         return report
 
@@ -362,20 +428,30 @@ class SyncClient:
         """Sync until ``stop`` is set; ``wake`` cuts a wait short (e.g. right after a sale)."""
         wake = wake or threading.Event()
         last_compact = 0.0
+        resume = False
         while not stop.is_set():
             error: SyncError | None = None
             try:
+                if resume:
+                    # a round that died unexpectedly (e.g. the disk was full when the hub's answer was being
+                    # recorded) left its batch in_flight, where claim_batch never looks again; nothing else is
+                    # in flight on this device now, so it goes back to pending and is sent again, in order
+                    outbox.resume_in_flight(self.db)
+                    resume = False
                 self.sync_once(progress)
             except SyncError as exc:
                 error = exc
                 log.info("sync failed: %s", exc)
             except Exception as exc:  # never let the worker die silently: say so in the status bar
+                resume = True
                 error = SyncError(f"the sync failed unexpectedly ({type(exc).__name__}: {exc})")
                 log.exception("sync failed unexpectedly")
-                self._record_error(error)
+                with contextlib.suppress(Exception):  # recording it may fail for the same reason (disk full)
+                    self._record_error(error)
             if time.monotonic() - last_compact > 3600:
-                outbox.compact(self.db, self.settings.acked_retention_days)
-                last_compact = time.monotonic()
+                with contextlib.suppress(Exception):
+                    outbox.compact(self.db, self.settings.acked_retention_days)
+                    last_compact = time.monotonic()
             delay = self.next_delay(error)
             self._next_attempt_in = delay
             self._notify()

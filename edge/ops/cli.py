@@ -7,6 +7,7 @@ so that a broken config file is one FAIL line among the others instead of stoppi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -80,17 +81,18 @@ def cmd_presence(args: argparse.Namespace, settings: Settings) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        runner = PresenceRunner(settings, settings.database_path, lambda words: sdnotify.status(words), lambda: None)
+        def say(words: str) -> None:
+            sdnotify.status(words)
+
+        runner = PresenceRunner(settings, settings.database_path, say, lambda: None)
         await runner.start()
         sdnotify.ready("presence running")
         interval = sdnotify.ping_interval_s() or 5.0
         while not stop.is_set():
             # ping from the loop itself: a wedged event loop stops the pings and systemd restarts us
             sdnotify.watchdog()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval)
-            except TimeoutError:
-                pass
         sdnotify.stopping()
         await runner.stop()
 

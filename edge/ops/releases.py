@@ -167,11 +167,23 @@ def install_release(layout: Layout, wheelhouse: Path, version: str, *, python: s
     if target.exists():
         shutil.rmtree(target)
     layout.releases.mkdir(parents=True, exist_ok=True)
-    run([python, "-m", "venv", str(target)])
-    run([str(target / "bin/python"), "-m", "pip", "install", "--quiet", "--no-index", "--disable-pip-version-check",
-         "--find-links", str(wheelhouse), f"store-edge=={wheel_version(wheelhouse)}"])
+    pip = ["install", "--quiet", "--no-index", "--disable-pip-version-check", "--find-links", str(wheelhouse),
+           f"store-edge=={wheel_version(wheelhouse)}"]
+    if _has_pip_python_option(python):
+        # the system pip installs into a pip-less venv: much faster than bootstrapping pip (ensurepip) per release
+        run([python, "-m", "venv", "--without-pip", str(target)])
+        run([python, "-m", "pip", "--python", str(target / "bin/python"), *pip])
+    else:
+        run([python, "-m", "venv", str(target)])
+        run([str(target / "bin/python"), "-m", "pip", *pip])
     write_atomic(target / RELEASE_MARKER, json.dumps({"version": version, "installed_at": _now()}) + "\n")
     return target
+
+
+def _has_pip_python_option(python: str) -> bool:
+    """pip >= 22.3 can install into another interpreter's environment (``pip --python``)."""
+    proc = subprocess.run([python, "-m", "pip", "--python", python, "--version"], capture_output=True)
+    return proc.returncode == 0
 
 
 def _now() -> str:
@@ -365,6 +377,7 @@ def upgrade(layout: Layout, wheelhouse: Path, *, version: str | None = None, pyt
         _record(layout, from_release=old, to_release=new, backup=str(backup) if backup else None,
                 finished_at=_now(), state="done")
         prune_backups(layout.backups)
+        prune_releases(layout)  # keeps current and previous: SD cards are small
         return Outcome(True, f"upgraded {old} -> {new}; health check passed", new)
     log(f"health check failed: {problem}; rolling back to {old}")
     back = _roll_back(layout, to=old, backup=backup, services=services, log=log)

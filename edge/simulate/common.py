@@ -10,11 +10,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from edge.settings import HubSettings
+
 STORE_1, STORE_2 = "store-1", "store-2"
 TILL_1, TILL_2, FLOOR_1 = "till-1", "till-2", "floor-1"
 DOUBLE_SPEND_CUSTOMER = "C1001"  # kept out of random sales so its balance is known when both stores spend it
 SIM_UUID = "5e1e5e1e-0000-4000-8000-00000000a11e"  # the iBeacon UUID of the simulated customers' tags
 PR_SET_PDEATHSIG = 1
+# short timeouts and a low back-off cap: the day is compressed, so is the patience
+SIM_HUB = HubSettings(timeout_s=3.0, sync_interval_s=0.3, batch_max_events=200, backoff_cap_s=1.5)
 
 
 def die_with_parent() -> None:

@@ -34,7 +34,7 @@ from devices.beacons.adverts import Advert, full_uuid
 from devices.beacons.eid import compute_eid
 from edge.core.presence import PresenceEngine
 from edge.db.connection import open_database
-from edge.simulate.common import SIM_UUID, read_json, wait_until, write_json
+from edge.simulate.common import SIM_HUB, SIM_UUID, read_json, wait_until, write_json
 from edge.store.presence_store import PresenceService, ensure_schema, save_rule
 from sync import credentials, outbox
 from sync.client import SyncClient, SyncStatus, SyncWorker
@@ -56,7 +56,6 @@ PRESENCE_RULES = [
      "offer": {"kind": "points_multiplier", "name": "Double points on bakery",
                "params": {"multiplier": 2, "category": "Bakery"}}},
 ]  # fmt: skip
-SIM_HUB_INTERVAL = 0.3
 
 
 @dataclass(frozen=True)
@@ -155,6 +154,7 @@ def provision(db_path: Path) -> None:
         with db.atomic():
             for n in customer_numbers():
                 cid = f"C{1000 + n}"
+                row: tuple[object, ...]
                 if n % EID_EVERY == 0:
                     row = ("eid", None, eid_key(n).hex(), EID_K, 0)
                 else:
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     write_json(state_path, state)
 
     cred = credentials.load(data_dir)
-    client = SyncClient(db_path, cred, _hub_settings(), hub_url=args.hub_url)
+    client = SyncClient(db_path, cred, SIM_HUB, hub_url=args.hub_url)
     online = [False]
 
     def listen(status: SyncStatus) -> None:
@@ -258,12 +258,6 @@ def main(argv: list[str] | None = None) -> int:
         return 4
     finally:
         sync.stop(timeout=10)
-
-
-def _hub_settings() -> object:
-    from edge.simulate.till_worker import SIM_HUB
-
-    return SIM_HUB
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ import resource
 import signal
 import sqlite3
 import sys
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,16 +32,15 @@ from pathlib import Path
 import sqlite_utils
 
 from edge.db.connection import open_database
-from edge.settings import DeviceSettings, HubSettings, Settings, StoreSettings
 from edge.session import TillSession
-from edge.simulate.common import DOUBLE_SPEND_CUSTOMER, read_json, wait_until, write_json
+from edge.settings import DeviceSettings, Settings, StoreSettings
+from edge.simulate.common import DOUBLE_SPEND_CUSTOMER, SIM_HUB, read_json, wait_until, write_json
 from edge.store.sales import SaleError
 from sync import credentials, outbox
 from sync.client import SyncClient, SyncStatus, SyncWorker
 
 log = logging.getLogger("till_worker")
 
-SIM_HUB = HubSettings(timeout_s=3.0, sync_interval_s=0.3, batch_max_events=200, backoff_cap_s=1.5)
 DISK_FULL_MAX_S = 20.0  # the technician frees space at the latest this long after the disk filled
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -117,9 +116,11 @@ class TillApp(App[None]):
         yield Footer(compact=True)
 
     async def on_mount(self) -> None:
-        if os.environ.get("TERM") == "linux" or self.settings.till.theme == "console":
-            self.theme = "textual-ansi"  # the bare console lacks true colour and many glyphs
-        elif self.settings.till.theme not in ("auto", ""):
+        from edge.ui import console
+
+        if console.is_console(theme_setting=self.settings.till.theme):
+            console.apply_console_theme(self)  # the bare Linux console lacks true colour and many glyphs
+        elif self.settings.till.theme not in ("auto", "", "console"):
             self.theme = self.settings.till.theme
         self.query_one("#scan", Input).focus()
         for source in self.scanners:
@@ -135,6 +136,13 @@ class TillApp(App[None]):
         self.run_worker(_warm_up, thread=True, group="warm-up", exit_on_error=False)
         if self.wedge is not None:
             self.set_interval(self.settings.till.wedge_max_key_interval_ms / 1000, self.wedge.poll)
+        from edge.ops import sdnotify
+
+        # under systemd (Type=notify): ready once the first screen is up; the watchdog pings come from the
+        # UI loop itself, so a wedged loop stops them and systemd restarts the till
+        sdnotify.ready("till ready")
+        if interval := sdnotify.ping_interval_s():
+            self.set_interval(interval, sdnotify.watchdog)
         if self.presence is not None:
             self.run_worker(self.presence.start(), group="presence", exit_on_error=False)
         if self.sync_worker is not None:
@@ -294,6 +302,11 @@ class TillApp(App[None]):
         self.in_session(lambda: None)  # re-reads the customer's live personal offers
         if isinstance(self.screen, FloorScreen):
             self.screen.refresh_data()
+
+    def console_mode(self) -> None:
+        """Called by the console theme: the Linux console's fonts lack the status dots."""
+        self.status_source.ascii = True
+        self.refresh_status()
 
     def action_floor(self) -> None:
         presence = self.presence.snapshot if self.presence else None

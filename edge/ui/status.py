@@ -18,6 +18,7 @@ class StatusInfo:
     scanner: str
     beacons: str
     draining: str = ""
+    ascii: bool = False
 
 
 class StatusSource:
@@ -32,6 +33,7 @@ class StatusSource:
         self.scanner = "keyboard only"
         self.beacons = "not set up"
         self.draining = ""
+        self.ascii = False  # the Linux console's fonts lack the dots
 
     def read(self) -> StatusInfo:
         return StatusInfo(
@@ -42,11 +44,15 @@ class StatusSource:
             scanner=self.scanner,
             beacons=self.beacons,
             draining=self.draining,
+            ascii=self.ascii,
         )
 
 
 def format_status(info: StatusInfo) -> str:
-    dot = {"online": "[green]●[/green]", "offline": "[red]●[/red]"}.get(info.hub, "○")
+    if info.ascii:
+        dot = {"online": "[green]*[/green]", "offline": "[red]![/red]"}.get(info.hub, "-")
+    else:
+        dot = {"online": "[green]●[/green]", "offline": "[red]●[/red]"}.get(info.hub, "○")
     parts = [
         f"{dot} Hub {info.hub}",
         f"{info.pending} to sync" + (f" ({info.draining})" if info.draining else ""),

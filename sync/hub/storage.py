@@ -24,7 +24,6 @@ from sync.ids import uuid7
 from sync.protocol import ACCEPTED, DUPLICATE, REJECTED, Event, EventResult
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are read aloud and typed
-_COMPACT = json.JSONEncoder(separators=(",", ":"))  # one encoder: building one per call is slow
 _CHANGE_LOCK_ID = 0x5EDC  # pg_advisory_xact_lock key for change-stream writers
 RECENT_PURCHASES = 20
 APPLIED_ENTRY_IDS = 5_000
@@ -73,6 +72,11 @@ _PAYLOAD_RULES: dict[str, dict[str, type | tuple[type, ...]]] = {
 
 
 def _payload_problem(ev: Event) -> str | None:
+    if ev.type == "ledger.earn" or ev.type == "ledger.burn":  # most of a backlog: checked in one expression
+        p = ev.payload
+        if (type(p.get("entry_id")) is str and type(p.get("customer_id")) is str
+                and type(points := p.get("points")) is int and points > 0):
+            return None
     rules = _PAYLOAD_RULES.get(ev.type)
     if rules:
         for name, tp in rules.items():
@@ -387,8 +391,9 @@ class HubStorage:
         return DeviceAuth(row[0], row[1])
 
     # ----------------------------------------------------------------- push
-    def push(self, device: DeviceAuth, raw_events: list[Any]) -> list[EventResult]:
+    def push(self, device: DeviceAuth, raw_events: list[Any], *, finite_numbers: bool = False) -> list[EventResult]:
         """Apply one batch in one transaction; per event: accepted, duplicate or rejected with a reason.
+        ``finite_numbers``: the caller knows the events hold no NaN or infinity (a faster encoder may be used).
 
         Statements are batched (existing ids looked up in chunks, rows inserted with executemany, balances
         kept in memory for the batch) because a drained outage backlog arrives as tens of thousands of events.
@@ -415,6 +420,8 @@ class HubStorage:
             entry_ids = [ev.payload["entry_id"] for ev, _, _ in checked
                          if ev is not None and ev.type in ("ledger.earn", "ledger.burn")]
             batch.applied_entries = _existing(tx, "SELECT entry_id FROM ledger WHERE entry_id IN ({})", entry_ids)
+            self._prefetch_customers(tx, batch, device.store_id, [ev for ev, _, _ in checked
+                                                                  if ev is not None and ev.id not in seen])
             max_seq = -1
             for ev, problem, eid in checked:
                 if ev is None:
@@ -424,7 +431,7 @@ class HubStorage:
                     results.append(EventResult(ev.id, DUPLICATE))
                     continue
                 seen.add(ev.id)
-                payload_text = _COMPACT.encode(ev.payload)
+                payload_text = protocol.compact_json(ev.payload, finite=finite_numbers)
                 batch.events.append((ev.id, ev.device_id, ev.store_id, ev.seq, ev.type, payload_text,
                                      ev.device_time, received))
                 self._handle(tx, ev, payload_text, batch)
@@ -433,11 +440,34 @@ class HubStorage:
             tx.many("INSERT INTO events (event_id, device_id, store_id, seq, type, payload, device_time, received_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch.events)
             batch.flush(tx)
-            for cid in sorted(batch.touched):
-                self._customer_changed(tx, cid)
+            self._customers_changed(tx, sorted(batch.touched))
             tx.exe("UPDATE devices SET last_seen_at = ?, last_seq = CASE WHEN last_seq < ? THEN ? ELSE last_seq END "
                    "WHERE id = ?", [received, max_seq, max_seq, device.device_id])
         return results
+
+    def _prefetch_customers(self, tx: Tx, batch: _Batch, store_id: str, events: list[Event]) -> None:
+        """One look-up per batch instead of two to four statements per event: the balances of the batch's
+        customers, and which of them are already relevant to the store. Both facts stay true for the rest of
+        the transaction (push never deletes a customer or a relevance, and balances change only at flush),
+        so a customer found here needs no per-event statement; any other goes the per-event way."""
+        cids = sorted({cid for ev in events if ev.type in _CUSTOMER_EVENTS
+                       and isinstance(cid := ev.payload.get("customer_id"), str)})
+        if not cids:
+            return
+        for cid, balance in _rows(tx, "SELECT id, balance FROM customers WHERE id IN ({})", cids):
+            batch.known_balances[cid] = int(balance or 0)
+        relevant = _rows(tx, "SELECT customer_id FROM customer_stores WHERE store_id = ? AND customer_id IN ({})",
+                         cids, [store_id])
+        batch.relevant.update((cid, store_id) for (cid,) in relevant if cid in batch.known_balances)
+
+    def _customers_changed(self, tx: Tx, customer_ids: list[str]) -> None:
+        """``_customer_changed`` for many customers with one look-up and one executemany."""
+        stores: dict[str, list[str | None]] = {}
+        for cid, store_id in _rows(tx, "SELECT customer_id, store_id FROM customer_stores WHERE customer_id IN ({})",
+                                   customer_ids):
+            stores.setdefault(cid, []).append(store_id)
+        tx.many("INSERT INTO changes (kind, key, store_id) VALUES (?, ?, ?)",
+                [(protocol.CUSTOMER, cid, store_id) for cid in customer_ids for store_id in stores.get(cid, ())])
 
     def _known_customer(self, tx: Tx, batch: _Batch, cid: str, store_id: str) -> None:
         if (cid, store_id) in batch.relevant:
@@ -459,10 +489,8 @@ class HubStorage:
             cid = p.get("customer_id")
             total = p.get("total_cents", 0)
             total = total if isinstance(total, int) and not isinstance(total, bool) else 0
-            tx.exe("INSERT INTO sales (sale_id, store_id, device_id, customer_id, total_cents, created_at, payload) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                   [sale_id, ev.store_id, ev.device_id, cid if isinstance(cid, str) else None, total,
-                    str(p.get("created_at", ev.device_time)), payload_text])
+            batch.sales.append((sale_id, ev.store_id, ev.device_id, cid if isinstance(cid, str) else None, total,
+                                str(p.get("created_at", ev.device_time)), payload_text))
             if isinstance(cid, str):
                 self._known_customer(tx, batch, cid, ev.store_id)
                 batch.spend[cid] = batch.spend.get(cid, 0) + total
@@ -681,12 +709,20 @@ def _items(lines: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _existing(tx: Tx, sql: str, keys: list[str]) -> set[str]:
-    found: set[str] = set()
+_CUSTOMER_EVENTS = ("ledger.earn", "ledger.burn", "sale.completed")
+
+
+def _rows(tx: Tx, sql: str, keys: list[str], before: list[Any] | None = None) -> list[Any]:
+    """``sql`` with its ``IN ({})`` filled with ``keys``, in chunks (SQLite limits bound parameters)."""
+    out: list[Any] = []
     for i in range(0, len(keys), 500):
         chunk = keys[i : i + 500]
-        found.update(r[0] for r in tx.all(sql.format(",".join("?" * len(chunk))), chunk))
-    return found
+        out.extend(tx.all(sql.format(",".join("?" * len(chunk))), [*(before or ()), *chunk]))
+    return out
+
+
+def _existing(tx: Tx, sql: str, keys: list[str]) -> set[str]:
+    return {r[0] for r in _rows(tx, sql, keys)}
 
 
 class _Batch:
@@ -695,6 +731,8 @@ class _Batch:
     def __init__(self, received: str) -> None:
         self.received = received
         self.events: list[tuple[Any, ...]] = []
+        self.sales: list[tuple[Any, ...]] = []
+        self.known_balances: dict[str, int] = {}  # prefetched for the batch; others are read on first use
         self.ledger_rows: list[tuple[Any, ...]] = []
         self.exceptions: list[tuple[Any, ...]] = []
         self.balances: dict[str, int] = {}
@@ -710,8 +748,10 @@ class _Batch:
             return  # the same entry in a different event: applied once
         self.applied_entries.add(entry_id)
         if customer_id not in self.balances:
-            value = tx.scalar("SELECT balance FROM customers WHERE id = ?", [customer_id])
-            self.balances[customer_id] = self.balance_start[customer_id] = int(value or 0)
+            value = self.known_balances.get(customer_id)
+            if value is None:
+                value = int(tx.scalar("SELECT balance FROM customers WHERE id = ?", [customer_id]) or 0)
+            self.balances[customer_id] = self.balance_start[customer_id] = value
         before = self.balances[customer_id]
         after = before + (points if kind == "earn" else -points)
         self.balances[customer_id] = after
@@ -726,6 +766,9 @@ class _Batch:
                 before, after, self.received))
 
     def flush(self, tx: Tx) -> None:
+        # DO NOTHING keeps the first of two events naming one sale, as the per-event insert did
+        tx.many("INSERT INTO sales (sale_id, store_id, device_id, customer_id, total_cents, created_at, payload) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", self.sales)
         tx.many("INSERT INTO ledger (entry_id, customer_id, kind, points, sale_id, reason, store_id, device_id, "
                 "event_id, created_at, applied_at, balance_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 self.ledger_rows)

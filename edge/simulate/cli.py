@@ -1,0 +1,71 @@
+"""``store-edge simulate store-day``: the whole store day under faults, then the reconciliation table.
+
+Wire it with ``simulate_cli.register(subparsers)`` (top-level subparsers); handlers are
+``handler(args, settings) -> int`` like the rest of ``store-edge``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from edge.settings import Settings
+
+
+def handler(args: argparse.Namespace, settings: Settings | None = None) -> int:
+    from edge.simulate.orchestrator import DayConfig, run_store_day
+
+    sizes = {k: v for k, v in (("seed", args.seed), ("sales", args.sales), ("adverts", args.adverts),
+                               ("kills", args.kills), ("duration", args.duration)) if v is not None}
+    config = DayConfig.reduced(**sizes) if args.reduced else DayConfig.full(**sizes)
+    if args.data_dir:
+        run_dir, temporary = Path(args.data_dir), False
+        if run_dir.exists() and any(run_dir.iterdir()):
+            print(f"error: {run_dir} is not empty; a run needs a fresh directory", file=sys.stderr)
+            return 2
+    else:
+        run_dir, temporary = Path(tempfile.mkdtemp(prefix="store-day-")), True
+    status = 1
+    try:
+        status = run_store_day(config, run_dir)
+    finally:
+        if temporary and status == 0 and not args.keep:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        else:
+            print(f"run directory kept: {run_dir}", file=sys.stderr)
+    return status
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    group = subparsers.add_parser("simulate", help="simulations of store operation under faults")
+    sub = group.add_subparsers(dest="simulate_command", metavar="SIMULATION", required=True)
+    p = sub.add_parser("store-day", help="a hub, two tills and a presence box through a faulty trading day")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--reduced", dest="reduced", action="store_true", default=True,
+                      help="the CI day: hundreds of sales, tens of thousands of adverts, ~1 minute (default)")
+    size.add_argument("--full", dest="reduced", action="store_false",
+                      help="the soak day: thousands of sales, hundreds of thousands of adverts, 24 kills")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default 7)")
+    p.add_argument("--sales", type=int, default=None, help="sales per till")
+    p.add_argument("--adverts", type=int, default=None, help="BLE adverts over the day (about)")
+    p.add_argument("--kills", type=int, default=None, help="kill -9s of edge processes")
+    p.add_argument("--duration", type=float, default=None, help="seconds of trading (real time)")
+    p.add_argument("--data-dir", default=None, help="run directory (kept); default a temporary one")
+    p.add_argument("--keep", action="store_true", help="keep the temporary run directory even on success")
+    p.set_defaults(handler=handler)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="store-edge")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.handler(args, None))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,538 @@
+"""The simulated store day: a hub, two tills and a shop-floor presence box as real processes on 127.0.0.1.
+
+Timeline (``duration`` real seconds of trading, then the close):
+
+1. Set-up: the hub database is seeded (the demo store as ``store-1``, an empty ``store-2``, a web order for
+   pick-up in ``store-2`` per customer so both stores know everyone, single-use coupons split between the
+   tills), three devices are created and enrolled with one-time codes, and the hub starts as
+   ``python -m sync.cli hub serve`` with its presence webhook pointed at this process.
+2. Trading: each device syncs through its own :class:`FaultProxy` (drops, duplicates, 5xx, garbage).
+   Scheduled faults: partitions of varying length, kill -9 of worker processes at random moments (they
+   restart and resume), a kill -9 and restart of the hub, the double spend (both tills partitioned, both
+   spend the same customer's points, then healed), and web orders posted to the hub all day.
+   Fixed faults: ``till-1``'s clock is 5 minutes fast; ``till-2``'s disk fills up part way.
+3. Close: workers finish their sales/adverts and drain their outboxes; the orchestrator runs a last
+   fault-free push and pull per device, waits for webhook deliveries, stops the hub and reconciles.
+
+Presence offers reach the tills this way (the honest path; the hub itself does not relay them): the
+presence box sends ``presence.notification_requested``; the hub delivers it to its webhook; the webhook
+receiver here plays the app backend and publishes the offer as a personal hub offer
+(``HubStorage.upsert_offer`` with the same offer id); the tills pull it like any personal offer and
+customers holding one are more likely to come to a till, where the discount applies.
+
+Every child runs in its own process group with PR_SET_PDEATHSIG, and the ``finally`` block kills every group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TextIO
+
+import httpx
+
+from edge.demo.seed import demo_dataset, seed_hub
+from edge.simulate.common import (
+    DOUBLE_SPEND_CUSTOMER,
+    FLOOR_1,
+    SIM_HUB,
+    STORE_1,
+    STORE_2,
+    TILL_1,
+    TILL_2,
+    die_with_parent,
+    read_json,
+    write_json,
+)
+from edge.simulate.presence_worker import PRESENCE_RULES
+from sync.faultproxy import FaultProxy, Faults
+from sync.hub.storage import HubStorage
+
+ROOT = Path(__file__).resolve().parents[2]
+CLOCK_FAST_S = 300.0
+HUB_DOWN_S = 1.0
+
+
+@dataclass
+class DayConfig:
+    seed: int = 7
+    sales: int = 250  # per till
+    adverts: int = 40_000
+    kills: int = 6
+    partitions: int = 4
+    orders: int = 30
+    duration: float = 30.0  # seconds of trading
+    sim_hours: float = 3.0  # the presence box's simulated day, squeezed into ``duration``
+    coupons: int = 60  # per till
+    budget_s: float = 150.0  # the whole run, close included, gives up after this
+
+    @classmethod
+    def reduced(cls, **kw: Any) -> DayConfig:
+        return cls(**kw)
+
+    @classmethod
+    def full(cls, **kw: Any) -> DayConfig:
+        base: dict[str, Any] = {"sales": 2_500, "adverts": 300_000, "kills": 24, "partitions": 14, "orders": 400,
+                "duration": 240.0, "sim_hours": 12.0, "coupons": 300, "budget_s": 900.0}
+        base.update(kw)
+        return cls(**base)
+
+
+@dataclass
+class Worker:
+    name: str
+    argv: list[str]
+    log: Path
+    popen: subprocess.Popen[bytes] | None = None
+    done: bool = False
+    rc: int | None = None
+    restart_at: float | None = None
+    crashes: int = 0
+
+    def start(self) -> None:
+        fh = self.log.open("ab")
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+        self.popen = subprocess.Popen(self.argv, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT, env=env,
+                                      start_new_session=True, preexec_fn=die_with_parent)
+        fh.close()
+        self.restart_at = None
+
+    @property
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def kill9(self) -> None:
+        if self.popen is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(10)
+
+    def terminate(self, grace_s: float = 5.0) -> None:
+        if self.popen is None or self.popen.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, signal.SIGTERM)
+        try:
+            self.popen.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            self.kill9()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class WebhookReceiver:
+    """The app backend: receives presence notifications and publishes presence offers through the hub."""
+
+    def __init__(self, storage: HubStorage, log_path: Path) -> None:
+        self.storage = storage
+        self.log_path = log_path
+        self.lock = threading.Lock()
+        self.offer_kinds: dict[str, Any] = {str(r["campaign_id"]): r["offer"] for r in PRESENCE_RULES}
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("content-length") or 0)
+                try:
+                    doc = json.loads(self.rfile.read(length))
+                    receiver.receive(doc, self.headers.get("idempotency-key") or "")
+                except Exception as exc:  # the hub retries a non-2xx answer
+                    self.send_response(500)
+                    self.end_headers()
+                    self.wfile.write(str(exc).encode())
+                    return
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/presence"
+        self.thread = threading.Thread(target=self.server.serve_forever, name="webhook", daemon=True)
+
+    def receive(self, doc: dict[str, Any], key: str) -> None:
+        payload = doc.get("payload") or {}
+        with self.lock:
+            if doc.get("type") == "presence.notification_requested":
+                offer = self.offer_kinds.get(str(payload.get("campaign_id")))
+                if offer and payload.get("offer_id") and payload.get("customer_id"):
+                    self.storage.upsert_offer({"id": payload["offer_id"], "kind": offer["kind"],
+                                               "name": offer["name"], "params": offer["params"],
+                                               "customer_id": payload["customer_id"],
+                                               "valid_until": payload.get("valid_until")})
+            with self.log_path.open("a") as fh:
+                fh.write(json.dumps({"key": key, "event_id": doc.get("event_id"), "type": doc.get("type")}) + "\n")
+
+    def start(self) -> WebhookReceiver:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@dataclass
+class RunLog:
+    kills: list[dict[str, Any]] = field(default_factory=list)
+    partitions: list[dict[str, Any]] = field(default_factory=list)
+    hub_restarts: int = 0
+    double_spend: dict[str, Any] = field(default_factory=dict)
+    orders_acked: list[str] = field(default_factory=list)
+    orders_failed: list[str] = field(default_factory=list)
+    crashes: list[dict[str, Any]] = field(default_factory=list)
+    unfinished: list[str] = field(default_factory=list)
+    final_sync_errors: list[str] = field(default_factory=list)
+    undelivered_webhooks: int = 0
+    seconds: float = 0.0
+
+
+class StoreDay:
+    def __init__(self, config: DayConfig, run_dir: Path, out: TextIO = sys.stdout) -> None:
+        self.config = config
+        self.run_dir = run_dir
+        self.out = out
+        self.rng = random.Random(f"day:{config.seed}")
+        self.log = RunLog()
+        self.hub_db = run_dir / "hub" / "hub.db"
+        self.hub_port = free_port()
+        self.hub_url = f"http://127.0.0.1:{self.hub_port}"
+        self.devices: dict[str, dict[str, Any]] = {
+            TILL_1: {"store": STORE_1, "role": "till", "clock_offset_s": CLOCK_FAST_S, "disk_full": False},
+            TILL_2: {"store": STORE_2, "role": "till", "clock_offset_s": 0.0, "disk_full": True},
+            FLOOR_1: {"store": STORE_1, "role": "presence", "clock_offset_s": 0.0, "disk_full": False},
+        }
+        self.workers: dict[str, Worker] = {}
+        self.proxies: dict[str, FaultProxy] = {}
+        self.hub: Worker | None = None
+        self.storage: HubStorage | None = None
+        self.receiver: WebhookReceiver | None = None
+        self.api_key = ""
+
+    def say(self, text: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {text}", file=self.out, flush=True)
+
+    def device_dir(self, name: str) -> Path:
+        return self.run_dir / "devices" / name
+
+    # -- set-up -------------------------------------------------------------------------------------
+    def seed(self) -> dict[str, str]:
+        self.hub_db.parent.mkdir(parents=True, exist_ok=True)
+        storage = self.storage = HubStorage.open(self.hub_db)
+        seed_hub(storage, STORE_1, seed=self.config.seed)
+        storage.create_store(STORE_2, "Store 2")
+        for c in demo_dataset(self.config.seed)["customers"]:
+            # a pick-up order in store 2 makes every customer relevant there: till-2 can serve them too
+            storage.record_order({"order_id": f"PICKUP-{c['id']}", "customer_id": c["id"], "channel": "web",
+                                  "total_cents": 1999, "status": "ready", "pickup_store_id": STORE_2,
+                                  "lines": []})
+        for prefix in ("SIM1", "SIM2"):
+            for k in range(self.config.coupons):
+                storage.create_coupon(f"{prefix}-{k:05d}", "OFF-COUPON3", None, True)
+        self.api_key = storage.create_api_key("simulation")
+        return {name: storage.create_device(d["store"], name) for name, d in self.devices.items()}
+
+    def start_hub(self) -> None:
+        assert self.receiver is not None
+        if self.hub is None:
+            self.hub = Worker("hub", [sys.executable, "-m", "sync.cli", "hub", "serve", "--db", str(self.hub_db),
+                                      "--port", str(self.hub_port), "--webhook-url", self.receiver.url],
+                              self.run_dir / "hub" / "hub.log")
+        self.hub.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.hub_url}/v1/health", timeout=1).status_code == 200:
+                    return
+            if not self.hub.running:
+                break
+            time.sleep(0.1)
+        raise RuntimeError(f"the hub did not start; see {self.hub.log}")
+
+    def enrol(self, codes: dict[str, str]) -> None:
+        from sync.enroll import enroll
+
+        for name, code in codes.items():
+            enroll(self.hub_url, code, self.device_dir(name))
+
+    def faults(self, name: str) -> Faults:
+        return Faults(drop_request=0.02, drop_response=0.03, delay=0.05, http_503=0.02, error_after_forward=0.02,
+                      garbage=0.01, duplicate=0.03, delay_range_s=(0.02, 0.2),
+                      seed=self.rng.randrange(1 << 30))
+
+    def worker_argv(self, name: str, day_start: float, deadline: float) -> list[str]:
+        c, d = self.config, self.devices[name]
+        common = ["--data-dir", str(self.device_dir(name)), "--hub-url", self.proxies[name].url,
+                  "--store-id", str(d["store"]), "--seed", str(c.seed), "--day-start", f"{day_start:.3f}",
+                  "--duration", str(c.duration), "--deadline", f"{deadline:.3f}"]
+        if d["role"] == "presence":
+            return [sys.executable, "-m", "edge.simulate.presence_worker", *common, "--adverts", str(c.adverts),
+                    "--sim-hours", str(c.sim_hours)]
+        argv = [sys.executable, "-m", "edge.simulate.till_worker", *common, "--device-id", name,
+                "--sales", str(c.sales), "--coupon-prefix", "SIM1-" if name == TILL_1 else "SIM2-"]
+        if d["clock_offset_s"]:
+            argv += ["--clock-offset-s", str(d["clock_offset_s"])]
+        if d["disk_full"]:
+            argv += ["--disk-full-at", str(int(c.sales * 0.35)), "--disk-full-refusals", "5"]
+        return argv
+
+    # -- the day ------------------------------------------------------------------------------------
+    def schedule(self, day_start: float) -> list[tuple[float, str, Any]]:
+        c, d = self.config, self.config.duration
+        events: list[tuple[float, str, Any]] = []
+        for _ in range(c.kills):
+            events.append((day_start + self.rng.uniform(0.04, 0.85) * d, "kill", self.rng.choice(list(self.devices))))
+        for _ in range(c.partitions):
+            length = self.rng.uniform(0.02, 0.1) * d
+            events.append((day_start + self.rng.uniform(0.02, 0.85) * d, "partition",
+                           (self.rng.choice(list(self.devices)), length)))
+        events.append((day_start + 0.45 * d, "hub_restart", None))
+        events.append((day_start + 0.6 * d, "double_spend", None))
+        for k in range(c.orders):
+            events.append((day_start + 0.95 * d * k / max(1, c.orders), "order", k))
+        events.sort(key=lambda e: e[0])
+        return events
+
+    def run(self) -> int:
+        started = time.time()
+        codes = self.seed()
+        assert self.storage is not None
+        self.receiver = WebhookReceiver(self.storage, self.run_dir / "webhook.jsonl").start()
+        self.start_hub()
+        self.enrol(codes)
+        for name in self.devices:
+            self.proxies[name] = FaultProxy("127.0.0.1", self.hub_port, self.faults(name)).start()
+        day_start = time.time() + 1.0
+        deadline = started + self.config.budget_s - 15
+        for name in self.devices:
+            self.workers[name] = Worker(name, self.worker_argv(name, day_start, deadline),
+                                        self.device_dir(name) / "worker.log")
+            self.workers[name].start()
+        self.say(f"hub {self.hub_url}, devices {', '.join(self.devices)}; trading for {self.config.duration:g} s")
+        self.trade(self.schedule(day_start), deadline)
+        self.close(deadline)
+        self.log.seconds = round(time.time() - started, 1)
+        self.write_run_file()
+        return 0
+
+    def trade(self, events: list[tuple[float, str, Any]], deadline: float) -> None:
+        heal_at: dict[str, float] = {}
+        pending = list(events)
+        while time.time() < deadline:
+            now = time.time()
+            while pending and pending[0][0] <= now:
+                _, kind, arg = pending.pop(0)
+                getattr(self, f"_do_{kind}")(arg, heal_at)
+            for name, until in list(heal_at.items()):
+                if now >= until:
+                    self.proxies[name].offline = False
+                    del heal_at[name]
+            for w in self.workers.values():
+                self._watch(w)
+            if not pending and all(w.done for w in self.workers.values()):
+                break
+            time.sleep(0.02)
+        for name in heal_at:
+            self.proxies[name].offline = False
+        self.log.unfinished = [w.name for w in self.workers.values() if not w.done]
+
+    def _watch(self, w: Worker) -> None:
+        if w.done:
+            return
+        if w.restart_at is not None:
+            if time.time() >= w.restart_at:
+                w.start()
+            return
+        if w.popen is None or w.running:
+            return
+        rc = w.popen.returncode
+        if rc == 0:
+            w.done, w.rc = True, 0
+        elif rc == 4 or w.crashes >= 3:
+            w.done, w.rc = True, rc
+            self.log.crashes.append({"worker": w.name, "rc": rc, "final": True})
+        else:
+            # an exit we did not cause: note it (the reconciliation fails on it) and restart the worker
+            w.crashes += 1
+            self.log.crashes.append({"worker": w.name, "rc": rc, "final": False})
+            self.say(f"{w.name} exited with {rc} unprompted; restarting (see {w.log})")
+            w.restart_at = time.time() + 0.2
+
+    def _do_kill(self, name: str, heal_at: dict[str, float]) -> None:
+        if self.log.double_spend.get("active"):
+            return
+        running = [n for n, w in self.workers.items() if w.running and w.restart_at is None]
+        if not running:
+            return
+        target = name if name in running else self.rng.choice(running)
+        w = self.workers[target]
+        w.kill9()
+        w.restart_at = time.time() + self.rng.uniform(0.2, 0.8)
+        state = read_json(self.device_dir(target) / "worker-state.json")
+        self.log.kills.append({"worker": target, "at": round(time.time(), 3),
+                               "progress": {k: state.get(k) for k in ("sim_t", "refusals", "disk_full")
+                                            if k in state}})
+
+    def _do_partition(self, arg: tuple[str, float], heal_at: dict[str, float]) -> None:
+        name, length = arg
+        self.proxies[name].offline = True
+        heal_at[name] = max(heal_at.get(name, 0.0), time.time() + length)
+        self.log.partitions.append({"device": name, "seconds": round(length, 2)})
+
+    def _do_hub_restart(self, arg: Any, heal_at: dict[str, float]) -> None:
+        assert self.hub is not None
+        self.say("kill -9 of the hub; restarting it")
+        self.hub.kill9()
+        time.sleep(HUB_DOWN_S)
+        self.start_hub()
+        self.log.hub_restarts += 1
+
+    def _do_double_spend(self, arg: Any, heal_at: dict[str, float]) -> None:
+        """Partition both tills, spend the same customer's points in both stores, heal."""
+        assert self.storage is not None
+        balance = self.storage.balance(DOUBLE_SPEND_CUSTOMER) or 0
+        points = max(100, min(2_000, balance * 2 // 3))
+        self.log.double_spend = {"customer": DOUBLE_SPEND_CUSTOMER, "hub_balance_before": balance,
+                                 "points_each": points, "active": True}
+        self.say(f"partitioning both tills; each spends {points} of {DOUBLE_SPEND_CUSTOMER}'s {balance} points")
+        for till in (TILL_1, TILL_2):
+            self.proxies[till].offline = True
+        time.sleep(1.0)  # the tills notice they are offline (the offline cap then applies)
+        for till in (TILL_1, TILL_2):
+            write_json(self.device_dir(till) / "directive.json", {"customer": DOUBLE_SPEND_CUSTOMER,
+                                                                  "points": points})
+        deadline = time.time() + 30
+        done: dict[str, Any] = {}
+        while time.time() < deadline and len(done) < 2:
+            for till in (TILL_1, TILL_2):
+                path = self.device_dir(till) / "directive-done.json"
+                if path.exists():
+                    done[till] = read_json(path)
+                self._watch(self.workers[till])
+            time.sleep(0.05)
+        for till in (TILL_1, TILL_2):
+            if till not in heal_at:
+                self.proxies[till].offline = False
+        self.log.double_spend.update({"done": done, "active": False})
+
+    def _do_order(self, k: int, heal_at: dict[str, float]) -> None:
+        rng = random.Random(f"order:{self.config.seed}:{k}")
+        customers = [c["id"] for c in demo_dataset(self.config.seed)["customers"]]
+        order_id = f"WEB-SIM-{k:05d}"
+        doc = {"order_id": order_id, "customer_id": rng.choice(customers), "channel": rng.choice(["web", "app"]),
+               "total_cents": rng.randint(500, 20_000), "status": "placed",
+               "pickup_store_id": rng.choice([None, STORE_1, STORE_2])}
+        for _ in range(3):  # a few quick tries; the rest are retried at the close (orders are idempotent)
+            try:
+                resp = httpx.post(f"{self.hub_url}/v1/orders", json=doc, timeout=2,
+                                  headers={"Authorization": f"Bearer {self.api_key}", "X-Store-Edge-Protocol": "1"})
+                if resp.status_code in (200, 201):
+                    self.log.orders_acked.append(order_id)
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.log.orders_failed.append(json.dumps(doc))
+
+    # -- the close ------------------------------------------------------------------------------------
+    def close(self, deadline: float) -> None:
+        for doc_text in list(self.log.orders_failed):
+            doc = json.loads(doc_text)
+            with contextlib.suppress(httpx.HTTPError):
+                resp = httpx.post(f"{self.hub_url}/v1/orders", json=doc, timeout=5,
+                                  headers={"Authorization": f"Bearer {self.api_key}", "X-Store-Edge-Protocol": "1"})
+                if resp.status_code in (200, 201):
+                    self.log.orders_acked.append(doc["order_id"])
+                    self.log.orders_failed.remove(doc_text)
+        for w in self.workers.values():
+            w.terminate()
+        self.final_sync()
+        self.wait_webhooks(min(deadline + 10, time.time() + 20))
+        if self.hub is not None:
+            self.hub.terminate()
+
+    def final_sync(self) -> None:
+        """Two fault-free rounds: everyone pushes, then everyone pulls what the others pushed."""
+        from edge.db.connection import open_database
+        from sync import credentials
+        from sync.client import SyncClient, SyncError
+
+        for round_no in (1, 2):
+            for name in self.devices:
+                db = open_database(self.device_dir(name) / "store.db")
+                client = SyncClient(db, credentials.load(self.device_dir(name)), SIM_HUB, hub_url=self.hub_url)
+                try:
+                    client.sync_once()
+                except SyncError as exc:
+                    self.log.final_sync_errors.append(f"{name} round {round_no}: {exc}")
+                finally:
+                    client.close()
+                    db.close()
+
+    def wait_webhooks(self, until: float) -> None:
+        assert self.storage is not None
+        while time.time() < until:
+            left = sum(1 for n in self.storage.notifications() if n["delivered_at"] is None)
+            self.log.undelivered_webhooks = left
+            if left == 0:
+                return
+            time.sleep(0.2)
+
+    def write_run_file(self) -> None:
+        doc = {
+            "config": {k: v for k, v in asdict(self.config).items()},
+            "devices": {n: {**d, "data_dir": str(self.device_dir(n))} for n, d in self.devices.items()},
+            "hub_db": str(self.hub_db),
+            "webhook_log": str(self.run_dir / "webhook.jsonl"),
+            "proxy_faults": {n: dict(p.counts) for n, p in self.proxies.items()},
+            **asdict(self.log),
+        }
+        write_json(self.run_dir / "run.json", doc)
+
+    def cleanup(self) -> None:
+        for w in self.workers.values():
+            w.kill9()
+        if self.hub is not None:
+            self.hub.kill9()
+        for p in self.proxies.values():
+            with contextlib.suppress(Exception):
+                p.stop()
+        if self.receiver is not None:
+            with contextlib.suppress(Exception):
+                self.receiver.stop()
+        if self.storage is not None:
+            with contextlib.suppress(Exception):
+                self.storage.close()
+
+
+def run_store_day(config: DayConfig, run_dir: Path, out: TextIO = sys.stdout) -> int:
+    """Run the day in ``run_dir`` and reconcile; returns the exit status (0: everything reconciles)."""
+    from edge.simulate.reconcile import reconcile
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    day = StoreDay(config, run_dir, out)
+    try:
+        day.run()
+    finally:
+        day.cleanup()
+    report = reconcile(run_dir)
+    print(report.text, file=out, flush=True)
+    return report.status

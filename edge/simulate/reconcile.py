@@ -1,0 +1,308 @@
+"""End-of-day reconciliation of a finished simulation run directory: edges against the hub.
+
+``reconcile(run_dir)`` reads every device's ``store.db`` and the hub's ``hub.db`` (read-only) plus the
+run's ``run.json`` and webhook log, and returns a :class:`Report` whose table has one row per kind of
+record: what / at edges / at hub / missing / duplicated / verdict. ``missing`` counts records an edge holds
+that the hub lacks (or differ); ``duplicated`` counts records the hub received as two different events
+(which would count twice). Any mismatch makes ``status`` non-zero.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+OK, MISMATCH, INFO = "ok", "MISMATCH", "info"
+
+
+@dataclass
+class Row:
+    what: str
+    edges: int
+    hub: int
+    missing: int = 0
+    duplicated: int = 0
+    verdict: str = OK
+    note: str = ""
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> int:
+        return 1 if any(r.verdict == MISMATCH for r in self.rows) else 0
+
+    def row(self, what: str) -> Row:
+        return next(r for r in self.rows if r.what == what)
+
+    @property
+    def mismatches(self) -> list[str]:
+        return [r.what for r in self.rows if r.verdict == MISMATCH]
+
+    @property
+    def text(self) -> str:
+        head = ("what", "at edges", "at hub", "missing", "duplicated", "verdict")
+        body = [(r.what, str(r.edges), str(r.hub), str(r.missing), str(r.duplicated),
+                 r.verdict + (f" ({r.note})" if r.note else "")) for r in self.rows]
+        widths = [max(len(x[i]) for x in [head, *body]) for i in range(len(head))]
+
+        def line(cells: tuple[str, ...]) -> str:
+            return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+        out = [line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, body)]
+        out += self.details
+        verdict = "RECONCILED" if self.status == 0 else f"NOT RECONCILED: {', '.join(self.mismatches)}"
+        return "\n".join([*out, verdict])
+
+
+def _ro(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+
+
+def _compare(report: Report, what: str, edge: Counter[str] | set[str], hub: Counter[str] | set[str],
+             duplicated: int = 0, note: str = "") -> Row:
+    edge_set, hub_set = set(edge), set(hub)
+    missing = len(edge_set - hub_set)
+    extra = len(hub_set - edge_set)
+    dup_edge = sum(n - 1 for n in edge.values() if n > 1) if isinstance(edge, Counter) else 0
+    dup = duplicated + dup_edge
+    notes = [note] if note else []
+    if extra:
+        notes.append(f"{extra} at the hub that no edge holds")
+    row = Row(what, len(edge_set), len(hub_set), missing, dup,
+              MISMATCH if missing or dup or extra else OK, "; ".join(notes))
+    report.rows.append(row)
+    return row
+
+
+def reconcile(run_dir: Path) -> Report:
+    run_dir = Path(run_dir)
+    run = json.loads((run_dir / "run.json").read_text())
+    report = Report()
+    devices: dict[str, dict[str, Any]] = run["devices"]
+    edges = {name: _ro(Path(d["data_dir"]) / "store.db") for name, d in devices.items()}
+    hub = _ro(Path(run["hub_db"]))
+    try:
+        _check(report, run, devices, edges, hub, run_dir)
+    finally:
+        for conn in edges.values():
+            conn.close()
+        hub.close()
+    return report
+
+
+def _all(conn: sqlite3.Connection, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    return conn.execute(sql, params or []).fetchall()
+
+
+def _check(report: Report, run: dict[str, Any], devices: dict[str, dict[str, Any]],
+           edges: dict[str, sqlite3.Connection], hub: sqlite3.Connection, run_dir: Path) -> None:
+    names = list(devices)
+    marks = ",".join("?" * len(names))
+
+    # outbox: everything each device wrote left it, and the hub holds each event once
+    edge_events: Counter[str] = Counter()
+    unsent = dead = 0
+    for conn in edges.values():
+        for event_id, state in _all(conn, "SELECT event_id, state FROM outbox"):
+            edge_events[event_id] += 1
+            unsent += state in ("pending", "in_flight")
+            dead += state == "dead"
+    hub_events = {r[0] for r in _all(hub, f"SELECT event_id FROM events WHERE device_id IN ({marks})", names)}
+    row = _compare(report, "outbox events", edge_events, hub_events)
+    if unsent or dead:
+        row.verdict, row.note = MISMATCH, f"{unsent} still unsent, {dead} dead letters at the edges"
+
+    def hub_dups(event_type: str, key: str) -> int:
+        return sum(n - 1 for (n,) in _all(
+            hub, f"SELECT count(*) FROM events WHERE type = ? GROUP BY json_extract(payload, '$.{key}') "
+            "HAVING count(*) > 1", [event_type]))
+
+    # sales
+    edge_sales: Counter[str] = Counter()
+    for conn in edges.values():
+        edge_sales.update(r[0] for r in _all(conn, "SELECT id FROM sales"))
+    hub_sales = {r[0] for r in _all(hub, "SELECT sale_id FROM sales")}
+    _compare(report, "sales", edge_sales, hub_sales, hub_dups("sale.completed", "id"))
+
+    # a sale is all or nothing: lines present, ledger rows as the sale says, one sale.completed event
+    partial = 0
+    for conn in edges.values():
+        partial += _all(conn, """SELECT count(*) FROM sales s WHERE NOT EXISTS (SELECT 1 FROM sale_lines l
+            WHERE l.sale_id = s.id) OR (s.customer_id IS NOT NULL AND s.points_earned > 0 AND NOT EXISTS
+            (SELECT 1 FROM ledger g WHERE g.sale_id = s.id AND g.kind = 'earn')) OR (s.points_redeemed > 0 AND
+            NOT EXISTS (SELECT 1 FROM ledger g WHERE g.sale_id = s.id AND g.kind = 'burn')) OR (SELECT count(*)
+            FROM outbox o WHERE o.type = 'sale.completed' AND json_extract(o.payload, '$.id') = s.id) != 1""")[0][0]
+    n_sales = len(edge_sales)
+    report.rows.append(Row("sales complete (lines, ledger, event)", n_sales, len(hub_sales), partial, 0,
+                           MISMATCH if partial else OK))
+
+    # ledger entries, compared field by field
+    edge_ledger: Counter[str] = Counter()
+    edge_rows: dict[str, tuple[Any, ...]] = {}
+    for name, conn in edges.items():
+        for entry_id, cid, kind, points in _all(conn, "SELECT entry_id, customer_id, kind, points FROM ledger"):
+            edge_ledger[entry_id] += 1
+            edge_rows[entry_id] = (cid, kind, int(points), devices[name]["store"])
+    hub_rows = {r[0]: (r[1], r[2], int(r[3]), r[4]) for r in _all(
+        hub, "SELECT entry_id, customer_id, kind, points, store_id FROM ledger WHERE store_id != 'hub'")}
+    row = _compare(report, "ledger entries", edge_ledger, set(hub_rows), hub_dups("ledger.earn", "entry_id")
+                   + hub_dups("ledger.burn", "entry_id"))
+    differ = [e for e in edge_rows if e in hub_rows and edge_rows[e] != hub_rows[e]]
+    if differ:
+        row.missing += len(differ)
+        row.verdict, row.note = MISMATCH, f"{len(differ)} differ between edge and hub"
+
+    # coupons
+    edge_coupons: Counter[str] = Counter()
+    for conn in edges.values():
+        edge_coupons.update(r[0] for r in _all(
+            conn, "SELECT json_extract(payload, '$.code') FROM outbox WHERE type = 'coupon.redeemed'"))
+    hub_coupons = {r[0] for r in _all(hub, "SELECT code FROM coupons WHERE redeemed_store_id IS NOT NULL")}
+    reused = _all(hub, "SELECT count(*) FROM exceptions WHERE kind = 'coupon_reused'")[0][0]
+    _compare(report, "coupon redemptions", edge_coupons, hub_coupons, reused)
+
+    # feedback (NPS)
+    edge_fb: Counter[str] = Counter()
+    for conn in edges.values():
+        edge_fb.update(r[0] for r in _all(conn, "SELECT id FROM feedback"))
+    _compare(report, "feedback", edge_fb, {r[0] for r in _all(hub, "SELECT id FROM feedback")},
+             hub_dups("feedback.submitted", "id"))
+
+    # presence: visits, offers (notification requests), anonymous counts
+    def hub_presence(event_type: str, key: str) -> set[str]:
+        return {r[0] for r in _all(hub, f"SELECT json_extract(payload, '$.{key}') FROM presence_notifications "
+                                        "WHERE type = ?", [event_type])}
+
+    edge_visits: Counter[str] = Counter()
+    edge_offers: Counter[str] = Counter()
+    edge_anon: Counter[str] = Counter()
+    for conn in edges.values():
+        edge_visits.update(r[0] for r in _all(conn, "SELECT id FROM presence_visits"))
+        edge_offers.update(r[0] for r in _all(conn, "SELECT offer_id FROM presence_offers_issued"))
+        edge_anon.update(r[0] for r in _all(conn, "SELECT event_id FROM outbox WHERE type = "
+                                                  "'presence.anonymous_count'"))
+    _compare(report, "presence visits", edge_visits, hub_presence("presence.visit", "visit_id"),
+             hub_dups("presence.visit", "visit_id"))
+    _compare(report, "presence offers (notifications)", edge_offers,
+             hub_presence("presence.notification_requested", "offer_id"),
+             hub_dups("presence.notification_requested", "offer_id"))
+    _compare(report, "anonymous counts", edge_anon,
+             {r[0] for r in _all(hub, "SELECT event_id FROM presence_notifications WHERE type = "
+                                      "'presence.anonymous_count'")})
+
+    # webhook: every presence notification delivered and received (repeats are absorbed by Idempotency-Key)
+    received: Counter[str] = Counter()
+    log_path = Path(run.get("webhook_log", run_dir / "webhook.jsonl"))
+    if log_path.exists():
+        for line in log_path.read_text().splitlines():
+            with _suppress():
+                received[json.loads(line)["key"]] += 1
+    hub_notes = {r[0] for r in _all(hub, "SELECT event_id FROM presence_notifications")}
+    undelivered = _all(hub, "SELECT count(*) FROM presence_notifications WHERE delivered_at IS NULL")[0][0]
+    repeats = sum(n - 1 for n in received.values() if n > 1)
+    missing = len(hub_notes - set(received))
+    report.rows.append(Row("webhook deliveries", len(hub_notes), len(set(received)), missing, 0,
+                           MISMATCH if missing or undelivered else OK,
+                           f"{repeats} repeats absorbed by Idempotency-Key" if repeats else ""))
+
+    # presence offers redeemed at the tills (through the hub's personal offers)
+    offer_ids = set(edge_offers)
+    redeemed = 0
+    for (payload,) in _all(hub, "SELECT payload FROM sales"):
+        discounts = json.loads(payload).get("discounts") or []
+        redeemed += any(d.get("offer_id") in offer_ids for d in discounts if isinstance(d, dict))
+    published = _all(hub, "SELECT count(*) FROM offers WHERE customer_id IS NOT NULL AND id NOT LIKE 'OFF-%'")[0][0]
+    report.rows.append(Row("sales using a presence offer", len(offer_ids), redeemed, 0, 0, INFO,
+                           f"{published} published to the tills by the webhook receiver"))
+
+    # web orders posted to the hub during the day
+    acked = set(run.get("orders_acked", []))
+    hub_orders = {r[0] for r in _all(hub, "SELECT order_id FROM orders WHERE order_id LIKE 'WEB-SIM-%'")}
+    unacked = len(run.get("orders_failed", []))
+    # orders whose answer was lost may be at the hub too (orders are idempotent): only acknowledged ones count
+    row = _compare(report, "web orders", acked, hub_orders & acked)
+    if unacked:
+        row.note = f"{unacked} never acknowledged"
+
+    # balances: each edge's available points equal the hub's balance; the hub's balance equals its ledger
+    hub_balance = dict(_all(hub, "SELECT id, balance FROM customers"))
+    ledger_sum = dict(_all(hub, "SELECT customer_id, sum(CASE kind WHEN 'earn' THEN points ELSE -points END) "
+                                "FROM ledger GROUP BY customer_id"))
+    compared = differ_n = 0
+    for name, conn in edges.items():
+        for cid, confirmed, pending in _all(conn, """SELECT c.id, c.confirmed_points, coalesce((SELECT
+                sum(CASE l.kind WHEN 'earn' THEN l.points ELSE -l.points END) FROM ledger l WHERE l.customer_id = c.id
+                AND NOT EXISTS (SELECT 1 FROM ledger_confirmations k WHERE k.entry_id = l.entry_id)), 0)
+                FROM customers c WHERE c.card_number IS NOT NULL"""):
+            compared += 1
+            if cid not in hub_balance or int(confirmed) + int(pending) != int(hub_balance[cid]):
+                differ_n += 1
+                if differ_n <= 5:
+                    report.details.append(f"  balance of {cid} at {name}: {int(confirmed) + int(pending)} "
+                                          f"(confirmed {confirmed}, pending {pending}), hub {hub_balance.get(cid)}")
+    self_bad = sum(1 for cid, bal in hub_balance.items() if int(bal) != int(ledger_sum.get(cid, 0)))
+    report.rows.append(Row("balances (edge available = hub)", compared, len(hub_balance), differ_n + self_bad, 0,
+                           MISMATCH if differ_n or self_bad or not compared else OK,
+                           f"{self_bad} hub balances differ from the hub ledger" if self_bad else ""))
+
+    # overdrafts: the double spend must show; any other one is reported for a person to decide
+    overdrafts = _all(hub, "SELECT customer_id, store_id, balance_before, balance_after, detail FROM exceptions "
+                           "WHERE kind = 'overdraft' ORDER BY id")
+    ds = run.get("double_spend") or {}
+    expected = ds.get("customer")
+    found = any(o[0] == expected for o in overdrafts)
+    both = len(ds.get("done") or {}) == 2
+    report.rows.append(Row("overdrafts (double spend)", 2 if both else len(ds.get("done") or {}), len(overdrafts),
+                           0 if found else 1, 0, OK if found and both else MISMATCH,
+                           (f"expected for {expected}" if found else f"none reported for {expected}")
+                           + (f"; {len(overdrafts) - found} other(s) reported" if len(overdrafts) > found else "")))
+    for cid, store, before, after, _detail in overdrafts:
+        report.details.append(f"  overdraft: {cid} in {store}: {before} -> {after}")
+
+    # the faults the day was meant to contain
+    cfg = run.get("config", {})
+    kills = len(run.get("kills", []))
+    states = {n: json.loads((Path(d["data_dir"]) / "worker-state.json").read_text())
+              for n, d in devices.items() if (Path(d["data_dir"]) / "worker-state.json").exists()}
+    refusals = sum(int(s.get("refusals", 0)) for n, s in states.items() if devices[n].get("disk_full"))
+    disk_device = next((n for n, d in devices.items() if d.get("disk_full")), None)
+    disk_ok = disk_device is None or (states.get(disk_device, {}).get("disk_full") == "over" and refusals > 0)
+    fast = [n for n, d in devices.items() if d.get("clock_offset_s")]
+    crashes = [c for c in run.get("crashes", [])]
+    problems = []
+    if kills < int(cfg.get("kills", 0)):
+        problems.append(f"only {kills} of {cfg.get('kills')} kills happened")
+    if run.get("hub_restarts", 0) < 1:
+        problems.append("the hub was not restarted")
+    if not disk_ok:
+        problems.append("the disk never filled")
+    if crashes:
+        problems.append(f"{len(crashes)} unprompted worker exits")
+    if run.get("unfinished"):
+        problems.append(f"unfinished: {', '.join(run['unfinished'])}")
+    if run.get("final_sync_errors"):
+        problems.append(f"final sync failed: {run['final_sync_errors'][0]}")
+    note = (f"kill -9: {kills}, hub restarts: {run.get('hub_restarts', 0)}, partitions: "
+            f"{len(run.get('partitions', []))}, disk-full refusals on {disk_device}: {refusals}, "
+            f"clock +5 min: {', '.join(fast)}")
+    report.rows.append(Row("faults injected", kills, int(run.get("hub_restarts", 0)), 0, 0,
+                           MISMATCH if problems else OK, "; ".join([note, *problems])))
+    fed = sum(int(s.get("fed", 0)) for n, s in states.items() if devices[n].get("role") == "presence")
+    if fed:
+        report.details.append(f"  adverts fed to presence (re-fed after kills included): {fed:,}")
+
+
+class _suppress:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> bool:
+        return exc[0] is not None and issubclass(exc[0], (ValueError, KeyError, TypeError))

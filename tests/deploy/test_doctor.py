@@ -1,0 +1,196 @@
+"""``store-edge doctor`` against real parts: a real hub (revoked device), real SQLite files, a pty as the
+scanner, an injected statvfs for a full disk. Each broken thing gives its FAIL line and exit status 1."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pty
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from edge.db import open_database
+from edge.ops import doctor
+from edge.ops.cli import cmd_doctor
+from edge.settings import load_settings
+from sync.enroll import enroll
+from sync.hub.server import start_demo_hub
+
+
+def quiet_probes(**changes: object) -> doctor.Probes:
+    """Real probes for what the test drives; no systemd or BlueZ on the test machine unless given."""
+    probes = doctor.Probes(service_state=lambda unit: "active", adapter_state=lambda a: "present",
+                           user_groups=lambda u: {"store-edge", "bluetooth", "dialout"})
+    for k, v in changes.items():
+        setattr(probes, k, v)
+    return probes
+
+
+@pytest.fixture
+def settings(tmp_path: Path):
+    s = load_settings(environ={}).replace(data_dir=tmp_path / "data")
+    open_database(s.database_path).close()
+    return s
+
+
+@pytest.fixture
+def enrolled(tmp_path: Path, settings):
+    hub = start_demo_hub(tmp_path / "hub")
+    enroll(hub.url, hub.enrolment_code, settings.data_dir, timeout_s=5)
+    yield hub, settings.replace(hub=settings.hub.__class__(url=hub.url, timeout_s=3))
+    hub.stop()
+
+
+def by_name(results: list[doctor.CheckResult]) -> dict[str, doctor.CheckResult]:
+    return {r.name: r for r in results}
+
+
+def test_healthy_enrolled_till_passes(enrolled) -> None:
+    _, settings = enrolled
+    results = doctor.run_checks(settings.replace(store=settings.store.__class__(id="store-1")), probes=quiet_probes())
+    assert {r.name: r.status for r in results if r.status != "PASS"} == {}, doctor.report_text(results)
+    assert doctor.exit_status(results) == 0
+    assert "credential accepted" in by_name(results)["hub"].summary
+
+
+def test_revoked_credential_fails_with_re_enrol_hint(enrolled) -> None:
+    hub, settings = enrolled
+    hub.server.storage.revoke_device(hub.device_id)
+    hub_line = by_name(doctor.run_checks(settings, probes=quiet_probes()))["hub"]
+    assert hub_line.status == "FAIL" and "revoked" in hub_line.summary
+    assert "store-edge enroll" in hub_line.hint
+
+
+def test_hub_down_fails_and_clock_is_not_compared(enrolled) -> None:
+    hub, settings = enrolled
+    hub.server.stop()
+    results = by_name(doctor.run_checks(settings, probes=quiet_probes(), only=["hub", "clock"]))
+    assert results["hub"].status == "FAIL" and "cannot be reached" in results["hub"].summary
+    assert results["clock"].status == "WARN"
+
+
+def test_clock_skew_against_the_hubs_date_header(enrolled) -> None:
+    _, settings = enrolled
+    fast = quiet_probes(now=lambda: datetime.now(UTC) + timedelta(minutes=5))
+    clock = by_name(doctor.run_checks(settings, probes=fast, only=["clock"]))["clock"]
+    assert clock.status == "FAIL" and "ahead of the hub" in clock.summary and "timedatectl" in clock.hint
+    assert by_name(doctor.run_checks(settings, probes=quiet_probes(), only=["clock"]))["clock"].status == "PASS"
+
+
+def test_corrupt_database(settings) -> None:
+    settings.database_path.write_bytes(b"this is not SQLite" * 500)
+    line = by_name(doctor.run_checks(settings, probes=quiet_probes(), only=["database"]))["database"]
+    assert line.status == "FAIL" and "damaged" in line.summary and "backups" in line.hint
+
+
+def test_damaged_pages_fail_the_integrity_check(settings) -> None:
+    db = open_database(settings.database_path)
+    db["filler"].insert_all(({"id": i, "text": "x" * 200} for i in range(2000)), pk="id")
+    db.execute("CREATE INDEX filler_text ON filler(text)")
+    db.conn.commit()
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    raw = bytearray(settings.database_path.read_bytes())
+    page = 4096
+    for offset in range(len(raw) - 40 * page, len(raw) - 20 * page):  # scribble over b-tree pages
+        raw[offset] = 0x5A
+    settings.database_path.write_bytes(bytes(raw))
+    line = by_name(doctor.run_checks(settings, probes=quiet_probes(), only=["database"]))["database"]
+    assert line.status == "FAIL", line
+
+
+def test_full_disk(settings) -> None:
+    full = SimpleNamespace(f_bavail=10, f_frsize=4096, f_blocks=1_000_000)
+    line = by_name(doctor.run_checks(settings, probes=quiet_probes(statvfs=lambda p: full), only=["disk"]))["disk"]
+    assert line.status == "FAIL" and "cannot be saved" in line.summary
+
+
+def test_missing_and_present_serial_scanner(settings) -> None:
+    missing = settings.replace(scanner=settings.scanner.__class__(serial_port="/dev/store-edge/scanner"))
+    line = by_name(doctor.run_checks(missing, probes=quiet_probes(), only=["scanner"]))["scanner"]
+    assert line.status == "FAIL" and "not connected" in line.summary
+    master, slave = pty.openpty()
+    try:
+        present = settings.replace(scanner=settings.scanner.__class__(serial_port=os.ttyname(slave)))
+        line = by_name(doctor.run_checks(present, probes=quiet_probes(), only=["scanner"]))["scanner"]
+        assert line.status == "PASS"
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_no_ble_adapter_not_powered_and_no_group(settings) -> None:
+    from devices.ble.bleak_source import MISSING, POWERED_OFF
+
+    ble = settings.replace(ble=settings.ble.__class__(enabled=True))
+    for state, words in ((MISSING, "no Bluetooth adapter"), (POWERED_OFF, "powered off")):
+        line = by_name(doctor.run_checks(ble, probes=quiet_probes(adapter_state=lambda a, s=state: s),
+                                         only=["ble"]))["ble"]
+        assert line.status == "FAIL" and words in line.summary
+    line = by_name(doctor.run_checks(ble, probes=quiet_probes(user_groups=lambda u: {"store-edge"}),
+                                     only=["ble"]))["ble"]
+    assert line.status == "FAIL" and "usermod -aG bluetooth" in line.hint
+
+
+def test_no_adapter_on_a_real_bluez_bus(settings, monkeypatch) -> None:
+    dbusmock = pytest.importorskip("dbusmock")
+    import shutil
+
+    if shutil.which("dbus-daemon") is None:
+        pytest.skip("dbus-daemon is not installed")
+    from dbusmock.testcase import BusType, PrivateDBus, SpawnedMock
+
+    monkeypatch.delenv("DBUS_SYSTEM_BUS_ADDRESS", raising=False)
+    ble = settings.replace(ble=settings.ble.__class__(enabled=True))
+    probes = quiet_probes(adapter_state=doctor.adapter_state)
+    with PrivateDBus(BusType.SYSTEM) as bus:
+        monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", bus.address)
+        line = by_name(doctor.run_checks(ble, probes=probes, only=["ble"]))["ble"]
+        assert line.status == "FAIL" and "BlueZ" in line.summary  # nothing owns org.bluez yet
+        mock = SpawnedMock.spawn_with_template("bluez5")
+        try:
+            line = by_name(doctor.run_checks(ble, probes=probes, only=["ble"]))["ble"]
+            assert line.status == "FAIL" and "no Bluetooth adapter hci0" in line.summary
+            mock.obj.AddAdapter("hci0", "store-edge-test", dbus_interface="org.bluez.Mock")
+            assert by_name(doctor.run_checks(ble, probes=probes, only=["ble"]))["ble"].status == "PASS"
+        finally:
+            mock.terminate()
+    del dbusmock
+
+
+def test_outbox_dead_letters_and_old_backlog() -> None:
+    assert doctor.check_outbox(3, 120.0, 0).status == "PASS"
+    assert doctor.check_outbox(3, 2 * 3600.0, 0).status == "WARN"
+    assert doctor.check_outbox(3, 30 * 3600.0, 0).status == "FAIL"
+    dead = doctor.check_outbox(0, None, 2)
+    assert dead.status == "FAIL" and "retry-dead" in dead.hint
+
+
+def test_inactive_service(settings) -> None:
+    line = by_name(doctor.run_checks(settings, probes=quiet_probes(service_state=lambda u: "failed"),
+                                     only=["service"]))["service"]
+    assert line.status == "FAIL" and "store-edge-till.service" in line.summary and "journalctl" in line.hint
+
+
+def test_cli_broken_config_is_a_fail_line_and_exit_1(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "config.toml"
+    bad.write_text("[hub]\ntimeout_s = 'soon'\n")
+    bad.chmod(0o640)
+    args = argparse.Namespace(config=bad, data_dir=str(tmp_path / "data"), json=True, only="config,disk")
+    assert cmd_doctor(args, quiet_probes()) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["ok"] is False
+    assert doc["checks"][0]["status"] == "FAIL" and "hub.timeout_s" in doc["checks"][0]["summary"]
+
+
+def test_cli_text_output_names_every_fail(settings, capsys) -> None:
+    full = SimpleNamespace(f_bavail=0, f_frsize=4096, f_blocks=1000)
+    settings.database_path.write_bytes(b"garbage" * 1000)
+    args = argparse.Namespace(config=None, data_dir=str(settings.data_dir), json=False, only="database,disk")
+    assert cmd_doctor(args, quiet_probes(statvfs=lambda p: full)) == 1
+    out = capsys.readouterr().out
+    assert out.count("FAIL") >= 3 and "-> " in out  # two FAIL lines with hints, and the tally

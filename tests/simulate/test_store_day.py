@@ -1,0 +1,69 @@
+"""The reduced store day end to end (real processes, real HTTP, kill -9s), and reconcile() catching a loss.
+
+Select it with ``pytest -m slow tests/simulate``; it runs in ``make test`` too (about 40 s on 2 cores).
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from edge.simulate.orchestrator import DayConfig, run_store_day
+from edge.simulate.reconcile import MISMATCH, OK, reconcile
+
+pytestmark = pytest.mark.slow
+
+ROWS = [
+    "outbox events", "sales", "sales complete (lines, ledger, event)", "ledger entries", "coupon redemptions",
+    "feedback", "presence visits", "presence offers (notifications)", "anonymous counts", "webhook deliveries",
+    "sales using a presence offer", "web orders", "balances (edge available = hub)", "overdrafts (double spend)",
+    "faults injected",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def finished_day(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, str]:
+    run_dir = tmp_path_factory.mktemp("store-day")
+    out = io.StringIO()
+    status = run_store_day(DayConfig.reduced(), run_dir, out)
+    return run_dir, status, out.getvalue()
+
+
+def test_reduced_day_reconciles(finished_day: tuple[Path, int, str]) -> None:
+    run_dir, status, text = finished_day
+    assert status == 0, text
+    assert "RECONCILED" in text.splitlines()[-1]
+    report = reconcile(run_dir)
+    assert [r.what for r in report.rows] == ROWS
+    assert all(r.verdict in (OK, "info") for r in report.rows), text
+    assert report.row("sales").edges >= 2 * DayConfig().sales  # both tills sold the whole day
+    assert report.row("sales").missing == report.row("sales").duplicated == 0
+    assert report.row("ledger entries").hub == report.row("ledger entries").edges > 0
+    assert report.row("feedback").edges > 0 and report.row("coupon redemptions").edges > 0
+    assert report.row("presence visits").edges > 0 and report.row("presence offers (notifications)").edges > 0
+    assert report.row("faults injected").edges >= DayConfig().kills  # kill -9s that really happened
+    assert "disk-full refusals on till-2: " in report.row("faults injected").note
+    assert "refusals on till-2: 0" not in report.row("faults injected").note
+    # the same points spent offline in two stores: both sales stand and the hub reports the overdraft
+    assert any(line.startswith("  overdraft: C1001") for line in report.details)
+
+
+def test_reconcile_names_a_sale_lost_at_the_hub(finished_day: tuple[Path, int, str], tmp_path: Path) -> None:
+    run_dir, _, _ = finished_day
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    # the copy's run.json points at the original files: point it at the copies
+    text = (copy / "run.json").read_text().replace(str(run_dir), str(copy))
+    (copy / "run.json").write_text(text)
+    with sqlite3.connect(copy / "hub" / "hub.db") as hub:
+        sale_id = hub.execute("SELECT sale_id FROM sales ORDER BY sale_id LIMIT 1").fetchone()[0]
+        hub.execute("DELETE FROM sales WHERE sale_id = ?", [sale_id])
+    report = reconcile(copy)
+    assert report.status != 0
+    assert report.mismatches == ["sales"]
+    assert report.row("sales").missing == 1 and report.row("sales").verdict == MISMATCH
+    assert "NOT RECONCILED: sales" in report.text
