@@ -55,7 +55,7 @@ class HubSettings:
     url: str = ""  # empty: no hub configured, the till runs offline
     timeout_s: float = 10.0
     sync_interval_s: float = 5.0
-    batch_max_events: int = 500
+    batch_max_events: int = 2_000  # the adaptive batcher grows up to this while a backlog drains
     batch_max_bytes: int = 1_000_000
     backoff_cap_s: float = 300.0
     acked_retention_days: int = 7
