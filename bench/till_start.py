@@ -34,9 +34,12 @@ settings = load_settings(environ={}).replace(data_dir=Path(sys.argv[1]))
 app = make_app(settings)
 
 async def first_screen(pilot):
+    # the first screen is up once the session's first snapshot is on it; the decoder warm-up that
+    # starts behind it is not part of the start-up a cashier waits for
     await pilot.pause()
-    await app.workers.wait_for_complete()
+    await app.workers.wait_for_complete([w for w in app.workers if w.group == "session"])
     await pilot.pause()
+    assert app.snapshot is not None
     print(f"READY {rss_mb():.1f}", flush=True)
     app.exit()
 

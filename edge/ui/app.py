@@ -12,7 +12,7 @@ from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
 from devices.scanners.base import ScanEvent, ScannerSource, ScannerStatus, make_scanner_source
@@ -25,12 +25,11 @@ from edge.store.sales import SaleError
 from edge.ui.messages import Refreshed, SaleCompleted, SaleFailed, ScanArrived, StatusChanged
 from edge.ui.screens.devices import DevicesScreen
 from edge.ui.screens.dialogs import PayScreen, PromptScreen, ReceiptScreen, SearchScreen
-from edge.ui.screens.floor import FloorScreen
 from edge.ui.snapshot import TillSnapshot, take_snapshot
 from edge.ui.status import StatusSource, format_status
 from edge.ui.wedge_filter import WedgeKeyFilter
 from edge.ui.widgets.basket_table import BasketTable
-from edge.ui.widgets.panels import CustomerPanel, StatusBar, TotalsBar
+from edge.ui.widgets.panels import CustomerPanel, KeyBar, StatusBar, TotalsBar
 from sync import credentials
 
 if TYPE_CHECKING:
@@ -59,9 +58,9 @@ class TillApp(App[None]):
         Binding("f5", "void", "Void", priority=True),
         Binding("f6", "points", "Pts", priority=True),
         Binding("f7", "coupon", "Cpn", priority=True),
+        Binding("f8", "devices", "Dev", priority=True),
         Binding("f9", "pay", "Pay", priority=True),
         Binding("f10", "new_sale", "New", priority=True),
-        Binding("f8", "devices", "Dev", priority=True),
         Binding("f11", "floor", "Floor", priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True, show=False),
         Binding("up", "cursor(-1)", "Up", show=False),
@@ -113,7 +112,7 @@ class TillApp(App[None]):
         yield Static("Ready: scan a product or a loyalty card.", id="message")
         yield Input(placeholder="Scan, or type product no./card/phone/e-mail/coupon + Enter", id="scan", compact=True)
         yield StatusBar("", id="status")
-        yield Footer(compact=True)
+        yield KeyBar(id="keys")
 
     async def on_mount(self) -> None:
         from edge.ui import console
@@ -133,7 +132,8 @@ class TillApp(App[None]):
         self.in_session(lambda: None)
         self.refresh_status()
         self.set_interval(2.0, self.refresh_status)
-        self.run_worker(_warm_up, thread=True, group="warm-up", exit_on_error=False)
+        # after the first screen is painted: the import holds the GIL for a few hundred milliseconds
+        self.set_timer(1.0, lambda: self.run_worker(_warm_up, thread=True, group="warm-up", exit_on_error=False))
         if self.wedge is not None:
             self.set_interval(self.settings.till.wedge_max_key_interval_ms / 1000, self.wedge.poll)
         from edge.ops import sdnotify
@@ -300,6 +300,8 @@ class TillApp(App[None]):
 
     def _presence_changed(self) -> None:
         self.in_session(lambda: None)  # re-reads the customer's live personal offers
+        from edge.ui.screens.floor import FloorScreen
+
         if isinstance(self.screen, FloorScreen):
             self.screen.refresh_data()
 
@@ -309,6 +311,8 @@ class TillApp(App[None]):
         self.refresh_status()
 
     def action_floor(self) -> None:
+        from edge.ui.screens.floor import FloorScreen  # the presence engine loads when first asked for
+
         presence = self.presence.snapshot if self.presence else None
         self.push_screen(FloorScreen(self.settings.database_path, self.settings, presence=presence))
 

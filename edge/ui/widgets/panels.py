@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.markup import escape
+from textual.binding import Binding
 from textual.widgets import Static
 
 from edge.core.money import format_money
@@ -80,6 +81,23 @@ class TotalsBar(Static):
         if snap.customer is not None:
             second += f"  earns {s.points_earned} pts"
         self.update("  ".join(parts) + "\n" + second)
+
+
+class KeyBar(Static):
+    """The sale screen's keys, one line. Textual's Footer builds a widget per key, which costs a fifth of a
+    second at start-up on this hardware; the till's keys are fixed, so one rendered line says the same."""
+
+    DEFAULT_CSS = """
+    KeyBar { height: 1; padding: 0 1; background: $panel; color: $text; }
+    """
+
+    def on_mount(self) -> None:
+        app = self.app
+        keys = []
+        for binding in app.BINDINGS:
+            if isinstance(binding, Binding) and binding.show:
+                keys.append(f"[b]{escape(app.get_key_display(binding))}[/b] {escape(binding.description)}")
+        self.update(" ".join(keys))
 
 
 class StatusBar(Static):
