@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 import uuid
 
 _lock = threading.Lock()
+# ids must be unique, not secret: a per-process generator seeded from the OS avoids two syscalls per id
+_rng = random.Random(os.urandom(16))
+
+
+def _reseed_after_fork() -> None:
+    global _last_ms, _counter
+    _rng.seed(os.urandom(16))  # a forked child must not repeat its parent's sequence
+    _last_ms, _counter = 0, 0
+
+
+os.register_at_fork(after_in_child=_reseed_after_fork)
 _last_ms = 0
 _counter = 0
 
@@ -26,8 +38,8 @@ def uuid7() -> str:
                 _counter = 0
             ms = _last_ms
         else:
-            _last_ms, _counter = ms, int.from_bytes(os.urandom(2), "big") & 0x3FF
-        rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+            _last_ms, _counter = ms, _rng.getrandbits(10)
+        rand_b = _rng.getrandbits(62)
         value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | _counter << 64 | 0b10 << 62 | rand_b
     return str(uuid.UUID(int=value))
 
