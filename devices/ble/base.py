@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 
 from devices.beacons.adverts import Advert
-
-log = logging.getLogger(__name__)
+from devices.callbacks import Subscribers
 
 # states shown in the till's status bar
 STOPPED, STARTING, SCANNING, RECOVERING, RESETTING, ADAPTER_MISSING, FINISHED, FAILED = (
@@ -43,8 +41,8 @@ class BleSource(ABC):
     """Start it, subscribe, read adverts. Callbacks run on the event loop and must be quick."""
 
     def __init__(self) -> None:
-        self._advert_callbacks: list[AdvertCallback] = []
-        self._status_callbacks: list[StatusCallback] = []
+        self._advert_callbacks: Subscribers[Advert] = Subscribers("advert")
+        self._status_callbacks: Subscribers[SourceStatus] = Subscribers("BLE status")
         self.status = SourceStatus()
 
     @abstractmethod
@@ -54,17 +52,10 @@ class BleSource(ABC):
     async def stop(self) -> None: ...
 
     def on_advert(self, callback: AdvertCallback) -> Callable[[], None]:
-        self._advert_callbacks.append(callback)
-        return lambda: self._remove(self._advert_callbacks, callback)
+        return self._advert_callbacks.add(callback)
 
     def on_status(self, callback: StatusCallback) -> Callable[[], None]:
-        self._status_callbacks.append(callback)
-        return lambda: self._remove(self._status_callbacks, callback)
-
-    @staticmethod
-    def _remove(callbacks: list, callback: object) -> None:  # type: ignore[type-arg]
-        if callback in callbacks:
-            callbacks.remove(callback)
+        return self._status_callbacks.add(callback)
 
     async def adverts(self, maxsize: int = 10_000) -> AsyncIterator[Advert]:
         """Adverts as an async stream; a slow reader loses the oldest adverts, never blocks the radio."""
@@ -84,22 +75,14 @@ class BleSource(ABC):
 
     def _emit(self, advert: Advert) -> None:
         self.status = replace(self.status, adverts=self.status.adverts + 1)
-        for callback in list(self._advert_callbacks):
-            try:
-                callback(advert)
-            except Exception:  # a broken subscriber must not stop the scanner
-                log.exception("advert callback failed")
+        self._advert_callbacks.emit(advert)
 
     def _set_status(self, state: str, detail: str = "", **counters: int) -> None:
         new = replace(self.status, state=state, detail=detail, **counters)
         if new == self.status:
             return
         self.status = new
-        for callback in list(self._status_callbacks):
-            try:
-                callback(new)
-            except Exception:
-                log.exception("status callback failed")
+        self._status_callbacks.emit(new)
 
 
 def wall_time() -> float:

@@ -7,16 +7,17 @@ Callbacks are called on the asyncio loop thread; sources that read in a thread h
 from __future__ import annotations
 
 import asyncio
-import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from devices.callbacks import Subscribers
+
 if TYPE_CHECKING:
     from edge.settings import ScannerSettings
 
-log = logging.getLogger(__name__)
+
 
 State = Literal["idle", "connecting", "connected", "disconnected", "stopped"]
 
@@ -44,8 +45,8 @@ class ScannerSource(ABC):
     name = "scanner"
 
     def __init__(self) -> None:
-        self._scan_callbacks: list[ScanCallback] = []
-        self._status_callbacks: list[StatusCallback] = []
+        self._scan_callbacks: Subscribers[ScanEvent] = Subscribers("scan")
+        self._status_callbacks: Subscribers[ScannerStatus] = Subscribers("scanner status")
         self.status = ScannerStatus("idle", "scanner idle", "The scanner has not been started.")
 
     @abstractmethod
@@ -55,17 +56,10 @@ class ScannerSource(ABC):
     async def stop(self) -> None: ...
 
     def on_scan(self, callback: ScanCallback) -> Callable[[], None]:
-        self._scan_callbacks.append(callback)
-        return lambda: self._remove(self._scan_callbacks, callback)
+        return self._scan_callbacks.add(callback)
 
     def on_status(self, callback: StatusCallback) -> Callable[[], None]:
-        self._status_callbacks.append(callback)
-        return lambda: self._remove(self._status_callbacks, callback)
-
-    @staticmethod
-    def _remove(callbacks: list, callback: object) -> None:  # type: ignore[type-arg]
-        if callback in callbacks:
-            callbacks.remove(callback)
+        return self._status_callbacks.add(callback)
 
     async def scans(self) -> AsyncGenerator[ScanEvent, None]:
         """Scans as an async stream: ``async for scan in source.scans(): ...``."""
@@ -78,21 +72,13 @@ class ScannerSource(ABC):
             unsubscribe()
 
     def _emit_scan(self, event: ScanEvent) -> None:
-        for callback in list(self._scan_callbacks):
-            try:
-                callback(event)
-            except Exception:  # one broken subscriber must not stop scanning for the others
-                log.exception("scan callback failed")
+        self._scan_callbacks.emit(event)
 
     def _emit_status(self, status: ScannerStatus) -> None:
         if status == self.status:
             return
         self.status = status
-        for callback in list(self._status_callbacks):
-            try:
-                callback(status)
-            except Exception:
-                log.exception("status callback failed")
+        self._status_callbacks.emit(status)
 
 
 def make_scanner_source(

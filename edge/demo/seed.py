@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlite_utils
 
+from devices.barcode.loyalty_card import luhn_check_digit
 from edge.core.catalog import with_check_digit
 from edge.core.contacts import contact_hash
 
@@ -50,15 +51,7 @@ def demo_gtin(n: int) -> str:
 def demo_card(n: int) -> str:
     """Loyalty card numbers: 16 digits starting 6009, Luhn check digit (the card pattern in settings)."""
     body = f"6009{n:011d}"
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return body + str((10 - total % 10) % 10)
+    return body + str(luhn_check_digit(body))
 
 
 def _iso(dt: datetime) -> str:
