@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import tomllib
 import types
 import typing
@@ -248,13 +249,43 @@ _RANGES: dict[str, tuple[float, float]] = {
 }
 
 
+# the values a setting may take, by its full key; the scanner layouts are those devices/scanners/evdev_keys knows
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "device.role": ("till", "presence", "sync"),
+    "scanner.terminator": ("CR", "LF", "CRLF", "TAB"),
+    "scanner.keyboard_layout": ("us", "de", "fr"),
+    "barcode.loyalty_card_check": ("luhn", "gs1", "none"),
+    "barcode.rcn_region": ("", "dk", "ee", "fi", "de", "gb", "lv", "lt", "no", "se"),
+    "ble.mode": ("passive", "active"),
+}
+_PATTERNS = ("barcode.loyalty_card_pattern", "barcode.store_coupon_pattern")
+_VARIABLE_MEASURE = re.compile(r"(weight|price):[PCV]{12}:\d")
+
+
 def _validate(obj: Any, layers: list[tuple[str, dict[str, Any]]], prefix: str) -> None:
+    def source_of(name: str) -> str:
+        return next((s for s, d in reversed(layers) if name in d), "defaults")
+
     for name, (lo, hi) in _RANGES.items():
         if hasattr(obj, name):
             value = getattr(obj, name)
             if not lo <= value <= hi:
-                source = next((s for s, d in reversed(layers) if name in d), "defaults")
-                raise ConfigError(source, f"{prefix}{name}", f"must be between {lo:g} and {hi:g}, got {value!r}")
+                raise ConfigError(source_of(name), f"{prefix}{name}", f"must be between {lo:g} and {hi:g}, got {value!r}")
+    for f in dataclasses.fields(obj):
+        key, value = f"{prefix}{f.name}", getattr(obj, f.name)
+        if key in _CHOICES and value not in _CHOICES[key]:
+            allowed = ", ".join(repr(c) for c in _CHOICES[key])
+            raise ConfigError(source_of(f.name), key, f"must be one of {allowed}, got {value!r}")
+        if key in _PATTERNS:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ConfigError(source_of(f.name), key, f"is not a valid regular expression ({exc})") from None
+        if key == "barcode.variable_measure_rules":
+            for code, rule in value.items():
+                if not (code.isdigit() and len(code) == 2 and _VARIABLE_MEASURE.fullmatch(rule)):
+                    raise ConfigError(source_of(f.name), f"{key}.{code}",
+                                      f"{rule!r} should look like 'weight:PPPPPPPVVVVV:3' for a 2-digit prefix")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -67,3 +67,29 @@ def test_cli_missing_config_file(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 2
     assert "does not exist" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "key", "problem"),
+    [
+        ({"STORE_EDGE_SCANNER__TERMINATOR": "XX"}, "scanner.terminator", "must be one of"),
+        ({"STORE_EDGE_SCANNER__KEYBOARD_LAYOUT": "qq"}, "scanner.keyboard_layout", "must be one of"),
+        ({"STORE_EDGE_BARCODE__LOYALTY_CARD_CHECK": "mod10"}, "barcode.loyalty_card_check", "must be one of"),
+        ({"STORE_EDGE_BARCODE__RCN_REGION": "xx"}, "barcode.rcn_region", "must be one of"),
+        ({"STORE_EDGE_BARCODE__STORE_COUPON_PATTERN": "(("}, "barcode.store_coupon_pattern", "regular expression"),
+        ({"STORE_EDGE_BARCODE__VARIABLE_MEASURE_RULES": '{"28": "kg"}'}, "barcode.variable_measure_rules.28",
+         "should look like"),
+        ({"STORE_EDGE_BLE__MODE": "loud"}, "ble.mode", "must be one of"),
+    ],
+)
+def test_values_outside_their_choices_are_refused_with_the_key(env: dict[str, str], key: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ=env)
+    assert info.value.key == key and problem in info.value.problem
+
+
+def test_keyboard_layout_choices_are_the_layouts_the_evdev_decoder_knows() -> None:
+    from devices.scanners.evdev_keys import LAYOUTS
+    from edge.settings import _CHOICES
+
+    assert set(_CHOICES["scanner.keyboard_layout"]) == set(LAYOUTS)

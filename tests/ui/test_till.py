@@ -192,3 +192,20 @@ def test_till_snapshot_80x24(demo_settings: Settings, snap_compare) -> None:
             await _type(app, pilot, text)
 
     assert snap_compare(_app(demo_settings), terminal_size=(80, 24), run_before=fill)
+
+
+async def test_total_stays_visible_at_80x24_with_discounts_and_points(demo_settings: Settings) -> None:
+    app = _app(demo_settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(app, pilot)
+        for text in (CUSTOMER_CARD, MILK, MILK_ORGANIC, CHOCOLATE, CHOCOLATE, CHOCOLATE):
+            await _type(app, pilot, text)
+        await pilot.press("f6")
+        await pilot.pause()
+        await _type(app, pilot, "150")
+        assert app.snapshot is not None and app.snapshot.settlement.points_redeemed == 150
+        await pilot.pause()
+        screen = "\n".join("".join(seg.text for seg in strip) for strip in app.screen._compositor.render_strips())
+        due = format_money(app.snapshot.settlement.amount_due_cents)
+        assert f"TOTAL {due}" in screen  # on the screen a cashier sees, not only in the widget
+        assert "Disc -" in screen and "Pts -" in screen

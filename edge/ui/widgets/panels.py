@@ -61,7 +61,7 @@ class CustomerPanel(Static):
 
 class TotalsBar(Static):
     DEFAULT_CSS = """
-    TotalsBar { height: 3; padding: 0 1; border-top: solid $primary; }
+    TotalsBar { height: 3; padding: 0 1; border-top: solid $primary; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self, currency: str = "EUR", **kwargs) -> None:
@@ -72,14 +72,15 @@ class TotalsBar(Static):
         s = snap.settlement
         money = lambda v: format_money(v, self.currency)  # noqa: E731
         items = sum(p.line.qty for p in s.pricing.lines)
-        parts = [f"{items} items", f"Subtotal {money(s.pricing.subtotal_cents)}"]
+        # two lines that never wrap at 80x24: the amount due always has a line of its own
+        parts = [f"Subtotal {money(s.pricing.subtotal_cents)}"]
         if s.pricing.discount_cents:
-            parts.append(f"Discounts {money(-s.pricing.discount_cents)}")
-        second = f"[b]TOTAL {money(s.amount_due_cents)}[/b]"
+            parts.append(f"Disc {money(-s.pricing.discount_cents)}")
         if s.points_value_cents:
-            second = f"Points {money(-s.points_value_cents)}  " + second
+            parts.append(f"Pts {money(-s.points_value_cents)}")
+        second = f"[b]TOTAL {money(s.amount_due_cents)}[/b]  {items} items"
         if snap.customer is not None:
-            second += f"  earns {s.points_earned} pts"
+            second += f", earns {s.points_earned} pts"
         self.update("  ".join(parts) + "\n" + second)
 
 
