@@ -284,9 +284,11 @@ class TillApp(App[None]):
     def _sync_status(self, status: SyncStatus) -> None:
         source = self.status_source
         source.hub = {True: "online", False: "offline", None: "connecting"}[status.online]
-        self.session.hub_online = bool(status.online)
+        if status.last_error and status.online is not False:
+            source.hub = "in trouble"  # it answers, but with 5xx, 429 or garbage: not the same as healthy
+        self.session.hub_online = bool(status.online) and not status.last_error
         source.last_sync = _short_time(status.last_success_at) if status.last_success_at else "never"
-        source.last_error = status.last_error if status.online is False else None
+        source.last_error = status.last_error
         source.draining = f"sending {status.sent}/{status.backlog}" if status.draining else ""
         if status.dead:
             source.last_error = f"{status.dead} event(s) refused by the hub: see 'store-edge sync status'"

@@ -50,9 +50,13 @@ class StatusSource:
 
 def format_status(info: StatusInfo) -> str:
     if info.ascii:
-        dot = {"online": "[green]*[/green]", "offline": "[red]![/red]"}.get(info.hub, "-")
+        dot = {"online": "[green]*[/green]", "offline": "[red]![/red]", "in trouble": "[yellow]![/yellow]"}.get(
+            info.hub, "-"
+        )
     else:
-        dot = {"online": "[green]●[/green]", "offline": "[red]●[/red]"}.get(info.hub, "○")
+        dot = {"online": "[green]●[/green]", "offline": "[red]●[/red]", "in trouble": "[yellow]●[/yellow]"}.get(
+            info.hub, "○"
+        )
     parts = [
         f"{dot} Hub {info.hub}",
         f"{info.pending} to sync" + (f" ({info.draining})" if info.draining else ""),

@@ -55,3 +55,32 @@ async def test_sale_reaches_the_hub_and_the_status_bar_says_online(tmp_path: Pat
         assert set(states) == {"acked"}
     finally:
         hub.stop()
+
+
+async def test_a_hub_answering_503_shows_as_in_trouble_with_the_error(tmp_path: Path) -> None:
+    """The hub is reachable but answers 503 to everything (through the fault proxy): the status bar must not
+    say 'online' or 'connecting' - it says the hub is in trouble, and why, and sales keep being taken."""
+    import dataclasses
+
+    from sync.faultproxy import FaultProxy, Faults
+
+    settings: Settings = load_settings(environ={}).replace(data_dir=tmp_path / "till")
+    hub = start_demo_hub(tmp_path / "hub", store_id=settings.store.id, device_id=settings.device.id,
+                         seed=lambda storage: seed_hub(storage, settings.store.id))  # fmt: skip
+    try:
+        enroll(hub.url, hub.enrolment_code, settings.data_dir)
+        first = SyncClient(settings.database_path, load_credential(settings.data_dir), settings.hub)
+        first.sync_once()
+        first.close()
+        with FaultProxy("127.0.0.1", hub.server.port, Faults(http_503=1.0, retry_after="1")) as proxy:
+            busy = settings.replace(hub=dataclasses.replace(settings.hub, url=proxy.url, backoff_cap_s=1.0))
+            app = make_app(busy)
+            async with app.run_test(size=(80, 24)) as pilot:
+                deadline = time.monotonic() + 30
+                while "in trouble" not in (status := str(app.query_one("#status").render())):
+                    assert time.monotonic() < deadline, f"status stayed {status!r}"
+                    await pilot.pause(0.05)
+                assert "Hub in trouble" in status and "503" in status
+                assert app.session.hub_online is False  # offline rules (the burn cap) apply meanwhile
+    finally:
+        hub.stop()
