@@ -20,18 +20,19 @@ from sync.enroll import enroll
 from sync.hub.storage import HubStorage
 from sync.ids import uuid7
 
-PG_DSN = os.environ.get("STORE_EDGE_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+PG_DSN = os.environ.get("STORE_EDGE_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")  # see _dsn()
 FAST = HubSettings(timeout_s=5.0, sync_interval_s=0.05, batch_max_events=200, backoff_cap_s=0.2)
 
 
-def _pg_available() -> bool:
-    try:
-        import psycopg
+def _dsn() -> str | None:
+    # the machine's server, or a private cluster started for this test run (tests/pg_cluster.py)
+    from tests.pg_cluster import test_dsn
 
-        with psycopg.connect(PG_DSN, connect_timeout=3):
-            return True
-    except Exception:
-        return False
+    return test_dsn()
+
+
+def _pg_available() -> bool:
+    return _dsn() is not None
 
 
 def open_hub_storage(kind: str, tmp_path: Path) -> HubStorage:
@@ -41,7 +42,7 @@ def open_hub_storage(kind: str, tmp_path: Path) -> HubStorage:
         if os.environ.get("STORE_EDGE_REQUIRE_PG") == "1":
             pytest.fail(f"PostgreSQL at {PG_DSN} is required but unreachable")
         pytest.skip(f"PostgreSQL at {PG_DSN} is unreachable")
-    return HubStorage.open(PG_DSN, schema_name=f"hubtest_{uuid.uuid4().hex[:12]}")
+    return HubStorage.open(_dsn() or PG_DSN, schema_name=f"hubtest_{uuid.uuid4().hex[:12]}")
 
 
 def close_hub_storage(storage: HubStorage) -> None:
