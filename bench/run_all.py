@@ -10,6 +10,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,25 +26,30 @@ class Row:
     baseline_key: str | None = None
     baseline_label: str = ""
     ratio_key: str | None = None
+    met: Callable[[dict], bool] | None = None  # the goal, as a check on the script's figures
 
 
 ROWS = [
     Row("till_start.py", "till cold start to first screen (s)", "cold_start_s", "< 1.0", "bare_cold_start_s",
-        "bare Textual app"),
-    Row("till_start.py", "till resident memory (MB)", "rss_mb", "< 120", "bare_rss_mb", "bare Textual app"),
+        "bare Textual app", met=lambda f: f["cold_start_s"] < 1.0),
+    Row("till_start.py", "till resident memory (MB)", "rss_mb", "< 120", "bare_rss_mb", "bare Textual app",
+        met=lambda f: f["rss_mb"] < 120),
     Row("sale_commit.py", "completed sales per second (durable)", "sales_per_s", "ratio >= 0.5",
-        "raw_commits_per_s", "raw SQLite single-row commits", "ratio"),
-    Row("sale_commit.py", "sale commit p99 (ms)", "p99_ms", "< 10"),
-    Row("scan_latency.py", "scan latency p99, byte to decoded event (ms)", "p99_ms", "< 20"),
+        "raw_commits_per_s", "raw SQLite single-row commits", "ratio", met=lambda f: f["ratio"] >= 0.5),
+    Row("sale_commit.py", "sale commit p99 (ms)", "p99_ms", "< 10", met=lambda f: f["p99_ms"] < 10),
+    Row("scan_latency.py", "scan latency p99, byte to decoded event (ms)", "p99_ms", "< 20",
+        met=lambda f: f["p99_ms"] < 20),
     Row("scan_latency.py", "scan latency p50 (ms)", "p50_ms", ""),
     Row("scan_latency.py", "decodes per second", "decodes_per_s", "overhead <= 1.5x", "biip_per_s",
-        "biip bare parse", "overhead_ratio"),
+        "biip bare parse", "overhead_ratio", met=lambda f: f["overhead_ratio"] <= 1.5),
     Row("presence.py", "adverts per second (parse+smooth+zones)", "adverts_per_s", ">= 50,000", "beacontools_per_s",
-        "beacontools bare parse", "ratio"),
-    Row("presence.py", "presence peak RSS, 5,000 devices/h (MB)", "peak_rss_mb", "bounded"),
+        "beacontools bare parse", "ratio", met=lambda f: f["adverts_per_s"] >= 50_000),
+    Row("presence.py", "presence peak RSS, 5,000 devices/h (MB)", "peak_rss_mb", "bounded (< 120)",
+        met=lambda f: f["peak_rss_mb"] < 120),
     Row("sync_drain.py", "sync drain, 100k backlog (events/s)", "events_per_s", ">= 20,000; >= 10x baseline",
-        "persist_queue_events_per_s", "persist-queue SQLiteAckQueue get+ack", "ratio"),
-    Row("sync_drain.py", "sync drain total time (s)", "seconds", "< 10"),
+        "persist_queue_events_per_s", "persist-queue SQLiteAckQueue get+ack", "ratio",
+        met=lambda f: f["events_per_s"] >= 20_000 and f["ratio"] >= 10),
+    Row("sync_drain.py", "sync drain total time (s)", "seconds", "< 10", met=lambda f: f["seconds"] < 10),
     Row("sync_drain.py", "50 devices pushing to one hub (events/s)", "concurrent_events_per_s", ""),
     Row("sync_drain.py", "50 devices p99 batch latency (ms)", "concurrent_p99_ms", ""),
 ]  # fmt: skip
@@ -77,11 +83,12 @@ def main() -> int:
     for script in dict.fromkeys(r.script for r in ROWS):
         print(f"running bench/{script} ...", file=sys.stderr, flush=True)
         results[script] = run_script(script)
-    table = ["| figure | goal | measured | baseline | ratio |", "| --- | --- | --- | --- | --- |"]
+    table = ["| figure | goal | measured | baseline | ratio | met |", "| --- | --- | --- | --- | --- | --- |"]
+    missed = []
     for row in ROWS:
         figures, problem = results[row.script]
         if figures is None:
-            table.append(f"| {row.figure} | {row.goal} | {problem} | | |")
+            table.append(f"| {row.figure} | {row.goal} | {problem} | | | |")
             continue
         baseline = ""
         if row.baseline_key and row.baseline_key in figures:
@@ -91,11 +98,24 @@ def main() -> int:
             ratio = f"{figures[row.ratio_key]:.2f}"
         elif row.baseline_key and figures.get(row.baseline_key):
             ratio = f"{figures[row.key] / figures[row.baseline_key]:.2f}"
-        table.append(f"| {row.figure} | {row.goal} | {fmt(figures.get(row.key, 'n/a'))} | {baseline} | {ratio} |")
+        met = ""
+        if row.met is not None:
+            try:
+                ok = row.met(figures)
+            except KeyError:
+                ok = False
+            met = "yes" if ok else "**NO**"
+            if not ok:
+                missed.append(row.figure)
+        table.append(
+            f"| {row.figure} | {row.goal} | {fmt(figures.get(row.key, 'n/a'))} | {baseline} | {ratio} | {met} |"
+        )
     header = (f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.machine()}, "
               f"Python {platform.python_version()}, by `make bench`.\n")  # fmt: skip
-    text = "# Benchmark results\n\n" + header + "\n" + "\n".join(table) + "\n"
+    verdict = f"\nGoals missed: {', '.join(missed)}.\n" if missed else "\nEvery goal met.\n"
+    text = "# Benchmark results\n\n" + header + "\n" + "\n".join(table) + "\n" + verdict
     print("\n".join(table))
+    print(verdict.strip())
     (HERE / "results.md").write_text(text)
     failed = [s for s, (f, _) in results.items() if f is None and (HERE / s).exists()]
     return 1 if failed else 0
