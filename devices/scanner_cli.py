@@ -2,6 +2,10 @@
 
 Handlers follow edge/cli.py: ``handler(args, settings) -> exit code``. ``register(devices_subparsers)`` adds
 the commands to an existing ``devices`` group; ``register_group(subparsers)`` creates the group first.
+
+``scan-decode`` and ``listen`` decode exactly as the till does: the store's ``[barcode]`` settings (card and
+coupon formats, variable-measure rules, region; ``--region`` overrides the region) and, without ``--keys``,
+the hub's app-code keys already pulled into this device's database (read-only).
 """
 
 from __future__ import annotations
@@ -9,14 +13,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import dataclasses
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from devices.barcode.config import BarcodeConfig
+from devices.barcode.config import BIIP_RCN_REGIONS, BarcodeConfig, config_from_settings
 from devices.barcode.decode import decode_scan
 from devices.barcode.loyalty_token import TokenVerifier
 
@@ -24,6 +29,7 @@ if TYPE_CHECKING:
     from edge.settings import ScannerSettings, Settings
 
 EXIT_OK, EXIT_NOT_UNDERSTOOD = 0, 2
+REGIONS = sorted(BIIP_RCN_REGIONS)
 # Ways a technician can type the GS (FNC1) separator on a command line.
 _GS_SPELLINGS = ("\\x1d", "\\x1D", "<GS>", "{GS}", "<FNC1>", "{FNC1}")
 
@@ -33,8 +39,14 @@ def register(devices_subparsers: argparse._SubParsersAction) -> None:
         "scan-decode", help="decode scanned data and print one JSON object (exit 0 understood, 2 not)"
     )
     p.add_argument("data", metavar="DATA", help="the scanned text; type GS as <GS> or \\x1d")
-    p.add_argument("--region", help="country for variable-measure codes (dk ee fi de gb lv lt no se)")
-    p.add_argument("--keys", type=Path, help="JSON file {kid: base64 Ed25519 public key} to check app codes")
+    p.add_argument(
+        "--region", choices=REGIONS, help="country for variable-measure codes (default: barcode.rcn_region)"
+    )
+    p.add_argument(
+        "--keys",
+        type=Path,
+        help="JSON file {kid: base64 Ed25519 public key} to check app codes (default: the keys in the database)",
+    )
     p.set_defaults(handler=cmd_scan_decode)
 
     p = devices_subparsers.add_parser("listen", help="print each scan live, decoded, with timing")
@@ -44,7 +56,9 @@ def register(devices_subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--baud", type=int, help="serial baud rate (default from settings)")
     p.add_argument("--terminator", choices=["CR", "LF", "CRLF", "TAB"], help="end-of-scan character")
     p.add_argument("--count", type=int, default=0, help="stop after this many scans (0: until Ctrl+C)")
-    p.add_argument("--region", help="country for variable-measure codes")
+    p.add_argument(
+        "--region", choices=REGIONS, help="country for variable-measure codes (default: barcode.rcn_region)"
+    )
     p.set_defaults(handler=cmd_listen)
 
     p = devices_subparsers.add_parser("list", help="list serial ports, HID input devices and BLE adapters")
@@ -73,12 +87,52 @@ def _load_verifier(path: Path | None) -> TokenVerifier | None:
     return TokenVerifier({str(k): base64.b64decode(v) for k, v in raw.items()})
 
 
-def scan_decode(
-    data: str, region: str | None = None, keys: Path | None = None, gs: str = "\x1d"
-) -> dict[str, Any]:
-    config = BarcodeConfig(rcn_region=region, gs_separators=tuple({"\x1d", gs} - {""}))
+def barcode_config(settings: Settings | None, region: str | None = None) -> BarcodeConfig:
+    """The till's decoder config: the store's [barcode] settings, with ``region`` (--region) winning."""
+    if settings is None:
+        config = BarcodeConfig()
+        gs = "\x1d"
+    else:
+        config = config_from_settings(settings.barcode)
+        gs = settings.scanner.gs_separator
+    changes: dict[str, Any] = {"gs_separators": tuple({"\x1d", gs} - {""})}
+    if region:
+        changes["rcn_region"] = region
+    return dataclasses.replace(config, **changes)
+
+
+def database_verifier(settings: Settings | None) -> TokenVerifier | None:
+    """The hub keys the till already pulled (``token_keys``), read-only; None when there is no database."""
+    if settings is None or not settings.database_path.exists():
+        return None
+    from edge.db.connection import open_database
+    from edge.store.repository import Repository
+
     try:
-        verifier = _load_verifier(keys)
+        db = open_database(settings.database_path, migrate=False, readonly=True)
+    except Exception:  # a damaged or newer database: decode without keys, the error says so
+        return None
+    try:
+        keys = Repository(db).token_keys()
+    except Exception:  # an old schema without the token_keys table
+        return None
+    finally:
+        db.close()
+    return TokenVerifier(keys) if keys else None
+
+
+def scan_decode(
+    data: str,
+    region: str | None = None,
+    keys: Path | None = None,
+    gs: str = "\x1d",
+    settings: Settings | None = None,
+) -> dict[str, Any]:
+    config = barcode_config(settings, region)
+    if gs and gs not in config.gs_separators:
+        config = dataclasses.replace(config, gs_separators=(*config.gs_separators, gs))
+    try:
+        verifier = _load_verifier(keys) if keys is not None else database_verifier(settings)
     except (OSError, ValueError) as exc:
         result = decode_scan(_unescape(data), config=config).to_json()
         result["error"] = f"Could not read the key file {keys}: {exc}"
@@ -91,18 +145,17 @@ def _exit_code(result: dict[str, Any]) -> int:
 
 
 def cmd_scan_decode(args: argparse.Namespace, settings: Settings | None = None) -> int:
-    gs = settings.scanner.gs_separator if settings is not None else "\x1d"
-    result = scan_decode(args.data, args.region, args.keys, gs)
+    result = scan_decode(args.data, args.region, args.keys, settings=settings)
     print(json.dumps(result, ensure_ascii=False))
     return _exit_code(result)
 
 
-def main_scan_decode(argv: Sequence[str]) -> int:
+def main_scan_decode(argv: Sequence[str], settings: Settings | None = None) -> int:
     """``scan-decode DATA [--region R] [--keys FILE]`` without the rest of the CLI (tests, scripts)."""
     parser = argparse.ArgumentParser(prog="store-edge devices")
     register(parser.add_subparsers(dest="cmd", required=True))
     args = parser.parse_args(["scan-decode", *argv])
-    return cmd_scan_decode(args)
+    return cmd_scan_decode(args, settings)
 
 
 # --- listen ----------------------------------------------------------------------------------------------
@@ -119,23 +172,23 @@ def cmd_listen(args: argparse.Namespace, settings: Settings | None = None) -> in
         changes["baud"] = args.baud
     if args.terminator:
         changes["terminator"] = args.terminator
-    import dataclasses
-
     scanner = dataclasses.replace(base, **changes)
     if not scanner.serial_port and not scanner.evdev:
         print("store-edge: give --serial PORT or --evdev NAME (or set scanner.serial_port)", file=sys.stderr)
         return 2
     try:
-        return asyncio.run(_listen(scanner, args.count, args.region))
+        config = barcode_config(settings, args.region)
+        return asyncio.run(_listen(scanner, args.count, config, database_verifier(settings)))
     except KeyboardInterrupt:
         return 0
 
 
-async def _listen(scanner: ScannerSettings, count: int, region: str | None) -> int:
+async def _listen(
+    scanner: ScannerSettings, count: int, config: BarcodeConfig, verifier: TokenVerifier | None = None
+) -> int:
     from devices.scanners.base import make_scanner_source
 
     source = make_scanner_source(scanner)
-    config = BarcodeConfig(rcn_region=region)
     source.on_status(lambda s: print(f"# {s.label}: {s.detail}", flush=True))
     await source.start()
     seen = 0
@@ -143,7 +196,7 @@ async def _listen(scanner: ScannerSettings, count: int, region: str | None) -> i
         async for scan in source.scans():
             delivered = time.monotonic()
             t0 = time.perf_counter()
-            result = decode_scan(scan.text, symbology=scan.aim_id, config=config)
+            result = decode_scan(scan.text, symbology=scan.aim_id, config=config, token_verifier=verifier)
             decode_ms = (time.perf_counter() - t0) * 1000
             line = {
                 "at": time.strftime("%H:%M:%S"),
@@ -161,7 +214,10 @@ async def _listen(scanner: ScannerSettings, count: int, region: str | None) -> i
 
 
 # --- list ---------------------------------------------------------------------------------------------
-def collect_devices() -> dict[str, Any]:
+def collect_devices(
+    roles: Mapping[str, str] | None = None, proc_devices: str = "/proc/bus/input/devices"
+) -> dict[str, Any]:
+    """``roles`` is scanner.device_roles: the technician's marks win over auto-detection."""
     from devices.scanners.detect import classify, list_ble_adapters, list_input_devices, serial_by_id_names
 
     ports: list[dict[str, Any]] = []
@@ -183,15 +239,15 @@ def collect_devices() -> dict[str, Any]:
     except ImportError:
         pass
     hid = [
-        {"name": d.name, "vid_pid": d.vid_pid, "node": d.event_node, "role": classify(d)}
-        for d in list_input_devices()
+        {"name": d.name, "vid_pid": d.vid_pid, "node": d.event_node, "role": classify(d, roles)}
+        for d in list_input_devices(proc_devices)
         if "kbd" in d.handlers
     ]
     return {"serial_ports": ports, "hid_input_devices": hid, "ble_adapters": list_ble_adapters()}
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings | None = None) -> int:
-    found = collect_devices()
+    found = collect_devices(settings.scanner.device_roles if settings is not None else None)
     if getattr(args, "json", False):
         print(json.dumps(found))
         return 0

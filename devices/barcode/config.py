@@ -59,7 +59,9 @@ def parse_variable_measure_rule(text: str) -> VariableMeasureRule:
     """'weight:PPPPPPPVVVVV:3' -> VariableMeasureRule; raises BarcodeSettingsError with what is wrong."""
     parts = text.split(":")
     if len(parts) != 3 or parts[0] not in ("weight", "price") or not parts[2].isdigit():
-        raise BarcodeSettingsError(f"{text!r} should look like 'weight:PPPPPPPVVVVV:3' or 'price:PPPPPPPVVVVV:2'")
+        raise BarcodeSettingsError(
+            f"{text!r} should look like 'weight:PPPPPPPVVVVV:3' or 'price:PPPPPPPVVVVV:2'"
+        )
     measure: Literal["weight", "price"] = "weight" if parts[0] == "weight" else "price"
     return VariableMeasureRule(measure, parts[1], int(parts[2]))
 

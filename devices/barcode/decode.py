@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from biip import ParseConfig, ParseError
 from biip.checksums import gs1_price_weight_check_digit, gs1_standard_check_digit
+from biip.gs1_application_identifiers import GS1ApplicationIdentifier
 from biip.gs1_digital_link_uris import GS1DigitalLinkURI
 from biip.gs1_element_strings import GS1ElementStrings
 from biip.gs1_messages import GS1Message
@@ -107,6 +108,14 @@ def decode_scan(
         )
 
 
+def _starts_with_known_ai(data: str) -> bool:
+    try:
+        GS1ApplicationIdentifier.extract(data)
+    except ParseError:
+        return False
+    return True
+
+
 def check_digit_error(digits: str, what: str = "Check digit") -> str:
     payload, given = digits[:-1], digits[-1]
     expected = gs1_standard_check_digit(payload)
@@ -184,6 +193,15 @@ class _Decoder:
             return self.gs1_message(data)
         if is_digits:
             return self.gtin(data)
+        if len(data) > max(_GTIN_LENGTHS) and _starts_with_known_ai(data):
+            # Many scanners drop FNC1 and send no AIM id: a GS1 element string then looks like plain text.
+            # It is only a GS1 code if biip can parse all of it; otherwise fall through to "unknown".
+            try:
+                message = GS1Message.parse(data, config=self.parse_config)
+            except ParseError:
+                pass
+            else:
+                return self.gs1_elements(message.element_strings)
         if self.aim in ("]Q1", "]Q0"):
             return self.unknown("This QR code is not a loyalty, coupon or product code this till knows.")
         return self.unknown("Not a barcode this till knows - key the item in by hand.")

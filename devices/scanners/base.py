@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from edge.settings import ScannerSettings
 
 
-
 State = Literal["idle", "connecting", "connected", "disconnected", "stopped"]
 
 

@@ -44,12 +44,19 @@ class InputDevice:
         return f"/dev/input/{ev}" if ev else None
 
 
-def classify(device: InputDevice, roles: Mapping[str, str] | None = None) -> Role:
-    roles = roles or {}
-    for key in (device.name, device.vid_pid, device.event_node or ""):
-        role = roles.get(key)
+def marked_role(device: InputDevice, roles: Mapping[str, str] | None) -> Role | None:
+    """The role a technician gave this device by hand (scanner.device_roles), or None."""
+    for key in (device.name, device.vid_pid, device.event_node or "", device.phys):
+        role = (roles or {}).get(key) if key else None
         if role in ("scanner", "keyboard", "other"):
             return role  # type: ignore[return-value]
+    return None
+
+
+def classify(device: InputDevice, roles: Mapping[str, str] | None = None) -> Role:
+    marked = marked_role(device, roles)
+    if marked is not None:
+        return marked
     if "kbd" not in device.handlers:
         return "other"
     if device.vendor in STRONG_SCANNER_VENDORS or SCANNER_WORDS.search(device.name):

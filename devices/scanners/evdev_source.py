@@ -3,6 +3,11 @@
 The grab keeps scanner keys away from the desktop and the till's focused input entirely. When the
 scanner is unplugged we poll for a device with the same name or vendor:product id, so a re-plugged
 scanner is re-grabbed even when its /dev/input/eventN number changed.
+
+``scanner.evdev`` names the device (name substring, "vvvv:pppp" or /dev/input/eventN); ``auto`` takes the
+first device classified as a scanner. ``scanner.device_roles`` (the technician's marks) wins over both: a
+device marked "keyboard" or "other" is never grabbed, and among several matches a device marked "scanner"
+is taken first. Keys are decoded with ``scanner.keyboard_layout``, the layout the scanner emulates.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from devices.scanners.base import ScanEvent, ScannerSource, ScannerStatus
-from devices.scanners.detect import InputDevice, matches
+from devices.scanners.detect import InputDevice, classify, marked_role, matches
 from devices.scanners.evdev_keys import EvdevKeyDecoder
 from devices.scanners.framing import ScanFramer
 
@@ -24,11 +29,14 @@ RETRY_S = 0.5
 
 
 class EvdevScannerSource(ScannerSource):
-    def __init__(self, settings: ScannerSettings, device: str | None = None, layout: str = "us") -> None:
+    def __init__(
+        self, settings: ScannerSettings, device: str | None = None, layout: str | None = None
+    ) -> None:
         super().__init__()
         self.wanted = device or settings.evdev
         self.name = f"evdev:{self.wanted}"
-        self.layout = layout
+        self.layout = layout or settings.keyboard_layout
+        self.roles = dict(settings.device_roles)
         # HID scanners end scans with Enter whatever the serial terminator setting says.
         self.framer = ScanFramer("CR", settings.prefix, settings.gs_separator, settings.debounce_ms)
         self._task: asyncio.Task[None] | None = None
@@ -56,18 +64,28 @@ class EvdevScannerSource(ScannerSource):
                 dev.close()
 
     def _find(self, evdev: Any) -> Any:
+        opened = []
         for path in evdev.list_devices():
             try:
                 dev = evdev.InputDevice(path)
             except OSError:
                 continue
             info = InputDevice(
-                dev.name, f"{dev.info.vendor:04x}", f"{dev.info.product:04x}", ("kbd",), dev.phys
+                dev.name,
+                f"{dev.info.vendor:04x}",
+                f"{dev.info.product:04x}",
+                ("kbd", path.rsplit("/", 1)[-1]),
+                dev.phys or "",
             )
-            if matches(info, self.wanted):
-                return dev
-            dev.close()
-        return None
+            opened.append((info, dev))
+        chosen = pick_device([info for info, _ in opened], self.wanted, self.roles)
+        found = None
+        for info, dev in opened:
+            if found is None and info == chosen:
+                found = dev
+            else:
+                dev.close()
+        return found
 
     async def _run(self) -> None:
         try:
@@ -127,3 +145,17 @@ class EvdevScannerSource(ScannerSource):
                 )
             )
             await asyncio.sleep(RETRY_S)
+
+
+def pick_device(
+    devices: list[InputDevice], wanted: str, roles: dict[str, str] | None = None
+) -> InputDevice | None:
+    """The device to grab for ``scanner.evdev = wanted``, honouring the technician's marks."""
+    wanted = wanted.strip()
+    allowed = [d for d in devices if marked_role(d, roles) in (None, "scanner")]
+    if wanted.lower() == "auto":
+        hits = [d for d in allowed if classify(d, roles) == "scanner"]
+    else:
+        hits = [d for d in allowed if matches(d, wanted) or (wanted and d.event_node == wanted)]
+    hits.sort(key=lambda d: marked_role(d, roles) != "scanner")  # marked scanners first, else stable
+    return hits[0] if hits else None

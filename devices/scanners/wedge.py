@@ -5,14 +5,32 @@ back; they are released as typing as soon as the rhythm turns out human, or beco
 burst ends with the terminator. So scanner keys never reach a focused input or trigger shortcuts.
 The till calls ``feed`` from its key handler and ``poll`` from a timer (every ``max_key_interval_ms``) so a
 single held-back key is released quickly.
+
+Terminators: a scanner set to CRLF (or one that sends Enter twice) ends a scan with two end keys. The first
+completes the scan; one more end key within the burst window right after it is ``swallowed``, so it can never
+reach the UI as an Enter (which in the Pay dialog would pay the exact amount in cash).
+
+Keyboard layouts: the host decodes a wedge scanner's key presses with the host's own layout, so a scanner
+emulating a US keyboard on a German till types "z" for "y" and "ß" for "-". ``scanner.keyboard_layout`` is the
+layout the scanner emulates (us, de, fr; the same setting the evdev source decodes with). The host's layout
+is read from the environment: ``XKB_DEFAULT_LAYOUT``, else ``XKBLAYOUT`` in /etc/default/keyboard (Debian's
+system keyboard setting); when neither names a known layout the host is assumed to use the scanner's layout,
+i.e. nothing is translated. When the two differ, every scan is translated back with
+``devices.scanners.evdev_keys.translate_layout`` before the prefix and AIM id are read; typing is never
+translated.
 """
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from devices.scanners.base import ScanEvent, ScannerSource, ScannerStatus
+from devices.scanners.evdev_keys import LAYOUTS, translate_layout
 
 if TYPE_CHECKING:
     from edge.settings import ScannerSettings
@@ -22,13 +40,35 @@ ENTER_KEYS = frozenset({"\r", "\n", "enter", "return", "ctrl+m", "ctrl+j"})
 TAB_KEYS = frozenset({"\t", "tab", "ctrl+i"})
 # What terminals/Textual deliver for the GS control character (Ctrl+]) that scanners send as FNC1.
 GS_KEYS = frozenset({GS, "ctrl+right_square_bracket", "ctrl+]", "ctrl+5"})
+SYSTEM_KEYBOARD_FILE = Path("/etc/default/keyboard")
+
+
+def host_keyboard_layout(
+    environ: Mapping[str, str] | None = None, keyboard_file: Path = SYSTEM_KEYBOARD_FILE
+) -> str | None:
+    """The layout the host decodes keys with (us, de, fr), or None when it cannot tell."""
+    environ = os.environ if environ is None else environ
+    candidates = [environ.get("XKB_DEFAULT_LAYOUT", "")]
+    try:
+        found = re.search(r'^\s*XKBLAYOUT\s*=\s*"?([^"\n]*)"?', keyboard_file.read_text(), re.MULTILINE)
+    except (OSError, UnicodeDecodeError):
+        found = None
+    if found:
+        candidates.append(found.group(1))
+    for value in candidates:
+        first = value.split(",")[0].strip().lower()  # "de,us": the first layout is the active one
+        if first in LAYOUTS:
+            return first
+    return None
 
 
 @dataclass(frozen=True)
 class WedgeOutput:
-    """``typing``: pass ``keys`` on to the UI in order. ``scan``: ``text`` is a scan. ``held``: wait."""
+    """``typing``: pass ``keys`` on to the UI in order. ``scan``: ``text`` is a scan made of ``keys`` (they
+    and the terminator are dropped). ``swallowed``: ``keys`` are the rest of a scan's terminator, dropped.
+    ``held``: wait."""
 
-    kind: Literal["typing", "scan", "held"]
+    kind: Literal["typing", "scan", "swallowed", "held"]
     keys: tuple[str, ...] = ()
     text: str = ""
     aim_id: str | None = None
@@ -54,13 +94,19 @@ class WedgeDetector:
         terminator: str = "CR",
         max_length: int = 4096,
         prefix: str = "",
+        scanner_layout: str = "us",
+        host_layout: str | None = None,
     ) -> None:
+        """``host_layout`` None: the host uses the scanner's layout (no translation)."""
         self.max_gap = max_key_interval_ms / 1000.0
         self.min_length = max(1, min_length)
         self.end_keys = TAB_KEYS if terminator.upper() == "TAB" else ENTER_KEYS
         self.max_length = max_length
         self.prefix = prefix
+        self.scanner_layout = scanner_layout.lower()
+        self.host_layout = (host_layout or scanner_layout).lower()
         self._burst = _Burst()
+        self._scan_ended_at: float | None = None  # a scan just ended: one more end key is its terminator
 
     @property
     def holding(self) -> bool:
@@ -69,6 +115,10 @@ class WedgeDetector:
     def feed(self, key: str, now: float) -> list[WedgeOutput]:
         """One key (a printable character, or a key name like "enter"); returns what to do, in order."""
         out: list[WedgeOutput] = []
+        scan_ended_at, self._scan_ended_at = self._scan_ended_at, None
+        if scan_ended_at is not None and key in self.end_keys and now - scan_ended_at <= self.max_gap:
+            # LF after CR (CRLF) or a second Enter: the rest of the scan's terminator, not a keypress.
+            return [WedgeOutput("swallowed", keys=(key,), at=now)]
         burst = self._burst
         fast = bool(burst.keys) and now - burst.last_at <= self.max_gap
         if burst.keys and not fast:
@@ -76,7 +126,7 @@ class WedgeDetector:
             burst = self._burst
         if key in self.end_keys:
             if burst.keys and len(burst.chars) >= self.min_length:
-                out.append(self._complete(now))
+                out.append(self._complete(key, now))
             else:
                 keys = (*self._take(), key)
                 out.append(WedgeOutput("typing", keys=keys, at=now))
@@ -110,15 +160,18 @@ class WedgeDetector:
         at = self._burst.last_at
         return WedgeOutput("typing", keys=self._take(), at=at)
 
-    def _complete(self, now: float) -> WedgeOutput:
+    def _complete(self, end_key: str, now: float) -> WedgeOutput:
         text = "".join(self._burst.chars)
-        self._burst = _Burst()
+        keys = (*self._take(), end_key)
+        self._scan_ended_at = now
+        if self.host_layout != self.scanner_layout:
+            text = translate_layout(text, self.host_layout, self.scanner_layout)
         if self.prefix and text.startswith(self.prefix):
             text = text[len(self.prefix) :]
         from devices.barcode.symbology import split_aim_id  # biip: loaded at the first scan, not at start-up
 
         aim_id, text = split_aim_id(text)
-        return WedgeOutput("scan", text=text.lstrip(GS), aim_id=aim_id, at=now)
+        return WedgeOutput("scan", keys=keys, text=text.lstrip(GS), aim_id=aim_id, at=now)
 
 
 class KeyboardWedgeSource(ScannerSource):
@@ -131,11 +184,21 @@ class KeyboardWedgeSource(ScannerSource):
         settings: ScannerSettings | None = None,
         max_key_interval_ms: float = 35.0,
         min_length: int = 4,
+        host_layout: str | None = None,
     ) -> None:
+        """``host_layout`` None: read it from the environment (see the module docstring)."""
         super().__init__()
         terminator = settings.terminator if settings is not None else "CR"
         prefix = settings.prefix if settings is not None else ""
-        self.detector = WedgeDetector(max_key_interval_ms, min_length, terminator, prefix=prefix)
+        layout = settings.keyboard_layout if settings is not None else "us"
+        self.detector = WedgeDetector(
+            max_key_interval_ms,
+            min_length,
+            terminator,
+            prefix=prefix,
+            scanner_layout=layout,
+            host_layout=host_layout or host_keyboard_layout(),
+        )
         self._gs = settings.gs_separator if settings is not None else GS
         self._debounce_s = (settings.debounce_ms if settings is not None else 400.0) / 1000.0
         self._last: tuple[str, float] = ("", float("-inf"))

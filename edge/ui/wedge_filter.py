@@ -42,5 +42,8 @@ class WedgeKeyFilter:
                 for _ in range(len(out.keys)):
                     if self._pending:
                         await self.forward(self._pending.popleft())
-            elif out.kind == "scan":
-                self._pending.clear()  # the burst and its terminator were a scan, not typing
+            elif out.kind in ("scan", "swallowed"):
+                # the burst and its terminator were a scan (or the rest of its CRLF), not typing: drop them
+                for _ in range(len(out.keys)):
+                    if self._pending:
+                        self._pending.popleft()

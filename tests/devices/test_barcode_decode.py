@@ -170,3 +170,38 @@ def test_cli_as_subprocess_prints_one_json_object() -> None:
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 1
     assert json.loads(lines[0])["batch"] == "ABC123"
+
+
+# --- GS1 element strings whether or not the scanner passes FNC1/GS and the AIM id through -----------------
+# GS1 General Specifications examples (GTIN 09506000134352 is GS1's published example GTIN).
+GS1_WITHOUT_SEPARATORS = [
+    ("0109506000134352172402001010ABC", {"01": "09506000134352", "17": "240200", "10": "10ABC"}),
+    ("01095060001343523103001525" + "10ABC123", {"01": "09506000134352", "3103": "001525", "10": "ABC123"}),
+    ("0109506000134352" + "21A1B2C3", {"01": "09506000134352", "21": "A1B2C3"}),
+]
+
+
+@pytest.mark.parametrize(("plain", "ais"), GS1_WITHOUT_SEPARATORS)
+@pytest.mark.parametrize("wrap", ["{}", "]C1{}", GS + "{}", "]C1" + GS + "{}", "]d2{}", "]Q3{}"])
+def test_gs1_element_strings_with_or_without_fnc1_and_aim(plain: str, ais: dict[str, str], wrap: str) -> None:
+    result = decode_scan(wrap.format(plain))
+    assert (result.kind, result.ai, result.gtin, result.gtin_valid, result.error) == (
+        "gs1",
+        ais,
+        "09506000134352",
+        True,
+        None,
+    )
+
+
+def test_gs1_without_separators_reads_expiry_batch_and_weight() -> None:
+    result = decode_scan("0109506000134352172402001010ABC")
+    assert (result.expiry, result.batch) == ("2024-02-29", "10ABC")
+    assert decode_scan("01095060001343523103001525" + "10ABC123").weight_g == 1525
+    assert main_scan_decode(["0109506000134352172402001010ABC"]) == 0
+
+
+def test_text_that_only_starts_like_an_ai_stays_unknown() -> None:
+    for text in ("0109506000134352 hello", "10ABC", "21-not/valid!chars~~~", "17 JANUARY 2024 SALE"):
+        result = decode_scan(text)
+        assert result.kind == "unknown" and result.error, text

@@ -108,3 +108,85 @@ def test_detection_with_technician_override() -> None:
     assert devices[2].event_node == "/dev/input/event7"
     assert matches(devices[0], "0C2E:0B61") and matches(devices[0], "honeywell")
     assert not matches(InputDevice("USB Keyboard", "1a2c", "2124", ("kbd",)), "honeywell")
+
+
+# --- the technician's settings: layout per device and marks by hand -------------------------------------
+def _dev(name: str, vid_pid: str, event: str) -> InputDevice:
+    vendor, product = vid_pid.split(":")
+    return InputDevice(name, vendor, product, ("kbd", event))
+
+
+CASHIER_KEYBOARD = _dev("USB Keyboard", "04d9:1603", "event3")
+CHEAP_SCANNER = _dev("USB Keyboard", "1a2c:0e24", "event4")  # a scanner that calls itself a keyboard
+HONEYWELL = _dev("Honeywell 1900", "0c2e:0b61", "event5")
+
+
+def test_evdev_source_decodes_with_the_configured_scanner_layout() -> None:
+    from devices.scanners.base import make_scanner_source
+    from devices.scanners.evdev_source import EvdevScannerSource
+    from edge.settings import ScannerSettings
+
+    source = make_scanner_source(ScannerSettings(evdev="Honeywell", keyboard_layout="de"))
+    assert isinstance(source, EvdevScannerSource) and source.layout == "de"
+    # what the layout changes: the key labelled Y on a US keyboard is Z on a German one
+    events = press(21) + press(27) + press(28)
+    assert EvdevKeyDecoder(source.layout).decode(events) == "z+\r"
+    assert EvdevKeyDecoder("us").decode(events) == "y]\r"
+
+
+def test_evdev_finder_never_grabs_a_device_marked_keyboard() -> None:
+    from devices.scanners.evdev_source import pick_device
+
+    devices = [CASHIER_KEYBOARD, CHEAP_SCANNER]
+    assert pick_device(devices, "USB Keyboard") == CASHIER_KEYBOARD  # by name alone: the first one
+    assert pick_device(devices, "USB Keyboard", {"04d9:1603": "keyboard"}) == CHEAP_SCANNER
+    assert pick_device(devices, "USB Keyboard", {"1a2c:0e24": "scanner"}) == CHEAP_SCANNER  # marked first
+    assert pick_device(devices, "04d9:1603", {"/dev/input/event3": "keyboard"}) is None
+    assert pick_device(devices, "/dev/input/event4") == CHEAP_SCANNER
+
+
+def test_evdev_auto_takes_what_auto_detection_and_the_marks_call_a_scanner() -> None:
+    from devices.scanners.evdev_source import pick_device
+
+    devices = [CASHIER_KEYBOARD, CHEAP_SCANNER, HONEYWELL]
+    assert pick_device(devices, "auto") == HONEYWELL
+    assert pick_device(devices, "auto", {"1a2c:0e24": "scanner"}) == CHEAP_SCANNER
+    assert pick_device(devices, "auto", {"Honeywell 1900": "other"}) is None
+
+
+class _FakeEvdevDevice:
+    """Stands in for python-evdev's InputDevice (third-party, needs /dev/input): only what _find reads."""
+
+    def __init__(self, path: str, name: str, vendor: int, product: int) -> None:
+        self.path, self.name, self.phys = path, name, ""
+        self.info = type("Info", (), {"vendor": vendor, "product": product})()
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_evdev_source_finder_reads_the_marks_from_settings() -> None:
+    from types import SimpleNamespace
+
+    from devices.scanners.evdev_source import EvdevScannerSource
+    from edge.settings import ScannerSettings
+
+    opened: list[_FakeEvdevDevice] = []
+    table = {
+        "/dev/input/event3": ("USB Keyboard", 0x04D9, 0x1603),
+        "/dev/input/event4": ("USB Keyboard", 0x1A2C, 0x0E24),
+    }
+
+    def open_device(path: str) -> _FakeEvdevDevice:
+        opened.append(_FakeEvdevDevice(path, *table[path]))
+        return opened[-1]
+
+    fake = SimpleNamespace(list_devices=lambda: list(table), InputDevice=open_device)
+    plain = EvdevScannerSource(ScannerSettings(evdev="USB Keyboard"))
+    assert plain._find(fake).path == "/dev/input/event3"
+    opened.clear()
+    marked = EvdevScannerSource(ScannerSettings(evdev="USB Keyboard", device_roles={"04d9:1603": "keyboard"}))
+    found = marked._find(fake)
+    assert found.path == "/dev/input/event4" and not found.closed
+    assert [d.closed for d in opened if d is not found] == [True]  # the others are not kept open

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from devices.scanners.base import ScanEvent
 from devices.scanners.evdev_keys import translate_layout
@@ -113,3 +114,73 @@ async def test_wedge_source_debounces_a_double_read() -> None:
             source.handle_key(key, t)
             t += 0.003
     assert [s.text for s in got] == ["96385074", "96385074"]
+
+
+# --- the rest of a CRLF terminator ------------------------------------------------------------------------
+def test_crlf_terminator_the_lf_after_a_scan_is_swallowed_not_typed() -> None:
+    for second in ("ctrl+j", "\n", "enter"):  # LF as terminals deliver it, raw, or a second CR
+        out = run(WedgeDetector(35, 4, terminator="CRLF"), [*"5901234123457", "enter", second], gap_s=0.004)
+        assert [o.kind for o in out] == ["scan", "swallowed"]
+        assert typed(out) == [] and out[1].keys == (second,)
+
+
+def test_only_one_end_key_is_swallowed_and_only_right_after_a_scan() -> None:
+    d = WedgeDetector(35, 4, terminator="CRLF")
+    out = [o for i, k in enumerate([*"96385074", "enter", "ctrl+j", "enter"]) for o in d.feed(k, i * 0.004)]
+    assert [o.kind for o in out if o.kind != "held"] == ["scan", "swallowed", "typing"]
+    d2 = WedgeDetector(35, 4)
+    late = [o for i, k in enumerate([*"96385074", "enter"]) for o in d2.feed(k, i * 0.004)]
+    late += d2.feed("enter", 0.5)  # the cashier presses Enter half a second later: a real keypress
+    assert typed(late) == ["enter"]
+
+
+def test_a_scan_accounts_for_its_keys() -> None:
+    keys = [*"]C10109501101020917", "ctrl+right_square_bracket", *"10ABC", "enter", "ctrl+j"]
+    out = run(WedgeDetector(35, 4), keys, gap_s=0.003)
+    assert [k for o in out for k in o.keys] == keys
+
+
+# --- the scanner's keyboard layout against the host's ---------------------------------------------------
+def _scan_through(source: KeyboardWedgeSource, keys: list[str]) -> list[ScanEvent]:
+    got: list[ScanEvent] = []
+    source.on_scan(got.append)
+    for i, key in enumerate(keys):
+        source.handle_key(key, 50.0 + i * 0.003)
+    return got
+
+
+def test_us_scanner_on_a_german_host_is_translated_back() -> None:
+    # what a German host types for a US-layout scanner reading "]C1" + "CPN-YES": "]" comes out as "+"
+    source = KeyboardWedgeSource(ScannerSettings(keyboard_layout="us"), host_layout="de")
+    (scan,) = _scan_through(source, [*"+C1CPNßZES", "enter"])
+    assert (scan.aim_id, scan.text) == ("]C1", "CPN-YES")
+
+
+def test_same_layouts_are_left_alone() -> None:
+    source = KeyboardWedgeSource(ScannerSettings(keyboard_layout="de"), host_layout="de")
+    (scan,) = _scan_through(source, [*"CPNßZES", "enter"])
+    assert scan.text == "CPNßZES"
+
+
+def test_german_scanner_on_a_us_host() -> None:
+    source = KeyboardWedgeSource(ScannerSettings(keyboard_layout="de"), host_layout="us")
+    (scan,) = _scan_through(source, [*"CPN/Y", "enter"])  # de "-" sits on the US "/" key, de "Z" on US "Y"
+    assert scan.text == "CPN-Z"
+
+
+def test_typing_is_never_translated() -> None:
+    d = WedgeDetector(35, 4, scanner_layout="us", host_layout="de")
+    out = run(d, [*"zß", "enter"], gap_s=0.3)
+    assert typed(out) == ["z", "ß", "enter"]
+
+
+def test_host_layout_comes_from_the_environment(tmp_path: Path) -> None:
+    from devices.scanners.wedge import host_keyboard_layout
+
+    keyboard = tmp_path / "keyboard"
+    keyboard.write_text('XKBMODEL="pc105"\nXKBLAYOUT="fr"\nXKBVARIANT=""\n')
+    assert host_keyboard_layout({}, keyboard) == "fr"
+    assert host_keyboard_layout({"XKB_DEFAULT_LAYOUT": "de,us"}, keyboard) == "de"
+    assert host_keyboard_layout({"XKB_DEFAULT_LAYOUT": "ru"}, tmp_path / "missing") is None
+    keyboard.write_text('XKBLAYOUT="ru"\n')
+    assert host_keyboard_layout({}, keyboard) is None  # unknown: no translation

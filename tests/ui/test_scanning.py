@@ -199,3 +199,33 @@ async def test_loyalty_app_codes_genuine_expired_forged_and_copied(demo_settings
         "SELECT count(*) FROM outbox WHERE type = 'loyalty.token_seen'"
     ).fetchone()[0]
     assert outbox == 2
+
+
+async def test_crlf_wedge_scan_in_the_pay_dialog_never_pays(demo_settings: Settings) -> None:
+    # A scanner set to CRLF (or sending Enter twice): CR ends the scan; the second end key must not reach
+    # the Pay dialog, where Enter on an empty field pays the exact amount in cash.
+    from textual.widgets import Input
+
+    from edge.ui.screens.dialogs import PayScreen
+
+    app = make_app(_with(demo_settings), clock=lambda: FIXED_NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(app, pilot)
+        app.query_one("#scan", Input).value = MILK
+        await pilot.press("enter")
+        await _settle(app, pilot)
+        await pilot.press("f9")
+        await pilot.pause()
+        assert isinstance(app.screen, PayScreen)
+        for second_end_key in ("ctrl+j", "enter"):  # LF as a terminal delivers it, or a second CR
+            await pilot.press(*demo_gtin(2), "enter", second_end_key)
+            await pilot.pause(0.3)
+            await _settle(app, pilot)
+            assert isinstance(app.screen, PayScreen), f"the scan's {second_end_key} reached the dialog"
+            assert "Scan ignored" in _message(app)
+            assert app.screen.query_one("#tendered", Input).value == ""
+        await pilot.press("escape")
+        await _settle(app, pilot)
+        assert _lines(app) == ["Whole Milk 1L"]
+    sales = sqlite3.connect(demo_settings.database_path).execute("SELECT count(*) FROM sales").fetchone()[0]
+    assert sales == 0
