@@ -19,6 +19,7 @@ from devices.beacons.frames import BeaconFrame, decode_advert, split_ad_structur
 from devices.beacons.identity import beacon_key
 
 EXIT_OK, EXIT_NOT_RECOGNISED = 0, 2
+EXIT_NO_SCAN = 1  # ble-record: the adapter or bluetoothd was never usable
 
 
 def register(devices_subparsers: Any) -> None:
@@ -211,8 +212,21 @@ def cmd_ble_record(args: argparse.Namespace, out: TextIO | None = None) -> int:
         fh.write(rel.to_json() + "\n")
         count += 1
 
+    from devices.ble.base import ADAPTER_MISSING, FAILED, FINISHED, SCANNING
+
+    # a recording that never got the adapter scanning is a broken setup, not a quiet shop: say so
+    scanned: list[bool] = []
+    trouble: list[str] = []
+
+    def on_status(status: Any) -> None:
+        print(f"[{status.state}] {status.detail}", file=stream, flush=True)
+        if status.state in (SCANNING, FINISHED):
+            scanned.append(True)
+        elif status.state in (ADAPTER_MISSING, FAILED):
+            trouble.append(status.detail)
+
     source.on_advert(on_advert)
-    source.on_status(lambda s: print(f"[{s.state}] {s.detail}", file=stream, flush=True))
+    source.on_status(on_status)
     try:
         asyncio.run(_run_for(source, args.duration, 0.5, fh.flush))
     except KeyboardInterrupt:
@@ -220,6 +234,10 @@ def cmd_ble_record(args: argparse.Namespace, out: TextIO | None = None) -> int:
     finally:
         fh.close()
     print(f"recorded {count} advert(s) to {args.out}", file=stream)
+    if count == 0 and not scanned:
+        why = trouble[-1] if trouble else "the adapter never started scanning"
+        print(f"error: nothing was recorded because the scan never ran: {why}", file=sys.stderr)
+        return EXIT_NO_SCAN
     return 0
 
 

@@ -19,6 +19,8 @@ def make_ble_source(settings: Any, override: str | None = None) -> BleSource:
     adapter = str(getattr(ble, "adapter", "hci0"))
     mode = str(getattr(ble, "mode", "passive"))
     quiet = float(getattr(ble, "quiet_restart_s", 120.0))
+    backoff_cap = float(getattr(ble, "backoff_cap_s", 30.0))
+    reset_after = int(getattr(ble, "reset_after_failures", 3))
     if override:
         if override.startswith("replay:") or override.endswith(".jsonl") or "@" in override:
             from devices.ble.replay_source import ReplaySource
@@ -43,4 +45,9 @@ def make_ble_source(settings: Any, override: str | None = None) -> BleSource:
         raise SourceConfigError(f"[ble] mode must be passive or active, got {mode!r}")
     from devices.ble.bleak_source import BleakSource
 
-    return BleakSource(adapter, mode, quiet_restart_s=quiet)
+    if backoff_cap <= 0:
+        raise SourceConfigError(f"[ble] backoff_cap_s must be positive, got {backoff_cap:g}")
+    if reset_after < 1:
+        raise SourceConfigError(f"[ble] reset_after_failures must be at least 1, got {reset_after}")
+    return BleakSource(adapter, mode, quiet_restart_s=quiet, backoff_cap_s=backoff_cap,
+                       reset_after_failures=reset_after)

@@ -99,3 +99,22 @@ def test_factory():
         make_ble_source(BleSettings(), "serial:/dev/ttyUSB0")
     src = make_ble_source(BleSettings(enabled=True), "bleak:hci3")
     assert isinstance(src, BleakSource) and src.adapter == "hci3" and src.mode == "passive"
+
+
+def test_factory_passes_backoff_cap_and_reset_threshold():
+    src = make_ble_source(BleSettings(enabled=True, backoff_cap_s=7.5, reset_after_failures=5))
+    assert isinstance(src, BleakSource)
+    assert src.backoff_cap_s == 7.5 and src.reset_after_failures == 5
+    with pytest.raises(SourceConfigError, match="reset_after_failures"):
+        make_ble_source(BleSettings(enabled=True, reset_after_failures=0))
+
+
+def test_ble_record_without_bluetoothd_exits_non_zero_with_a_sentence(tmp_path, capsys, monkeypatch):
+    # a system bus address nobody listens on: bluetoothd (and the bus) are missing
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", f"unix:path={tmp_path / 'no-bus-here'}")
+    out = tmp_path / "rec.jsonl"
+    code = main(["ble-record", str(out), "--source", "bleak:hci0", "--duration", "1"])
+    captured = capsys.readouterr()
+    assert code != 0
+    assert "recorded 0 advert(s)" in captured.out
+    assert "bluetoothd" in captured.err and "never ran" in captured.err
