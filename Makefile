@@ -39,10 +39,11 @@ bench: $(STAMP)
 soak: $(STAMP)
 	$(BIN)/store-edge simulate store-day --full $(SOAK_ARGS)
 
-# an offline wheelhouse for deploy/install.sh (store networks often block the internet); the wheels fit
-# this machine's architecture: build on a Pi (or with pip download --platform) for Pis
+# an offline wheelhouse for deploy/install.sh (store networks often block the internet); for Pis built
+# elsewhere: make wheelhouse WHEEL_PLATFORM="manylinux_2_17_aarch64 manylinux2014_aarch64"
+WHEEL_PLATFORM ?=
 wheelhouse: $(STAMP)
-	rm -rf wheelhouse && $(BIN)/python -m pip wheel -q -w wheelhouse .
+	PYTHON=$(BIN)/python bash deploy/make-wheelhouse.sh wheelhouse "$(WHEEL_PLATFORM)"
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -29,7 +29,8 @@ def cmd_doctor(args: argparse.Namespace, probes: doctor.Probes | None = None) ->
         print(f"store-edge doctor: unknown check(s) {', '.join(sorted(unknown))}; "
               f"choose from {', '.join(doctor.ALL_CHECKS)}", file=sys.stderr)
         return 2
-    results = doctor.run_checks(settings, config_error=error, config_path=config_path, probes=probes, only=only)
+    results = doctor.run_checks(settings, config_error=error, config_path=config_path, probes=probes, only=only,
+                                data_dir=Path(args.data_dir) if args.data_dir else None)
     print(doctor.report_json(results) if args.json else doctor.report_text(results))
     return doctor.exit_status(results)
 
@@ -44,14 +45,22 @@ def _services(args: argparse.Namespace) -> releases.Services:
 
 def cmd_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     layout = _layout(args)
+    if args.resume:
+        return _resume(layout)
+    if not args.wheelhouse:
+        print("store-edge upgrade: --wheelhouse DIR is required (make it with 'make wheelhouse')", file=sys.stderr)
+        return 2
     wheelhouse = Path(args.wheelhouse)
     if not wheelhouse.is_dir():
         print(f"store-edge upgrade: {wheelhouse} is not a directory (make it with 'make wheelhouse')", file=sys.stderr)
         return 2
-    check = releases.doctor_health_check(layout, settle_s=0.0 if args.root != "/" else args.settle)
+    live = args.root == "/" and not args.no_restart
+    check = releases.doctor_health_check(layout, settle_s=args.settle if live else 0.0,
+                                         systemctl=releases.run_systemctl if live else None)
     try:
-        outcome = releases.upgrade(layout, wheelhouse, version=args.version, python=args.python,
-                                   services=_services(args), health_check=check, log=print)
+        with releases.exclusive(layout):
+            outcome = releases.upgrade(layout, wheelhouse, version=args.version, python=args.python,
+                                       services=_services(args), health_check=check, log=print)
     except releases.ReleaseError as exc:
         print(f"store-edge upgrade: {exc}", file=sys.stderr)
         return 1
@@ -59,9 +68,25 @@ def cmd_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if outcome.ok else 1
 
 
+def _resume(layout: releases.Layout) -> int:
+    """Run at boot by store-edge-resume.service, before the services: nothing runs yet, so no unit checks."""
+    check = releases.doctor_health_check(layout, settle_s=0.0, systemctl=None)
+    try:
+        with releases.exclusive(layout):
+            outcome = releases.resume(layout, health_check=check, log=print)
+    except releases.ReleaseError as exc:
+        print(f"store-edge upgrade --resume: {exc}", file=sys.stderr)
+        return 1
+    print(outcome.message)
+    return 0 if outcome.ok else 1
+
+
 def cmd_rollback(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        outcome = releases.rollback(_layout(args), services=_services(args), log=print)
+        layout = _layout(args)
+        with releases.exclusive(layout):
+            outcome = releases.rollback(layout, services=_services(args), log=print,
+                                        discard_since_upgrade=args.discard_since_upgrade)
     except releases.ReleaseError as exc:
         print(f"store-edge rollback: {exc}", file=sys.stderr)
         return 1
@@ -113,14 +138,19 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_doctor)
 
     p = subparsers.add_parser("upgrade", help="install a release from a wheelhouse; rolls back if unhealthy")
-    p.add_argument("--wheelhouse", required=True, help="directory made by 'make wheelhouse'")
+    p.add_argument("--wheelhouse", default=None, help="directory made by 'make wheelhouse'")
+    p.add_argument("--resume", action="store_true",
+                   help="finish or undo an upgrade a power cut interrupted (run at boot by store-edge-resume)")
     p.add_argument("--version", default=None, help="release name (default: the store-edge wheel's version)")
     p.add_argument("--python", default="/usr/bin/python3", help="interpreter for the release's venv")
     p.add_argument("--settle", type=float, default=10.0, help="seconds to let services start before checking")
     _release_options(p)
     p.set_defaults(handler=cmd_upgrade)
 
-    p = subparsers.add_parser("rollback", help="go back to the previous release and its database")
+    p = subparsers.add_parser("rollback", help="undo the last successful upgrade: previous release and database")
+    p.add_argument("--discard-since-upgrade", action="store_true",
+                   help="accept losing the sales made since the upgrade on this till (their unsynced events "
+                        "are still sent to the hub; the live database is kept in the backups directory)")
     _release_options(p)
     p.set_defaults(handler=cmd_rollback)
 

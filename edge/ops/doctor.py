@@ -134,9 +134,9 @@ def check_disk(path: Path, usage: DiskUsage | None, failure: str | None = None) 
     return CheckResult("disk", PASS, text)
 
 
-def check_clock(answer: HubAnswer | None, local_now: datetime) -> CheckResult:
+def check_clock(answer: HubAnswer | None, local_now: datetime, why_not: str = "no hub configured") -> CheckResult:
     if answer is None:
-        return CheckResult("clock", WARN, "not compared: no hub configured", "enrol the device to compare clocks")
+        return CheckResult("clock", WARN, f"not compared: {why_not}", "enrol the device to compare clocks")
     if answer.server_time is None:
         return CheckResult("clock", WARN, "not compared: the hub did not answer with its time",
                            "fix the hub connection first (see 'hub' above)")
@@ -185,8 +185,15 @@ def check_outbox(pending: int, oldest_age_s: float | None, dead: int) -> CheckRe
     return CheckResult("outbox", PASS, text)
 
 
-def check_serial_scanner(port: str, failure: str | None) -> CheckResult:
+def check_serial_scanner(port: str, failure: str | None, group: str | None = None,
+                         groups: set[str] | None = None) -> CheckResult:
     if failure is None:
+        # the doctor usually runs as root, which opens anything: what counts is the service user's groups
+        if group is not None and groups is not None and group not in groups:
+            return CheckResult("scanner", FAIL, f"serial scanner {port} belongs to group {group}, "
+                                                f"which {SERVICE_USER} is not in",
+                               f"'usermod -aG {group} {SERVICE_USER}' and restart the services "
+                               "(or check the udev rule in /etc/udev/rules.d/70-store-edge.rules)")
         return CheckResult("scanner", PASS, f"serial scanner {port} present and openable")
     if "No such file" in failure or "not found" in failure:
         return CheckResult("scanner", FAIL, f"serial scanner {port} is not connected",
@@ -195,11 +202,27 @@ def check_serial_scanner(port: str, failure: str | None) -> CheckResult:
                        f"the service user needs the dialout group: 'usermod -aG dialout {SERVICE_USER}'")
 
 
-def check_evdev_scanner(wanted: str, found: bool) -> CheckResult:
-    if found:
-        return CheckResult("scanner", PASS, f"input scanner {wanted!r} present")
-    return CheckResult("scanner", FAIL, f"input scanner {wanted!r} is not connected",
-                       "plug it in; 'store-edge devices list' shows the input devices and their names")
+def check_evdev_scanner(wanted: str, node: str | None, *, found: bool = True, node_present: bool = True,
+                        group: str | None = None, groups: set[str] | None = None,
+                        open_failure: str | None = None) -> CheckResult:
+    """``found``: /proc/bus/input lists it; ``node``: its /dev/input/event* node; the node must exist and be
+    readable by the service user (its group among the user's groups; where that user does not exist, e.g.
+    a laptop, openable by whoever runs the doctor)."""
+    if not found:
+        return CheckResult("scanner", FAIL, f"input scanner {wanted!r} is not connected",
+                           "plug it in; 'store-edge devices list' shows the input devices and their names")
+    if node is None or not node_present:
+        return CheckResult("scanner", FAIL, f"input scanner {wanted!r} has no device node ({node or 'no event handler'})",
+                           "check that udev runs ('systemctl status systemd-udevd') and replug the scanner")
+    if groups is not None:
+        if group not in groups:
+            return CheckResult("scanner", FAIL, f"input scanner {wanted!r} at {node} belongs to group {group}, "
+                                                f"which {SERVICE_USER} is not in",
+                               f"'usermod -aG {group or 'input'} {SERVICE_USER}' and restart the services")
+    elif open_failure is not None:
+        return CheckResult("scanner", FAIL, f"input scanner {wanted!r} at {node} cannot be opened ({open_failure})",
+                           f"the service user needs the input group: 'usermod -aG input {SERVICE_USER}'")
+    return CheckResult("scanner", PASS, f"input scanner {wanted!r} present at {node} and readable")
 
 
 def check_ble(adapter: str, state: str, groups: set[str] | None) -> CheckResult:
@@ -311,6 +334,32 @@ def adapter_state(adapter: str) -> str:
         return NO_BLUEZ if "bus" in str(exc).lower() or isinstance(exc, ImportError | OSError) else str(exc)
 
 
+def open_input(node: str) -> str | None:
+    """None when the event node opens for reading, else why not."""
+    try:
+        fd = os.open(node, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    os.close(fd)
+    return None
+
+
+def device_group(path: str) -> str | None:
+    """The group owning a device node (following symlinks such as /dev/store-edge/scanner), None if absent."""
+    try:
+        gid = os.stat(path).st_gid
+    except OSError:
+        return None
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def can_read_dir(path: Path) -> bool:
+    return os.access(path, os.R_OK | os.X_OK)
+
+
 def user_groups(user: str) -> set[str] | None:
     """The groups ``user`` gets (None when that user does not exist here, e.g. on a developer's laptop)."""
     try:
@@ -346,16 +395,22 @@ class Probes:
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     ask_hub: Callable[[str, str | None, float], HubAnswer] = ask_hub
     open_serial: Callable[[str], str | None] = open_serial
-    input_device_names: Callable[[], list[tuple[str, str]]] = field(default=lambda: _input_devices())
+    # (name, "vvvv:pppp", "/dev/input/eventN" or None) per input device
+    input_devices: Callable[[], list[tuple[str, str, str | None]]] = field(default=lambda: _input_devices())
+    open_input: Callable[[str], str | None] = open_input
+    device_group: Callable[[str], str | None] = device_group
+    can_read_dir: Callable[[Path], bool] = can_read_dir
+    system_data_dir: Path = Path("/var/lib/store-edge")
+    euid: Callable[[], int] = os.geteuid
     adapter_state: Callable[[str], str] = adapter_state
     user_groups: Callable[[str], set[str] | None] = user_groups
     service_state: Callable[[str], str] = service_state
 
 
-def _input_devices() -> list[tuple[str, str]]:
+def _input_devices() -> list[tuple[str, str, str | None]]:
     from devices.scanners.detect import list_input_devices
 
-    return [(d.name, d.vid_pid) for d in list_input_devices()]
+    return [(d.name, d.vid_pid, d.event_node) for d in list_input_devices()]
 
 
 # ------------------------------------------------------------------------------------------- runner
@@ -373,8 +428,10 @@ def units_for(settings: Settings) -> list[str]:
 
 
 def run_checks(settings: Settings | None, *, config_error: str | None = None, config_path: Path | None = None,
-               probes: Probes | None = None, only: Sequence[str] = ALL_CHECKS) -> list[CheckResult]:
-    """Run the checks named in ``only`` (in a fixed order); never raises."""
+               probes: Probes | None = None, only: Sequence[str] = ALL_CHECKS,
+               data_dir: Path | None = None) -> list[CheckResult]:
+    """Run the checks named in ``only`` (in a fixed order); never raises. ``data_dir``: the --data-dir the
+    technician gave, which also holds when the config file is broken."""
     from edge.settings import load_settings
 
     p = probes or Probes()
@@ -392,6 +449,13 @@ def run_checks(settings: Settings | None, *, config_error: str | None = None, co
         results.append(check_config(settings, config_error, config_path, mode, group))
     if settings is None:
         settings = load_settings(environ={})  # the rest still runs on defaults when the config is broken
+        if data_dir is not None:
+            settings = settings.replace(data_dir=data_dir)
+    unreadable = _unreadable_system_data(settings, p, data_dir)
+    if unreadable is not None:
+        # a technician without sudo would otherwise be shown ~/.local/share's (empty) state as if it were the till's
+        results.append(unreadable)
+        want -= {"database", "disk", "hub", "clock", "outbox"}
     db_path = settings.database_path
     if "database" in want:
         results.append(check_database(db_path))
@@ -406,7 +470,8 @@ def run_checks(settings: Settings | None, *, config_error: str | None = None, co
         results.append(_outbox_check(db_path))
     if "scanner" in want:
         results.extend(_scanner_checks(settings, p))
-    if "ble" in want and settings.ble.enabled and not settings.ble.replay:
+    uses_ble = settings.ble.enabled or settings.device.role == "presence"  # a presence box is nothing without it
+    if "ble" in want and uses_ble and not settings.ble.replay:
         results.append(check_ble(settings.ble.adapter, p.adapter_state(settings.ble.adapter),
                                  p.user_groups(SERVICE_USER)))
     if "service" in want:
@@ -434,7 +499,8 @@ def _hub_checks(settings: Settings, p: Probes, want: set[str]) -> list[CheckResu
     if "hub" in want:
         out.append(check_hub(url, answer, enrolled, cred_error))
     if "clock" in want:
-        out.append(check_clock(answer if url else None, p.now()))
+        why_not = "no hub configured" if not url else (cred_error or "the hub was not asked")
+        out.append(check_clock(answer, p.now(), why_not))
     return out
 
 
@@ -457,18 +523,43 @@ def _outbox_check(db_path: Path) -> CheckResult:
 def _scanner_checks(settings: Settings, p: Probes) -> list[CheckResult]:
     s = settings.scanner
     out = []
+    groups = p.user_groups(SERVICE_USER)
     if s.serial_port:
-        out.append(check_serial_scanner(s.serial_port, p.open_serial(s.serial_port)))
+        failure = p.open_serial(s.serial_port)
+        group = p.device_group(s.serial_port) if failure is None else None
+        out.append(check_serial_scanner(s.serial_port, failure, group, groups))
     if s.evdev:
         from devices.scanners.detect import InputDevice, matches
 
-        found = any(matches(InputDevice(name, *_split_vid_pid(vp), ("kbd",)), s.evdev)
-                    for name, vp in p.input_device_names())
-        out.append(check_evdev_scanner(s.evdev, found))
+        hits = [node for name, vp, node in p.input_devices()
+                if matches(InputDevice(name, *_split_vid_pid(vp), ("kbd",)), s.evdev)]
+        if not hits:
+            out.append(check_evdev_scanner(s.evdev, None, found=False))
+        else:
+            node = hits[0]
+            group = p.device_group(node) if node else None
+            failure = p.open_input(node) if node and groups is None else None
+            out.append(check_evdev_scanner(s.evdev, node, node_present=group is not None, group=group,
+                                           groups=groups, open_failure=failure))
     if not out:
         note = "keyboard-wedge scanners only" if settings.till.wedge else "none"
         out.append(CheckResult("scanner", PASS, f"no serial/input scanner configured ({note})"))
     return out
+
+
+def _unreadable_system_data(settings: Settings, p: Probes, data_dir: Path | None) -> CheckResult | None:
+    import platformdirs
+
+    system = p.system_data_dir
+    # only when the data dir is the per-user fallback paths.default_data_dir() picks for a non-root user
+    fallback = Path(platformdirs.user_data_dir("store-edge"))
+    if data_dir is not None or settings.data_dir != fallback or p.euid() == 0:
+        return None
+    if system.is_dir() and not p.can_read_dir(system):
+        return CheckResult("database", FAIL, f"{system} exists but this user cannot read it, so the till's data "
+                                             "cannot be checked (and the data/hub/outbox checks are skipped)",
+                           "run with sudo: 'sudo store-edge doctor'")
+    return None
 
 
 def _split_vid_pid(vid_pid: str) -> tuple[str, str]:

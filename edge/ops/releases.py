@@ -17,6 +17,8 @@ old code refuses a schema newer than it knows, while the new code accepts the ol
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -25,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -176,6 +178,9 @@ def install_release(layout: Layout, wheelhouse: Path, version: str, *, python: s
     else:
         run([python, "-m", "venv", str(target)])
         run([str(target / "bin/python"), "-m", "pip", *pip])
+    # pip's files sit in the page cache: without this a power cut can leave a RELEASE marker beside
+    # zero-length modules, a "complete" release that cannot start
+    os.sync()
     write_atomic(target / RELEASE_MARKER, json.dumps({"version": version, "installed_at": _now()}) + "\n")
     return target
 
@@ -288,14 +293,75 @@ class NoServices:
 
 
 HealthCheck = Callable[[Path], str | None]  # release dir -> None when healthy, else why not
+Systemctl = Callable[[Sequence[str]], str]  # argv after "systemctl" -> its stdout
 
 
-def doctor_health_check(layout: Layout, checks: str = "config,database,disk,service",
-                        settle_s: float = 5.0) -> HealthCheck:
-    """Run the new release's own ``store-edge doctor`` against the installed config and data."""
+def run_systemctl(args: Sequence[str]) -> str:
+    proc = subprocess.run(["systemctl", *args], capture_output=True, text=True, timeout=30)
+    return proc.stdout
+
+
+@dataclass(frozen=True)
+class UnitState:
+    unit: str
+    active: str
+    sub: str
+    restarts: int
+    enabled: bool
+
+    def describe(self) -> str:
+        return f"{self.unit} {self.active}/{self.sub}, {self.restarts} restart(s)"
+
+
+def unit_states(units: Sequence[str], systemctl: Systemctl = run_systemctl) -> list[UnitState]:
+    """``systemctl show`` for each unit: one block of KEY=VALUE lines per unit, blocks split by a blank line."""
+    out = systemctl(["show", "-p", "Id,ActiveState,SubState,NRestarts,UnitFileState", *units])
+    states = []
+    for block in out.strip().split("\n\n"):
+        props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        if not props.get("Id"):
+            continue
+        try:
+            restarts = int(props.get("NRestarts") or 0)
+        except ValueError:
+            restarts = 0
+        states.append(UnitState(props["Id"], props.get("ActiveState", "unknown"), props.get("SubState", "unknown"),
+                                restarts, props.get("UnitFileState") in ("enabled", "enabled-runtime")))
+    return states
+
+
+def crash_loop_problem(before: Sequence[UnitState], after: Sequence[UnitState]) -> str | None:
+    """Why the enabled units are not steadily running, or None. With ``Restart=always`` a unit that crashes
+    after READY spends most of its time in activating/auto-restart, which a single look calls "starting":
+    it must be active/running at the end and must not have restarted while we waited."""
+    earlier = {s.unit: s for s in before}
+    problems = []
+    for now in after:
+        if not now.enabled:
+            continue
+        if (now.active, now.sub) != ("active", "running"):
+            problems.append(f"{now.unit} is {now.active}/{now.sub}")
+        elif now.unit in earlier and now.restarts != earlier[now.unit].restarts:
+            problems.append(f"{now.unit} restarted {now.restarts - earlier[now.unit].restarts} time(s) "
+                            "while being checked (crash loop)")
+    return "; ".join(problems) or None
+
+
+def doctor_health_check(layout: Layout, checks: str = "config,database,disk",
+                        settle_s: float = 5.0, *, units: Sequence[str] = SERVICE_UNITS,
+                        systemctl: Systemctl | None = run_systemctl,
+                        sleep: Callable[[float], None] = time.sleep) -> HealthCheck:
+    """The enabled units stay active/running through the settle time without restarting (``systemctl`` is
+    None where nothing runs: a root prefix, the boot-time resume), then the new release's own
+    ``store-edge doctor`` passes against the installed config and data."""
 
     def check(release: Path) -> str | None:
-        time.sleep(settle_s)  # let systemd start the services (a crash loop shows up as not active)
+        before = unit_states(units, systemctl) if systemctl is not None else []
+        sleep(settle_s)
+        if systemctl is not None:
+            problem = crash_loop_problem(before, unit_states(units, systemctl))
+            if problem:
+                return problem
         argv = [str(release / "bin/python"), "-m", "edge.ops"]
         if layout.config.exists():
             argv += ["--config", str(layout.config)]
@@ -341,6 +407,21 @@ def read_record(layout: Layout) -> dict[str, str | None]:
     return doc if isinstance(doc, dict) else {}
 
 
+@contextlib.contextmanager
+def exclusive(layout: Layout) -> Iterator[None]:
+    """One upgrade, rollback or resume at a time (the boot-time resume must never judge a running upgrade)."""
+    layout.data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(layout.data_dir / ".upgrade.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ReleaseError("another upgrade, rollback or resume is running; wait for it to finish") from None
+        yield
+    finally:
+        os.close(fd)
+
+
 def upgrade(layout: Layout, wheelhouse: Path, *, version: str | None = None, python: str = "/usr/bin/python3",
             services: Services, health_check: HealthCheck, run: Runner = run_command,
             log: Log = lambda _msg: None) -> Outcome:
@@ -364,6 +445,7 @@ def upgrade(layout: Layout, wheelhouse: Path, *, version: str | None = None, pyt
             log(f"database backed up to {backup}")
         _record(layout, from_release=old, to_release=new, backup=str(backup) if backup else None,
                 started_at=_now(), state="switching")
+        os.sync()  # the release and the backup are on the card before ``current`` can name the release
         swap_symlink(layout.previous, f"releases/{old}")
         swap_symlink(layout.current, f"releases/{new}")
         log("migrating the database with the new release")
@@ -384,38 +466,179 @@ def upgrade(layout: Layout, wheelhouse: Path, *, version: str | None = None, pyt
     return Outcome(False, f"the upgrade to {new} failed its health check ({problem}); {back.message}", old)
 
 
-def _roll_back(layout: Layout, *, to: str, backup: Path | None, services: Services, log: Log) -> Outcome:
+def _roll_back(layout: Layout, *, to: str, backup: Path | None, services: Services, log: Log,
+               after_restore: Callable[[], int] | None = None) -> Outcome:
     if not is_complete(layout.release_dir(to)):
         return Outcome(False, f"release {to} is not installed completely; cannot roll back to it")
     services.stop()
+    carried = 0
     if backup is not None:
         restore_database(backup, layout.database)
         log(f"database restored from {backup}")
+        if after_restore is not None:
+            carried = after_restore()
+            log(f"{carried} unsynced sync event(s) carried over into the restored database")
     left = link_release(layout.current)
+    os.sync()
     swap_symlink(layout.current, f"releases/{to}")
     if left and left != to:
         swap_symlink(layout.previous, f"releases/{left}")
     _record(layout, from_release=left, to_release=to, backup=str(backup) if backup else None,
             finished_at=_now(), state="rolled back")
     services.start()
-    return Outcome(True, f"release {to} and its database are back", to)
+    kept = f"; {carried} unsynced event(s) from since the upgrade will still be sent to the hub" if carried else ""
+    return Outcome(True, f"release {to} and its database are back{kept}", to)
 
 
-def rollback(layout: Layout, *, services: Services, log: Log = lambda _msg: None) -> Outcome:
-    """By hand: back to ``previous``, with the database as it was before the upgrade that left it."""
-    target = link_release(layout.previous)
+# what a manual rollback would throw away: rows the live database has that the pre-upgrade backup lacks
+SINCE_UPGRADE_KEYS = (("sales", "id"), ("ledger", "entry_id"), ("outbox", "event_id"))
+UNSYNCED = ("pending", "in_flight", "dead")
+
+
+def rows_since_backup(db_path: Path, backup: Path) -> dict[str, int]:
+    """Per table, how many rows exist in the live database and not in ``backup`` (matched by their keys)."""
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
+    try:
+        conn.execute("ATTACH DATABASE ? AS bk", (f"file:{backup}?mode=ro",))
+        out = {}
+        for table, key in SINCE_UPGRADE_KEYS:
+            try:
+                n = conn.execute(f"SELECT count(*) FROM main.{table} WHERE {key} NOT IN "  # noqa: S608 - constants
+                                 f"(SELECT {key} FROM bk.{table})").fetchone()[0]
+            except sqlite3.OperationalError:  # a table one side does not have: every live row is new
+                n = conn.execute(f"SELECT count(*) FROM main.{table}").fetchone()[0] if _has_table(
+                    conn, "main", table) else 0
+            out[table] = int(n)
+        return out
+    finally:
+        conn.close()
+
+
+def _has_table(conn: sqlite3.Connection, schema: str, table: str) -> bool:
+    return conn.execute(f"SELECT 1 FROM {schema}.sqlite_master WHERE type='table' AND name=?",  # noqa: S608
+                        (table,)).fetchone() is not None
+
+
+def carry_unsynced_outbox(saved: Path, db_path: Path) -> int:
+    """Copy the outbox events in ``saved`` that the hub has not acknowledged and ``db_path`` lacks into
+    ``db_path`` as pending: the hub still receives the sales made since the upgrade even though this
+    till forgets them. Only the columns both schemas share are copied."""
+    conn = sqlite3.connect(db_path, timeout=30)
+    try:
+        conn.execute("ATTACH DATABASE ? AS saved", (f"file:{saved}?mode=ro",))
+        if not (_has_table(conn, "main", "outbox") and _has_table(conn, "saved", "outbox")):
+            return 0
+        live = [r[1] for r in conn.execute("PRAGMA main.table_info(outbox)")]
+        old = {r[1] for r in conn.execute("PRAGMA saved.table_info(outbox)")}
+        cols = [c for c in live if c in old and c not in ("seq", "state", "attempts")]
+        if "event_id" not in cols:
+            return 0
+        names = ", ".join(cols)
+        marks = ", ".join("?" * len(UNSYNCED))
+        with conn:
+            cur = conn.execute(
+                f"INSERT INTO main.outbox ({names}, state, attempts) SELECT {names}, 'pending', 0 "  # noqa: S608
+                f"FROM saved.outbox WHERE state IN ({marks}) AND event_id NOT IN "
+                f"(SELECT event_id FROM main.outbox) ORDER BY seq", UNSYNCED)
+        return cur.rowcount
+    finally:
+        conn.close()
+
+
+def _host_path(layout: Layout, recorded: str) -> Path:
+    path = Path(recorded)
+    if layout.root != Path("/") and not path.is_relative_to(layout.root):
+        path = layout.root / path.relative_to("/")
+    return path
+
+
+def rollback(layout: Layout, *, services: Services, log: Log = lambda _msg: None,
+             discard_since_upgrade: bool = False) -> Outcome:
+    """By hand: undo the last *successful* upgrade, with the database as it was before it.
+
+    Refused when the last upgrade was already rolled back (``previous`` then names the failed release and the
+    recorded backup is older than the sales made since), when it never finished, or when ``current`` has
+    moved on since. Restoring the backup forgets the sales, points and events made since the upgrade: that
+    needs ``discard_since_upgrade``; even then the live database is kept in the backups directory and its
+    unsynced outbox events are carried over, so the hub still gets them.
+    """
     current = link_release(layout.current)
-    if target is None or target == current:
-        return Outcome(False, "there is no previous release to roll back to")
     record = read_record(layout)
-    backup: Path | None = None
-    if record.get("from_release") == target and record.get("to_release") == current and record.get("backup"):
-        backup = Path(str(record["backup"]))
-        if layout.root != Path("/") and not backup.is_relative_to(layout.root):
-            backup = layout.root / backup.relative_to("/")
+    state = record.get("state")
+    if not record:
+        return Outcome(False, "no upgrade has been recorded on this device; there is nothing to roll back")
+    if state == "rolled back":
+        return Outcome(False, f"the upgrade to {record.get('from_release')} was already rolled back; release "
+                              f"{current} is current and has the newest data. Install a fixed release with "
+                              "'store-edge upgrade' instead")
+    if state != "done":
+        return Outcome(False, f"the last upgrade ({record.get('from_release')} -> {record.get('to_release')}) is "
+                              f"'{state}', not finished; run 'store-edge upgrade --resume' first")
+    if record.get("to_release") != current:
+        return Outcome(False, f"release {current} is current, not {record.get('to_release')} that the last upgrade "
+                              "installed; nothing recorded to roll back to")
+    target = str(record.get("from_release") or "")
+    if not target or not is_complete(layout.release_dir(target)):
+        return Outcome(False, f"release {target or '?'} is not installed completely; cannot roll back to it")
+    backup = _host_path(layout, str(record["backup"])) if record.get("backup") else None
+    saved: Path | None = None
+    if backup is None:
+        if layout.database.exists():
+            log("no backup from the upgrade to this release: the database stays as it is")
     elif layout.database.exists():
-        log("no backup from the upgrade to this release: the database stays as it is")
-    return _roll_back(layout, to=target, backup=backup, services=services, log=log)
+        if not backup.is_file():
+            raise ReleaseError(f"the database backup {backup} is missing; restore by hand from {backup.parent}")
+        lost = rows_since_backup(layout.database, backup)
+        if any(lost.values()) and not discard_since_upgrade:
+            return Outcome(False, f"the database has {lost['sales']} sale(s), {lost['ledger']} points entry(ies) and "
+                                  f"{lost['outbox']} sync event(s) made since the upgrade to {current}; rolling back "
+                                  "restores the pre-upgrade database and loses them on this till. Re-run with "
+                                  "--discard-since-upgrade to accept that (the live database is kept in "
+                                  f"{layout.backups} and its unsynced events are still sent to the hub)")
+        if any(lost.values()):
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+            services.stop()  # the copy must include the last sale
+            saved = backup_database(layout.database, layout.backups / f"discarded-{current}-{stamp}.db")
+            log(f"the live database is kept as {saved}")
+    outcome = _roll_back(layout, to=target, backup=backup, services=services, log=log,
+                         after_restore=(lambda: carry_unsynced_outbox(saved, layout.database)) if saved else None)
+    return outcome
+
+
+def resume(layout: Layout, *, health_check: HealthCheck, run: Runner = run_command,
+           log: Log = lambda _msg: None) -> Outcome:
+    """At boot, before the services start: finish or undo an upgrade a power cut (or a crash) interrupted.
+
+    ``state == "switching"`` in upgrade.json means the upgrade never reached its verdict. If ``current``
+    still names the old release, nothing was migrated: the upgrade is just abandoned. If it names the new
+    release, migrate and health-check it; keep it when healthy, else restore the backup and switch back.
+    The services are not touched: systemd starts them after this (the resume unit is ordered before them).
+    """
+    record = read_record(layout)
+    if record.get("state") != "switching":
+        return Outcome(True, "no interrupted upgrade", link_release(layout.current))
+    old, new = str(record.get("from_release") or ""), str(record.get("to_release") or "")
+    backup = _host_path(layout, str(record["backup"])) if record.get("backup") else None
+    current = link_release(layout.current)
+    idle = NoServices()
+    if current == old:
+        _record(layout, **{**record, "finished_at": _now(), "state": "abandoned"})
+        return Outcome(True, f"the upgrade to {new} was interrupted before the switch; {old} stays current", old)
+    problem: str | None
+    if current == new and is_complete(layout.release_dir(new)):
+        try:
+            migrate_with(layout.release_dir(new), layout.database, run)
+            problem = health_check(layout.release_dir(new))
+        except Exception as exc:
+            problem = str(exc) or type(exc).__name__
+        if problem is None:
+            _record(layout, **{**record, "finished_at": _now(), "state": "done"})
+            return Outcome(True, f"the interrupted upgrade {old} -> {new} passed its health check; kept", new)
+    else:
+        problem = f"current is {current or 'missing'}, not a complete {new}"
+    log(f"the interrupted upgrade to {new} is not healthy ({problem}); rolling back to {old}")
+    back = _roll_back(layout, to=old, backup=backup, services=idle, log=log)
+    return Outcome(back.ok, f"the interrupted upgrade to {new} failed ({problem}); {back.message}", back.release)
 
 
 def _main(argv: Sequence[str]) -> int:

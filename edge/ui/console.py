@@ -47,17 +47,71 @@ def _scrollbar_render() -> Any:
     return ConsoleScrollBarRender
 
 
+CONSOLE_CLASS = "-console"
+
+# Screens and dialogs pushed later are styled by CSS, not by walking the widgets once: the app gets the
+# class -console and these rules (!important: they must beat the widgets' DEFAULT_CSS and any screen CSS)
+# replace every border kind Textual's own widgets use that the console fonts lack ("tall": ▁ ▔ ▊ ▎).
+CONSOLE_CSS = "\n".join(
+    [f"App.{CONSOLE_CLASS} {name} {{ border: solid $border-blurred !important; }}" for name in
+     ("Input", "OptionList", "TextArea", "SelectCurrent", "RadioSet", "Switch", "MaskedInput")]
+    + [f"App.{CONSOLE_CLASS} {name}:focus {{ border: solid $border !important; }}" for name in
+       ("Input", "OptionList", "TextArea", "SelectCurrent", "RadioSet", "Switch", "MaskedInput")]
+    + [f"App.{CONSOLE_CLASS} Input.-invalid {{ border: solid $error !important; }}",
+       f"App.{CONSOLE_CLASS} Button {{ border: solid $border-blurred !important; }}",
+       f"App.{CONSOLE_CLASS} Button:focus {{ border: solid $border !important; }}",
+       f"App.{CONSOLE_CLASS} ToggleButton, App.{CONSOLE_CLASS} Checkbox, App.{CONSOLE_CLASS} RadioButton "
+       "{ border: none !important; }",
+       f"App.{CONSOLE_CLASS} Toast {{ border-left: solid $border !important; }}",
+       f"App.{CONSOLE_CLASS} Tooltip {{ border: solid $border !important; }}"]
+)
+
+# Renderables that draw glyphs the console lacks: the Tabs underline and ProgressBar (Bar: ╺ ━ ╸) and the
+# Sparkline (▁▂▃▅▆▇). Class attributes, so the change is process-wide: the till is the only app running.
+_GLYPH_PATCHES: list[tuple[str, str, str, Any]] = [
+    ("textual.renderables.bar", "Bar", "HALF_BAR_LEFT", " "),
+    ("textual.renderables.bar", "Bar", "BAR", "─"),
+    ("textual.renderables.bar", "Bar", "HALF_BAR_RIGHT", " "),
+    ("textual.renderables.sparkline", "Sparkline", "BARS", "_▄▄▄▄███"),
+]
+_originals: dict[tuple[str, str, str], Any] = {}
+
+
+def _patch_glyphs() -> None:
+    import importlib
+
+    for module, cls_name, attr, value in _GLYPH_PATCHES:
+        cls = getattr(importlib.import_module(module), cls_name)
+        _originals.setdefault((module, cls_name, attr), getattr(cls, attr))
+        setattr(cls, attr, value)
+
+
 def apply_console_theme(app: Any) -> None:
-    """Switch ``app`` (a running Textual App) to the console-safe theme, scroll bars and borders."""
+    """Switch ``app`` (a running Textual App) to the console-safe theme, scroll bars, borders and glyphs;
+    for the screen on show now and every screen or dialog pushed later."""
     from textual.scrollbar import ScrollBar
 
     app.theme = console_theme(app.available_themes)
     ScrollBar.renderer = _scrollbar_render()
+    _patch_glyphs()
+    app.stylesheet.add_source(CONSOLE_CSS, read_from=("edge.ui.console", "CONSOLE_CSS"), is_default_css=False,
+                              tie_breaker=1_000)
+    app.add_class(CONSOLE_CLASS)
+    app.refresh_css(animate=False)
     for widget in app.screen.walk_children(with_self=True):
-        make_borders_safe(widget)
+        make_borders_safe(widget)  # our own widgets' borders, whatever CSS they came with
     hook = getattr(app, "console_mode", None)
     if callable(hook):
         hook()  # the app's own glyph choices (status dots and the like)
+
+
+def restore_glyphs() -> None:
+    """Undo what ``apply_console_theme`` changed process-wide (tests run several apps in one process)."""
+    import importlib
+
+    for (module, cls_name, attr), value in _originals.items():
+        setattr(getattr(importlib.import_module(module), cls_name), attr, value)
+    _originals.clear()
 
 
 def make_borders_safe(widget: Any) -> None:

@@ -116,8 +116,15 @@ def test_missing_and_present_serial_scanner(settings) -> None:
     master, slave = pty.openpty()
     try:
         present = settings.replace(scanner=settings.scanner.__class__(serial_port=os.ttyname(slave)))
-        line = by_name(doctor.run_checks(present, probes=quiet_probes(), only=["scanner"]))["scanner"]
+        group = doctor.device_group(os.ttyname(slave))
+        assert group is not None
+        member = quiet_probes(user_groups=lambda u: {"store-edge", "dialout", group})
+        line = by_name(doctor.run_checks(present, probes=member, only=["scanner"]))["scanner"]
         assert line.status == "PASS"
+        # root (the doctor) opens it; the service user, outside the port's group, could not
+        outsider = quiet_probes(user_groups=lambda u: {"store-edge"})
+        line = by_name(doctor.run_checks(present, probes=outsider, only=["scanner"]))["scanner"]
+        assert line.status == "FAIL" and f"group {group}" in line.summary and "usermod -aG" in line.hint
     finally:
         os.close(master)
         os.close(slave)
@@ -194,3 +201,70 @@ def test_cli_text_output_names_every_fail(settings, capsys) -> None:
     assert cmd_doctor(args, quiet_probes(statvfs=lambda p: full)) == 1
     out = capsys.readouterr().out
     assert out.count("FAIL") >= 3 and "-> " in out  # two FAIL lines with hints, and the tally
+
+
+def test_presence_box_checks_ble_even_with_ble_disabled(settings) -> None:
+    from devices.ble.bleak_source import MISSING
+
+    box = settings.replace(device=settings.device.__class__(role="presence"),
+                           ble=settings.ble.__class__(enabled=False))
+    line = by_name(doctor.run_checks(box, probes=quiet_probes(adapter_state=lambda a: MISSING), only=["ble"]))
+    assert line["ble"].status == "FAIL" and "no Bluetooth adapter" in line["ble"].summary
+    till = settings.replace(ble=settings.ble.__class__(enabled=False))
+    assert doctor.run_checks(till, probes=quiet_probes(adapter_state=lambda a: MISSING), only=["ble"]) == []
+
+
+def test_input_scanner_node_must_exist_and_belong_to_a_service_group(settings, tmp_path: Path) -> None:
+    wanted = settings.replace(scanner=settings.scanner.__class__(evdev="0c2e:0b61"))
+    node = tmp_path / "event7"  # a stand-in for /dev/input/event7: its group is what the check reads
+    listed = lambda: [("Honeywell Scanner", "0c2e:0b61", str(node))]  # noqa: E731
+    probes = quiet_probes(input_devices=listed, user_groups=lambda u: {"store-edge", "input"})
+    line = by_name(doctor.run_checks(wanted, probes=probes, only=["scanner"]))["scanner"]
+    assert line.status == "FAIL" and "no device node" in line.summary  # listed, but udev made no node
+    node.write_text("")
+    line = by_name(doctor.run_checks(wanted, probes=probes, only=["scanner"]))["scanner"]
+    mine = doctor.device_group(str(node))
+    assert line.status == "FAIL" and f"group {mine}" in line.summary and "usermod -aG" in line.hint
+    probes = quiet_probes(input_devices=listed, user_groups=lambda u: {"store-edge", "input", str(mine)})
+    assert by_name(doctor.run_checks(wanted, probes=probes, only=["scanner"]))["scanner"].status == "PASS"
+    # no store-edge user here (a laptop): openable by whoever runs the doctor is what counts
+    node.chmod(0o000)
+    probes = quiet_probes(input_devices=listed, user_groups=lambda u: None)
+    line = by_name(doctor.run_checks(wanted, probes=probes, only=["scanner"]))["scanner"]
+    assert (line.status == "FAIL" and "cannot be opened" in line.summary) or os.geteuid() == 0
+    gone = quiet_probes(input_devices=lambda: [])
+    assert "not connected" in by_name(doctor.run_checks(wanted, probes=gone, only=["scanner"]))["scanner"].summary
+
+
+def test_clock_line_says_not_enrolled_when_a_hub_is_configured(settings) -> None:
+    configured = settings.replace(hub=settings.hub.__class__(url="http://127.0.0.1:9"))
+    clock = by_name(doctor.run_checks(configured, probes=quiet_probes(), only=["clock"]))["clock"]
+    assert clock.status == "WARN" and "not enrolled" in clock.summary and "no hub configured" not in clock.summary
+
+
+def test_broken_config_keeps_the_data_dir_given(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "config.toml"
+    bad.write_text("[hub]\ntimeout_s = 'soon'\n")
+    bad.chmod(0o640)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "store.db").write_bytes(b"garbage" * 1000)
+    args = argparse.Namespace(config=bad, data_dir=str(data), json=True, only="config,database")
+    assert cmd_doctor(args, quiet_probes()) == 1
+    checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
+    assert checks["database"]["status"] == "FAIL" and str(data) in checks["database"]["summary"]
+
+
+def test_technician_without_sudo_is_told_to_use_it(tmp_path: Path) -> None:
+    import platformdirs
+
+    home_fallback = load_settings(environ={}).replace(data_dir=Path(platformdirs.user_data_dir("store-edge")))
+    system = tmp_path / "var-lib-store-edge"
+    system.mkdir()
+    system.chmod(0o700)
+    probes = quiet_probes(system_data_dir=system, can_read_dir=lambda p: False, euid=lambda: 1000)
+    results = by_name(doctor.run_checks(home_fallback, probes=probes, only=["database", "outbox", "disk"]))
+    assert results["database"].status == "FAIL" and "sudo" in results["database"].hint
+    assert set(results) == {"database"}  # never the home directory's state dressed up as the till's
+    readable = quiet_probes(system_data_dir=system, can_read_dir=lambda p: True, euid=lambda: 1000)
+    assert "sudo" not in by_name(doctor.run_checks(home_fallback, probes=readable, only=["database"]))["database"].hint

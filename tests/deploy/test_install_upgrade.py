@@ -192,3 +192,73 @@ def test_interrupted_release_is_redone(tmp_path: Path, project_wheelhouse: Path,
     releases.install_release(layout, project_wheelhouse, "3.0", run=lambda argv: calls.append(list(argv)))
     assert calls[0][1:3] == ["-m", "venv"] and "--no-index" in calls[1] and "--no-index" not in calls[0]
     assert releases.is_complete(half) and not (half / "bin").exists()
+
+
+# ------------------------------------------------------------------------------------------- re-runs on a live box
+@pytest.fixture
+def stand_ins(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """systemctl, udevadm and the run-as-user wrapper as scripts that log their arguments (one line each)."""
+    log = tmp_path / "calls.log"
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for name in ("systemctl", "udevadm", "runas"):
+        script = bindir / name
+        script.write_text(f'#!/bin/sh\necho "{name} $*" >> "{log}"\n')
+        script.chmod(0o755)
+    env = {"STORE_EDGE_SYSTEMCTL": str(bindir / "systemctl"), "STORE_EDGE_UDEVADM": str(bindir / "udevadm"),
+           "STORE_EDGE_RUNAS": str(bindir / "runas")}
+    return env, log
+
+
+def calls(log: Path) -> list[str]:
+    lines = log.read_text().splitlines() if log.exists() else []
+    log.unlink(missing_ok=True)
+    return lines
+
+
+def test_rerun_on_a_live_box_restarts_nothing_and_keeps_the_enrolment(
+        installed: Path, project_wheelhouse: Path, release_env: dict[str, str],
+        stand_ins: tuple[dict[str, str], Path], tmp_path: Path) -> None:
+    extra_env, log = stand_ins
+    env = {**release_env, **extra_env}
+    config = tmp_path / "store.toml"
+    config.write_text('[store]\nid = "store-0042"\n[device]\nid = "till-1"\nrole = "till"\n')
+    enrol = ("--hub", "https://hub.example", "--code", "ONE-TIME")
+    run_install(installed, project_wheelhouse, env, "--version", "1.0", "--manage-services", "--config",
+                str(config), *enrol)
+    first = calls(log)
+    assert "runas " + str(installed / "opt/store-edge/current/bin/store-edge") + \
+        " enroll --hub https://hub.example --code ONE-TIME" in first
+    assert "systemctl restart store-edge-till.service" in first  # the config changed
+    assert "systemctl mask --quiet getty@tty1.service" in first
+    assert "systemctl enable --quiet store-edge-resume.service store-edge-till.service" in first
+
+    # enrolled now; the same command again (Ansible, a technician's shell history) during trading
+    credential = releases.Layout(installed).data_dir / "device-credential.json"
+    credential.write_text("{}")
+    proc = run_install(installed, project_wheelhouse, env, "--version", "1.0", "--manage-services", "--config",
+                       str(config), *enrol)
+    second = calls(log)
+    assert not [c for c in second if c.startswith("runas")], second
+    assert "already enrolled" in proc.stdout
+    assert not [c for c in second if "restart" in c or c.startswith("udevadm")], second
+    assert "systemctl start store-edge-till.service" in second  # starts it if stopped, no restart
+    assert "systemctl mask --quiet getty@tty1.service" in second
+
+    run_install(installed, project_wheelhouse, env, "--version", "1.0", "--manage-services", "--config",
+                str(config), *enrol, "--re-enroll")
+    assert [c for c in calls(log) if c.startswith("runas")]
+
+
+def test_help_and_an_old_python(tmp_path: Path, project_wheelhouse: Path, release_env: dict[str, str]) -> None:
+    usage = subprocess.run(["bash", str(DEPLOY / "install.sh"), "--help"], capture_output=True, text=True)
+    assert usage.returncode == 0 and "--wheelhouse DIR" in usage.stdout
+    assert "set -euo" not in usage.stdout and "#" not in usage.stdout
+    old = tmp_path / "python3.9"
+    old.write_text('#!/bin/sh\ncase "$*" in *version_info*) exit 1 ;; -V) echo "Python 3.9.2" ;; esac\n')
+    old.chmod(0o755)
+    proc = subprocess.run(["bash", str(DEPLOY / "install.sh"), "--root", str(tmp_path / "root"), "--wheelhouse",
+                           str(project_wheelhouse), "--python", str(old)], capture_output=True, text=True,
+                          env=release_env)
+    assert proc.returncode == 2 and "needs Python 3.11 or newer" in proc.stderr and "3.9.2" in proc.stderr
+    assert not (tmp_path / "root/opt").exists()

@@ -13,7 +13,9 @@ import pytest
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
-UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
+ALL_UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
+RESUME = DEPLOY / "systemd/store-edge-resume.service"
+UNITS = [u for u in ALL_UNITS if u != RESUME]  # the long-running services
 EXEC = "/opt/store-edge/current/bin/store-edge"
 
 
@@ -24,9 +26,15 @@ def _parse(path: Path) -> configparser.ConfigParser:
     return cp
 
 
-def test_three_units() -> None:
+def test_three_services_and_the_boot_time_resume() -> None:
     assert [u.name for u in UNITS] == ["store-edge-presence.service", "store-edge-sync.service",
                                        "store-edge-till.service"]
+    cp = _parse(RESUME)
+    assert cp["Service"]["Type"] == "oneshot" and cp["Service"]["ExecStart"] == f"{EXEC} upgrade --resume"
+    assert set(cp["Unit"]["Before"].split()) == {u.name for u in UNITS}
+    assert cp["Install"]["WantedBy"] == "multi-user.target"
+    for unit in UNITS:  # pulled in by a service, it would run during a live upgrade's restart
+        assert "store-edge-resume" not in unit.read_text()
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze missing (apt-get install systemd)")
@@ -35,7 +43,7 @@ def test_systemd_analyze_verify_is_silent_on_every_unit(tmp_path: Path) -> None:
     store_edge = Path(sys.executable).with_name("store-edge")
     assert store_edge.exists()
     copies = []
-    for unit in UNITS:
+    for unit in ALL_UNITS:
         text = unit.read_text()
         assert EXEC in text
         copy = tmp_path / unit.name
@@ -106,3 +114,19 @@ def test_journald_limits() -> None:
     assert journal["Storage"] in ("persistent", "volatile")
     assert journal["SystemMaxUse"].endswith("M") and int(journal["SystemMaxUse"][:-1]) <= 128
     assert "RuntimeMaxUse" in journal
+
+
+def _vendors(rules: str, subsystem: str) -> set[str]:
+    return set(re.findall(rf'SUBSYSTEM=="{subsystem}".*ATTRS\{{idVendor\}}=="([0-9a-f]{{4}})"', rules))
+
+
+def test_every_scanner_vendor_has_a_serial_and_an_input_rule() -> None:
+    rules = (DEPLOY / "udev/70-store-edge.rules").read_text()
+    serial, keyboard = _vendors(rules, "tty"), _vendors(rules, "input")
+    assert {"065a", "0d88"} <= keyboard  # Opticon and Code Corp ship HID-mode scanners too
+    assert serial == keyboard
+
+
+@pytest.mark.parametrize("unit", ALL_UNITS, ids=lambda u: u.stem)
+def test_every_unit_filters_system_calls(unit: Path) -> None:
+    assert _parse(unit)["Service"].get("SystemCallFilter") == "@system-service"
