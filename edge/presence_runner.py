@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ from devices.ble.replay_source import ReplaySource
 from edge.core.presence import ENTER, EXIT, PresenceConfig, PresenceEngine, PresenceEvent
 from edge.db import open_database
 from edge.settings import Settings
-from edge.store.presence_store import PresenceService, load_registry
+from edge.store.presence_store import PresenceService, enqueue_analytics_due, load_registry
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ CHANGE_EVERY_S = 0.5  # on_change at most twice a second: the UI re-reads on eac
 SNAPSHOT_EVERY_S = 1.0  # live offers expire with time alone: refresh the snapshot even when nothing moved
 RELOAD_EVERY_S = 60.0  # consents, identities and rules arrive from the hub while the till runs
 DEFAULT_QUEUE = 4096
+SIGHTINGS_EVERY_S = 1.0  # hub-relayed app sightings (the pull queues them) are fed to the engine this often
+ANALYTICS_EVERY_S = 3600.0  # presence analytics go to the hub hourly, and once more when the runner stops
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,7 @@ class PresenceRunner:
         *,
         engine_clock: Callable[[], float] = time.monotonic,
         queue_size: int = DEFAULT_QUEUE,
+        analytics_every_s: float = ANALYTICS_EVERY_S,
     ) -> None:
         self.settings = settings
         self.db_path = Path(db_path)
@@ -112,6 +116,7 @@ class PresenceRunner:
         self.on_change = on_change
         self.clock = clock  # wall clock: offers' validity, visit timestamps
         self.engine_clock = engine_clock  # the clock live sources stamp adverts with
+        self.analytics_every_s = analytics_every_s
         self.source: BleSource | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._unsubscribe: list[Callable[[], None]] = []
@@ -282,7 +287,8 @@ class PresenceRunner:
         service.event_listeners.append(on_event)
         handled = errors = 0
         last_tick = self._engine_now()
-        last_snapshot = last_reload = time.monotonic()
+        last_snapshot = last_reload = last_sightings = last_analytics = time.monotonic()
+        self._send_analytics(service, force=False)  # the first period starts now (kept across restarts)
         last_change = last_snapshot - CHANGE_EVERY_S  # the first change is told at once
         self._set_snapshot(running=True)
         self._refresh_snapshot(service, handled, errors)
@@ -319,6 +325,19 @@ class PresenceRunner:
                         errors += 1
                         log.exception("presence tick failed")
                 real = time.monotonic()
+                if real - last_sightings >= SIGHTINGS_EVERY_S:
+                    last_sightings = real
+                    try:
+                        issued, problems = service.drain_sightings(self._engine_now())
+                        dirty[0] |= bool(issued)
+                        for problem in problems:
+                            log.info(problem)
+                    except Exception:
+                        errors += 1
+                        log.exception("hub sightings failed")
+                if real - last_analytics >= min(self.analytics_every_s, 60.0):
+                    last_analytics = real
+                    self._send_analytics(service, force=False)
                 if real - last_reload >= RELOAD_EVERY_S:
                     last_reload = real
                     with contextlib.suppress(Exception):
@@ -339,8 +358,17 @@ class PresenceRunner:
             log.exception("presence worker stopped")
             self._call_on_loop(self._report, f"presence stopped - {exc}", str(exc))
         finally:
+            self._send_analytics(service, force=True)
             self._refresh_snapshot(service, handled, errors)
             service.db.close()
+
+    def _send_analytics(self, service: PresenceService, *, force: bool) -> None:
+        """Queue the presence analytics for the hub when a period is complete (or the runner stops)."""
+        try:
+            now = datetime.fromtimestamp(self.clock(), UTC)
+            enqueue_analytics_due(service.db, service.store_id, now, self.analytics_every_s, force=force)
+        except Exception:  # analytics must never stop presence (or the till's shutdown)
+            log.exception("presence analytics could not be queued")
 
     def _refresh_snapshot(self, service: PresenceService, handled: int, errors: int) -> None:
         try:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlite_utils
 
+from edge.core.offers import offer_params_problem
 from sync import protocol
 from sync.outbox import utc_now_iso
 from sync.protocol import Change, ChangesPage
@@ -87,6 +89,10 @@ def _offer(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) -> None
     if d is None:
         conn.execute("UPDATE offers SET active = 0 WHERE id = ?", [key])
         return
+    # an offer the till cannot price (an old or faulty hub sent it) goes to the pull warnings, not the till
+    problem = offer_params_problem(str(d.get("kind")), d.get("params", {}))
+    if problem:
+        raise ValueError(f"offer not stored: {problem}")
     _ensure_customer_stub(conn, d.get("customer_id"))
     conn.execute(
         "INSERT INTO offers (id, kind, name, params, priority, stackable, tiers, customer_id, requires_coupon, "
@@ -125,6 +131,7 @@ def _coupon(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) -> Non
 
 def _customer(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) -> None:
     if d is None:
+        _forget_customer(conn, key)
         return
     conn.execute(
         "INSERT INTO customers (id, card_number, display_name, phone_hash, email_hash, tier, confirmed_points, "
@@ -151,6 +158,105 @@ def _customer(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) -> N
             f"WHERE entry_id IN ({','.join('?' * len(chunk))})",
             [now, *chunk],
         )
+
+
+def _forget_customer(conn: sqlite3.Connection, cid: str) -> None:
+    """The hub erased the customer (or they stopped being relevant here): their identities, queued sightings,
+    personal offers and unredeemed coupons go, and the customer row with them. Rows the append-only ledger or
+    past sales still name keep a stub with every personal field cleared."""
+    for sql in (
+        "DELETE FROM presence_identities WHERE customer_id = ?",
+        "DELETE FROM presence_sightings WHERE customer_id = ?",
+        "DELETE FROM token_sightings WHERE customer_id = ?",
+        "DELETE FROM coupons WHERE customer_id = ? AND redeemed_at IS NULL",
+        "UPDATE coupons SET customer_id = NULL WHERE customer_id = ?",  # redeemed: the sale stands, not the person
+        "DELETE FROM presence_offers_issued WHERE customer_id = ?",
+        "DELETE FROM offers WHERE customer_id = ? AND id NOT IN (SELECT offer_id FROM coupons)",
+        "UPDATE offers SET customer_id = NULL, active = 0 WHERE customer_id = ?",
+        "DELETE FROM presence_visits WHERE customer_id = ?",
+    ):
+        conn.execute(sql, [cid])
+    if any(conn.execute(f"SELECT 1 FROM {table} WHERE customer_id = ? LIMIT 1", [cid]).fetchone()
+           for table in ("ledger", "sales", "feedback")):
+        conn.execute(
+            "UPDATE customers SET card_number = NULL, display_name = '(removed)', phone_hash = NULL, "
+            "email_hash = NULL, consents = '{}', birthday = NULL, preferences = '{}', recent_purchases = '[]', "
+            "pickup_orders = '[]', rewards = '[]', updated_at = ? WHERE id = ?", [utc_now_iso(), cid])
+    else:
+        conn.execute("DELETE FROM customers WHERE id = ?", [cid])
+
+
+def _presence_identity(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) -> None:
+    # the hub sends null when consent is withdrawn or the tag/key unlinked: the device must not keep it
+    if d is None:
+        conn.execute("DELETE FROM presence_identities WHERE id = ?", [key])
+        return
+    _ensure_customer_stub(conn, d["customer_id"])
+    conn.execute(
+        "INSERT INTO presence_identities (id, customer_id, kind, beacon_key, eid_identity_key, eid_rotation_exponent, "
+        "eid_clock_offset_s, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+        "customer_id = excluded.customer_id, kind = excluded.kind, beacon_key = excluded.beacon_key, "
+        "eid_identity_key = excluded.eid_identity_key, eid_rotation_exponent = excluded.eid_rotation_exponent, "
+        "eid_clock_offset_s = excluded.eid_clock_offset_s, updated_at = excluded.updated_at",
+        [key, d["customer_id"], d["kind"], d.get("beacon_key"), d.get("eid_identity_key"),
+         d.get("eid_rotation_exponent"), int(d.get("eid_clock_offset_s") or 0), utc_now_iso()],
+    )
+
+
+def _store_beacon(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) -> None:
+    if d is None:
+        conn.execute("DELETE FROM store_beacons WHERE beacon_key = ?", [key])
+        return
+    conn.execute(
+        "INSERT INTO store_beacons (beacon_key, zone, label) VALUES (?, ?, ?) ON CONFLICT (beacon_key) DO UPDATE "
+        "SET zone = excluded.zone, label = excluded.label",
+        [key, str(d["zone"]), str(d.get("label") or "")],
+    )
+
+
+def _presence_rule(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) -> None:
+    if d is None:
+        conn.execute("DELETE FROM presence_rules WHERE campaign_id = ?", [key])
+        return
+    if not isinstance(d.get("rule"), dict):
+        raise ValueError("the rule is not an object")
+    conn.execute(
+        "INSERT INTO presence_rules (campaign_id, rule, active, updated_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (campaign_id) DO UPDATE SET rule = excluded.rule, active = excluded.active, "
+        "updated_at = excluded.updated_at",
+        [key, json.dumps(d["rule"], sort_keys=True), int(bool(d.get("active", True))), utc_now_iso()],
+    )
+
+
+def _sighting(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) -> None:
+    # queued for the presence runner (edge/presence_runner.py), which feeds PresenceService.handle_sighting
+    if d is None:
+        conn.execute("DELETE FROM presence_sightings WHERE id = ?", [key])  # consent withdrawn meanwhile
+        return
+    conn.execute(
+        "INSERT INTO presence_sightings (id, customer_id, zone, beacon_key, kind, seen_at) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (id) DO NOTHING",
+        [key, d["customer_id"], d.get("zone"), d.get("beacon"), d["kind"], str(d["time"])],
+    )
+
+
+def _token_sighting(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) -> None:
+    """Another till of this store saw a loyalty-app code: the same code here within its window is a copy."""
+    till, _, token = key.rpartition(":")
+    if d is None:
+        conn.execute("DELETE FROM token_sightings WHERE token_hash = ? AND till_id = ?", [token, till])
+        return
+    expires = datetime.fromisoformat(str(d["expires_at"]).replace("Z", "+00:00"))
+    if expires.tzinfo is None:
+        expires = expires.replace(tzinfo=UTC)
+    if expires <= datetime.now(UTC):
+        return  # the code is no longer valid anywhere: nothing to compare with
+    # the till (edge/session.py) compares expires_at as text with datetime.now(UTC).isoformat(): same format
+    conn.execute(
+        "INSERT OR REPLACE INTO token_sightings (token_hash, till_id, customer_id, seen_at, expires_at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [d["token_hash"], d["till_id"], d["customer_id"], str(d["seen_at"]), expires.astimezone(UTC).isoformat()],
+    )
 
 
 def _json_state(conn: sqlite3.Connection, key: str, default: str) -> Any:
@@ -202,6 +308,11 @@ _HANDLERS = {
     protocol.CUSTOMER: _customer,
     protocol.SIGNING_KEY: _signing_key,
     protocol.REVOCATION: _revocation,
+    protocol.PRESENCE_IDENTITY: _presence_identity,
+    protocol.STORE_BEACON: _store_beacon,
+    protocol.PRESENCE_RULE: _presence_rule,
+    protocol.SIGHTING: _sighting,
+    protocol.TOKEN_SIGHTING: _token_sighting,
 }
 
 

@@ -8,6 +8,7 @@ tests call in-process through ``main([...])``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import signal
@@ -37,6 +38,48 @@ def _out(args: argparse.Namespace) -> TextIO:
 def _err(args: argparse.Namespace, message: str) -> int:
     print(f"error: {message}", file=getattr(args, "stderr", None) or sys.stderr)
     return 1
+
+
+def _failure_types() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean "this database/file/server cannot be used": one line and exit 1, no traceback."""
+    import sqlite3
+
+    from edge.db.connection import DatabaseError, SchemaTooNewError
+
+    types: list[type[BaseException]] = [DatabaseError, SchemaTooNewError, sqlite3.DatabaseError, OSError]
+    try:
+        import psycopg
+    except ImportError:  # a SQLite-only install
+        pass
+    else:
+        types.append(psycopg.OperationalError)
+    return tuple(types)
+
+
+def _guarded(fn: Any) -> Any:
+    """Wrap a command so bad input ends in one clear line: config errors exit 2, unusable stores exit 1."""
+
+    @functools.wraps(fn)
+    def wrapper(args: argparse.Namespace) -> int:
+        try:
+            return int(fn(args) or 0)
+        except ConfigError as exc:
+            _err(args, str(exc))
+            return 2
+        except _failure_types() as exc:
+            # psycopg's messages span lines (with hints); the technician gets them on one
+            text = " ".join(str(exc).split()) or type(exc).__name__
+            if type(exc).__module__.startswith("psycopg"):
+                text = f"cannot use the hub database: {text}"
+            return _err(args, text)
+
+    return wrapper
+
+
+def _require_database(path: Path) -> None:
+    # opening would create an empty store.db and report "0 pending" for a mistyped --data-dir
+    if not path.exists():
+        raise FileNotFoundError(f"no database at {path}; is this the data dir?")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -85,7 +128,7 @@ def cmd_sync_once(args: argparse.Namespace) -> int:
 
     try:
         client = _client(args)
-    except (CredentialError, ConfigError) as exc:
+    except CredentialError as exc:
         return _err(args, str(exc))
     update, done = _progress_printer(args)
     try:
@@ -94,6 +137,7 @@ def cmd_sync_once(args: argparse.Namespace) -> int:
         done()
         return _err(args, str(exc))
     finally:
+        client.compact()  # devices synced only by 'sync once' (cron) need their acked rows dropped too
         client.close()
     done()
     print(f"sent {report.accepted} new, {report.duplicate} already on the hub, {report.rejected} rejected; "
@@ -106,7 +150,7 @@ def cmd_sync_run(args: argparse.Namespace) -> int:
 
     try:
         client = _client(args)
-    except (CredentialError, ConfigError) as exc:
+    except CredentialError as exc:
         return _err(args, str(exc))
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
@@ -140,10 +184,8 @@ def cmd_sync_status(args: argparse.Namespace) -> int:
     from sync import outbox
     from sync.client import describe_status, status_offline
 
-    try:
-        settings = _settings(args)
-    except ConfigError as exc:
-        return _err(args, str(exc))
+    settings = _settings(args)
+    _require_database(settings.database_path)
     db = open_database(settings.database_path)
     st = status_offline(db)
     out = _out(args)
@@ -165,7 +207,9 @@ def cmd_sync_retry_dead(args: argparse.Namespace) -> int:
     from edge.db.connection import open_database
     from sync import outbox
 
-    db = open_database(_settings(args).database_path)
+    path = _settings(args).database_path
+    _require_database(path)
+    db = open_database(path)
     n = outbox.retry_dead(db)
     print(f"{n} dead letter(s) queued again", file=_out(args))
     return 0
@@ -184,7 +228,7 @@ def register_sync(subparsers: Any) -> argparse.ArgumentParser:
         _common(sp)
         if name == "status":
             sp.add_argument("--json", action="store_true")
-        sp.set_defaults(func=fn)
+        sp.set_defaults(func=_guarded(fn))
     return p
 
 
@@ -195,7 +239,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     try:
         settings = _settings(args)
         cred = enroll(args.hub, args.code, settings.data_dir, timeout_s=settings.hub.timeout_s)
-    except (EnrolmentError, ConfigError) as exc:
+    except EnrolmentError as exc:
         return _err(args, str(exc))
     print(f"enrolled as device {cred.device_id} of store {cred.store_id}; credential saved", file=_out(args))
     if cred.store_id != settings.store.id or cred.device_id != settings.device.id:
@@ -209,7 +253,7 @@ def register_enroll(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--hub", required=True, help="hub URL, e.g. https://hub.example.com")
     p.add_argument("--code", required=True, help="the one-time code from the hub administrator")
     _common(p)
-    p.set_defaults(func=cmd_enroll)
+    p.set_defaults(func=_guarded(cmd_enroll))
     return p
 
 
@@ -224,10 +268,11 @@ def _hub_storage(args: argparse.Namespace) -> Any:
 
 
 def _hub_cmd(fn: Any) -> Any:
+    @_guarded
     def wrapper(args: argparse.Namespace) -> int:
         from sync.hub.storage import HubError
 
-        storage = _hub_storage(args)
+        storage = _hub_storage(args)  # inside the guard: an unreachable database is one line, not a traceback
         try:
             return int(fn(args, storage) or 0)
         except HubError as exc:
@@ -317,7 +362,12 @@ def _rotate_key(args: argparse.Namespace, s: Any) -> None:
 
 def _set_webhook(args: argparse.Namespace, s: Any) -> None:
     s.set_config("webhook_url", args.url)
-    _p(args, f"presence notifications go to {args.url} (restart 'hub serve' to apply)")
+    if args.secret is not None:
+        if len(args.secret) < 16:
+            raise ValueError("--secret must be at least 16 characters (e.g. from 'openssl rand -hex 32')")
+        s.set_config("webhook_secret", args.secret)
+    signed = "signed with the shared secret" if (args.secret or s.get_config("webhook_secret")) else "unsigned"
+    _p(args, f"presence notifications go to {args.url}, {signed} (restart 'hub serve' to apply)")
 
 
 def _seed_demo(args: argparse.Namespace, s: Any) -> None:
@@ -380,7 +430,12 @@ def register_hub(subparsers: Any) -> argparse.ArgumentParser:
     sp.add_argument("--valid-days", type=int, default=90)
     sp = add("set-webhook", _set_webhook, "the URL presence notifications are delivered to")
     sp.add_argument("url")
+    sp.add_argument("--secret", default=None,
+                    help="shared secret: each delivery carries X-Store-Edge-Signature: sha256=HMAC-SHA256(body)")
     add("seed-demo", _seed_demo, "demo store, customers, catalog and an enrolment code")
+    from sync.hub.admin_cli import register as register_presence_admin
+
+    register_presence_admin(add)  # tags, EID keys, store beacons, rules, consent, revocations, erasure
     return p
 
 

@@ -415,10 +415,20 @@ class SyncClient:
         self._notify()
         return report
 
+    def compact(self) -> int | None:
+        """Drop acked events past the retention period; None when that failed (e.g. a full disk)."""
+        try:
+            return outbox.compact(self.db, self.settings.acked_retention_days)
+        except Exception:  # housekeeping must never stop a sync
+            log.warning("compacting the outbox failed", exc_info=True)
+            return None
+
     def next_delay(self, exc: SyncError | None) -> float:
         cap = self.settings.backoff_cap_s
         if exc is None:
             return self.settings.sync_interval_s
+        if exc.permanent:
+            return cap  # revoked or unknown device: retrying soon cannot help until someone re-enrols
         if exc.retry_after_s is not None:
             return min(cap, exc.retry_after_s)
         return full_jitter(self.failures, BACKOFF_BASE_S, cap, self.rng)
@@ -427,7 +437,7 @@ class SyncClient:
             progress: Callable[[int, int], None] | None = None) -> None:
         """Sync until ``stop`` is set; ``wake`` cuts a wait short (e.g. right after a sale)."""
         wake = wake or threading.Event()
-        last_compact = 0.0
+        last_compact: float | None = None  # compact on the first round, then hourly
         resume = False
         while not stop.is_set():
             error: SyncError | None = None
@@ -448,10 +458,9 @@ class SyncClient:
                 log.exception("sync failed unexpectedly")
                 with contextlib.suppress(Exception):  # recording it may fail for the same reason (disk full)
                     self._record_error(error)
-            if time.monotonic() - last_compact > 3600:
-                with contextlib.suppress(Exception):
-                    outbox.compact(self.db, self.settings.acked_retention_days)
-                    last_compact = time.monotonic()
+            due = last_compact is None or time.monotonic() - last_compact > 3600
+            if due and self.compact() is not None:
+                last_compact = time.monotonic()
             delay = self.next_delay(error)
             self._next_attempt_in = delay
             self._notify()

@@ -18,6 +18,7 @@ import contextlib
 import random
 import threading
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +89,9 @@ class FaultProxy:
         self.rng = random.Random(self.faults.seed)
         self.counts: Counter[str] = Counter()
         self.offline = False
+        # awaited with (request, hub's answer) after the hub answered and before the answer is relayed: a
+        # simulation holds it there to kill the client while its request is on the wire
+        self.on_forwarded: Callable[[bytes, bytes], Awaitable[None]] | None = None
         self._bind = (host, port)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
@@ -155,6 +159,8 @@ class FaultProxy:
                         response = await self._forward(request)
                 except (OSError, _Closed, asyncio.IncompleteReadError):
                     return  # the hub is down or hung up: so do we
+                if self.on_forwarded is not None:
+                    await self.on_forwarded(request, response)
                 if fault == "drop_response":
                     writer.write(response[: max(1, len(response) // 2)])
                     await writer.drain()

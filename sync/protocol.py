@@ -34,7 +34,16 @@ PRODUCT, OFFER, COUPON, CUSTOMER, SIGNING_KEY, REVOCATION = (
     "signing_key",
     "revocation",
 )
-CHANGE_KINDS = (PRODUCT, OFFER, COUPON, CUSTOMER, SIGNING_KEY, REVOCATION)
+# presence and till-to-till kinds (docs/sync-protocol.md): identities and sightings only while consent lasts
+PRESENCE_IDENTITY, STORE_BEACON, PRESENCE_RULE, SIGHTING, TOKEN_SIGHTING = (
+    "presence_identity",
+    "store_beacon",
+    "presence_rule",
+    "sighting",
+    "token_sighting",
+)
+CHANGE_KINDS = (PRODUCT, OFFER, COUPON, CUSTOMER, SIGNING_KEY, REVOCATION, PRESENCE_IDENTITY, STORE_BEACON,
+                PRESENCE_RULE, SIGHTING, TOKEN_SIGHTING)
 
 MAX_PUSH_EVENTS = 10_000
 MAX_PUSH_BYTES = 32 * 1024 * 1024  # decompressed; a gzip bomb is refused beyond this

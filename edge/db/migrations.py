@@ -255,10 +255,26 @@ CREATE TABLE IF NOT EXISTS presence_anonymous_counts (
 );
 """
 
+# Hub-relayed app sightings (iOS background path: a store iBeacon woke the app, the app reported it to the hub,
+# the hub passed it on in the pull stream). A queue: the presence runner feeds each row to the same engine as
+# BLE adverts, then deletes it. Only customers with location consent are relayed by the hub.
+V4 = """
+CREATE TABLE presence_sightings (
+    id TEXT PRIMARY KEY,
+    customer_id TEXT NOT NULL,
+    zone TEXT,
+    beacon_key TEXT,
+    kind TEXT NOT NULL CHECK (kind IN ('enter', 'exit')),
+    seen_at TEXT NOT NULL,
+    received_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+"""
+
 MIGRATIONS: list[tuple[int, str]] = [
     (1, V1),
     (2, V2),
     (3, V3),
+    (4, V4),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

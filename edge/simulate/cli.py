@@ -20,7 +20,9 @@ def handler(args: argparse.Namespace, settings: Settings | None = None) -> int:
     from edge.simulate.orchestrator import DayConfig, run_store_day
 
     sizes = {k: v for k, v in (("seed", args.seed), ("sales", args.sales), ("adverts", args.adverts),
-                               ("kills", args.kills), ("duration", args.duration)) if v is not None}
+                               ("kills", args.kills), ("kills_mid_sale", args.kills_mid_sale),
+                               ("kills_mid_batch", args.kills_mid_batch), ("duration", args.duration))
+             if v is not None}
     config = DayConfig.reduced(**sizes) if args.reduced else DayConfig.full(**sizes)
     if args.data_dir:
         run_dir, temporary = Path(args.data_dir), False
@@ -48,11 +50,15 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     size.add_argument("--reduced", dest="reduced", action="store_true", default=True,
                       help="the CI day: hundreds of sales, tens of thousands of adverts, ~1 minute (default)")
     size.add_argument("--full", dest="reduced", action="store_false",
-                      help="the soak day: thousands of sales, hundreds of thousands of adverts, 24 kills")
+                      help="the soak day: thousands of sales, hundreds of thousands of adverts, 24 kill -9s")
     p.add_argument("--seed", type=int, default=None, help="random seed (default 7)")
     p.add_argument("--sales", type=int, default=None, help="sales per till")
     p.add_argument("--adverts", type=int, default=None, help="BLE adverts over the day (about)")
-    p.add_argument("--kills", type=int, default=None, help="kill -9s of edge processes")
+    p.add_argument("--kills", type=int, default=None, help="kill -9s of edge processes at random moments")
+    p.add_argument("--kills-mid-sale", type=int, default=None,
+                   help="kill -9s of a till inside a sale's transaction")
+    p.add_argument("--kills-mid-batch", type=int, default=None,
+                   help="kill -9s of a device while its push is on the wire")
     p.add_argument("--duration", type=float, default=None, help="seconds of trading (real time)")
     p.add_argument("--data-dir", default=None, help="run directory (kept); default a temporary one")
     p.add_argument("--keep", action="store_true", help="keep the temporary run directory even on success")

@@ -7,12 +7,17 @@ Timeline (``duration`` real seconds of trading, then the close):
    tills), three devices are created and enrolled with one-time codes, and the hub starts as
    ``python -m sync.cli hub serve`` with its presence webhook pointed at this process.
 2. Trading: each device syncs through its own :class:`FaultProxy` (drops, duplicates, 5xx, garbage).
-   Scheduled faults: partitions of varying length, kill -9 of worker processes at random moments (they
-   restart and resume), a kill -9 and restart of the hub, the double spend (both tills partitioned, both
-   spend the same customer's points, then healed), and web orders posted to the hub all day.
+   Scheduled faults: partitions of varying length, three kinds of kill -9 of worker processes (they restart
+   and resume): *mid-sale* (a till is paused inside ``SalesService.complete``'s transaction, see
+   ``till_worker``, and killed there), *mid-batch* (the device's proxy holds a push the hub has already
+   handled, ``FaultProxy.on_forwarded``, and the device is killed before the answer reaches it) and *other*
+   (at a random moment); a kill -9 and restart of the hub; the double spend (both tills partitioned, both
+   spend the same customer's points, then healed); web orders posted to the hub all day.
    Fixed faults: ``till-1``'s clock is 5 minutes fast; ``till-2``'s disk fills up part way.
-3. Close: workers finish their sales/adverts and drain their outboxes; the orchestrator runs a last
-   fault-free push and pull per device, waits for webhook deliveries, stops the hub and reconciles.
+3. Close: workers finish their sales/adverts and keep syncing; the orchestrator switches the proxies' faults
+   off and waits (bounded) until the devices' own sync has converged: every outbox empty, every device's
+   pull cursor at the hub's latest change, every webhook delivered. Only then are the workers told to stop;
+   a day that does not converge in time is reported as such by the reconciliation.
 
 Presence offers reach the tills this way (the honest path; the hub itself does not relay them): the
 presence box sends ``presence.notification_requested``; the hub delivers it to its webhook; the webhook
@@ -25,12 +30,14 @@ Every child runs in its own process group with PR_SET_PDEATHSIG, and the ``final
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
 import random
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -46,7 +53,6 @@ from edge.demo.seed import demo_dataset, seed_hub
 from edge.simulate.common import (
     DOUBLE_SPEND_CUSTOMER,
     FLOOR_1,
-    SIM_HUB,
     STORE_1,
     STORE_2,
     TILL_1,
@@ -62,6 +68,9 @@ from sync.hub.storage import HubStorage
 ROOT = Path(__file__).resolve().parents[2]
 CLOCK_FAST_S = 300.0
 HUB_DOWN_S = 1.0
+CATCH_S = 4.0  # how long a targeted kill waits for its moment (a sale at the point, a push on the wire)
+RETRY_S = 1.0  # a targeted kill that missed its moment is tried again this much later, up to MAX_TRIES
+MAX_TRIES = 4
 
 
 @dataclass
@@ -69,13 +78,16 @@ class DayConfig:
     seed: int = 7
     sales: int = 250  # per till
     adverts: int = 40_000
-    kills: int = 6
+    kills: int = 3  # at random moments
+    kills_mid_sale: int = 3
+    kills_mid_batch: int = 3
     partitions: int = 4
     orders: int = 30
     duration: float = 30.0  # seconds of trading
     sim_hours: float = 3.0  # the presence box's simulated day, squeezed into ``duration``
     coupons: int = 60  # per till
     budget_s: float = 150.0  # the whole run, close included, gives up after this
+    converge_s: float = 30.0  # the devices' own sync must converge within this, faults off
 
     @classmethod
     def reduced(cls, **kw: Any) -> DayConfig:
@@ -83,8 +95,9 @@ class DayConfig:
 
     @classmethod
     def full(cls, **kw: Any) -> DayConfig:
-        base: dict[str, Any] = {"sales": 2_500, "adverts": 300_000, "kills": 24, "partitions": 14, "orders": 400,
-                "duration": 240.0, "sim_hours": 12.0, "coupons": 300, "budget_s": 900.0}
+        base: dict[str, Any] = {"sales": 2_500, "adverts": 300_000, "kills": 8, "kills_mid_sale": 8,
+                                "kills_mid_batch": 8, "partitions": 14, "orders": 400, "duration": 240.0,
+                                "sim_hours": 12.0, "coupons": 300, "budget_s": 900.0, "converge_s": 90.0}
         base.update(kw)
         return cls(**base)
 
@@ -101,6 +114,7 @@ class Worker:
     crashes: int = 0
 
     def start(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
         fh = self.log.open("ab")
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
         self.popen = subprocess.Popen(self.argv, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT, env=env,
@@ -190,9 +204,31 @@ class WebhookReceiver:
         self.server.server_close()
 
 
+class BatchCatcher:
+    """A proxy's ``on_forwarded`` hook: when armed, holds the next push the hub has answered until released."""
+
+    def __init__(self) -> None:
+        self.armed = threading.Event()
+        self.caught = threading.Event()
+        self.release = threading.Event()
+        self.answer = ""
+
+    async def __call__(self, request: bytes, response: bytes) -> None:
+        if not self.armed.is_set() or not request.startswith(b"POST /v1/events"):
+            return
+        self.armed.clear()
+        self.answer = response.split(b"\r\n", 1)[0].decode("latin-1")
+        self.caught.set()
+        for _ in range(int(2 * CATCH_S / 0.02)):  # bounded: released after the kill, or given up
+            if self.release.is_set():
+                return
+            await asyncio.sleep(0.02)
+
+
 @dataclass
 class RunLog:
     kills: list[dict[str, Any]] = field(default_factory=list)
+    missed_kills: list[dict[str, Any]] = field(default_factory=list)
     partitions: list[dict[str, Any]] = field(default_factory=list)
     hub_restarts: int = 0
     double_spend: dict[str, Any] = field(default_factory=dict)
@@ -200,7 +236,7 @@ class RunLog:
     orders_failed: list[str] = field(default_factory=list)
     crashes: list[dict[str, Any]] = field(default_factory=list)
     unfinished: list[str] = field(default_factory=list)
-    final_sync_errors: list[str] = field(default_factory=list)
+    convergence: dict[str, Any] = field(default_factory=dict)
     undelivered_webhooks: int = 0
     seconds: float = 0.0
 
@@ -222,6 +258,8 @@ class StoreDay:
         }
         self.workers: dict[str, Worker] = {}
         self.proxies: dict[str, FaultProxy] = {}
+        self.catchers: dict[str, BatchCatcher] = {}
+        self.pending_events: list[tuple[float, str, Any]] = []
         self.hub: Worker | None = None
         self.storage: HubStorage | None = None
         self.receiver: WebhookReceiver | None = None
@@ -298,8 +336,16 @@ class StoreDay:
     def schedule(self, day_start: float) -> list[tuple[float, str, Any]]:
         c, d = self.config, self.config.duration
         events: list[tuple[float, str, Any]] = []
+        tills = [n for n, dev in self.devices.items() if dev["role"] == "till"]
         for _ in range(c.kills):
             events.append((day_start + self.rng.uniform(0.04, 0.85) * d, "kill", self.rng.choice(list(self.devices))))
+        for k in range(c.kills_mid_sale):
+            point = ("after_lines", "after_ledger_earn")[k % 2]
+            events.append((day_start + self.rng.uniform(0.06, 0.8) * d, "kill_mid_sale",
+                           (self.rng.choice(tills), point, 1)))
+        for _ in range(c.kills_mid_batch):
+            events.append((day_start + self.rng.uniform(0.06, 0.8) * d, "kill_mid_batch",
+                           (self.rng.choice(list(self.devices)), 1)))
         for _ in range(c.partitions):
             length = self.rng.uniform(0.02, 0.1) * d
             events.append((day_start + self.rng.uniform(0.02, 0.85) * d, "partition",
@@ -320,39 +366,65 @@ class StoreDay:
         self.enrol(codes)
         for name in self.devices:
             self.proxies[name] = FaultProxy("127.0.0.1", self.hub_port, self.faults(name)).start()
+            self.catchers[name] = BatchCatcher()
+            self.proxies[name].on_forwarded = self.catchers[name]
         day_start = time.time() + 1.0
-        deadline = started + self.config.budget_s - 15
+        # trading gives up early enough to leave the close its whole convergence window
+        deadline = started + self.config.budget_s - self.config.converge_s - 20
         for name in self.devices:
-            self.workers[name] = Worker(name, self.worker_argv(name, day_start, deadline),
+            self.workers[name] = Worker(name, self.worker_argv(name, day_start, started + self.config.budget_s),
                                         self.device_dir(name) / "worker.log")
             self.workers[name].start()
         self.say(f"hub {self.hub_url}, devices {', '.join(self.devices)}; trading for {self.config.duration:g} s")
         self.trade(self.schedule(day_start), deadline)
-        self.close(deadline)
+        self.close()
         self.log.seconds = round(time.time() - started, 1)
         self.write_run_file()
         return 0
 
     def trade(self, events: list[tuple[float, str, Any]], deadline: float) -> None:
         heal_at: dict[str, float] = {}
-        pending = list(events)
+        pending = self.pending_events = list(events)
         while time.time() < deadline:
             now = time.time()
             while pending and pending[0][0] <= now:
                 _, kind, arg = pending.pop(0)
                 getattr(self, f"_do_{kind}")(arg, heal_at)
+            now = time.time()
             for name, until in list(heal_at.items()):
                 if now >= until:
-                    self.proxies[name].offline = False
+                    self._heal(name)
                     del heal_at[name]
             for w in self.workers.values():
                 self._watch(w)
-            if not pending and all(w.done for w in self.workers.values()):
+            if not pending and all(self.finished(n) for n in self.workers):
                 break
             time.sleep(0.02)
         for name in heal_at:
-            self.proxies[name].offline = False
-        self.log.unfinished = [w.name for w in self.workers.values() if not w.done]
+            self._heal(name)
+        for p in pending:  # a targeted kill still waiting for a retry when the day ended
+            if p[1].startswith("kill_"):
+                self.log.missed_kills.append({"kind": p[1][5:], "device": p[2][0], "reason": "the day ended"})
+        self.log.unfinished = [n for n in self.workers if not self.finished(n)]
+
+    def finished(self, name: str) -> bool:
+        w = self.workers[name]
+        return w.done or (w.running and bool(read_json(self.device_dir(name) / "worker-state.json")
+                                             .get("finished")))
+
+    def _heal(self, name: str) -> None:
+        self.proxies[name].offline = False
+        for part in self.log.partitions:
+            if part["device"] == name and "healed_at" not in part:
+                part["healed_at"] = round(time.time(), 3)
+
+    def _reschedule(self, kind: str, arg: tuple[Any, ...], reason: str) -> None:
+        tries = int(arg[-1])
+        if tries >= MAX_TRIES:
+            self.log.missed_kills.append({"kind": kind, "device": arg[0], "reason": reason})
+            return
+        self.pending_events.append((time.time() + RETRY_S, f"kill_{kind}", (*arg[:-1], tries + 1)))
+        self.pending_events.sort(key=lambda e: e[0])
 
     def _watch(self, w: Worker) -> None:
         if w.done:
@@ -376,26 +448,97 @@ class StoreDay:
             self.say(f"{w.name} exited with {rc} unprompted; restarting (see {w.log})")
             w.restart_at = time.time() + 0.2
 
-    def _do_kill(self, name: str, heal_at: dict[str, float]) -> None:
-        if self.log.double_spend.get("active"):
-            return
-        running = [n for n, w in self.workers.items() if w.running and w.restart_at is None]
-        if not running:
-            return
-        target = name if name in running else self.rng.choice(running)
+    def _killable(self, names: list[str]) -> list[str]:
+        return [n for n in names if self.workers[n].running and self.workers[n].restart_at is None]
+
+    def _kill(self, target: str, kind: str, detail: dict[str, Any]) -> None:
         w = self.workers[target]
+        assert w.popen is not None
+        pid = w.popen.pid
         w.kill9()
         w.restart_at = time.time() + self.rng.uniform(0.2, 0.8)
         state = read_json(self.device_dir(target) / "worker-state.json")
-        self.log.kills.append({"worker": target, "at": round(time.time(), 3),
+        self.log.kills.append({"worker": target, "kind": kind, "pid": pid, "at": round(time.time(), 3), **detail,
                                "progress": {k: state.get(k) for k in ("sim_t", "refusals", "disk_full")
                                             if k in state}})
+
+    def _do_kill(self, name: str, heal_at: dict[str, float]) -> None:
+        if self.log.double_spend.get("active"):
+            return
+        running = self._killable(list(self.workers))
+        if not running:
+            return
+        self._kill(name if name in running else self.rng.choice(running), "other", {})
+
+    def _do_kill_mid_sale(self, arg: tuple[str, str, int], heal_at: dict[str, float]) -> None:
+        """Ask a till to pause inside a sale's transaction at ``point`` and kill it there."""
+        name, point, _ = arg
+        tills = [n for n in self._killable([name, *(n for n, d in self.devices.items() if d["role"] == "till")])
+                 if not self.finished(n)]
+        if not tills:
+            self._reschedule("mid_sale", arg, "no till was selling")
+            return
+        target = tills[0]
+        d = self.device_dir(target)
+        request, marker = d / "kill-mid-sale.json", d / "mid-sale.json"
+        popen = self.workers[target].popen
+        pid = popen.pid if popen is not None else -1
+        write_json(request, {"point": point})
+        until = time.monotonic() + CATCH_S
+        seen: dict[str, Any] = {}
+        while time.monotonic() < until and self.workers[target].running:
+            seen = read_json(marker)
+            if seen.get("pid") == pid:
+                break
+            time.sleep(0.005)
+        try:
+            if seen.get("pid") == pid and self.workers[target].running:
+                self._kill(target, "mid_sale", {"point": seen.get("point"), "sale_id": seen.get("sale_id"),
+                                                "sale_no": seen.get("sale_no")})
+                return
+        finally:
+            request.unlink(missing_ok=True)
+            marker.unlink(missing_ok=True)
+        self._reschedule("mid_sale", arg, f"no sale reached {point} on {target}")
+
+    def _do_kill_mid_batch(self, arg: tuple[str, int], heal_at: dict[str, float]) -> None:
+        """Hold a push the hub has handled at the device's proxy and kill the device before it hears back."""
+        name, _ = arg
+        if self.log.double_spend.get("active"):
+            self._reschedule("mid_batch", arg, "double spend in progress")
+            return
+        ready = [n for n in self._killable([name, *self.devices]) if not self.proxies[n].offline]
+        if not ready:
+            self._reschedule("mid_batch", arg, "no device online")
+            return
+        target = ready[0]
+        catcher = self.catchers[target]
+        catcher.release.clear()
+        catcher.caught.clear()
+        catcher.armed.set()
+        caught = catcher.caught.wait(CATCH_S)
+        catcher.armed.clear()
+        try:
+            if caught and self.workers[target].running:
+                self._kill(target, "mid_batch", {"answer": catcher.answer,
+                                                 "in_flight": self._in_flight(target)})
+                return
+        finally:
+            catcher.release.set()
+        self._reschedule("mid_batch", arg, f"no push from {target} was caught")
+
+    def _in_flight(self, name: str) -> int:
+        """Outbox events the device had marked in flight when it was killed (the batch on the wire)."""
+        with contextlib.suppress(sqlite3.Error), contextlib.closing(sqlite3.connect(
+                f"file:{self.device_dir(name) / 'store.db'}?mode=ro", uri=True, timeout=5)) as conn:
+            return int(conn.execute("SELECT count(*) FROM outbox WHERE state = 'in_flight'").fetchone()[0])
+        return -1
 
     def _do_partition(self, arg: tuple[str, float], heal_at: dict[str, float]) -> None:
         name, length = arg
         self.proxies[name].offline = True
         heal_at[name] = max(heal_at.get(name, 0.0), time.time() + length)
-        self.log.partitions.append({"device": name, "seconds": round(length, 2)})
+        self.log.partitions.append({"device": name, "seconds": round(length, 2), "at": round(time.time(), 3)})
 
     def _do_hub_restart(self, arg: Any, heal_at: dict[str, float]) -> None:
         assert self.hub is not None
@@ -408,6 +551,10 @@ class StoreDay:
     def _do_double_spend(self, arg: Any, heal_at: dict[str, float]) -> None:
         """Partition both tills, spend the same customer's points in both stores, heal."""
         assert self.storage is not None
+        for till in (TILL_1, TILL_2):
+            if not self.proxies[till].offline:
+                self.log.partitions.append({"device": till, "seconds": None, "at": round(time.time(), 3),
+                                            "double_spend": True})
         balance = self.storage.balance(DOUBLE_SPEND_CUSTOMER) or 0
         points = max(100, min(2_000, balance * 2 // 3))
         self.log.double_spend = {"customer": DOUBLE_SPEND_CUSTOMER, "hub_balance_before": balance,
@@ -430,7 +577,7 @@ class StoreDay:
             time.sleep(0.05)
         for till in (TILL_1, TILL_2):
             if till not in heal_at:
-                self.proxies[till].offline = False
+                self._heal(till)
         self.log.double_spend.update({"done": done, "active": False})
 
     def _do_order(self, k: int, heal_at: dict[str, float]) -> None:
@@ -453,7 +600,7 @@ class StoreDay:
         self.log.orders_failed.append(json.dumps(doc))
 
     # -- the close ------------------------------------------------------------------------------------
-    def close(self, deadline: float) -> None:
+    def close(self) -> None:
         for doc_text in list(self.log.orders_failed):
             doc = json.loads(doc_text)
             with contextlib.suppress(httpx.HTTPError):
@@ -462,30 +609,69 @@ class StoreDay:
                 if resp.status_code in (200, 201):
                     self.log.orders_acked.append(doc["order_id"])
                     self.log.orders_failed.remove(doc_text)
+        for name, proxy in self.proxies.items():
+            proxy.set_faults(Faults())
+            self._heal(name)
+        self.converge(self.config.converge_s)
+        for name in self.devices:
+            write_json(self.device_dir(name) / "close.json", {"at": time.time()})
+        until = time.time() + 20
+        while time.time() < until and any(w.running for w in self.workers.values()):
+            time.sleep(0.1)
         for w in self.workers.values():
             w.terminate()
-        self.final_sync()
-        self.wait_webhooks(min(deadline + 10, time.time() + 20))
+            if w.popen is not None and w.popen.returncode not in (0, None) and not w.done:
+                self.log.crashes.append({"worker": w.name, "rc": w.popen.returncode, "final": True, "at_close": True})
+        self.wait_webhooks(time.time() + 5)
         if self.hub is not None:
             self.hub.terminate()
 
-    def final_sync(self) -> None:
-        """Two fault-free rounds: everyone pushes, then everyone pulls what the others pushed."""
-        from edge.db.connection import open_database
-        from sync import credentials
-        from sync.client import SyncClient, SyncError
+    def converge(self, limit_s: float) -> None:
+        """Faults are off: wait until the devices' own sync has delivered and fetched everything."""
+        started = time.time()
+        lag: dict[str, Any] = {}
+        while True:
+            for w in self.workers.values():
+                self._watch(w)
+            lag = self.lag()
+            if not lag or time.time() - started > limit_s:
+                break
+            time.sleep(0.25)
+        self.log.convergence = {"converged": not lag, "seconds": round(time.time() - started, 1),
+                                "limit_s": limit_s, "lagging": lag}
+        self.say(f"devices' own sync {'converged' if not lag else 'did NOT converge'} in "
+                 f"{time.time() - started:.1f} s" + (f": {lag}" if lag else ""))
 
-        for round_no in (1, 2):
-            for name in self.devices:
-                db = open_database(self.device_dir(name) / "store.db")
-                client = SyncClient(db, credentials.load(self.device_dir(name)), SIM_HUB, hub_url=self.hub_url)
+    def lag(self) -> dict[str, Any]:
+        """What is still on its way: per device unsent events and hub changes not pulled yet; webhooks."""
+        out: dict[str, Any] = {}
+        hub = sqlite3.connect(f"file:{self.hub_db}?mode=ro", uri=True, timeout=10)
+        try:
+            for name, d in self.devices.items():
+                head = hub.execute("SELECT coalesce(max(version), 0) FROM changes WHERE store_id IS NULL OR "
+                                   "store_id = ?", [d["store"]]).fetchone()[0]
                 try:
-                    client.sync_once()
-                except SyncError as exc:
-                    self.log.final_sync_errors.append(f"{name} round {round_no}: {exc}")
-                finally:
-                    client.close()
-                    db.close()
+                    with contextlib.closing(sqlite3.connect(f"file:{self.device_dir(name) / 'store.db'}?mode=ro",
+                                                            uri=True, timeout=10)) as conn:
+                        unsent = conn.execute("SELECT count(*) FROM outbox WHERE state IN ('pending', 'in_flight')"
+                                              ).fetchone()[0]
+                        row = conn.execute("SELECT value FROM sync_state WHERE key = 'pull_cursor'").fetchone()
+                except sqlite3.Error as exc:
+                    out[name] = f"unreadable: {exc}"
+                    continue
+                cursor = str(row[0]) if row else ""
+                pulled = int(cursor[3:]) if cursor.startswith("c1.") and cursor[3:].isdigit() else 0
+                if unsent or pulled < head:
+                    out[name] = {"unsent": int(unsent), "changes_behind": int(head) - pulled}
+            undelivered = hub.execute("SELECT count(*) FROM presence_notifications WHERE delivered_at IS NULL"
+                                      ).fetchone()[0]
+            if undelivered:
+                out["webhooks"] = {"undelivered": int(undelivered)}
+        except sqlite3.Error as exc:
+            out["hub"] = f"unreadable: {exc}"
+        finally:
+            hub.close()
+        return out
 
     def wait_webhooks(self, until: float) -> None:
         assert self.storage is not None

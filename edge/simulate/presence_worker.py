@@ -15,6 +15,9 @@ in :data:`PRESENCE_RULES`.
 After kill -9 the worker resumes at the last saved simulated second (saved every ``SAVE_EVERY_S``); the
 engine's memory (who is inside) is lost, as on a real box, so a visit in progress at the kill is not
 recorded and the customer "enters" again; the frequency cap in the database keeps offers from repeating.
+
+When the simulated day is over the worker records ``finished`` and keeps syncing until ``close.json``
+appears (exit 0 with the outbox drained, 4 otherwise or at the deadline).
 """
 
 from __future__ import annotations
@@ -247,14 +250,15 @@ def main(argv: list[str] | None = None) -> int:
                 write_json(state_path, {**state, "sim_t": second + 1, "fed": fed})
         write_json(state_path, {**state, "sim_t": end, "fed": fed, "finished": True,
                                 "offers_issued_this_run": len(service.offers_issued)})
+        # the day is over here: the sync thread keeps pushing and pulling until the orchestrator closes it
         while time.time() < args.deadline:
-            try:
-                if outbox.pending_count(db) == 0 and online[0]:
-                    return 0
-            except sqlite3.Error:
-                pass
-            sync.trigger()
-            time.sleep(0.2)
+            if (data_dir / "close.json").exists():
+                sync.stop(timeout=10)
+                try:
+                    return 0 if outbox.pending_count(db) == 0 else 4
+                except sqlite3.Error:
+                    return 4
+            time.sleep(0.1)
         return 4
     finally:
         sync.stop(timeout=10)

@@ -13,6 +13,7 @@ import json
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -135,11 +136,15 @@ def _check(report: Report, run: dict[str, Any], devices: dict[str, dict[str, Any
     # a sale is all or nothing: lines present, ledger rows as the sale says, one sale.completed event
     partial = 0
     for conn in edges.values():
-        partial += _all(conn, """SELECT count(*) FROM sales s WHERE NOT EXISTS (SELECT 1 FROM sale_lines l
+        bad = {r[0] for r in _all(conn, """SELECT s.id FROM sales s WHERE NOT EXISTS (SELECT 1 FROM sale_lines l
             WHERE l.sale_id = s.id) OR (s.customer_id IS NOT NULL AND s.points_earned > 0 AND NOT EXISTS
             (SELECT 1 FROM ledger g WHERE g.sale_id = s.id AND g.kind = 'earn')) OR (s.points_redeemed > 0 AND
-            NOT EXISTS (SELECT 1 FROM ledger g WHERE g.sale_id = s.id AND g.kind = 'burn')) OR (SELECT count(*)
-            FROM outbox o WHERE o.type = 'sale.completed' AND json_extract(o.payload, '$.id') = s.id) != 1""")[0][0]
+            NOT EXISTS (SELECT 1 FROM ledger g WHERE g.sale_id = s.id AND g.kind = 'burn'))""")}
+        # one sale.completed event per sale: counted in one pass (a correlated subquery is quadratic)
+        completed = Counter(r[0] for r in _all(
+            conn, "SELECT json_extract(payload, '$.id') FROM outbox WHERE type = 'sale.completed'"))
+        bad |= {r[0] for r in _all(conn, "SELECT id FROM sales") if completed.get(r[0], 0) != 1}
+        partial += len(bad)
     n_sales = len(edge_sales)
     report.rows.append(Row("sales complete (lines, ledger, event)", n_sales, len(hub_sales), partial, 0,
                            MISMATCH if partial else OK))
@@ -176,10 +181,19 @@ def _check(report: Report, run: dict[str, Any], devices: dict[str, dict[str, Any
     _compare(report, "feedback", edge_fb, {r[0] for r in _all(hub, "SELECT id FROM feedback")},
              hub_dups("feedback.submitted", "id"))
 
-    # presence: visits, offers (notification requests), anonymous counts
+    # presence: visits, offers (notification requests), anonymous counts; a hub keeps visits and counts in
+    # their own tables (older hubs kept them with the notifications): both places count
+    hub_tables = {r[0] for r in _all(hub, "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    own_table = {"presence.visit": ("presence_visits", "visit_id"),
+                 "presence.anonymous_count": ("presence_anonymous_counts", "event_id")}
+
     def hub_presence(event_type: str, key: str) -> set[str]:
-        return {r[0] for r in _all(hub, f"SELECT json_extract(payload, '$.{key}') FROM presence_notifications "
-                                        "WHERE type = ?", [event_type])}
+        found = {r[0] for r in _all(hub, f"SELECT json_extract(payload, '$.{key}') FROM presence_notifications "
+                                         "WHERE type = ?", [event_type])}
+        table, column = own_table.get(event_type, ("", ""))
+        if table in hub_tables:
+            found |= {r[0] for r in _all(hub, f"SELECT {column} FROM {table}")}
+        return found
 
     edge_visits: Counter[str] = Counter()
     edge_offers: Counter[str] = Counter()
@@ -194,9 +208,7 @@ def _check(report: Report, run: dict[str, Any], devices: dict[str, dict[str, Any
     _compare(report, "presence offers (notifications)", edge_offers,
              hub_presence("presence.notification_requested", "offer_id"),
              hub_dups("presence.notification_requested", "offer_id"))
-    _compare(report, "anonymous counts", edge_anon,
-             {r[0] for r in _all(hub, "SELECT event_id FROM presence_notifications WHERE type = "
-                                      "'presence.anonymous_count'")})
+    _compare(report, "anonymous counts", edge_anon, hub_presence("presence.anonymous_count", "event_id"))
 
     # webhook: every presence notification delivered and received (repeats are absorbed by Idempotency-Key)
     received: Counter[str] = Counter()
@@ -267,37 +279,133 @@ def _check(report: Report, run: dict[str, Any], devices: dict[str, dict[str, Any
     for cid, store, before, after, _detail in overdrafts:
         report.details.append(f"  overdraft: {cid} in {store}: {before} -> {after}")
 
-    # the faults the day was meant to contain
+    _clock(report, devices, edges, hub)
+    _convergence(report, run)
+    _faults(report, run, devices, edges, hub)
+
+    states = _states(devices)
+    fed = sum(int(s.get("fed", 0)) for n, s in states.items() if devices[n].get("role") == "presence")
+    if fed:
+        report.details.append(f"  adverts fed to presence (re-fed after kills included): {fed:,}")
+
+
+def _states(devices: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for n, d in devices.items():
+        path = Path(d["data_dir"]) / "worker-state.json"
+        if path.exists():
+            out[n] = json.loads(path.read_text())
+    return out
+
+
+def _seconds(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def _clock(report: Report, devices: dict[str, dict[str, Any]], edges: dict[str, sqlite3.Connection],
+           hub: sqlite3.Connection) -> None:
+    """The fast clock shows in device_time (about +offset against the hub's received_at, the others about 0)
+    and breaks nothing: the hub took the device's events in its seq order, and none was refused."""
+    problems, notes = [], []
+    fast = [n for n, d in devices.items() if d.get("clock_offset_s")]
+    for name, d in devices.items():
+        offset = float(d.get("clock_offset_s") or 0.0)
+        rows = _all(hub, "SELECT seq, device_time, received_at FROM events WHERE device_id = ? ORDER BY seq", [name])
+        if not rows:
+            problems.append(f"no events from {name} at the hub")
+            continue
+        skews = sorted(_seconds(dt) - _seconds(rx) for _, dt, rx in rows)
+        median = skews[len(skews) // 2]
+        # an event waits in the outbox (partitions, kills) before it arrives: device_time - received_at is the
+        # offset minus that wait, so it may fall below the offset but not rise above it (2 s of slack)
+        if not offset - 60 <= median <= offset + 2 or skews[-1] > offset + 2:
+            problems.append(f"{name}: device_time - received_at median {median:+.1f} s, max {skews[-1]:+.1f} s, "
+                            f"expected about {offset:+.0f} s")
+        received = [_seconds(rx) for _, _, rx in rows]
+        out_of_order = sum(1 for a, b in zip(received, received[1:], strict=False) if b < a)
+        if out_of_order:
+            problems.append(f"{name}: {out_of_order} events reached the hub after a later one of the same device")
+        dead = edges[name].execute("SELECT count(*) FROM outbox WHERE state = 'dead'").fetchone()[0]
+        if dead:
+            problems.append(f"{name}: {dead} events refused by the hub")
+        if offset:
+            notes.append(f"{name} median device_time - received_at {median:+.1f} s over {len(rows)} events "
+                         f"(others about 0), all accepted in seq order")
+    report.rows.append(Row(f"clock +5 min ({', '.join(fast) or 'none'})", len(fast), len(fast),
+                           len(problems), 0, MISMATCH if problems or not fast else OK,
+                           "; ".join(problems or notes)))
+
+
+def _convergence(report: Report, run: dict[str, Any]) -> None:
+    conv = run.get("convergence") or {}
+    ok = bool(conv.get("converged"))
+    lagging = conv.get("lagging") or {}
+    note = (f"through the proxies, faults off, in {conv.get('seconds')} s (limit {conv.get('limit_s')} s)" if ok
+            else f"not converged after {conv.get('seconds')} s (limit {conv.get('limit_s')} s): {lagging}")
+    n_devices = len(run.get("devices", {}))
+    report.rows.append(Row("convergence (devices' own sync)", n_devices - len([k for k in lagging
+                                                                              if k in run.get("devices", {})]),
+                           n_devices, len(lagging), 0, OK if ok else MISMATCH, note))
+
+
+def _faults(report: Report, run: dict[str, Any], devices: dict[str, dict[str, Any]],
+            edges: dict[str, sqlite3.Connection], hub: sqlite3.Connection) -> None:
+    """The faults the day was meant to contain, by kind, and the traces the targeted kills must not leave."""
     cfg = run.get("config", {})
-    kills = len(run.get("kills", []))
-    states = {n: json.loads((Path(d["data_dir"]) / "worker-state.json").read_text())
-              for n, d in devices.items() if (Path(d["data_dir"]) / "worker-state.json").exists()}
+    kills = run.get("kills", [])
+    by_kind = Counter(str(k.get("kind", "other")) for k in kills)
+    states = _states(devices)
     refusals = sum(int(s.get("refusals", 0)) for n, s in states.items() if devices[n].get("disk_full"))
     disk_device = next((n for n, d in devices.items() if d.get("disk_full")), None)
     disk_ok = disk_device is None or (states.get(disk_device, {}).get("disk_full") == "over" and refusals > 0)
     fast = [n for n, d in devices.items() if d.get("clock_offset_s")]
-    crashes = [c for c in run.get("crashes", [])]
+    partitions = run.get("partitions", [])
+    healed = sum(1 for p in partitions if "healed_at" in p)
     problems = []
-    if kills < int(cfg.get("kills", 0)):
-        problems.append(f"only {kills} of {cfg.get('kills')} kills happened")
+    for kind, key in (("other", "kills"), ("mid_sale", "kills_mid_sale"), ("mid_batch", "kills_mid_batch")):
+        if by_kind[kind] < int(cfg.get(key, 0)):
+            problems.append(f"only {by_kind[kind]} of {cfg.get(key)} kills {kind.replace('_', '-')}")
+    # a sale killed inside its transaction is gone without a trace: not at its till, not at the hub
+    killed_sales = [str(k["sale_id"]) for k in kills if k.get("kind") == "mid_sale" and k.get("sale_id")]
+    traces = 0
+    for sale_id in killed_sales:
+        traces += sum(conn.execute("SELECT count(*) FROM sales WHERE id = ?", [sale_id]).fetchone()[0]
+                      + conn.execute("SELECT count(*) FROM ledger WHERE sale_id = ?", [sale_id]).fetchone()[0]
+                      for conn in edges.values())
+        traces += hub.execute("SELECT count(*) FROM sales WHERE sale_id = ?", [sale_id]).fetchone()[0]
+    if traces:
+        problems.append(f"{traces} traces of sales killed mid-transaction")
+    if len(killed_sales) < by_kind["mid_sale"]:
+        problems.append(f"{by_kind['mid_sale'] - len(killed_sales)} mid-sale kills without a sale id")
+    batch_events = sum(max(0, int(k.get("in_flight", 0))) for k in kills if k.get("kind") == "mid_batch")
+    if any(int(k.get("in_flight", 0)) <= 0 for k in kills if k.get("kind") == "mid_batch"):
+        problems.append("a mid-batch kill found no events in flight")
     if run.get("hub_restarts", 0) < 1:
         problems.append("the hub was not restarted")
     if not disk_ok:
         problems.append("the disk never filled")
+    if healed < len(partitions):
+        problems.append(f"{len(partitions) - healed} partitions never healed")
+    crashes = run.get("crashes", [])
     if crashes:
         problems.append(f"{len(crashes)} unprompted worker exits")
     if run.get("unfinished"):
         problems.append(f"unfinished: {', '.join(run['unfinished'])}")
-    if run.get("final_sync_errors"):
-        problems.append(f"final sync failed: {run['final_sync_errors'][0]}")
-    note = (f"kill -9: {kills}, hub restarts: {run.get('hub_restarts', 0)}, partitions: "
-            f"{len(run.get('partitions', []))}, disk-full refusals on {disk_device}: {refusals}, "
+    note = (f"kill -9: {len(kills)} (mid-sale {by_kind['mid_sale']}, mid-batch {by_kind['mid_batch']} with "
+            f"{batch_events} events in flight, other {by_kind['other']}; {len(run.get('missed_kills', []))} "
+            f"targeted attempts missed their moment), hub restarts: {run.get('hub_restarts', 0)}, "
+            f"partitions: {len(partitions)} incl. {sum(1 for p in partitions if p.get('double_spend'))} for the "
+            f"double spend ({healed} healed), disk-full refusals on {disk_device}: {refusals}, "
             f"clock +5 min: {', '.join(fast)}")
-    report.rows.append(Row("faults injected", kills, int(run.get("hub_restarts", 0)), 0, 0,
+    report.rows.append(Row("faults injected", len(kills), int(run.get("hub_restarts", 0)), 0, 0,
                            MISMATCH if problems else OK, "; ".join([note, *problems])))
-    fed = sum(int(s.get("fed", 0)) for n, s in states.items() if devices[n].get("role") == "presence")
-    if fed:
-        report.details.append(f"  adverts fed to presence (re-fed after kills included): {fed:,}")
+    for k in kills:
+        if k.get("kind") == "mid_sale":
+            report.details.append(f"  kill mid-sale: {k['worker']} at {k.get('point')} of sale #{k.get('sale_no')} "
+                                  f"({k.get('sale_id')}): rolled back")
+        elif k.get("kind") == "mid_batch":
+            report.details.append(f"  kill mid-batch: {k['worker']} with {k.get('in_flight')} events in flight, "
+                                  f"hub answered {k.get('answer')!r}")
 
 
 class _suppress:

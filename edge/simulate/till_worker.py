@@ -12,7 +12,15 @@ size limit drops to the database's current size, so writes fail with EFBIG; sale
 fail as a whole, the worker counts the refusals and, after ``--disk-full-refusals``, "frees the space" by
 lifting the limit again).
 
-Exit codes: 0 the day's sales are done and the outbox is drained; 4 the deadline passed first.
+Kills mid-sale: while ``kill-mid-sale.json`` {"point": "after_lines" | "after_ledger_earn"} exists in the data
+directory, the next sale reaching that point of ``SalesService.complete`` (inside its SQLite transaction)
+writes ``mid-sale.json`` {pid, point, sale_id, sale_no} and waits there (at most ``PAUSE_MAX_S``) for the
+orchestrator's kill -9; the killed sale must leave no trace anywhere.
+
+The close: when the day's sales are done the worker records ``finished`` in its state file and keeps its
+``SyncWorker`` running (pushing and pulling through the proxy) until ``close.json`` appears, so the devices
+converge through their own sync. Exit codes: 0 closed with the outbox drained; 4 the deadline passed first
+(or the outbox still held events at the close).
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import random
 import resource
 import signal
@@ -35,13 +44,15 @@ from edge.db.connection import open_database
 from edge.session import TillSession
 from edge.settings import DeviceSettings, Settings, StoreSettings
 from edge.simulate.common import DOUBLE_SPEND_CUSTOMER, SIM_HUB, read_json, wait_until, write_json
-from edge.store.sales import SaleError
+from edge.store.sales import SaleError, SalesService
 from sync import credentials, outbox
 from sync.client import SyncClient, SyncStatus, SyncWorker
 
 log = logging.getLogger("till_worker")
 
 DISK_FULL_MAX_S = 20.0  # the technician frees space at the latest this long after the disk filled
+PAUSE_POINTS = ("after_lines", "after_ledger_earn")
+PAUSE_MAX_S = 8.0  # a mid-sale pause nobody kills ends by itself: the orchestrator gave up on it
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,6 +91,7 @@ class Till:
         self.sync: SyncWorker | None = None
         self.db: sqlite_utils.Database | None = None
         self.session: TillSession | None = None
+        self.sale_no = -1  # the sale being written, for the mid-sale marker
         self.state = read_json(self.state_path, {"refusals": 0, "disk_full": "pending", "feedback": 0,
                                                  "retried_plain": 0, "restarts": -1})
         self.state["restarts"] = int(self.state.get("restarts", -1)) + 1
@@ -97,6 +109,26 @@ class Till:
         self.close_db()
         self.db = open_database(self.db_path)
         self.session = TillSession(self.settings, self.db, clock=self.now)
+        # the same service the session built, plus the hook where a kill -9 lands inside the transaction
+        self.session.sales = SalesService(self.db, self.session.rules, store_name=self.settings.store.name,
+                                          currency=self.settings.store.currency,
+                                          receipt_width=self.settings.till.receipt_width, fault=self._fault)
+
+    def _fault(self, point: str) -> None:
+        """Inside the sale's transaction: pause for the orchestrator's kill -9 when it asked for this point."""
+        request = self.data_dir / "kill-mid-sale.json"
+        if point not in PAUSE_POINTS or not request.exists() or read_json(request).get("point") != point:
+            return
+        assert self.db is not None
+        # the uncommitted sale row is visible to this connection only: its id proves the rollback later
+        row = self.db.execute("SELECT id FROM sales ORDER BY rowid DESC LIMIT 1").fetchone()
+        marker = self.data_dir / "mid-sale.json"
+        write_json(marker, {"pid": os.getpid(), "point": point, "sale_id": row[0] if row else None,
+                            "sale_no": self.sale_no})
+        until = time.monotonic() + PAUSE_MAX_S
+        while request.exists() and time.monotonic() < until:
+            time.sleep(0.01)
+        marker.unlink(missing_ok=True)  # not killed after all: finish the sale
 
     def close_db(self) -> None:
         if self.db is not None:
@@ -170,25 +202,27 @@ class Till:
                 self.state["disk_full_since"] = time.time()
                 self._save_state()
                 self._fill_disk()
+            self.sale_no = i
             self.sell(i)
         else:
             return 4
-        return self.drain()
+        self.state["finished"] = True
+        self._save_state()
+        return self.keep_syncing()
 
-    def drain(self) -> int:
-        """Sales done: keep syncing until everything this till wrote has reached the hub."""
+    def keep_syncing(self) -> int:
+        """Sales done: the sync thread keeps pushing and pulling until the orchestrator closes the day."""
         assert self.sync is not None
         while time.time() < self.args.deadline:
             self.directive()
-            try:
-                pending = outbox.pending_count(self.db) if self.db is not None else 1
-            except sqlite3.Error:
-                pending = 1
-            if pending == 0 and self.online:
+            if (self.data_dir / "close.json").exists():
                 self.stop_sync()
-                return 0
-            self.sync.trigger()
-            time.sleep(0.2)
+                try:
+                    pending = outbox.pending_count(self.db) if self.db is not None else 1
+                except sqlite3.Error:
+                    pending = 1
+                return 0 if pending == 0 else 4
+            time.sleep(0.1)
         return 4
 
     def sell(self, i: int) -> None:

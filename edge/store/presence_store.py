@@ -56,6 +56,7 @@ NOTIFICATION_EVENT = "presence.notification_requested"
 VISIT_EVENT = "presence.visit"
 ANONYMOUS_EVENT = "presence.anonymous_count"
 ANALYTICS_EVENT = "presence.analytics"
+SIGHTING_MAX_AGE_S = 15 * 60  # an app sighting relayed later than this says nothing about now
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
@@ -287,6 +288,37 @@ def enqueue_analytics(db: sqlite_utils.Database, since: datetime, until: datetim
     return summary
 
 
+ANALYTICS_STATE_KEY = "presence_analytics_until"
+
+
+def enqueue_analytics_due(
+    db: sqlite_utils.Database, store_id: str, now: datetime, every_s: float, *, force: bool = False
+) -> dict[str, Any] | None:
+    """Send the analytics of the period since the last one once it is ``every_s`` long (or now, with ``force``:
+    the runner stops). Periods follow each other without gap or overlap, across restarts (kept in sync_state);
+    the first period starts now, so a new device sends nothing for the time before it ran."""
+    row = db.execute("SELECT value FROM sync_state WHERE key = ?", [ANALYTICS_STATE_KEY]).fetchone()
+    until = now.astimezone(UTC)
+    if row is None:
+        _put_analytics_until(db, until)
+        return None
+    since = datetime.fromisoformat(str(row[0]).replace("Z", "+00:00"))
+    if until <= since or (not force and (until - since).total_seconds() < every_s):
+        return None
+    with db.atomic():
+        summary = enqueue_analytics(db, since, until, store_id)
+        _put_analytics_until(db, until)
+    return summary
+
+
+def _put_analytics_until(db: sqlite_utils.Database, until: datetime) -> None:
+    with db.atomic():
+        db.execute(
+            "INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [ANALYTICS_STATE_KEY, iso(until)],
+        )
+
+
 class PresenceService:
     """Adverts and hub sightings in, offers / visits / counts out. Engine time is the advert's time.
 
@@ -359,6 +391,37 @@ class PresenceService:
         now = self.engine_clock() if engine_now is None else engine_now
         sighting = sighting_from_record(record, self.wall_clock(), now, self.registry.store_beacons.get)
         return self._handle_events(feed_sighting(self.engine, sighting), self._wall_offset(now))
+
+    def drain_sightings(self, engine_now: float | None = None, limit: int = 200) -> tuple[list[str], list[str]]:
+        """Feed the hub-relayed sightings queued by the pull (sync/apply.py) to the engine, then delete them.
+        Returns (offer ids issued, a sentence per sighting skipped). A sighting of a customer whose location
+        consent this device does not hold, or older than ``SIGHTING_MAX_AGE_S``, is dropped unused."""
+        now = self.engine_clock() if engine_now is None else engine_now
+        wall = self.wall_clock()
+        rows = self.db.execute(
+            """SELECT s.id, s.customer_id, s.zone, s.beacon_key, s.kind, s.seen_at,
+                      coalesce(json_valid(c.consents) AND json_extract(c.consents, '$.location') = 1, 0)
+               FROM presence_sightings s LEFT JOIN customers c ON c.id = s.customer_id
+               ORDER BY s.seen_at, s.id LIMIT ?""",
+            [limit],
+        ).fetchall()
+        issued: list[str] = []
+        problems: list[str] = []
+        for sid, customer, zone, beacon, kind, seen_at, consent in rows:
+            record = {"customer_id": customer, "zone": zone, "beacon": beacon, "kind": kind, "time": seen_at}
+            try:
+                seen = datetime.fromisoformat(str(seen_at).replace("Z", "+00:00")).timestamp()
+                if not consent:
+                    problems.append(f"sighting {sid} skipped: no location consent for {customer} on this device")
+                elif wall - seen > SIGHTING_MAX_AGE_S:
+                    problems.append(f"sighting {sid} skipped: it is {int(wall - seen)} s old")
+                else:
+                    issued.extend(self.handle_sighting(record, now))
+            except (SightingError, ValueError) as exc:
+                problems.append(f"sighting {sid} skipped: {exc}")
+            with self.db.atomic():
+                self.db.execute("DELETE FROM presence_sightings WHERE id = ?", [sid])
+        return issued, problems
 
     def tick(self, engine_now: float | None = None) -> list[str]:
         now = self.engine_clock() if engine_now is None else engine_now
@@ -433,6 +496,7 @@ __all__ = [
     "SightingError",
     "analytics",
     "enqueue_analytics",
+    "enqueue_analytics_due",
     "ensure_schema",
     "load_registry",
     "record_offer",

@@ -34,6 +34,17 @@ def _bearer(request: Request) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
+def _protocol_refusal(request: Request) -> Response | None:
+    """A request in another protocol version is refused before it is read. A missing header counts as
+    version 1 so that curl and web shops calling /v1 need not send it."""
+    version = request.headers.get(protocol.VERSION_HEADER)
+    if version is None or version.strip() == str(protocol.PROTOCOL_VERSION):
+        return None
+    return _error("unsupported_protocol",
+                  f"this till speaks sync protocol {version.strip()[:20]}; the hub speaks "
+                  f"{protocol.PROTOCOL_VERSION} - upgrade the hub or the till", 400)
+
+
 def _is_busy(exc: BaseException) -> bool:
     text = str(exc).lower()
     return "database is locked" in text or "deadlock" in text or "could not serialize" in text
@@ -45,6 +56,9 @@ def make_hub_app(storage: HubStorage, *, webhook_url: str | None = None,
 
     def guarded(fn: Handler) -> Handler:
         async def wrapper(request: Request) -> Response:
+            refusal = _protocol_refusal(request)
+            if refusal is not None:
+                return refusal
             try:
                 return await fn(request)
             except HubError as exc:
@@ -115,6 +129,13 @@ def make_hub_app(storage: HubStorage, *, webhook_url: str | None = None,
         created = await run_in_threadpool(storage.record_order, order)
         return JSONResponse({"order_id": order["order_id"], "recorded": created}, status_code=201 if created else 200)
 
+    async def sightings(request: Request) -> Response:
+        # the app backend reports that a store beacon woke the customer's app (iOS background path)
+        await require_api_key(request)
+        doc = await json_body(request)
+        result = await run_in_threadpool(storage.record_sighting, doc)
+        return JSONResponse(result, status_code=201 if result["recorded"] else 200)
+
     async def exceptions_report(request: Request) -> Response:
         await require_api_key(request)
         rows = await run_in_threadpool(storage.exceptions, request.query_params.get("kind"))
@@ -127,7 +148,8 @@ def make_hub_app(storage: HubStorage, *, webhook_url: str | None = None,
         url = webhook_url or await run_in_threadpool(storage.get_config, "webhook_url")
         task = None
         if url:
-            deliverer = WebhookDeliverer(storage, url, base_s=webhook_retry_base_s)
+            secret = await run_in_threadpool(storage.get_config, "webhook_secret")
+            deliverer = WebhookDeliverer(storage, url, base_s=webhook_retry_base_s, secret=secret)
             task = asyncio.create_task(deliverer.run_forever(webhook_interval_s))
         try:
             yield
@@ -144,6 +166,7 @@ def make_hub_app(storage: HubStorage, *, webhook_url: str | None = None,
         Route("/v1/events", guarded(push), methods=["POST"]),
         Route("/v1/changes", guarded(changes), methods=["GET"]),
         Route("/v1/orders", guarded(orders), methods=["POST"]),
+        Route("/v1/sightings", guarded(sightings), methods=["POST"]),
         Route("/v1/admin/exceptions", guarded(exceptions_report), methods=["GET"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)

@@ -121,6 +121,31 @@ def spec() -> dict[str, Any]:
                     "401": _err("missing or unknown API key"),
                     "422": _err("unknown customer"),
                 }}},
+            "/v1/sightings": {"post": {
+                "operationId": "recordSighting",
+                "security": api_key,
+                "description": "A store beacon woke the customer's app (iOS background); relayed to the store "
+                               "only while the customer has location consent.",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["customer_id", "kind", "time"],
+                    "properties": {
+                        "customer_id": {"type": "string", "minLength": 1, "maxLength": 64},
+                        "kind": {"type": "string", "enum": ["enter", "exit"]},
+                        "time": {"oneOf": [{"type": "string"}, {"type": "number"}]},
+                        "beacon": {"type": "string", "description": "e.g. ibeacon:UUID:MAJOR:MINOR"},
+                        "store_id": {"type": "string"}, "zone": {"type": "string"},
+                        "sighting_id": {"type": "string", "minLength": 1, "maxLength": 64}}}}}},
+                "responses": {
+                    "201": {"description": "recorded", "content": {"application/json": {"schema": {
+                        "type": "object", "properties": {"sighting_id": {"type": "string"},
+                                                         "recorded": {"type": "boolean"},
+                                                         "forwarded": {"type": "boolean"}}}}}},
+                    "200": {"description": "already recorded (idempotent on sighting_id)",
+                            "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "400": _err("malformed sighting"),
+                    "401": _err("missing or unknown API key"),
+                    "422": _err("unknown customer, store or beacon"),
+                }}},
             "/v1/admin/exceptions": {"get": {
                 "operationId": "exceptionsReport",
                 "security": api_key,

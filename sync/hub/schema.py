@@ -103,6 +103,47 @@ CREATE INDEX IF NOT EXISTS changes_store ON changes(store_id, version);
 CREATE TABLE IF NOT EXISTS config (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
+# presence and till-to-till data (sync/hub/presence.py); CREATE IF NOT EXISTS adds them to existing hubs
+_V2 = """
+CREATE TABLE IF NOT EXISTS presence_identities (
+    id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, kind TEXT NOT NULL, beacon_key TEXT,
+    eid_identity_key TEXT, eid_rotation_exponent INTEGER, eid_clock_offset_s BIGINT NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS presence_identities_customer ON presence_identities(customer_id);
+CREATE TABLE IF NOT EXISTS store_beacons (
+    store_id TEXT NOT NULL, beacon_key TEXT NOT NULL, zone TEXT NOT NULL, label TEXT NOT NULL DEFAULT '',
+    updated_at TEXT NOT NULL, PRIMARY KEY (store_id, beacon_key)
+);
+CREATE INDEX IF NOT EXISTS store_beacons_key ON store_beacons(beacon_key);
+CREATE TABLE IF NOT EXISTS presence_rules (
+    store_id TEXT NOT NULL, campaign_id TEXT NOT NULL, rule TEXT NOT NULL, updated_at TEXT NOT NULL,
+    PRIMARY KEY (store_id, campaign_id)
+);
+CREATE TABLE IF NOT EXISTS sightings (
+    id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, store_id TEXT NOT NULL, zone TEXT NOT NULL, beacon_key TEXT,
+    kind TEXT NOT NULL, seen_at TEXT NOT NULL, received_at TEXT NOT NULL, forwarded INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS presence_visits (
+    visit_id TEXT PRIMARY KEY, event_id TEXT NOT NULL, store_id TEXT NOT NULL, device_id TEXT NOT NULL,
+    customer_id TEXT, zone TEXT NOT NULL, entered_at TEXT, exited_at TEXT, dwell_s DOUBLE PRECISION,
+    source TEXT, received_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS presence_anonymous_counts (
+    event_id TEXT PRIMARY KEY, store_id TEXT NOT NULL, device_id TEXT NOT NULL, bucket_start TEXT NOT NULL,
+    zone TEXT NOT NULL, devices BIGINT NOT NULL, received_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS presence_analytics (
+    event_id TEXT PRIMARY KEY, store_id TEXT NOT NULL, device_id TEXT NOT NULL, since TEXT, until TEXT,
+    summary TEXT NOT NULL, received_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS token_sightings (
+    store_id TEXT NOT NULL, till_id TEXT NOT NULL, token_hash TEXT NOT NULL, customer_id TEXT NOT NULL,
+    seen_at TEXT NOT NULL, expires_at TEXT NOT NULL, received_at TEXT NOT NULL,
+    PRIMARY KEY (store_id, till_id, token_hash)
+);
+"""
+
 _SERIAL = {
     "sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT",
     "postgres": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
@@ -110,5 +151,5 @@ _SERIAL = {
 
 
 def statements(dialect: str) -> list[str]:
-    script = _V1.replace("{serial}", _SERIAL[dialect])
+    script = (_V1 + _V2).replace("{serial}", _SERIAL[dialect])
     return [s.strip() for s in script.split(";") if s.strip()]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sync import protocol
+from sync.hub import presence as hub_presence
 from sync.hub import schema
 from sync.hub.db import Engine, Tx, open_engine
 from sync.ids import uuid7
@@ -87,6 +88,8 @@ def _payload_problem(ev: Event) -> str | None:
         return f"{ev.type} points must be positive, got {ev.payload['points']}"
     if ev.type == "feedback.submitted" and not 0 <= ev.payload["score"] <= 10:
         return f"feedback score must be 0..10, got {ev.payload['score']}"
+    if ev.type == hub_presence.TOKEN_SEEN_EVENT:
+        return hub_presence.token_seen_problem(ev.payload)
     if ev.type == "sale.completed":
         sale_id = ev.payload.get("id", ev.payload.get("sale_id"))
         if not isinstance(sale_id, str):
@@ -143,6 +146,7 @@ class HubStorage:
                 self._change(tx, protocol.OFFER, offer_id, store_id)
             for (code,) in tx.all("SELECT code FROM coupons WHERE customer_id = ?", [customer_id]):
                 self._change(tx, protocol.COUPON, code, store_id)
+            hub_presence.identities_changed(tx, customer_id, store_id)
 
     def _ensure_customer(self, tx: Tx, customer_id: str, store_id: str) -> None:
         """Points are never dropped: an entry for a customer the hub has not heard of creates a stub."""
@@ -223,6 +227,8 @@ class HubStorage:
             if home:
                 self._make_relevant(tx, cid, str(home), "home store")
             self._customer_changed(tx, cid)
+            # consent may have changed: each store re-reads the tags and keys (null once consent is gone)
+            hub_presence.identities_changed(tx, cid)
 
     def adjust_balance(self, customer_id: str, points: int, reason: str) -> None:
         """An admin correction, recorded in the hub ledger like any other entry."""
@@ -273,6 +279,12 @@ class HubStorage:
         return self.upsert_products(rows)
 
     def upsert_offer(self, data: dict[str, Any]) -> None:
+        from edge.core.offers import offer_params_problem
+
+        # a malformed offer would reach every till: refuse it here, with the reason
+        problem = offer_params_problem(str(data.get("kind")), data.get("params", {}))
+        if problem:
+            raise HubError("bad_offer", f"offer {data.get('id')!r} refused: {problem}")
         offer = {
             "id": str(data["id"]), "kind": data["kind"], "name": data.get("name", data["id"]),
             "params": data.get("params", {}), "priority": int(data.get("priority", 0)),
@@ -342,6 +354,86 @@ class HubStorage:
             tx.exe("UPDATE signing_keys SET revoked_at = ? WHERE kid = ?", [now_iso(), kid])
             self._change(tx, protocol.SIGNING_KEY, kid)
             self._change(tx, protocol.REVOCATION, f"signing_key:{kid}")
+
+    # ----------------------------------------------------------------- presence admin (sync/hub/presence.py)
+    def _presence_tx(self, fn: Any, *args: Any) -> Any:
+        with self._write_tx() as tx:
+            self._lock_changes(tx)
+            try:
+                return fn(tx, *args)
+            except hub_presence.PresenceInputError as exc:
+                raise HubError("bad_request", str(exc), 400) from None
+            except LookupError as exc:
+                raise HubError("unknown", str(exc.args[0]), 422) from None
+
+    def link_tag(self, customer_id: str, key: str) -> str:
+        return str(self._presence_tx(hub_presence.link_tag, customer_id, key))
+
+    def set_eid_key(self, customer_id: str, key_hex: str, exponent: int, clock_offset_s: int = 0) -> str:
+        return str(self._presence_tx(hub_presence.set_eid_key, customer_id, key_hex, exponent, clock_offset_s))
+
+    def unlink_identity(self, ident: str) -> bool:
+        return bool(self._presence_tx(hub_presence.unlink, ident))
+
+    def add_store_beacon(self, store_id: str, key: str, zone: str, label: str = "") -> str:
+        with self.engine.tx(write=False) as tx:
+            if tx.one("SELECT 1 FROM stores WHERE id = ?", [store_id]) is None:
+                raise HubError("unknown_store", f"there is no store {store_id!r}; create it first")
+        return str(self._presence_tx(hub_presence.add_store_beacon, store_id, key, zone, label))
+
+    def remove_store_beacon(self, store_id: str, key: str) -> bool:
+        return bool(self._presence_tx(hub_presence.remove_store_beacon, store_id, key))
+
+    def set_presence_rule(self, store_id: str, rule: Any) -> str:
+        with self.engine.tx(write=False) as tx:
+            if tx.one("SELECT 1 FROM stores WHERE id = ?", [store_id]) is None:
+                raise HubError("unknown_store", f"there is no store {store_id!r}; create it first")
+        return str(self._presence_tx(hub_presence.put_rule, store_id, rule))
+
+    def remove_presence_rule(self, store_id: str, campaign_id: str) -> bool:
+        return bool(self._presence_tx(hub_presence.remove_rule, store_id, campaign_id))
+
+    def set_consent(self, customer_id: str, name: str, granted: bool) -> None:
+        """One consent flag; a change of 'location' adds or removes the customer's tags and keys at the stores."""
+        with self._write_tx() as tx:
+            self._lock_changes(tx)
+            raw = tx.scalar("SELECT consents FROM customers WHERE id = ?", [customer_id])
+            if raw is None:
+                raise HubError("unknown_customer", f"there is no customer {customer_id!r}", 422)
+            consents = json.loads(raw) if raw else {}
+            consents[name] = bool(granted)
+            tx.exe("UPDATE customers SET consents = ?, updated_at = ? WHERE id = ?",
+                   [json.dumps(consents), now_iso(), customer_id])
+            self._customer_changed(tx, customer_id)
+            hub_presence.identities_changed(tx, customer_id)
+
+    def record_sighting(self, doc: Any) -> dict[str, Any]:
+        """An app's sighting (``POST /v1/sightings``): stored; relayed to the store only with location consent."""
+        try:
+            s = hub_presence.check_sighting(doc)
+        except hub_presence.PresenceInputError as exc:
+            raise HubError("bad_request", str(exc), 400) from None
+        sighting_id = s["sighting_id"] or uuid7()
+        with self._write_tx() as tx:
+            self._lock_changes(tx)
+            try:
+                recorded, store = hub_presence.record_sighting(tx, s, sighting_id)
+            except LookupError as exc:
+                raise HubError("unknown", str(exc.args[0]), 422) from None
+            forwarded = store is not None
+            if recorded and store is not None:
+                # the profile reaches the store before (or with) the sighting, so rules can use the tier
+                self._make_relevant(tx, s["customer_id"], store, "seen")
+                self._change(tx, protocol.SIGHTING, sighting_id, store)
+        return {"sighting_id": sighting_id, "recorded": recorded, "forwarded": forwarded}
+
+    def forget_customer(self, customer_id: str) -> list[str]:
+        """Erase a customer: the stores that held them receive ``data: null`` and delete them."""
+        with self._write_tx() as tx:
+            self._lock_changes(tx)
+            if tx.one("SELECT 1 FROM customers WHERE id = ?", [customer_id]) is None:
+                raise HubError("unknown_customer", f"there is no customer {customer_id!r}", 422)
+            return hub_presence.forget_customer(tx, customer_id)
 
     def signing_private_key_pem(self, kid: str) -> str | None:
         with self.engine.tx(write=False) as tx:
@@ -517,12 +609,16 @@ class HubStorage:
                    [p["id"], p.get("sale_id"), cid if isinstance(cid, str) else None, ev.store_id, p["score"],
                     str(p.get("created_at", ev.device_time))])
         elif ev.type.startswith("presence."):
-            tx.exe("INSERT INTO presence_notifications (event_id, store_id, device_id, type, payload, received_at, "
-                   "next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                   [ev.id, ev.store_id, ev.device_id, ev.type, payload_text, batch.received, batch.received])
+            # analytics go to tables; only notification requests go to the webhook
+            if hub_presence.handle_presence_event(tx, ev.id, ev.store_id, ev.device_id, ev.type, p, batch.received):
+                tx.exe("INSERT INTO presence_notifications (event_id, store_id, device_id, type, payload, "
+                       "received_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                       [ev.id, ev.store_id, ev.device_id, ev.type, payload_text, batch.received, batch.received])
             cid = p.get("customer_id")
             if isinstance(cid, str) and tx.one("SELECT 1 FROM customers WHERE id = ?", [cid]):
                 self._make_relevant(tx, cid, ev.store_id, "seen")
+        elif ev.type == hub_presence.TOKEN_SEEN_EVENT:
+            hub_presence.record_token_seen(tx, ev.store_id, ev.device_id, p, batch.received)
         # any other type is kept in ``events`` only: new edge event types never block the outbox
 
     def _exception(self, tx: Tx, kind: str, ev: Event, detail: str) -> None:
@@ -554,6 +650,9 @@ class HubStorage:
             ordered = sorted(latest.items(), key=lambda kv: (_KIND_ORDER.get(kv[0][0], 9), kv[1]))
             out = [protocol.Change(kind, key, self._snapshot(tx, kind, key, device.store_id))
                    for (kind, key), _ in ordered]
+        # a till's own code sightings are not sent back to it
+        out = [c for c in out if not (c.kind == protocol.TOKEN_SIGHTING and c.data is not None
+                                      and c.data["till_id"] == device.device_id)]
         new_cursor = protocol.encode_cursor(rows[-1][0] if rows else since)
         return protocol.ChangesPage(out, new_cursor, has_more)
 
@@ -582,7 +681,7 @@ class HubStorage:
             return {"what": what, "id": ident}
         if kind == protocol.CUSTOMER:
             return self._customer_snapshot(tx, key, store_id)
-        return None
+        return hub_presence.snapshot(tx, kind, key, store_id)
 
     def _customer_snapshot(self, tx: Tx, cid: str, store_id: str) -> dict[str, Any] | None:
         row = tx.one("SELECT id, card_number, display_name, phone_hash, email_hash, tier, balance, spend_12m_cents, "
@@ -683,10 +782,19 @@ class HubStorage:
             tx.exe("UPDATE presence_notifications SET delivered_at = ?, attempts = attempts + 1, last_error = NULL "
                    "WHERE event_id = ?", [now_iso(), event_id])
 
-    def notification_failed(self, event_id: str, error: str, retry_at: str) -> None:
+    def notification_failed(self, event_id: str, error: str, retry_at: str, *, max_attempts: int | None = None) -> None:
+        """Record a failed delivery; the one that uses up ``max_attempts`` is reported as ``webhook_failed``."""
         with self._write_tx() as tx:
             tx.exe("UPDATE presence_notifications SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? "
                    "WHERE event_id = ?", [error[:500], retry_at, event_id])
+            row = tx.one("SELECT attempts, store_id, device_id, type FROM presence_notifications WHERE event_id = ?",
+                         [event_id])
+            if max_attempts is not None and row is not None and row[0] == max_attempts:
+                # the deliverer stops here: without this row nobody would learn the notification was lost
+                tx.exe("INSERT INTO exceptions (kind, store_id, device_id, detail, detected_at) VALUES (?, ?, ?, ?, ?)",
+                       ["webhook_failed", row[1], row[2],
+                        f"presence notification {event_id} ({row[3]}) was not delivered after {row[0]} attempts; "
+                        f"last error: {error[:300]}", now_iso()])
 
     def notifications(self) -> list[dict[str, Any]]:
         cols = ("event_id", "type", "attempts", "delivered_at", "last_error")
@@ -696,7 +804,9 @@ class HubStorage:
 
 
 _KIND_ORDER = {protocol.CUSTOMER: 0, protocol.PRODUCT: 1, protocol.OFFER: 2, protocol.COUPON: 3,
-               protocol.SIGNING_KEY: 4, protocol.REVOCATION: 5}
+               protocol.SIGNING_KEY: 4, protocol.REVOCATION: 5, protocol.STORE_BEACON: 6,
+               protocol.PRESENCE_IDENTITY: 6, protocol.PRESENCE_RULE: 6, protocol.SIGHTING: 7,
+               protocol.TOKEN_SIGHTING: 7}
 
 
 def _items(lines: Any) -> list[dict[str, Any]]:

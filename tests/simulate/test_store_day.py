@@ -1,13 +1,15 @@
 """The reduced store day end to end (real processes, real HTTP, kill -9s), and reconcile() catching a loss.
 
-Select it with ``pytest -m slow tests/simulate``; it runs in ``make test`` too (about 40 s on 2 cores).
+Select it with ``pytest -m slow tests/simulate``; it runs in ``make test`` too (about 45 s on 2 cores).
 """
 
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import sqlite3
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,7 @@ ROWS = [
     "outbox events", "sales", "sales complete (lines, ledger, event)", "ledger entries", "coupon redemptions",
     "feedback", "presence visits", "presence offers (notifications)", "anonymous counts", "webhook deliveries",
     "sales using a presence offer", "web orders", "balances (edge available = hub)", "overdrafts (double spend)",
-    "faults injected",
+    "clock +5 min (till-1)", "convergence (devices' own sync)", "faults injected",
 ]  # fmt: skip
 
 
@@ -45,7 +47,21 @@ def test_reduced_day_reconciles(finished_day: tuple[Path, int, str]) -> None:
     assert report.row("ledger entries").hub == report.row("ledger entries").edges > 0
     assert report.row("feedback").edges > 0 and report.row("coupon redemptions").edges > 0
     assert report.row("presence visits").edges > 0 and report.row("presence offers (notifications)").edges > 0
-    assert report.row("faults injected").edges >= DayConfig().kills  # kill -9s that really happened
+    # kill -9s that really happened, each kind at least as often as configured
+    c, run = DayConfig(), json.loads((run_dir / "run.json").read_text())
+    kinds = Counter(k["kind"] for k in run["kills"])
+    assert kinds["mid_sale"] >= c.kills_mid_sale and kinds["mid_batch"] >= c.kills_mid_batch
+    assert kinds["other"] >= c.kills and report.row("faults injected").edges == len(run["kills"])
+    note = report.row("faults injected").note
+    assert f"mid-sale {kinds['mid_sale']}, mid-batch {kinds['mid_batch']}" in note
+    # a sale killed inside its transaction never shows up; a batch killed on the wire arrived exactly once
+    mid_sale = [k for k in run["kills"] if k["kind"] == "mid_sale"]
+    assert {k["point"] for k in mid_sale} <= {"after_lines", "after_ledger_earn"} and all(k["sale_id"] for k in mid_sale)
+    assert all(k["in_flight"] > 0 for k in run["kills"] if k["kind"] == "mid_batch")
+    assert all(p.get("healed_at") for p in run["partitions"]) and f"({len(run['partitions'])} healed)" in note
+    # the close was the devices' own sync through their proxies, and it converged
+    assert run["convergence"]["converged"] and not run["convergence"]["lagging"]
+    assert "till-1 median device_time - received_at +" in report.row("clock +5 min (till-1)").note
     assert "disk-full refusals on till-2: " in report.row("faults injected").note
     assert "refusals on till-2: 0" not in report.row("faults injected").note
     # the same points spent offline in two stores: both sales stand and the hub reports the overdraft
@@ -67,3 +83,40 @@ def test_reconcile_names_a_sale_lost_at_the_hub(finished_day: tuple[Path, int, s
     assert report.mismatches == ["sales"]
     assert report.row("sales").missing == 1 and report.row("sales").verdict == MISMATCH
     assert "NOT RECONCILED: sales" in report.text
+
+
+def _copy_run(run_dir: Path, copy: Path) -> dict[str, object]:
+    shutil.copytree(run_dir, copy)
+    text = (copy / "run.json").read_text().replace(str(run_dir), str(copy))
+    (copy / "run.json").write_text(text)
+    return dict(json.loads(text))
+
+
+def test_reconcile_reports_a_close_that_did_not_converge(finished_day: tuple[Path, int, str], tmp_path: Path) -> None:
+    run_dir, _, _ = finished_day
+    copy = tmp_path / "copy"
+    run = _copy_run(run_dir, copy)
+    run["convergence"] = {"converged": False, "seconds": 30.0, "limit_s": 30.0,
+                          "lagging": {"till-2": {"unsent": 12, "changes_behind": 3}}}
+    (copy / "run.json").write_text(json.dumps(run))
+    report = reconcile(copy)
+    assert report.mismatches == ["convergence (devices' own sync)"]
+    row = report.row("convergence (devices' own sync)")
+    assert row.edges == 2 and row.missing == 1 and "not converged after 30.0 s" in row.note and "till-2" in row.note
+
+
+def test_reconcile_finds_a_trace_of_a_sale_killed_mid_transaction(finished_day: tuple[Path, int, str],
+                                                                  tmp_path: Path) -> None:
+    run_dir, _, _ = finished_day
+    copy = tmp_path / "copy"
+    run = _copy_run(run_dir, copy)
+    with sqlite3.connect(copy / "hub" / "hub.db") as hub:
+        committed = hub.execute("SELECT sale_id FROM sales ORDER BY sale_id LIMIT 1").fetchone()[0]
+    kills = run["kills"]
+    assert isinstance(kills, list)
+    victim = next(k for k in kills if k["kind"] == "mid_sale")
+    victim["sale_id"] = committed  # as if the killed sale had been committed after all
+    (copy / "run.json").write_text(json.dumps(run))
+    report = reconcile(copy)
+    assert report.mismatches == ["faults injected"]
+    assert "traces of sales killed mid-transaction" in report.row("faults injected").note

@@ -45,7 +45,7 @@ def test_presence_notifications_are_delivered_with_retries(hub_storage: HubStora
             codes = seed(hub_storage, {"s1": ["beacon-1"]}, {"ada": ("s2", 0)})
             edge = make_edge(tmp_path, "b1", hub.url, codes["beacon-1"])
             with edge.db.conn:
-                eid = outbox.enqueue(edge.db, "presence.arrived", {"customer_id": "ada", "rssi": -60})
+                eid = outbox.enqueue(edge.db, "presence.notification_requested", {"customer_id": "ada", "offer_id": "o1"})
             edge.client().sync_once()
             deadline = time.monotonic() + 10
             while not _Receiver.received and time.monotonic() < deadline:

@@ -47,7 +47,7 @@ async def test_sale_reaches_the_hub_and_the_status_bar_says_online(tmp_path: Pat
             await until(lambda: app.session.last_sale is not None, "the sale")
             sale_id = app.session.last_sale.sale_id
             await until(lambda: app.status_source.read().pending == 0, "the outbox to drain")
-            assert "Hub online" in str(app.query_one("#status").render())
+            assert "Hub online" in str(app.screen_stack[0].query_one("#status").render())
         with hub.server.storage.engine.tx(write=False) as tx:  # the hub holds the sale exactly once
             assert tx.one("SELECT count(*) FROM sales WHERE sale_id = ?", [sale_id])[0] == 1
         db = open_database(settings.database_path)
@@ -77,7 +77,7 @@ async def test_a_hub_answering_503_shows_as_in_trouble_with_the_error(tmp_path: 
             app = make_app(busy)
             async with app.run_test(size=(80, 24)) as pilot:
                 deadline = time.monotonic() + 30
-                while "in trouble" not in (status := str(app.query_one("#status").render())):
+                while "in trouble" not in (status := str(app.screen_stack[0].query_one("#status").render())):
                     assert time.monotonic() < deadline, f"status stayed {status!r}"
                     await pilot.pause(0.05)
                 assert "Hub in trouble" in status and "503" in status
