@@ -36,7 +36,11 @@ def with_presence(settings: Settings) -> Settings:
         seed_demo_presence(db)
     finally:
         db.close()
-    return settings.replace(ble=dataclasses.replace(settings.ble, replay=f"{DEMO_FILE}@1"))
+    # the demo store never closes, so the presence offers show whatever the hour the demo is run at
+    return settings.replace(
+        ble=dataclasses.replace(settings.ble, replay=f"{DEMO_FILE}@1"),
+        store=dataclasses.replace(settings.store, opening_hours="00:00-23:59"),
+    )
 
 
 def run_demo(settings: Settings, with_hub: bool = True) -> int:
