@@ -12,7 +12,8 @@ lookup per advert is one dict access and clock drift between phone and till is a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import heapq
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -47,55 +48,73 @@ class EidKey:
     clock_offset_s: int = 0
 
 
+EidFunction = Callable[[bytes, int, int], bytes]  # (identity key, beacon time, K) -> EID, as compute_eid
+
+
 class EidResolver:
     """Maps EIDs heard now back to customers, for the keys it was given (consenting customers only).
 
     ``window`` periods before and after the current one are accepted: phones drift and the hub may sync
-    keys late. The table is rebuilt lazily when the period changes, so cost is O(keys * window) per period,
-    not per advert.
+    keys late. Each key's periods roll over at their own moment (per-key clock offsets), so keys wait in a
+    heap ordered by the unix second their period next changes and only those keys are brought up to date:
+    cost is O(1) per second when nothing rolls over and one EID per key per elapsed period, never a rebuild
+    of every key because one of them rotated.
     """
 
-    def __init__(self, keys: Iterable[EidKey], window: int = 2) -> None:
-        self._keys = list(keys)
+    def __init__(self, keys: Iterable[EidKey], window: int = 2, eid_function: EidFunction | None = None) -> None:
         self._window = window
-        self._table: dict[bytes, str] = {}
-        # (rotation exponent, clock offset) -> period index the table was built for
-        self._built_for: dict[tuple[int, int], int] = {}
-        self._checked_second = -1
+        # injectable so tests can count AES work; looked up late so the spec function is always the default
+        self._eid_function = eid_function
+        self.set_keys(keys)
 
     def set_keys(self, keys: Iterable[EidKey]) -> None:
         self._keys = list(keys)
-        self._built_for.clear()
-        self._table = {}
-        self._checked_second = -1
+        self._table: dict[bytes, str] = {}
+        # several keys could (in theory) yield one EID: an entry goes only when no key still wants it
+        self._refs: dict[bytes, int] = {}
+        self._held: list[dict[int, bytes]] = [{} for _ in self._keys]  # per key: period -> EID in the table
+        self._due: list[tuple[int, int]] = []  # (unix second the key's period changes, key index)
+        self._synced_second: int | None = None
 
-    def _rebuild_if_needed(self, unix_time_s: float) -> None:
+    def _sync(self, unix_time_s: float) -> None:
         now = int(unix_time_s)
-        if now == self._checked_second:
+        if now == self._synced_second:
             return  # periods are at least one second long: one check per second is enough
-        self._checked_second = now
-        stale = False
-        for key in self._keys:
-            period = (now - key.clock_offset_s) >> key.rotation_exponent
-            if self._built_for.get((key.rotation_exponent, key.clock_offset_s)) != period:
-                stale = True
-                break
-        if not stale:
-            return
-        table: dict[bytes, str] = {}
-        built: dict[tuple[int, int], int] = {}
-        for key in self._keys:
-            k = key.rotation_exponent
-            beacon_now = now - key.clock_offset_s
-            period = beacon_now >> k
-            built[(k, key.clock_offset_s)] = period
-            for step in range(-self._window, self._window + 1):
-                t = (period + step) << k
-                if t >= 0:
-                    table[compute_eid(key.identity_key, t, k)] = key.customer_id
-        self._table, self._built_for = table, built
+        if self._synced_second is None or now < self._synced_second:
+            # first use, or the edge clock stepped back: any key's window may have moved, in either direction
+            self._due = []
+            for index in range(len(self._keys)):
+                self._refresh(index, now)
+        else:
+            while self._due and self._due[0][0] <= now:
+                self._refresh(heapq.heappop(self._due)[1], now)
+        self._synced_second = now
+
+    def _refresh(self, index: int, now: int) -> None:
+        """Bring one key's EIDs to the window around ``now``, computing only periods not held yet."""
+        key = self._keys[index]
+        k = key.rotation_exponent
+        period = (now - key.clock_offset_s) >> k
+        wanted = {p for p in range(period - self._window, period + self._window + 1) if p >= 0}
+        held = self._held[index]
+        for old in [p for p in held if p not in wanted]:
+            self._drop(held.pop(old))
+        eid_function = self._eid_function or compute_eid
+        for p in wanted:
+            if p not in held:
+                eid = held[p] = eid_function(key.identity_key, p << k, k)
+                self._table[eid] = key.customer_id
+                self._refs[eid] = self._refs.get(eid, 0) + 1
+        heapq.heappush(self._due, (key.clock_offset_s + ((period + 1) << k), index))
+
+    def _drop(self, eid: bytes) -> None:
+        left = self._refs[eid] - 1
+        if left:
+            self._refs[eid] = left
+        else:
+            del self._refs[eid], self._table[eid]
 
     def resolve(self, eid: bytes, unix_time_s: float) -> str | None:
         """The customer whose key produces ``eid`` near ``unix_time_s``, or None (drop it)."""
-        self._rebuild_if_needed(unix_time_s)
+        self._sync(unix_time_s)
         return self._table.get(eid)
