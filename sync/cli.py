@@ -106,9 +106,11 @@ def _progress_printer(args: argparse.Namespace) -> tuple[Any, Any]:
     out = _out(args)
     if not (hasattr(out, "isatty") and out.isatty()):
         return (lambda sent, total: None), (lambda: None)
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    bar = Progress(TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
+    bar = Progress(TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True,
+                   console=Console(file=out))  # fmt: skip
     state: dict[str, Any] = {}
 
     def update(sent: int, total: int) -> None:

@@ -1,4 +1,6 @@
-"""Chaos: a fault-injecting proxy, kill -9 of the edge, and a hub killed mid-batch. The ledgers must agree."""
+"""Chaos: a fault-injecting proxy, kill -9 of the edge, and a hub killed mid-batch. The ledgers must agree.
+
+Each runs against a SQLite hub file and a PostgreSQL hub (a fresh schema per test), as production may use either."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from edge.settings import HubSettings
 from sync import outbox
 from sync.client import SyncError
 from sync.faultproxy import FaultProxy, Faults
+from sync.hub.db import PostgresEngine
 from sync.hub.server import HubServer, bind_socket
 from sync.hub.storage import HubStorage
 
@@ -90,13 +93,13 @@ def _wait_for(predicate, timeout: float = 15.0) -> None:  # type: ignore[no-unty
     raise AssertionError("timed out waiting")
 
 
-def test_kill_9_of_the_edge_during_sync_converges(sqlite_hub: HubServer, tmp_path: Path) -> None:
-    st = sqlite_hub.storage
+def test_kill_9_of_the_edge_during_sync_converges(hub: HubServer, tmp_path: Path) -> None:
+    st = hub.storage
     codes = seed(st, {"s1": ["t1"]}, CUSTOMERS)
-    edge = make_edge(tmp_path, "t1", sqlite_hub.url, codes["t1"])
+    edge = make_edge(tmp_path, "t1", hub.url, codes["t1"])
     _busy_day(edge, 150)
     total = edge.db.execute("SELECT count(*) FROM outbox").fetchone()[0]
-    with FaultProxy("127.0.0.1", sqlite_hub.port, Faults(delay=1.0, delay_range_s=(0.1, 0.1))) as proxy:
+    with FaultProxy("127.0.0.1", hub.port, Faults(delay=1.0, delay_range_s=(0.1, 0.1))) as proxy:
         proc = _spawn(["sync", "run", "--data-dir", str(edge.data_dir)],
                       {"STORE_EDGE_HUB__URL": proxy.url, "STORE_EDGE_HUB__BATCH_MAX_EVENTS": "20"})
         try:
@@ -106,17 +109,28 @@ def test_kill_9_of_the_edge_during_sync_converges(sqlite_hub: HubServer, tmp_pat
             proc.wait(10)
     assert proc.returncode == -signal.SIGKILL
     assert 0 < st.count("events") < total
-    _assert_ledgers_agree(st, edge, sqlite_hub.url)
+    _assert_ledgers_agree(st, edge, hub.url)
 
 
-def test_hub_killed_mid_batch_and_restarted_converges(tmp_path: Path) -> None:
-    hub_db = tmp_path / "hub.db"
-    storage = HubStorage.open(hub_db)
+def _hub_db_target(storage: HubStorage, tmp_path: Path) -> str:
+    """What ``hub serve --db`` is given to open the very database ``storage`` holds: the SQLite file, or the
+    PostgreSQL DSN with the test's private schema first on the search_path (libpq options, as in production
+    when a hub shares a database with other schemas)."""
+    engine = storage.engine
+    if not isinstance(engine, PostgresEngine):
+        return str(tmp_path / "hub.db")
+    assert engine.schema
+    sep = "&" if "?" in engine.dsn else "?"
+    return f"{engine.dsn}{sep}options=-csearch_path%3D{engine.schema}"
+
+
+def test_hub_killed_mid_batch_and_restarted_converges(hub_storage: HubStorage, tmp_path: Path) -> None:
+    storage = hub_storage
     codes = seed(storage, {"s1": ["t1"]}, CUSTOMERS)
     sock = bind_socket()
     port = sock.getsockname()[1]
     sock.close()
-    args = ["hub", "serve", "--db", str(hub_db), "--port", str(port)]
+    args = ["hub", "serve", "--db", _hub_db_target(storage, tmp_path), "--port", str(port)]
     url = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
@@ -130,10 +144,12 @@ def test_hub_killed_mid_batch_and_restarted_converges(tmp_path: Path) -> None:
         _wait_for(up)
         edge = make_edge(tmp_path, "t1", url, codes["t1"])
         _busy_day(edge, 400)
-        client = edge.client(settings=HubSettings(timeout_s=2, batch_max_events=200, backoff_cap_s=0.05),
-                             initial_batch=200)
+        # every batch waits 0.3 s in a proxy on its way to the hub, so the drain cannot finish before the kill
+        # (which a fast machine otherwise manages) and a batch is surely on the wire when the hub dies
+        slow = FaultProxy("127.0.0.1", port, Faults(delay=1.0, delay_range_s=(0.3, 0.3))).start()
+        client = edge.client(hub_url=slow.url, initial_batch=200,
+                             settings=HubSettings(timeout_s=2, batch_max_events=200, backoff_cap_s=0.05))
         client.push_batch()
-        # a big batch is on the wire when the hub dies
         errors: list[Exception] = []
 
         def push() -> None:
@@ -143,11 +159,16 @@ def test_hub_killed_mid_batch_and_restarted_converges(tmp_path: Path) -> None:
                 errors.append(exc)
 
         t = threading.Thread(target=push)
-        t.start()
-        time.sleep(0.05)
-        hub.send_signal(signal.SIGKILL)
-        hub.wait(10)
-        t.join(10)
+        try:
+            on_wire = slow.counts["delay"]
+            t.start()
+            _wait_for(lambda: slow.counts["delay"] > on_wire)
+            hub.send_signal(signal.SIGKILL)
+            hub.wait(10)
+            t.join(10)
+        finally:
+            slow.stop()
+            client.close()
         assert errors, "the push should have failed when the hub died"
         assert outbox.stats(edge.db).in_flight == 0  # released for a resend
         hub = _spawn(args)
@@ -157,4 +178,3 @@ def test_hub_killed_mid_batch_and_restarted_converges(tmp_path: Path) -> None:
     finally:
         hub.send_signal(signal.SIGKILL)
         hub.wait(10)
-        storage.close()

@@ -13,7 +13,7 @@ from synchelpers import FAST, make_edge, seed
 from edge.settings import HubSettings
 from sync import outbox
 from sync.cli import main
-from sync.client import HubBusy, HubUnreachable, SyncStatus, SyncWorker, describe_status
+from sync.client import HubBusy, HubUnreachable, SyncClient, SyncStatus, SyncWorker, describe_status
 from sync.faultproxy import FaultProxy, Faults
 from sync.hub.server import HubServer
 
@@ -46,7 +46,9 @@ def test_worker_syncs_in_the_background_and_wakes_on_trigger(sqlite_hub: HubServ
     codes = seed(sqlite_hub.storage, {"s1": ["t1"]}, {"ada": ("s1", 0)})
     edge = make_edge(tmp_path, "t1", sqlite_hub.url, codes["t1"])
     done = threading.Event()
-    client = edge.client(settings=HubSettings(sync_interval_s=30, backoff_cap_s=0.2))
+    # the worker thread gets its own connection, as in the till: edge.ledger() below writes on edge.db meanwhile,
+    # and one sqlite3 connection shared by two threads interleaves their transactions
+    client = SyncClient(edge.data_dir / "store.db", edge.cred, HubSettings(sync_interval_s=30, backoff_cap_s=0.2))
     client.add_listener(lambda s: done.set() if s.pending == 0 and s.online and s.last_success_at else None)
     worker = SyncWorker(client).start()
     try:

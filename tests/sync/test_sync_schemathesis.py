@@ -1,4 +1,6 @@
-"""schemathesis fuzzes the hub through its own OpenAPI spec, over real HTTP: no request may cause a 5xx."""
+"""schemathesis fuzzes the hub through its own OpenAPI spec, over real HTTP: no request may cause a 5xx.
+
+Against a SQLite hub file and a PostgreSQL hub (a fresh schema), as production may use either."""
 
 from __future__ import annotations
 
@@ -15,11 +17,10 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from synchelpers import seed
+from synchelpers import close_hub_storage, open_hub_storage, seed
 
 from sync.enroll import enroll
 from sync.hub.server import HubServer
-from sync.hub.storage import HubStorage
 
 
 class _Hub:
@@ -27,15 +28,15 @@ class _Hub:
         self.server, self.device_token, self.api_key = server, device_token, api_key
 
 
-@pytest.fixture(scope="module")
-def fuzz_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Hub]:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def fuzz_hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Hub]:
     tmp = tmp_path_factory.mktemp("fuzzhub")
-    storage = HubStorage.open(tmp / "hub.db")
+    storage = open_hub_storage(request.param, tmp)
     codes = seed(storage, {"s1": ["t1"]}, {"ada": ("s1", 10)})
     with HubServer(storage) as server:
         cred = enroll(server.url, codes["t1"], Path(tmp) / "edge")
         yield _Hub(server, cred.token, storage.create_api_key("fuzz"))
-    storage.close()
+    close_hub_storage(storage)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,7 @@ schema = schemathesis.pytest.from_fixture("hub_schema")
 
 
 @schema.parametrize()
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 def test_hub_never_answers_5xx(case: Any, fuzz_hub: _Hub) -> None:
     token = fuzz_hub.api_key if case.path in ("/v1/orders", "/v1/sightings", "/v1/admin/exceptions") else fuzz_hub.device_token
     case.call_and_validate(

@@ -84,3 +84,64 @@ async def test_a_hub_answering_503_shows_as_in_trouble_with_the_error(tmp_path: 
                 assert app.session.hub_online is False  # offline rules (the burn cap) apply meanwhile
     finally:
         hub.stop()
+
+
+async def test_a_web_order_and_a_pickup_order_show_on_the_customer_panel_after_sync(tmp_path: Path) -> None:
+    """Cross-channel history: the shop's backend posts orders to the hub (API key); after the till syncs, the
+    customer panel lists the web order with its channel and total, and the store's pick-up order as waiting."""
+    import json
+
+    import httpx
+    from textual.widgets import Input
+
+    from edge.core.money import format_money
+    from sync import outbox
+
+    settings: Settings = load_settings(environ={}).replace(data_dir=tmp_path / "till")
+    hub = start_demo_hub(tmp_path / "hub", store_id=settings.store.id, device_id=settings.device.id,
+                         seed=lambda storage: seed_hub(storage, settings.store.id))  # fmt: skip
+    try:
+        enroll(hub.url, hub.enrolment_code, settings.data_dir)
+        first = SyncClient(settings.database_path, load_credential(settings.data_dir), settings.hub)
+        first.sync_once()
+        first.close()
+        key = hub.server.storage.create_api_key("webshop")
+        now = outbox.utc_now_iso()  # newer than the seeded history, so it tops the panel's recent purchases
+        orders = [
+            {"order_id": "WEB-TEST-1", "customer_id": "C1001", "channel": "web", "total_cents": 4321,
+             "status": "delivered", "created_at": now, "lines": [{"gtin": demo_gtin(1), "name": "x", "qty": 1}]},
+            {"order_id": "APP-PICK-7", "customer_id": "C1001", "channel": "app", "total_cents": 1999,
+             "status": "ready", "pickup_store_id": settings.store.id, "created_at": now,
+             "lines": [{"gtin": demo_gtin(2), "name": "y", "qty": 1}, {"gtin": demo_gtin(3), "name": "z", "qty": 2}]},
+        ]
+        for order in orders:
+            answer = httpx.post(f"{hub.url}/v1/orders", json=order, headers={"Authorization": f"Bearer {key}"})
+            assert answer.status_code == 201, answer.text
+        db = open_database(settings.database_path)
+
+        def till_has_orders() -> bool:
+            row = db.execute("SELECT recent_purchases, pickup_orders FROM customers WHERE id = 'C1001'").fetchone()
+            return "WEB-TEST-1" in row[0] and "APP-PICK-7" in row[1]
+
+        assert not till_has_orders()  # only the till's own sync can bring them
+        app = make_app(settings)
+        assert app.sync_worker is not None
+        async with app.run_test(size=(80, 40)) as pilot:
+            deadline = time.monotonic() + 30
+            while not till_has_orders():
+                assert time.monotonic() < deadline, "the till never pulled the web orders"
+                await pilot.pause(0.05)
+            app.query_one("#scan", Input).value = demo_card(1)
+            await pilot.press("enter")
+            await app.workers.wait_for_complete([w for w in app.workers if w.group == "session"])
+            await pilot.pause()
+            panel = str(app.query_one("#customer").render())
+        history = json.loads(db.execute("SELECT recent_purchases FROM customers WHERE id = 'C1001'").fetchone()[0])
+        assert history[0]["id"] in ("WEB-TEST-1", "APP-PICK-7")
+        recent = panel.split("Recent purchases:", 1)[1]
+        money = format_money(4321, settings.store.currency)
+        assert any(line.split()[1:] == ["web", money] for line in recent.splitlines() if line.strip()), panel
+        waiting = panel.split("Pick-up waiting:", 1)[1].split("Recent purchases:")[0]
+        assert "APP-PICK-7: 2 items, ready" in waiting, panel
+    finally:
+        hub.stop()
