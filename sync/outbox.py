@@ -9,6 +9,11 @@ crash, ``resume_in_flight``) and is sent again; the hub's idempotency makes the 
 from __future__ import annotations
 
 import json
+
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - orjson is a declared dependency
+    _orjson = None  # type: ignore[assignment]
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,13 +31,24 @@ def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _payload_json(payload: dict[str, Any]) -> str:
+    """Compact JSON with sorted keys; orjson (a sale is on the till's critical path) with the stdlib as fallback
+    for what orjson refuses (integers beyond 64 bits, NaN)."""
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(payload, option=_orjson.OPT_SORT_KEYS).decode()
+        except (TypeError, _orjson.JSONEncodeError):
+            pass
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True)
+
+
 def enqueue(db: sqlite_utils.Database, type_: str, payload: dict[str, Any], *, event_id: str | None = None) -> str:
     """Append one event. Call inside the transaction that makes the change, so both commit or neither does."""
     event_id = event_id or uuid7()
     now = utc_now_iso()
     db.execute(
         "INSERT INTO outbox (event_id, type, payload, device_time, state, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-        [event_id, type_, json.dumps(payload, separators=(",", ":"), sort_keys=True), now, PENDING, now],
+        [event_id, type_, _payload_json(payload), now, PENDING, now],
     )
     return event_id
 

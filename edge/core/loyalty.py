@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from math import floor
 
 from edge.core.money import allocate, exact, vat_included
@@ -139,18 +140,24 @@ def settle(pricing: Pricing, points_redeemed: int, rules: LoyaltyRules, tier: st
     value = min(points_value_cents(points_redeemed, rules), pricing.total_cents)
     priced = sorted(pricing.lines, key=lambda p: p.line.line_no)
     shares = allocate(value, [p.net_cents for p in priced])
-    base = exact(rules.points_per_unit) * exact((rules.tier_multipliers or {}).get(tier or "", 1.0)) / 100
+    ppu, tier_mult = rules.points_per_unit, (rules.tier_multipliers or {}).get(tier or "", 1.0)
     settled: list[SettledLine] = []
     for p, share in zip(priced, shares, strict=True):
         paid = p.net_cents - share
         points = 0
         if tier is not None:
-            factor = base * exact((rules.category_multipliers or {}).get(p.line.product.category, 1.0))
-            if p.points_multiplier != 1:
-                factor *= p.points_multiplier
-            points = floor(paid * factor)
+            cat = (rules.category_multipliers or {}).get(p.line.product.category, 1.0)
+            num, den = _earn_factor(ppu, tier_mult, cat, p.points_multiplier)
+            points = paid * num // den
         settled.append(SettledLine(p.line.line_no, paid, vat_included(paid, p.line.product.vat_rate_bp), points))
     return Settlement(pricing, points_redeemed, value, tuple(settled))
+
+
+@lru_cache(maxsize=4096)
+def _earn_factor(ppu: float, tier: float, category: float, promo: Fraction) -> tuple[int, int]:
+    """points per cent as an exact fraction (numerator, denominator); a sale's hot path, so cached."""
+    factor = exact(ppu) * exact(tier) * exact(category) * promo / 100
+    return factor.numerator, factor.denominator
 
 
 def balance_from_ledger(confirmed: int, pending_entries: Sequence[tuple[str, int]]) -> Balance:
