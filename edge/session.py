@@ -75,14 +75,16 @@ class TillSession:
         with self.lock:
             return self.basket.settle(self._offers, self.clock(), self.rules)
 
-    def redemption_limit(self) -> RedemptionLimit:
+    def redemption_limit(self, payable_cents: int | None = None) -> RedemptionLimit:
+        """``payable_cents``: the basket after discounts when the caller has priced it already."""
         with self.lock:
             if self.customer is None:
                 return RedemptionLimit(0, "no customer: scan a loyalty card first")
-            pricing = self.basket.price(self._offers, self.clock())
+            if payable_cents is None:
+                payable_cents = self.basket.price(self._offers, self.clock()).total_cents
             return redemption_limit(
                 self.repo.balance(self.customer.id),
-                pricing.total_cents,
+                payable_cents,
                 self.rules,
                 hub_online=self.hub_online,
                 offline_burned_today=self.repo.offline_burned_today(self.customer.id, self.clock()),

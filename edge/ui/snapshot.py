@@ -26,12 +26,13 @@ class TillSnapshot:
 def take_snapshot(session: TillSession) -> TillSnapshot:
     with session.lock:
         session.refresh_customer()
+        settlement = session.settlement()  # priced once, for the screen and the redemption limit alike
         return TillSnapshot(
-            settlement=session.settlement(),
+            settlement=settlement,
             customer=session.customer,
             coupons=tuple(session.coupons()),
             personal_offers=tuple(session.personal_offers()),
-            redemption=session.redemption_limit(),
+            redemption=session.redemption_limit(settlement.pricing.total_cents),
             basket_coupons=tuple(sorted(session.basket.coupons)),
             pending_events=session.pending_events(),
             hub_online=session.hub_online,
