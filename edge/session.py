@@ -18,6 +18,7 @@ from devices.barcode.config import BarcodeSettingsError, config_from_settings
 from edge.core.basket import Basket, BasketError
 from edge.core.catalog import Product, weighed_line_product
 from edge.core.loyalty import LoyaltyRules, RedemptionLimit, Settlement, check_redemption, redemption_limit
+from edge.core.measures import price_scanned_item
 from edge.core.offers import Offer
 from edge.core.tiers import next_tier
 from edge.settings import ConfigError, Settings
@@ -151,7 +152,12 @@ class TillSession:
             if result.product is None:
                 return Outcome(False, f"{result.gtin} is not in this store's catalogue; key in the price "
                                "or set the item aside", "error")  # fmt: skip
-            return self.add_product(result.product)
+            line = price_scanned_item(result.product, result.ai, gtin=result.gtin,
+                                      currency=self.settings.store.currency)  # fmt: skip
+            if line.product is None:
+                return Outcome(False, line.error or "this item cannot be priced from its label", "error")
+            added = self.add_product(line.product, line.qty)
+            return Outcome(True, f"{added.message} ({line.note})", added.kind) if added.ok and line.note else added
         if kind == "variable_measure" and result.error is None:
             if result.product is None:
                 return Outcome(False, f"scale label for item {result.item_reference} is not in this store's "
