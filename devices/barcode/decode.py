@@ -151,6 +151,13 @@ def _check_digit_holds(digits: str) -> bool:
     return gs1_standard_check_digit(digits[:-1]) == int(digits[-1])
 
 
+def _addon_appended(digits: str) -> bool:
+    """Under ``]E0``: do these digits read as main + add-on (some scanners append it without ``]E3``)? 14
+    digits only when they are no valid GTIN-14 themselves."""
+    n = len(digits)
+    return n in (15, 17, 18) or (n == 14 and not _check_digit_holds(digits) and _check_digit_holds(digits[:12]))
+
+
 def _ean_upc_name(digits: str) -> str | None:
     """The EAN/UPC symbology a main part of this many digits comes from (13 digits starting 0: a UPC-A)."""
     n = len(digits)
@@ -227,6 +234,8 @@ class _Decoder:
         is_digits = data.isascii() and data.isdigit()
         if self.aim in GS1_MESSAGE_IDS or GS in data:
             return self.gs1_message(data)
+        if is_digits and self.aim == "]I3" and len(data) == 13:
+            data += str(gs1_standard_check_digit(data))  # ITF-14 whose check digit was checked, not sent
         if is_digits and (self.aim is None or self.aim in _ITF_IDS):
             return self.counted_digits(data)
         if len(data) > max(_GTIN_LENGTHS) and _starts_with_known_ai(data):
@@ -280,14 +289,14 @@ class _Decoder:
             return self.gtin(main, ean8_only=True)
         if modifier == "3" and n in (12, 13):
             return self.gtin(main)  # announced an add-on but sent none: the main part still is the product
-        if modifier == "3" or (modifier == "0" and n in (14, 15, 17, 18)):
+        if modifier == "3" or (modifier == "0" and _addon_appended(main)):
             split = split_addon(main)
             if split is None:
                 return self.unknown(f"An EAN/UPC barcode with add-on ({self.aim}) is 12 or 13 digits and a 2- "
                                     f"or 5-digit add-on, not {n} digits - scan again.")  # fmt: skip
             return self.with_addon(*split)
-        if modifier == "0" and n in (6, 7, 8, 12, 13):
-            return self.gtin(main, upce_first=n == 8)
+        if modifier == "0" and n in (6, 7, 8, 12, 13, 14):
+            return self.gtin(main, upce_first=n == 8)  # 14: a GTIN-14 with a leading 0 some setups send
         return self.counted_digits(main)
 
     def with_addon(self, main: str, addon: str) -> ScanResult:

@@ -59,6 +59,11 @@ def test_every_way_an_addon_arrives(scan: str, gtin: str, addon: str, symbology:
     )  # fmt: skip
 
 
+def test_e0_with_fourteen_digits_is_a_gtin14_unless_only_main_and_addon_fit() -> None:
+    assert fields("]E008710000000017", "kind", "gtin", "addon") == ("product", "08710000000017", None)
+    assert fields("]E003600029145225", "gtin", "addon") == ("00036000291452", "25")  # 12 + 2: no valid GTIN-14
+
+
 def test_e3_without_its_addon_still_reads_the_product() -> None:
     assert fields("]E35901234123457", "kind", "gtin", "addon") == ("product", "05901234123457", None)
 
@@ -120,6 +125,8 @@ def test_digits_in_a_symbology_that_carries_no_gtin_are_not_a_product(aim: str) 
 
 def test_gs1_identifiers_and_itf14_still_read_their_digits() -> None:
     assert fields("]I110012345678902", "kind", "gtin") == ("product", "10012345678902")
+    # ]I3: the scanner checked the check digit and left it out - it is put back
+    assert fields("]I31001234567890", "kind", "gtin", "gtin_valid") == ("product", "10012345678902", True)
     assert fields("]e00109506000134352", "kind", "gtin") == ("gs1", "09506000134352")
     assert fields("]C10109506000134352", "kind", "gtin") == ("gs1", "09506000134352")
 
