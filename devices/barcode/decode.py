@@ -225,6 +225,10 @@ class _Decoder:
         card = match_card(data, self.config.loyalty_card)
         if card is not None:
             return self.result("loyalty_card", customer_id=card.number, error=card.error)
+        return self.route(data)
+
+    def route(self, data: str) -> ScanResult:
+        """A scan that is no store code: GS1 HRI, Digital Link, EAN/UPC by identifier, digits, or unknown."""
         if data.startswith("("):
             return self.gs1_hri(data)
         if data[:8].lower().startswith(_URI_SCHEMES):
