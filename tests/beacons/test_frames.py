@@ -1,5 +1,7 @@
-import argparse
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import beacontools
 from hypothesis import given, settings
@@ -124,13 +126,17 @@ def _service_packet(frame: bytes) -> bytes:
 UID_FRAME = bytes.fromhex("00e3" "12345678901234678901" "000000000001")  # without the two RFU bytes
 
 
-def test_ibeacon_followed_by_a_vendor_battery_byte_is_read(capsys):
-    from devices.beacon_cli import cmd_beacon_decode
+def _beacon_decode(*args: str) -> tuple[int, dict]:
+    """``store-edge devices beacon-decode ARGS`` as a technician runs it: exit code and the JSON printed."""
+    proc = subprocess.run([str(Path(sys.executable).parent / "store-edge"), "devices", "beacon-decode", *args],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    return proc.returncode, json.loads(proc.stdout)
 
+
+def test_ibeacon_followed_by_a_vendor_battery_byte_is_read():
     raw = "0201041BFF4C000215A7AE2EB71F004168B99BA749BAC1CA6400010001BB4E"
-    args = argparse.Namespace(manufacturer=[], service=[], raw=[raw])
-    assert cmd_beacon_decode(args) == 0
-    doc = json.loads(capsys.readouterr().out)
+    code, doc = _beacon_decode("--raw", raw)
+    assert code == 0
     assert (doc["format"], doc["uuid"], doc["major"], doc["minor"], doc["tx_power"], doc["error"]) == (
         "ibeacon", "a7ae2eb7-1f00-4168-b99b-a749bac1ca64", 1, 1, -69, None,
     )  # fmt: skip
@@ -146,6 +152,8 @@ def test_ibeacon_lengths_23_and_more_are_read_and_shorter_refused():
     short = parse_manufacturer(0x004C, body[:-1])
     assert short.format == "ibeacon" and not short.recognised
     assert "22 bytes" in (short.error or "") and "at least 23" in (short.error or "")
+    code, doc = _beacon_decode("--manufacturer", "004c=" + body[:-1].hex())  # the command says it too
+    assert code == 2 and doc["format"] == "ibeacon" and "at least 23" in doc["error"]
 
 
 def test_altbeacon_with_and_without_its_reserved_byte():
