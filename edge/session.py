@@ -16,9 +16,9 @@ import sqlite_utils
 
 from devices.barcode.config import BarcodeSettingsError, config_from_settings
 from edge.core.basket import Basket, BasketError
-from edge.core.catalog import Product, weighed_line_product
+from edge.core.catalog import Product
 from edge.core.loyalty import LoyaltyRules, RedemptionLimit, Settlement, check_redemption, redemption_limit
-from edge.core.measures import PricedLine, price_scanned_item
+from edge.core.measures import PricedLine, price_scale_label, price_scanned_item
 from edge.core.offers import Offer
 from edge.core.tiers import next_tier
 from edge.settings import ConfigError, Settings
@@ -158,12 +158,8 @@ class TillSession:
             if result.product is None:
                 return Outcome(False, f"scale label for item {result.item_reference} is not in this store's "
                                "catalogue", "error")  # fmt: skip
-            try:
-                line_product = weighed_line_product(result.product, result.gtin or "", result.weight_g,
-                                                    result.price_cents)  # fmt: skip
-            except ValueError as exc:
-                return Outcome(False, str(exc), "error")
-            return self.add_product(line_product)
+            return self._add_priced(price_scale_label(result.product, result.gtin or "", weight_g=result.weight_g,
+                                                      price_cents=result.price_cents, count=result.count))
         if kind == "loyalty_card" and result.error is None and result.customer_id:
             customer = self.repo.find_customer(result.customer_id)
             if customer is None:

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from edge.core.catalog import Product
+from edge.core.catalog import Product, weighed_line_product
 
 MASS, LENGTH, AREA, VOLUME = "mass", "length", "area", "volume"
 
@@ -107,6 +107,20 @@ def price_scanned_item(product: Product, ai: Mapping[str, str], *, gtin: str | N
         return _measured_line(product, number, read)
     return PricedLine(None, error=f"{product.name} is sold in '{product.unit}', a unit the till cannot price "
                                   "from a label - key in the price.")  # fmt: skip
+
+
+def price_scale_label(product: Product, label_gtin: str, *, weight_g: int | None = None,
+                      price_cents: int | None = None, count: int | None = None) -> PricedLine:
+    """The line for an in-store variable-measure label (an RCN: GS1 prefixes 02, 20-29, read by biip's
+    regional rules or the store's layout). A price or a weight goes through
+    :func:`edge.core.catalog.weighed_line_product` as before; a count label (e.g. Germany's) is ``count``
+    of the product at its own price."""
+    if price_cents is not None or weight_g is not None:
+        return PricedLine(weighed_line_product(product, label_gtin, weight_g, price_cents))
+    if count is not None and count >= 1:
+        return PricedLine(product, qty=count)
+    return PricedLine(None, error=f"The label for {product.name} carries no weight, price or count - key in "
+                                  "the price.")  # fmt: skip
 
 
 def _cents(amount: Decimal) -> int:

@@ -174,3 +174,38 @@ def test_till_takes_the_count_and_a_piece_product_stays_as_it_was(session: TillS
     assert session.scan(demo_gtin(1)).ok
     assert session.scan(f"]C101{milk.gtin}306").ok  # a case label: 6 of them
     assert [(line.product, line.qty) for line in session.basket.lines] == [(milk, 7)]
+
+
+def test_till_takes_a_count_from_an_in_store_count_label(demo_settings: Settings) -> None:
+    """German RCN prefixes 25/26 carry a count (biip's regional rules); it was refused as 'no weight or price'."""
+    import dataclasses
+
+    from edge.demo.seed import demo_gtin
+
+    settings = demo_settings.replace(barcode=dataclasses.replace(demo_settings.barcode, rcn_region="de"))
+    db = open_database(settings.database_path)
+    db.execute("UPDATE products SET item_reference = '0123' WHERE gtin = ?", [demo_gtin(2)])
+    db.conn.commit()
+    till = TillSession(settings, db, clock=lambda: FIXED_NOW)
+    rolls = till.repo.product(demo_gtin(2))
+    assert rolls is not None
+    outcome = till.scan("2501232000069")  # item 0123, count 6 (price/weight check digit 2)
+    assert outcome.ok, outcome.message
+    assert [(line.product, line.qty) for line in till.basket.lines] == [(rolls, 6)]
+
+
+def test_till_weighed_scale_label_is_priced_as_before(session: TillSession) -> None:
+    from edge.core.catalog import with_check_digit
+
+    outcome = session.scan(with_check_digit("280010100254"))  # Old Gouda, item 00101, 0.254 kg at 18.90/kg
+    assert outcome.ok, outcome.message
+    (line,) = session.basket.lines
+    assert (line.product.name, line.product.price_cents) == ("Old Gouda (per kg) 0.254 kg", 480)
+
+
+def test_scale_label_rule_in_words_when_a_label_carries_nothing() -> None:
+    from edge.core.measures import price_scale_label
+
+    line = price_scale_label(product("each"), "0200000000000")
+    assert line.product is None and "no weight, price or count" in (line.error or "")
+    assert price_scale_label(product("kg"), "2800101002546", weight_g=254).product is not None
