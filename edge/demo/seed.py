@@ -149,6 +149,9 @@ def demo_dataset(seed: int = 7, now: datetime | None = None) -> dict[str, list[d
         {"code": "SAVE3-BRAVO", "offer_id": "OFF-COUPON3", "customer_id": None, "single_use": 1},
         {"code": "SAVE3-C1001", "offer_id": "OFF-COUPON3", "customer_id": "C1001", "single_use": 1},
     ]
+    # packed and weighed before sale: a GS1-128 / DataBar label gives its net weight in AI 310n (GS1's example GTIN)
+    products.append({"gtin": "09506000134352", "name": "Smoked Salmon (per kg)", "price_cents": 2990,
+                     "vat_rate_bp": 900, "category": "Deli", "unit": "kg"})  # fmt: skip
     return {"products": products, "customers": customers, "offers": offers, "coupons": coupons}
 
 
