@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 from devices.callbacks import Subscribers
 
 if TYPE_CHECKING:
-    from edge.settings import ScannerSettings
+    from devices.scanners.config import ScannerConfig
 
 
 State = Literal["idle", "connecting", "connected", "disconnected", "stopped"]
@@ -81,7 +81,7 @@ class ScannerSource(ABC):
 
 
 def make_scanner_source(
-    settings: ScannerSettings, override: type[ScannerSource] | None = None
+    settings: ScannerConfig, override: type[ScannerSource] | None = None
 ) -> ScannerSource:
     """Serial when a port is set, else evdev when a device is named, else the keyboard wedge in the till.
 

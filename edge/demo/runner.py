@@ -58,7 +58,8 @@ def run_demo(settings: Settings, with_hub: bool = True) -> int:
                              seed=lambda storage: seed_hub(storage, settings.store.id))  # fmt: skip
         print(f"demo hub listening on {hub.url} (127.0.0.1 only); enrolling this till ...", file=sys.stderr)
         enroll(hub.url, hub.enrolment_code, settings.data_dir)
-        client = SyncClient(settings.database_path, credentials.load(settings.data_dir), settings.hub)
+        client = SyncClient(lambda: open_database(settings.database_path), credentials.load(settings.data_dir),
+                            settings.hub)
         try:
             report = client.sync_once()
             print(f"first sync: {report}", file=sys.stderr)
