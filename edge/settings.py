@@ -32,6 +32,7 @@ from edge.core.errors import CliError
 from sync.config import SyncConfig
 
 ENV_PREFIX = "STORE_EDGE_"
+ENV_SOURCE = "environment (STORE_EDGE_*)"  # how errors name the environment layer
 # STORE_EDGE_* variables that steer tools and tests rather than name a setting
 CONTROL_VARIABLES = frozenset(
     {"STORE_EDGE_PRODUCTION", "STORE_EDGE_CONFIG", "STORE_EDGE_REQUIRE_PG", "STORE_EDGE_HUB_DB", "STORE_EDGE_TEST_PG_DSN"}
@@ -265,7 +266,7 @@ def load_settings(
         layers.append((str(paths.SYSTEM_CONFIG), _read_toml(paths.SYSTEM_CONFIG)))
     env = _env_layer(environ)
     if env:
-        layers.append(("environment (STORE_EDGE_*)", env))
+        layers.append((ENV_SOURCE, env))
     if overrides:
         layers.append(("command line", overrides))
     return typing.cast(Settings, _build(Settings, layers))

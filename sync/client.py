@@ -110,6 +110,11 @@ class SyncReport:
     pulled: int = 0
     batches: int = 0
 
+    def summary(self) -> str:
+        """The report in words, for a terminal."""
+        return (f"sent {self.accepted} new, {self.duplicate} already on the hub, {self.rejected} rejected; "
+                f"received {self.pulled} changes")
+
 
 def _q(text: str) -> str:
     """A JSON string literal; ids, types and timestamps are plain ASCII, so the encoder is rarely needed."""

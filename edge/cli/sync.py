@@ -55,12 +55,6 @@ def _progress_printer(args: argparse.Namespace) -> tuple[Any, Any]:
     return update, bar.stop
 
 
-def describe_report(report: Any) -> str:
-    """A ``SyncReport`` in words."""
-    return (f"sent {report.accepted} new, {report.duplicate} already on the hub, {report.rejected} rejected; "
-            f"received {report.pulled} changes")
-
-
 def cmd_sync_once(args: argparse.Namespace, settings: Settings | None) -> int:
     from edge.core.errors import CliError
     from sync.client import SyncError
@@ -77,7 +71,7 @@ def cmd_sync_once(args: argparse.Namespace, settings: Settings | None) -> int:
         client.compact()  # devices synced only by 'sync once' (cron) need their acked rows dropped too
         client.close()
     done()
-    say(args, describe_report(report))
+    say(args, report.summary())
     return 0 if report.rejected == 0 else 3
 
 

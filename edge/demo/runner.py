@@ -46,6 +46,8 @@ def with_presence(settings: Settings) -> Settings:
 def run_demo(settings: Settings, with_hub: bool = True) -> int:
     from edge.ui.app import make_app
 
+    print(f"demo data in {settings.data_dir} ('store-edge demo --fresh' starts again from fresh data)",
+          file=sys.stderr)
     hub = None
     if with_hub:
         from edge.demo.seed import seed_hub
@@ -62,7 +64,7 @@ def run_demo(settings: Settings, with_hub: bool = True) -> int:
                             settings.hub)
         try:
             report = client.sync_once()
-            print(f"first sync: {report}", file=sys.stderr)
+            print(f"first sync: {report.summary()}", file=sys.stderr)
         except SyncError as exc:
             print(f"first sync failed ({exc}); the till starts offline and keeps retrying", file=sys.stderr)
         finally:

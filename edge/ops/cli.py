@@ -12,7 +12,7 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from edge.cli.common import LAZY
+from edge.cli.common import LAZY, out
 from edge.core.errors import CliError
 from edge.ops import doctor, releases, sdnotify
 from edge.settings import Settings
@@ -23,7 +23,18 @@ def _doctor(args: argparse.Namespace, settings: Settings | None) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace, probes: doctor.Probes | None = None) -> int:
-    """Run the checks and print them; exit 1 when any FAIL (a broken config file is one of them)."""
+    """Run the checks and print them; exit 1 when any FAIL (a broken config file is one of them).
+
+    A bad STORE_EDGE_* variable is input given with this very command, not the device's state: like a bad
+    option it stops the doctor with one line naming the key and the allowed values (``ConfigError``, exit 2).
+    """
+    from edge.settings import ENV_SOURCE, ConfigError, load_settings
+
+    try:
+        load_settings(args.config)
+    except ConfigError as exc:
+        if exc.source == ENV_SOURCE:
+            raise
     config_path = args.config
     if config_path is None:
         from edge import paths
@@ -37,7 +48,7 @@ def cmd_doctor(args: argparse.Namespace, probes: doctor.Probes | None = None) ->
                        f"choose from {', '.join(doctor.ALL_CHECKS)}", 2)
     results = doctor.run_checks(settings, config_error=error, config_path=config_path, probes=probes, only=only,
                                 data_dir=Path(args.data_dir) if args.data_dir else None)
-    print(doctor.report_json(results) if args.json else doctor.report_text(results))
+    print(doctor.report_json(results) if args.json else doctor.report_text(results), file=out(args))
     return doctor.exit_status(results)
 
 
