@@ -6,6 +6,12 @@ Each section is declared by the package that uses it and composed here: ``[hub]`
 (``metadata={"range": (low, high)}`` or ``{"choices": (...)}``, checked by ``devices.fields.problems``); a value
 outside them stops the command with one line naming the source, the key and the allowed range (exit status 2).
 
+Why a small loader of our own rather than pydantic-settings (as Posting) or msgspec (as Harlequin): an error must
+name the layer it came from (the file or the environment) and the key, and pydantic-settings merges the sources
+before it validates; pydantic's import and model building cost ~0.2-1 s on a loaded x86 box (the till must
+start in under 1 s on a Pi); msgspec is cheap but validates only on decoding, not a dataclass built in code, and
+knows no ``Path``. The limits stay declarative (field metadata), so a library can take over the checking later.
+
 Environment keys name a section and a field joined by a double underscore, e.g. ``STORE_EDGE_HUB__URL`` or
 ``STORE_EDGE_LOYALTY__MAX_REDEEM_SHARE``; top-level fields have no section (``STORE_EDGE_DATA_DIR``).
 Mappings (such as category multipliers) are given in the environment as JSON.
