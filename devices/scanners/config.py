@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 
 from devices.fields import problems
 from devices.scanners.evdev_keys import LAYOUTS
-from devices.scanners.framing import TERMINATORS
+
+# what may end a scan on the wire (devices.scanners.framing splits on these)
+TERMINATORS = {"CR": "\r", "LF": "\n", "CRLF": "\r\n", "TAB": "\t"}
 
 
 class ScannerConfigError(ValueError):
