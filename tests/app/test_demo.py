@@ -33,3 +33,35 @@ def test_offline_demo_keeps_existing_data(tmp_path: Path) -> None:
     assert sqlite3.connect(settings.database_path).execute(
         "SELECT count(*) FROM products WHERE category = 'Deli'"
     ).fetchone()[0] == 0
+
+
+def test_demo_start_says_in_words_what_the_first_sync_did(tmp_path: Path, capsys) -> None:
+    from edge.demo.runner import start_hub_and_sync
+
+    settings = prepare_demo(load_settings(environ={}), tmp_path / "demo", offline_seed=False)
+    hub = start_hub_and_sync(settings)
+    try:
+        err = capsys.readouterr().err
+    finally:
+        hub.stop()
+    assert "SyncReport(" not in err
+    line = next(line for line in err.splitlines() if line.startswith("first sync: "))
+    assert line.startswith("first sync: sent 0 new, 0 already on the hub, 0 rejected; received ")
+    assert int(line.rsplit("received ", 1)[1].split()[0]) > 200  # the store's catalogue, customers, offers
+
+
+def test_make_run_says_where_the_demo_data_lives(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    data = tmp_path / "demo"
+    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "demo", "--no-hub", "--data-dir", str(data)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parents[2])
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()  # said before the till takes the terminal
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    assert first.strip() == f"demo data in {data} ('store-edge demo --fresh' starts again from fresh data)"
