@@ -189,3 +189,16 @@ def test_no_module_prints_its_own_error_prefix() -> None:
             if needle in text:
                 offenders.append(f"{path.relative_to(ROOT)}: {needle}")
     assert offenders == []
+
+
+# ------------------------------------------------------------------------------------------- packaging
+def test_license_is_declared_in_the_pep_639_form() -> None:
+    import importlib.metadata
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert project["project"]["license"] == "Apache-2.0"  # an SPDX expression, not the deprecated table
+    assert any(r.startswith("setuptools>=77") for r in project["build-system"]["requires"])
+    # the installed metadata was built from it: Metadata 2.4 with License-Expression, no legacy License field
+    metadata = importlib.metadata.metadata("store-edge")
+    assert metadata["License-Expression"] == "Apache-2.0" and metadata.get("License") is None
