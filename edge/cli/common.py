@@ -1,6 +1,6 @@
 """What every ``store-edge`` command shares: the handler shape, the shared options, output streams, settings.
 
-The convention (ARCHITECTURE.md, "CLI"): every command handler is ``handler(args, settings) -> int``, set on
+The convention (ARCHITECTURE.md, invariant 11): every command handler is ``handler(args, settings) -> int``, set on
 its parser with ``set_defaults(handler=...)``. The one dispatcher (:func:`edge.cli.main.main`) loads the
 settings, calls the handler and turns a :class:`~edge.core.errors.CliError` into one line
 ``store-edge: <message>`` on stderr and its exit code (2 for bad input, 1 for an unusable environment).
@@ -69,6 +69,13 @@ def command_parsers(parser: argparse.ArgumentParser, path: str = "") -> list[tup
                 found.append((sub_path, sub))
                 found.extend(command_parsers(sub, sub_path))
     return found
+
+
+def given(settings: Settings | None) -> Settings:
+    """The settings the dispatcher loaded for a command that is not ``LAZY`` (never None there)."""
+    if settings is None:
+        raise TypeError("this command needs the settings; it must not be registered with settings=LAZY")
+    return settings
 
 
 def load_for(args: argparse.Namespace) -> Settings:

@@ -24,6 +24,7 @@ from edge.cli.common import (
     add_config_option,
     add_data_dir_option,
     command_parsers,
+    given,
     load_for,
     one_line,
 )
@@ -34,7 +35,7 @@ from edge.settings import Settings
 def cmd_till(args: argparse.Namespace, settings: Settings | None) -> int:
     from edge.ui.app import make_app
 
-    assert settings is not None
+    settings = given(settings)
     make_app(settings).run()
     return 0
 
@@ -43,7 +44,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings | None) -> int:
     from edge import paths
     from edge.demo.runner import prepare_demo, run_demo
 
-    assert settings is not None
+    settings = given(settings)
     data_dir = Path(args.data_dir) if args.data_dir else paths.demo_dir()
     if args.fresh and data_dir.exists():
         shutil.rmtree(data_dir)

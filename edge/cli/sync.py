@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any
 
-from edge.cli.common import add_data_dir_option, note, out, require_database, say
+from edge.cli.common import add_data_dir_option, given, note, out, require_database, say
 from edge.settings import Settings
 
 
@@ -59,7 +59,7 @@ def cmd_sync_once(args: argparse.Namespace, settings: Settings | None) -> int:
     from edge.core.errors import CliError
     from sync.client import SyncError
 
-    assert settings is not None
+    settings = given(settings)
     client = open_client(settings, args)
     update, done = _progress_printer(args)
     try:
@@ -78,7 +78,7 @@ def cmd_sync_once(args: argparse.Namespace, settings: Settings | None) -> int:
 def cmd_sync_run(args: argparse.Namespace, settings: Settings | None) -> int:
     from edge.ops import sdnotify
 
-    assert settings is not None
+    settings = given(settings)
     client = open_client(settings, args)
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
@@ -110,7 +110,7 @@ def cmd_sync_status(args: argparse.Namespace, settings: Settings | None) -> int:
     from sync import outbox
     from sync.client import describe_status, status_offline
 
-    assert settings is not None
+    settings = given(settings)
     require_database(settings.database_path)
     db = open_database(settings.database_path)
     st = status_offline(db)
@@ -132,7 +132,7 @@ def cmd_sync_retry_dead(args: argparse.Namespace, settings: Settings | None) -> 
     from edge.db.connection import open_database
     from sync import outbox
 
-    assert settings is not None
+    settings = given(settings)
     require_database(settings.database_path)
     db = open_database(settings.database_path)
     say(args, f"{outbox.retry_dead(db)} dead letter(s) queued again")
@@ -162,7 +162,7 @@ def register_sync(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPa
 def cmd_enroll(args: argparse.Namespace, settings: Settings | None) -> int:
     from sync.enroll import enroll
 
-    assert settings is not None
+    settings = given(settings)
     cred = enroll(args.hub, args.code, settings.data_dir, timeout_s=settings.hub.timeout_s)
     say(args, f"enrolled as device {cred.device_id} of store {cred.store_id}; credential saved")
     if cred.store_id != settings.store.id or cred.device_id != settings.device.id:
