@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from edge.core.contract import OFFER_KINDS
 from edge.settings import ConfigError, Settings, load_settings
 
 HUB_DB_ENV = "STORE_EDGE_HUB_DB"
@@ -415,7 +416,7 @@ def register_hub(subparsers: Any) -> argparse.ArgumentParser:
     sp = add("create-offer", _create_offer, "create or update an offer (optionally with a coupon code)")
     sp.add_argument("--id", required=True)
     sp.add_argument("--kind", required=True,
-                    choices=["percent_off", "amount_off_basket", "buy_x_get_y", "points_multiplier"])
+                    choices=list(OFFER_KINDS))
     sp.add_argument("--name", required=True)
     sp.add_argument("--params", default="{}")
     sp.add_argument("--customer", default=None)

@@ -70,6 +70,17 @@ class ChangeKind(StrEnum):
     TOKEN_SIGHTING = "token_sighting"
 
 
+def revocation_key(kind: str, ident: str) -> str:
+    """The key of a ``revocation`` change: what was revoked (``coupon`` or ``signing_key``) and its id."""
+    return f"{kind}:{ident}"
+
+
+def parse_revocation_key(key: str) -> tuple[str, str]:
+    """``revocation_key`` read back: (kind, id); the kind is ``""`` for a key without one."""
+    kind, sep, ident = key.partition(":")
+    return (kind, ident) if sep else ("", key)
+
+
 # ============================================================================================ declared ranges
 # Each bound is far above what an honest till sends (tests/core/test_contract.py runs the demo's sales and a
 # store-day simulation through check_event_payload) and far below what breaks a 64-bit column or a float.
@@ -426,6 +437,15 @@ def check_event_payload(event_type: str, payload: Any) -> str | None:
 MAX_MULTIPLIER = 1000
 
 
+class OfferKind(StrEnum):
+    """The offer kinds the engine prices (the wire's ``kind``); each has its entry in ``OFFER_KINDS``."""
+
+    PERCENT_OFF = "percent_off"
+    BUY_X_GET_Y = "buy_x_get_y"
+    AMOUNT_OFF_BASKET = "amount_off_basket"
+    POINTS_MULTIPLIER = "points_multiplier"
+
+
 class OfferRole(StrEnum):
     """Where an offer kind acts in pricing (``edge.core.offers`` module docstring, rules 2-4)."""
 
@@ -486,10 +506,10 @@ def _points_multiplier(kind: str, params: Mapping[str, Any]) -> str | None:
 OFFER_KINDS: Mapping[str, OfferKindSpec] = {
     spec.kind: spec
     for spec in (
-        OfferKindSpec("percent_off", OfferRole.LINE, _percent_off),
-        OfferKindSpec("buy_x_get_y", OfferRole.LINE, _buy_x_get_y),
-        OfferKindSpec("amount_off_basket", OfferRole.BASKET, _amount_off_basket),
-        OfferKindSpec("points_multiplier", OfferRole.MULTIPLIER, _points_multiplier),
+        OfferKindSpec(OfferKind.PERCENT_OFF, OfferRole.LINE, _percent_off),
+        OfferKindSpec(OfferKind.BUY_X_GET_Y, OfferRole.LINE, _buy_x_get_y),
+        OfferKindSpec(OfferKind.AMOUNT_OFF_BASKET, OfferRole.BASKET, _amount_off_basket),
+        OfferKindSpec(OfferKind.POINTS_MULTIPLIER, OfferRole.MULTIPLIER, _points_multiplier),
     )
 }
 

@@ -25,7 +25,7 @@ from functools import cached_property
 from typing import Any
 
 from edge.core.catalog import Product
-from edge.core.contract import OFFER_KINDS, OfferRole, offer_kinds, offer_params_problem
+from edge.core.contract import OFFER_KINDS, OfferKind, OfferRole, offer_kinds, offer_params_problem
 from edge.core.money import allocate, exact, format_money, percent_of
 
 # the kinds and their parameter checks are the contract's registry (one place to add a kind)
@@ -187,8 +187,8 @@ def _buy_x_get_y_candidates(offer: Offer, targeted: Sequence[BasketLine]) -> Lin
 
 # how each line kind (contract.OfferRole.LINE) prices the lines it targets
 _LINE_PRICERS: dict[str, Callable[[Offer, Sequence[BasketLine]], LineCandidates]] = {
-    "percent_off": _percent_candidates,
-    "buy_x_get_y": _buy_x_get_y_candidates,
+    OfferKind.PERCENT_OFF: _percent_candidates,
+    OfferKind.BUY_X_GET_Y: _buy_x_get_y_candidates,
 }
 
 
@@ -312,8 +312,8 @@ def evaluate(
 
 
 def _short(offer: Offer) -> str:
-    if offer.kind == "percent_off":
+    if offer.kind == OfferKind.PERCENT_OFF:
         return f"{offer.name} -{float(offer.params.get('percent', 0)):g}%"
-    if offer.kind == "buy_x_get_y":
+    if offer.kind == OfferKind.BUY_X_GET_Y:
         return f"{offer.name} ({offer.params.get('buy')}+{offer.params.get('get')})"
     return offer.name
