@@ -134,6 +134,10 @@ class Str:
     lo: int = 0
     hi: int = MAX_TEXT_CHARS
 
+    def ok(self, value: Any) -> bool:
+        return (isinstance(value, str) and self.lo <= len(value) <= self.hi
+                and ((value.isascii() and "\x00" not in value) or text_problem(value) is None))
+
     def problem(self, value: Any) -> str | None:
         if not isinstance(value, str) or not self.lo <= len(value) <= self.hi:
             return f"must be a string of {self.lo} to {self.hi} characters"
@@ -147,10 +151,11 @@ class Int:
     lo: int
     hi: int
 
+    def ok(self, value: Any) -> bool:
+        return (type(value) is int or _is_int(value)) and self.lo <= value <= self.hi
+
     def problem(self, value: Any) -> str | None:
-        if (type(value) is int or _is_int(value)) and self.lo <= value <= self.hi:
-            return None
-        return f"must be a whole number from {self.lo} to {self.hi}"
+        return None if self.ok(value) else f"must be a whole number from {self.lo} to {self.hi}"
 
 
 @dataclass(frozen=True)
@@ -160,10 +165,11 @@ class Num:
     lo: float
     hi: float
 
+    def ok(self, value: Any) -> bool:
+        return _is_number(value) and self.lo <= value <= self.hi
+
     def problem(self, value: Any) -> str | None:
-        if _is_number(value) and self.lo <= value <= self.hi:
-            return None
-        return f"must be a finite number from {self.lo:g} to {self.hi:g}"
+        return None if self.ok(value) else f"must be a finite number from {self.lo:g} to {self.hi:g}"
 
 
 @dataclass(frozen=True)
@@ -172,16 +178,22 @@ class OneOf:
 
     values: tuple[str, ...]
 
+    def ok(self, value: Any) -> bool:
+        return isinstance(value, str) and value in self.values
+
     def problem(self, value: Any) -> str | None:
-        return None if value in self.values else f"must be one of {', '.join(self.values)}"
+        return None if self.ok(value) else f"must be one of {', '.join(self.values)}"
 
 
 @dataclass(frozen=True)
 class Obj:
     """A JSON object; its contents pass the generic checks only (finite numbers, clean strings)."""
 
+    def ok(self, value: Any) -> bool:
+        return isinstance(value, dict)
+
     def problem(self, value: Any) -> str | None:
-        return None if isinstance(value, dict) else "must be a JSON object"
+        return None if self.ok(value) else "must be a JSON object"
 
 
 @dataclass(frozen=True)
@@ -190,6 +202,10 @@ class Items:
 
     fields: tuple[Field, ...]
     max_items: int
+
+    def ok(self, value: Any) -> bool:
+        return (isinstance(value, list) and len(value) <= self.max_items
+                and all(isinstance(item, dict) and _fields_ok(self.fields, item) for item in value))
 
     def problem(self, value: Any) -> str | None:
         if not isinstance(value, list) or len(value) > self.max_items:
@@ -239,7 +255,24 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _fields_ok(fields: tuple[Field, ...], payload: Mapping[str, Any]) -> bool:
+    """The fast path: True when every field passes (no sentence built); aliases and absences go the slow way."""
+    for f in fields:
+        value = payload.get(f.name, _MISSING)
+        if value is _MISSING:
+            if f.required or f.aliases:
+                return False
+        elif value is None:
+            if not f.nullable:
+                return False
+        elif not f.kind.ok(value):
+            return False
+    return True
+
+
 def _fields_problem(fields: tuple[Field, ...], payload: Mapping[str, Any]) -> str | None:
+    if _fields_ok(fields, payload):
+        return None
     for f in fields:
         problem = f.problem(payload)
         if problem:
