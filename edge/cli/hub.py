@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from edge.cli.common import LAZY, add_data_dir_option, load_for, say
+from edge.core.contract import OFFER_KINDS
 from edge.core.errors import CliError
 from edge.settings import Settings
 
 HUB_DB_ENV = "STORE_EDGE_HUB_DB"
-OFFER_KINDS = ["percent_off", "amount_off_basket", "buy_x_get_y", "points_multiplier"]
 Command = Callable[[argparse.Namespace, Any], Any]
 
 

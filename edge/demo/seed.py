@@ -59,10 +59,8 @@ def _iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def demo_dataset(seed: int = 7, now: datetime | None = None) -> dict[str, list[dict[str, Any]]]:
-    """The demo store's data, in the edge database's shapes (JSON columns as text)."""
-    rng = random.Random(seed)
-    now = now or datetime.now(UTC)
+def _products(rng: random.Random) -> list[dict[str, Any]]:
+    """210 packaged products (7 categories x 10 stems x 3 variants) and 4 weighed at the counters."""
     products: list[dict[str, Any]] = []
     n = 1
     for category, (vat, stems) in CATEGORIES.items():
@@ -81,6 +79,39 @@ def demo_dataset(seed: int = 7, now: datetime | None = None) -> dict[str, list[d
         products.append({"gtin": "0" + with_check_digit(f"28{ref}00000"), "name": f"{name} (per kg)",
                          "price_cents": per_kg, "vat_rate_bp": 900, "category": category, "item_reference": ref,
                          "unit": "kg"})  # fmt: skip
+    return products
+
+
+def _purchases(rng: random.Random, i: int, products: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """Customer ``i``'s recent purchases in the store, on the web and in the app, newest first."""
+    purchases = []
+    for k in range(rng.randint(1, 4)):
+        p = rng.choice(products)
+        when = now - timedelta(days=rng.randint(1, 90))
+        channel = rng.choice(["store", "web", "app"])
+        qty = rng.randint(1, 3)
+        purchases.append({"channel": channel, "id": f"{channel.upper()}-{i}-{k}", "store_id": None,
+                          "total_cents": p["price_cents"] * qty, "created_at": _iso(when),
+                          "items": [{"gtin": p["gtin"], "name": p["name"], "qty": qty}]})  # fmt: skip
+    purchases.sort(key=lambda x: x["created_at"], reverse=True)
+    return purchases
+
+
+def _pickups(rng: random.Random, i: int, products: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """A web order ready for pickup for every sixth customer."""
+    if i % 6:
+        return []
+    count = rng.randint(1, 6)
+    ready = now - timedelta(hours=rng.randint(1, 48))
+    items = [products[(i * 7 + k) % len(products)] for k in range(count)]
+    return [{"order_id": f"WEB-{10_000 + i}", "status": "ready",
+             "total_cents": sum(int(str(x["price_cents"])) for x in items), "created_at": _iso(ready),
+             "items": [{"gtin": x["gtin"], "name": x["name"], "qty": 1} for x in items]}]  # fmt: skip
+
+
+def _customers(rng: random.Random, products: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """54 customers: 25 Bronze, 17 Silver, 12 Gold; C1001 holds 1,500 points; every other one consents to
+    location; every tenth has a birthday this month."""
     customers: list[dict[str, Any]] = []
     tiers = ["Bronze"] * 25 + ["Silver"] * 17 + ["Gold"] * 12
     for i, tier in enumerate(tiers, start=1):
@@ -88,24 +119,8 @@ def demo_dataset(seed: int = 7, now: datetime | None = None) -> dict[str, list[d
         spend = {"Bronze": rng.randint(0, 49_999), "Silver": rng.randint(50_000, 149_999),
                  "Gold": rng.randint(150_000, 400_000)}[tier]  # fmt: skip
         birthday = date(rng.randint(1950, 2004), now.month if i % 10 == 0 else rng.randint(1, 12), rng.randint(1, 28))
-        purchases = []
-        for k in range(rng.randint(1, 4)):
-            p = rng.choice(products)
-            when = now - timedelta(days=rng.randint(1, 90))
-            channel = rng.choice(["store", "web", "app"])
-            qty = rng.randint(1, 3)
-            purchases.append({"channel": channel, "id": f"{channel.upper()}-{i}-{k}", "store_id": None,
-                              "total_cents": p["price_cents"] * qty, "created_at": _iso(when),
-                              "items": [{"gtin": p["gtin"], "name": p["name"], "qty": qty}]})  # fmt: skip
-        purchases.sort(key=lambda x: x["created_at"], reverse=True)
-        pickups = []
-        if i % 6 == 0:
-            count = rng.randint(1, 6)
-            ready = now - timedelta(hours=rng.randint(1, 48))
-            items = [products[(i * 7 + k) % len(products)] for k in range(count)]
-            pickups.append({"order_id": f"WEB-{10_000 + i}", "status": "ready",
-                            "total_cents": sum(int(str(x["price_cents"])) for x in items), "created_at": _iso(ready),
-                            "items": [{"gtin": x["gtin"], "name": x["name"], "qty": 1} for x in items]})  # fmt: skip
+        purchases = _purchases(rng, i, products, now)
+        pickups = _pickups(rng, i, products, now)
         rewards = []
         if tier == "Gold":
             rewards.append({"name": "Free coffee", "expires": (now + timedelta(days=30)).strftime("%Y-%m-%d")})
@@ -119,6 +134,11 @@ def demo_dataset(seed: int = 7, now: datetime | None = None) -> dict[str, list[d
             "recent_purchases": json.dumps(purchases), "pickup_orders": json.dumps(pickups),
             "rewards": json.dumps(rewards),
         })  # fmt: skip
+    return customers
+
+
+def _offers(products: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """Every kind of offer (``edge.core.contract.OFFER_KINDS``), tier, birthday, coupon and personal ones."""
     dairy_milk = [products[0]["gtin"], products[3]["gtin"]]
     in_a_month = (now + timedelta(days=30)).isoformat()
     offers: list[dict[str, Any]] = [
@@ -144,6 +164,16 @@ def demo_dataset(seed: int = 7, now: datetime | None = None) -> dict[str, list[d
     for o in offers:
         o["params"] = json.dumps(o["params"])
         o["tiers"] = json.dumps(o.get("tiers", []))
+    return offers
+
+
+def demo_dataset(seed: int = 7, now: datetime | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The demo store's data, in the edge database's shapes (JSON columns as text): ``products``,
+    ``customers``, ``offers``, ``coupons``. Deterministic for a ``seed`` (dates relative to ``now``)."""
+    rng = random.Random(seed)
+    now = now or datetime.now(UTC)
+    products = _products(rng)
+    customers = _customers(rng, products, now)
     coupons: list[dict[str, Any]] = [
         {"code": "SAVE3-ALPHA", "offer_id": "OFF-COUPON3", "customer_id": None, "single_use": 1},
         {"code": "SAVE3-BRAVO", "offer_id": "OFF-COUPON3", "customer_id": None, "single_use": 1},
@@ -152,7 +182,7 @@ def demo_dataset(seed: int = 7, now: datetime | None = None) -> dict[str, list[d
     # packed and weighed before sale: a GS1-128 / DataBar label gives its net weight in AI 310n (GS1's example GTIN)
     products.append({"gtin": "09506000134352", "name": "Smoked Salmon (per kg)", "price_cents": 2990,
                      "vat_rate_bp": 900, "category": "Deli", "unit": "kg"})  # fmt: skip
-    return {"products": products, "customers": customers, "offers": offers, "coupons": coupons}
+    return {"products": products, "customers": customers, "offers": _offers(products, now), "coupons": coupons}
 
 
 def seed_demo(db: sqlite_utils.Database, seed: int = 7, now: datetime | None = None) -> dict[str, int]:
