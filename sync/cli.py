@@ -260,13 +260,14 @@ def register_enroll(subparsers: Any) -> argparse.ArgumentParser:
 
 
 # ------------------------------------------------------------------------------------------------ hub
+def _hub_target(args: argparse.Namespace) -> str:
+    return args.db or os.environ.get(HUB_DB_ENV) or str(_settings(args).data_dir / "hub.db")
+
+
 def _hub_storage(args: argparse.Namespace) -> Any:
     from sync.hub.storage import HubStorage
 
-    target = args.db or os.environ.get(HUB_DB_ENV)
-    if not target:
-        target = str(_settings(args).data_dir / "hub.db")
-    return HubStorage.open(target)
+    return HubStorage.open(_hub_target(args))
 
 
 def _hub_cmd(fn: Any) -> Any:
@@ -274,7 +275,10 @@ def _hub_cmd(fn: Any) -> Any:
     def wrapper(args: argparse.Namespace) -> int:
         from sync.hub.storage import HubError
 
-        storage = _hub_storage(args)  # inside the guard: an unreachable database is one line, not a traceback
+        try:  # inside the guard: an unreachable database is one line, not a traceback
+            storage = _hub_storage(args)
+        except HubError as exc:  # e.g. a schema that needs 'hub migrate'
+            return _err(args, str(exc))
         try:
             return int(fn(args, storage) or 0)
         except HubError as exc:
@@ -373,9 +377,20 @@ def _set_webhook(args: argparse.Namespace, s: Any) -> None:
 
 
 def _seed_demo(args: argparse.Namespace, s: Any) -> None:
-    from sync.hub.server import seed_demo
+    from edge.demo.seed import seed_hub  # the one demo dataset (the hub itself holds none)
 
-    _p(args, f"demo data seeded; enrolment code for till-1: {seed_demo(s)}")
+    seed_hub(s, "demo-store")
+    _p(args, f"demo data seeded; enrolment code for till-1: {s.create_device('demo-store', 'till-1')}")
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from sync.hub.migrate import migrate_command
+    from sync.hub.storage import HubError
+
+    try:
+        return migrate_command(_hub_target(args), _out(args))
+    except HubError as exc:
+        return _err(args, str(exc))
 
 
 def register_hub(subparsers: Any) -> argparse.ArgumentParser:
@@ -435,6 +450,10 @@ def register_hub(subparsers: Any) -> argparse.ArgumentParser:
     sp.add_argument("--secret", default=None,
                     help="shared secret: each delivery carries X-Store-Edge-Signature: sha256=HMAC-SHA256(body)")
     add("seed-demo", _seed_demo, "demo store, customers, catalog and an enrolment code")
+    sp = sub.add_parser("migrate", help="upgrade the hub database schema in place (data kept)")
+    sp.add_argument("--db", default=None, help=f"SQLite file or postgresql:// DSN (default ${HUB_DB_ENV})")
+    _common(sp)
+    sp.set_defaults(func=_guarded(_migrate))
     from sync.hub.admin_cli import register as register_presence_admin
 
     register_presence_admin(add)  # tags, EID keys, store beacons, rules, consent, revocations, erasure
