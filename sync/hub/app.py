@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -89,6 +89,10 @@ def _is_busy(exc: BaseException) -> bool:
 
 
 async def _database_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, DataError):  # a value the database cannot hold (a NUL character on PostgreSQL, ...)
+        log.warning("hub refused a value: %s %s: %s", request.method, request.url.path, " ".join(str(exc).split())[:300])
+        return _error("bad_request", "the request holds a value the hub database cannot store "
+                      "(such as a NUL character or a number out of range)", 400)
     if _is_busy(exc):
         return _error("busy", "the hub is busy; retry shortly", 503, {"Retry-After": "1"})
     log.error("hub request failed: %s %s", request.method, request.url.path, exc_info=exc)

@@ -9,6 +9,7 @@ reports), ``members`` (customers, consents, orders), ``offers`` (products, offer
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -268,7 +269,7 @@ class HubStorage:
     def due_notifications(self, limit: int, max_attempts: int, *, lease_s: float = notifications.LEASE_S
                           ) -> list[dict[str, Any]]:
         """Claim due notifications for delivery (each is handed to one deliverer across processes)."""
-        return self._write(notifications.claim, limit, max_attempts, lease_s=lease_s)
+        return self._write(functools.partial(notifications.claim, lease_s=lease_s), limit, max_attempts)
 
     def notification_delivered(self, event_id: str) -> None:
         self._write(notifications.delivered, event_id)
