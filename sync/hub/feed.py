@@ -21,6 +21,7 @@ feed) or ``c2.<txid>.<version>``; a ``c1`` cursor reads as ``(0, version)``, so 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import BigInteger, Connection, Text, cast, exists, func, or_, select, tuple_
@@ -65,7 +66,7 @@ def _for_store(store_id: str) -> Any:
     return or_(changes.c.store_id.is_(None), changes.c.store_id == store_id)
 
 
-def _page_rows(conn: Connection, store_id: str, after: Position, limit: int) -> tuple[list[Any], bool]:
+def _page_rows(conn: Connection, store_id: str, after: Position, limit: int) -> tuple[Sequence[Any], bool]:
     """(rows of (txid, version, kind, key) up to ``limit + 1``, whether rows are held back behind an open
     transaction)."""
     c = changes.c
@@ -90,7 +91,7 @@ def snapshot(conn: Connection, kind: str, key: str, store_id: str) -> dict[str, 
     return presence.snapshot(conn, kind, key, store_id) if fn is None else fn(conn, key, store_id)
 
 
-def _page(conn: Connection, device: DeviceAuth, rows: list[Any], limit: int, since: Position) -> protocol.ChangesPage:
+def _page(conn: Connection, device: DeviceAuth, rows: Sequence[Any], limit: int, since: Position) -> protocol.ChangesPage:
     has_more = len(rows) > limit
     rows = rows[:limit]
     latest: dict[tuple[str, str], Position] = {}

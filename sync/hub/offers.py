@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from edge.core import contract
 from edge.core.contract import ChangeKind
 from sync.hub.changes import record, record_many, record_scoped
 from sync.hub.common import HubError, now_iso
@@ -77,9 +78,7 @@ def product_snapshot(conn: Connection, gtin: str, _store_id: str) -> dict[str, A
 def normalise_offer(data: dict[str, Any]) -> dict[str, Any]:
     """The offer document as the tills receive it; a malformed offer would reach every till, so it is refused
     here with the reason (``HubError 'bad_offer'``)."""
-    from edge.core.offers import offer_params_problem
-
-    problem = offer_params_problem(str(data.get("kind")), data.get("params", {}))
+    problem = contract.offer_params_problem(str(data.get("kind")), data.get("params", {}))
     if problem:
         raise HubError("bad_offer", f"offer {data.get('id')!r} refused: {problem}")
     return {

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, select
 
-from edge.core.contract import ChangeKind, EventType
+from edge.core import contract
+from edge.core.contract import ANALYTICS_FIELDS, ChangeKind, EventType
 from sync.hub.changes import record, record_many, relevant_stores
 from sync.hub.db import insert
 from sync.hub.tables import (
@@ -44,9 +44,7 @@ VISIT_EVENT = EventType.PRESENCE_VISIT
 ANONYMOUS_EVENT = EventType.PRESENCE_ANONYMOUS_COUNT
 ANALYTICS_EVENT = EventType.PRESENCE_ANALYTICS
 TOKEN_SEEN_EVENT = EventType.LOYALTY_TOKEN_SEEN
-ANALYTICS_FIELDS = ("since", "until", "zone_visits", "dwell_distribution", "offers_issued", "offers_converted",
-                    "conversion_rate", "anonymous_devices")
-EID_PREFIX = "eid:"
+EID_PREFIX = contract.EID_IDENTITY_PREFIX
 _HEX = re.compile(r"^[0-9a-f]+$")
 
 
@@ -66,40 +64,14 @@ def _hex(text: str, length: int, what: str) -> str:
     return value
 
 
-def ibeacon_key(text: str) -> str:
-    """``UUID:MAJOR:MINOR`` -> the edge's key ``ibeacon:<uuid>:<major>:<minor>``."""
-    parts = text.strip().split(":")
-    if len(parts) != 3:
-        raise PresenceInputError(f"an iBeacon is written UUID:MAJOR:MINOR, got {text!r}")
-    try:
-        uid = str(uuid.UUID(parts[0]))
-        major, minor = int(parts[1]), int(parts[2])
-    except ValueError:
-        raise PresenceInputError(f"an iBeacon is written UUID:MAJOR:MINOR with numbers 0..65535, got {text!r}") from None
-    if not (0 <= major <= 65535 and 0 <= minor <= 65535):
-        raise PresenceInputError(f"iBeacon major and minor must be 0..65535, got {text!r}")
-    return f"ibeacon:{uid}:{major}:{minor}"
-
-
-def eddystone_uid_key(text: str) -> str:
-    """``NAMESPACE:INSTANCE`` (20 and 12 hex digits) -> ``eddystone-uid:<ns>:<inst>``."""
-    parts = text.strip().split(":")
-    if len(parts) != 2:
-        raise PresenceInputError(f"an Eddystone-UID is written NAMESPACE:INSTANCE, got {text!r}")
-    return f"eddystone-uid:{_hex(parts[0], 20, 'the namespace')}:{_hex(parts[1], 12, 'the instance')}"
-
-
 def beacon_key(text: str) -> tuple[str, str]:
-    """A full beacon key (``ibeacon:...``, ``eddystone-uid:...``, ``altbeacon:<40 hex>``) -> (kind, key)."""
-    kind, _, rest = text.strip().partition(":")
-    kind = kind.lower()
-    if kind == "ibeacon":
-        return kind, ibeacon_key(rest)
-    if kind == "eddystone-uid":
-        return kind, eddystone_uid_key(rest)
-    if kind == "altbeacon":
-        return kind, f"altbeacon:{_hex(rest, 40, 'the AltBeacon id')}"
-    raise PresenceInputError(f"a beacon key starts with ibeacon:, eddystone-uid: or altbeacon:, got {text!r}")
+    """A full beacon key as typed -> (kind, the key the till's scanner builds) by the contract's rule
+    (``edge.core.contract.parse_beacon_key``); ``PresenceInputError`` with its sentence otherwise."""
+    try:
+        kind, key = contract.parse_beacon_key(text)
+    except contract.BeaconKeyError as exc:
+        raise PresenceInputError(str(exc)) from None
+    return str(kind), key
 
 
 # ------------------------------------------------------------------------------------------- consent
@@ -162,7 +134,7 @@ def set_eid_key(conn: Connection, customer_id: str, key_hex: str, exponent: int,
     if not 0 <= exponent <= 15:
         raise PresenceInputError(f"the EID rotation exponent must be 0..15, got {exponent}")
     ident = EID_PREFIX + customer_id
-    _put_identity(conn, ident, customer_id, "eid", None, key, exponent, int(clock_offset_s))
+    _put_identity(conn, ident, customer_id, contract.EID_IDENTITY_KIND, None, key, exponent, int(clock_offset_s))
     return ident
 
 
@@ -220,15 +192,13 @@ def store_beacon_snapshot(conn: Connection, key: str, store_id: str) -> dict[str
 
 
 def check_rule(rule: Any) -> dict[str, Any]:
-    """The rule as the edge will run it (edge.core.presence_offers); refused here rather than skipped there."""
-    from edge.core.presence_offers import RuleError, rule_from_dict
-
+    """The rule as the till will run it (the contract's presence-rule schema,
+    ``edge.core.contract.presence_rule_problem``); refused here rather than skipped there."""
     if not isinstance(rule, dict) or not isinstance(rule.get("campaign_id"), str) or not rule["campaign_id"]:
         raise PresenceInputError("a presence rule is a JSON object with a 'campaign_id'")
-    try:
-        rule_from_dict(rule)
-    except (RuleError, TypeError, ValueError, KeyError) as exc:
-        raise PresenceInputError(f"presence rule {rule['campaign_id']}: {exc}") from None
+    problem = contract.presence_rule_problem(rule)
+    if problem:
+        raise PresenceInputError(problem)
     return rule
 
 

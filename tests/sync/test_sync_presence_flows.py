@@ -249,7 +249,7 @@ def test_presence_analytics_are_stored_and_only_notifications_queue_for_the_webh
         visits = sorted(tuple(r) for r in conn.execute(text(
             "SELECT visit_id, customer_id, zone, dwell_s FROM presence_visits")))
         counts = [tuple(r) for r in conn.execute(text("SELECT zone, devices FROM presence_anonymous_counts"))]
-        summary = json.loads(conn.execute(text("SELECT summary FROM presence_analytics")).scalar())
+        summary = json.loads(conn.execute(text("SELECT summary FROM presence_analytics")).scalar_one())
         stored = " ".join(str(tuple(r)) for table in ("presence_visits", "presence_anonymous_counts",
                                                       "presence_analytics")
                           for r in conn.execute(text(f"SELECT * FROM {table}")))
