@@ -46,7 +46,7 @@ class HubStorage:
     a database whose schema is older is upgraded on SQLite and refused on PostgreSQL (``SchemaError``: run
     ``store-edge hub migrate``), one newer than the code is refused on both."""
 
-    def __init__(self, db: Database, *, auto_upgrade: bool | None = None, pull_wait_s: float = 1.0) -> None:
+    def __init__(self, db: Database, *, auto_upgrade: bool | None = None, pull_wait_s: float = 3.0) -> None:
         self.db = db
         self.dialect = db.dialect
         self.pull_wait_s = pull_wait_s
