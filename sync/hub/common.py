@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are read aloud and typed
 
@@ -49,7 +48,3 @@ class Enrolment:
     store_id: str
     token: str
 
-
-def rows_as_dicts(result: Any) -> list[dict[str, Any]]:
-    """A SQLAlchemy result as plain dicts keyed by column name."""
-    return [dict(r) for r in result.mappings()]
