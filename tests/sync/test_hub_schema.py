@@ -24,7 +24,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 from synchelpers import close_hub_storage, open_hub_storage, pg_dsn
 
-from sync.cli import main
+from edge.cli import main
 from sync.hub import migrate
 from sync.hub.db import open_database
 from sync.hub.storage import HubStorage
