@@ -11,7 +11,9 @@ Errors: a database that cannot be reached or opened raises the driver's own exce
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,11 +39,14 @@ class Database:
         self.engine = engine
         self.dialect = engine.dialect.name
         self.dsn, self.schema = dsn, schema
+        # SQLite has one writer: this process's writers queue here in order instead of polling SQLite's busy
+        # handler (which starves some of them under load); readers run in parallel (WAL)
+        self._writer: Any = threading.RLock() if self.dialect == SQLITE else contextlib.nullcontext()
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction: committed when the block ends, rolled back on an exception."""
-        with _driver_errors(), self.engine.begin() as conn:
+        with self._writer, _driver_errors(), self.engine.begin() as conn:
             yield conn
 
     @contextmanager
