@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from edge import __version__, paths
+from edge.core.errors import CliError
 from edge.settings import ConfigError, Settings, load_settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -24,6 +25,12 @@ def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
 def cmd_till(args: argparse.Namespace, settings: Settings) -> int:
     from edge.ui.app import make_app
 
+    if args.accept_new_database:
+        from edge.db.identity import accept_new_database
+
+        kept = accept_new_database(settings.database_path)
+        if kept is not None:
+            print(f"store-edge: the old identity marker was kept as {kept}", file=sys.stderr)
     make_app(settings).run()
     return 0
 
@@ -52,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     till = sub.add_parser("till", help="run the till with the configured store and database")
     till.add_argument("--data-dir", help="override the data directory")
+    till.add_argument("--accept-new-database", action="store_true",
+                      help="use the database found (or a new one) although another one of this device was there")
     till.set_defaults(handler=cmd_till)
 
     for register in _plugin_registrations():
@@ -84,6 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"store-edge: {exc}", file=sys.stderr)
         return 2
+    except CliError as exc:  # e.g. a damaged, empty or foreign database, a full disk: one line, no traceback
+        print(f"store-edge: {exc.message}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         return 130
 

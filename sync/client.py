@@ -78,6 +78,13 @@ class HubRefused(SyncError):
     permanent = True
 
 
+class BatchRefused(HubRefused):
+    """The hub refused a whole push request as malformed or too large (400 ``bad_request``, 413): something in
+    the events, since the hub takes an empty batch. ``seqs``: the refused batch (set by the push)."""
+
+    seqs: tuple[int, ...] = ()
+
+
 class HubBusy(SyncError):
     def __init__(self, message: str, retry_after_s: float | None, shrink: bool = True) -> None:
         super().__init__(message)
@@ -229,8 +236,8 @@ class SyncClient:
         if status == 401:
             raise HubRefused(message or "this device is not known to the hub; enrol it with 'store-edge enroll'")
         retry_after = parse_retry_after(resp.headers.get("retry-after"))
-        if status == 413:
-            raise HubBusy("the hub found the batch too large; sending smaller batches", retry_after or 0.0)
+        if status == 413 or (status == 400 and code == "bad_request"):
+            raise BatchRefused(f"the hub refused the request ({status}: {message or resp.reason_phrase})")
         if status in (429, 502, 503, 504) or status >= 500:
             raise HubBusy(f"the hub answered {status} ({message or resp.reason_phrase or 'no reason'}); retrying",
                           retry_after)
@@ -266,8 +273,27 @@ class SyncClient:
             raise HubBusy(f"the hub's answer could not be read ({exc}); retrying", None) from None
         except SyncError as exc:
             outbox.release(self.db, [r.seq for r in batch], str(exc))
+            if isinstance(exc, BatchRefused):
+                exc.seqs = tuple(r.seq for r in batch)
             raise
         return {r.id: r for r in results}
+
+    def _isolate(self, exc: BatchRefused, report: SyncReport) -> bool:
+        """The hub refused a whole batch: halve the batch until the event it refuses is alone, then that event
+        goes to the dead letters with the hub's words and the others flow on. False (the refusal stands, for
+        every event) when the hub refuses even an empty batch: then the events are not the cause."""
+        if len(exc.seqs) > 1:
+            self.batch_size = max(1, min(self.batch_size, len(exc.seqs)) // 2)
+            return True
+        if not exc.seqs:
+            return False
+        try:
+            self._post(gzip.compress(f'{{"protocol":{PROTOCOL_VERSION},"events":[]}}'.encode(), 1))
+        except SyncError:
+            return False
+        outbox.bury(self.db, exc.seqs[0], f"the hub refused this event on its own: {exc}")
+        report.rejected += 1
+        return True
 
     def push_batch(self) -> tuple[int, int, int] | None:
         """Send one batch; returns (accepted, duplicate, rejected) or None when nothing is pending."""
@@ -362,6 +388,11 @@ class SyncClient:
             while True:
                 try:
                     counts = next(batches, None)
+                except BatchRefused as exc:
+                    if not self._isolate(exc, report):
+                        raise
+                    batches = self._pipelined()  # the refused batch is pending again, in order
+                    continue
                 except SyncError as exc:
                     if exc.shrink_batch:
                         self._adapt(0.0, ok=False)
