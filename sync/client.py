@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 LAST_SUCCESS_KEY = "last_success_at"
 LAST_ERROR_KEY = "last_error"
+# the hub's clock minus this device's, in seconds (edge/clock.py reads it); re-recorded when it moves this much
+HUB_CLOCK_OFFSET_KEY = "hub_clock_offset_s"
+HUB_CLOCK_RECORD_STEP_S = 1.0
 BACKOFF_BASE_S = 0.5
 SLOW_BATCH_S = 2.0  # a batch slower than this stops the batch size from growing
 PULL_LIMIT = 500
@@ -123,6 +126,23 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
+def hub_clock_offset(date_header: str | None, device_received: datetime, round_trip_s: float) -> float | None:
+    """Hub time minus device time, in seconds, from an answer's ``Date`` header (RFC 9110 section 6.6.1: when
+    the hub generated the answer, to the second). The hub's instant is taken mid-second and set against the
+    device's clock at mid-flight (received minus half the round trip); error under a second plus half the
+    round trip. None when the header is missing or unreadable."""
+    if not date_header:
+        return None
+    try:
+        hub = email.utils.parsedate_to_datetime(date_header)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if hub.tzinfo is None:
+        hub = hub.replace(tzinfo=UTC)
+    device_mid = device_received.timestamp() - max(0.0, round_trip_s) / 2
+    return hub.timestamp() + 0.5 - device_mid
+
+
 def full_jitter(attempt: int, base_s: float, cap_s: float, rng: random.Random | None = None) -> float:
     """AWS-style full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
     return (rng or random).uniform(0.0, min(cap_s, base_s * (2 ** min(attempt, 30))))
@@ -144,6 +164,8 @@ class SyncClient:
         self._backlog = 0
         self._sent = 0
         self._next_attempt_in: float | None = None
+        self._clock_offset: float | None = None  # last recorded hub clock offset (s)
+        self._clock_seen: float | None = None  # last seen
         self._http = httpx.Client(
             base_url=self.hub_url,
             timeout=self.settings.timeout_s,
@@ -203,12 +225,14 @@ class SyncClient:
         with self.db.conn:
             set_state(self.db, LAST_SUCCESS_KEY, outbox.utc_now_iso())
             self.db.conn.execute("DELETE FROM sync_state WHERE key = ?", [LAST_ERROR_KEY])
+            self._save_hub_clock()
 
     def _record_error(self, exc: SyncError) -> None:
         self._online = False if isinstance(exc, HubUnreachable | HubRefused) else self._online
         self.failures += 1
         with self.db.conn:
             set_state(self.db, LAST_ERROR_KEY, str(exc))
+            self._save_hub_clock()
 
     # ---------------------------------------------------------------- HTTP
     def _request(self, method: str, path: str, **kw: Any) -> Any:
@@ -220,6 +244,7 @@ class SyncClient:
             raise HubUnreachable(f"the hub at {self.hub_url} did not answer within {self.settings.timeout_s:g} s") from None
         except httpx.HTTPError as exc:
             raise HubUnreachable(f"the connection to the hub broke off ({type(exc).__name__})") from None
+        self._note_hub_clock(resp)
         try:
             doc = resp.json()
         except ValueError:
@@ -242,6 +267,23 @@ class SyncClient:
             raise HubBusy(f"the hub answered {status} ({message or resp.reason_phrase or 'no reason'}); retrying",
                           retry_after)
         raise HubRefused(f"the hub refused the request ({status}: {message or resp.reason_phrase})")
+
+    def _note_hub_clock(self, resp: httpx.Response) -> None:
+        """Remember the hub's clock offset (``hub_clock_offset``); requests run on the push thread too, so it
+        is recorded in the database by the sync thread, with the round's outcome (``_save_hub_clock``)."""
+        offset = hub_clock_offset(resp.headers.get("date"), datetime.now(UTC), resp.elapsed.total_seconds())
+        if offset is not None:
+            self._clock_seen = offset
+
+    def _save_hub_clock(self) -> None:
+        """Inside the caller's transaction: record the offset seen when it moved by a second or more."""
+        seen = self._clock_seen
+        if seen is None:
+            return
+        if self._clock_offset is not None and abs(seen - self._clock_offset) < HUB_CLOCK_RECORD_STEP_S:
+            return
+        set_state(self.db, HUB_CLOCK_OFFSET_KEY, f"{seen:.1f}")
+        self._clock_offset = seen
 
     # ---------------------------------------------------------------- push
     def _event_json(self, row: outbox.OutboxRow) -> str:

@@ -37,11 +37,11 @@ class Repository:
         rows = self._rows("SELECT * FROM products WHERE item_reference = ? ORDER BY gtin LIMIT 1", [item_reference])
         return product_from_row(rows[0]) if rows else None
 
-    def token_keys(self) -> dict[str, bytes]:
-        """kid -> raw Ed25519 public key, for keys not past their end date."""
-        now = datetime.now(UTC).isoformat()
+    def token_keys(self, now: datetime | None = None) -> dict[str, bytes]:
+        """kid -> raw Ed25519 public key, for keys not past their end date at ``now`` (default: the device clock)."""
+        at = (now or datetime.now(UTC)).astimezone(UTC).isoformat()
         keys = {}
-        for row in self._rows("SELECT * FROM token_keys WHERE not_after IS NULL OR not_after > ?", [now]):
+        for row in self._rows("SELECT * FROM token_keys WHERE not_after IS NULL OR not_after > ?", [at]):
             try:
                 keys[row["kid"]] = base64.b64decode(row["public_key"])
             except (ValueError, TypeError):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from rich.markup import escape
 
+from edge.clock import warning_for
 from edge.session import TillSession
 
 
@@ -19,6 +20,7 @@ class StatusInfo:
     beacons: str
     draining: str = ""
     ascii: bool = False
+    clock_warning: str | None = None  # edge.clock: the device clock is off
 
 
 class StatusSource:
@@ -45,6 +47,7 @@ class StatusSource:
             beacons=self.beacons,
             draining=self.draining,
             ascii=self.ascii,
+            clock_warning=warning_for(self.session.clock),
         )
 
 
@@ -66,4 +69,6 @@ def format_status(info: StatusInfo) -> str:
     ]
     if info.last_error:
         parts.append(f"[red]{escape(info.last_error)}[/red]")
+    if info.clock_warning:
+        parts.append(f"[yellow]{escape(info.clock_warning)}[/yellow]")
     return " · ".join(parts)
