@@ -89,10 +89,11 @@ class Repository:
         return self.customer(rows[0]["id"]) if rows else None
 
     def unsynced_spend(self, customer_id: str) -> int:
-        """What the customer spent at this till that the hub has not confirmed yet (its spend lags by that)."""
+        """What the customer spent at this till that the hub has not confirmed yet (its spend lags by that).
+        A damaged outbox payload (not JSON) is skipped: it must not stop the till (sync.outbox buries it)."""
         row = self.db.execute(
             """SELECT coalesce(sum(s.total_cents), 0) FROM sales s JOIN outbox o
-               ON o.type = 'sale.completed' AND json_extract(o.payload, '$.id') = s.id
+               ON o.type = 'sale.completed' AND json_valid(o.payload) AND json_extract(o.payload, '$.id') = s.id
                WHERE s.customer_id = ? AND o.state IN ('pending', 'in_flight')""",
             [customer_id],
         ).fetchone()

@@ -135,3 +135,19 @@ def test_a_hub_that_refuses_every_batch_buries_nothing(sqlite_hub: HubServer, tm
         client.close()
     st = outbox.stats(edge.db)
     assert (st.pending, st.dead) == (2, 0)
+
+
+def test_a_damaged_pending_row_does_not_stop_the_till_reading_a_customer(tmp_path: Path) -> None:
+    """Offline, a damaged row stays pending until the next sync: the till's queries over the outbox skip it."""
+    from edge.store.repository import Repository
+
+    db = open_database(tmp_path / "store.db")
+    with db.conn:
+        db.execute("INSERT INTO customers (id, display_name) VALUES ('ada', 'Ada')")
+        db.execute("INSERT INTO sales (id, customer_id, created_at, subtotal_cents, discount_cents, total_cents, "
+                   "vat_cents, payment_method, receipt) VALUES ('s1', 'ada', '2026-11-30', 500, 0, 500, 0, 'cash', '')")
+        outbox.enqueue(db, "sale.completed", {"id": "s1", "customer_id": "ada", "total_cents": 500})
+        outbox.enqueue(db, "sale.completed", {"id": "s2", "customer_id": "ada", "total_cents": 700})
+        db.execute("UPDATE outbox SET payload = substr(payload, 2) WHERE seq = 2")  # no longer JSON
+    assert Repository(db).unsynced_spend("ada") == 500
+    assert [(seq, state) for seq, state, _ in outbox.unreadable_rows(db)] == [(2, "pending")]
