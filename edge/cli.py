@@ -79,7 +79,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) and not getattr(args, "handler", None):
-        return int(args.func(args))  # sync/hub/enroll commands read their own settings and say their errors
+        try:
+            return int(args.func(args))  # sync/hub/enroll commands read their own settings and say their errors
+        except CliError as exc:  # what they leave unsaid, e.g. a damaged database: one line, no traceback
+            print(f"store-edge: {exc.message}", file=sys.stderr)
+            return exc.exit_code
     if not getattr(args, "handler", None):
         parser.print_help()
         return 0

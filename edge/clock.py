@@ -3,7 +3,7 @@
 A till whose clock is 2 hours fast or a day slow would choose offers by the wrong time and refuse genuine
 loyalty-app codes as expired or not yet valid. The sync client learns the hub's time from every answer's HTTP
 ``Date`` header (RFC 9110 section 6.6.1) and records the offset, hub minus device, in the database's
-``sync_state`` (``sync.client.HUB_CLOCK_OFFSET_KEY``); this module reads it back. Offers, expiries and token
+``sync_state`` (``sync.apply.HUB_CLOCK_OFFSET_KEY``); this module reads it back. Offers, expiries and token
 validity ask ``HubClock`` for the time (``edge.session.TillSession`` uses it as its default clock).
 
 Until the hub has answered once, the device's own clock is used as it is.
@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlite_utils
 
-from sync.client import HUB_CLOCK_OFFSET_KEY
+from sync.apply import HUB_CLOCK_OFFSET_KEY
 
 WARN_OFFSET_S = 120.0  # the status bar warns the cashier beyond 2 minutes (issue #12)
 REFRESH_S = 5.0  # how long a read offset is trusted before the database is asked again

@@ -27,7 +27,7 @@ import sqlite_utils
 from edge.db.connection import open_database
 from edge.settings import HubSettings
 from sync import outbox, protocol
-from sync.apply import apply_page, get_state, set_state
+from sync.apply import HUB_CLOCK_OFFSET_KEY, apply_page, get_state, set_state
 from sync.credentials import Credential
 from sync.protocol import ACCEPTED, DUPLICATE, PROTOCOL_VERSION, VERSION_HEADER
 
@@ -35,9 +35,7 @@ log = logging.getLogger(__name__)
 
 LAST_SUCCESS_KEY = "last_success_at"
 LAST_ERROR_KEY = "last_error"
-# the hub's clock minus this device's, in seconds (edge/clock.py reads it); re-recorded when it moves this much
-HUB_CLOCK_OFFSET_KEY = "hub_clock_offset_s"
-HUB_CLOCK_RECORD_STEP_S = 1.0
+HUB_CLOCK_RECORD_STEP_S = 1.0  # the hub clock offset is recorded again when it moves this much
 BACKOFF_BASE_S = 0.5
 SLOW_BATCH_S = 2.0  # a batch slower than this stops the batch size from growing
 PULL_LIMIT = 500

@@ -147,3 +147,23 @@ def test_the_offset_comes_from_the_date_header_and_the_warning_from_two_minutes(
     assert clock_warning(WARN_OFFSET_S) is None  # exactly two minutes: tolerated
     assert clock_warning(-WARN_OFFSET_S - 1) == "Till clock 2 min fast: hub time in use, call the technician"
     assert clock_warning(3 * 86400) == "Till clock 3 days slow: hub time in use, call the technician"
+
+
+def test_the_recorded_offset_moves_every_reader_of_the_till_clock(tmp_path: Path) -> None:
+    from edge.clock import HubClock
+    from edge.db.connection import open_database
+    from sync.apply import HUB_CLOCK_OFFSET_KEY, hub_now, set_state
+
+    db = open_database(tmp_path / "store.db")
+    clock = HubClock(db, refresh_s=0.0)
+    assert clock.offset_s() is None and clock.warning() is None  # the hub never answered: the device's time
+    assert abs(clock() - datetime.now(UTC)) < timedelta(seconds=1)
+    with db.conn:
+        set_state(db, HUB_CLOCK_OFFSET_KEY, "-7200.0")  # as the sync client records it: the device is 2 h fast
+    expected = datetime.now(UTC) - timedelta(hours=2)
+    assert abs(clock() - expected) < timedelta(seconds=1)
+    assert abs(hub_now(db.conn) - expected) < timedelta(seconds=1)  # pulled app-code sightings expire by it
+    assert clock.warning() == "Till clock 2 h fast: hub time in use, call the technician"
+    with db.conn:
+        set_state(db, HUB_CLOCK_OFFSET_KEY, "nan")
+    assert clock.offset_s() is None and abs(hub_now(db.conn) - datetime.now(UTC)) < timedelta(seconds=1)
