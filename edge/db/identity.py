@@ -37,6 +37,10 @@ class Identity:
     created_at: str
     store_id: str | None = None
     device_id: str | None = None
+    # the event id of the first outbox row when the marker was made (a UUIDv7: unique to this database's
+    # history), so that a backup from before the marker existed - an upgrade's pre-migration backup,
+    # restored by a rollback - is still recognised as this device's
+    fingerprint: str | None = None
 
     def describe(self) -> str:
         who = (f"device {self.device_id} of store {self.store_id}" if self.device_id
@@ -61,7 +65,7 @@ def read_marker(db_path: Path) -> Identity | None:
     try:
         doc = json.loads(text)
         return Identity(str(doc["database_id"]), str(doc["created_at"]),
-                        _opt(doc.get("store_id")), _opt(doc.get("device_id")))
+                        _opt(doc.get("store_id")), _opt(doc.get("device_id")), _opt(doc.get("fingerprint")))
     except (ValueError, KeyError, TypeError):
         return Identity(database_id="(damaged marker)", created_at="at an unknown time")
 
@@ -91,6 +95,30 @@ def stored_database_id(conn: sqlite3.Connection) -> str | None:
     except sqlite3.OperationalError:  # no sync_state table: an empty or foreign database
         return None
     return None if row is None else str(row[0])
+
+
+_HISTORY = (("outbox", "SELECT CAST(event_id AS BLOB) FROM outbox ORDER BY seq LIMIT 1"),
+            ("sale", "SELECT CAST(id AS BLOB) FROM sales ORDER BY rowid LIMIT 1"),
+            ("ledger", "SELECT CAST(entry_id AS BLOB) FROM ledger ORDER BY rowid LIMIT 1"))
+
+
+def fingerprint(conn: sqlite3.Connection) -> str | None:
+    """Where the database's history starts: its first outbox event id (else first sale, else first ledger
+    entry; UUIDv7 ids, unique to this database), None when it has no history (or no such tables)."""
+    for kind, sql in _HISTORY:
+        try:
+            row = conn.execute(sql).fetchone()
+        except sqlite3.OperationalError:
+            return None
+        if row is not None and row[0] is not None:
+            return f"{kind}:{bytes(row[0]).decode('utf-8', 'replace')}"
+    return None
+
+
+def _from_before_the_marker(conn: sqlite3.Connection, marker: Identity) -> bool:
+    """A database without a creation id whose history starts where the marker's did: this device's own,
+    from before the marker was written (a pre-upgrade backup)."""
+    return marker.fingerprint is not None and fingerprint(conn) == marker.fingerprint
 
 
 def enrolment(db_path: Path) -> tuple[str | None, str | None]:
@@ -125,6 +153,8 @@ def check(db_path: Path, conn: sqlite3.Connection | None, *, empty: bool) -> str
     found = None if conn is None or empty else stored_database_id(conn)
     if found is not None and found == marker.database_id:
         return None
+    if found is None and conn is not None and not empty and _from_before_the_marker(conn, marker):
+        return None
     return refusal(db_path, marker, found, empty=empty or conn is None)
 
 
@@ -134,14 +164,17 @@ def ensure(db_path: Path, conn: sqlite3.Connection) -> Identity:
     found = stored_database_id(conn)
     marker = read_marker(db_path)
     if found is None:
-        found = str(uuid.uuid4())
+        adopted = marker is not None and _from_before_the_marker(conn, marker)
+        found = marker.database_id if marker is not None and adopted else str(uuid.uuid4())
         with conn:
             conn.execute("INSERT OR REPLACE INTO sync_state (key, value) VALUES (?, ?)", [DATABASE_ID_KEY, found])
-    created = marker.created_at if marker is not None and marker.database_id == found else _now()
+    same = marker is not None and marker.database_id == found
+    created = marker.created_at if marker is not None and same else _now()
     store_id, device_id = enrolment(db_path)
-    if store_id is None and marker is not None and marker.database_id == found:
+    if store_id is None and marker is not None and same:
         store_id, device_id = marker.store_id, marker.device_id
-    wanted = Identity(found, created, store_id, device_id)
+    first = marker.fingerprint if marker is not None and same else fingerprint(conn)
+    wanted = Identity(found, created, store_id, device_id, first)
     if wanted != marker:
         write_marker(db_path, wanted)
     return wanted

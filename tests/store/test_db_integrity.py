@@ -155,3 +155,30 @@ def test_a_full_disk_at_start_is_said_as_a_full_disk(tmp_path: Path) -> None:
     assert "do NOT restore a backup" in err and "damaged" not in err
     # the database was intact all along: once space was freed, all five unsynced events are there
     assert json.loads((out / "status.json").read_text())["pending"] == 5, (out / "status.err").read_text()
+
+
+def test_a_backup_from_before_the_marker_is_still_this_devices(tmp_path: Path) -> None:
+    """An upgrade backs the database up before the new release first opens it (and writes the marker); a
+    rollback restores that backup, which has no creation id: it must be recognised, not refused."""
+    till_with_sales(tmp_path / "a")
+    till_with_sales(tmp_path / "b")
+    db_path = tmp_path / "a" / "store.db"
+    for path in (db_path, tmp_path / "b" / "store.db"):  # as written by a release without markers
+        with sqlite3.connect(path) as conn:
+            conn.execute("DELETE FROM sync_state WHERE key = ?", [identity.DATABASE_ID_KEY])
+        conn.close()
+        identity.marker_path(path).unlink()
+    backup = tmp_path / "pre-upgrade.db"
+    shutil.copyfile(db_path, backup)
+    open_database(db_path).conn.close()  # the new release's first open: a creation id and a marker
+    marker = identity.read_marker(db_path)
+    assert marker is not None and marker.fingerprint is not None and marker.fingerprint.startswith("outbox:")
+
+    shutil.copyfile(backup, db_path)  # the rollback
+    db = open_database(db_path)
+    assert identity.stored_database_id(db.conn) == marker.database_id  # adopted under the same id
+    assert outbox.stats(db).pending == 3
+    db.conn.close()
+    shutil.copyfile(tmp_path / "b" / "store.db", db_path)  # another device's, also without an id: refused
+    with pytest.raises(DatabaseIdentityError, match="a database without this device's identity"):
+        open_database(db_path)
