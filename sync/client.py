@@ -80,8 +80,8 @@ class HubRefused(SyncError):
 
 
 class BatchRefused(HubRefused):
-    """The hub refused a whole push request as malformed or too large (400 ``bad_request``, 413): something in
-    the events, since the hub takes an empty batch. ``seqs``: the refused batch (set by the push)."""
+    """The hub refused a whole push request as malformed (400 ``bad_request``), or one event alone as too
+    large (413): something in the events, since the hub takes an empty batch. ``seqs``: the refused batch."""
 
     seqs: tuple[int, ...] = ()
 
@@ -91,6 +91,10 @@ class HubBusy(SyncError):
         super().__init__(message)
         self.retry_after_s = retry_after_s
         self.shrink_batch = shrink
+
+
+class TooLarge(HubBusy):
+    """413: the next batches are smaller; a single event refused so is a ``BatchRefused`` (see ``_results``)."""
 
 
 @dataclass
@@ -259,7 +263,9 @@ class SyncClient:
         if status == 401:
             raise HubRefused(message or "this device is not known to the hub; enrol it with 'store-edge enroll'")
         retry_after = parse_retry_after(resp.headers.get("retry-after"))
-        if status == 413 or (status == 400 and code == "bad_request"):
+        if status == 413:
+            raise TooLarge("the hub found the batch too large; sending smaller batches", retry_after or 0.0)
+        if status == 400 and code == "bad_request":
             raise BatchRefused(f"the hub refused the request ({status}: {message or resp.reason_phrase})")
         if status in (429, 502, 503, 504) or status >= 500:
             raise HubBusy(f"the hub answered {status} ({message or resp.reason_phrase or 'no reason'}); retrying",
@@ -313,8 +319,11 @@ class SyncClient:
             raise HubBusy(f"the hub's answer could not be read ({exc}); retrying", None) from None
         except SyncError as exc:
             outbox.release(self.db, [r.seq for r in batch], str(exc))
+            if isinstance(exc, TooLarge) and len(batch) == 1:
+                exc = BatchRefused(f"the hub refused the request as too large (413): {exc}")
             if isinstance(exc, BatchRefused):
                 exc.seqs = tuple(r.seq for r in batch)
+                raise exc from None
             raise
         return {r.id: r for r in results}
 

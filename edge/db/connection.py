@@ -87,7 +87,7 @@ def explain(path: Path, exc: sqlite3.Error, *, migrating: bool = False) -> Datab
             "restore a backup, that would lose unsynced sales")
     if primary in (SQLITE_CORRUPT, SQLITE_NOTADB):
         return DatabaseDamagedError(
-            f"the database {path} is damaged ({exc}, {name}): stop the till and restore the newest backup "
+            f"the database {path} cannot be opened: it is damaged ({exc}, {name}); stop the till and restore the newest backup "
             f"(e.g. from {path.parent / 'backups'}); 'store-edge doctor' checks it")
     if primary in (SQLITE_PERM, SQLITE_READONLY, SQLITE_CANTOPEN):
         return DatabaseError(

@@ -16,7 +16,7 @@ from synchelpers import FAST, make_edge, seed
 
 from edge.db.connection import open_database
 from sync import outbox, protocol
-from sync.client import SyncClient
+from sync.client import SyncClient, SyncError
 from sync.hub.server import HubServer
 from sync.ids import uuid7
 
@@ -151,3 +151,34 @@ def test_a_damaged_pending_row_does_not_stop_the_till_reading_a_customer(tmp_pat
         db.execute("UPDATE outbox SET payload = substr(payload, 2) WHERE seq = 2")  # no longer JSON
     assert Repository(db).unsynced_spend("ada") == 500
     assert [(seq, state) for seq, state, _ in outbox.unreadable_rows(db)] == [(2, "pending")]
+
+
+def test_one_event_too_large_for_the_gateway_goes_to_the_dead_letters(sqlite_hub: HubServer, tmp_path: Path) -> None:
+    """Behind a proxy that answers 413 above a body size (nginx's client_max_body_size), one event larger
+    than that alone would be retried forever in front of the others; alone and refused, it is buried."""
+    import secrets
+
+    from test_sync_adaptive import Gateway
+
+    codes = seed(sqlite_hub.storage, {"s1": ["till-1"]}, {"ada": ("s1", 0)})
+    edge = make_edge(tmp_path, "till", sqlite_hub.url, codes["till-1"])
+    before = [earn(edge.db, f"before-{i}") for i in range(3)]
+    earn(edge.db, secrets.token_hex(20_000))  # 40 KB that gzip cannot shrink
+    after = [earn(edge.db, f"after-{i}") for i in range(3)]
+    with Gateway(sqlite_hub.url, max_body=8_000) as gw:
+        client = edge.client(gw.url)
+        try:
+            for _ in range(10):  # 413 for a batch: the next rounds send smaller ones, as before
+                try:
+                    client.sync_once()
+                    break
+                except SyncError as exc:
+                    assert "too large" in str(exc)
+        finally:
+            client.close()
+    assert hub_entries(sqlite_hub) == set(before) | set(after)
+    st = outbox.stats(edge.db)
+    assert (st.pending, st.in_flight, st.dead) == (0, 0, 1)
+    assert st.dead_letters[0].seq == 4
+    assert st.dead_letters[0].reason.startswith("the hub refused this event on its own: the hub refused the "
+                                                "request as too large (413)")
