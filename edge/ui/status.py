@@ -67,8 +67,8 @@ def format_status(info: StatusInfo) -> str:
         f"Scan: {info.scanner}",
         f"BLE: {info.beacons}",
     ]
+    if info.clock_warning:  # next to the hub, where a narrow status bar still shows it
+        parts.insert(1, f"[yellow]{escape(info.clock_warning)}[/yellow]")
     if info.last_error:
         parts.append(f"[red]{escape(info.last_error)}[/red]")
-    if info.clock_warning:
-        parts.append(f"[yellow]{escape(info.clock_warning)}[/yellow]")
     return " · ".join(parts)
