@@ -5,6 +5,7 @@ system (tmpfs with a size limit, in a private mount namespace) for the full disk
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -182,3 +183,41 @@ def test_a_backup_from_before_the_marker_is_still_this_devices(tmp_path: Path) -
     shutil.copyfile(tmp_path / "b" / "store.db", db_path)  # another device's, also without an id: refused
     with pytest.raises(DatabaseIdentityError, match="a database without this device's identity"):
         open_database(db_path)
+
+
+def test_accept_new_database_starts_the_till_on_a_new_database(tmp_path: Path) -> None:
+    """``store-edge till --accept-new-database`` in a terminal (a pty): the old marker is kept aside, the
+    till starts on a new database and writes a new marker."""
+    import pty
+    import signal
+    import time
+
+    till_with_sales(tmp_path)
+    db_path = tmp_path / "store.db"
+    old = identity.read_marker(db_path)
+    db_path.write_bytes(b"")
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STORE_EDGE_")}
+    env.update(TERM="xterm-256color", COLUMNS="100", LINES="30", STORE_EDGE_HUB__URL="")
+    proc = subprocess.Popen([STORE_EDGE, "till", "--data-dir", str(tmp_path), "--accept-new-database"],
+                            stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
+    os.close(slave)
+    os.set_blocking(master, False)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            new = identity.read_marker(db_path)
+            if new is not None and old is not None and new.database_id != old.database_id:
+                break
+            assert proc.poll() is None, f"the till exited with {proc.returncode}"
+            assert time.monotonic() < deadline, "no new marker"
+            with contextlib.suppress(OSError):  # nothing to read yet (or the till closed it)
+                os.read(master, 65536)  # keep the terminal drained
+            time.sleep(0.1)
+        assert proc.poll() is None  # the till runs
+        assert list(tmp_path.glob("store.db.identity.replaced-*"))
+        assert db_path.stat().st_size > 0
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+        os.close(master)
