@@ -132,6 +132,10 @@ def enrolment(db_path: Path) -> tuple[str | None, str | None]:
 
 def refusal(db_path: Path, marker: Identity, found_id: str | None, *, empty: bool) -> str:
     """The one sentence said when ``db_path`` is not the database the marker names."""
+    if marker.database_id.startswith("("):  # read_marker: the marker itself is damaged
+        return (f"the identity marker {marker_path(db_path)} is damaged, so it cannot be told whether {db_path} "
+                "is this device's database; nothing was opened or changed. Check that the database holds this "
+                f"till's recent sales ('store-edge sync status'), then start once with 'store-edge till {ACCEPT_FLAG}'")
     if empty:
         what = f"{db_path} is {'missing' if not db_path.exists() else 'empty (0 bytes)'}"
     elif found_id is None:

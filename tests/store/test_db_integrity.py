@@ -221,3 +221,12 @@ def test_accept_new_database_starts_the_till_on_a_new_database(tmp_path: Path) -
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
         os.close(master)
+
+
+def test_a_damaged_marker_is_said_as_such(tmp_path: Path) -> None:
+    till_with_sales(tmp_path)
+    identity.marker_path(tmp_path / "store.db").write_text("{not json")
+    with pytest.raises(DatabaseIdentityError, match=r"store.db.identity is damaged, so it cannot be told whether"):
+        open_database(tmp_path / "store.db")
+    identity.accept_new_database(tmp_path / "store.db")
+    assert outbox.stats(open_database(tmp_path / "store.db")).pending == 3  # same database, accepted with its events
