@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import sqlite_utils
 
 from devices.barcode.config import BarcodeSettingsError, config_from_settings
+from edge.clock import HubClock
 from edge.core.basket import Basket, BasketError
 from edge.core.catalog import Product
 from edge.core.loyalty import LoyaltyRules, RedemptionLimit, Settlement, check_redemption, redemption_limit
@@ -54,7 +55,7 @@ class TillSession:
             currency=settings.store.currency,
             receipt_width=settings.till.receipt_width,
         )
-        self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        self.clock: Clock = clock or HubClock(db)  # the device's time corrected by the hub's (edge/clock.py)
         try:
             self.barcode_config = config_from_settings(settings.barcode)
         except BarcodeSettingsError as exc:
@@ -140,7 +141,7 @@ class TillSession:
         from devices.barcode.loyalty_token import TokenVerifier
 
         return TokenVerifier(
-            self.repo.token_keys(),
+            self.repo.token_keys(self.clock()),
             skew_s=self.settings.barcode.token_skew_s,
             max_ttl_s=self.settings.barcode.token_max_ttl_s,
             clock=lambda: self.clock().timestamp(),

@@ -36,6 +36,12 @@ def cmd_till(args: argparse.Namespace, settings: Settings | None) -> int:
     from edge.ui.app import make_app
 
     settings = given(settings)
+    if args.accept_new_database:
+        from edge.db.identity import accept_new_database
+
+        kept = accept_new_database(settings.database_path)
+        if kept is not None:
+            print(f"store-edge: the old identity marker was kept as {kept}", file=sys.stderr)
     make_app(settings).run()
     return 0
 
@@ -65,6 +71,8 @@ def _register_app(sub: argparse._SubParsersAction) -> None:
                           description="The till for the configured store: settings from --config (default "
                                       "/etc/store-edge/config.toml) and STORE_EDGE_* variables.")
     add_data_dir_option(till)
+    till.add_argument("--accept-new-database", action="store_true",
+                      help="use the database found (or a new one) although another one of this device was there")
     till.set_defaults(handler=cmd_till)
 
 
