@@ -134,6 +134,7 @@ class FloorScreen(Screen[None]):
         self._db: sqlite_utils.Database | None = None
         self._db_lock = threading.Lock()  # an exclusive thread worker may still run when the next starts
         self._closed = False
+        self.closing = False  # Escape pressed: the screen ignores further keys while it goes
 
     def compose(self) -> ComposeResult:
         yield Static("Floor: loading…", id="floor-head")
@@ -179,6 +180,9 @@ class FloorScreen(Screen[None]):
     # -- actions ----------------------------------------------------------------------------------
 
     def action_close(self) -> None:
+        if self.closing or self.app.screen is not self:
+            return
+        self.closing = True
         self.app.pop_screen()
 
     def action_show_tab(self, tab: str) -> None:
