@@ -96,7 +96,7 @@ class ScannerSettings:
     terminator: str = "CR"  # CR | LF | CRLF | TAB
     prefix: str = ""
     gs_separator: str = "\x1d"
-    debounce_ms: float = 400.0
+    debounce_ms: float = 30.0  # identical reads closer than this are one trigger pull read twice
     evdev: str = ""  # device name or VID:PID
     keyboard_layout: str = "us"  # for evdev scanners: us | de | fr
     # technician's override of auto-detection: device name, VID:PID or event node -> "scanner" | "keyboard"
