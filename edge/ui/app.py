@@ -24,6 +24,7 @@ from edge.session import Outcome, TillSession, plural
 from edge.settings import ConfigError, Settings
 from edge.store.sales import SaleError
 from edge.ui.commands import CommandQueue
+from edge.ui.errors import KeepsRunning
 from edge.ui.messages import Refreshed, SaleCompleted, SaleFailed, ScanArrived, StatusChanged
 from edge.ui.screens.devices import DevicesScreen
 from edge.ui.screens.dialogs import (
@@ -51,7 +52,7 @@ log = logging.getLogger("edge.ui")
 MAX_UI_ERRORS = 50  # unexpected errors the till survives before it stops (with exit status 1)
 
 
-class TillApp(App[None]):
+class TillApp(KeepsRunning, App[None]):
     TITLE = "store-edge till"
     CSS = """
     #top { height: 1; padding: 0 1; background: $primary; color: $text; text-style: bold; }
@@ -126,7 +127,7 @@ class TillApp(App[None]):
 
     def compose(self) -> ComposeResult:
         s = self.settings
-        yield Static(f"{s.store.name} · till {s.device.id}", id="top")
+        yield Static(self._top_line(0), id="top")
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield BasketTable(self.currency, id="basket")
@@ -190,7 +191,7 @@ class TillApp(App[None]):
 
     # scanners: every source's scans become ScanArrived messages; wedge keys are filtered before widgets --
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key) and self._key_is_stale():
+        if isinstance(event, events.Key) and self._key_is_stale(event):
             return  # a dialog that already answered ignores the rest of the burst
         if (
             self.wedge is not None
@@ -204,13 +205,18 @@ class TillApp(App[None]):
 
     async def _forward_key(self, event: events.Key) -> None:
         event._wedge_checked = True  # type: ignore[attr-defined]
-        if self._key_is_stale():
+        if self._key_is_stale(event):
             return
         await super().on_event(event)
 
-    def _key_is_stale(self) -> bool:
-        """True when the screen on top already answered and is closing: its keys go nowhere."""
-        return bool(getattr(self.screen, "closing", False))
+    def _key_is_stale(self, event: events.Key) -> bool:
+        """True when the screen on top already answered and is closing (its keys go nowhere), or when the
+        screen says the key was meant for what came before it (``ignores_key``, e.g. the receipt)."""
+        screen = self.screen
+        if getattr(screen, "closing", False):
+            return True
+        ignores = getattr(screen, "ignores_key", None)
+        return bool(ignores(event)) if callable(ignores) else False
 
     def _scan_from_device(self, scan: ScanEvent) -> None:
         self.post_message(ScanArrived(scan.text, scan.aim_id, scan.source, scan.received_at))
@@ -266,7 +272,7 @@ class TillApp(App[None]):
                 self._completing = False
             self.show_message(f"Something went wrong: {error}. The basket is as shown; try again.", ok=False)
 
-    def _handle_exception(self, error: Exception) -> None:
+    def report_error(self, error: Exception) -> None:
         """An unexpected error in the UI: said in words, logged with its traceback, and the till carries on
         with the sale it has (Textual's default ends the app). Before the first screen is up, or after
         MAX_UI_ERRORS, the default applies: the till stops with exit status 1."""
@@ -358,7 +364,12 @@ class TillApp(App[None]):
         self.query_one("#totals", TotalsBar).show(snap)
         self.query_one("#customer", CustomerPanel).show(snap)
         self.query_one("#keys", KeyBar).show_state(basket_empty=not snap.settlement.pricing.lines, parked=snap.parked)
+        self.query_one("#top", Static).update(self._top_line(snap.parked))
         return True
+
+    def _top_line(self, parked: int) -> str:
+        s = self.settings
+        return f"{s.store.name} · till {s.device.id}" + (f" · {parked} parked" if parked else "")
 
     def on_resize(self, event: events.Resize) -> None:
         """The customer panel yields space to the basket on narrow terminals and grows on wide ones."""
@@ -441,8 +452,9 @@ class TillApp(App[None]):
         for source in self.scanners:
             st = source.status
             suppressed = getattr(source, "suppressed", 0)
-            lines.append(f"  {escape(source.name)}: {escape(st.label)} - {escape(st.detail)}"
-                         f" · {plural(suppressed, 'repeat read')} suppressed")  # fmt: skip
+            lines.append(f"  {escape(source.name)}: {escape(st.label)} - {escape(st.detail)}")
+            lines.append(f"    {plural(suppressed, 'repeat read')} suppressed (the same code within "
+                         f"{self.settings.scanner.debounce_ms:g} ms: one trigger pull)")  # fmt: skip
         lines.append(f"[b]Beacons[/b]: {escape(self.status_source.beacons)}")
         return "\n".join(lines)
 

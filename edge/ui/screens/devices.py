@@ -19,13 +19,15 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from edge.ui.errors import KeepsRunning
+
 if TYPE_CHECKING:
     from devices.barcode.decode import ScanResult
 
 Decoder = Callable[[str, str | None], "ScanResult"]
 
 
-class DevicesScreen(Screen[None]):
+class DevicesScreen(KeepsRunning, Screen[None]):
     DEFAULT_CSS = """
     DevicesScreen #sources { height: auto; padding: 0 1; background: $panel; }
     DevicesScreen #scans { height: 1fr; }

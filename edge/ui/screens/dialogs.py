@@ -24,6 +24,7 @@ from textual.widgets.option_list import Option
 from edge.core.catalog import Product
 from edge.core.money import format_money, parse_money
 from edge.store.parked import ParkedSale
+from edge.ui.errors import KeepsRunning
 
 DIALOG_CSS = """
 ModalScreen { align: center middle; }
@@ -37,7 +38,7 @@ ModalScreen { align: center middle; }
 T = TypeVar("T")
 
 
-class OneShotModal(ModalScreen[T]):
+class OneShotModal(KeepsRunning, ModalScreen[T]):
     """A modal screen that answers once. ``closing`` turns True at the first answer."""
 
     closing = False
@@ -281,11 +282,11 @@ class ReceiptScreen(OneShotModal[int]):
     """The receipt (scrollable, PageUp/PageDown), the totals, change and points beside it, and (optionally)
     "would you recommend us?" 0-10 for the customer.
 
-    Keys that close it (Enter, Esc) are ignored for ``EARLY_KEY_S`` after it appears: a second Enter of the
-    burst that paid must not close the receipt before the cashier has read the change.
+    Keys that close it (Enter, Esc) typed before it appeared or within ``EARLY_KEY_S`` after are ignored: a
+    second Enter of the burst that paid must not close the receipt before the cashier has read the change.
     """
 
-    EARLY_KEY_S = 0.6
+    EARLY_KEY_S = 1.0
     DEFAULT_CSS = DIALOG_CSS + """
     ReceiptScreen #dialog { width: 80; max-width: 100%; max-height: 100%; }
     ReceiptScreen #receipt-row { height: auto; max-height: 1fr; }
@@ -314,7 +315,7 @@ class ReceiptScreen(OneShotModal[int]):
                 yield Static(self._figures(), id="figures")
                 with Vertical(id="question"):
                     if self.ask_feedback:
-                        yield Static("Would the customer recommend us? 0 to 10, Enter. Esc skips.")
+                        yield Static("How likely is the customer to recommend us? 0 to 10, Enter. Esc skips.")
                         yield Input(placeholder="0-10", id="score", max_length=2, restrict=r"\d*")
                         yield Static("", id="problem", classes="error")
                     else:
@@ -344,6 +345,13 @@ class ReceiptScreen(OneShotModal[int]):
 
     def _early(self) -> bool:
         return time.monotonic() - self.shown_at < self.EARLY_KEY_S
+
+    CLOSING_KEYS = frozenset({"enter", "escape", "ctrl+m", "ctrl+j"})
+
+    def ignores_key(self, event: events.Key) -> bool:
+        """Enter/Escape pressed before the receipt was up, or within ``EARLY_KEY_S`` of it: the rest of the
+        burst that paid, never an answer. (Key times are Textual's monotonic clock, like ``shown_at``.)"""
+        return event.key in self.CLOSING_KEYS and event.time - self.shown_at < self.EARLY_KEY_S
 
     def action_scroll_receipt(self, pages: int) -> None:
         receipt = self.query_one("#receipt", VerticalScroll)

@@ -29,6 +29,7 @@ from edge.core.presence_offers import RuleError, store_timezone
 from edge.db import open_database
 from edge.settings import Settings
 from edge.store.presence_store import floor_analytics, live_offers
+from edge.ui.errors import KeepsRunning
 
 REFRESH_S = 2.0
 HOURS = 24  # the analytics window and the sparkline's length
@@ -96,7 +97,7 @@ def _dwell_text(seconds: float) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}"
 
 
-class FloorScreen(Screen[None]):
+class FloorScreen(KeepsRunning, Screen[None]):
     DEFAULT_CSS = """
     FloorScreen #floor-head { height: 1; padding: 0 1; background: $primary; color: $text; text-style: bold; }
     FloorScreen TabbedContent { height: 1fr; }

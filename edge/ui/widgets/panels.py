@@ -130,8 +130,8 @@ class KeyBar(Static):
         self._render_keys()
 
     def show_state(self, *, basket_empty: bool, parked: int) -> None:
-        """F12 parks a basket with items; on an empty one it recalls (with the number waiting)."""
-        label = (f"Recall({parked})" if parked else "Park") if basket_empty else "Park"
+        """F12 parks a basket with items; on an empty one with parked sales waiting it recalls."""
+        label = "Recall" if basket_empty and parked else "Park"  # the top bar says how many are parked
         if self.labels.get("f12") != label:
             self.labels["f12"] = label
             self._render_keys()
