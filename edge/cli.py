@@ -22,10 +22,9 @@ def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
 
 
 def cmd_till(args: argparse.Namespace, settings: Settings) -> int:
-    from edge.ui.app import make_app
+    from edge.ui.app import run_till
 
-    make_app(settings).run()
-    return 0
+    return run_till(settings)  # 1 when an error stopped the till, never 0 after a failure
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:

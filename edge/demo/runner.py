@@ -44,7 +44,7 @@ def with_presence(settings: Settings) -> Settings:
 
 
 def run_demo(settings: Settings, with_hub: bool = True) -> int:
-    from edge.ui.app import make_app
+    from edge.ui.app import run_till
 
     hub = None
     if with_hub:
@@ -68,8 +68,7 @@ def run_demo(settings: Settings, with_hub: bool = True) -> int:
             client.close()
     settings = with_presence(settings)
     try:
-        make_app(settings).run()
+        return run_till(settings)  # 1 when an error stopped the till, never 0 after a failure
     finally:
         if hub is not None:
             hub.stop()
-    return 0
