@@ -126,7 +126,6 @@ class TillApp(KeepsRunning, App[None]):
         return not (action in self.SALE_ACTIONS and (len(self.screen_stack) > 1 or self._completing))
 
     def compose(self) -> ComposeResult:
-        s = self.settings
         yield Static(self._top_line(0), id="top")
         with Horizontal(id="main"):
             with Vertical(id="left"):
