@@ -190,16 +190,12 @@ class TillApp(KeepsRunning, App[None]):
 
     # scanners: every source's scans become ScanArrived messages; wedge keys are filtered before widgets --
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key) and self._key_is_stale(event):
-            return  # a dialog that already answered ignores the rest of the burst
-        if (
-            self.wedge is not None
-            and isinstance(event, events.Key)
-            and not event.is_forwarded
-            and not getattr(event, "_wedge_checked", False)
-        ):
-            await self.wedge.feed(event)
-            return
+        if isinstance(event, events.Key) and not event.is_forwarded and not getattr(event, "_wedge_checked", False):
+            if self.wedge is not None:
+                await self.wedge.feed(event)  # a scan in the burst is kept; typed keys come back to _forward_key
+                return
+            if self._key_is_stale(event):
+                return  # a dialog that already answered ignores the rest of the burst
         await super().on_event(event)
 
     async def _forward_key(self, event: events.Key) -> None:
@@ -234,6 +230,9 @@ class TillApp(KeepsRunning, App[None]):
             screen.show_scan(message.text, message.aim_id, message.source, message.received_at)
         elif isinstance(screen, PromptScreen) and screen.accepts_scan and not screen.closing:
             screen.take_scan(message.text)  # the dialog asks for a code: the scan is its answer
+        elif isinstance(screen, ReceiptScreen) and len(self.screen_stack) == 2:
+            screen.finish(None)  # the next customer's first item: the receipt gives way, the scan counts
+            self.in_session(lambda: self.session.scan(message.text, message.aim_id))
         elif screen is not self.screen_stack[0]:
             self.show_message("Scan ignored: finish or close the open dialog first (Esc), then scan again.", ok=False)
         else:

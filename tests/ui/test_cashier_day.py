@@ -247,6 +247,20 @@ async def test_identical_scans_all_count(demo_settings: Settings, gap_s: float) 
         assert app.wedge_source.suppressed == 0
 
 
+async def test_a_scan_while_the_receipt_is_up_starts_the_next_sale(demo_settings: Settings) -> None:
+    app = _app(demo_settings, wedge_max_key_interval_ms=SCANNER_WINDOW_MS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(app, pilot)
+        await _type(app, pilot, MILK)
+        await pilot.press("f9", "f12")  # card
+        await _until_receipt(app, pilot)
+        await pilot.press(*CHOCOLATE, "enter")  # the next customer's first item
+        await pilot.pause(0.5)
+        await _settle(app, pilot)
+        assert len(app.screen_stack) == 1
+        assert _lines(app) == [("Salted Crisps 200g", 1)] and _sales(demo_settings) == 1
+
+
 @pytest.mark.parametrize("gap_s", [0.05, 0.15, 0.3])
 async def test_a_scan_goes_to_the_coupon_and_customer_dialogs(demo_settings: Settings, gap_s: float) -> None:
     app = _app(demo_settings, wedge_max_key_interval_ms=SCANNER_WINDOW_MS)
@@ -518,6 +532,8 @@ async def test_messages_fit_80_columns_and_count_items_in_words(demo_settings: S
         text = _screen(app)
         assert "is not in this store's catalogue: set the item aside and call a supervisor" in _flat(text)
         assert "key in the price" not in _message(app)
+        await _type(app, pilot, "5901234123458")  # a wrong check digit: the whole advice is on screen
+        assert "should be 7" in _flat(_message(app)) and _flat(_message(app)) in _flat(_screen(app))
         await _type(app, pilot, MILK)
         assert "1 item " in str(app.query_one("#totals").render()) or "1 item\n" in str(
             app.query_one("#totals").render()
