@@ -6,6 +6,7 @@ tests drive the same object. One lock serialises database work, because the UI's
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -234,7 +235,7 @@ class TillSession:
         if copy:
             from devices.barcode.loyalty_token import MSG_POSSIBLE_COPY
 
-            return Outcome(True, f"{outcome.message} - WARNING: {MSG_POSSIBLE_COPY}", "customer")
+            return dataclasses.replace(outcome, message=f"{outcome.message} - WARNING: {MSG_POSSIBLE_COPY}")
         return outcome
 
     def add_product(self, product: Product, qty: int = 1) -> Outcome:
@@ -445,7 +446,8 @@ class TillSession:
                 return ""
             rules, currency = self.rules, self.settings.store.currency
             unit = format_money(100, currency).replace(".00", "").replace(",00", "")
-            parts = [f"{rules.points_per_unit:g} pt per {unit} paid"]
+            ppu = rules.points_per_unit
+            parts = [f"{ppu:g} {'pt' if ppu == 1 else 'pts'} per {unit} paid"]
             tier_mult = (rules.tier_multipliers or {}).get(self.customer.tier, 1.0)
             if tier_mult != 1.0:
                 parts.append(f"{self.customer.tier} x{tier_mult:g}")

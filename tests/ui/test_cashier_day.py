@@ -608,6 +608,8 @@ def test_till_layout_snapshot(demo_settings: Settings, snap_compare, size) -> No
         await _settle(app, pilot)
         for text in (BRAM, MILK, MILK_ORGANIC, CHOCOLATE, CHOCOLATE, CHOCOLATE, "SAVE3-ALPHA"):
             await _type(app, pilot, text)
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.3)
 
     assert snap_compare(_app(demo_settings), terminal_size=size, run_before=fill)
 
@@ -625,7 +627,9 @@ def test_receipt_snapshot_80x24(demo_settings: Settings, snap_compare) -> None:
         await _type(app, pilot, "50")
         for widget in app.screen.query(Input):
             widget.cursor_blink = False
-        await pilot.pause()
+        await _settle(app, pilot)
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.3)  # the layout behind the dialog settles (its scroll bars) before the picture
 
     assert snap_compare(_app(demo_settings), terminal_size=(80, 24), run_before=pay)
 

@@ -350,8 +350,13 @@ class ReceiptScreen(OneShotModal[int]):
 
     def ignores_key(self, event: events.Key) -> bool:
         """Enter/Escape pressed before the receipt was up, or within ``EARLY_KEY_S`` of it: the rest of the
-        burst that paid, never an answer. (Key times are Textual's monotonic clock, like ``shown_at``.)"""
-        return event.key in self.CLOSING_KEYS and event.time - self.shown_at < self.EARLY_KEY_S
+        burst that paid, never an answer - unless the customer's score was typed on the receipt first.
+        (Key times are Textual's monotonic clock, like ``shown_at``.)"""
+        if event.key not in self.CLOSING_KEYS or event.time - self.shown_at >= self.EARLY_KEY_S:
+            return False
+        if event.key != "escape" and self.ask_feedback and self.is_mounted:
+            return not self.query_one("#score", Input).value  # an answer typed on the receipt is meant
+        return True
 
     def action_scroll_receipt(self, pages: int) -> None:
         receipt = self.query_one("#receipt", VerticalScroll)
