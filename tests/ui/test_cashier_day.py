@@ -637,3 +637,19 @@ def test_receipt_snapshot_80x24(demo_settings: Settings, snap_compare) -> None:
 def test_pay_dialog_is_one_shot() -> None:
     screen = PayScreen(100)
     assert screen.closing is False
+
+
+async def test_two_escapes_leave_the_devices_and_floor_screens_once(demo_settings: Settings) -> None:
+    app = _app(demo_settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(app, pilot)
+        await _type(app, pilot, MILK)
+        for key in ("f8", "f11"):
+            await pilot.press(key, key)  # pressed twice: one screen
+            await pilot.pause(0.2)
+            assert len(app.screen_stack) == 2
+            await pilot.press("escape", "escape", "escape")
+            await _settle(app, pilot)
+            _still_fine(app)
+            assert len(app.screen_stack) == 1
+        assert _lines(app) == [("Whole Milk 1L", 1)]
