@@ -283,7 +283,8 @@ class TillApp(KeepsRunning, App[None]):
         self._completing = False
         try:
             self.show_message(f"Something went wrong on the till ({type(error).__name__}: {error}). The sale is "
-                              "kept; carry on, and tell a technician if it happens again.", ok=False)  # fmt: skip
+                              "kept; carry on, and tell a technician if it happens again (till.log).",
+                              ok=False)  # fmt: skip
         except Exception:  # the message line itself is broken: nothing more to say on screen
             log.exception("cannot show the error")
 
@@ -686,11 +687,35 @@ def _coupons_lost(before: TillSnapshot | None, after: TillSnapshot) -> str:
     return "; ".join(lost)
 
 
+def till_log(settings: Settings) -> logging.Handler | None:
+    """Send the till's warnings and errors (with tracebacks) to ``<data dir>/till.log`` (rotated, 3 x 1 MB):
+    while the till runs, Textual owns the terminal and anything written to stderr is lost. None when the
+    file cannot be opened (the till still runs)."""
+    from logging.handlers import RotatingFileHandler
+
+    path = settings.data_dir / "till.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = RotatingFileHandler(path, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
+    except OSError:
+        return None
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger("edge").addHandler(handler)
+    return handler
+
+
 def run_till(settings: Settings) -> int:
     """Run the till until the cashier quits: the exit status (0, or 1 after an error that stopped it)."""
-    app = make_app(settings)
-    app.run()
-    return app.return_code or 0
+    handler = till_log(settings)
+    try:
+        app = make_app(settings)
+        app.run()
+        return app.return_code or 0
+    finally:
+        if handler is not None:
+            logging.getLogger("edge").removeHandler(handler)
+            handler.close()
 
 
 def make_app(

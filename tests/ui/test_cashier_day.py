@@ -653,3 +653,22 @@ async def test_two_escapes_leave_the_devices_and_floor_screens_once(demo_setting
             _still_fine(app)
             assert len(app.screen_stack) == 1
         assert _lines(app) == [("Whole Milk 1L", 1)]
+
+
+def test_till_errors_go_to_a_log_file_in_the_data_dir(demo_settings: Settings) -> None:
+    import logging
+
+    from edge.ui.app import till_log
+
+    handler = till_log(demo_settings)
+    assert handler is not None
+    try:
+        try:
+            raise RuntimeError("panel exploded")
+        except RuntimeError:
+            logging.getLogger("edge.ui").exception("unexpected error in the till")
+    finally:
+        logging.getLogger("edge").removeHandler(handler)
+        handler.close()
+    text = (demo_settings.data_dir / "till.log").read_text()
+    assert "unexpected error in the till" in text and "RuntimeError: panel exploded" in text
