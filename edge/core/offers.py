@@ -17,20 +17,20 @@ Stacking and priority rules (deterministic; neither offer order nor line order c
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from fractions import Fraction
 from functools import cached_property
-from typing import Any, TypeGuard
+from typing import Any
 
 from edge.core.catalog import Product
+from edge.core.contract import OfferRole, offer_kinds, offer_params_problem
 from edge.core.money import allocate, exact, format_money, percent_of
 
-LINE_KINDS = ("percent_off", "buy_x_get_y")
-KINDS = (*LINE_KINDS, "amount_off_basket", "points_multiplier")
-MAX_MULTIPLIER = 1000
+# the kinds and their parameter checks are the contract's registry (one place to add a kind)
+LINE_KINDS = offer_kinds(OfferRole.LINE)
+KINDS = offer_kinds()
 
 
 @dataclass(frozen=True)
@@ -121,56 +121,6 @@ class Pricing:
     @property
     def offer_ids(self) -> tuple[str, ...]:
         return tuple(sorted({d.offer_id for d in self.discounts}))
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> TypeGuard[int | float]:
-    # ints are always finite (and math.isfinite would overflow on a huge one)
-    return _is_int(value) or (isinstance(value, float) and math.isfinite(value))
-
-
-def offer_params_problem(kind: str, params: object) -> str | None:
-    """Why ``params`` cannot drive an offer of ``kind`` (a sentence for an administrator), or None.
-
-    The hub refuses such offers, the edge's pull skips them and the engine ignores them: one bad offer
-    must never stop every sale at every till."""
-    if kind not in KINDS:
-        return f"offer kind {kind!r} is not one of {', '.join(KINDS)}"
-    if not isinstance(params, Mapping):
-        return f"params must be a JSON object, got {type(params).__name__}"
-    gtins = params.get("gtins")
-    if gtins is not None and not (
-        isinstance(gtins, list) and all(isinstance(g, str) and len(g) == 14 and g.isdigit() for g in gtins)
-    ):
-        return "params 'gtins' must be a list of 14-digit GTIN strings"
-    category = params.get("category")
-    if category is not None and not isinstance(category, str):
-        return "params 'category' must be a string"
-
-    def need(name: str, ok: bool, what: str) -> str | None:
-        return None if ok else f"{kind} params need '{name}' as {what}, got {params.get(name)!r}"
-
-    if kind == "percent_off":
-        p = params.get("percent")
-        return need("percent", _is_number(p) and 0 < p <= 100, "a number above 0 and at most 100")
-    if kind == "buy_x_get_y":
-        for name in ("buy", "get"):
-            v = params.get(name)
-            problem = need(name, _is_int(v) and v >= 1, "a whole number >= 1")
-            if problem:
-                return problem
-        return None
-    if kind == "amount_off_basket":
-        a, t = params.get("amount_cents"), params.get("threshold_cents", 0)
-        return need("amount_cents", _is_int(a) and a >= 0, "a whole number of cents >= 0") or need(
-            "threshold_cents", _is_int(t) and t >= 0, "a whole number of cents >= 0"
-        )
-    m = params.get("multiplier")  # points_multiplier
-    # bounded: a huge multiplier would overflow the receipt's float and the ledger's 64-bit points
-    return need("multiplier", _is_number(m) and 0 < m <= MAX_MULTIPLIER, f"a number above 0, at most {MAX_MULTIPLIER}")
 
 
 def is_eligible(

@@ -49,6 +49,7 @@ from typing import Any, TextIO
 
 import httpx
 
+from edge.core.contract import EventType
 from edge.demo.seed import demo_dataset, seed_hub
 from edge.simulate.common import (
     DOUBLE_SPEND_CUSTOMER,
@@ -185,7 +186,7 @@ class WebhookReceiver:
     def receive(self, doc: dict[str, Any], key: str) -> None:
         payload = doc.get("payload") or {}
         with self.lock:
-            if doc.get("type") == "presence.notification_requested":
+            if doc.get("type") == EventType.PRESENCE_NOTIFICATION_REQUESTED:
                 offer = self.offer_kinds.get(str(payload.get("campaign_id")))
                 if offer and payload.get("offer_id") and payload.get("customer_id"):
                     self.storage.upsert_offer({"id": payload["offer_id"], "kind": offer["kind"],

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from devices.beacons.adverts import Advert, full_uuid
 from devices.beacons.eid import compute_eid
+from edge.core.contract import EID_IDENTITY_KIND, BeaconKind, ibeacon_key
 from edge.core.presence import PresenceEngine
 from edge.db.connection import open_database
 from edge.simulate.common import SIM_HUB, SIM_UUID, read_json, wait_until, write_json
@@ -159,9 +160,9 @@ def provision(db_path: Path) -> None:
                 cid = f"C{1000 + n}"
                 row: tuple[object, ...]
                 if n % EID_EVERY == 0:
-                    row = ("eid", None, eid_key(n).hex(), EID_K, 0)
+                    row = (EID_IDENTITY_KIND, None, eid_key(n).hex(), EID_K, 0)
                 else:
-                    row = ("ibeacon", f"ibeacon:{SIM_UUID}:100:{n}", None, None, 0)
+                    row = (BeaconKind.IBEACON, ibeacon_key(SIM_UUID, 100, n), None, None, 0)
                 db.execute(
                     "INSERT OR REPLACE INTO presence_identities (id, customer_id, kind, beacon_key, eid_identity_key, "
                     "eid_rotation_exponent, eid_clock_offset_s) SELECT ?, ?, ?, ?, ?, ?, ? "

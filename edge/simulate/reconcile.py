@@ -17,6 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from edge.core.contract import EventType
+
 OK, MISMATCH, INFO = "ok", "MISMATCH", "info"
 
 
@@ -131,7 +133,7 @@ def _check(report: Report, run: dict[str, Any], devices: dict[str, dict[str, Any
     for conn in edges.values():
         edge_sales.update(r[0] for r in _all(conn, "SELECT id FROM sales"))
     hub_sales = {r[0] for r in _all(hub, "SELECT sale_id FROM sales")}
-    _compare(report, "sales", edge_sales, hub_sales, hub_dups("sale.completed", "id"))
+    _compare(report, "sales", edge_sales, hub_sales, hub_dups(EventType.SALE_COMPLETED, "id"))
 
     # a sale is all or nothing: lines present, ledger rows as the sale says, one sale.completed event
     partial = 0
@@ -158,8 +160,8 @@ def _check(report: Report, run: dict[str, Any], devices: dict[str, dict[str, Any
             edge_rows[entry_id] = (cid, kind, int(points), devices[name]["store"])
     hub_rows = {r[0]: (r[1], r[2], int(r[3]), r[4]) for r in _all(
         hub, "SELECT entry_id, customer_id, kind, points, store_id FROM ledger WHERE store_id != 'hub'")}
-    row = _compare(report, "ledger entries", edge_ledger, set(hub_rows), hub_dups("ledger.earn", "entry_id")
-                   + hub_dups("ledger.burn", "entry_id"))
+    row = _compare(report, "ledger entries", edge_ledger, set(hub_rows), hub_dups(EventType.LEDGER_EARN, "entry_id")
+                   + hub_dups(EventType.LEDGER_BURN, "entry_id"))
     differ = [e for e in edge_rows if e in hub_rows and edge_rows[e] != hub_rows[e]]
     if differ:
         row.missing += len(differ)
@@ -179,13 +181,13 @@ def _check(report: Report, run: dict[str, Any], devices: dict[str, dict[str, Any
     for conn in edges.values():
         edge_fb.update(r[0] for r in _all(conn, "SELECT id FROM feedback"))
     _compare(report, "feedback", edge_fb, {r[0] for r in _all(hub, "SELECT id FROM feedback")},
-             hub_dups("feedback.submitted", "id"))
+             hub_dups(EventType.FEEDBACK_SUBMITTED, "id"))
 
     # presence: visits, offers (notification requests), anonymous counts; a hub keeps visits and counts in
     # their own tables (older hubs kept them with the notifications): both places count
     hub_tables = {r[0] for r in _all(hub, "SELECT name FROM sqlite_master WHERE type = 'table'")}
-    own_table = {"presence.visit": ("presence_visits", "visit_id"),
-                 "presence.anonymous_count": ("presence_anonymous_counts", "event_id")}
+    own_table: dict[str, tuple[str, str]] = {EventType.PRESENCE_VISIT: ("presence_visits", "visit_id"),
+                 EventType.PRESENCE_ANONYMOUS_COUNT: ("presence_anonymous_counts", "event_id")}
 
     def hub_presence(event_type: str, key: str) -> set[str]:
         found = {r[0] for r in _all(hub, f"SELECT json_extract(payload, '$.{key}') FROM presence_notifications "
@@ -203,12 +205,12 @@ def _check(report: Report, run: dict[str, Any], devices: dict[str, dict[str, Any
         edge_offers.update(r[0] for r in _all(conn, "SELECT offer_id FROM presence_offers_issued"))
         edge_anon.update(r[0] for r in _all(conn, "SELECT event_id FROM outbox WHERE type = "
                                                   "'presence.anonymous_count'"))
-    _compare(report, "presence visits", edge_visits, hub_presence("presence.visit", "visit_id"),
-             hub_dups("presence.visit", "visit_id"))
+    _compare(report, "presence visits", edge_visits, hub_presence(EventType.PRESENCE_VISIT, "visit_id"),
+             hub_dups(EventType.PRESENCE_VISIT, "visit_id"))
     _compare(report, "presence offers (notifications)", edge_offers,
-             hub_presence("presence.notification_requested", "offer_id"),
-             hub_dups("presence.notification_requested", "offer_id"))
-    _compare(report, "anonymous counts", edge_anon, hub_presence("presence.anonymous_count", "event_id"))
+             hub_presence(EventType.PRESENCE_NOTIFICATION_REQUESTED, "offer_id"),
+             hub_dups(EventType.PRESENCE_NOTIFICATION_REQUESTED, "offer_id"))
+    _compare(report, "anonymous counts", edge_anon, hub_presence(EventType.PRESENCE_ANONYMOUS_COUNT, "event_id"))
 
     # webhook: every presence notification delivered and received (repeats are absorbed by Idempotency-Key)
     received: Counter[str] = Counter()

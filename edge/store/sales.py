@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import sqlite_utils
 
 from edge.core.basket import Basket
+from edge.core.contract import PAYMENT_METHODS, EventType, ledger_event
 from edge.core.loyalty import Balance, LoyaltyRules, check_redemption, redemption_limit
 from edge.core.offers import Offer
 from edge.core.receipt import ReceiptInfo, render_receipt
@@ -73,7 +74,7 @@ class SalesService:
     ) -> CompletedSale:
         if basket.is_empty:
             raise SaleError("the basket is empty: scan a product first")
-        if payment_method not in ("cash", "card"):
+        if payment_method not in PAYMENT_METHODS:
             raise SaleError(f"unknown payment method {payment_method!r}")
         now = now or datetime.now(UTC)
         settlement = basket.settle(offers, now, self.rules)
@@ -165,7 +166,7 @@ class SalesService:
                 )
                 if cur.rowcount != 1:
                     raise SaleError(f"coupon {code} was already used; remove it and try again")
-                enqueue(self.db, "coupon.redeemed", {"code": code, "sale_id": sale_id,
+                enqueue(self.db, EventType.COUPON_REDEEMED, {"code": code, "sale_id": sale_id,
                                                      "customer_id": customer.id if customer else None})  # fmt: skip
                 events += 1
             ledger_entries = []
@@ -182,11 +183,11 @@ class SalesService:
                     [entry_id, customer.id, kind, points, sale_id, reason, 0 if hub_online else 1, created],
                 )
                 self._fault(f"after_ledger_{kind}")
-                enqueue(self.db, f"ledger.{kind}", {"entry_id": entry_id, "customer_id": customer.id,
+                enqueue(self.db, ledger_event(kind), {"entry_id": entry_id, "customer_id": customer.id,
                                                    "points": points, "sale_id": sale_id, "reason": reason,
                                                    "created_at": created})  # fmt: skip
                 events += 1
-            enqueue(self.db, "sale.completed", sale_payload)
+            enqueue(self.db, EventType.SALE_COMPLETED, sale_payload)
             events += 1
             self._fault("before_commit")
         return CompletedSale(
@@ -230,7 +231,7 @@ class SalesService:
                 "INSERT INTO feedback (id, sale_id, customer_id, score, created_at) VALUES (?, ?, ?, ?, ?)",
                 [feedback_id, sale_id, customer_id, score, created],
             )
-            enqueue(self.db, "feedback.submitted", {"id": feedback_id, "sale_id": sale_id,
+            enqueue(self.db, EventType.FEEDBACK_SUBMITTED, {"id": feedback_id, "sale_id": sale_id,
                                                     "customer_id": customer_id, "score": score,
                                                     "created_at": created})  # fmt: skip
         return feedback_id

@@ -33,3 +33,43 @@ def test_offline_demo_keeps_existing_data(tmp_path: Path) -> None:
     assert sqlite3.connect(settings.database_path).execute(
         "SELECT count(*) FROM products WHERE category = 'Deli'"
     ).fetchone()[0] == 0
+
+
+def test_the_hub_is_seeded_with_the_same_demo_store_the_offline_till_gets(tmp_path: Path) -> None:
+    """One dataset, two seeders: what a till pulls from a demo hub equals what the offline demo writes."""
+    from edge.demo.seed import hub_dataset, seed_demo_hub
+    from sync.client import SyncClient
+    from sync.credentials import load as load_credential
+    from sync.enroll import enroll
+    from sync.hub.server import start_demo_hub
+
+    offline = prepare_demo(load_settings(environ={}), tmp_path / "offline")
+    synced = load_settings(environ={}).replace(data_dir=tmp_path / "synced")
+    codes: list[str] = []
+    hub = start_demo_hub(tmp_path / "hub", store_id=synced.store.id, device_id="till-x",
+                         seed=lambda storage: codes.append(seed_demo_hub(storage, synced.store.id)))
+    try:
+        assert codes and len(codes[0]) == 14  # seed_demo_hub enrolled its own till-1 as well
+        enroll(hub.url, hub.enrolment_code, synced.data_dir)
+        client = SyncClient(synced.database_path, load_credential(synced.data_dir), synced.hub)
+        client.sync_once()
+        client.close()
+    finally:
+        hub.stop()
+
+    def content(path: Path) -> dict[str, set[tuple[object, ...]]]:
+        db = sqlite3.connect(path)
+        return {
+            "products": set(db.execute("SELECT gtin, name, price_cents, vat_rate_bp, category FROM products")),
+            "customers": set(db.execute("SELECT id, card_number, display_name, tier FROM customers")),
+            "offers": set(db.execute("SELECT id, kind, params FROM offers")),
+            "coupons": set(db.execute("SELECT code, offer_id, customer_id FROM coupons")),
+        }
+
+    at_offline, at_synced = content(offline.database_path), content(synced.database_path)
+    assert at_synced["products"] == at_offline["products"]
+    assert at_synced["customers"] == at_offline["customers"]
+    assert {o[:2] for o in at_synced["offers"]} == {o[:2] for o in at_offline["offers"]}
+    assert at_synced["coupons"] == at_offline["coupons"]
+    data = hub_dataset("s1")
+    assert len(data["products"]) == len(at_offline["products"]) and data["store"] == {"id": "s1", "name": "Demo Store"}

@@ -137,7 +137,7 @@ def test_to_json_has_exactly_the_documented_fields() -> None:
     assert list(decode_scan("5901234123457").to_json()) == list(JSON_FIELDS)
     assert JSON_FIELDS == (
         "input", "symbology", "kind", "gtin", "gtin_valid", "ai", "expiry", "batch", "serial",
-        "weight_g", "price_cents", "customer_id", "error",
+        "weight_g", "price_cents", "addon", "isbn", "isbn10", "ismn", "issn", "customer_id", "error",
     )  # fmt: skip
 
 
