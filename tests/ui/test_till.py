@@ -194,6 +194,8 @@ def test_till_snapshot_80x24(demo_settings: Settings, snap_compare) -> None:
         await _settle(app, pilot)
         for text in (CUSTOMER_CARD, MILK, MILK_ORGANIC, CHOCOLATE, CHOCOLATE, CHOCOLATE):
             await _type(app, pilot, text)
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.3)  # the layout settles (scroll bars, wrapped totals) before the picture
 
     assert snap_compare(_app(demo_settings), terminal_size=(80, 24), run_before=fill)
 

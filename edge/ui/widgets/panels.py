@@ -81,15 +81,16 @@ class TotalsBar(Static):
 
     def show(self, snap: TillSnapshot) -> None:
         self._snap = snap
-        self._render_lines()
+        self.refresh(layout=True)
 
-    def on_resize(self) -> None:
-        self._render_lines()
+    def render(self) -> str:
+        """Laid out for the width the widget has now (so never for a stale one)."""
+        return self._lines(max(20, self.content_size.width or 78))
 
-    def _render_lines(self) -> None:
+    def _lines(self, width: int) -> str:
         snap = self._snap
         if snap is None:
-            return
+            return ""
         s = snap.settlement
         money = lambda v: format_money(v, self.currency)  # noqa: E731
         items = sum(p.line.qty for p in s.pricing.lines)
@@ -101,17 +102,14 @@ class TotalsBar(Static):
         parts.append(plural(items, "item"))
         if snap.customer is not None:
             parts.append(f"earns {s.points_earned} pts")
-        width = max(20, (self.size.width or 78) - 2)
-        lines = [f"[b]TOTAL {money(s.amount_due_cents)}[/b]"]
-        row = ""
+        rows = [""]
         for part in parts:
-            if row and len(row) + 2 + len(part) > width:
-                lines.insert(-1, row)
-                row = part
+            if rows[-1] and len(rows[-1]) + 2 + len(part) > width:
+                rows.append(part)
             else:
-                row = f"{row}  {part}" if row else part
-        lines.insert(-1, row)
-        self.update("\n".join(lines))
+                rows[-1] = f"{rows[-1]}  {part}" if rows[-1] else part
+        rows.append(f"[b]TOTAL {money(s.amount_due_cents)}[/b]")
+        return "\n".join(rows)
 
 
 class KeyBar(Static):
