@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from textual.widgets import Input
+
 from edge.core.money import format_money
 from edge.demo.seed import demo_card, demo_gtin
 from edge.settings import Settings
@@ -191,6 +193,8 @@ async def test_coupon_is_single_use_across_sales(demo_settings: Settings) -> Non
 def test_till_snapshot_80x24(demo_settings: Settings, snap_compare) -> None:
     async def fill(pilot) -> None:
         app = pilot.app
+        for widget in app.query(Input):
+            widget.cursor_blink = False  # a blinking cursor makes the picture depend on the moment
         await _settle(app, pilot)
         for text in (CUSTOMER_CARD, MILK, MILK_ORGANIC, CHOCOLATE, CHOCOLATE, CHOCOLATE):
             await _type(app, pilot, text)
