@@ -33,7 +33,7 @@ from edge.settings import Settings
 
 
 def cmd_till(args: argparse.Namespace, settings: Settings | None) -> int:
-    from edge.ui.app import make_app
+    from edge.ui.app import run_till
 
     settings = given(settings)
     if args.accept_new_database:
@@ -42,8 +42,7 @@ def cmd_till(args: argparse.Namespace, settings: Settings | None) -> int:
         kept = accept_new_database(settings.database_path)
         if kept is not None:
             print(f"store-edge: the old identity marker was kept as {kept}", file=sys.stderr)
-    make_app(settings).run()
-    return 0
+    return run_till(settings)  # 1 when an error stopped the till, never 0 after a failure
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings | None) -> int:

@@ -73,8 +73,17 @@ def render_receipt(s: Settlement, info: ReceiptInfo, width: int = 40) -> str:
         if info.new_balance is not None:
             out.append(_row("Points balance", str(info.new_balance), width))
         if info.pending_points:
-            out.append(f"  ({info.pending_points:+d} pending until synced)")
+            out.extend(f"  {part}" for part in _pending_lines(info.pending_points, width - 2))
     out.append("-" * width)
     out.append(f"Sale {info.sale_id[-12:]}".center(width))
     out.append("Thank you for shopping with us".center(width))
     return "\n".join(out)
+
+
+def _pending_lines(pending: int, width: int) -> list[str]:
+    """The part of the balance this till changed and the hub has not confirmed, in words, wrapped."""
+    if pending > 0:
+        text = f"({pending} of these points earned here; confirmed when the till syncs)"
+    else:
+        text = f"(after {-pending} points used here; confirmed when the till syncs)"
+    return textwrap.wrap(text, max(10, width))

@@ -89,6 +89,11 @@ class Repository:
             rows = self._rows("SELECT id FROM customers WHERE phone_hash = ?", [contact_hash("phone", text)])
         return self.customer(rows[0]["id"]) if rows else None
 
+    def sale_customer(self, sale_id: str) -> str | None:
+        """The customer id a recorded sale was for (None: a guest sale, or no such sale)."""
+        row = self.db.execute("SELECT customer_id FROM sales WHERE id = ?", [sale_id]).fetchone()
+        return row[0] if row else None
+
     def unsynced_spend(self, customer_id: str) -> int:
         """What the customer spent at this till that the hub has not confirmed yet (its spend lags by that).
         A damaged outbox payload (not JSON) is skipped: it must not stop the till (sync.outbox buries it)."""
