@@ -260,13 +260,15 @@ def register_enroll(subparsers: Any) -> argparse.ArgumentParser:
 
 
 # ------------------------------------------------------------------------------------------------ hub
+def _hub_target(args: argparse.Namespace) -> str:
+    target = args.db or os.environ.get(HUB_DB_ENV)
+    return str(target) if target else str(_settings(args).data_dir / "hub.db")
+
+
 def _hub_storage(args: argparse.Namespace) -> Any:
     from sync.hub.storage import HubStorage
 
-    target = args.db or os.environ.get(HUB_DB_ENV)
-    if not target:
-        target = str(_settings(args).data_dir / "hub.db")
-    return HubStorage.open(target)
+    return HubStorage.open(_hub_target(args))
 
 
 def _hub_cmd(fn: Any) -> Any:
@@ -293,11 +295,40 @@ def _serve(args: argparse.Namespace, storage: Any) -> int:
     from sync.hub.app import make_hub_app
 
     storage.ensure_signing_key()
+    if args.workers > 1:
+        return _serve_workers(args)
     app = make_hub_app(storage, webhook_url=args.webhook_url)
     print(f"hub listening on http://{args.host}:{args.port}", file=_out(args))
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
                 ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key)
     return 0
+
+
+def _serve_workers(args: argparse.Namespace) -> int:
+    """N uvicorn worker processes on one socket; each builds its own storage (sync/hub/asgi.py). The schema
+    and the signing key were made once, here in the parent, before the workers start."""
+    import uvicorn
+
+    from sync.hub.asgi import worker_environment
+
+    os.environ.update(worker_environment(_hub_target(args), args.webhook_url))
+    print(f"hub listening on http://{args.host}:{args.port} ({args.workers} worker processes)", file=_out(args))
+    uvicorn.run("sync.hub.asgi:create_app", factory=True, workers=args.workers, host=args.host, port=args.port,
+                log_level="warning", ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key)
+    return 0
+
+
+def _workers_checked(serve: Any) -> Any:
+    """Refuse an impossible --workers (e.g. several processes on one SQLite file) before the database is opened."""
+
+    @_guarded
+    def wrapper(args: argparse.Namespace) -> int:
+        from sync.hub.asgi import check_workers
+
+        problem = check_workers(_hub_target(args), args.workers)
+        return _err(args, problem) if problem else int(serve(args) or 0)
+
+    return wrapper
 
 
 def _p(args: argparse.Namespace, text: str) -> None:
@@ -396,6 +427,10 @@ def register_hub(subparsers: Any) -> argparse.ArgumentParser:
     sp.add_argument("--webhook-url", default=None, help="where presence notifications are delivered")
     sp.add_argument("--tls-cert", default=None)
     sp.add_argument("--tls-key", default=None)
+    sp.add_argument("--workers", type=int, default=1,
+                    help="hub processes serving the port (default 1); more than 1 needs a PostgreSQL --db, "
+                         "e.g. one per CPU core")
+    sp.set_defaults(func=_workers_checked(sp.get_default("func")))
     sp = add("create-store", _create_store, "create or rename a store")
     sp.add_argument("id")
     sp.add_argument("--name", default=None)
