@@ -261,8 +261,7 @@ def register_enroll(subparsers: Any) -> argparse.ArgumentParser:
 
 # ------------------------------------------------------------------------------------------------ hub
 def _hub_target(args: argparse.Namespace) -> str:
-    target = args.db or os.environ.get(HUB_DB_ENV)
-    return str(target) if target else str(_settings(args).data_dir / "hub.db")
+    return args.db or os.environ.get(HUB_DB_ENV) or str(_settings(args).data_dir / "hub.db")
 
 
 def _hub_storage(args: argparse.Namespace) -> Any:
