@@ -180,9 +180,15 @@ def fresh_schema(dsn: str) -> Iterator[str]:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
+@dataclass
+class Hub:
+    url: str
+    pid: int
+
+
 @contextmanager
-def hub_process(target: str, workers: int) -> Iterator[str]:
-    """`store-edge hub serve --workers N` as a child process; yields its URL once /v1/health answers."""
+def hub_process(target: str, workers: int) -> Iterator[Hub]:
+    """`store-edge hub serve --workers N` as a child process, once /v1/health answers and the workers idle."""
     sock = bind_socket()
     port = int(sock.getsockname()[1])
     sock.close()
@@ -201,7 +207,7 @@ def hub_process(target: str, workers: int) -> Iterator[str]:
             except httpx.HTTPError:
                 time.sleep(0.1)
         wait_workers_settled(proc.pid, workers, deadline)
-        yield url
+        yield Hub(url, proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -219,15 +225,31 @@ def _cpu_ticks(pid: int) -> int | None:
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
+def worker_pids(parent: int) -> set[int]:
+    """The uvicorn worker processes of ``hub serve`` (multiprocessing children running spawn_main); Linux /proc."""
+    out = set()
+    for task in Path(f"/proc/{parent}/task").glob("*"):
+        try:
+            kids = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for kid in kids:
+            try:
+                if b"spawn_main" in Path(f"/proc/{kid}/cmdline").read_bytes():
+                    out.add(int(kid))
+            except OSError:
+                continue
+    return out
+
+
 def wait_workers_settled(parent: int, workers: int, deadline: float) -> None:
     """Until all ``workers`` processes have started and gone idle (their CPU time stops growing), so that the
-    load does not start while some are still importing. Linux /proc; a single process is the parent itself."""
+    load does not start while some are still importing. A single process is the parent itself."""
     if workers <= 1 or not Path("/proc").is_dir():
         return
     last: int | None = None
     while time.monotonic() < deadline:
-        kids = [int(x) for t in Path(f"/proc/{parent}/task").glob("*") for x in (t / "children").read_text().split()]
-        ticks = [_cpu_ticks(k) for k in kids if b"spawn_main" in Path(f"/proc/{k}/cmdline").read_bytes()]
+        ticks = [_cpu_ticks(k) for k in worker_pids(parent)]
         total = sum(t for t in ticks if t is not None)
         if len(ticks) >= workers and total == last:
             return
@@ -266,13 +288,34 @@ def add_tills(target: str, count: int, stores: list[str], prefix: str) -> list[T
         storage.close()
 
 
+RETRIES = {"transport": 0, "busy": 0}  # requests sent again, as the sync client does, by cause
+
+
+async def request(client: httpx.AsyncClient, method: str, url: str, **kw: Any) -> httpx.Response:
+    """One call as the sync client makes it: a 503 (busy) or a broken connection is tried again (counted in
+    RETRIES); any other failure ends the bench."""
+    for _ in range(50):
+        try:
+            resp = await client.request(method, url, **kw)
+        except httpx.TransportError:
+            RETRIES["transport"] += 1
+            await asyncio.sleep(0.2)
+            continue
+        if resp.status_code == 503:
+            RETRIES["busy"] += 1
+            await asyncio.sleep(0.05)
+            continue
+        resp.raise_for_status()
+        return resp
+    raise SystemExit(f"{method} {url}: no answer after 50 attempts")
+
+
 async def enrol_all(client: httpx.AsyncClient, url: str, tills: list[Till], concurrency: int = 32) -> None:
     gate = asyncio.Semaphore(concurrency)
 
     async def one(till: Till) -> None:
         async with gate:
-            resp = await client.post(f"{url}/v1/enroll", json={"code": till.code}, headers=HEADERS)
-            resp.raise_for_status()
+            resp = await request(client, "POST", f"{url}/v1/enroll", json={"code": till.code}, headers=HEADERS)
             till.token = resp.json()["token"]
 
     await asyncio.gather(*(one(t) for t in tills))
@@ -284,8 +327,7 @@ async def pull_all(client: httpx.AsyncClient, url: str, till: Till) -> tuple[int
     headers = {**HEADERS, "Authorization": f"Bearer {till.token}"}
     while True:
         params = {"limit": str(PULL_LIMIT), **({"cursor": till.cursor} if till.cursor else {})}
-        resp = await client.get(f"{url}/v1/changes", params=params, headers=headers)
-        resp.raise_for_status()
+        resp = await request(client, "GET", f"{url}/v1/changes", params=params, headers=headers)
         wire += resp.num_bytes_downloaded
         page = resp.json()
         changes += len(page["changes"])
@@ -295,21 +337,17 @@ async def pull_all(client: httpx.AsyncClient, url: str, till: Till) -> tuple[int
 
 
 async def _push(client: httpx.AsyncClient, url: str, till: Till, body: bytes) -> int:
+    """POST one batch; the events the hub settled (accepted, or duplicate when an earlier attempt's answer was
+    lost on a broken connection)."""
     headers = {**HEADERS, "Authorization": f"Bearer {till.token}", "Content-Encoding": "gzip",
                "Content-Type": "application/json"}
-    for _ in range(100):
-        resp = await client.post(f"{url}/v1/events", content=body, headers=headers)
-        if resp.status_code == 503:  # busy: the protocol's "retry shortly", as the sync client does
-            await asyncio.sleep(0.05)
-            continue
-        resp.raise_for_status()
-        return sum(1 for r in resp.json()["results"] if r["status"] == "accepted")
-    raise SystemExit("the hub stayed busy for 100 attempts")
+    resp = await request(client, "POST", f"{url}/v1/events", content=body, headers=headers)
+    return sum(1 for r in resp.json()["results"] if r["status"] in ("accepted", "duplicate"))
 
 
 async def run_load(url: str, tills: list[Till], budget_s: float) -> tuple[float, int, list[float], list[float]]:
     """Every till at once: push a batch, pull; repeat until its batches are sent or ``budget_s`` has passed
-    (``Till.sent`` counts the batches sent). (seconds, accepted events, push latencies, pull latencies)."""
+    (``Till.sent`` counts the batches sent). (seconds, settled events, push latencies, pull latencies)."""
     limits = httpx.Limits(max_connections=len(tills) + 16, max_keepalive_connections=len(tills) + 16)
     async with httpx.AsyncClient(timeout=300, limits=limits) as client:
         await enrol_all(client, url, tills)
@@ -325,22 +363,22 @@ async def run_load(url: str, tills: list[Till], budget_s: float) -> tuple[float,
         pull_lat: list[float] = []
 
         async def one(till: Till) -> int:
-            accepted = 0
+            settled = 0
             for body in till.bodies:
                 if time.perf_counter() - started > budget_s:
                     break
                 t0 = time.perf_counter()
-                accepted += await _push(client, url, till, body)
+                settled += await _push(client, url, till, body)
                 t1 = time.perf_counter()
                 await pull_all(client, url, till)
                 push_lat.append(t1 - t0)
                 pull_lat.append(time.perf_counter() - t1)
                 till.sent += 1
-            return accepted
+            return settled
 
         started = time.perf_counter()
-        accepted = sum(await asyncio.gather(*(one(t) for t in tills)))
-        return time.perf_counter() - started, accepted, push_lat, pull_lat
+        settled = sum(await asyncio.gather(*(one(t) for t in tills)))
+        return time.perf_counter() - started, settled, push_lat, pull_lat
 
 
 def push_run(target: str, workers: int, args: argparse.Namespace,
@@ -350,14 +388,19 @@ def push_run(target: str, workers: int, args: argparse.Namespace,
     for i, till in enumerate(tills):
         build_batches(till, args.rounds, args.batch_events, members, seed=1000 * workers + i)
     t1 = time.perf_counter()
-    with hub_process(target, workers) as url:
+    retries = dict(RETRIES)
+    with hub_process(target, workers) as hub:
         t2 = time.perf_counter()
-        seconds, accepted, push_lat, pull_lat = asyncio.run(run_load(url, tills, args.load_budget_s))
+        before = worker_pids(hub.pid)
+        seconds, settled, push_lat, pull_lat = asyncio.run(run_load(hub.url, tills, args.load_budget_s))
+        replaced = len(before - worker_pids(hub.pid))
     total = sum(len(b) for t in tills for b in t.batches[: t.sent])
     print(f"  (set-up: devices and batches {t1 - t0:.1f} s, hub start {t2 - t1:.1f} s, enrolment and load "
-          f"{time.perf_counter() - t2:.1f} s)", file=sys.stderr, flush=True)
-    if accepted != total:
-        raise SystemExit(f"{workers} workers: the hub accepted {accepted} of {total} events")
+          f"{time.perf_counter() - t2:.1f} s; requests retried: {RETRIES['transport'] - retries['transport']} "
+          f"broken connections, {RETRIES['busy'] - retries['busy']} busy; workers replaced: {replaced})",
+          file=sys.stderr, flush=True)
+    if settled != total:
+        raise SystemExit(f"{workers} workers: the hub settled {settled} of {total} events")
     eps = total / seconds
     p99, pull_p99 = percentile(push_lat, 99) * 1000, percentile(pull_lat, 99) * 1000
     print(f"{len(tills)} tills -> PostgreSQL hub, {workers} worker(s): {total:,} events in {seconds:.1f} s = "
@@ -503,9 +546,9 @@ async def fan_out(url: str, tills: list[Till], products: int,
 def pull_run(dsn: str, args: argparse.Namespace, workers: int) -> dict[str, float]:
     with fresh_schema(dsn) as target:
         tills = seed_pull(target, args.pull_stores)
-        with hub_process(target, workers) as url:
+        with hub_process(target, workers) as hub:
             change_s = catalogue_change(target, args.products)
-            solo, seconds, done = asyncio.run(fan_out(url, tills, args.products, args.pull_budget_s))
+            solo, seconds, done = asyncio.run(fan_out(hub.url, tills, args.products, args.pull_budget_s))
     rest = len(tills) - 1
     projected = solo[0] + (seconds * rest / len(done) if done else 0.0)
     verb = "took" if len(done) == rest else f"projected from {len(done) + 1} stores that pulled:"

@@ -21,6 +21,7 @@ from typing import Any, TextIO
 from edge.settings import ConfigError, Settings, load_settings
 
 HUB_DB_ENV = "STORE_EDGE_HUB_DB"
+WORKER_HEALTHCHECK_S = 60  # hub serve --workers: seconds a worker may take to answer its supervisor's ping
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -312,8 +313,11 @@ def _serve_workers(args: argparse.Namespace) -> int:
 
     os.environ.update(worker_environment(_hub_target(args), args.webhook_url))
     print(f"hub listening on http://{args.host}:{args.port} ({args.workers} worker processes)", file=_out(args))
+    # a worker busy with batches on a loaded machine may answer the supervisor's ping late; the default 5 s
+    # would have it killed mid-request, dropping the batches it was committing
     uvicorn.run("sync.hub.asgi:create_app", factory=True, workers=args.workers, host=args.host, port=args.port,
-                log_level="warning", ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key)
+                log_level="warning", ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
+                timeout_worker_healthcheck=WORKER_HEALTHCHECK_S)
     return 0
 
 
