@@ -193,7 +193,7 @@ def hub_process(target: str, workers: int) -> Iterator[Hub]:
     port = int(sock.getsockname()[1])
     sock.close()
     url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([sys.executable, "-m", "sync.cli", "hub", "serve", "--db", target, "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "hub", "serve", "--db", target, "--port", str(port),
                              "--workers", str(workers)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60

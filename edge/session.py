@@ -16,8 +16,9 @@ import sqlite_utils
 
 from devices.barcode.config import BarcodeSettingsError, config_from_settings
 from edge.core.basket import Basket, BasketError
-from edge.core.catalog import Product, weighed_line_product
+from edge.core.catalog import Product
 from edge.core.loyalty import LoyaltyRules, RedemptionLimit, Settlement, check_redemption, redemption_limit
+from edge.core.measures import PricedLine, price_scale_label, price_scanned_item
 from edge.core.offers import Offer
 from edge.core.tiers import next_tier
 from edge.settings import ConfigError, Settings
@@ -151,17 +152,14 @@ class TillSession:
             if result.product is None:
                 return Outcome(False, f"{result.gtin} is not in this store's catalogue; key in the price "
                                "or set the item aside", "error")  # fmt: skip
-            return self.add_product(result.product)
+            return self._add_priced(price_scanned_item(result.product, result.ai, gtin=result.gtin,
+                                                       currency=self.settings.store.currency))  # fmt: skip
         if kind == "variable_measure" and result.error is None:
             if result.product is None:
                 return Outcome(False, f"scale label for item {result.item_reference} is not in this store's "
                                "catalogue", "error")  # fmt: skip
-            try:
-                line_product = weighed_line_product(result.product, result.gtin or "", result.weight_g,
-                                                    result.price_cents)  # fmt: skip
-            except ValueError as exc:
-                return Outcome(False, str(exc), "error")
-            return self.add_product(line_product)
+            return self._add_priced(price_scale_label(result.product, result.gtin or "", weight_g=result.weight_g,
+                                                      price_cents=result.price_cents, count=result.count))
         if kind == "loyalty_card" and result.error is None and result.customer_id:
             customer = self.repo.find_customer(result.customer_id)
             if customer is None:
@@ -182,6 +180,13 @@ class TillSession:
         if result.error and not text.replace(" ", "").isalpha():
             return Outcome(False, result.error, "error")
         return Outcome(False, f"'{text}' was not recognised; use F3 to search products by name", "error")
+
+    def _add_priced(self, line: PricedLine) -> Outcome:
+        """A line priced from its GS1 data (``edge.core.measures``): added, or refused in the cashier's words."""
+        if line.product is None:
+            return Outcome(False, line.error or "this item cannot be priced from its label", "error")
+        added = self.add_product(line.product, line.qty)
+        return Outcome(True, f"{added.message} ({line.note})", added.kind) if added.ok and line.note else added
 
     def _loyalty_token(self, result: ScanResult) -> Outcome:
         check = result.token

@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlite_utils
 
-from edge.core.offers import offer_params_problem
-from sync import protocol
+from edge.core.contract import ChangeKind, offer_params_problem, parse_revocation_key
 from sync.outbox import utc_now_iso
 from sync.protocol import Change, ChangesPage
 
@@ -296,23 +296,23 @@ def _revocation(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) ->
     if key not in revoked:
         revoked.append(key)
     _put_state(conn, REVOCATIONS_KEY, revoked[-10_000:])
-    what, _, ident = key.partition(":")
-    if what == "coupon":
+    what, ident = parse_revocation_key(key)
+    if what == ChangeKind.COUPON:
         conn.execute("DELETE FROM coupons WHERE code = ? AND redeemed_at IS NULL", [ident])
 
 
-_HANDLERS = {
-    protocol.PRODUCT: _product,
-    protocol.OFFER: _offer,
-    protocol.COUPON: _coupon,
-    protocol.CUSTOMER: _customer,
-    protocol.SIGNING_KEY: _signing_key,
-    protocol.REVOCATION: _revocation,
-    protocol.PRESENCE_IDENTITY: _presence_identity,
-    protocol.STORE_BEACON: _store_beacon,
-    protocol.PRESENCE_RULE: _presence_rule,
-    protocol.SIGHTING: _sighting,
-    protocol.TOKEN_SIGHTING: _token_sighting,
+_HANDLERS: dict[str, Callable[[sqlite3.Connection, str, dict[str, Any] | None], None]] = {
+    ChangeKind.PRODUCT: _product,
+    ChangeKind.OFFER: _offer,
+    ChangeKind.COUPON: _coupon,
+    ChangeKind.CUSTOMER: _customer,
+    ChangeKind.SIGNING_KEY: _signing_key,
+    ChangeKind.REVOCATION: _revocation,
+    ChangeKind.PRESENCE_IDENTITY: _presence_identity,
+    ChangeKind.STORE_BEACON: _store_beacon,
+    ChangeKind.PRESENCE_RULE: _presence_rule,
+    ChangeKind.SIGHTING: _sighting,
+    ChangeKind.TOKEN_SIGHTING: _token_sighting,
 }
 
 

@@ -11,7 +11,9 @@ import json
 import re
 import zlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
+
+from edge.core.contract import ChangeKind
 
 try:  # optional speed-up; every result is checked to be the one the stdlib would give
     import orjson as _orjson
@@ -25,25 +27,20 @@ VERSION_HEADER = "X-Store-Edge-Protocol"
 ACCEPTED, DUPLICATE, REJECTED = "accepted", "duplicate", "rejected"
 RESULT_STATUSES = (ACCEPTED, DUPLICATE, REJECTED)
 
-# change kinds carried by the pull stream
-PRODUCT, OFFER, COUPON, CUSTOMER, SIGNING_KEY, REVOCATION = (
-    "product",
-    "offer",
-    "coupon",
-    "customer",
-    "signing_key",
-    "revocation",
-)
-# presence and till-to-till kinds (docs/sync-protocol.md): identities and sightings only while consent lasts
-PRESENCE_IDENTITY, STORE_BEACON, PRESENCE_RULE, SIGHTING, TOKEN_SIGHTING = (
-    "presence_identity",
-    "store_beacon",
-    "presence_rule",
-    "sighting",
-    "token_sighting",
-)
-CHANGE_KINDS = (PRODUCT, OFFER, COUPON, CUSTOMER, SIGNING_KEY, REVOCATION, PRESENCE_IDENTITY, STORE_BEACON,
-                PRESENCE_RULE, SIGHTING, TOKEN_SIGHTING)
+# change kinds carried by the pull stream: the contract's ChangeKind (these names stay for their importers);
+# presence identities and sightings go to a store only while consent lasts (docs/sync-protocol.md)
+PRODUCT: Final[str] = ChangeKind.PRODUCT
+OFFER: Final[str] = ChangeKind.OFFER
+COUPON: Final[str] = ChangeKind.COUPON
+CUSTOMER: Final[str] = ChangeKind.CUSTOMER
+SIGNING_KEY: Final[str] = ChangeKind.SIGNING_KEY
+REVOCATION: Final[str] = ChangeKind.REVOCATION
+PRESENCE_IDENTITY: Final[str] = ChangeKind.PRESENCE_IDENTITY
+STORE_BEACON: Final[str] = ChangeKind.STORE_BEACON
+PRESENCE_RULE: Final[str] = ChangeKind.PRESENCE_RULE
+SIGHTING: Final[str] = ChangeKind.SIGHTING
+TOKEN_SIGHTING: Final[str] = ChangeKind.TOKEN_SIGHTING
+CHANGE_KINDS: tuple[str, ...] = tuple(ChangeKind)
 
 MAX_PUSH_EVENTS = 10_000
 MAX_PUSH_BYTES = 32 * 1024 * 1024  # decompressed; a gzip bomb is refused beyond this

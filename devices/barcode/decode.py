@@ -3,12 +3,21 @@
 GS1 rules (check digits, AIs, dates, regional variable-measure rules) come from biip; this module only
 routes a scan to the right biip parser, adds the store's own formats and phrases errors for cashiers.
 ``decode_scan`` never raises.
+
+The AIM symbology identifier (ISO/IEC 15424), when the scanner sends one, decides how digits are read:
+``]E0`` EAN-13 / UPC-A (UPC-E as 6-8 digits), ``]E3`` the same followed by its 2- or 5-digit add-on in one
+packet, ``]E4`` EAN-8, ``]E1``/``]E2`` an add-on alone; ``]C1``, ``]e0``, ``]d2``, ``]Q3``, ``]J1`` GS1 element
+strings; ``]I0``/``]I1`` ITF (ITF-14 carries a GTIN-14). Other symbologies (Code 128 without FNC1, Code 39,
+plain QR or DataMatrix ...) never carry a product number as bare digits. Counting digits (8/12/13/14 a GTIN,
+6/7 UPC-E, 15/17/18 an EAN/UPC code with its add-on when the main part's check digit holds, else GS1) is the
+fallback for scans without an identifier only. GS1 Digital Link URIs are recognised whatever the case of
+their scheme and host (RFC 3986 3.1, 3.2.2); their path stays case-sensitive.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
@@ -22,6 +31,7 @@ from biip.gtin import Gtin
 from biip.rcn import Rcn, RcnUsage
 from biip.upc import Upc
 
+from devices.barcode.bookland import publication, split_addon, split_packets
 from devices.barcode.config import GS, BarcodeConfig, VariableMeasureRule
 from devices.barcode.coupon import GS1_COUPON_AIS, is_coupon_prefix, match_store_coupon
 from devices.barcode.loyalty_card import match_card
@@ -35,6 +45,8 @@ MAX_SCAN_CHARS = 4096
 DEFAULT_CONFIG = BarcodeConfig()
 _GTIN_LENGTHS = (8, 12, 13, 14)
 _GRAMS_PER_LB = Decimal("453.59237")
+_URI_SCHEMES = ("http://", "https://")
+_ITF_IDS = frozenset({"]I0", "]I1", "]I3"})  # ITF(-14): a GS1 carrier of GTIN-14 by its digits
 
 JSON_FIELDS = (
     "input",
@@ -48,6 +60,11 @@ JSON_FIELDS = (
     "serial",
     "weight_g",
     "price_cents",
+    "addon",
+    "isbn",
+    "isbn10",
+    "ismn",
+    "issn",
     "customer_id",
     "error",
 )
@@ -66,6 +83,11 @@ class ScanResult:
     serial: str | None = None
     weight_g: int | None = None
     price_cents: int | None = None
+    addon: str | None = None  # the 2- or 5-digit EAN/UPC add-on (issue number, book price ...)
+    isbn: str | None = None  # ISBN-13 of a Bookland GTIN (978/979), hyphenated
+    isbn10: str | None = None  # its ISBN-10, for 978 only
+    ismn: str | None = None  # printed music (979-0)
+    issn: str | None = None  # a periodical's ISSN (977)
     customer_id: str | None = None
     error: str | None = None
     # Not part of the scan-decode JSON; for the till.
@@ -125,6 +147,25 @@ def check_digit_error(digits: str, what: str = "Check digit") -> str:
     )
 
 
+def _check_digit_holds(digits: str) -> bool:
+    return gs1_standard_check_digit(digits[:-1]) == int(digits[-1])
+
+
+def _addon_appended(digits: str) -> bool:
+    """Under ``]E0``: do these digits read as main + add-on (some scanners append it without ``]E3``)? 14
+    digits only when they are no valid GTIN-14 themselves."""
+    n = len(digits)
+    return n in (15, 17, 18) or (n == 14 and not _check_digit_holds(digits) and _check_digit_holds(digits[:12]))
+
+
+def _ean_upc_name(digits: str) -> str | None:
+    """The EAN/UPC symbology a main part of this many digits comes from (13 digits starting 0: a UPC-A)."""
+    n = len(digits)
+    if n == 13:
+        return "UPC-A" if digits.startswith("0") else "EAN-13"
+    return {8: "EAN-8", 12: "UPC-A", 6: "UPC-E", 7: "UPC-E", 14: "GTIN-14"}.get(n)
+
+
 def _cents(amount: Decimal) -> int:
     return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
@@ -148,6 +189,7 @@ class _Decoder:
         self.verifier = verifier
         self.aim: str | None = symbology if symbology and symbology.startswith("]") else None
         self.symbology: str | None = None if self.aim else symbology
+        self.addon: str | None = None
         self.parse_config = ParseConfig(
             rcn_region=config.biip_region,
             rcn_verify_variable_measure=config.verify_variable_measure_check_digit,
@@ -155,6 +197,7 @@ class _Decoder:
         )
 
     def result(self, kind: Kind, **fields: Any) -> ScanResult:
+        fields.setdefault("addon", self.addon)
         return ScanResult(input=self.raw, symbology=self.symbology, kind=kind, **fields)
 
     def unknown(self, error: str) -> ScanResult:
@@ -182,17 +225,23 @@ class _Decoder:
         card = match_card(data, self.config.loyalty_card)
         if card is not None:
             return self.result("loyalty_card", customer_id=card.number, error=card.error)
+        return self.route(data)
+
+    def route(self, data: str) -> ScanResult:
+        """A scan that is no store code: GS1 HRI, Digital Link, EAN/UPC by identifier, digits, or unknown."""
         if data.startswith("("):
             return self.gs1_hri(data)
-        if data.startswith(("http://", "https://")):
+        if data[:8].lower().startswith(_URI_SCHEMES):
             return self.digital_link(data)
+        if self.aim is not None and self.aim.startswith("]E"):
+            return self.ean_upc(data)
         is_digits = data.isascii() and data.isdigit()
-        if self.aim in GS1_MESSAGE_IDS or GS in data or (is_digits and len(data) not in _GTIN_LENGTHS):
-            if is_digits and len(data) in (6, 7) and self.aim not in GS1_MESSAGE_IDS:
-                return self.gtin(data)
+        if self.aim in GS1_MESSAGE_IDS or GS in data:
             return self.gs1_message(data)
-        if is_digits:
-            return self.gtin(data)
+        if is_digits and self.aim == "]I3" and len(data) == 13:
+            data += str(gs1_standard_check_digit(data))  # ITF-14 whose check digit was checked, not sent
+        if is_digits and (self.aim is None or self.aim in _ITF_IDS):
+            return self.counted_digits(data)
         if len(data) > max(_GTIN_LENGTHS) and _starts_with_known_ai(data):
             # Many scanners drop FNC1 and send no AIM id: a GS1 element string then looks like plain text.
             # It is only a GS1 code if biip can parse all of it; otherwise fall through to "unknown".
@@ -204,7 +253,67 @@ class _Decoder:
                 return self.gs1_elements(message.element_strings)
         if self.aim in ("]Q1", "]Q0"):
             return self.unknown("This QR code is not a loyalty, coupon or product code this till knows.")
+        if is_digits:
+            return self.unknown(
+                f"This {self.symbology} barcode carries the number {data}, which is not a product number "
+                "(products carry EAN/UPC, ITF-14 or GS1 barcodes) - key the item in by hand."
+            )
         return self.unknown("Not a barcode this till knows - key the item in by hand.")
+
+    # --- digits without a symbology identifier: read by how many there are -------------------------------
+    def counted_digits(self, data: str) -> ScanResult:
+        n = len(data)
+        if n in _GTIN_LENGTHS or n in (6, 7):
+            return self.gtin(data)
+        split = split_addon(data) if self.aim is None else None
+        if split is not None and _check_digit_holds(split[0]):
+            # 15, 17 or 18 digits cannot hold AI (01) and anything after it: an EAN/UPC code and its add-on
+            return self.with_addon(*split)
+        return self.gs1_message(data)
+
+    # --- EAN/UPC by its AIM identifier (ISO/IEC 15424 modifiers 0-4) -----------------------------------------
+    def ean_upc(self, data: str) -> ScanResult:
+        assert self.aim is not None
+        modifier = self.aim[2:]
+        main, packet_id, addon = split_packets(data)
+        if modifier in ("1", "2"):
+            return self.addon_only(main, 2 if modifier == "1" else 5)
+        if not (main.isascii() and main.isdigit()):
+            return self.unknown(f"The scanner says this is an EAN/UPC barcode ({self.aim}) but sent {main!r}, "
+                                "which is not all digits - scan again or key the number in.")  # fmt: skip
+        if packet_id is not None:
+            expected = 2 if packet_id == "]E1" else 5
+            if addon is None or len(addon) != expected or not addon.isdigit():
+                return self.unknown(f"The add-on packet {packet_id} must be {expected} digits - scan again.")
+            return self.with_addon(main, addon)
+        n = len(main)
+        if modifier == "4":
+            if n != 8:
+                return self.unknown(f"An EAN-8 barcode ({self.aim}) has 8 digits, not {n} - scan again.")
+            return self.gtin(main, ean8_only=True)
+        if modifier == "3" and n in (12, 13):
+            return self.gtin(main)  # announced an add-on but sent none: the main part still is the product
+        if modifier == "3" or (modifier == "0" and _addon_appended(main)):
+            split = split_addon(main)
+            if split is None:
+                return self.unknown(f"An EAN/UPC barcode with add-on ({self.aim}) is 12 or 13 digits and a 2- "
+                                    f"or 5-digit add-on, not {n} digits - scan again.")  # fmt: skip
+            return self.with_addon(*split)
+        if modifier == "0" and n in (6, 7, 8, 12, 13, 14):
+            return self.gtin(main, upce_first=n == 8)  # 14: a GTIN-14 with a leading 0 some setups send
+        return self.counted_digits(main)
+
+    def with_addon(self, main: str, addon: str) -> ScanResult:
+        self.addon = addon
+        self.symbology = f"{_ean_upc_name(main) or 'EAN/UPC'} with add-on"
+        return self.gtin(main)
+
+    def addon_only(self, digits: str, expected: int) -> ScanResult:
+        if len(digits) != expected or not digits.isdigit():
+            return self.unknown(f"An EAN/UPC add-on ({self.aim}) is {expected} digits, not {digits!r} - scan again.")
+        self.addon = digits
+        return self.unknown(f"Only the {expected}-digit add-on ({digits}) was read, not the product's barcode: "
+                            "scan again aiming at the larger barcode on its left.")  # fmt: skip
 
     # --- loyalty tokens -------------------------------------------------------------------------------
     def token(self, data: str) -> ScanResult:
@@ -221,15 +330,16 @@ class _Decoder:
         )
 
     # --- GTIN family ------------------------------------------------------------------------------------
-    def gtin(self, digits: str) -> ScanResult:
+    def gtin(self, digits: str, *, ean8_only: bool = False, upce_first: bool = False) -> ScanResult:
+        """``ean8_only``: the identifier said EAN-8 (no UPC-E reading); ``upce_first``: it said UPC family."""
         n = len(digits)
-        if self.symbology is None:
-            self.symbology = {13: "EAN-13", 8: "EAN-8", 12: "UPC-A", 6: "UPC-E", 7: "UPC-E"}.get(n)
-        if n in _GTIN_LENGTHS:
+        if self.symbology is None or (self.aim in ("]E0", "]E3") and self.addon is None):
+            self.symbology = "UPC-E" if upce_first else _ean_upc_name(digits)
+        if n in _GTIN_LENGTHS and not upce_first:
             try:
                 gtin = Gtin.parse(digits, config=self.parse_config)
             except ParseError as exc:
-                return self.bad_gtin(digits, str(exc))
+                return self.bad_gtin(digits, str(exc), ean8_only=ean8_only)
             return self.good_gtin(gtin)
         try:
             upc = Upc.parse(digits, config=self.parse_config)
@@ -238,8 +348,8 @@ class _Decoder:
             return self.unknown(f"Not a valid UPC-E code: {exc}")
         return self.good_gtin(gtin)
 
-    def bad_gtin(self, digits: str, biip_error: str) -> ScanResult:
-        if len(digits) == 8:
+    def bad_gtin(self, digits: str, biip_error: str, *, ean8_only: bool = False) -> ScanResult:
+        if len(digits) == 8 and not ean8_only:
             # An 8-digit code with a wrong EAN-8 check digit may still be a valid UPC-E.
             try:
                 upc = Upc.parse(digits, config=self.parse_config)
@@ -281,7 +391,9 @@ class _Decoder:
         usage = gtin.prefix.usage if gtin.prefix is not None else None
         if is_coupon_prefix(usage):
             return self.result("coupon", gtin=gtin14, gtin_valid=True, coupon_code=gtin14)
-        return self.result("product", gtin=gtin14, gtin_valid=True, **self.look_up(gtin14))
+        book = publication(gtin.as_gtin_13()) if gtin14.startswith("097") else None
+        numbers = {k: v for k, v in asdict(book).items() if v is not None} if book is not None else {}
+        return self.result("product", gtin=gtin14, gtin_valid=True, **numbers, **self.look_up(gtin14))
 
     def custom_variable_measure(self, gtin14: str, gtin13: str, rule: VariableMeasureRule) -> ScanResult:
         layout = rule.layout

@@ -20,6 +20,7 @@ _NAMES = {
     "]e0": "GS1 DataBar",
     "]I0": "Interleaved 2 of 5",
     "]I1": "ITF-14",
+    "]I3": "ITF-14",
     "]A0": "Code 39",
     "]G0": "Code 93",
     "]F0": "Codabar",

@@ -2,6 +2,14 @@
 
 Every function returns a :class:`BeaconFrame`; a malformed or unknown frame comes back with ``format=None``
 (or the recognised format) and an ``error`` sentence, never an exception - adverts are radio noise.
+
+Lengths are minimums, as the reference parsers read them: a frame needs every byte up to its last required
+field; optional fields at its end (AltBeacon's manufacturer-reserved byte, Eddystone-UID's two RFU bytes) may
+be present or absent, and bytes a vendor appends after the frame (a battery level after an iBeacon) are
+ignored. Home Assistant's ibeacon-ble takes an Apple payload of 23 bytes or more; android-beacon-library's
+layouts end AltBeacon with an optional data byte (``d:25-25``, PDU overflow allowed) and Eddystone-UID at the
+instance (``i:14-19``); beacontools reads Eddystone UID / TLM / EID frames with structures that ignore what
+follows them. A frame shorter than its required fields is refused and the reason names both lengths.
 """
 
 from __future__ import annotations
@@ -32,6 +40,14 @@ _URL_EXPANSIONS = (
 _IBEACON = struct.Struct(">HHb")  # major, minor, measured power at 1 m
 _TLM = struct.Struct(">HhII")  # battery mV, temperature 8.8 fixed point, advert count, 0.1 s since boot
 _TLM_NO_TEMPERATURE = -0x8000  # 0x8000: the beacon has no temperature sensor
+
+# Bytes a frame needs up to its last required field (the payload after the company id / the 0xFEAA UUID).
+IBEACON_MIN = 23  # 02 15, UUID 16, major 2, minor 2, measured power 1
+ALTBEACON_MIN = 23  # BE AC, beacon id 20, reference RSSI 1; the manufacturer-reserved byte is optional
+EDDYSTONE_UID_MIN = 18  # frame type, tx power, namespace 10, instance 6; the two RFU bytes are optional
+EDDYSTONE_URL_MIN, EDDYSTONE_URL_MAX = 3, 20  # frame type, tx power, scheme, 0-17 encoded URL bytes
+EDDYSTONE_TLM_MIN = 14  # frame type, version, battery 2, temperature 2, advert count 4, uptime 4
+EDDYSTONE_EID_MIN = 10  # frame type, tx power, EID 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,20 +85,23 @@ def _signed(byte: int) -> int:
     return byte - 256 if byte > 127 else byte
 
 
+def _short(what: str, n: int, need: int, note: str = "") -> str:
+    extra = f" ({note})" if note else ""
+    return f"{what} is {n} bytes, cut short: it needs at least {need}{extra}"
+
+
 def parse_manufacturer(company_id: int, payload: bytes) -> BeaconFrame:
     """Manufacturer-specific data as bleak gives it: the company id, and the bytes after it."""
     if len(payload) >= 2 and payload[0] == 0x02 and payload[1] == 0x15 and company_id == APPLE_COMPANY_ID:
-        if len(payload) != 23:
-            return BeaconFrame(
-                IBEACON, error=f"iBeacon payload is {len(payload)} bytes, expected 23 (cut short or padded)"
-            )
+        if len(payload) < IBEACON_MIN:
+            return BeaconFrame(IBEACON, error=_short("iBeacon payload", len(payload), IBEACON_MIN))
         major, minor, tx = _IBEACON.unpack_from(payload, 18)
         return BeaconFrame(IBEACON, uuid=_uuid_text(payload[2:18]), major=major, minor=minor, tx_power=tx)
     if len(payload) >= 2 and payload[0] == 0xBE and payload[1] == 0xAC:
-        if len(payload) != 24:
+        if len(payload) < ALTBEACON_MIN:
             return BeaconFrame(
                 ALTBEACON,
-                error=f"AltBeacon payload is {len(payload)} bytes, expected 24 (cut short or padded)",
+                error=_short("AltBeacon payload", len(payload), ALTBEACON_MIN, "24 with the reserved byte"),
             )
         return BeaconFrame(ALTBEACON, beacon_id=payload[2:22].hex(), tx_power=_signed(payload[22]))
     return BeaconFrame(
@@ -104,8 +123,11 @@ def parse_eddystone(payload: bytes) -> BeaconFrame:
     kind, n = payload[0], len(payload)
     if kind == 0x00:
         # the two trailing RFU bytes are often left out by cheap beacons
-        if n not in (18, 20):
-            return BeaconFrame(EDDYSTONE_UID, error=f"Eddystone-UID frame is {n} bytes, expected 18 or 20")
+        if n < EDDYSTONE_UID_MIN:
+            return BeaconFrame(
+                EDDYSTONE_UID,
+                error=_short("Eddystone-UID frame", n, EDDYSTONE_UID_MIN, "20 with the reserved bytes"),
+            )
         return BeaconFrame(
             EDDYSTONE_UID,
             namespace=payload[2:12].hex(),
@@ -117,16 +139,20 @@ def parse_eddystone(payload: bytes) -> BeaconFrame:
     if kind == 0x20:
         return _parse_tlm(payload)
     if kind == 0x30:
-        if n != 10:
-            return BeaconFrame(EDDYSTONE_EID, error=f"Eddystone-EID frame is {n} bytes, expected 10")
+        if n < EDDYSTONE_EID_MIN:
+            return BeaconFrame(EDDYSTONE_EID, error=_short("Eddystone-EID frame", n, EDDYSTONE_EID_MIN))
         return BeaconFrame(EDDYSTONE_EID, eid=payload[2:10].hex(), tx_power=_signed(payload[1]))
     return BeaconFrame(error=f"unknown Eddystone frame type 0x{kind:02x}")
 
 
 def _parse_url(payload: bytes) -> BeaconFrame:
-    if len(payload) < 4 or len(payload) > 20:
+    n = len(payload)
+    if n < EDDYSTONE_URL_MIN:
+        return BeaconFrame(EDDYSTONE_URL, error=_short("Eddystone-URL frame", n, EDDYSTONE_URL_MIN))
+    if n > EDDYSTONE_URL_MAX:
         return BeaconFrame(
-            EDDYSTONE_URL, error=f"Eddystone-URL frame is {len(payload)} bytes, expected 4 to 20"
+            EDDYSTONE_URL,
+            error=f"Eddystone-URL frame is {n} bytes, more than the {EDDYSTONE_URL_MAX} it can hold",
         )
     scheme = payload[2]
     if scheme >= len(_URL_SCHEMES):
@@ -151,8 +177,10 @@ def _parse_tlm(payload: bytes) -> BeaconFrame:
         )
     if payload[1] != 0x00:
         return BeaconFrame(EDDYSTONE_TLM, error=f"Eddystone-TLM version 0x{payload[1]:02x} is not supported")
-    if len(payload) != 14:
-        return BeaconFrame(EDDYSTONE_TLM, error=f"Eddystone-TLM frame is {len(payload)} bytes, expected 14")
+    if len(payload) < EDDYSTONE_TLM_MIN:
+        return BeaconFrame(
+            EDDYSTONE_TLM, error=_short("Eddystone-TLM frame", len(payload), EDDYSTONE_TLM_MIN)
+        )
     volts, temp, count, tenths = _TLM.unpack_from(payload, 2)
     return BeaconFrame(
         EDDYSTONE_TLM,

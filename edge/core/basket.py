@@ -6,10 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from edge.core.catalog import Product
+from edge.core.contract import MAX_QTY
 from edge.core.loyalty import LoyaltyRules, Settlement, settle
 from edge.core.offers import BasketLine, CustomerContext, Offer, Pricing, evaluate
-
-MAX_QTY = 999
 
 
 class BasketError(ValueError):

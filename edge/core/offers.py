@@ -17,20 +17,20 @@ Stacking and priority rules (deterministic; neither offer order nor line order c
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from fractions import Fraction
 from functools import cached_property
-from typing import Any, TypeGuard
+from typing import Any
 
 from edge.core.catalog import Product
+from edge.core.contract import OFFER_KINDS, OfferKind, OfferRole, offer_kinds, offer_params_problem
 from edge.core.money import allocate, exact, format_money, percent_of
 
-LINE_KINDS = ("percent_off", "buy_x_get_y")
-KINDS = (*LINE_KINDS, "amount_off_basket", "points_multiplier")
-MAX_MULTIPLIER = 1000
+# the kinds and their parameter checks are the contract's registry (one place to add a kind)
+LINE_KINDS = offer_kinds(OfferRole.LINE)
+KINDS = offer_kinds()
 
 
 @dataclass(frozen=True)
@@ -123,56 +123,6 @@ class Pricing:
         return tuple(sorted({d.offer_id for d in self.discounts}))
 
 
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> TypeGuard[int | float]:
-    # ints are always finite (and math.isfinite would overflow on a huge one)
-    return _is_int(value) or (isinstance(value, float) and math.isfinite(value))
-
-
-def offer_params_problem(kind: str, params: object) -> str | None:
-    """Why ``params`` cannot drive an offer of ``kind`` (a sentence for an administrator), or None.
-
-    The hub refuses such offers, the edge's pull skips them and the engine ignores them: one bad offer
-    must never stop every sale at every till."""
-    if kind not in KINDS:
-        return f"offer kind {kind!r} is not one of {', '.join(KINDS)}"
-    if not isinstance(params, Mapping):
-        return f"params must be a JSON object, got {type(params).__name__}"
-    gtins = params.get("gtins")
-    if gtins is not None and not (
-        isinstance(gtins, list) and all(isinstance(g, str) and len(g) == 14 and g.isdigit() for g in gtins)
-    ):
-        return "params 'gtins' must be a list of 14-digit GTIN strings"
-    category = params.get("category")
-    if category is not None and not isinstance(category, str):
-        return "params 'category' must be a string"
-
-    def need(name: str, ok: bool, what: str) -> str | None:
-        return None if ok else f"{kind} params need '{name}' as {what}, got {params.get(name)!r}"
-
-    if kind == "percent_off":
-        p = params.get("percent")
-        return need("percent", _is_number(p) and 0 < p <= 100, "a number above 0 and at most 100")
-    if kind == "buy_x_get_y":
-        for name in ("buy", "get"):
-            v = params.get(name)
-            problem = need(name, _is_int(v) and v >= 1, "a whole number >= 1")
-            if problem:
-                return problem
-        return None
-    if kind == "amount_off_basket":
-        a, t = params.get("amount_cents"), params.get("threshold_cents", 0)
-        return need("amount_cents", _is_int(a) and a >= 0, "a whole number of cents >= 0") or need(
-            "threshold_cents", _is_int(t) and t >= 0, "a whole number of cents >= 0"
-        )
-    m = params.get("multiplier")  # points_multiplier
-    # bounded: a huge multiplier would overflow the receipt's float and the ledger's 64-bit points
-    return need("multiplier", _is_number(m) and 0 < m <= MAX_MULTIPLIER, f"a number above 0, at most {MAX_MULTIPLIER}")
-
-
 def is_eligible(
     offer: Offer, customer: CustomerContext | None, now: datetime, coupon_offer_ids: Iterable[str] = ()
 ) -> bool:
@@ -198,57 +148,70 @@ def is_eligible(
     return True
 
 
-def _line_candidates(offer: Offer, lines: Sequence[BasketLine]) -> dict[int, tuple[int, str]]:
-    """line_no -> (amount, reason) this line offer would take off, on its own."""
-    targeted = [ln for ln in lines if offer.targets(ln.product)]
-    out: dict[int, tuple[int, str]] = {}
-    if offer.kind == "percent_off":
-        percent = float(offer.params.get("percent", 0))
-        if not 0 < percent <= 100:
-            return out
-        for ln in targeted:
-            amount = percent_of(ln.gross_cents, percent)
-            if amount > 0:
-                out[ln.line_no] = (amount, f"{offer.name}: {percent:g}% off {ln.product.name}")
-    elif offer.kind == "buy_x_get_y":
-        buy, get = int(offer.params.get("buy", 0)), int(offer.params.get("get", 0))
-        if buy < 1 or get < 1:
-            return out
-        # every unit, dearest first; in each complete group of buy+get units the cheapest `get` are free
-        units = sorted(
-            ((ln.product.price_cents, ln.line_no) for ln in targeted for _ in range(ln.qty)),
-            key=lambda u: (-u[0], u[1]),
-        )
-        free: dict[int, int] = {}
-        group = buy + get
-        for start in range(0, len(units) - group + 1, group):
-            for price, line_no in units[start + buy : start + group]:
-                free[line_no] = free.get(line_no, 0) + price
-        names = {ln.line_no: ln.product.name for ln in targeted}
-        for line_no, amount in free.items():
-            if amount > 0:
-                out[line_no] = (amount, f"{offer.name}: buy {buy} get {get} free ({names[line_no]})")
+LineCandidates = dict[int, tuple[int, str]]  # line_no -> (amount in cents, reason) one line offer would take off
+
+
+def _percent_candidates(offer: Offer, targeted: Sequence[BasketLine]) -> LineCandidates:
+    out: LineCandidates = {}
+    percent = float(offer.params.get("percent", 0))
+    if not 0 < percent <= 100:
+        return out
+    for ln in targeted:
+        amount = percent_of(ln.gross_cents, percent)
+        if amount > 0:
+            out[ln.line_no] = (amount, f"{offer.name}: {percent:g}% off {ln.product.name}")
     return out
 
 
-def evaluate(
-    lines: Sequence[BasketLine],
-    offers: Iterable[Offer],
-    customer: CustomerContext | None,
-    now: datetime,
-    coupon_offer_ids: Iterable[str] = (),
-) -> Pricing:
-    """Price a basket: every discount with its reason, per-line totals, per-line points multipliers."""
-    coupon_ids = set(coupon_offer_ids)
-    eligible = sorted(
-        (o for o in offers if is_eligible(o, customer, now, coupon_ids)), key=lambda o: o.sort_key
+def _buy_x_get_y_candidates(offer: Offer, targeted: Sequence[BasketLine]) -> LineCandidates:
+    out: LineCandidates = {}
+    buy, get = int(offer.params.get("buy", 0)), int(offer.params.get("get", 0))
+    if buy < 1 or get < 1:
+        return out
+    # every unit, dearest first; in each complete group of buy+get units the cheapest `get` are free
+    units = sorted(
+        ((ln.product.price_cents, ln.line_no) for ln in targeted for _ in range(ln.qty)),
+        key=lambda u: (-u[0], u[1]),
     )
-    lines = sorted(lines, key=lambda ln: ln.line_no)
-    line_discount = {ln.line_no: 0 for ln in lines}
-    gross = {ln.line_no: ln.gross_cents for ln in lines}
-    discounts: list[Discount] = []
+    free: dict[int, int] = {}
+    group = buy + get
+    for start in range(0, len(units) - group + 1, group):
+        for price, line_no in units[start + buy : start + group]:
+            free[line_no] = free.get(line_no, 0) + price
+    names = {ln.line_no: ln.product.name for ln in targeted}
+    for line_no, amount in free.items():
+        if amount > 0:
+            out[line_no] = (amount, f"{offer.name}: buy {buy} get {get} free ({names[line_no]})")
+    return out
 
-    # rule 2: line offers
+
+# how each line kind (contract.OfferRole.LINE) prices the lines it targets
+_LINE_PRICERS: dict[str, Callable[[Offer, Sequence[BasketLine]], LineCandidates]] = {
+    OfferKind.PERCENT_OFF: _percent_candidates,
+    OfferKind.BUY_X_GET_Y: _buy_x_get_y_candidates,
+}
+
+
+def _line_candidates(offer: Offer, lines: Sequence[BasketLine]) -> LineCandidates:
+    """line_no -> (amount, reason) this line offer would take off, on its own."""
+    pricer = _LINE_PRICERS.get(offer.kind)
+    return {} if pricer is None else pricer(offer, [ln for ln in lines if offer.targets(ln.product)])
+
+
+@dataclass
+class _Discounting:
+    """The running state of one evaluation: gross and discount per line, and the discounts so far."""
+
+    gross: dict[int, int]
+    line_discount: dict[int, int]
+    discounts: list[Discount] = field(default_factory=list)
+
+    def remaining(self) -> dict[int, int]:
+        return {n: self.gross[n] - self.line_discount[n] for n in self.gross}
+
+
+def _apply_line_offers(lines: Sequence[BasketLine], eligible: Sequence[Offer], state: _Discounting) -> None:
+    """Rule 2: each line takes its best non-stackable line offer, then every stackable one, never below zero."""
     candidates = [(o, _line_candidates(o, lines)) for o in eligible if o.kind in LINE_KINDS]
     for ln in lines:
         best: tuple[int, Offer, str] | None = None
@@ -265,41 +228,48 @@ def evaluate(
             if offer.stackable and ln.line_no in per_line
         ]
         for amount, offer, reason in chosen:
-            amount = min(amount, gross[ln.line_no] - line_discount[ln.line_no])
+            amount = min(amount, state.gross[ln.line_no] - state.line_discount[ln.line_no])
             if amount > 0:
-                line_discount[ln.line_no] += amount
-                discounts.append(Discount(offer.id, ln.line_no, amount, reason, _short(offer)))
+                state.line_discount[ln.line_no] += amount
+                state.discounts.append(Discount(offer.id, ln.line_no, amount, reason, _short(offer)))
 
-    # rule 3: basket offers, against what the lines cost after line discounts
-    net_total = sum(gross.values()) - sum(line_discount.values())
+
+def _apply_basket_offers(eligible: Sequence[Offer], state: _Discounting) -> None:
+    """Rule 3: basket offers against what the lines cost after line discounts; the best non-stackable one and
+    every stackable one, each spread over the lines (``money.allocate``), the total never below zero."""
+    net_total = sum(state.remaining().values())
     basket_offers = [
         o
         for o in eligible
-        if o.kind == "amount_off_basket"
+        if OFFER_KINDS[o.kind].role is OfferRole.BASKET
         and int(o.params.get("amount_cents", 0)) > 0
         and net_total >= int(o.params.get("threshold_cents", 0))
     ]
     non_stackable = [o for o in basket_offers if not o.stackable]
-    chosen_basket: list[Offer] = []
+    chosen: list[Offer] = []
     if non_stackable:
-        chosen_basket.append(min(non_stackable, key=lambda o: (-int(o.params["amount_cents"]), *o.sort_key)))
-    chosen_basket += [o for o in basket_offers if o.stackable]
-    for offer in chosen_basket:
-        remaining = {n: gross[n] - line_discount[n] for n in gross}
+        chosen.append(min(non_stackable, key=lambda o: (-int(o.params["amount_cents"]), *o.sort_key)))
+    chosen += [o for o in basket_offers if o.stackable]
+    for offer in chosen:
+        remaining = state.remaining()
         amount = min(int(offer.params["amount_cents"]), sum(remaining.values()))
         if amount <= 0:
             continue
         order = sorted(remaining)
         for n, part in zip(order, allocate(amount, [remaining[n] for n in order]), strict=True):
-            line_discount[n] += part
+            state.line_discount[n] += part
         threshold = int(offer.params.get("threshold_cents", 0))
         over = f" on a basket over {format_money(threshold)}" if threshold else ""
-        discounts.append(
+        state.discounts.append(
             Discount(offer.id, None, amount, f"{offer.name}: {format_money(amount)} off{over}", offer.name)
         )
 
-    # rule 4: points multipliers
-    multipliers = [o for o in eligible if o.kind == "points_multiplier"]
+
+def _points_multipliers(
+    lines: Sequence[BasketLine], eligible: Sequence[Offer], state: _Discounting
+) -> tuple[list[PricedLine], set[str]]:
+    """Rule 4: each line earns with the largest multiplier that targets it (multipliers never multiply)."""
+    multipliers = [o for o in eligible if OFFER_KINDS[o.kind].role is OfferRole.MULTIPLIER]
     priced: list[PricedLine] = []
     reasons: set[str] = set()
     for ln in lines:
@@ -311,15 +281,39 @@ def evaluate(
                     best_mult, best_offer = m, offer
         if best_offer is not None:
             reasons.add(f"{best_offer.name}: {float(best_mult):g}x points")
-        priced.append(PricedLine(ln, line_discount[ln.line_no], best_mult))
-    discounts.sort(key=lambda d: (d.line_no if d.line_no is not None else 1 << 30, d.offer_id))
+        priced.append(PricedLine(ln, state.line_discount[ln.line_no], best_mult))
+    return priced, reasons
+
+
+def evaluate(
+    lines: Sequence[BasketLine],
+    offers: Iterable[Offer],
+    customer: CustomerContext | None,
+    now: datetime,
+    coupon_offer_ids: Iterable[str] = (),
+) -> Pricing:
+    """Price a basket: every discount with its reason, per-line totals, per-line points multipliers.
+
+    ``lines`` in any order; ``offers`` as stored (ineligible or malformed ones are skipped, rule 1);
+    ``coupon_offer_ids``: the offers whose coupon was presented. Amounts in cents. The rules are this
+    module's docstring; the result does not depend on the order of offers or lines. Never raises for bad offers.
+    """
+    coupon_ids = set(coupon_offer_ids)
+    eligible = sorted(
+        (o for o in offers if is_eligible(o, customer, now, coupon_ids)), key=lambda o: o.sort_key
+    )
+    lines = sorted(lines, key=lambda ln: ln.line_no)
+    state = _Discounting({ln.line_no: ln.gross_cents for ln in lines}, {ln.line_no: 0 for ln in lines})
+    _apply_line_offers(lines, eligible, state)
+    _apply_basket_offers(eligible, state)
+    priced, reasons = _points_multipliers(lines, eligible, state)
+    discounts = sorted(state.discounts, key=lambda d: (d.line_no if d.line_no is not None else 1 << 30, d.offer_id))
     return Pricing(tuple(priced), tuple(discounts), tuple(sorted(reasons)))
 
 
-
 def _short(offer: Offer) -> str:
-    if offer.kind == "percent_off":
+    if offer.kind == OfferKind.PERCENT_OFF:
         return f"{offer.name} -{float(offer.params.get('percent', 0)):g}%"
-    if offer.kind == "buy_x_get_y":
+    if offer.kind == OfferKind.BUY_X_GET_Y:
         return f"{offer.name} ({offer.params.get('buy')}+{offer.params.get('get')})"
     return offer.name

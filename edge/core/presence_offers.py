@@ -14,9 +14,8 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from edge.core.contract import presence_rule_problem
 from edge.core.presence import DWELL, ENTER, STORE_ZONE, PresenceEvent
-
-OFFER_KINDS = ("percent_off", "amount_off_basket", "buy_x_get_y", "points_multiplier")
 
 
 class RuleError(ValueError):
@@ -45,46 +44,29 @@ class PresenceRule:
 
 
 def rule_from_dict(data: Any) -> PresenceRule:
-    """Read one rule as the hub sends it (JSON object)."""
-    if not isinstance(data, dict):
-        raise RuleError("a presence rule must be a JSON object")
-    cid = data.get("campaign_id")
-    if not isinstance(cid, str) or not cid:
-        raise RuleError("a presence rule has no campaign_id")
+    """Read one rule as the hub sends it (JSON object); RuleError names the rule and the field.
 
-    def bad(fieldname: str, why: str) -> RuleError:
-        return RuleError(f"presence rule {cid}: {fieldname} {why}")
-
-    offer = data.get("offer")
-    if not isinstance(offer, dict):
-        raise bad("offer", "must be an object with kind, name and params")
-    kind = offer.get("kind")
-    if kind not in OFFER_KINDS:
-        raise bad("offer.kind", f"must be one of {', '.join(OFFER_KINDS)}, got {kind!r}")
-    trigger = data.get("trigger", ENTER)
-    if trigger not in (ENTER, DWELL):
-        raise bad("trigger", f"must be 'enter' or 'dwell', got {trigger!r}")
-    try:
-        rule = PresenceRule(
-            campaign_id=cid,
-            offer_kind=kind,
-            offer_name=str(offer.get("name") or cid),
-            offer_params=dict(offer.get("params") or {}),
-            trigger=trigger,
-            zone=str(data.get("zone") or STORE_ZONE),
-            dwell_min=float(data.get("dwell_min", 0)),
-            tiers=tuple(str(t) for t in data.get("tiers", ())),
-            segments=tuple(str(s) for s in data.get("segments", ())),
-            valid_minutes=int(data.get("valid_minutes", 30)),
-            cap_count=int(data.get("cap_count", 1)),
-            cap_window_h=float(data.get("cap_window_h", 24)),
-            message=str(data.get("message", "")),
-        )
-    except (TypeError, ValueError) as exc:
-        raise bad("numbers", f"are not valid ({exc})") from None
-    if rule.valid_minutes <= 0 or rule.cap_count <= 0 or rule.dwell_min < 0 or rule.cap_window_h <= 0:
-        raise bad("valid_minutes/cap_count/cap_window_h", "must be positive and dwell_min not negative")
-    return rule
+    The schema is the contract's (``edge.core.contract.presence_rule_problem``): the hub refuses what the
+    till could not run, with the same sentence."""
+    problem = presence_rule_problem(data)
+    if problem:
+        raise RuleError(problem)
+    offer = data["offer"]
+    return PresenceRule(
+        campaign_id=data["campaign_id"],
+        offer_kind=offer["kind"],
+        offer_name=str(offer.get("name") or data["campaign_id"]),
+        offer_params=dict(offer.get("params") or {}),
+        trigger=data.get("trigger", ENTER),
+        zone=str(data.get("zone") or STORE_ZONE),
+        dwell_min=float(data.get("dwell_min", 0)),
+        tiers=tuple(str(t) for t in data.get("tiers", ())),
+        segments=tuple(str(s) for s in data.get("segments", ())),
+        valid_minutes=int(data.get("valid_minutes", 30)),
+        cap_count=int(data.get("cap_count", 1)),
+        cap_window_h=float(data.get("cap_window_h", 24)),
+        message=str(data.get("message", "")),
+    )
 
 
 @dataclass(frozen=True)

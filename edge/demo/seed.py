@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import sqlite_utils
 
@@ -58,10 +59,8 @@ def _iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def demo_dataset(seed: int = 7, now: datetime | None = None) -> dict[str, list[dict[str, Any]]]:
-    """The demo store's data, in the edge database's shapes (JSON columns as text)."""
-    rng = random.Random(seed)
-    now = now or datetime.now(UTC)
+def _products(rng: random.Random) -> list[dict[str, Any]]:
+    """210 packaged products (7 categories x 10 stems x 3 variants) and 4 weighed at the counters."""
     products: list[dict[str, Any]] = []
     n = 1
     for category, (vat, stems) in CATEGORIES.items():
@@ -80,6 +79,39 @@ def demo_dataset(seed: int = 7, now: datetime | None = None) -> dict[str, list[d
         products.append({"gtin": "0" + with_check_digit(f"28{ref}00000"), "name": f"{name} (per kg)",
                          "price_cents": per_kg, "vat_rate_bp": 900, "category": category, "item_reference": ref,
                          "unit": "kg"})  # fmt: skip
+    return products
+
+
+def _purchases(rng: random.Random, i: int, products: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """Customer ``i``'s recent purchases in the store, on the web and in the app, newest first."""
+    purchases = []
+    for k in range(rng.randint(1, 4)):
+        p = rng.choice(products)
+        when = now - timedelta(days=rng.randint(1, 90))
+        channel = rng.choice(["store", "web", "app"])
+        qty = rng.randint(1, 3)
+        purchases.append({"channel": channel, "id": f"{channel.upper()}-{i}-{k}", "store_id": None,
+                          "total_cents": p["price_cents"] * qty, "created_at": _iso(when),
+                          "items": [{"gtin": p["gtin"], "name": p["name"], "qty": qty}]})  # fmt: skip
+    purchases.sort(key=lambda x: x["created_at"], reverse=True)
+    return purchases
+
+
+def _pickups(rng: random.Random, i: int, products: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """A web order ready for pickup for every sixth customer."""
+    if i % 6:
+        return []
+    count = rng.randint(1, 6)
+    ready = now - timedelta(hours=rng.randint(1, 48))
+    items = [products[(i * 7 + k) % len(products)] for k in range(count)]
+    return [{"order_id": f"WEB-{10_000 + i}", "status": "ready",
+             "total_cents": sum(int(str(x["price_cents"])) for x in items), "created_at": _iso(ready),
+             "items": [{"gtin": x["gtin"], "name": x["name"], "qty": 1} for x in items]}]  # fmt: skip
+
+
+def _customers(rng: random.Random, products: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """54 customers: 25 Bronze, 17 Silver, 12 Gold; C1001 holds 1,500 points; every other one consents to
+    location; every tenth has a birthday this month."""
     customers: list[dict[str, Any]] = []
     tiers = ["Bronze"] * 25 + ["Silver"] * 17 + ["Gold"] * 12
     for i, tier in enumerate(tiers, start=1):
@@ -87,24 +119,8 @@ def demo_dataset(seed: int = 7, now: datetime | None = None) -> dict[str, list[d
         spend = {"Bronze": rng.randint(0, 49_999), "Silver": rng.randint(50_000, 149_999),
                  "Gold": rng.randint(150_000, 400_000)}[tier]  # fmt: skip
         birthday = date(rng.randint(1950, 2004), now.month if i % 10 == 0 else rng.randint(1, 12), rng.randint(1, 28))
-        purchases = []
-        for k in range(rng.randint(1, 4)):
-            p = rng.choice(products)
-            when = now - timedelta(days=rng.randint(1, 90))
-            channel = rng.choice(["store", "web", "app"])
-            qty = rng.randint(1, 3)
-            purchases.append({"channel": channel, "id": f"{channel.upper()}-{i}-{k}", "store_id": None,
-                              "total_cents": p["price_cents"] * qty, "created_at": _iso(when),
-                              "items": [{"gtin": p["gtin"], "name": p["name"], "qty": qty}]})  # fmt: skip
-        purchases.sort(key=lambda x: x["created_at"], reverse=True)
-        pickups = []
-        if i % 6 == 0:
-            count = rng.randint(1, 6)
-            ready = now - timedelta(hours=rng.randint(1, 48))
-            items = [products[(i * 7 + k) % len(products)] for k in range(count)]
-            pickups.append({"order_id": f"WEB-{10_000 + i}", "status": "ready",
-                            "total_cents": sum(int(str(x["price_cents"])) for x in items), "created_at": _iso(ready),
-                            "items": [{"gtin": x["gtin"], "name": x["name"], "qty": 1} for x in items]})  # fmt: skip
+        purchases = _purchases(rng, i, products, now)
+        pickups = _pickups(rng, i, products, now)
         rewards = []
         if tier == "Gold":
             rewards.append({"name": "Free coffee", "expires": (now + timedelta(days=30)).strftime("%Y-%m-%d")})
@@ -118,6 +134,11 @@ def demo_dataset(seed: int = 7, now: datetime | None = None) -> dict[str, list[d
             "recent_purchases": json.dumps(purchases), "pickup_orders": json.dumps(pickups),
             "rewards": json.dumps(rewards),
         })  # fmt: skip
+    return customers
+
+
+def _offers(products: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """Every kind of offer (``edge.core.contract.OFFER_KINDS``), tier, birthday, coupon and personal ones."""
     dairy_milk = [products[0]["gtin"], products[3]["gtin"]]
     in_a_month = (now + timedelta(days=30)).isoformat()
     offers: list[dict[str, Any]] = [
@@ -143,12 +164,25 @@ def demo_dataset(seed: int = 7, now: datetime | None = None) -> dict[str, list[d
     for o in offers:
         o["params"] = json.dumps(o["params"])
         o["tiers"] = json.dumps(o.get("tiers", []))
+    return offers
+
+
+def demo_dataset(seed: int = 7, now: datetime | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The demo store's data, in the edge database's shapes (JSON columns as text): ``products``,
+    ``customers``, ``offers``, ``coupons``. Deterministic for a ``seed`` (dates relative to ``now``)."""
+    rng = random.Random(seed)
+    now = now or datetime.now(UTC)
+    products = _products(rng)
+    customers = _customers(rng, products, now)
     coupons: list[dict[str, Any]] = [
         {"code": "SAVE3-ALPHA", "offer_id": "OFF-COUPON3", "customer_id": None, "single_use": 1},
         {"code": "SAVE3-BRAVO", "offer_id": "OFF-COUPON3", "customer_id": None, "single_use": 1},
         {"code": "SAVE3-C1001", "offer_id": "OFF-COUPON3", "customer_id": "C1001", "single_use": 1},
     ]
-    return {"products": products, "customers": customers, "offers": offers, "coupons": coupons}
+    # packed and weighed before sale: a GS1-128 / DataBar label gives its net weight in AI 310n (GS1's example GTIN)
+    products.append({"gtin": "09506000134352", "name": "Smoked Salmon (per kg)", "price_cents": 2990,
+                     "vat_rate_bp": 900, "category": "Deli", "unit": "kg"})  # fmt: skip
+    return {"products": products, "customers": customers, "offers": _offers(products, now), "coupons": coupons}
 
 
 def seed_demo(db: sqlite_utils.Database, seed: int = 7, now: datetime | None = None) -> dict[str, int]:
@@ -165,30 +199,82 @@ def seed_demo(db: sqlite_utils.Database, seed: int = 7, now: datetime | None = N
     return {table: len(rows) for table, rows in data.items()}
 
 
-def seed_hub(storage: Any, store_id: str, seed: int = 7, now: datetime | None = None) -> None:
-    """Give a reference hub (sync.hub.storage.HubStorage) the same demo store, so the till pulls it."""
+DEMO_STORE_ID = "demo-store"  # the store id of a fresh till's settings (edge.settings)
+DEMO_DEVICE_ID = "till-1"
+
+
+class HubSeedTarget(Protocol):
+    """What seeding needs of a hub (``sync.hub.storage.HubStorage`` has it); the demo never imports the hub."""
+
+    def create_store(self, store_id: str, name: str | None = None) -> None: ...
+    def upsert_products(self, rows: Iterable[dict[str, Any]]) -> int: ...
+    def upsert_customer(self, data: dict[str, Any]) -> None: ...
+    def adjust_balance(self, customer_id: str, points: int, reason: str) -> None: ...
+    def record_order(self, order: dict[str, Any]) -> bool: ...
+    def upsert_offer(self, data: dict[str, Any]) -> None: ...
+    def create_coupon(self, code: str, offer_id: str, customer_id: str | None = None,
+                      single_use: bool = True) -> None: ...
+    def ensure_signing_key(self) -> str: ...
+    def create_device(self, store_id: str, device_id: str, *, code_ttl_hours: float = 72.0) -> str: ...
+
+
+def hub_dataset(store_id: str, seed: int = 7, now: datetime | None = None) -> dict[str, Any]:
+    """The one demo dataset in the hub's shapes: plain JSON-able data, the same store ``demo_dataset`` gives the
+    edge. Keys: ``store`` ({id, name}), ``products``, ``customers`` (profiles without points),
+    ``balances`` ([customer id, points, reason]), ``orders`` (past purchases and pickups), ``offers``
+    (params and tiers decoded), ``coupons`` ({code, offer_id, customer_id, single_use})."""
     data = demo_dataset(seed, now)
-    storage.create_store(store_id, "Demo Store")
-    storage.upsert_products({k: v for k, v in p.items()} for p in data["products"])
+    customers, balances, orders = [], [], []
     for c in data["customers"]:
-        storage.upsert_customer({
+        customers.append({
             **{k: c[k] for k in ("id", "card_number", "display_name", "phone_hash", "email_hash", "tier",
                                  "spend_12m_cents", "birthday")},
             "consents": json.loads(c["consents"]), "preferences": json.loads(c["preferences"]),
             "rewards": json.loads(c["rewards"]), "home_store_id": store_id,
         })  # fmt: skip
-        storage.adjust_balance(c["id"], c["confirmed_points"], "opening balance")
+        balances.append([c["id"], c["confirmed_points"], "opening balance"])
         for order in json.loads(c["recent_purchases"]):
-            storage.record_order({"order_id": order["id"], "customer_id": c["id"], "channel": order["channel"],
-                                  "total_cents": order["total_cents"], "status": "collected",
-                                  "lines": order["items"], "created_at": order["created_at"]})  # fmt: skip
+            orders.append({"order_id": order["id"], "customer_id": c["id"], "channel": order["channel"],
+                           "total_cents": order["total_cents"], "status": "collected",
+                           "lines": order["items"], "created_at": order["created_at"]})  # fmt: skip
         for order in json.loads(c["pickup_orders"]):
-            storage.record_order({"order_id": order["order_id"], "customer_id": c["id"], "channel": "web",
-                                  "total_cents": order["total_cents"], "status": "ready",
-                                  "pickup_store_id": store_id, "lines": order["items"],
-                                  "created_at": order["created_at"]})  # fmt: skip
-    for o in data["offers"]:
-        storage.upsert_offer({**o, "params": json.loads(o["params"]), "tiers": json.loads(o["tiers"])})
+            orders.append({"order_id": order["order_id"], "customer_id": c["id"], "channel": "web",
+                           "total_cents": order["total_cents"], "status": "ready",
+                           "pickup_store_id": store_id, "lines": order["items"],
+                           "created_at": order["created_at"]})  # fmt: skip
+    return {
+        "store": {"id": store_id, "name": "Demo Store"},
+        "products": [dict(p) for p in data["products"]],
+        "customers": customers,
+        "balances": balances,
+        "orders": orders,
+        "offers": [{**o, "params": json.loads(o["params"]), "tiers": json.loads(o["tiers"])} for o in data["offers"]],
+        "coupons": [{"code": cp["code"], "offer_id": cp["offer_id"], "customer_id": cp["customer_id"],
+                     "single_use": bool(cp["single_use"])} for cp in data["coupons"]],
+    }
+
+
+def seed_hub(storage: HubSeedTarget, store_id: str, seed: int = 7, now: datetime | None = None) -> None:
+    """Give a hub (``sync.hub.storage.HubStorage``) the demo store of ``hub_dataset``, so a till pulls it;
+    and a signing key for app codes. Customers are written before their balances and orders."""
+    data = hub_dataset(store_id, seed, now)
+    storage.create_store(data["store"]["id"], data["store"]["name"])
+    storage.upsert_products(data["products"])
+    for customer in data["customers"]:
+        storage.upsert_customer(customer)
+    for customer_id, points, reason in data["balances"]:
+        storage.adjust_balance(customer_id, points, reason)
+    for order in data["orders"]:
+        storage.record_order(order)
+    for offer in data["offers"]:
+        storage.upsert_offer(offer)
     for cp in data["coupons"]:
-        storage.create_coupon(cp["code"], cp["offer_id"], cp["customer_id"], bool(cp["single_use"]))
+        storage.create_coupon(cp["code"], cp["offer_id"], cp["customer_id"], cp["single_use"])
     storage.ensure_signing_key()
+
+
+def seed_demo_hub(storage: HubSeedTarget, store_id: str = DEMO_STORE_ID, device_id: str = DEMO_DEVICE_ID,
+                  seed: int = 7) -> str:
+    """``seed_hub`` plus the till ``device_id``; returns its one-time enrolment code (``hub seed-demo``)."""
+    seed_hub(storage, store_id, seed)
+    return storage.create_device(store_id, device_id)

@@ -3,6 +3,12 @@
 Each check is a pure function from facts to a ``CheckResult``; the facts come from ``Probes`` (the disk,
 the clock, the hub, serial ports, BlueZ, systemd), which tests replace one at a time. No check raises: a
 probe that fails becomes a FAIL line with its reason.
+
+On an installed device (``Probes.installed``: deploy/install.sh has run, see :func:`installed_device`) a
+device that is not set up yet is not ready: not enrolled, no database, or ``store.id`` still at its default
+are FAIL lines marked ``setup`` (the upgrade's health check looks past those, they are not the new release's
+doing). On a developer's machine and in the demo the same facts are WARN. WARN is for what a working store
+can live with (a clock a few seconds off, a backlog of an hour, a schema the till migrates at start).
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from edge.settings import ConfigError, Settings
+from edge import paths
+from edge.settings import ConfigError, Settings, StoreSettings
 
 Status = Literal["PASS", "WARN", "FAIL"]
 PASS: Status = "PASS"
@@ -38,14 +45,19 @@ SKEW_WARN_S = 5.0
 SKEW_FAIL_S = 60.0  # signed QR tokens allow 30 s of skew (barcode.token_skew_s); a minute breaks them
 BACKLOG_WARN_S = 3600.0
 BACKLOG_FAIL_S = 24 * 3600.0
+DEFAULT_STORE = StoreSettings().id  # "demo-store": what a config that was never filled in says
 
 
 @dataclass(frozen=True)
 class CheckResult:
+    """One line of the report. ``setup``: a FAIL that says the device is not set up yet (not enrolled, no
+    database, default store id) rather than that something broke."""
+
     name: str
     status: Status
     summary: str
     hint: str = ""
+    setup: bool = False
 
     def line(self) -> str:
         text = f"{self.status:4}  {self.name:9} {self.summary}"
@@ -71,7 +83,8 @@ class HubAnswer:
 
 # ------------------------------------------------------------------------------------------- pure checks
 def check_config(settings: Settings | None, error: str | None, config_path: Path | None,
-                 mode: int | None, group: str | None) -> CheckResult:
+                 mode: int | None, group: str | None, installed: bool = False) -> CheckResult:
+    """``installed``: a store id left at its default is a FAIL (the hub would file sales under the demo)."""
     if error is not None or settings is None:
         return CheckResult("config", FAIL, error or "the settings could not be read",
                            "fix the named key in the config file (see README, Configuration)")
@@ -83,16 +96,27 @@ def check_config(settings: Settings | None, error: str | None, config_path: Path
         if group not in (None, SERVICE_USER) and _user_exists(SERVICE_USER):
             return CheckResult("config", WARN, f"{config_path} belongs to group {group}, so the service cannot read it",
                                f"chgrp {SERVICE_USER} {config_path}")
-    if settings.store.id == "demo-store":
-        return CheckResult("config", WARN, f"valid ({where}), but store.id is still 'demo-store'",
-                           "set [store] id and [device] id to what the hub administrator gave you")
+    if settings.store.id == DEFAULT_STORE:
+        hint = "set [store] id and [device] id to what the hub administrator gave you"
+        if installed:
+            return CheckResult("config", FAIL, f"valid ({where}), but store.id is still the default "
+                                               f"'{DEFAULT_STORE}': this device is not set up for a store",
+                               f"{hint} in {config_path or paths.SYSTEM_CONFIG}, then restart the services",
+                               setup=True)
+        return CheckResult("config", WARN, f"valid ({where}), but store.id is still '{DEFAULT_STORE}'", hint)
     return CheckResult("config", PASS, f"valid ({where}); store {settings.store.id}, device {settings.device.id}")
 
 
-def check_database(path: Path) -> CheckResult:
+def check_database(path: Path, installed: bool = False) -> CheckResult:
+    """``installed``: no database is a FAIL (nothing can be sold or synced until the service has made it)."""
     from edge.db.migrations import SCHEMA_VERSION
 
     if not path.exists():
+        if installed:
+            return CheckResult("database", FAIL, f"{path} does not exist: the services have never started here, "
+                                                 "or cannot write their data directory",
+                               f"'systemctl start {UNITS['till']}' (or the sync/presence service) creates it; "
+                               f"check that {path.parent} belongs to {SERVICE_USER}", setup=True)
         return CheckResult("database", WARN, f"{path} does not exist yet",
                            "start the till once (it creates the database), or run 'store-edge enroll'")
     try:
@@ -150,26 +174,33 @@ def check_clock(answer: HubAnswer | None, local_now: datetime, why_not: str = "n
     return CheckResult("clock", PASS, text)
 
 
-def check_hub(hub_url: str, answer: HubAnswer | None, enrolled: bool, credential_error: str | None) -> CheckResult:
+def check_hub(hub_url: str, answer: HubAnswer | None, enrolled: bool, credential_error: str | None,
+              installed: bool = False) -> CheckResult:
+    """``installed``: not enrolled is a FAIL (no sale, customer or offer would ever reach the hub)."""
     if not hub_url and not enrolled:
+        if installed:
+            return CheckResult("hub", FAIL, "this device is not enrolled with a hub: nothing it sells is synced "
+                                            "and no customer or offer reaches it",
+                               "ask the hub administrator for an enrolment code, then "
+                               "'sudo -u store-edge store-edge enroll --hub URL --code CODE'", setup=True)
         return CheckResult("hub", WARN, "no hub configured: the till runs offline and nothing is synced",
                            "run 'store-edge enroll --hub URL --code CODE'")
     if credential_error is not None:
-        return CheckResult("hub", FAIL, credential_error, "run 'store-edge enroll --hub URL --code CODE'")
+        return CheckResult("hub", FAIL, credential_error, "run 'store-edge enroll --hub URL --code CODE'",
+                           setup=not enrolled)
     if answer is None or answer.status_code is None:
-        why = answer.failure if answer else "not tried"
-        return CheckResult("hub", FAIL, f"{hub_url} cannot be reached ({why})",
+        why = answer.failure if answer and answer.failure else f"{hub_url} cannot be reached (not tried)"
+        return CheckResult("hub", FAIL, why,
                            "check the network cable/Wi-Fi, DNS and that the store firewall allows the hub")
     if answer.status_code == 200:
         return CheckResult("hub", PASS, f"{hub_url} reachable, device credential accepted")
-    if answer.status_code == 403 and answer.error_code == "device_revoked":
-        return CheckResult("hub", FAIL, "the hub says this device was revoked",
-                           "ask the hub administrator for a new code, then 'store-edge enroll --hub URL --code CODE'")
-    if answer.status_code == 401:
-        return CheckResult("hub", FAIL, f"the hub does not accept this device's credential ({answer.message or 'unknown device'})",
-                           "re-enrol: 'store-edge enroll --hub URL --code CODE'")
-    return CheckResult("hub", FAIL, f"the hub answered {answer.status_code} ({answer.message or 'no reason'})",
-                       "check the hub's status with its administrator")
+    from sync.http_errors import status_problem
+
+    problem = status_problem(answer.status_code, answer.error_code, answer.message)
+    hints = {"revoked": "ask the hub administrator for a new code, then 'store-edge enroll --hub URL --code CODE'",
+             "unknown_device": "re-enrol: 'store-edge enroll --hub URL --code CODE'"}
+    return CheckResult("hub", FAIL, problem.message,
+                       hints.get(problem.kind, "check the hub's status with its administrator"))
 
 
 def check_outbox(pending: int, oldest_age_s: float | None, dead: int) -> CheckResult:
@@ -256,6 +287,12 @@ def check_service(unit: str, state: str) -> CheckResult:
                        f"'journalctl -u {unit} -n 50' shows why; 'systemctl restart {unit}'")
 
 
+def installed_device() -> bool:
+    """deploy/install.sh has run here: production mode (``paths.is_production``), the system config or the
+    system data directory exists. A developer's machine and the demo have none of these."""
+    return paths.is_production() or paths.SYSTEM_CONFIG.exists() or paths.SYSTEM_DATA_DIR.is_dir()
+
+
 def exit_status(results: Iterable[CheckResult]) -> int:
     return 1 if any(r.status == FAIL for r in results) else 0
 
@@ -281,6 +318,7 @@ def ask_hub(url: str, token: str | None, timeout_s: float) -> HubAnswer:
     """One authenticated read (``/v1/changes?limit=1`` proves the credential); the Date header gives the clock."""
     import httpx
 
+    from sync.http_errors import read_json, transport_problem
     from sync.protocol import API_PREFIX, PROTOCOL_VERSION, VERSION_HEADER
 
     headers = {VERSION_HEADER: str(PROTOCOL_VERSION)}
@@ -290,20 +328,15 @@ def ask_hub(url: str, token: str | None, timeout_s: float) -> HubAnswer:
         path = f"{API_PREFIX}/changes?limit=1"
     try:
         resp = httpx.get(url.rstrip("/") + path, headers=headers, timeout=timeout_s)
-    except httpx.TimeoutException:
-        return HubAnswer(None, failure=f"no answer within {timeout_s:g} s")
     except httpx.HTTPError as exc:
-        return HubAnswer(None, failure=f"{type(exc).__name__}: {exc}"[:120])
+        return HubAnswer(None, failure=transport_problem(exc, url, timeout_s).message)
     server_time = None
     if resp.headers.get("date"):
         try:
             server_time = email.utils.parsedate_to_datetime(resp.headers["date"])
         except (TypeError, ValueError):
             server_time = None
-    try:
-        doc = resp.json()
-    except ValueError:
-        doc = None
+    doc = read_json(resp)
     doc = doc if isinstance(doc, dict) else {}
     return HubAnswer(resp.status_code, doc.get("error"), doc.get("message"), server_time)
 
@@ -405,6 +438,7 @@ class Probes:
     adapter_state: Callable[[str], str] = adapter_state
     user_groups: Callable[[str], set[str] | None] = user_groups
     service_state: Callable[[str], str] = service_state
+    installed: Callable[[], bool] = installed_device
 
 
 def _input_devices() -> list[tuple[str, str, str | None]]:
@@ -437,6 +471,7 @@ def run_checks(settings: Settings | None, *, config_error: str | None = None, co
     p = probes or Probes()
     results: list[CheckResult] = []
     want = set(only)
+    installed = p.installed()
     if "config" in want:
         mode = group = None
         if config_path is not None and config_path.exists():
@@ -446,7 +481,7 @@ def run_checks(settings: Settings | None, *, config_error: str | None = None, co
                 group = grp.getgrgid(st.st_gid).gr_name
             except KeyError:
                 group = str(st.st_gid)
-        results.append(check_config(settings, config_error, config_path, mode, group))
+        results.append(check_config(settings, config_error, config_path, mode, group, installed))
     if settings is None:
         settings = load_settings(environ={})  # the rest still runs on defaults when the config is broken
         if data_dir is not None:
@@ -458,14 +493,14 @@ def run_checks(settings: Settings | None, *, config_error: str | None = None, co
         want -= {"database", "disk", "hub", "clock", "outbox"}
     db_path = settings.database_path
     if "database" in want:
-        results.append(check_database(db_path))
+        results.append(check_database(db_path, installed))
     if "disk" in want:
         try:
             results.append(check_disk(settings.data_dir, disk_usage(settings.data_dir, p.statvfs)))
         except OSError as exc:
             results.append(check_disk(settings.data_dir, None, exc.strerror or str(exc)))
     if want & {"hub", "clock"}:
-        results.extend(_hub_checks(settings, p, want))
+        results.extend(_hub_checks(settings, p, want, installed))
     if "outbox" in want:
         results.append(_outbox_check(db_path))
     if "scanner" in want:
@@ -479,7 +514,7 @@ def run_checks(settings: Settings | None, *, config_error: str | None = None, co
     return results
 
 
-def _hub_checks(settings: Settings, p: Probes, want: set[str]) -> list[CheckResult]:
+def _hub_checks(settings: Settings, p: Probes, want: set[str], installed: bool) -> list[CheckResult]:
     from sync import credentials
 
     cred_error: str | None = None
@@ -497,7 +532,7 @@ def _hub_checks(settings: Settings, p: Probes, want: set[str]) -> list[CheckResu
     answer = p.ask_hub(url, token, min(settings.hub.timeout_s, 5.0)) if url and cred_error is None else None
     out = []
     if "hub" in want:
-        out.append(check_hub(url, answer, enrolled, cred_error))
+        out.append(check_hub(url, answer, enrolled, cred_error, installed))
     if "clock" in want:
         why_not = "no hub configured" if not url else (cred_error or "the hub was not asked")
         out.append(check_clock(answer, p.now(), why_not))

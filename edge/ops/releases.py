@@ -371,8 +371,10 @@ def doctor_health_check(layout: Layout, checks: str = "config,database,disk",
             return None
         try:
             doc = json.loads(proc.stdout.strip().splitlines()[-1])
-            return "; ".join(f"{c['name']}: {c['summary']}" for c in doc["checks"] if c["status"] == "FAIL")
-        except (ValueError, KeyError, IndexError):
+            # a device not set up yet (not enrolled, no database, default store id) was so before the upgrade
+            fails = [c for c in doc["checks"] if c["status"] == "FAIL" and not c.get("setup")]
+            return "; ".join(f"{c['name']}: {c['summary']}" for c in fails) or None
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             return f"doctor exited {proc.returncode}: {(proc.stderr or proc.stdout).strip()[-200:]}"
 
     return check

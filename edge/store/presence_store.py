@@ -24,6 +24,7 @@ from devices.beacons.eid import EidKey
 from devices.beacons.frames import decode_advert
 from devices.beacons.identity import CUSTOMER, BeaconRegistry
 from edge.core import presence
+from edge.core.contract import EID_IDENTITY_KIND, BeaconKind, EventType, eddystone_uid_key, ibeacon_key
 from edge.core.presence import (
     ENTER,
     EXIT,
@@ -52,10 +53,11 @@ from edge.db.connection import apply_migrations
 from sync.ids import uuid7
 from sync.outbox import enqueue
 
-NOTIFICATION_EVENT = "presence.notification_requested"
-VISIT_EVENT = "presence.visit"
-ANONYMOUS_EVENT = "presence.anonymous_count"
-ANALYTICS_EVENT = "presence.analytics"
+# the event types are the contract's; these names stay for the modules and tests that import them from here
+NOTIFICATION_EVENT = EventType.PRESENCE_NOTIFICATION_REQUESTED
+VISIT_EVENT = EventType.PRESENCE_VISIT
+ANONYMOUS_EVENT = EventType.PRESENCE_ANONYMOUS_COUNT
+ANALYTICS_EVENT = EventType.PRESENCE_ANALYTICS
 SIGHTING_MAX_AGE_S = 15 * 60  # an app sighting relayed later than this says nothing about now
 
 
@@ -79,7 +81,7 @@ def load_registry(db: sqlite_utils.Database, eid_window: int = 2) -> BeaconRegis
            WHERE json_valid(c.consents) AND json_extract(c.consents, '$.location') = 1"""
     ).fetchall()
     for customer_id, kind, beacon_key, ik, k, offset in rows:
-        if kind == "eid":
+        if kind == EID_IDENTITY_KIND:
             keys.append(EidKey(customer_id, bytes.fromhex(ik), int(k), int(offset)))
         else:
             tags[beacon_key] = customer_id
@@ -523,9 +525,9 @@ def seed_demo_presence(db: sqlite_utils.Database, now: float | None = None) -> N
     now = time.time() if now is None else now
     with db.atomic():
         for ident_id, customer, kind, key, ik, k, offset in (
-            ("PI-C1002", "C1002", "ibeacon", f"ibeacon:{DEMO_TAG_UUID}:100:2", None, None, 0),
-            ("PI-C1003", "C1003", "ibeacon", f"ibeacon:{DEMO_TAG_UUID}:100:3", None, None, 0),
-            ("PI-C1004", "C1004", "eid", None, DEMO_EID_KEY, DEMO_EID_K, int(now) - DEMO_EID_BEACON_TIME),
+            ("PI-C1002", "C1002", BeaconKind.IBEACON, ibeacon_key(DEMO_TAG_UUID, 100, 2), None, None, 0),
+            ("PI-C1003", "C1003", BeaconKind.IBEACON, ibeacon_key(DEMO_TAG_UUID, 100, 3), None, None, 0),
+            ("PI-C1004", "C1004", EID_IDENTITY_KIND, None, DEMO_EID_KEY, DEMO_EID_K, int(now) - DEMO_EID_BEACON_TIME),
         ):
             db.execute(
                 "INSERT OR REPLACE INTO presence_identities (id, customer_id, kind, beacon_key, eid_identity_key, "
@@ -535,7 +537,7 @@ def seed_demo_presence(db: sqlite_utils.Database, now: float | None = None) -> N
             )
         db.execute(
             "INSERT OR REPLACE INTO store_beacons (beacon_key, zone, label) VALUES (?, ?, ?)",
-            ["eddystone-uid:5354524544474530000a:000000000001", "entrance", "door beacon"],
+            [eddystone_uid_key("5354524544474530000a", "000000000001"), "entrance", "door beacon"],
         )
     save_rule(db, {"campaign_id": "WELCOME-COFFEE", "trigger": "enter", "zone": STORE_ZONE, "valid_minutes": 30,
                    "offer": {"kind": "percent_off", "name": "Coffee 20% off today",

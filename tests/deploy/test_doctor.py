@@ -24,7 +24,8 @@ from sync.hub.server import start_demo_hub
 def quiet_probes(**changes: object) -> doctor.Probes:
     """Real probes for what the test drives; no systemd or BlueZ on the test machine unless given."""
     probes = doctor.Probes(service_state=lambda unit: "active", adapter_state=lambda a: "present",
-                           user_groups=lambda u: {"store-edge", "bluetooth", "dialout"})
+                           user_groups=lambda u: {"store-edge", "bluetooth", "dialout"},
+                           installed=lambda: False)  # a developer's machine unless a test says otherwise
     for k, v in changes.items():
         setattr(probes, k, v)
     return probes
@@ -268,3 +269,66 @@ def test_technician_without_sudo_is_told_to_use_it(tmp_path: Path) -> None:
     assert set(results) == {"database"}  # never the home directory's state dressed up as the till's
     readable = quiet_probes(system_data_dir=system, can_read_dir=lambda p: True, euid=lambda: 1000)
     assert "sudo" not in by_name(doctor.run_checks(home_fallback, probes=readable, only=["database"]))["database"].hint
+
+
+# --- an installed device that is not set up is not ready -----------------------------------------------------
+def test_installed_device_not_enrolled_without_database_and_default_store_fails(tmp_path: Path, capsys) -> None:
+    fresh = load_settings(environ={}).replace(data_dir=tmp_path / "var-lib")  # as install.sh leaves it
+    installed = quiet_probes(installed=lambda: True)
+    results = by_name(doctor.run_checks(fresh, probes=installed))
+    for name, words, hint in (("config", "still the default 'demo-store'", "[store] id"),
+                              ("database", "does not exist", "systemctl start"),
+                              ("hub", "not enrolled", "store-edge enroll --hub URL --code CODE")):
+        line = results[name]
+        assert line.status == "FAIL" and line.setup and words in line.summary and hint in line.hint, line
+    # what is left as WARN is what follows from those, not a reason to call the device ready
+    assert {n for n, r in results.items() if r.status == "WARN"} <= {"clock", "outbox"}
+    args = argparse.Namespace(config=None, data_dir=str(fresh.data_dir), json=True, only=None)
+    assert cmd_doctor(args, installed) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["ok"] is False
+    assert {c["name"] for c in doc["checks"] if c["status"] == "FAIL"} == {"config", "database", "hub"}
+
+
+def test_the_same_unset_device_on_a_developer_machine_only_warns(tmp_path: Path, capsys) -> None:
+    fresh = load_settings(environ={}).replace(data_dir=tmp_path / "dev")
+    results = by_name(doctor.run_checks(fresh, probes=quiet_probes()))
+    assert {n: results[n].status for n in ("config", "database", "hub")} == {
+        "config": "WARN", "database": "WARN", "hub": "WARN"}
+    assert doctor.exit_status(results.values()) == 0
+    args = argparse.Namespace(config=None, data_dir=str(fresh.data_dir), json=True, only=None)
+    assert cmd_doctor(args, quiet_probes()) == 0 and json.loads(capsys.readouterr().out)["ok"] is True
+
+
+def test_installed_and_set_up_till_passes(enrolled) -> None:
+    _, settings = enrolled
+    ready = settings.replace(store=settings.store.__class__(id="store-1"))
+    results = doctor.run_checks(ready, probes=quiet_probes(installed=lambda: True))
+    assert [r for r in results if r.status != "PASS"] == [], doctor.report_text(results)
+
+
+def test_installed_device_with_only_the_store_id_left_fails_on_that_alone(enrolled) -> None:
+    _, settings = enrolled  # enrolled, database made, store.id still the default
+    results = doctor.run_checks(settings, probes=quiet_probes(installed=lambda: True))
+    assert [(r.name, r.setup) for r in results if r.status == "FAIL"] == [("config", True)]
+    assert "/etc/store-edge/config.toml" in by_name(results)["config"].hint
+
+
+def test_a_configured_hub_without_enrolment_is_a_setup_fail_anywhere(settings) -> None:
+    configured = settings.replace(hub=settings.hub.__class__(url="http://127.0.0.1:9"))
+    line = by_name(doctor.run_checks(configured, probes=quiet_probes(), only=["hub"]))["hub"]
+    assert line.status == "FAIL" and line.setup and "not enrolled" in line.summary
+
+
+def test_installed_device_is_told_apart_from_a_developer_machine(monkeypatch, tmp_path: Path) -> None:
+    from edge import paths
+
+    monkeypatch.setattr(paths, "SYSTEM_CONFIG", tmp_path / "etc/config.toml")
+    monkeypatch.setattr(paths, "SYSTEM_DATA_DIR", tmp_path / "var/lib/store-edge")
+    monkeypatch.delenv("STORE_EDGE_PRODUCTION", raising=False)
+    assert doctor.installed_device() is False
+    paths.SYSTEM_DATA_DIR.mkdir(parents=True)
+    assert doctor.installed_device() is True
+    paths.SYSTEM_DATA_DIR.rmdir()
+    monkeypatch.setenv("STORE_EDGE_PRODUCTION", "1")
+    assert doctor.installed_device() is True

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -261,4 +262,23 @@ def test_health_check_passes_steady_units_then_runs_the_doctor(tmp_path: Path, f
     layout.database.write_bytes(b"not a database" * 100)
     systemctl, _ = systemctl_answers(steady, steady)
     check = releases.doctor_health_check(layout, systemctl=systemctl, sleep=lambda s: None)
+    assert "database" in (check(fake_release) or "")
+
+
+def test_health_check_looks_past_a_device_that_was_never_set_up(tmp_path: Path, fake_release: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Installed but not enrolled, default store id, no database yet: the doctor FAILs (setup), the upgrade
+    does not roll back for it; a damaged database still fails the check."""
+    monkeypatch.setenv("STORE_EDGE_PRODUCTION", "1")  # the doctor subprocess runs as on an installed device
+    layout = Layout(tmp_path)
+    proc = subprocess.run([str(fake_release / "bin/python"), "-m", "edge.ops", "doctor", "--json", "--data-dir",
+                           str(layout.data_dir), "--only", "config,database,disk"], capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    doc = json.loads(proc.stdout)
+    assert proc.returncode == 1 and doc["ok"] is False
+    assert {c["name"] for c in doc["checks"] if c["status"] == "FAIL" and c["setup"]} == {"config", "database"}
+    check = releases.doctor_health_check(layout, systemctl=None, sleep=lambda s: None)
+    assert check(fake_release) is None
+    layout.data_dir.mkdir(parents=True)
+    layout.database.write_bytes(b"not a database" * 100)
     assert "database" in (check(fake_release) or "")

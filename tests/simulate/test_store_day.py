@@ -120,3 +120,19 @@ def test_reconcile_finds_a_trace_of_a_sale_killed_mid_transaction(finished_day: 
     report = reconcile(copy)
     assert report.mismatches == ["faults injected"]
     assert "traces of sales killed mid-transaction" in report.row("faults injected").note
+
+
+def test_every_event_the_honest_devices_sent_meets_the_contract(finished_day: tuple[Path, int, str]) -> None:
+    """The declared ranges never reject what an honest till or presence box sends (all types, a whole day)."""
+    from edge.core.contract import EventType, check_event_payload
+
+    run_dir, _, _ = finished_day
+    run = json.loads((run_dir / "run.json").read_text())
+    marks = ",".join("?" * len(run["devices"]))
+    with sqlite3.connect(run["hub_db"]) as hub:
+        rows = hub.execute(f"SELECT type, payload FROM events WHERE device_id IN ({marks})",
+                           list(run["devices"])).fetchall()
+    # token sightings and analytics are not part of the reduced day (tests/core/test_contract.py has them)
+    assert {t for t, _ in rows} >= set(EventType) - {EventType.LOYALTY_TOKEN_SEEN, EventType.PRESENCE_ANALYTICS}
+    problems = [(t, p) for t, text in rows if (p := check_event_payload(t, json.loads(text))) is not None]
+    assert problems == []

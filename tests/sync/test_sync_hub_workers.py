@@ -1,6 +1,6 @@
 """Several hub processes on one PostgreSQL: ``hub serve --workers N`` and two hubs sharing one database.
 
-Real processes (``python -m sync.cli hub serve``), a real PostgreSQL schema of the test's own, real sync clients.
+Real processes (``python -m edge.cli hub serve``), a real PostgreSQL schema of the test's own, real sync clients.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ import psycopg
 import pytest
 from synchelpers import PG_DSN, Edge, hub_ledger_set, make_edge, seed
 
+from edge.cli import main
 from edge.core.contract import EventType
 from edge.settings import HubSettings
 from sync import outbox, protocol
-from sync.cli import main
 from sync.client import SyncError
 from sync.hub.asgi import DB_ENV, check_workers, create_app
 from sync.hub.server import bind_socket
@@ -71,13 +71,13 @@ def _free_port() -> int:
 
 
 class HubProcess:
-    """``python -m sync.cli hub serve`` as a child process, up when /v1/health answers."""
+    """``python -m edge.cli hub serve`` as a child process, up when /v1/health answers."""
 
     def __init__(self, target: str, workers: int = 1) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         args = ["hub", "serve", "--db", target, "--port", str(self.port), "--workers", str(workers)]
-        self.proc = subprocess.Popen([sys.executable, "-m", "sync.cli", *args], cwd=ROOT,
+        self.proc = subprocess.Popen([sys.executable, "-m", "edge.cli", *args], cwd=ROOT,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def up(self, timeout: float = 1.0) -> bool:
