@@ -23,7 +23,11 @@ class SchemaTooNewError(CliError, RuntimeError):
 class DatabaseError(CliError, RuntimeError):
     """The database file cannot be used; the message says why in words a technician can act on.
 
-    A ``CliError`` (exit 2): every command that opens the database says it in one line, no traceback."""
+    A ``CliError`` with exit status 1 (an unusable environment, not bad input): every command that opens the
+    database says it in one line, no traceback."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message, exit_code)
 
 
 class DiskFullError(DatabaseError):

@@ -69,7 +69,7 @@ def test_an_empty_store_db_is_refused_never_recreated(tmp_path: Path) -> None:
     db_path.write_bytes(b"")  # truncated to 0 bytes
 
     till = run_cli("till", "--data-dir", str(tmp_path))
-    assert till.returncode == 2
+    assert till.returncode == 1
     line = one_line(till)
     assert "store.db is empty (0 bytes)" in line and "device till-1 of store s1" in line
     assert "Restore the newest backup" in line and "store-edge till --accept-new-database" in line
@@ -121,7 +121,7 @@ def test_a_damaged_database_is_said_in_one_line(tmp_path: Path) -> None:
     with open(db_path, "r+b") as f:
         f.write(b"this is not a database, it was overwritten" * 3)  # the header and more
     proc = run_cli("till", "--data-dir", str(tmp_path))
-    assert proc.returncode == 2
+    assert proc.returncode == 1
     line = one_line(proc)
     assert "is damaged" in line and "restore the newest backup" in line and "SQLITE_NOTADB" in line
 
@@ -149,7 +149,7 @@ def test_a_full_disk_at_start_is_said_as_a_full_disk(tmp_path: Path) -> None:
     done = subprocess.run([*prefix, "bash", "-c", script], capture_output=True, text=True, timeout=180, env=env)
     assert done.returncode == 0, done.stderr
     assert int((out / "avail").read_text()) == 0  # the file system really was full
-    assert (out / "till.rc").read_text().strip() == "2"
+    assert (out / "till.rc").read_text().strip() == "1"
     err = (out / "till.err").read_text()
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert "is full (no space free" in err and "free at least 16.0 MB" in err

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import serialization
 
 from devices.barcode.loyalty_token import TokenVerifier, issue_token
 from edge.clock import WARN_OFFSET_S, clock_warning
+from edge.db.connection import open_database
 from edge.demo.seed import demo_card, demo_gtin, seed_hub
 from edge.settings import Settings, load_settings
 from edge.ui.app import make_app
@@ -100,7 +101,7 @@ async def test_a_till_with_a_wrong_clock_uses_the_hubs_time_and_says_so(
 
         assert abs((datetime.now(UTC) - true_now()) - skew) < timedelta(seconds=1)  # the device clock is off
         enroll(hub.url, hub.code, settings.data_dir)
-        first = SyncClient(settings.database_path, load_credential(settings.data_dir), settings.hub)
+        first = SyncClient(lambda: open_database(settings.database_path), load_credential(settings.data_dir), settings.hub)
         first.sync_once()  # the catalogue, offers and signing keys; and the hub's clock
         first.close()
         app = make_app(settings)
