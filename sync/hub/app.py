@@ -114,10 +114,13 @@ async def _device(request: Request) -> DeviceAuth:
     return await run_in_threadpool(_storage(request).authenticate, _bearer(request))
 
 
-async def _require_api_key(request: Request) -> None:
+async def _require_api_key(request: Request, scope: str) -> None:
     key = _bearer(request)
-    if not key or not await run_in_threadpool(_storage(request).check_api_key, key):
+    if not key:
         raise HubError("unauthorized", "this call needs an API key created with 'store-edge hub create-api-key'", 401)
+    if not await run_in_threadpool(_storage(request).check_api_key, key, scope):
+        raise HubError("forbidden", f"this call needs an API key with the '{scope}' scope: create one with "
+                       f"'store-edge hub create-api-key NAME --scope {scope}'", 403)
 
 
 def _too_large() -> HubError:
@@ -210,7 +213,7 @@ async def changes(request: Request) -> Response:
 
 
 async def orders(request: Request) -> Response:
-    await _require_api_key(request)
+    await _require_api_key(request, "orders")
     order = check_order(await _json_body(request))
     created = await run_in_threadpool(_storage(request).record_order, order)
     return JSONResponse({"order_id": order["order_id"], "recorded": created}, status_code=201 if created else 200)
@@ -218,14 +221,14 @@ async def orders(request: Request) -> Response:
 
 async def sightings(request: Request) -> Response:
     # the app backend reports that a store beacon woke the customer's app (iOS background path)
-    await _require_api_key(request)
+    await _require_api_key(request, "sightings")
     doc = await _json_body(request)
     result = await run_in_threadpool(_storage(request).record_sighting, doc)
     return JSONResponse(result, status_code=201 if result["recorded"] else 200)
 
 
 async def exceptions_report(request: Request) -> Response:
-    await _require_api_key(request)
+    await _require_api_key(request, "reports")
     rows = await run_in_threadpool(_storage(request).exceptions, request.query_params.get("kind"))
     return JSONResponse({"exceptions": rows})
 
