@@ -45,6 +45,7 @@ CHANGE_KINDS: tuple[str, ...] = tuple(ChangeKind)
 MAX_PUSH_EVENTS = 10_000
 MAX_PUSH_BYTES = 32 * 1024 * 1024  # decompressed; a gzip bomb is refused beyond this
 MAX_PULL_LIMIT = 5_000
+MAX_JSON_DEPTH = 1_000  # arrays/objects inside each other (about the parsers' own limit); the protocol needs < 10
 
 
 class ProtocolError(ValueError):
@@ -131,7 +132,10 @@ _COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 def loads(data: bytes) -> tuple[Any, bool]:
     """(value, finite): the value ``json.loads`` gives; ``finite`` is True when it holds no NaN or infinity
-    (orjson refuses those, so a value orjson parsed is finite; the stdlib accepts them)."""
+    (orjson refuses those, so a value orjson parsed is finite; the stdlib accepts them).
+
+    ``RecursionError`` for a document nested deeper than the parsers go (``MAX_JSON_DEPTH``: orjson refuses
+    past 1,024 levels, the stdlib stops at the interpreter's recursion limit)."""
     if _orjson is not None and _LONG_NUMBER not in data.translate(_DIGITS_TO_ZERO):
         try:
             return _orjson.loads(data), True
@@ -185,6 +189,9 @@ def decode_body_checked(body: bytes, content_encoding: str | None) -> tuple[Any,
         return loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProtocolError(f"the body is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ProtocolError(f"the body nests JSON arrays or objects deeper than {MAX_JSON_DEPTH} levels; "
+                            "send a flatter document") from None
 
 
 def _gunzip_bounded(data: bytes, limit: int) -> bytes:
@@ -309,6 +316,6 @@ def encode_cursor(version: int) -> str:
 def decode_cursor(cursor: str | None) -> int:
     if not cursor:
         return 0
-    if not cursor.startswith("c1.") or not cursor[3:].isdigit() or len(cursor) > 24:
+    if not cursor.startswith("c1.") or not (cursor[3:].isascii() and cursor[3:].isdigit()) or len(cursor) > 22:
         raise ProtocolError(f"the cursor {cursor[:40]!r} was not issued by this hub; pull again from the start")
     return int(cursor[3:])

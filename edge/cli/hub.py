@@ -157,7 +157,8 @@ def _import_catalog(args: argparse.Namespace, s: Any) -> None:
 
 
 def _create_api_key(args: argparse.Namespace, s: Any) -> None:
-    say(args, s.create_api_key(args.name))
+    say(args, s.create_api_key(args.name, [p for value in args.scope or ["orders,sightings"]
+                                           for p in value.split(",")]))
 
 
 def _exceptions(args: argparse.Namespace, s: Any) -> None:
@@ -266,8 +267,12 @@ def _register_admin(add: Callable[[str, Command, str], argparse.ArgumentParser])
     sp.add_argument("--coupon", default=None, help="a coupon code that unlocks the offer")
     sp = add("import-catalog", _import_catalog, "import gtin,name,price_cents,vat_rate_bp,category CSV")
     sp.add_argument("csv", help="the CSV file (header gtin,name,price_cents,vat_rate_bp,category)")
-    sp = add("create-api-key", _create_api_key, "an API key for /v1/orders and the admin API")
+    sp = add("create-api-key", _create_api_key, "an API key for /v1/orders, /v1/sightings and the reports")
     sp.add_argument("name", help="who or what the key is for")
+    sp.add_argument("--scope", action="append", default=None, metavar="SCOPE",
+                    help="what the key may do, repeatable or comma-separated: orders (POST /v1/orders), sightings "
+                         "(POST /v1/sightings), reports (GET /v1/admin/exceptions, across all stores); "
+                         "default orders,sightings")
     sp = add("exceptions", _exceptions, "the exceptions report (overdrafts, reused coupons, ...)")
     sp.add_argument("--kind", default=None, help="only exceptions of this kind")
     sp.add_argument("--json", action="store_true", help="one JSON array instead of lines")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -121,12 +122,28 @@ def authenticate(conn: Connection, token: str) -> DeviceAuth:
 
 
 # ------------------------------------------------------------------------------------------- API keys
-def create_api_key(conn: Connection, name: str, key: str) -> None:
-    conn.execute(api_keys.insert().values(key_hash=hash_secret(key), name=name, created_at=now_iso()))
+API_SCOPES = ("orders", "sightings", "reports")  # POST /v1/orders, POST /v1/sightings, GET /v1/admin/exceptions
+DEFAULT_API_SCOPES = ("orders", "sightings")  # the cross-store reports only when asked for
 
 
-def check_api_key(conn: Connection, key: str) -> bool:
-    return conn.execute(select(api_keys.c.name).where(api_keys.c.key_hash == hash_secret(key))).first() is not None
+def check_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
+    """Scope names -> the sorted distinct tuple; ``ValueError`` naming an unknown one."""
+    wanted = {s.strip() for s in scopes if s.strip()}
+    unknown = sorted(wanted - set(API_SCOPES))
+    if unknown or not wanted:
+        raise ValueError(f"unknown API key scope {', '.join(unknown) or '(none)'}; use {', '.join(API_SCOPES)}")
+    return tuple(s for s in API_SCOPES if s in wanted)
+
+
+def create_api_key(conn: Connection, name: str, key: str, scopes: Iterable[str] = DEFAULT_API_SCOPES) -> None:
+    conn.execute(api_keys.insert().values(key_hash=hash_secret(key), name=name, created_at=now_iso(),
+                                          scopes=",".join(check_scopes(scopes))))
+
+
+def check_api_key(conn: Connection, key: str, scope: str) -> bool:
+    """True when ``key`` is an API key holding ``scope``."""
+    value = conn.execute(select(api_keys.c.scopes).where(api_keys.c.key_hash == hash_secret(key))).scalar()
+    return value is not None and scope in str(value).split(",")
 
 
 # ------------------------------------------------------------------------------------------- signing keys

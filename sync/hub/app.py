@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -113,18 +114,60 @@ async def _device(request: Request) -> DeviceAuth:
     return await run_in_threadpool(_storage(request).authenticate, _bearer(request))
 
 
-async def _require_api_key(request: Request) -> None:
+async def _require_api_key(request: Request, scope: str) -> None:
     key = _bearer(request)
-    if not key or not await run_in_threadpool(_storage(request).check_api_key, key):
+    if not key:
         raise HubError("unauthorized", "this call needs an API key created with 'store-edge hub create-api-key'", 401)
+    if not await run_in_threadpool(_storage(request).check_api_key, key, scope):
+        raise HubError("forbidden", f"this call needs an API key with the '{scope}' scope: create one with "
+                       f"'store-edge hub create-api-key NAME --scope {scope}'", 403)
+
+
+def _too_large() -> HubError:
+    return HubError("too_large", f"the body exceeds {protocol.MAX_PUSH_BYTES} bytes; send smaller batches", 413)
+
+
+async def _bounded_body(request: Request, limit: int) -> bytes:
+    """The request body, counted while it streams in (chunked too) and refused (413) as soon as it passes
+    ``limit`` bytes, so a huge body never sits whole in the hub's memory. A declared Content-Length over the
+    limit is refused before anything is read."""
+    length = request.headers.get("content-length", "")
+    if _is_ascii_digits(length) and int(length) > limit:
+        raise _too_large()
+    body = bytearray()
+    async for chunk in request.stream():
+        if len(body) + len(chunk) > limit:
+            raise _too_large()
+        body += chunk
+    return bytes(body)
 
 
 async def _checked_json_body(request: Request) -> tuple[Any, bool]:
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > protocol.MAX_PUSH_BYTES:
-        raise HubError("too_large", f"the body exceeds {protocol.MAX_PUSH_BYTES} bytes; send smaller batches", 413)
-    body = await request.body()
+    body = await _bounded_body(request, protocol.MAX_PUSH_BYTES)
     return protocol.decode_body_checked(body, request.headers.get("content-encoding"))
+
+
+def _is_ascii_digits(text: str) -> bool:
+    """True for a non-empty run of 0-9 (``str.isdigit`` also accepts '²' and other scripts' digits)."""
+    return text.isascii() and text.isdigit()
+
+
+_CURSOR = re.compile(r"c[12]\.[0-9]{1,19}(\.[0-9]{1,19})?")
+_MAX_INT64 = 2**63 - 1
+
+
+def _cursor_param(request: Request) -> str | None:
+    """``?cursor=`` as issued by this hub (``c1.<version>`` or ``c2.<txid>.<version>``, each a 64-bit number),
+    or None; anything else is a 400 with a sentence, before the database sees it."""
+    cursor = request.query_params.get("cursor")
+    if not cursor:
+        return None
+    match = _CURSOR.fullmatch(cursor) if cursor.isascii() else None
+    if match is None or (cursor.startswith("c1.") and match.group(1)) or \
+            any(int(part) > _MAX_INT64 for part in cursor[3:].split(".")):
+        raise HubError("bad_request", f"the cursor {cursor[:40]!r} was not issued by this hub; pull again from "
+                       "the start", 400)
+    return cursor
 
 
 async def _json_body(request: Request) -> Any:
@@ -163,15 +206,14 @@ async def push(request: Request) -> Response:
 async def changes(request: Request) -> Response:
     dev = await _device(request)
     limit_raw = request.query_params.get("limit", "500")
-    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= protocol.MAX_PULL_LIMIT:
+    if not _is_ascii_digits(limit_raw) or len(limit_raw) > 6 or not 1 <= int(limit_raw) <= protocol.MAX_PULL_LIMIT:
         raise HubError("bad_request", f"limit must be a whole number from 1 to {protocol.MAX_PULL_LIMIT}", 400)
-    page = await run_in_threadpool(_storage(request).changes, dev, request.query_params.get("cursor"),
-                                   int(limit_raw))
+    page = await run_in_threadpool(_storage(request).changes, dev, _cursor_param(request), int(limit_raw))
     return JSONResponse(page.to_json())
 
 
 async def orders(request: Request) -> Response:
-    await _require_api_key(request)
+    await _require_api_key(request, "orders")
     order = check_order(await _json_body(request))
     created = await run_in_threadpool(_storage(request).record_order, order)
     return JSONResponse({"order_id": order["order_id"], "recorded": created}, status_code=201 if created else 200)
@@ -179,14 +221,14 @@ async def orders(request: Request) -> Response:
 
 async def sightings(request: Request) -> Response:
     # the app backend reports that a store beacon woke the customer's app (iOS background path)
-    await _require_api_key(request)
+    await _require_api_key(request, "sightings")
     doc = await _json_body(request)
     result = await run_in_threadpool(_storage(request).record_sighting, doc)
     return JSONResponse(result, status_code=201 if result["recorded"] else 200)
 
 
 async def exceptions_report(request: Request) -> Response:
-    await _require_api_key(request)
+    await _require_api_key(request, "reports")
     rows = await run_in_threadpool(_storage(request).exceptions, request.query_params.get("kind"))
     return JSONResponse({"exceptions": rows})
 

@@ -12,6 +12,7 @@ Errors: a database that cannot be reached or opened raises the driver's own exce
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -132,9 +133,22 @@ def _open_postgres(dsn: str, schema: str | None, pool_size: int) -> Database:
     return db
 
 
+def _private_file(path: str) -> None:
+    """Create ``path`` 0600 when missing, or take group/other access away from an existing one: the hub
+    database holds the ledger and the keys. SQLite gives its ``-wal`` and ``-shm`` files the database
+    file's mode."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)  # O_CREAT's mode is ignored for an existing file
+    finally:
+        os.close(fd)
+
+
 def _open_sqlite(path: str) -> Database:
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _private_file(path)
     engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, select, update
 
 from edge.core import contract
 from edge.core.contract import ChangeKind
-from sync.hub.changes import record, record_many, record_scoped
+from sync.hub.changes import record, record_many, record_scoped, relevant_stores
 from sync.hub.common import HubError, now_iso
 from sync.hub.db import insert
 from sync.hub.tables import coupons, offers, products
@@ -92,17 +92,26 @@ def normalise_offer(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def upsert_offer(conn: Connection, offer: dict[str, Any]) -> None:
-    """Save a normalised offer (``normalise_offer``) and tell the stores that may see it."""
+    """Save a normalised offer (``normalise_offer``) and tell the stores that may see it, and the stores that had
+    it before when its reach changed (made personal, moved to another customer): those outside the new reach
+    receive it as gone (``offer_snapshot``) and their tills drop it."""
+    before = conn.execute(select(offers.c.customer_id).where(offers.c.id == offer["id"])).first()
     stmt = insert(conn, offers).values(id=offer["id"], data=json.dumps(offer), customer_id=offer["customer_id"],
                                        updated_at=now_iso())
     conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_={
         k: stmt.excluded[k] for k in ("data", "customer_id", "updated_at")}))
     record_scoped(conn, ChangeKind.OFFER, offer["id"], offer["customer_id"])
+    if before is not None and before[0] != offer["customer_id"]:
+        record_scoped(conn, ChangeKind.OFFER, offer["id"], before[0])
 
 
-def offer_snapshot(conn: Connection, offer_id: str, _store_id: str) -> dict[str, Any] | None:
-    data = conn.execute(select(offers.c.data).where(offers.c.id == offer_id)).scalar()
-    return None if data is None else dict(json.loads(data))
+def offer_snapshot(conn: Connection, offer_id: str, store_id: str) -> dict[str, Any] | None:
+    """The offer as ``store_id`` may see it: None (gone: the till drops it) when it does not exist or is
+    personal to a customer not relevant to that store."""
+    row = conn.execute(select(offers.c.data, offers.c.customer_id).where(offers.c.id == offer_id)).first()
+    if row is None or (row[1] is not None and store_id not in relevant_stores(conn, row[1])):
+        return None
+    return dict(json.loads(row[0]))
 
 
 # ------------------------------------------------------------------------------------------- coupons

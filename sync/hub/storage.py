@@ -103,13 +103,14 @@ class HubStorage:
     def revoke_device(self, device_id: str) -> None:
         self._write(admin.revoke_device, device_id)
 
-    def create_api_key(self, name: str) -> str:
+    def create_api_key(self, name: str, scopes: Iterable[str] = admin.DEFAULT_API_SCOPES) -> str:
+        """A new API key (shown once) allowed ``scopes`` (``admin.API_SCOPES``); ``ValueError`` for others."""
         key = "hk_" + secrets.token_urlsafe(32)
-        self._write(admin.create_api_key, name, key)
+        self._write(admin.create_api_key, name, key, tuple(scopes))
         return key
 
-    def check_api_key(self, key: str) -> bool:
-        return self._read(admin.check_api_key, key)
+    def check_api_key(self, key: str, scope: str) -> bool:
+        return self._read(admin.check_api_key, key, scope)
 
     def enroll(self, code: str) -> Enrolment:
         return self._write(admin.enroll, code, "dt_" + secrets.token_urlsafe(32))

@@ -53,6 +53,9 @@ enrolment_codes = Table(
 api_keys = Table(
     "api_keys", metadata,
     Column("key_hash", Text, primary_key=True), _text("name", nullable=False), _text("created_at", nullable=False),
+    # comma-separated API_SCOPES (sync/hub/admin.py); keys made before scopes existed may place orders and
+    # report sightings, not read reports
+    Column("scopes", Text, nullable=False, server_default="orders,sightings"),
 )
 customers = Table(
     "customers", metadata,

@@ -73,7 +73,9 @@ def _assert_v0_1_data_kept(storage: HubStorage, engine: str) -> None:
     assert storage.balance("ada") == meta["balance_ada"] == 540
     dev = storage.authenticate(meta["token"])  # the till enrolled under 0.1 still authenticates
     assert (dev.device_id, dev.store_id) == ("till-1", "s1")
-    assert storage.check_api_key(meta["api_key"])
+    assert storage.check_api_key(meta["api_key"], "orders")  # a 0.1 key keeps orders and sightings ...
+    assert storage.check_api_key(meta["api_key"], "sightings")
+    assert not storage.check_api_key(meta["api_key"], "reports")  # ... the cross-store report needs a new key
     assert storage.count("events") == 3 and storage.count("ledger") == 2
     assert storage.get_config("webhook_url") == "http://127.0.0.1:9/hook"
     # the cursor the till got from the 0.1 hub: nothing it already has is sent again ...

@@ -193,7 +193,7 @@ def test_two_stores_spend_the_same_points_offline(hub: HubServer, tmp_path: Path
         assert {r[0] for r in conn.execute(text("SELECT sale_id FROM sales"))} == {s1_sale, s2_sale}  # both sales stand
     e1.client().sync_once()
     assert e1.confirmed_points("ada") == -600 and e1.pending_points("ada") == 0
-    key = st.create_api_key("ops")
+    key = st.create_api_key("ops", ["reports"])
     report = httpx.get(f"{hub.url}/v1/admin/exceptions", params={"kind": "overdraft"},
                        headers={"Authorization": f"Bearer {key}"}).json()
     assert report["exceptions"][0]["kind"] == "overdraft"

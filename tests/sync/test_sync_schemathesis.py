@@ -35,7 +35,7 @@ def fuzz_hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     codes = seed(storage, {"s1": ["t1"]}, {"ada": ("s1", 10)})
     with HubServer(storage) as server:
         cred = enroll(server.url, codes["t1"], Path(tmp) / "edge")
-        yield _Hub(server, cred.token, storage.create_api_key("fuzz"))
+        yield _Hub(server, cred.token, storage.create_api_key("fuzz", ["orders", "sightings", "reports"]))
     close_hub_storage(storage)
 
 
