@@ -22,8 +22,7 @@ MAX_LINES = 80
 MAX_COMPLEXITY = 25
 
 # path:qualified name -> who is breaking it up (issue #10 item 5); remove an entry once it is within the limits
-KNOWN: dict[str, str] = {
-}
+KNOWN: dict[str, str] = {}
 
 
 @dataclass(frozen=True)

@@ -187,10 +187,9 @@ def _set_webhook(args: argparse.Namespace, s: Any) -> None:
 
 
 def _seed_demo(args: argparse.Namespace, s: Any) -> None:
-    from edge.demo.seed import seed_hub  # the one demo dataset (the hub itself holds none)
+    from edge.demo.seed import seed_demo_hub  # the one demo dataset (the hub itself holds none)
 
-    seed_hub(s, "demo-store")
-    say(args, f"demo data seeded; enrolment code for till-1: {s.create_device('demo-store', 'till-1')}")
+    say(args, f"demo data seeded; enrolment code for till-1: {seed_demo_hub(s)}")
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
