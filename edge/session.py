@@ -53,6 +53,7 @@ class TillSession:
             store_name=settings.store.name,
             currency=settings.store.currency,
             receipt_width=settings.till.receipt_width,
+            formats=settings.store.formats,
         )
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         try:
@@ -172,7 +173,7 @@ class TillSession:
             return self.apply_coupon(result.coupon_code)
         if result.error and kind != "unknown":
             return Outcome(False, result.error, "error")
-        customer = self.repo.find_customer(text)
+        customer = self.repo.find_customer(text, self.settings.store.country)
         if customer is not None:
             return self.set_customer(customer)
         if text.isdigit():
@@ -247,7 +248,7 @@ class TillSession:
 
     def lookup_customer(self, text: str) -> Outcome:
         with self.lock:
-            customer = self.repo.find_customer(text)
+            customer = self.repo.find_customer(text, self.settings.store.country)
             if customer is None:
                 return Outcome(False, f"no customer found for '{text.strip()}' (card, phone or e-mail)", "error")
             return self.set_customer(customer)

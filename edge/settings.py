@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from edge import paths
+from edge.core.i18n import normalise_locale
+from edge.core.l10n import Formats
 
 ENV_PREFIX = "STORE_EDGE_"
 # STORE_EDGE_* variables that steer tools and tests rather than name a setting
@@ -39,8 +41,18 @@ class ConfigError(Exception):
 class StoreSettings:
     id: str = "demo-store"
     name: str = "Demo Store"
-    currency: str = "EUR"
-    timezone: str = "UTC"
+    currency: str = "EUR"  # ISO 4217; amounts are integer minor units of it (edge/core/money.py)
+    timezone: str = "UTC"  # IANA zone the receipts' and screens' dates are written in
+    # CLDR locale of the till's texts and formats (es_ES, es_CO, en); a member's own language wins on what
+    # is sent to the member. The hub's value for the store, once it sends one, replaces these three.
+    locale: str = "en"
+    # ISO 3166 country whose phone numbers may be typed without a country code (the demo's are Dutch)
+    country: str = "NL"
+
+    @property
+    def formats(self) -> Formats:
+        """The store's language, money and time zone in one value (checked when the settings were read)."""
+        return Formats(normalise_locale(self.locale), self.currency.upper(), self.timezone)
     # "HH:MM-HH:MM" local opening hours, used by presence-triggered offers.
     opening_hours: str = "08:00-21:00"
 
@@ -262,6 +274,25 @@ _PATTERNS = ("barcode.loyalty_card_pattern", "barcode.store_coupon_pattern")
 _VARIABLE_MEASURE = re.compile(r"(weight|price):[PCV]{12}:\d")
 
 
+def _check_store_locale(key: str, value: str) -> str | None:
+    """What is wrong with the store's locale, currency, time zone or country, in words; None if right."""
+    from edge.core.l10n import check_locale, check_timezone
+    from edge.core.money import minor_exponent
+
+    checks: dict[str, typing.Callable[[str], object]] = {"store.locale": check_locale, "store.currency": minor_exponent, "store.timezone": check_timezone}
+    if key in checks:
+        try:
+            checks[key](value)
+        except ValueError as exc:
+            return str(exc)
+    if key == "store.country":
+        import phonenumbers
+
+        if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            return f"{value!r} is not a country code; write it like ES, CO, MX or NL"
+    return None
+
+
 def _validate(obj: Any, layers: list[tuple[str, dict[str, Any]]], prefix: str) -> None:
     def source_of(name: str) -> str:
         return next((s for s, d in reversed(layers) if name in d), "defaults")
@@ -281,6 +312,9 @@ def _validate(obj: Any, layers: list[tuple[str, dict[str, Any]]], prefix: str) -
                 re.compile(value)
             except re.error as exc:
                 raise ConfigError(source_of(f.name), key, f"is not a valid regular expression ({exc})") from None
+        problem = _check_store_locale(key, value) if key.startswith("store.") else None
+        if problem:
+            raise ConfigError(source_of(f.name), key, problem)
         if key == "barcode.variable_measure_rules":
             for code, rule in value.items():
                 if not (code.isdigit() and len(code) == 2 and _VARIABLE_MEASURE.fullmatch(rule)):

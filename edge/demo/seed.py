@@ -111,7 +111,7 @@ def demo_dataset(seed: int = 7, now: datetime | None = None) -> dict[str, list[d
             rewards.append({"name": "Free coffee", "expires": (now + timedelta(days=30)).strftime("%Y-%m-%d")})
         customers.append({
             "id": f"C{1000 + i}", "card_number": demo_card(i), "display_name": f"{first} {last}",
-            "phone_hash": contact_hash("phone", f"06{12345600 + i}"),
+            "phone_hash": contact_hash("phone", f"06{12345600 + i}", "NL"),
             "email_hash": contact_hash("email", f"{first.lower()}.{i}@example.com"),
             "tier": tier, "confirmed_points": rng.randint(0, 5_000) if i != 1 else 1_500, "spend_12m_cents": spend,
             "consents": json.dumps({"marketing": i % 3 != 0, "location": i % 2 == 0}),

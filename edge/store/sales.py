@@ -12,6 +12,7 @@ import sqlite_utils
 
 from edge.core.basket import Basket
 from edge.core.contract import PAYMENT_METHODS, EventType, ledger_event
+from edge.core.l10n import Formats
 from edge.core.loyalty import Balance, LoyaltyRules, check_redemption, redemption_limit
 from edge.core.offers import Offer
 from edge.core.receipt import ReceiptInfo, render_receipt
@@ -53,12 +54,15 @@ class SalesService:
         currency: str = "EUR",
         receipt_width: int = 40,
         fault: FaultHook | None = None,
+        formats: Formats | None = None,
     ) -> None:
         self.db = db
         self.repo = Repository(db)
         self.rules = rules
         self.store_name = store_name
         self.currency = currency
+        # the store's language, money and time zone; a member's receipt is in the member's language
+        self.formats = formats or Formats(currency=currency)
         self.receipt_width = receipt_width
         self._fault = fault or (lambda _point: None)
 
@@ -121,6 +125,7 @@ class SalesService:
             receipt = render_receipt(settlement, ReceiptInfo(
                 store_name=self.store_name, sale_id=sale_id, when=now, payment_method=payment_method,
                 tendered_cents=tendered_cents, currency=self.currency,
+                formats=self.formats.with_language(self._customer_language(customer.id) if customer else None),
                 customer_name=self._customer_name(customer.id) if customer else None,
                 new_balance=balance.available if balance else None,
                 pending_points=balance.pending if balance else None,
@@ -200,6 +205,12 @@ class SalesService:
             pending_points=balance.pending if balance else None,
             outbox_events=events,
         )
+
+    def _customer_language(self, customer_id: str) -> str | None:
+        """The member's preferred language from the profile (``preferences.language``), if any."""
+        row = self.db.execute("SELECT json_extract(preferences, '$.language') FROM customers WHERE id = ?",
+                              [customer_id]).fetchone()
+        return row[0] if row and isinstance(row[0], str) else None
 
     def _customer_name(self, customer_id: str) -> str:
         row = self.db.execute("SELECT display_name FROM customers WHERE id = ?", [customer_id]).fetchone()
