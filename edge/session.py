@@ -75,7 +75,7 @@ class TillSession:
 
     def settlement(self) -> Settlement:
         with self.lock:
-            return self.basket.settle(self._offers, self.clock(), self.rules)
+            return self.basket.settle(self._offers, self.clock(), self.rules, self.sales.formats)
 
     def redemption_limit(self, payable_cents: int | None = None) -> RedemptionLimit:
         """``payable_cents``: the basket after discounts when the caller has priced it already."""
@@ -83,7 +83,7 @@ class TillSession:
             if self.customer is None:
                 return RedemptionLimit(0, "no customer: scan a loyalty card first")
             if payable_cents is None:
-                payable_cents = self.basket.price(self._offers, self.clock()).total_cents
+                payable_cents = self.basket.price(self._offers, self.clock(), self.sales.formats).total_cents
             return redemption_limit(
                 self.repo.balance(self.customer.id),
                 payable_cents,

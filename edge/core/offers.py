@@ -26,7 +26,8 @@ from typing import Any
 
 from edge.core.catalog import Product
 from edge.core.contract import OfferRole, offer_kinds, offer_params_problem
-from edge.core.money import allocate, exact, format_money, percent_of
+from edge.core.l10n import Formats
+from edge.core.money import allocate, exact, percent_of
 
 # the kinds and their parameter checks are the contract's registry (one place to add a kind)
 LINE_KINDS = offer_kinds(OfferRole.LINE)
@@ -148,8 +149,9 @@ def is_eligible(
     return True
 
 
-def _line_candidates(offer: Offer, lines: Sequence[BasketLine]) -> dict[int, tuple[int, str]]:
-    """line_no -> (amount, reason) this line offer would take off, on its own."""
+def _line_candidates(offer: Offer, lines: Sequence[BasketLine], fmt: Formats) -> dict[int, tuple[int, str]]:
+    """line_no -> (amount, reason) this line offer would take off, on its own; reasons in ``fmt``'s language."""
+    tr = fmt.tr
     targeted = [ln for ln in lines if offer.targets(ln.product)]
     out: dict[int, tuple[int, str]] = {}
     if offer.kind == "percent_off":
@@ -159,7 +161,8 @@ def _line_candidates(offer: Offer, lines: Sequence[BasketLine]) -> dict[int, tup
         for ln in targeted:
             amount = percent_of(ln.gross_cents, percent)
             if amount > 0:
-                out[ln.line_no] = (amount, f"{offer.name}: {percent:g}% off {ln.product.name}")
+                out[ln.line_no] = (amount, tr._("{offer}: {percent} off {product}").format(
+                    offer=offer.name, percent=fmt.percent(percent / 100), product=ln.product.name))
     elif offer.kind == "buy_x_get_y":
         buy, get = int(offer.params.get("buy", 0)), int(offer.params.get("get", 0))
         if buy < 1 or get < 1:
@@ -177,7 +180,8 @@ def _line_candidates(offer: Offer, lines: Sequence[BasketLine]) -> dict[int, tup
         names = {ln.line_no: ln.product.name for ln in targeted}
         for line_no, amount in free.items():
             if amount > 0:
-                out[line_no] = (amount, f"{offer.name}: buy {buy} get {get} free ({names[line_no]})")
+                out[line_no] = (amount, tr._("{offer}: buy {buy} get {get} free ({product})").format(
+                    offer=offer.name, buy=buy, get=get, product=names[line_no]))
     return out
 
 
@@ -187,8 +191,13 @@ def evaluate(
     customer: CustomerContext | None,
     now: datetime,
     coupon_offer_ids: Iterable[str] = (),
+    formats: Formats | None = None,
 ) -> Pricing:
-    """Price a basket: every discount with its reason, per-line totals, per-line points multipliers."""
+    """Price a basket: every discount with its reason, per-line totals, per-line points multipliers.
+
+    Reasons are written in ``formats``' language and money (the store's; English and euros if None).
+    """
+    fmt = formats or Formats()
     coupon_ids = set(coupon_offer_ids)
     eligible = sorted(
         (o for o in offers if is_eligible(o, customer, now, coupon_ids)), key=lambda o: o.sort_key
@@ -199,7 +208,7 @@ def evaluate(
     discounts: list[Discount] = []
 
     # rule 2: line offers
-    candidates = [(o, _line_candidates(o, lines)) for o in eligible if o.kind in LINE_KINDS]
+    candidates = [(o, _line_candidates(o, lines, fmt)) for o in eligible if o.kind in LINE_KINDS]
     for ln in lines:
         best: tuple[int, Offer, str] | None = None
         for offer, per_line in candidates:
@@ -243,10 +252,10 @@ def evaluate(
         for n, part in zip(order, allocate(amount, [remaining[n] for n in order]), strict=True):
             line_discount[n] += part
         threshold = int(offer.params.get("threshold_cents", 0))
-        over = f" on a basket over {format_money(threshold)}" if threshold else ""
-        discounts.append(
-            Discount(offer.id, None, amount, f"{offer.name}: {format_money(amount)} off{over}", offer.name)
-        )
+        reason = (fmt.tr._("{offer}: {amount} off on a basket over {threshold}") if threshold
+                  else fmt.tr._("{offer}: {amount} off"))
+        reason = reason.format(offer=offer.name, amount=fmt.money(amount), threshold=fmt.money(threshold))
+        discounts.append(Discount(offer.id, None, amount, reason, offer.name))
 
     # rule 4: points multipliers
     multipliers = [o for o in eligible if o.kind == "points_multiplier"]
@@ -260,7 +269,8 @@ def evaluate(
                 if m > best_mult:
                     best_mult, best_offer = m, offer
         if best_offer is not None:
-            reasons.add(f"{best_offer.name}: {float(best_mult):g}x points")
+            reasons.add(fmt.tr._("{offer}: {multiplier}x points").format(
+                offer=best_offer.name, multiplier=fmt.number(float(best_mult))))
         priced.append(PricedLine(ln, line_discount[ln.line_no], best_mult))
     discounts.sort(key=lambda d: (d.line_no if d.line_no is not None else 1 << 30, d.offer_id))
     return Pricing(tuple(priced), tuple(discounts), tuple(sorted(reasons)))

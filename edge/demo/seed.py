@@ -16,6 +16,7 @@ import sqlite_utils
 from devices.barcode.loyalty_card import luhn_check_digit
 from edge.core.catalog import with_check_digit
 from edge.core.contacts import contact_hash
+from edge.demo import spanish as es
 
 CATEGORIES: dict[str, tuple[int, list[str]]] = {
     # category: (VAT basis points, product stems)
@@ -59,8 +60,13 @@ def _iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def demo_dataset(seed: int = 7, now: datetime | None = None) -> dict[str, list[dict[str, Any]]]:
-    """The demo store's data, in the edge database's shapes (JSON columns as text)."""
+def demo_dataset(seed: int = 7, now: datetime | None = None, locale: str = "en") -> dict[str, list[dict[str, Any]]]:
+    """The demo store's data, in the edge database's shapes (JSON columns as text).
+
+    ``locale`` ``es``: the Spanish variant (``edge.demo.spanish``): the same data, read in Spanish.
+    """
+    spanish = locale.lower().startswith("es")
+    name_of = es.spanish_name if spanish else str
     rng = random.Random(seed)
     now = now or datetime.now(UTC)
     products: list[dict[str, Any]] = []
@@ -70,7 +76,7 @@ def demo_dataset(seed: int = 7, now: datetime | None = None) -> dict[str, list[d
             for variant in VARIANTS:
                 base = rng.randint(79, 1299)
                 price = base + (60 if variant == " Organic" else 0) + (150 if variant == " Family Size" else 0)
-                products.append({"gtin": demo_gtin(n), "name": f"{stem}{variant}".strip(),
+                products.append({"gtin": demo_gtin(n), "name": name_of(f"{stem}{variant}".strip()),
                                  "price_cents": price - price % 5 + 4 if price % 5 else price - 1,
                                  "vat_rate_bp": vat, "category": category})  # fmt: skip
                 n += 1
@@ -78,13 +84,13 @@ def demo_dataset(seed: int = 7, now: datetime | None = None) -> dict[str, list[d
     for ref, name, per_kg, category in [("00101", "Old Gouda", 1890, "Deli"), ("00102", "Serrano Ham", 3290, "Deli"),
                                         ("00103", "Olives Mix", 1450, "Deli"), ("00104", "Loose Tomatoes", 399,
                                         "Produce")]:  # fmt: skip
-        products.append({"gtin": "0" + with_check_digit(f"28{ref}00000"), "name": f"{name} (per kg)",
+        products.append({"gtin": "0" + with_check_digit(f"28{ref}00000"), "name": name_of(f"{name} (per kg)"),
                          "price_cents": per_kg, "vat_rate_bp": 900, "category": category, "item_reference": ref,
                          "unit": "kg"})  # fmt: skip
     customers: list[dict[str, Any]] = []
     tiers = ["Bronze"] * 25 + ["Silver"] * 17 + ["Gold"] * 12
     for i, tier in enumerate(tiers, start=1):
-        first, last = FIRST[i % len(FIRST)], LAST[i % len(LAST)]
+        first, last = es.spanish_person(i) if spanish else (FIRST[i % len(FIRST)], LAST[i % len(LAST)])
         spend = {"Bronze": rng.randint(0, 49_999), "Silver": rng.randint(50_000, 149_999),
                  "Gold": rng.randint(150_000, 400_000)}[tier]  # fmt: skip
         birthday = date(rng.randint(1950, 2004), now.month if i % 10 == 0 else rng.randint(1, 12), rng.randint(1, 28))
@@ -108,14 +114,15 @@ def demo_dataset(seed: int = 7, now: datetime | None = None) -> dict[str, list[d
                             "items": [{"gtin": x["gtin"], "name": x["name"], "qty": 1} for x in items]})  # fmt: skip
         rewards = []
         if tier == "Gold":
-            rewards.append({"name": "Free coffee", "expires": (now + timedelta(days=30)).strftime("%Y-%m-%d")})
+            rewards.append({"name": es.REWARDS["Free coffee"] if spanish else "Free coffee", "expires": (now + timedelta(days=30)).strftime("%Y-%m-%d")})
         customers.append({
             "id": f"C{1000 + i}", "card_number": demo_card(i), "display_name": f"{first} {last}",
-            "phone_hash": contact_hash("phone", f"06{12345600 + i}", "NL"),
+            "phone_hash": contact_hash("phone", es.spanish_phone(i), "ES") if spanish
+            else contact_hash("phone", f"06{12345600 + i}", "NL"),
             "email_hash": contact_hash("email", f"{first.lower()}.{i}@example.com"),
             "tier": tier, "confirmed_points": rng.randint(0, 5_000) if i != 1 else 1_500, "spend_12m_cents": spend,
             "consents": json.dumps({"marketing": i % 3 != 0, "location": i % 2 == 0}),
-            "birthday": birthday.isoformat(), "preferences": json.dumps({"receipt": "paper" if i % 4 else "email"}),
+            "birthday": birthday.isoformat(), "preferences": json.dumps(_preferences(i, spanish)),
             "recent_purchases": json.dumps(purchases), "pickup_orders": json.dumps(pickups),
             "rewards": json.dumps(rewards),
         })  # fmt: skip
@@ -150,14 +157,25 @@ def demo_dataset(seed: int = 7, now: datetime | None = None) -> dict[str, list[d
         {"code": "SAVE3-C1001", "offer_id": "OFF-COUPON3", "customer_id": "C1001", "single_use": 1},
     ]
     # packed and weighed before sale: a GS1-128 / DataBar label gives its net weight in AI 310n (GS1's example GTIN)
-    products.append({"gtin": "09506000134352", "name": "Smoked Salmon (per kg)", "price_cents": 2990,
+    products.append({"gtin": "09506000134352", "name": name_of("Smoked Salmon (per kg)"), "price_cents": 2990,
                      "vat_rate_bp": 900, "category": "Deli", "unit": "kg"})  # fmt: skip
+    for o in offers if spanish else []:
+        o["name"] = es.OFFERS.get(o["name"], o["name"])
     return {"products": products, "customers": customers, "offers": offers, "coupons": coupons}
 
 
-def seed_demo(db: sqlite_utils.Database, seed: int = 7, now: datetime | None = None) -> dict[str, int]:
+def _preferences(i: int, spanish: bool) -> dict[str, str]:
+    """A demo member's profile preferences; in the Spanish store every 13th member reads English."""
+    prefs = {"receipt": "paper" if i % 4 else "email"}
+    if spanish:
+        prefs["language"] = "en" if i % 13 == 0 else "es"
+    return prefs
+
+
+def seed_demo(db: sqlite_utils.Database, seed: int = 7, now: datetime | None = None,
+              locale: str = "en") -> dict[str, int]:
     """Write the demo store straight into an edge database (the offline demo and the tests)."""
-    data = demo_dataset(seed, now)
+    data = demo_dataset(seed, now, locale)
     with db.atomic():
         for table in ("products", "customers", "offers", "coupons"):
             rows = [{**row} for row in data[table]]
@@ -188,12 +206,12 @@ class HubSeedTarget(Protocol):
     def create_device(self, store_id: str, device_id: str, *, code_ttl_hours: float = 72.0) -> str: ...
 
 
-def hub_dataset(store_id: str, seed: int = 7, now: datetime | None = None) -> dict[str, Any]:
+def hub_dataset(store_id: str, seed: int = 7, now: datetime | None = None, locale: str = "en") -> dict[str, Any]:
     """The one demo dataset in the hub's shapes: plain JSON-able data, the same store ``demo_dataset`` gives the
     edge. Keys: ``store`` ({id, name}), ``products``, ``customers`` (profiles without points),
     ``balances`` ([customer id, points, reason]), ``orders`` (past purchases and pickups), ``offers``
     (params and tiers decoded), ``coupons`` ({code, offer_id, customer_id, single_use})."""
-    data = demo_dataset(seed, now)
+    data = demo_dataset(seed, now, locale)
     customers, balances, orders = [], [], []
     for c in data["customers"]:
         customers.append({
@@ -213,7 +231,7 @@ def hub_dataset(store_id: str, seed: int = 7, now: datetime | None = None) -> di
                            "pickup_store_id": store_id, "lines": order["items"],
                            "created_at": order["created_at"]})  # fmt: skip
     return {
-        "store": {"id": store_id, "name": "Demo Store"},
+        "store": {"id": store_id, "name": es.STORE["name"] if locale.lower().startswith("es") else "Demo Store"},
         "products": [dict(p) for p in data["products"]],
         "customers": customers,
         "balances": balances,
@@ -224,10 +242,11 @@ def hub_dataset(store_id: str, seed: int = 7, now: datetime | None = None) -> di
     }
 
 
-def seed_hub(storage: HubSeedTarget, store_id: str, seed: int = 7, now: datetime | None = None) -> None:
+def seed_hub(storage: HubSeedTarget, store_id: str, seed: int = 7, now: datetime | None = None,
+             locale: str = "en") -> None:
     """Give a hub (``sync.hub.storage.HubStorage``) the demo store of ``hub_dataset``, so a till pulls it;
     and a signing key for app codes. Customers are written before their balances and orders."""
-    data = hub_dataset(store_id, seed, now)
+    data = hub_dataset(store_id, seed, now, locale)
     storage.create_store(data["store"]["id"], data["store"]["name"])
     storage.upsert_products(data["products"])
     for customer in data["customers"]:

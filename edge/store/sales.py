@@ -81,7 +81,7 @@ class SalesService:
         if payment_method not in PAYMENT_METHODS:
             raise SaleError(f"unknown payment method {payment_method!r}")
         now = now or datetime.now(UTC)
-        settlement = basket.settle(offers, now, self.rules)
+        settlement = basket.settle(offers, now, self.rules, self.formats)
         if tendered_cents is not None and payment_method == "cash" and tendered_cents < settlement.amount_due_cents:
             raise SaleError("the cash tendered is less than the amount due")
         customer = basket.customer
@@ -122,10 +122,13 @@ class SalesService:
                         balance_before.pending_burn + burned)
                 if balance_before is not None else None
             )  # fmt: skip
-            receipt = render_receipt(settlement, ReceiptInfo(
+            # the member reads the receipt in the profile's language: the same sale, its reasons worded for them
+            reader = self.formats.with_language(self._customer_language(customer.id) if customer else None)
+            worded = settlement if reader is self.formats else basket.settle(offers, now, self.rules, reader)
+            receipt = render_receipt(worded, ReceiptInfo(
                 store_name=self.store_name, sale_id=sale_id, when=now, payment_method=payment_method,
                 tendered_cents=tendered_cents, currency=self.currency,
-                formats=self.formats.with_language(self._customer_language(customer.id) if customer else None),
+                formats=reader,
                 customer_name=self._customer_name(customer.id) if customer else None,
                 new_balance=balance.available if balance else None,
                 pending_points=balance.pending if balance else None,
