@@ -72,7 +72,7 @@ def fill_outbox(db_path: Path, events: list[tuple[str, str, str]]) -> Any:
 
 
 def start_hub(target: str, port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-m", "sync.cli", "hub", "serve", "--db", target, "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "hub", "serve", "--db", target, "--port", str(port)],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

@@ -1,4 +1,5 @@
-"""Every filesystem location store-edge uses, decided in one place."""
+"""Every filesystem location store-edge uses, decided in one place (the device credential's file name is the
+sync package's: ``sync.credentials.credential_path``)."""
 
 from __future__ import annotations
 
@@ -27,10 +28,6 @@ def default_data_dir() -> Path:
 
 def database_file(data_dir: Path) -> Path:
     return data_dir / "store.db"
-
-
-def credential_file(data_dir: Path) -> Path:
-    return data_dir / "device-credential.json"
 
 
 def demo_dir() -> Path:

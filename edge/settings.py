@@ -1,5 +1,17 @@
 """Typed, layered settings: defaults < config file (/etc/store-edge/config.toml or --config) < STORE_EDGE_* env.
 
+Each section is declared by the package that uses it and composed here: ``[hub]`` is ``sync.config.SyncConfig``,
+``[scanner]`` ``devices.scanners.config.ScannerConfig``, ``[barcode]`` ``devices.barcode.config.BarcodeSettings``,
+``[ble]`` ``devices.ble.config.BleConfig``; the app's own sections are below. Limits are declared on the fields
+(``metadata={"range": (low, high)}`` or ``{"choices": (...)}``, checked by ``devices.fields.problems``); a value
+outside them stops the command with one line naming the source, the key and the allowed range (exit status 2).
+
+Why a small loader of our own rather than pydantic-settings (as Posting) or msgspec (as Harlequin): an error must
+name the layer it came from (the file or the environment) and the key, and pydantic-settings merges the sources
+before it validates; pydantic's import and model building cost ~0.2-1 s on a loaded x86 box (the till must
+start in under 1 s on a Pi); msgspec is cheap but validates only on decoding, not a dataclass built in code, and
+knows no ``Path``. The limits stay declarative (field metadata), so a library can take over the checking later.
+
 Environment keys name a section and a field joined by a double underscore, e.g. ``STORE_EDGE_HUB__URL`` or
 ``STORE_EDGE_LOYALTY__MAX_REDEEM_SHARE``; top-level fields have no section (``STORE_EDGE_DATA_DIR``).
 Mappings (such as category multipliers) are given in the environment as JSON.
@@ -10,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 import tomllib
 import types
 import typing
@@ -18,65 +29,110 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devices.barcode.config import BarcodeSettings, BarcodeSettingsError
+from devices.ble.config import BleConfig, SourceConfigError
+from devices.fields import problems
+from devices.scanners.config import ScannerConfig, ScannerConfigError
 from edge import paths
+from edge.core.errors import CliError
 from edge.core.i18n import normalise_locale
 from edge.core.l10n import Formats
+from sync.config import SyncConfig
 
 ENV_PREFIX = "STORE_EDGE_"
+ENV_SOURCE = "environment (STORE_EDGE_*)"  # how errors name the environment layer
 # STORE_EDGE_* variables that steer tools and tests rather than name a setting
 CONTROL_VARIABLES = frozenset(
     {"STORE_EDGE_PRODUCTION", "STORE_EDGE_CONFIG", "STORE_EDGE_REQUIRE_PG", "STORE_EDGE_HUB_DB", "STORE_EDGE_TEST_PG_DSN"}
 )
 
+# The sections owned by other packages, under the names the app has always used for them.
+HubSettings = SyncConfig  # [hub]: sync/config.py
+ScannerSettings = ScannerConfig  # [scanner]: devices/scanners/config.py
+BleSettings = BleConfig  # [ble]: devices/ble/config.py
+# [barcode]: BarcodeSettings, devices/barcode/config.py
 
-class ConfigError(Exception):
-    """A setting could not be read; the message names the source, the key and what is wrong."""
+
+class ConfigError(CliError):
+    """A setting could not be read; the message names the source, the key and what is wrong (exit status 2)."""
 
     def __init__(self, source: str, key: str, problem: str) -> None:
         self.source, self.key, self.problem = source, key, problem
-        super().__init__(f"config error in {source}: {key}: {problem}")
+        super().__init__(f"config error in {source}: {key}: {problem}", 2)
 
 
 @dataclass(frozen=True)
 class StoreSettings:
+    """The store this device belongs to. ``opening_hours``: ``"HH:MM-HH:MM"`` local time (presence offers)."""
+
     id: str = "demo-store"
     name: str = "Demo Store"
     currency: str = "EUR"  # ISO 4217; amounts are integer minor units of it (edge/core/money.py)
     timezone: str = "UTC"  # IANA zone the receipts' and screens' dates are written in
+    opening_hours: str = "08:00-21:00"
     # CLDR locale of the till's texts and formats (es_ES, es_CO, en); a member's own language wins on what
-    # is sent to the member. The hub's value for the store, once it sends one, replaces these three.
+    # is sent to the member. The hub's values for the store, once it sends them, replace these.
     locale: str = "en"
     # ISO 3166 country whose phone numbers may be typed without a country code (the demo's are Dutch)
     country: str = "NL"
+
+    def __post_init__(self) -> None:
+        for name, problem in _store_locale_problems(self):
+            raise StoreSettingsError(problem, name)
 
     @property
     def formats(self) -> Formats:
         """The store's language, money and time zone in one value (checked when the settings were read)."""
         return Formats(normalise_locale(self.locale), self.currency.upper(), self.timezone)
-    # "HH:MM-HH:MM" local opening hours, used by presence-triggered offers.
-    opening_hours: str = "08:00-21:00"
+
+
+class StoreSettingsError(ValueError):
+    """A ``[store]`` setting is unusable; ``field`` names it, ``problem`` says what to write instead."""
+
+    def __init__(self, problem: str, field: str | None = None) -> None:
+        super().__init__(problem)
+        self.field = field
+        self.problem = problem
+
+
+# the errors a section raises on construction (each names its field and the problem)
+_SECTION_ERRORS = (BarcodeSettingsError, ScannerConfigError, SourceConfigError, StoreSettingsError)
+
+
+def _store_locale_problems(store: StoreSettings) -> list[tuple[str, str]]:
+    """(field, problem) for a locale, currency, time zone or country the till could not use."""
+    import phonenumbers
+
+    from edge.core.l10n import check_locale, check_timezone
+    from edge.core.money import minor_exponent
+
+    checks: dict[str, typing.Callable[[str], object]] = {
+        "locale": check_locale, "currency": minor_exponent, "timezone": check_timezone,
+    }  # fmt: skip
+    found = []
+    for name, check in checks.items():
+        try:
+            check(getattr(store, name))
+        except ValueError as exc:
+            found.append((name, str(exc)))
+    if store.country.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        found.append(("country", f"{store.country!r} is not a country code; write it like ES, CO, MX or NL"))
+    return found
 
 
 @dataclass(frozen=True)
 class DeviceSettings:
+    """This device: its id (as enrolled on the hub) and its role (till | presence | sync)."""
+
     id: str = "till-1"
-    role: str = "till"  # till | presence | sync
-
-
-@dataclass(frozen=True)
-class HubSettings:
-    url: str = ""  # empty: no hub configured, the till runs offline
-    timeout_s: float = 10.0
-    sync_interval_s: float = 5.0
-    batch_max_events: int = 2_000  # the adaptive batcher grows up to this while a backlog drains
-    batch_max_bytes: int = 1_000_000
-    backoff_cap_s: float = 300.0
-    acked_retention_days: int = 7
+    role: str = field(default="till", metadata={"choices": ("till", "presence", "sync")})
 
 
 @dataclass(frozen=True)
 class LoyaltySettings:
-    points_per_unit: float = 1.0  # points per whole currency unit spent
+    """The programme's rules on this till (amounts in cents, shares as fractions of 1)."""
+
+    points_per_unit: float = field(default=1.0, metadata={"range": (0.0, 1_000.0)})  # per whole currency unit
     category_multipliers: dict[str, float] = field(default_factory=dict)
     tier_thresholds_cents: dict[str, int] = field(
         default_factory=lambda: {"Bronze": 0, "Silver": 50_000, "Gold": 150_000}
@@ -84,80 +140,41 @@ class LoyaltySettings:
     tier_multipliers: dict[str, float] = field(
         default_factory=lambda: {"Bronze": 1.0, "Silver": 1.25, "Gold": 1.5}
     )
-    point_value_cents: float = 1.0  # what one point is worth at redemption
-    min_redeem_points: int = 100
-    max_redeem_share: float = 0.5  # of the basket total after discounts
-    offline_burn_cap_points: int = 2_000  # per customer per day while the hub is unreachable
-    birthday_coupon_cents: int = 500
+    point_value_cents: float = field(default=1.0, metadata={"range": (0.0, 10_000.0)})  # one point at redemption
+    min_redeem_points: int = field(default=100, metadata={"range": (0, 10**9)})
+    max_redeem_share: float = field(default=0.5, metadata={"range": (0.0, 1.0)})  # of the total after discounts
+    # per customer per day while the hub is unreachable
+    offline_burn_cap_points: int = field(default=2_000, metadata={"range": (0, 10**9)})
+    birthday_coupon_cents: int = field(default=500, metadata={"range": (0, 10**7)})
 
 
 @dataclass(frozen=True)
 class TillSettings:
-    wedge: bool = True  # keyboard-wedge scanners: tell a scanner's key burst from typing
-    wedge_max_key_interval_ms: float = 35.0
-    wedge_min_length: int = 4
+    """The till's screen and keyboard. ``wedge``: tell a keyboard-wedge scanner's key burst from typing (keys
+    closer than ``wedge_max_key_interval_ms``, at least ``wedge_min_length`` of them); ``theme``: auto |
+    textual-dark | console; ``receipt_width`` in characters."""
+
+    wedge: bool = True
+    wedge_max_key_interval_ms: float = field(default=35.0, metadata={"range": (1.0, 1_000.0)})
+    wedge_min_length: int = field(default=4, metadata={"range": (1, 100)})
     ask_feedback: bool = True
-    receipt_width: int = 40
-    theme: str = "auto"  # auto | textual-dark | console
-
-
-@dataclass(frozen=True)
-class ScannerSettings:
-    serial_port: str = ""  # empty: no serial scanner
-    baud: int = 9600
-    terminator: str = "CR"  # CR | LF | CRLF | TAB
-    prefix: str = ""
-    gs_separator: str = "\x1d"
-    debounce_ms: float = 400.0
-    evdev: str = ""  # device name or VID:PID
-    keyboard_layout: str = "us"  # for evdev scanners: us | de | fr
-    # technician's override of auto-detection: device name, VID:PID or event node -> "scanner" | "keyboard"
-    device_roles: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class BarcodeSettings:
-    # ISO country whose GS1 rules apply to in-store prefixes 02 and 20-29 (biip: dk ee fi de gb lv lt no se)
-    rcn_region: str = ""
-    # prefix -> "weight|price:LAYOUT:DECIMALS" for countries biip has no rules for, e.g. "weight:PPPPPPPVVVVV:3"
-    variable_measure_rules: dict[str, str] = field(
-        default_factory=lambda: {"28": "weight:PPPPPPPVVVVV:3", "29": "price:PPPPPPPVVVVV:2"}
-    )
-    loyalty_card_pattern: str = r"^(?P<number>6009\d{12})$"
-    loyalty_card_check: str = "luhn"  # luhn | gs1 | none
-    store_coupon_pattern: str = r"^(?P<code>[A-Z0-9]{2,12}-[A-Z0-9]{2,24})$"
-    token_skew_s: float = 30.0
-    token_max_ttl_s: float = 600.0
-
-
-@dataclass(frozen=True)
-class BleSettings:
-    enabled: bool = False
-    adapter: str = "hci0"
-    mode: str = "passive"  # passive | active
-    quiet_restart_s: float = 120.0
-    zone: str = "store"  # the area this box's adapter covers
-    enter_m: float = 2.0
-    exit_m: float = 4.0
-    exit_after_s: float = 90.0
-    dwell_every_s: float = 60.0
-    eid_window: int = 2
-    backoff_cap_s: float = 30.0
-    reset_after_failures: int = 3
-    replay: str = ""  # a JSON Lines replay file instead of an adapter (the demo), "FILE[@SPEED]"
+    receipt_width: int = field(default=40, metadata={"range": (20, 200)})
+    theme: str = "auto"
 
 
 @dataclass(frozen=True)
 class Settings:
+    """All settings of a device, one section per package that uses them (see the module docstring)."""
+
     data_dir: Path = field(default_factory=paths.default_data_dir)
     store: StoreSettings = field(default_factory=StoreSettings)
     device: DeviceSettings = field(default_factory=DeviceSettings)
-    hub: HubSettings = field(default_factory=HubSettings)
+    hub: SyncConfig = field(default_factory=SyncConfig)
     loyalty: LoyaltySettings = field(default_factory=LoyaltySettings)
     till: TillSettings = field(default_factory=TillSettings)
-    scanner: ScannerSettings = field(default_factory=ScannerSettings)
+    scanner: ScannerConfig = field(default_factory=ScannerConfig)
     barcode: BarcodeSettings = field(default_factory=BarcodeSettings)
-    ble: BleSettings = field(default_factory=BleSettings)
+    ble: BleConfig = field(default_factory=BleConfig)
 
     @property
     def database_path(self) -> Path:
@@ -244,82 +261,23 @@ def _build(cls: type, layers: list[tuple[str, dict[str, Any]]], prefix: str = ""
         for source, data in layers:
             if f.name in data:
                 kwargs[f.name] = _coerce(data[f.name], tp, source, key)
-    settings = cls(**kwargs)
-    _validate(settings, layers, prefix)
-    return settings
+    return _construct(cls, kwargs, layers, prefix)
 
 
-_RANGES: dict[str, tuple[float, float]] = {
-    "max_redeem_share": (0.0, 1.0),
-    "points_per_unit": (0.0, 1_000.0),
-    "point_value_cents": (0.0, 10_000.0),
-    "min_redeem_points": (0, 10**9),
-    "offline_burn_cap_points": (0, 10**9),
-    "timeout_s": (0.1, 3_600.0),
-    "batch_max_events": (1, 100_000),
-    "baud": (50, 4_000_000),
-}
+def _construct(cls: type, kwargs: dict[str, Any], layers: list[tuple[str, dict[str, Any]]], prefix: str) -> Any:
+    """Build one section from its coerced values; refuse values outside the limits declared on its fields."""
 
-
-# the values a setting may take, by its full key; the scanner layouts are those devices/scanners/evdev_keys knows
-_CHOICES: dict[str, tuple[str, ...]] = {
-    "device.role": ("till", "presence", "sync"),
-    "scanner.terminator": ("CR", "LF", "CRLF", "TAB"),
-    "scanner.keyboard_layout": ("us", "de", "fr"),
-    "barcode.loyalty_card_check": ("luhn", "gs1", "none"),
-    "barcode.rcn_region": ("", "dk", "ee", "fi", "de", "gb", "lv", "lt", "no", "se"),
-    "ble.mode": ("passive", "active"),
-}
-_PATTERNS = ("barcode.loyalty_card_pattern", "barcode.store_coupon_pattern")
-_VARIABLE_MEASURE = re.compile(r"(weight|price):[PCV]{12}:\d")
-
-
-def _check_store_locale(key: str, value: str) -> str | None:
-    """What is wrong with the store's locale, currency, time zone or country, in words; None if right."""
-    from edge.core.l10n import check_locale, check_timezone
-    from edge.core.money import minor_exponent
-
-    checks: dict[str, typing.Callable[[str], object]] = {"store.locale": check_locale, "store.currency": minor_exponent, "store.timezone": check_timezone}
-    if key in checks:
-        try:
-            checks[key](value)
-        except ValueError as exc:
-            return str(exc)
-    if key == "store.country":
-        import phonenumbers
-
-        if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
-            return f"{value!r} is not a country code; write it like ES, CO, MX or NL"
-    return None
-
-
-def _validate(obj: Any, layers: list[tuple[str, dict[str, Any]]], prefix: str) -> None:
     def source_of(name: str) -> str:
         return next((s for s, d in reversed(layers) if name in d), "defaults")
 
-    for name, (lo, hi) in _RANGES.items():
-        if hasattr(obj, name):
-            value = getattr(obj, name)
-            if not lo <= value <= hi:
-                raise ConfigError(source_of(name), f"{prefix}{name}", f"must be between {lo:g} and {hi:g}, got {value!r}")
-    for f in dataclasses.fields(obj):
-        key, value = f"{prefix}{f.name}", getattr(obj, f.name)
-        if key in _CHOICES and value not in _CHOICES[key]:
-            allowed = ", ".join(repr(c) for c in _CHOICES[key])
-            raise ConfigError(source_of(f.name), key, f"must be one of {allowed}, got {value!r}")
-        if key in _PATTERNS:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ConfigError(source_of(f.name), key, f"is not a valid regular expression ({exc})") from None
-        problem = _check_store_locale(key, value) if key.startswith("store.") else None
-        if problem:
-            raise ConfigError(source_of(f.name), key, problem)
-        if key == "barcode.variable_measure_rules":
-            for code, rule in value.items():
-                if not (code.isdigit() and len(code) == 2 and _VARIABLE_MEASURE.fullmatch(rule)):
-                    raise ConfigError(source_of(f.name), f"{key}.{code}",
-                                      f"{rule!r} should look like 'weight:PPPPPPPVVVVV:3' for a 2-digit prefix")
+    try:
+        section = cls(**kwargs)  # the device sections check themselves here
+    except _SECTION_ERRORS as exc:
+        name = exc.field or ""
+        raise ConfigError(source_of(name.split(".")[0]), f"{prefix}{name}", exc.problem) from None
+    for name, problem in problems(section):  # the limits declared on the fields
+        raise ConfigError(source_of(name), f"{prefix}{name}", problem)
+    return section
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -363,7 +321,7 @@ def load_settings(
         layers.append((str(paths.SYSTEM_CONFIG), _read_toml(paths.SYSTEM_CONFIG)))
     env = _env_layer(environ)
     if env:
-        layers.append(("environment (STORE_EDGE_*)", env))
+        layers.append((ENV_SOURCE, env))
     if overrides:
         layers.append(("command line", overrides))
     return typing.cast(Settings, _build(Settings, layers))

@@ -7,7 +7,6 @@ network waits happen on that thread; the UI only ever receives ``SyncStatus`` sn
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import gzip
 import json
 import logging
@@ -17,19 +16,20 @@ import time
 from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 import sqlite_utils
 
-from edge.db.connection import open_database
-from edge.settings import HubSettings
 from sync import outbox, protocol
 from sync.apply import apply_page, get_state, set_state
+from sync.config import SyncConfig
 from sync.credentials import Credential
+from sync.http_errors import HubProblem, answer_problem, parse_retry_after, read_json, transport_problem
 from sync.protocol import ACCEPTED, DUPLICATE, PROTOCOL_VERSION, VERSION_HEADER
+
+__all__ = ["HubBusy", "HubRefused", "HubUnreachable", "SyncClient", "SyncConfig", "SyncError", "SyncReport",
+           "SyncStatus", "SyncWorker", "describe_status", "full_jitter", "parse_retry_after", "status_offline"]
 
 log = logging.getLogger(__name__)
 
@@ -71,27 +71,49 @@ class SyncError(Exception):
 
 
 class HubUnreachable(SyncError):
+    """No answer from the hub (refused connection, timeout, broken connection); the batch is sent again."""
+
     shrink_batch = True
 
 
 class HubRefused(SyncError):
+    """The hub refused this device or request (revoked, unknown device, bad request): retrying cannot help."""
+
     permanent = True
 
 
 class HubBusy(SyncError):
+    """The hub is overloaded or failing (429, 5xx, 413, unreadable answer); retry after ``retry_after_s``."""
+
     def __init__(self, message: str, retry_after_s: float | None, shrink: bool = True) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
         self.shrink_batch = shrink
 
 
+def sync_error(problem: HubProblem) -> SyncError:
+    """The client's exception for a hub failure described by ``sync.http_errors``."""
+    if problem.kind in ("unreachable", "timeout", "broken"):
+        return HubUnreachable(problem.message)
+    if problem.kind in ("revoked", "unknown_device", "refused"):
+        return HubRefused(problem.message)
+    return HubBusy(problem.message, problem.retry_after_s)
+
+
 @dataclass
 class SyncReport:
+    """What one ``sync_once`` did: events the hub accepted, already had, refused; changes pulled."""
+
     accepted: int = 0
     duplicate: int = 0
     rejected: int = 0
     pulled: int = 0
     batches: int = 0
+
+    def summary(self) -> str:
+        """The report in words, for a terminal."""
+        return (f"sent {self.accepted} new, {self.duplicate} already on the hub, {self.rejected} rejected; "
+                f"received {self.pulled} changes")
 
 
 def _q(text: str) -> str:
@@ -101,32 +123,33 @@ def _q(text: str) -> str:
     return json.dumps(text)
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
 def full_jitter(attempt: int, base_s: float, cap_s: float, rng: random.Random | None = None) -> float:
     """AWS-style full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
     return (rng or random).uniform(0.0, min(cap_s, base_s * (2 ** min(attempt, 30))))
 
 
+Connect = Callable[[], sqlite_utils.Database]
+
+
 class SyncClient:
-    def __init__(self, db: sqlite_utils.Database | Path | str, credential: Credential, settings: HubSettings | None = None,
+    """Pushes the device's outbox to its hub and pulls the store's changes (``docs/sync-protocol.md``).
+
+    ``db``: the store database (an open ``sqlite_utils.Database``, or a factory that opens it with the app's
+    pragmas and migrations: ``sync`` never opens the store database itself). ``credential``: the device's
+    enrolment (``sync.credentials.load``). ``settings``: the ``[hub]`` section (``SyncConfig``); ``hub_url``
+    overrides its URL (else the settings' URL, else the credential's). ``initial_batch``: events in the first
+    batch (then adaptive, up to ``settings.batch_max_events``).
+
+    Failures raise ``SyncError`` subclasses whose text is a sentence for the status bar (``HubUnreachable``,
+    ``HubBusy``, ``HubRefused``); events of a failed batch go back to pending, in order. Not thread-safe: one
+    thread drives it (``SyncWorker`` or ``store-edge sync run``); listeners are called on that thread.
+    """
+
+    def __init__(self, db: sqlite_utils.Database | Connect, credential: Credential, settings: SyncConfig | None = None,
                  *, hub_url: str | None = None, rng: random.Random | None = None, initial_batch: int = 100) -> None:
-        self.db = db if isinstance(db, sqlite_utils.Database) else open_database(db)
+        self.db = db if isinstance(db, sqlite_utils.Database) else db()
         self.cred = credential
-        self.settings = settings or HubSettings()
+        self.settings = settings or SyncConfig()
         self.hub_url = (hub_url or self.settings.url or credential.hub_url).rstrip("/")
         self.rng = rng or random.Random()
         self.batch_size = max(1, min(initial_batch, self.settings.batch_max_events))
@@ -205,36 +228,18 @@ class SyncClient:
 
     # ---------------------------------------------------------------- HTTP
     def _request(self, method: str, path: str, **kw: Any) -> Any:
+        """One request; the hub's JSON answer, or a ``SyncError`` saying in words what went wrong."""
         try:
             resp = self._http.request(method, path, **kw)
-        except httpx.ConnectError:
-            raise HubUnreachable(f"the hub at {self.hub_url} cannot be reached; the till keeps working offline") from None
-        except httpx.TimeoutException:
-            raise HubUnreachable(f"the hub at {self.hub_url} did not answer within {self.settings.timeout_s:g} s") from None
         except httpx.HTTPError as exc:
-            raise HubUnreachable(f"the connection to the hub broke off ({type(exc).__name__})") from None
-        try:
-            doc = resp.json()
-        except ValueError:
-            doc = None
-        message = doc.get("message") if isinstance(doc, dict) and isinstance(doc.get("message"), str) else None
-        code = doc.get("error") if isinstance(doc, dict) else None
-        status = resp.status_code
-        if status == 200:
-            if doc is None:
-                raise HubBusy("the hub's answer could not be read (not JSON); retrying", None)
-            return doc
-        if status == 403 and code == "device_revoked":
-            raise HubRefused("this device was revoked on the hub; re-enrol")
-        if status == 401:
-            raise HubRefused(message or "this device is not known to the hub; enrol it with 'store-edge enroll'")
-        retry_after = parse_retry_after(resp.headers.get("retry-after"))
-        if status == 413:
-            raise HubBusy("the hub found the batch too large; sending smaller batches", retry_after or 0.0)
-        if status in (429, 502, 503, 504) or status >= 500:
-            raise HubBusy(f"the hub answered {status} ({message or resp.reason_phrase or 'no reason'}); retrying",
-                          retry_after)
-        raise HubRefused(f"the hub refused the request ({status}: {message or resp.reason_phrase})")
+            raise sync_error(transport_problem(exc, self.hub_url, self.settings.timeout_s)) from None
+        doc = read_json(resp)
+        problem = answer_problem(resp, doc)
+        if problem is not None:
+            raise sync_error(problem)
+        if doc is None:
+            raise HubBusy("the hub's answer could not be read (not JSON); retrying", None)
+        return doc
 
     # ---------------------------------------------------------------- push
     def _event_json(self, row: outbox.OutboxRow) -> str:

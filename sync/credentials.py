@@ -8,11 +8,16 @@ import stat
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from edge import paths
+from edge.core.errors import CliError
+
+CREDENTIAL_FILE = "device-credential.json"  # in the device's data dir
 
 
-class CredentialError(Exception):
-    """The credential is missing or unusable; ``str()`` tells the technician what to do."""
+class CredentialError(CliError):
+    """The credential is missing or unusable; ``str()`` tells the technician what to do (exit code 1)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, 1)
 
 
 @dataclass(frozen=True)
@@ -28,7 +33,8 @@ class Credential:
 
 
 def credential_path(data_dir: Path) -> Path:
-    return paths.credential_file(Path(data_dir))
+    """Where the credential of the device whose data dir is ``data_dir`` lives."""
+    return Path(data_dir) / CREDENTIAL_FILE
 
 
 def save(data_dir: Path, cred: Credential) -> Path:

@@ -26,6 +26,9 @@ STOPPED, STARTING, SCANNING, RECOVERING, RESETTING, ADAPTER_MISSING, FINISHED, F
 
 @dataclass(frozen=True)
 class SourceStatus:
+    """A source's state (one of the constants above) with counters since it was made: scan restarts after
+    silence, adapter resets, adverts delivered."""
+
     state: str = STOPPED
     detail: str = ""  # one sentence a technician can act on
     restarts: int = 0
@@ -38,7 +41,18 @@ StatusCallback = Callable[[SourceStatus], None]
 
 
 class BleSource(ABC):
-    """Start it, subscribe, read adverts. Callbacks run on the event loop and must be quick."""
+    """A stream of BLE adverts (a live adapter through bleak, or a JSON Lines replay).
+
+    Shape: ``await start()``; subscribe with ``on_advert(cb)`` / ``on_status(cb)`` (each returns its
+    unsubscribe function) or read ``async for advert in source.adverts()``; ``await stop()``. Each advert is a
+    ``devices.beacons.adverts.Advert``: ``time`` in seconds (monotonic for live sources, recorded time for a
+    replay), ``rssi`` in dBm (None without a reading), raw manufacturer and service data.
+
+    Errors: a source never raises from its scanning loop; adapter trouble (missing adapter, bluetoothd gone,
+    a scan that stopped) becomes a ``SourceStatus`` change with a sentence in ``detail``, and the source
+    recovers on its own (restart, then adapter reset, with back-off). Callbacks run on the event loop thread
+    and must be quick; an exception in one is logged and does not stop the others.
+    """
 
     def __init__(self) -> None:
         self._advert_callbacks: Subscribers[Advert] = Subscribers("advert")
@@ -46,15 +60,19 @@ class BleSource(ABC):
         self.status = SourceStatus()
 
     @abstractmethod
-    async def start(self) -> None: ...
+    async def start(self) -> None:
+        """Begin delivering adverts (returns once scanning was asked for; trouble shows in the status)."""
 
     @abstractmethod
-    async def stop(self) -> None: ...
+    async def stop(self) -> None:
+        """Stop scanning and release the adapter; idempotent."""
 
     def on_advert(self, callback: AdvertCallback) -> Callable[[], None]:
+        """Call ``callback(advert)`` for each advert; returns the unsubscribe function."""
         return self._advert_callbacks.add(callback)
 
     def on_status(self, callback: StatusCallback) -> Callable[[], None]:
+        """Call ``callback(status)`` on each change of ``status``; returns the unsubscribe function."""
         return self._status_callbacks.add(callback)
 
     async def adverts(self, maxsize: int = 10_000) -> AsyncIterator[Advert]:

@@ -1,26 +1,23 @@
-"""Choose the advert source from settings, or from a command-line override."""
+"""Choose the advert source from the ``[ble]`` settings, or from a command-line override."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from devices.ble.base import BleSource
+from devices.ble.config import BleConfig, SourceConfigError
+
+__all__ = ["SourceConfigError", "make_ble_source"]
 
 
-class SourceConfigError(ValueError):
-    """The requested BLE source cannot be built; the message says what to change."""
+def make_ble_source(ble: BleConfig, override: str | None = None) -> BleSource:
+    """The advert source for ``ble`` (the ``[ble]`` settings, already checked on construction).
 
-
-def make_ble_source(settings: Any, override: str | None = None) -> BleSource:
-    """``settings``: the app Settings (or its BleSettings). ``override``: ``replay:PATH`` / a ``.jsonl``
-    path (optionally ``@SPEED``, e.g. ``demo.jsonl@1``), or ``bleak`` / ``bleak:ADAPTER``."""
-    ble = getattr(settings, "ble", settings)
-    adapter = str(getattr(ble, "adapter", "hci0"))
-    mode = str(getattr(ble, "mode", "passive"))
-    quiet = float(getattr(ble, "quiet_restart_s", 120.0))
-    backoff_cap = float(getattr(ble, "backoff_cap_s", 30.0))
-    reset_after = int(getattr(ble, "reset_after_failures", 3))
+    ``override``: ``replay:PATH`` / a ``.jsonl`` path (optionally ``@SPEED``, e.g. ``demo.jsonl@1``: 1 = real
+    time, 0 = as fast as possible), or ``bleak`` / ``bleak:ADAPTER``. Raises ``SourceConfigError`` when BLE is
+    disabled without an override, or the override names a missing file or an unknown source.
+    """
+    adapter = ble.adapter
     if override:
         if override.startswith("replay:") or override.endswith(".jsonl") or "@" in override:
             from devices.ble.replay_source import ReplaySource
@@ -39,15 +36,9 @@ def make_ble_source(settings: Any, override: str | None = None) -> BleSource:
             adapter = override.partition(":")[2] or adapter
         else:
             raise SourceConfigError(f"unknown BLE source {override!r}: use replay:FILE.jsonl or bleak:hci0")
-    elif not getattr(ble, "enabled", True):
+    elif not ble.enabled:
         raise SourceConfigError("BLE is disabled: set [ble] enabled = true, or give a replay file")
-    if mode not in ("passive", "active"):
-        raise SourceConfigError(f"[ble] mode must be passive or active, got {mode!r}")
     from devices.ble.bleak_source import BleakSource
 
-    if backoff_cap <= 0:
-        raise SourceConfigError(f"[ble] backoff_cap_s must be positive, got {backoff_cap:g}")
-    if reset_after < 1:
-        raise SourceConfigError(f"[ble] reset_after_failures must be at least 1, got {reset_after}")
-    return BleakSource(adapter, mode, quiet_restart_s=quiet, backoff_cap_s=backoff_cap,
-                       reset_after_failures=reset_after)
+    return BleakSource(adapter, ble.mode, quiet_restart_s=ble.quiet_restart_s, backoff_cap_s=ble.backoff_cap_s,
+                       reset_after_failures=ble.reset_after_failures)

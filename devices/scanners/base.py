@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 from devices.callbacks import Subscribers
 
 if TYPE_CHECKING:
-    from edge.settings import ScannerSettings
+    from devices.scanners.config import ScannerConfig
 
 
 State = Literal["idle", "connecting", "connected", "disconnected", "stopped"]
@@ -41,6 +41,19 @@ StatusCallback = Callable[[ScannerStatus], None]
 
 
 class ScannerSource(ABC):
+    """A barcode scanner: serial (USB-CDC), an evdev input device, or keyboard-wedge keys fed by the till.
+
+    Shape: ``await start()``; subscribe with ``on_scan(cb)`` / ``on_status(cb)`` (each returns its unsubscribe
+    function) or read ``async for scan in source.scans()``; ``await stop()``. Each ``ScanEvent`` carries the
+    framed text (terminator, prefix and AIM id removed, FNC1 as GS), the AIM symbology id when the scanner sent
+    one, the device it came from and ``received_at`` (``time.monotonic()`` seconds of its last byte). Identical
+    scans within the configured debounce (``ScannerConfig.debounce_ms``) are delivered once.
+
+    Errors: a source never raises from its reading loop; an unplugged or unreadable device becomes a
+    ``ScannerStatus`` change ("disconnected", with a sentence for the technician) and the source reopens it
+    when it comes back. Callbacks run on the asyncio loop thread.
+    """
+
     name = "scanner"
 
     def __init__(self) -> None:
@@ -49,15 +62,19 @@ class ScannerSource(ABC):
         self.status = ScannerStatus("idle", "scanner idle", "The scanner has not been started.")
 
     @abstractmethod
-    async def start(self) -> None: ...
+    async def start(self) -> None:
+        """Open the device and begin delivering scans (a missing device shows in the status, not as an error)."""
 
     @abstractmethod
-    async def stop(self) -> None: ...
+    async def stop(self) -> None:
+        """Stop reading and release the device; idempotent."""
 
     def on_scan(self, callback: ScanCallback) -> Callable[[], None]:
+        """Call ``callback(scan)`` for each scan; returns the unsubscribe function."""
         return self._scan_callbacks.add(callback)
 
     def on_status(self, callback: StatusCallback) -> Callable[[], None]:
+        """Call ``callback(status)`` on each change of ``status``; returns the unsubscribe function."""
         return self._status_callbacks.add(callback)
 
     async def scans(self) -> AsyncGenerator[ScanEvent, None]:
@@ -81,9 +98,10 @@ class ScannerSource(ABC):
 
 
 def make_scanner_source(
-    settings: ScannerSettings, override: type[ScannerSource] | None = None
+    settings: ScannerConfig, override: type[ScannerSource] | None = None
 ) -> ScannerSource:
-    """Serial when a port is set, else evdev when a device is named, else the keyboard wedge in the till.
+    """The source for ``settings`` (the ``[scanner]`` section): serial when a port is set, else evdev when a
+    device is named, else the keyboard wedge in the till.
 
     ``override`` is a ScannerSource subclass taking the settings (tests, or a technician forcing one).
     """

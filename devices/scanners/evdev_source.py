@@ -23,14 +23,14 @@ from devices.scanners.evdev_keys import EvdevKeyDecoder
 from devices.scanners.framing import ScanFramer
 
 if TYPE_CHECKING:
-    from edge.settings import ScannerSettings
+    from devices.scanners.config import ScannerConfig
 
 RETRY_S = 0.5
 
 
 class EvdevScannerSource(ScannerSource):
     def __init__(
-        self, settings: ScannerSettings, device: str | None = None, layout: str | None = None
+        self, settings: ScannerConfig, device: str | None = None, layout: str | None = None
     ) -> None:
         super().__init__()
         self.wanted = device or settings.evdev

@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from devices.barcode.symbology import split_aim_id
+from devices.scanners.config import TERMINATORS
 
 GS = "\x1d"
-TERMINATORS = {"CR": "\r", "LF": "\n", "CRLF": "\r\n", "TAB": "\t"}
 MAX_FRAME_BYTES = 4096
 
 

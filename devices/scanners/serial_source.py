@@ -17,7 +17,7 @@ from devices.scanners.base import ScanEvent, ScannerSource, ScannerStatus
 from devices.scanners.framing import ScanFramer
 
 if TYPE_CHECKING:
-    from edge.settings import ScannerSettings
+    from devices.scanners.config import ScannerConfig
 
 READ_TIMEOUT_S = 0.1  # how often the reader looks at the stop flag and whether the port still exists
 RETRY_MIN_S = 0.25
@@ -25,7 +25,7 @@ RETRY_MAX_S = 0.5
 
 
 class SerialScannerSource(ScannerSource):
-    def __init__(self, settings: ScannerSettings, port: str | None = None, baud: int | None = None) -> None:
+    def __init__(self, settings: ScannerConfig, port: str | None = None, baud: int | None = None) -> None:
         super().__init__()
         self.port = port or settings.serial_port
         self.baud = baud or settings.baud

@@ -33,7 +33,7 @@ from devices.scanners.base import ScanEvent, ScannerSource, ScannerStatus
 from devices.scanners.evdev_keys import LAYOUTS, translate_layout
 
 if TYPE_CHECKING:
-    from edge.settings import ScannerSettings
+    from devices.scanners.config import ScannerConfig
 
 GS = "\x1d"
 ENTER_KEYS = frozenset({"\r", "\n", "enter", "return", "ctrl+m", "ctrl+j"})
@@ -181,7 +181,7 @@ class KeyboardWedgeSource(ScannerSource):
 
     def __init__(
         self,
-        settings: ScannerSettings | None = None,
+        settings: ScannerConfig | None = None,
         max_key_interval_ms: float = 35.0,
         min_length: int = 4,
         host_layout: str | None = None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
+from typing import Any
 
 from edge.db import open_database
 from edge.demo import spanish
@@ -24,8 +25,7 @@ def demo_locale_settings(settings: Settings, locale: str) -> Settings:
         return settings
     if not locale.lower().startswith("es"):
         raise ValueError(f"the demo speaks en and es, not {locale!r}")
-    store = {k: v for k, v in spanish.STORE.items()}
-    return settings.replace(store=dataclasses.replace(settings.store, **store))
+    return settings.replace(store=dataclasses.replace(settings.store, **spanish.STORE))
 
 
 def demo_data_dir(base: Path, locale: str) -> Path:
@@ -60,30 +60,40 @@ def with_presence(settings: Settings) -> Settings:
     )
 
 
+def start_hub_and_sync(settings: Settings) -> Any:
+    """Start the demo's own hub on 127.0.0.1, enrol this till with it and sync once; returns the running hub
+    (``.stop()`` it). Says on stderr where the demo's data lives and what the first sync did, in words."""
+    from edge.demo.seed import seed_hub
+    from sync import credentials
+    from sync.client import SyncClient, SyncError
+    from sync.enroll import enroll
+    from sync.hub.server import start_demo_hub
+
+    hub = start_demo_hub(settings.data_dir / "hub", store_id=settings.store.id, device_id=settings.device.id,
+                         seed=lambda storage: seed_hub(storage, settings.store.id,
+                                                       locale=settings.store.locale))  # fmt: skip
+    print(f"demo hub listening on {hub.url} (127.0.0.1 only); enrolling this till ...", file=sys.stderr)
+    enroll(hub.url, hub.enrolment_code, settings.data_dir)
+    client = SyncClient(lambda: open_database(settings.database_path), credentials.load(settings.data_dir),
+                        settings.hub)
+    try:
+        report = client.sync_once()
+        print(f"first sync: {report.summary()}", file=sys.stderr)
+    except SyncError as exc:
+        print(f"first sync failed ({exc}); the till starts offline and keeps retrying", file=sys.stderr)
+    finally:
+        client.close()
+    return hub
+
+
 def run_demo(settings: Settings, with_hub: bool = True) -> int:
+    """The demo till (``make run``): its data in ``settings.data_dir``, with its own hub unless ``with_hub`` is
+    False."""
     from edge.ui.app import make_app
 
-    hub = None
-    if with_hub:
-        from edge.demo.seed import seed_hub
-        from sync import credentials
-        from sync.client import SyncClient, SyncError
-        from sync.enroll import enroll
-        from sync.hub.server import start_demo_hub
-
-        hub = start_demo_hub(settings.data_dir / "hub", store_id=settings.store.id, device_id=settings.device.id,
-                             seed=lambda storage: seed_hub(storage, settings.store.id,
-                                                           locale=settings.store.locale))  # fmt: skip
-        print(f"demo hub listening on {hub.url} (127.0.0.1 only); enrolling this till ...", file=sys.stderr)
-        enroll(hub.url, hub.enrolment_code, settings.data_dir)
-        client = SyncClient(settings.database_path, credentials.load(settings.data_dir), settings.hub)
-        try:
-            report = client.sync_once()
-            print(f"first sync: {report}", file=sys.stderr)
-        except SyncError as exc:
-            print(f"first sync failed ({exc}); the till starts offline and keeps retrying", file=sys.stderr)
-        finally:
-            client.close()
+    print(f"demo data in {settings.data_dir} ('store-edge demo --fresh' starts again from fresh data)",
+          file=sys.stderr)
+    hub = start_hub_and_sync(settings) if with_hub else None
     settings = with_presence(settings)
     try:
         make_app(settings).run()

@@ -1,7 +1,7 @@
 """``python -m edge.ops doctor|upgrade|rollback|presence``: the ops commands without the rest of the CLI.
 
 The upgrade's health check runs the *new* release's doctor this way, so it does not depend on how the
-release's ``store-edge`` command is assembled.
+release's ``store-edge`` command is assembled. The commands go through the one dispatcher (``edge.cli.main``).
 """
 
 from __future__ import annotations
@@ -11,27 +11,23 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from edge.cli.common import CONFIG_HELP, add_config_option, command_parsers
+from edge.cli.main import dispatch
 from edge.ops import cli
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from edge.settings import ConfigError, load_settings
-
-    parser = argparse.ArgumentParser(prog="python -m edge.ops")
-    parser.add_argument("--config", type=Path, default=None)
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m edge.ops", description="store-edge's ops commands")
+    parser.add_argument("--config", type=Path, default=None, help=CONFIG_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
     cli.register(sub)
-    args = parser.parse_args(argv)
-    if getattr(args, "func", None):
-        return int(args.func(args))
-    try:
-        settings = load_settings(args.config)
-        if getattr(args, "data_dir", None):
-            settings = settings.replace(data_dir=Path(args.data_dir))
-    except ConfigError as exc:
-        print(f"store-edge: {exc}", file=sys.stderr)
-        return 2
-    return int(args.handler(args, settings))
+    for _path, command in command_parsers(parser):
+        add_config_option(command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return dispatch(build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -1,22 +1,40 @@
 """``store-edge doctor``, ``upgrade``, ``rollback`` and ``presence`` (the headless presence service).
 
-Wired with ``ops_cli.register(sub)`` on the top-level subparsers. ``doctor`` reads its own settings (``func``)
-so that a broken config file is one FAIL line among the others instead of stopping the command.
+Wired with ``ops_cli.register(sub)`` on the top-level subparsers; handlers are ``handler(args, settings)``
+(``edge.cli.common``). ``doctor`` reads its own settings (``settings=LAZY``) so that a broken config file is one
+FAIL line among the others instead of stopping the command.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import sys
 from pathlib import Path
 from typing import Any
 
+from edge.cli.common import LAZY, out
+from edge.core.errors import CliError
 from edge.ops import doctor, releases, sdnotify
 from edge.settings import Settings
 
 
+def _doctor(args: argparse.Namespace, settings: Settings | None) -> int:
+    return cmd_doctor(args)
+
+
 def cmd_doctor(args: argparse.Namespace, probes: doctor.Probes | None = None) -> int:
+    """Run the checks and print them; exit 1 when any FAIL (a broken config file is one of them).
+
+    A bad STORE_EDGE_* variable is input given with this very command, not the device's state: like a bad
+    option it stops the doctor with one line naming the key and the allowed values (``ConfigError``, exit 2).
+    """
+    from edge.settings import ENV_SOURCE, ConfigError, load_settings
+
+    try:
+        load_settings(args.config)
+    except ConfigError as exc:
+        if exc.source == ENV_SOURCE:
+            raise
     config_path = args.config
     if config_path is None:
         from edge import paths
@@ -26,12 +44,11 @@ def cmd_doctor(args: argparse.Namespace, probes: doctor.Probes | None = None) ->
     only = [c.strip() for c in args.only.split(",")] if args.only else list(doctor.ALL_CHECKS)
     unknown = set(only) - set(doctor.ALL_CHECKS)
     if unknown:
-        print(f"store-edge doctor: unknown check(s) {', '.join(sorted(unknown))}; "
-              f"choose from {', '.join(doctor.ALL_CHECKS)}", file=sys.stderr)
-        return 2
+        raise CliError(f"doctor: unknown check(s) {', '.join(sorted(unknown))}; "
+                       f"choose from {', '.join(doctor.ALL_CHECKS)}", 2)
     results = doctor.run_checks(settings, config_error=error, config_path=config_path, probes=probes, only=only,
                                 data_dir=Path(args.data_dir) if args.data_dir else None)
-    print(doctor.report_json(results) if args.json else doctor.report_text(results))
+    print(doctor.report_json(results) if args.json else doctor.report_text(results), file=out(args))
     return doctor.exit_status(results)
 
 
@@ -48,12 +65,10 @@ def cmd_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     if args.resume:
         return _resume(layout)
     if not args.wheelhouse:
-        print("store-edge upgrade: --wheelhouse DIR is required (make it with 'make wheelhouse')", file=sys.stderr)
-        return 2
+        raise CliError("upgrade: --wheelhouse DIR is required (make it with 'make wheelhouse')", 2)
     wheelhouse = Path(args.wheelhouse)
     if not wheelhouse.is_dir():
-        print(f"store-edge upgrade: {wheelhouse} is not a directory (make it with 'make wheelhouse')", file=sys.stderr)
-        return 2
+        raise CliError(f"upgrade: {wheelhouse} is not a directory (make it with 'make wheelhouse')", 2)
     live = args.root == "/" and not args.no_restart
     check = releases.doctor_health_check(layout, settle_s=args.settle if live else 0.0,
                                          systemctl=releases.run_systemctl if live else None)
@@ -62,8 +77,7 @@ def cmd_upgrade(args: argparse.Namespace, settings: Settings) -> int:
             outcome = releases.upgrade(layout, wheelhouse, version=args.version, python=args.python,
                                        services=_services(args), health_check=check, log=print)
     except releases.ReleaseError as exc:
-        print(f"store-edge upgrade: {exc}", file=sys.stderr)
-        return 1
+        raise CliError(f"upgrade: {exc}", 1) from None
     print(outcome.message)
     return 0 if outcome.ok else 1
 
@@ -75,8 +89,7 @@ def _resume(layout: releases.Layout) -> int:
         with releases.exclusive(layout):
             outcome = releases.resume(layout, health_check=check, log=print)
     except releases.ReleaseError as exc:
-        print(f"store-edge upgrade --resume: {exc}", file=sys.stderr)
-        return 1
+        raise CliError(f"upgrade --resume: {exc}", 1) from None
     print(outcome.message)
     return 0 if outcome.ok else 1
 
@@ -88,8 +101,7 @@ def cmd_rollback(args: argparse.Namespace, settings: Settings) -> int:
             outcome = releases.rollback(layout, services=_services(args), log=print,
                                         discard_since_upgrade=args.discard_since_upgrade)
     except releases.ReleaseError as exc:
-        print(f"store-edge rollback: {exc}", file=sys.stderr)
-        return 1
+        raise CliError(f"rollback: {exc}", 1) from None
     print(outcome.message)
     return 0 if outcome.ok else 1
 
@@ -131,13 +143,17 @@ def _release_options(p: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("doctor", help="check config, database, disk, clock, hub, outbox, devices, services")
+    p = subparsers.add_parser("doctor", help="check config, database, disk, clock, hub, outbox, devices, services",
+                              description="Every check a technician needs, one line each: PASS, WARN or FAIL "
+                                          "with a fix hint; exit 1 when any check fails.")
     p.add_argument("--json", action="store_true", help="one JSON object instead of lines")
     p.add_argument("--data-dir", default=None, help="override the data directory")
     p.add_argument("--only", default="", help=f"comma-separated subset of: {','.join(doctor.ALL_CHECKS)}")
-    p.set_defaults(func=cmd_doctor)
+    p.set_defaults(handler=_doctor, settings=LAZY)
 
-    p = subparsers.add_parser("upgrade", help="install a release from a wheelhouse; rolls back if unhealthy")
+    p = subparsers.add_parser("upgrade", help="install a release from a wheelhouse; rolls back if unhealthy",
+                              description="Install a release beside the running one, health-check it with its "
+                                          "own doctor, switch to it, or roll back if it is unhealthy.")
     p.add_argument("--wheelhouse", default=None, help="directory made by 'make wheelhouse'")
     p.add_argument("--resume", action="store_true",
                    help="finish or undo an upgrade a power cut interrupted (run at boot by store-edge-resume)")
@@ -147,13 +163,17 @@ def register(subparsers: Any) -> None:
     _release_options(p)
     p.set_defaults(handler=cmd_upgrade)
 
-    p = subparsers.add_parser("rollback", help="undo the last successful upgrade: previous release and database")
+    p = subparsers.add_parser("rollback", help="undo the last successful upgrade: previous release and database",
+                              description="Go back to the previous release and its database, as they were "
+                                          "before the last successful upgrade.")
     p.add_argument("--discard-since-upgrade", action="store_true",
                    help="accept losing the sales made since the upgrade on this till (their unsynced events "
                         "are still sent to the hub; the live database is kept in the backups directory)")
     _release_options(p)
     p.set_defaults(handler=cmd_rollback)
 
-    p = subparsers.add_parser("presence", help="run the BLE presence service headless (systemd)")
+    p = subparsers.add_parser("presence", help="run the BLE presence service headless (systemd)",
+                              description="The presence service of a headless floor box: BLE adverts in, "
+                                          "presence events into the outbox, with systemd notifications.")
     p.add_argument("--data-dir", help="override the data directory")
     p.set_defaults(handler=cmd_presence)

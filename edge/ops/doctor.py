@@ -189,19 +189,18 @@ def check_hub(hub_url: str, answer: HubAnswer | None, enrolled: bool, credential
         return CheckResult("hub", FAIL, credential_error, "run 'store-edge enroll --hub URL --code CODE'",
                            setup=not enrolled)
     if answer is None or answer.status_code is None:
-        why = answer.failure if answer else "not tried"
-        return CheckResult("hub", FAIL, f"{hub_url} cannot be reached ({why})",
+        why = answer.failure if answer and answer.failure else f"{hub_url} cannot be reached (not tried)"
+        return CheckResult("hub", FAIL, why,
                            "check the network cable/Wi-Fi, DNS and that the store firewall allows the hub")
     if answer.status_code == 200:
         return CheckResult("hub", PASS, f"{hub_url} reachable, device credential accepted")
-    if answer.status_code == 403 and answer.error_code == "device_revoked":
-        return CheckResult("hub", FAIL, "the hub says this device was revoked",
-                           "ask the hub administrator for a new code, then 'store-edge enroll --hub URL --code CODE'")
-    if answer.status_code == 401:
-        return CheckResult("hub", FAIL, f"the hub does not accept this device's credential ({answer.message or 'unknown device'})",
-                           "re-enrol: 'store-edge enroll --hub URL --code CODE'")
-    return CheckResult("hub", FAIL, f"the hub answered {answer.status_code} ({answer.message or 'no reason'})",
-                       "check the hub's status with its administrator")
+    from sync.http_errors import status_problem
+
+    problem = status_problem(answer.status_code, answer.error_code, answer.message)
+    hints = {"revoked": "ask the hub administrator for a new code, then 'store-edge enroll --hub URL --code CODE'",
+             "unknown_device": "re-enrol: 'store-edge enroll --hub URL --code CODE'"}
+    return CheckResult("hub", FAIL, problem.message,
+                       hints.get(problem.kind, "check the hub's status with its administrator"))
 
 
 def check_outbox(pending: int, oldest_age_s: float | None, dead: int) -> CheckResult:
@@ -319,6 +318,7 @@ def ask_hub(url: str, token: str | None, timeout_s: float) -> HubAnswer:
     """One authenticated read (``/v1/changes?limit=1`` proves the credential); the Date header gives the clock."""
     import httpx
 
+    from sync.http_errors import read_json, transport_problem
     from sync.protocol import API_PREFIX, PROTOCOL_VERSION, VERSION_HEADER
 
     headers = {VERSION_HEADER: str(PROTOCOL_VERSION)}
@@ -328,20 +328,15 @@ def ask_hub(url: str, token: str | None, timeout_s: float) -> HubAnswer:
         path = f"{API_PREFIX}/changes?limit=1"
     try:
         resp = httpx.get(url.rstrip("/") + path, headers=headers, timeout=timeout_s)
-    except httpx.TimeoutException:
-        return HubAnswer(None, failure=f"no answer within {timeout_s:g} s")
     except httpx.HTTPError as exc:
-        return HubAnswer(None, failure=f"{type(exc).__name__}: {exc}"[:120])
+        return HubAnswer(None, failure=transport_problem(exc, url, timeout_s).message)
     server_time = None
     if resp.headers.get("date"):
         try:
             server_time = email.utils.parsedate_to_datetime(resp.headers["date"])
         except (TypeError, ValueError):
             server_time = None
-    try:
-        doc = resp.json()
-    except ValueError:
-        doc = None
+    doc = read_json(resp)
     doc = doc if isinstance(doc, dict) else {}
     return HubAnswer(resp.status_code, doc.get("error"), doc.get("message"), server_time)
 

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from edge.core.errors import CliError
 from edge.settings import Settings
 
 
@@ -27,8 +28,7 @@ def handler(args: argparse.Namespace, settings: Settings | None = None) -> int:
     if args.data_dir:
         run_dir, temporary = Path(args.data_dir), False
         if run_dir.exists() and any(run_dir.iterdir()):
-            print(f"error: {run_dir} is not empty; a run needs a fresh directory", file=sys.stderr)
-            return 2
+            raise CliError(f"{run_dir} is not empty; a run needs a fresh directory", 2)
     else:
         run_dir, temporary = Path(tempfile.mkdtemp(prefix="store-day-")), True
     status = 1
@@ -43,9 +43,14 @@ def handler(args: argparse.Namespace, settings: Settings | None = None) -> int:
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
-    group = subparsers.add_parser("simulate", help="simulations of store operation under faults")
+    group = subparsers.add_parser("simulate", help="simulations of store operation under faults",
+                                  description="Simulations of a store's operation under faults, reconciled at "
+                                              "the end.")
     sub = group.add_subparsers(dest="simulate_command", metavar="SIMULATION", required=True)
-    p = sub.add_parser("store-day", help="a hub, two tills and a presence box through a faulty trading day")
+    p = sub.add_parser("store-day", help="a hub, two tills and a presence box through a faulty trading day",
+                       description="A hub, two tills and a presence box through a compressed trading day with "
+                                   "kill -9s and network faults, then the reconciliation table (exit 0: all "
+                                   "books agree).")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--reduced", dest="reduced", action="store_true", default=True,
                       help="the CI day: hundreds of sales, tens of thousands of adverts, ~1 minute (default)")
@@ -67,10 +72,10 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="store-edge")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.handler(args, None))
+    """``store-edge simulate ARGV...`` through the one dispatcher."""
+    from edge.cli.main import main as store_edge
+
+    return store_edge(["simulate", *(argv or [])])
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ Timeline (``duration`` real seconds of trading, then the close):
 1. Set-up: the hub database is seeded (the demo store as ``store-1``, an empty ``store-2``, a web order for
    pick-up in ``store-2`` per customer so both stores know everyone, single-use coupons split between the
    tills), three devices are created and enrolled with one-time codes, and the hub starts as
-   ``python -m sync.cli hub serve`` with its presence webhook pointed at this process.
+   ``python -m edge.cli hub serve`` with its presence webhook pointed at this process.
 2. Trading: each device syncs through its own :class:`FaultProxy` (drops, duplicates, 5xx, garbage).
    Scheduled faults: partitions of varying length, three kinds of kill -9 of worker processes (they restart
    and resume): *mid-sale* (a till is paused inside ``SalesService.complete``'s transaction, see
@@ -292,7 +292,7 @@ class StoreDay:
     def start_hub(self) -> None:
         assert self.receiver is not None
         if self.hub is None:
-            self.hub = Worker("hub", [sys.executable, "-m", "sync.cli", "hub", "serve", "--db", str(self.hub_db),
+            self.hub = Worker("hub", [sys.executable, "-m", "edge.cli", "hub", "serve", "--db", str(self.hub_db),
                                       "--port", str(self.hub_port), "--webhook-url", self.receiver.url],
                               self.run_dir / "hub" / "hub.log")
         self.hub.start()

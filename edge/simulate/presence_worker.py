@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     write_json(state_path, state)
 
     cred = credentials.load(data_dir)
-    client = SyncClient(db_path, cred, SIM_HUB, hub_url=args.hub_url)
+    client = SyncClient(lambda: open_database(db_path), cred, SIM_HUB, hub_url=args.hub_url)
     online = [False]
 
     def listen(status: SyncStatus) -> None:

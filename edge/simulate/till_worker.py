@@ -140,7 +140,7 @@ class Till:
         deadline = time.monotonic() + 30
         while True:
             try:
-                client = SyncClient(self.db_path, self.cred, SIM_HUB, hub_url=self.args.hub_url)
+                client = SyncClient(lambda: open_database(self.db_path), self.cred, SIM_HUB, hub_url=self.args.hub_url)
                 break
             except sqlite3.Error:
                 # resume_in_flight writes at start-up; with the disk full that waits for space

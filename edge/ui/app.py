@@ -477,5 +477,5 @@ def make_app(
             raise ConfigError(str(credentials.credential_path(settings.data_dir)), "credential", str(exc)) from None
         from sync.client import SyncClient, SyncWorker
 
-        worker = SyncWorker(SyncClient(settings.database_path, credential, settings.hub))
+        worker = SyncWorker(SyncClient(lambda: open_database(settings.database_path), credential, settings.hub))
     return TillApp(settings, session, status, worker)

@@ -1,7 +1,7 @@
 """``store-edge hub`` commands for presence data, consent, revocations and erasure.
 
-``register(add)`` takes the hub group's ``add(name, fn, help)`` (sync/cli.py) so these commands share its
-``--db`` option and error handling: a ``HubError`` or ``ValueError`` becomes one ``error:`` line and exit 1.
+``register(add)`` takes the hub group's ``add(name, fn, help)`` (edge/cli/hub.py) so these commands share its
+``--db`` option and error handling: a ``HubError`` or ``ValueError`` becomes one ``store-edge:`` line, exit 1.
 """
 
 from __future__ import annotations
@@ -96,36 +96,42 @@ def _forget_customer(args: argparse.Namespace, s: HubStorage) -> None:
 
 def register(add: Add) -> None:
     sp = add("link-tag", _link_tag, "link a registered tag to a customer")
-    sp.add_argument("--customer", required=True)
+    sp.add_argument("--customer", required=True, help="the customer's id")
     tag = sp.add_mutually_exclusive_group(required=True)
-    tag.add_argument("--ibeacon", metavar="UUID:MAJOR:MINOR")
-    tag.add_argument("--eddystone-uid", metavar="NAMESPACE:INSTANCE")
+    tag.add_argument("--ibeacon", metavar="UUID:MAJOR:MINOR", help="an iBeacon tag: its UUID, major and minor")
+    tag.add_argument("--eddystone-uid", metavar="NAMESPACE:INSTANCE",
+                     help="an Eddystone-UID tag: 20 hex digits of namespace, 12 of instance")
     sp = add("set-eid-key", _set_eid_key, "the loyalty app's Eddystone-EID identity key for a customer")
-    sp.add_argument("--customer", required=True)
+    sp.add_argument("--customer", required=True, help="the customer's id")
     sp.add_argument("--key", required=True, help="16-byte identity key, 32 hex digits")
     sp.add_argument("--exponent", type=int, required=True, help="rotation period exponent K (0..15)")
     sp.add_argument("--clock-offset", type=int, default=0, help="unix time minus the beacon's time, seconds")
     sp = add("unlink-identity", _unlink, "remove a tag (its beacon key) or an EID key (eid:CUSTOMER)")
-    sp.add_argument("id")
+    sp.add_argument("id", help="the tag's beacon key (e.g. ibeacon:UUID:MAJOR:MINOR) or eid:CUSTOMER")
     sp = add("add-store-beacon", _add_store_beacon, "a fixed beacon marking a zone of a store")
-    sp.add_argument("--store", required=True)
+    sp.add_argument("--store", required=True, help="the store's id")
     sp.add_argument("--key", required=True, help="ibeacon:UUID:MAJOR:MINOR, eddystone-uid:NS:INST or altbeacon:ID")
-    sp.add_argument("--zone", required=True)
-    sp.add_argument("--label", default="")
+    sp.add_argument("--zone", required=True, help="the zone the beacon marks, e.g. entrance")
+    sp.add_argument("--label", default="", help="a note for people, e.g. where it is mounted")
     sp = add("remove-store-beacon", _remove_store_beacon, "remove a store beacon")
-    sp.add_argument("--store", required=True)
-    sp.add_argument("--key", required=True)
+    sp.add_argument("--store", required=True, help="the store's id")
+    sp.add_argument("--key", required=True, help="the beacon's key, as given to add-store-beacon")
     sp = add("presence-rule", _presence_rule, "save (or --remove) a store's presence rule from a JSON file")
-    sp.add_argument("--store", required=True)
-    sp.add_argument("--file", default=None)
-    sp.add_argument("--remove", default=None, metavar="CAMPAIGN_ID")
+    sp.add_argument("--store", required=True, help="the store's id")
+    sp.add_argument("--file", default=None,
+                    help='a JSON file holding one rule: {"campaign_id": ..., "zone": ..., "trigger": "enter" or '
+                         '"dwell", "offer": {"kind": ..., "name": ..., "params": {...}}, ...} '
+                         "(edge.core.presence_offers.rule_from_dict)")
+    sp.add_argument("--remove", default=None, metavar="CAMPAIGN_ID", help="remove the rule of this campaign")
     sp = add("set-consent", _set_consent, "turn one consent of a customer on or off (e.g. location)")
-    sp.add_argument("--customer", required=True)
-    sp.add_argument("--consent", default="location")
-    sp.add_argument("state", choices=["on", "off"])
+    sp.add_argument("--customer", required=True, help="the customer's id")
+    sp.add_argument("--consent", default="location",
+                    help="which consent: location (presence at the stores) or another the programme records "
+                         "(default location)")
+    sp.add_argument("state", choices=["on", "off"], help="give (on) or withdraw (off) the consent")
     sp = add("revoke-coupon", _revoke_coupon, "revoke a coupon everywhere")
-    sp.add_argument("code")
+    sp.add_argument("code", help="the coupon code")
     sp = add("revoke-key", _revoke_key, "revoke a loyalty-token signing key")
-    sp.add_argument("kid")
+    sp.add_argument("kid", help="the key id (kid) shown by rotate-key")
     sp = add("forget-customer", _forget_customer, "erase a customer; the stores delete them")
-    sp.add_argument("customer")
+    sp.add_argument("customer", help="the customer's id")

@@ -51,7 +51,10 @@ def test_the_hub_is_seeded_with_the_same_demo_store_the_offline_till_gets(tmp_pa
     try:
         assert codes and len(codes[0]) == 14  # seed_demo_hub enrolled its own till-1 as well
         enroll(hub.url, hub.enrolment_code, synced.data_dir)
-        client = SyncClient(synced.database_path, load_credential(synced.data_dir), synced.hub)
+        from edge.db.connection import open_database
+
+        client = SyncClient(lambda: open_database(synced.database_path), load_credential(synced.data_dir),
+                            synced.hub)
         client.sync_once()
         client.close()
     finally:
@@ -73,3 +76,33 @@ def test_the_hub_is_seeded_with_the_same_demo_store_the_offline_till_gets(tmp_pa
     assert at_synced["coupons"] == at_offline["coupons"]
     data = hub_dataset("s1")
     assert len(data["products"]) == len(at_offline["products"]) and data["store"] == {"id": "s1", "name": "Demo Store"}
+def test_demo_start_says_in_words_what_the_first_sync_did(tmp_path: Path, capsys) -> None:
+    from edge.demo.runner import start_hub_and_sync
+
+    settings = prepare_demo(load_settings(environ={}), tmp_path / "demo", offline_seed=False)
+    hub = start_hub_and_sync(settings)
+    try:
+        err = capsys.readouterr().err
+    finally:
+        hub.stop()
+    assert "SyncReport(" not in err
+    line = next(line for line in err.splitlines() if line.startswith("first sync: "))
+    assert line.startswith("first sync: sent 0 new, 0 already on the hub, 0 rejected; received ")
+    assert int(line.rsplit("received ", 1)[1].split()[0]) > 200  # the store's catalogue, customers, offers
+
+
+def test_make_run_says_where_the_demo_data_lives(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    data = tmp_path / "demo"
+    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "demo", "--no-hub", "--data-dir", str(data)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parents[2])
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()  # said before the till takes the terminal
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    assert first.strip() == f"demo data in {data} ('store-edge demo --fresh' starts again from fresh data)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -89,7 +90,8 @@ def test_values_outside_their_choices_are_refused_with_the_key(env: dict[str, st
 
 
 def test_keyboard_layout_choices_are_the_layouts_the_evdev_decoder_knows() -> None:
+    from devices.scanners.config import ScannerConfig
     from devices.scanners.evdev_keys import LAYOUTS
-    from edge.settings import _CHOICES
 
-    assert set(_CHOICES["scanner.keyboard_layout"]) == set(LAYOUTS)
+    declared = {f.name: f.metadata for f in dataclasses.fields(ScannerConfig)}
+    assert set(declared["keyboard_layout"]["choices"]) == set(LAYOUTS)

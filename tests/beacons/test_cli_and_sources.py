@@ -3,11 +3,11 @@ import json
 
 import pytest
 
-from devices.beacon_cli import main, register
 from devices.beacons.adverts import Advert
 from devices.ble import SourceConfigError, make_ble_source
 from devices.ble.bleak_source import BleakSource
 from devices.ble.replay_source import ReplaySource
+from edge.cli.beacons import main, register
 from edge.settings import BleSettings
 from edge.store.presence_store import DEMO_FILE
 from tests.beacons import beacon_vectors as v

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from devices.barcode import BarcodeConfig, VariableMeasureRule, decode_scan
+from devices.barcode import BarcodeConfig, LoyaltyCardFormat, VariableMeasureRule, decode_scan
 from devices.barcode.decode import JSON_FIELDS
-from devices.scanner_cli import main_scan_decode
+from edge.cli.scanner import main_scan_decode
 
 ROOT = Path(__file__).resolve().parents[2]
 GS = "\x1d"
@@ -111,8 +111,24 @@ def test_without_region_rules_an_in_store_code_is_a_plain_product() -> None:
     assert r.kind == "product" and r.weight_g is None
 
 
+# a store whose cards are "LC" + 7 + 15 digits and whose coupons are CPN-...; the defaults are the demo's
+OTHER_STORE = BarcodeConfig(loyalty_card=LoyaltyCardFormat(r"^(?:LC)?(?P<number>7\d{15})$"),
+                            store_coupon_pattern=r"^CPN-(?P<code>[0-9A-Z]{4,32})$")
+
+
+def test_default_card_and_coupon_formats_are_the_demo_and_readme_ones() -> None:
+    card = decode_scan("6009000000000016")
+    assert (card.kind, card.customer_id, card.error) == ("loyalty_card", "6009000000000016", None)
+    assert decode_scan("SAVE3-ALPHA").coupon_code == "SAVE3-ALPHA"
+    from devices.barcode.config import BarcodeSettings
+
+    from_settings, decoder = BarcodeSettings().to_config(), BarcodeConfig()  # one set of card/coupon defaults
+    assert (from_settings.loyalty_card, from_settings.store_coupon_pattern) == (
+        decoder.loyalty_card, decoder.store_coupon_pattern)
+
+
 def test_coupons() -> None:
-    assert decode_scan("CPN-SPRING2025").coupon_code == "SPRING2025"
+    assert decode_scan("CPN-SPRING2025", config=OTHER_STORE).coupon_code == "SPRING2025"
     gs1_prefix = decode_scan("9912345678909")
     assert gs1_prefix.kind == "coupon"
     ai = decode_scan("]C18110106141416543213500110000310123196000")
@@ -120,9 +136,9 @@ def test_coupons() -> None:
 
 
 def test_loyalty_card_luhn() -> None:
-    ok = decode_scan("7000000000000005")
+    ok = decode_scan("7000000000000005", config=OTHER_STORE)
     assert (ok.kind, ok.customer_id, ok.error) == ("loyalty_card", "7000000000000005", None)
-    bad = decode_scan("7000000000000002")
+    bad = decode_scan("7000000000000002", config=OTHER_STORE)
     assert bad.kind == "loyalty_card" and bad.error is not None and "should be 5" in bad.error
 
 
@@ -160,7 +176,7 @@ def test_cli_exit_codes_in_process(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_cli_as_subprocess_prints_one_json_object() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "devices.scanner_cli", "scan-decode", "]C10109501101020917<GS>10ABC123"],
+        [sys.executable, "-m", "edge.cli", "devices", "scan-decode", "]C10109501101020917<GS>10ABC123"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from devices.barcode.loyalty_token import MSG_NO_KEYS, issue_token, public_key_bytes
-from devices.scanner_cli import cmd_listen, collect_devices, main_scan_decode
+from edge.cli.scanner import cmd_listen, collect_devices, main_scan_decode
 from edge.settings import Settings
 from tests.devices.test_serial_pty import FakeUsbScanner
 

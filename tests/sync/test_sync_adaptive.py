@@ -284,7 +284,7 @@ def test_sync_once_shows_a_progress_bar_on_a_terminal_while_a_backlog_drains(
         env = {k: v for k, v in os.environ.items() if not k.startswith("STORE_EDGE_")}
         env.update(TERM="xterm-256color", COLUMNS="100", STORE_EDGE_HUB__URL=proxy.url,
                    STORE_EDGE_HUB__BATCH_MAX_EVENTS="100")  # 30 batches of 50 ms each: about 1.5 s on screen
-        proc = subprocess.Popen([sys.executable, "-m", "sync.cli", "sync", "once", "--data-dir",
+        proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "sync", "once", "--data-dir",
                                  str(ada_edge.data_dir)], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
                                 stdout=slave, stderr=subprocess.PIPE)
         os.close(slave)

@@ -80,7 +80,7 @@ def test_chaos_run_leaves_hub_ledger_equal_to_edge_ledger(hub: HubServer, tmp_pa
 
 
 def _spawn(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "sync.cli", *args], cwd=ROOT, env={**os.environ, **(env or {})},
+    return subprocess.Popen([sys.executable, "-m", "edge.cli", *args], cwd=ROOT, env={**os.environ, **(env or {})},
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from synchelpers import FAST, make_edge, seed
 
+from edge.cli import main
+from edge.db.connection import open_database
 from edge.settings import HubSettings
 from sync import outbox
-from sync.cli import main
 from sync.client import HubBusy, HubUnreachable, SyncClient, SyncStatus, SyncWorker, describe_status
 from sync.faultproxy import FaultProxy, Faults
 from sync.hub.server import HubServer
@@ -48,7 +49,7 @@ def test_worker_syncs_in_the_background_and_wakes_on_trigger(sqlite_hub: HubServ
     done = threading.Event()
     # the worker thread gets its own connection, as in the till: edge.ledger() below writes on edge.db meanwhile,
     # and one sqlite3 connection shared by two threads interleaves their transactions
-    client = SyncClient(edge.data_dir / "store.db", edge.cred, HubSettings(sync_interval_s=30, backoff_cap_s=0.2))
+    client = SyncClient(lambda: open_database(edge.data_dir / "store.db"), edge.cred, HubSettings(sync_interval_s=30, backoff_cap_s=0.2))
     client.add_listener(lambda s: done.set() if s.pending == 0 and s.online and s.last_success_at else None)
     worker = SyncWorker(client).start()
     try:

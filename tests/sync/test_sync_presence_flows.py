@@ -17,10 +17,10 @@ import httpx
 import pytest
 from synchelpers import Edge, make_edge, seed
 
+from edge.cli import main as cli
 from edge.settings import Settings, load_settings
 from edge.store.presence_store import PresenceService, load_registry
 from sync import outbox
-from sync.cli import main as cli
 from sync.hub.server import HubServer
 from sync.hub.storage import HubError, HubStorage
 
@@ -211,7 +211,7 @@ def test_admin_commands_for_presence_data(sqlite_hub: HubServer, tmp_path: Path)
     assert run("add-store-beacon", "--store", "s1", "--key", DOOR, "--zone", "entrance")[0] == 0
     assert run("presence-rule", "--store", "s1", "--file", str(rule))[0] == 0
     code, text = run("link-tag", "--customer", "ada", "--ibeacon", "nonsense")
-    assert code == 1 and text.startswith("error:") and "UUID:MAJOR:MINOR" in text
+    assert code == 1 and text.startswith("store-edge: ") and "UUID:MAJOR:MINOR" in text
     edge = make_edge(tmp_path, "till", sqlite_hub.url, codes["till-1"])
     edge.client().sync_once()
     assert _rows(edge, "SELECT id FROM presence_identities ORDER BY id") == [

@@ -20,10 +20,10 @@ import pytest
 from synchelpers import FAST, make_edge, seed
 
 import sync.client
+from edge.cli import main
 from edge.db.connection import open_database
 from sync import credentials, outbox
 from sync.apply import WARNINGS_KEY, apply_page, get_state
-from sync.cli import main
 from sync.client import HubRefused, HubUnreachable, SyncClient
 from sync.credentials import Credential
 from sync.hub.server import HubServer
@@ -105,7 +105,7 @@ def test_hub_serve_with_an_unreachable_postgres_is_one_line(tmp_path: Path) -> N
     code, _, err = run_cli(["hub", "serve", "--db", "postgresql://nouser@127.0.0.1:1/x"])
     assert code == 1
     line = one_line(err)
-    assert line.startswith("error: cannot use the hub database:") and "127.0.0.1" in line
+    assert line.startswith("store-edge: cannot use the hub database:") and "127.0.0.1" in line
 
 
 @pytest.mark.parametrize("command", ["status", "once", "retry-dead"])

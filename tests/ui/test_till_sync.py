@@ -26,7 +26,7 @@ def synced_till(tmp_path: Path) -> Iterator[tuple[Settings, DemoHub, SyncReport]
                          seed=lambda storage: seed_hub(storage, settings.store.id))  # fmt: skip
     try:
         enroll(hub.url, hub.enrolment_code, settings.data_dir)
-        first = SyncClient(settings.database_path, load_credential(settings.data_dir), settings.hub)
+        first = SyncClient(lambda: open_database(settings.database_path), load_credential(settings.data_dir), settings.hub)
         report = first.sync_once()
         first.close()
         yield settings, hub, report

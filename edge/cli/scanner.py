@@ -1,7 +1,7 @@
 """Technician commands: ``store-edge devices scan-decode | listen | list``.
 
-Handlers follow edge/cli.py: ``handler(args, settings) -> exit code``. ``register(devices_subparsers)`` adds
-the commands to an existing ``devices`` group; ``register_group(subparsers)`` creates the group first.
+Handlers follow ``edge.cli.common``: ``handler(args, settings) -> exit code``. ``register(devices_subparsers)``
+adds the commands to the ``devices`` group (``edge/cli/devices.py``).
 
 ``scan-decode`` and ``listen`` decode exactly as the till does: the store's ``[barcode]`` settings (card and
 coupon formats, variable-measure rules, region; ``--region`` overrides the region) and, without ``--keys``,
@@ -15,18 +15,18 @@ import asyncio
 import base64
 import dataclasses
 import json
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from devices.barcode.config import BIIP_RCN_REGIONS, BarcodeConfig, config_from_settings
+from devices.barcode.config import BIIP_RCN_REGIONS, BarcodeConfig
 from devices.barcode.decode import decode_scan
 from devices.barcode.loyalty_token import TokenVerifier
-
-if TYPE_CHECKING:
-    from edge.settings import ScannerSettings, Settings
+from devices.scanners.config import ScannerConfig
+from edge.cli.common import say
+from edge.core.errors import CliError
+from edge.settings import Settings
 
 EXIT_OK, EXIT_NOT_UNDERSTOOD = 0, 2
 REGIONS = sorted(BIIP_RCN_REGIONS)
@@ -36,7 +36,9 @@ _GS_SPELLINGS = ("\\x1d", "\\x1D", "<GS>", "{GS}", "<FNC1>", "{FNC1}")
 
 def register(devices_subparsers: argparse._SubParsersAction) -> None:
     p = devices_subparsers.add_parser(
-        "scan-decode", help="decode scanned data and print one JSON object (exit 0 understood, 2 not)"
+        "scan-decode", help="decode scanned data and print one JSON object (exit 0 understood, 2 not)",
+        description="Decode a scan as the till does (the store's [barcode] settings and the hub's app-code keys "
+                    "in this device's database) and print one JSON object; exit 0 understood, 2 not.",
     )
     p.add_argument("data", metavar="DATA", help="the scanned text; type GS as <GS> or \\x1d")
     p.add_argument(
@@ -49,7 +51,9 @@ def register(devices_subparsers: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(handler=cmd_scan_decode)
 
-    p = devices_subparsers.add_parser("listen", help="print each scan live, decoded, with timing")
+    p = devices_subparsers.add_parser("listen", help="print each scan live, decoded, with timing",
+                                      description="Read a serial or input-device scanner and print each scan as "
+                                                  "one JSON line, decoded, with its delivery and decode times.")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--serial", metavar="PORT", help="serial port or /dev/serial/by-id/... path")
     src.add_argument("--evdev", metavar="NAME", help="input device name or VID:PID (exclusive grab)")
@@ -61,16 +65,11 @@ def register(devices_subparsers: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(handler=cmd_listen)
 
-    p = devices_subparsers.add_parser("list", help="list serial ports, HID input devices and BLE adapters")
+    p = devices_subparsers.add_parser("list", help="list serial ports, HID input devices and BLE adapters",
+                                      description="Serial ports (with their by-id names), keyboard-like input "
+                                                  "devices (scanner or keyboard, and why) and BLE adapters.")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=cmd_list)
-
-
-def register_group(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:
-    group = subparsers.add_parser("devices", help="scanners and other devices")
-    devices_sub = group.add_subparsers(dest="devices_command", metavar="DEVICES_COMMAND")
-    register(devices_sub)
-    return devices_sub
 
 
 # --- scan-decode ---------------------------------------------------------------------------------------
@@ -93,7 +92,7 @@ def barcode_config(settings: Settings | None, region: str | None = None) -> Barc
         config = BarcodeConfig()
         gs = "\x1d"
     else:
-        config = config_from_settings(settings.barcode)
+        config = settings.barcode.to_config()
         gs = settings.scanner.gs_separator
     changes: dict[str, Any] = {"gs_separators": tuple({"\x1d", gs} - {""})}
     if region:
@@ -146,23 +145,22 @@ def _exit_code(result: dict[str, Any]) -> int:
 
 def cmd_scan_decode(args: argparse.Namespace, settings: Settings | None = None) -> int:
     result = scan_decode(args.data, args.region, args.keys, settings=settings)
-    print(json.dumps(result, ensure_ascii=False))
+    say(args, json.dumps(result, ensure_ascii=False))
     return _exit_code(result)
 
 
 def main_scan_decode(argv: Sequence[str], settings: Settings | None = None) -> int:
-    """``scan-decode DATA [--region R] [--keys FILE]`` without the rest of the CLI (tests, scripts)."""
-    parser = argparse.ArgumentParser(prog="store-edge devices")
-    register(parser.add_subparsers(dest="cmd", required=True))
-    args = parser.parse_args(["scan-decode", *argv])
+    """``store-edge devices scan-decode DATA [--region R] [--keys FILE]`` with the given ``settings`` (None: the
+    defaults, no database) instead of the configured ones (tests, scripts)."""
+    from edge.cli.main import build_parser
+
+    args = build_parser().parse_args(["devices", "scan-decode", *argv])
     return cmd_scan_decode(args, settings)
 
 
 # --- listen ----------------------------------------------------------------------------------------------
 def cmd_listen(args: argparse.Namespace, settings: Settings | None = None) -> int:
-    from edge.settings import ScannerSettings
-
-    base = settings.scanner if settings is not None else ScannerSettings()
+    base = settings.scanner if settings is not None else ScannerConfig()
     changes: dict[str, Any] = {}
     if args.serial:
         changes.update(serial_port=args.serial, evdev="")
@@ -174,8 +172,7 @@ def cmd_listen(args: argparse.Namespace, settings: Settings | None = None) -> in
         changes["terminator"] = args.terminator
     scanner = dataclasses.replace(base, **changes)
     if not scanner.serial_port and not scanner.evdev:
-        print("store-edge: give --serial PORT or --evdev NAME (or set scanner.serial_port)", file=sys.stderr)
-        return 2
+        raise CliError("give --serial PORT or --evdev NAME (or set scanner.serial_port)", 2)
     try:
         config = barcode_config(settings, args.region)
         return asyncio.run(_listen(scanner, args.count, config, database_verifier(settings)))
@@ -184,7 +181,7 @@ def cmd_listen(args: argparse.Namespace, settings: Settings | None = None) -> in
 
 
 async def _listen(
-    scanner: ScannerSettings, count: int, config: BarcodeConfig, verifier: TokenVerifier | None = None
+    scanner: ScannerConfig, count: int, config: BarcodeConfig, verifier: TokenVerifier | None = None
 ) -> int:
     from devices.scanners.base import make_scanner_source
 
@@ -263,14 +260,3 @@ def cmd_list(args: argparse.Namespace, settings: Settings | None = None) -> int:
     for a in found["ble_adapters"] or ["(none)"]:
         print(f"  {a}")
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="store-edge devices")
-    register(parser.add_subparsers(dest="cmd", required=True))
-    args = parser.parse_args(argv)
-    return int(args.handler(args, None))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,8 @@
 """`store-edge devices beacon-decode | ble-watch | ble-record`: the technician's beacon tools.
 
-``register(devices_subparsers)`` adds the three sub-commands; each sets ``handler`` (``args -> exit code``).
+``register(devices_subparsers)`` adds the three sub-commands; each handler is ``handler(args, settings)``
+(``edge.cli.common``). They read the settings themselves (``settings=LAZY``): decoding needs none, and a broken
+config must not stop a technician from listening.
 """
 
 from __future__ import annotations
@@ -9,14 +11,16 @@ import argparse
 import asyncio
 import contextlib
 import json
-import sys
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from devices.beacons.adverts import Advert, full_uuid
 from devices.beacons.frames import BeaconFrame, decode_advert, split_ad_structures
 from devices.beacons.identity import beacon_key
+from edge.cli.common import LAZY, out
+from edge.core.errors import CliError
+from edge.settings import Settings
 
 EXIT_OK, EXIT_NOT_RECOGNISED = 0, 2
 EXIT_NO_SCAN = 1  # ble-record: the adapter or bluetoothd was never usable
@@ -26,7 +30,8 @@ def register(devices_subparsers: Any) -> None:
     p = devices_subparsers.add_parser(
         "beacon-decode",
         help="decode beacon advert data given in hex; prints one JSON object",
-        description="Exit 0 when a beacon was recognised, 2 when not.",
+        description="Decode BLE advertising data given in hex and print one JSON object. Exit 0 when a beacon "
+                    "was recognised, 2 when not.",
     )
     p.add_argument("--manufacturer", action="append", default=[], metavar="CID=HEX",
                    help="manufacturer data: 4 hex digits of the company id = the payload after it (as bleak gives it)")
@@ -34,22 +39,23 @@ def register(devices_subparsers: Any) -> None:
                    help="service data: 16-bit or 128-bit service UUID = payload")
     p.add_argument("--raw", action="append", default=[], metavar="HEX",
                    help="the whole advertising data: length-type-value AD structures")
-    p.set_defaults(handler=cmd_beacon_decode)
+    p.set_defaults(handler=cmd_beacon_decode, settings=LAZY)
 
     for name, helptext in (
         ("ble-watch", "list what is heard, live, with smoothed RSSI"),
         ("ble-record", "record adverts from the adapter to a JSON Lines replay file"),
     ):
-        q = devices_subparsers.add_parser(name, help=helptext)
+        q = devices_subparsers.add_parser(name, help=helptext, description=helptext[0].upper() + helptext[1:] + ".")
         if name == "ble-record":
-            q.add_argument("out", type=Path, metavar="OUT.jsonl")
+            q.add_argument("out", type=Path, metavar="OUT.jsonl", help="the replay file to write")
         q.add_argument("--source", default=None, help="bleak[:ADAPTER] or replay:FILE.jsonl[@SPEED]")
         q.add_argument("--adapter", default=None, help="adapter name (default from [ble] adapter)")
-        q.add_argument("--mode", choices=("passive", "active"), default=None)
+        q.add_argument("--mode", choices=("passive", "active"), default=None,
+                       help="passive: listen only; active: also ask for scan responses (default from [ble] mode)")
         q.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: until Ctrl-C)")
         if name == "ble-watch":
             q.add_argument("--interval", type=float, default=1.0, help="refresh period in seconds")
-        q.set_defaults(handler=cmd_ble_watch if name == "ble-watch" else cmd_ble_record)  # fmt: skip
+        q.set_defaults(handler=cmd_ble_watch if name == "ble-watch" else cmd_ble_record, settings=LAZY)  # fmt: skip
 
 
 # -- beacon-decode ---------------------------------------------------------------------------------
@@ -98,9 +104,9 @@ def decode_arguments(manufacturer: list[str], service: list[str], raw: list[str]
     return frame
 
 
-def cmd_beacon_decode(args: argparse.Namespace, out: TextIO | None = None) -> int:
+def cmd_beacon_decode(args: argparse.Namespace, settings: Settings | None = None) -> int:
     frame = decode_arguments(args.manufacturer, args.service, args.raw)
-    print(json.dumps(frame.as_dict(), sort_keys=False), file=out or sys.stdout)
+    print(json.dumps(frame.as_dict(), sort_keys=False), file=out(args))
     return EXIT_OK if frame.recognised else EXIT_NOT_RECOGNISED
 
 
@@ -110,13 +116,15 @@ def cmd_beacon_decode(args: argparse.Namespace, out: TextIO | None = None) -> in
 def _source(args: argparse.Namespace) -> Any:
     import dataclasses
 
+    from devices.ble.config import BleConfig
     from devices.ble.factory import make_ble_source
-    from edge.settings import BleSettings, load_settings
+    from edge.cli.common import load_for
+    from edge.settings import ConfigError
 
     try:
-        ble = load_settings().ble
-    except Exception:  # a broken config must not stop a technician from listening
-        ble = BleSettings()
+        ble = load_for(args).ble
+    except ConfigError:  # a broken config must not stop a technician from listening
+        ble = BleConfig()
     overrides = {k: v for k, v in (("adapter", args.adapter), ("mode", args.mode)) if v}
     if overrides:
         ble = dataclasses.replace(ble, **overrides)
@@ -139,16 +147,20 @@ async def _run_for(source: Any, duration: float, every: float, on_tick: Any) -> 
         await source.stop()
 
 
-def cmd_ble_watch(args: argparse.Namespace, out: TextIO | None = None) -> int:
+def _source_or_error(args: argparse.Namespace) -> Any:
     from devices.ble.factory import SourceConfigError
+
+    try:
+        return _source(args)
+    except SourceConfigError as exc:
+        raise CliError(str(exc), 1) from None
+
+
+def cmd_ble_watch(args: argparse.Namespace, settings: Settings | None = None) -> int:
     from edge.core.presence import RssiKalman, rssi_at_1m, rssi_to_distance
 
-    stream = out or sys.stdout
-    try:
-        source = _source(args)
-    except SourceConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    stream = out(args)
+    source = _source_or_error(args)
     seen: dict[str, tuple[Advert, BeaconFrame, RssiKalman]] = {}
 
     def on_advert(advert: Advert) -> None:
@@ -185,20 +197,13 @@ def cmd_ble_watch(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return 0
 
 
-def cmd_ble_record(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    from devices.ble.factory import SourceConfigError
-
-    stream = out or sys.stdout
-    try:
-        source = _source(args)
-    except SourceConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+def cmd_ble_record(args: argparse.Namespace, settings: Settings | None = None) -> int:
+    stream = out(args)
+    source = _source_or_error(args)
     try:
         fh = args.out.open("w", encoding="utf-8")
     except OSError as exc:
-        print(f"error: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
-        return 1
+        raise CliError(f"cannot write {args.out}: {exc.strerror}", 1) from None
     count = 0
     t0: list[float] = []
 
@@ -236,18 +241,12 @@ def cmd_ble_record(args: argparse.Namespace, out: TextIO | None = None) -> int:
     print(f"recorded {count} advert(s) to {args.out}", file=stream)
     if count == 0 and not scanned:
         why = trouble[-1] if trouble else "the adapter never started scanning"
-        print(f"error: nothing was recorded because the scan never ran: {why}", file=sys.stderr)
-        return EXIT_NO_SCAN
+        raise CliError(f"nothing was recorded because the scan never ran: {why}", EXIT_NO_SCAN)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (``python -m devices.beacon_cli``) until the lead wires ``register``."""
-    parser = argparse.ArgumentParser(prog="store-edge devices")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.handler(args))
+    """``store-edge devices ARGV...`` through the one dispatcher (tests, scripts)."""
+    from edge.cli.main import main as store_edge
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    return store_edge(["devices", *(argv or [])])

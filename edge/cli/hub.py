@@ -1,0 +1,216 @@
+"""``store-edge hub ...``: the reference hub's command wiring (serve it, administer it).
+
+Every hub command shares ``--db`` (a SQLite file or a ``postgresql://`` DSN; default ``$STORE_EDGE_HUB_DB`` or
+``DATA_DIR/hub.db``) and one error handling: the storage is opened inside the dispatcher's guard (an unreachable
+database is one line, exit 1), and a ``HubError`` or ``ValueError`` from a command is one line, exit 1.
+Commands are ``fn(args, storage)``; ``add(name, fn, help)`` registers one (the presence and consent commands
+come from ``sync/hub/admin_cli.py`` through the same ``add``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from edge.cli.common import LAZY, add_data_dir_option, load_for, say
+from edge.core.errors import CliError
+from edge.settings import Settings
+
+HUB_DB_ENV = "STORE_EDGE_HUB_DB"
+OFFER_KINDS = ["percent_off", "amount_off_basket", "buy_x_get_y", "points_multiplier"]
+Command = Callable[[argparse.Namespace, Any], Any]
+
+
+def _hub_storage(args: argparse.Namespace) -> Any:
+    from sync.hub.storage import HubStorage
+
+    target = args.db or os.environ.get(HUB_DB_ENV)
+    if not target:
+        target = str(load_for(args).data_dir / "hub.db")  # the device settings only when they are needed
+    return HubStorage.open(target)
+
+
+def _hub_command(fn: Command) -> Callable[[argparse.Namespace, Settings | None], int]:
+    """A hub command as a dispatcher handler: open the storage, run ``fn``, say a refusal in one line."""
+
+    def handler(args: argparse.Namespace, settings: Settings | None) -> int:
+        from sync.hub.storage import HubError
+
+        storage = _hub_storage(args)  # inside the dispatcher's guard: an unreachable database is one line
+        try:
+            return int(fn(args, storage) or 0)
+        except (HubError, ValueError) as exc:
+            raise CliError(str(exc), 1) from None
+        finally:
+            storage.close()
+
+    return handler
+
+
+def _serve(args: argparse.Namespace, storage: Any) -> int:
+    import uvicorn
+
+    from sync.hub.app import make_hub_app
+
+    storage.ensure_signing_key()
+    app = make_hub_app(storage, webhook_url=args.webhook_url)
+    say(args, f"hub listening on http://{args.host}:{args.port}")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
+                ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key)
+    return 0
+
+
+def _create_store(args: argparse.Namespace, s: Any) -> None:
+    s.create_store(args.id, args.name)
+    say(args, f"store {args.id} created")
+
+
+def _create_device(args: argparse.Namespace, s: Any) -> None:
+    code = s.create_device(args.store, args.device, code_ttl_hours=args.ttl_hours)
+    say(args, f"device {args.device} of store {args.store}; enrolment code (valid {args.ttl_hours:g} h, once): {code}")
+
+
+def _revoke_device(args: argparse.Namespace, s: Any) -> None:
+    s.revoke_device(args.device)
+    say(args, f"device {args.device} revoked")
+
+
+def _create_customer(args: argparse.Namespace, s: Any) -> None:
+    s.upsert_customer({"id": args.id, "display_name": args.name, "card_number": args.card,
+                       "home_store_id": args.home_store, "tier": args.tier})
+    if args.points:
+        s.adjust_balance(args.id, args.points, "opening balance")
+    say(args, f"customer {args.id} saved")
+
+
+def _create_offer(args: argparse.Namespace, s: Any) -> None:
+    try:
+        params = json.loads(args.params)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--params is not valid JSON ({exc})") from None
+    s.upsert_offer({"id": args.id, "kind": args.kind, "name": args.name, "params": params,
+                    "customer_id": args.customer, "priority": args.priority})
+    if args.coupon:
+        s.create_coupon(args.coupon, args.id, args.customer)
+    say(args, f"offer {args.id} saved")
+
+
+def _import_catalog(args: argparse.Namespace, s: Any) -> None:
+    say(args, f"{s.import_catalog_csv(Path(args.csv))} products imported")
+
+
+def _create_api_key(args: argparse.Namespace, s: Any) -> None:
+    say(args, s.create_api_key(args.name))
+
+
+def _exceptions(args: argparse.Namespace, s: Any) -> None:
+    rows = s.exceptions(args.kind)
+    if args.json:
+        say(args, json.dumps(rows))
+        return
+    if not rows:
+        say(args, "no exceptions")
+    for r in rows:
+        say(args, f"{r['detected_at']} {r['kind']}: {r['detail']}")
+
+
+def _rotate_key(args: argparse.Namespace, s: Any) -> None:
+    say(args, f"new signing key {s.rotate_signing_key(valid_days=args.valid_days)}")
+
+
+def _set_webhook(args: argparse.Namespace, s: Any) -> None:
+    s.set_config("webhook_url", args.url)
+    if args.secret is not None:
+        if len(args.secret) < 16:
+            raise ValueError("--secret must be at least 16 characters (e.g. from 'openssl rand -hex 32')")
+        s.set_config("webhook_secret", args.secret)
+    signed = "signed with the shared secret" if (args.secret or s.get_config("webhook_secret")) else "unsigned"
+    say(args, f"presence notifications go to {args.url}, {signed} (restart 'hub serve' to apply)")
+
+
+def _seed_demo(args: argparse.Namespace, s: Any) -> None:
+    from sync.hub.server import seed_demo
+
+    say(args, f"demo data seeded; enrolment code for till-1: {seed_demo(s)}")
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``hub`` and its commands to the top-level ``subparsers``."""
+    p = subparsers.add_parser("hub", help="the reference hub: serve it and administer it",
+                              description="The reference hub: its HTTP API, and the administrator's commands "
+                                          "(stores, devices, customers, offers, presence data, consent).")
+    sub = p.add_subparsers(dest="hub_command", metavar="HUB_COMMAND", required=True)
+
+    def add(name: str, fn: Command, text: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        sp.add_argument("--db", default=None,
+                        help=f"SQLite file or postgresql:// DSN (default ${HUB_DB_ENV} or DATA_DIR/hub.db)")
+        add_data_dir_option(sp, "the data directory whose hub.db is used when neither --db nor "
+                                f"${HUB_DB_ENV} is given")
+        sp.set_defaults(handler=_hub_command(fn), settings=LAZY)
+        return sp
+
+    _register_serve(add)
+    _register_admin(add)
+    from sync.hub.admin_cli import register as register_presence_admin
+
+    register_presence_admin(add)  # tags, EID keys, store beacons, rules, consent, revocations, erasure
+    return p
+
+
+def _register_serve(add: Callable[[str, Command, str], argparse.ArgumentParser]) -> None:
+    sp = add("serve", _serve, "run the hub (HTTP API)")
+    sp.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    sp.add_argument("--port", type=int, default=8700, help="TCP port to listen on (default 8700)")
+    sp.add_argument("--webhook-url", default=None, help="where presence notifications are delivered")
+    sp.add_argument("--tls-cert", default=None, help="PEM certificate file: serve HTTPS (with --tls-key)")
+    sp.add_argument("--tls-key", default=None, help="PEM private key file of --tls-cert")
+
+
+def _register_admin(add: Callable[[str, Command, str], argparse.ArgumentParser]) -> None:
+    sp = add("create-store", _create_store, "create or rename a store")
+    sp.add_argument("id", help="the store's id, e.g. store-42")
+    sp.add_argument("--name", default=None, help="the store's display name")
+    sp = add("create-device", _create_device, "register a device and print its one-time enrolment code")
+    sp.add_argument("--store", required=True, help="the store the device belongs to")
+    sp.add_argument("--device", required=True, help="the device's id, e.g. till-1")
+    sp.add_argument("--ttl-hours", type=float, default=72.0, help="hours the enrolment code stays valid (72)")
+    sp = add("revoke-device", _revoke_device, "refuse a device from now on")
+    sp.add_argument("device", help="the device's id")
+    sp = add("create-customer", _create_customer, "create or update a customer")
+    sp.add_argument("--id", required=True, help="the customer's id")
+    sp.add_argument("--name", required=True, help="the customer's display name")
+    sp.add_argument("--card", default=None, help="loyalty card number (6009 + 12 digits in the demo)")
+    sp.add_argument("--home-store", default=None, help="the customer's home store id")
+    sp.add_argument("--tier", default="Bronze", help="loyalty tier: Bronze, Silver or Gold")
+    sp.add_argument("--points", type=int, default=0, help="opening points balance")
+    sp = add("create-offer", _create_offer, "create or update an offer (optionally with a coupon code)")
+    sp.add_argument("--id", required=True, help="the offer's id")
+    sp.add_argument("--kind", required=True, choices=OFFER_KINDS, help="what the offer does")
+    sp.add_argument("--name", required=True, help="the name shown on the till and the receipt")
+    sp.add_argument("--params", default="{}", metavar="JSON",
+                    help="the kind's parameters as a JSON object: percent_off {\"percent\": 10}; "
+                         "amount_off_basket {\"amount_cents\": 300, \"threshold_cents\": 2000}; "
+                         "buy_x_get_y {\"buy\": 2, \"get\": 1}; points_multiplier {\"multiplier\": 2}; "
+                         "any kind may add \"category\": \"Bakery\" or \"gtins\": [\"...14 digits\"] (default {})")
+    sp.add_argument("--customer", default=None, help="only for this customer (default: everyone)")
+    sp.add_argument("--priority", type=int, default=0, help="higher applies first when offers compete")
+    sp.add_argument("--coupon", default=None, help="a coupon code that unlocks the offer")
+    sp = add("import-catalog", _import_catalog, "import gtin,name,price_cents,vat_rate_bp,category CSV")
+    sp.add_argument("csv", help="the CSV file (header gtin,name,price_cents,vat_rate_bp,category)")
+    sp = add("create-api-key", _create_api_key, "an API key for /v1/orders and the admin API")
+    sp.add_argument("name", help="who or what the key is for")
+    sp = add("exceptions", _exceptions, "the exceptions report (overdrafts, reused coupons, ...)")
+    sp.add_argument("--kind", default=None, help="only exceptions of this kind")
+    sp.add_argument("--json", action="store_true", help="one JSON array instead of lines")
+    sp = add("rotate-key", _rotate_key, "create a new loyalty-token signing key")
+    sp.add_argument("--valid-days", type=int, default=90, help="days the new key signs app codes (90)")
+    sp = add("set-webhook", _set_webhook, "the URL presence notifications are delivered to")
+    sp.add_argument("url", help="the receiver's URL")
+    sp.add_argument("--secret", default=None,
+                    help="shared secret: each delivery carries X-Store-Edge-Signature: sha256=HMAC-SHA256(body)")
+    add("seed-demo", _seed_demo, "demo store, customers, catalog and an enrolment code")
