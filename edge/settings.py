@@ -101,13 +101,11 @@ _SECTION_ERRORS = (BarcodeSettingsError, ScannerConfigError, SourceConfigError, 
 
 def _store_locale_problems(store: StoreSettings) -> list[tuple[str, str]]:
     """(field, problem) for a locale, currency, time zone or country the till could not use."""
-    import phonenumbers
-
-    from edge.core.l10n import check_locale, check_timezone
+    from edge.core.l10n import check_country, check_locale, check_timezone
     from edge.core.money import minor_exponent
 
     checks: dict[str, typing.Callable[[str], object]] = {
-        "locale": check_locale, "currency": minor_exponent, "timezone": check_timezone,
+        "locale": check_locale, "currency": minor_exponent, "timezone": check_timezone, "country": check_country,
     }  # fmt: skip
     found = []
     for name, check in checks.items():
@@ -115,8 +113,6 @@ def _store_locale_problems(store: StoreSettings) -> list[tuple[str, str]]:
             check(getattr(store, name))
         except ValueError as exc:
             found.append((name, str(exc)))
-    if store.country.upper() not in phonenumbers.SUPPORTED_REGIONS:
-        found.append(("country", f"{store.country!r} is not a country code; write it like ES, CO, MX or NL"))
     return found
 
 

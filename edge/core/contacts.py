@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import TYPE_CHECKING
 
-import phonenumbers
+if TYPE_CHECKING:
+    import phonenumbers
 
 # a region whose numbers no store would type without a country code: parsing with it accepts only
 # international forms (+34 ..., or a country code without the plus as a last try)
@@ -20,6 +22,8 @@ NO_REGION = "ZZ"
 
 
 def _parse(text: str, region: str) -> phonenumbers.PhoneNumber | None:
+    import phonenumbers  # deferred: its metadata costs ~0.1 s to load, and the till starts without a lookup
+
     try:
         return phonenumbers.parse(text, region.upper() or NO_REGION)
     except phonenumbers.NumberParseException:
@@ -34,6 +38,8 @@ def phone_e164(text: str, region: str = "", *, strict: bool = False) -> str | No
     number valid by the country's numbering plan; lookups accept any number of a possible length, so that
     a number the plan does not know yet still finds its member.
     """
+    import phonenumbers
+
     digits = re.sub(r"\D", "", text)
     if not 6 <= len(digits) <= 17:
         return None

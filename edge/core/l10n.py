@@ -26,15 +26,23 @@ def check_timezone(name: str) -> ZoneInfo:
 
 
 def check_locale(tag: str) -> str:
-    """``tag`` normalised (``es-ES`` -> ``es_ES``) if CLDR knows the locale, else ValueError."""
-    from babel import Locale, UnknownLocaleError
+    """``tag`` normalised (``es-ES`` -> ``es_ES``) if CLDR has the locale, else ValueError (its data not loaded)."""
+    from babel import localedata
 
     name = normalise_locale(tag)
-    try:
-        Locale.parse(name)
-    except (UnknownLocaleError, ValueError):
-        raise ValueError(f"{tag!r} is not a known locale; write it like es_ES, es_CO or en") from None
+    if not localedata.exists(name):
+        raise ValueError(f"{tag!r} is not a known locale; write it like es_ES, es_CO or en")
     return name
+
+
+def check_country(code: str) -> str:
+    """``code`` upper-cased if it is an ISO 3166 country CLDR knows (``es`` -> ``ES``), else ValueError."""
+    from babel.core import get_global
+
+    upper = code.upper()
+    if not (len(upper) == 2 and upper.isalpha() and upper != "ZZ" and upper in get_global("territory_currencies")):
+        raise ValueError(f"{code!r} is not a country code; write it like ES, CO, MX or NL")
+    return upper
 
 
 @dataclass(frozen=True)

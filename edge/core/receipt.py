@@ -13,6 +13,7 @@ from datetime import datetime
 from edge.core.i18n import N_
 from edge.core.l10n import Formats
 from edge.core.loyalty import Settlement
+from edge.core.money import cash_round
 
 _PAYMENT_WORDS = {  # the contract's payment methods, as the receipt words them
    "cash": N_("cash"), "card": N_("card")}
@@ -74,10 +75,14 @@ def render_receipt(s: Settlement, info: ReceiptInfo, width: int = 40) -> str:
     out.append(_row(tr._("TOTAL"), money(s.amount_due_cents), width))
     out.append(_row("  " + tr._("of which VAT"), money(s.vat_cents), width))
     method = tr._(_PAYMENT_WORDS.get(info.payment_method, info.payment_method))
-    paid = info.tendered_cents or s.amount_due_cents
+    due = s.amount_due_cents
+    if info.payment_method == "cash" and cash_round(due, fmt.currency) != due:
+        due = cash_round(due, fmt.currency)  # the currency's cash rule (COP to the peso, CHF to 0.05)
+        out.append(_row(tr._("Rounded for cash"), money(due), width))
+    paid = info.tendered_cents or due
     out.append(_row(tr._("Paid by {method}").format(method=method), money(paid), width))
     if info.payment_method == "cash" and info.tendered_cents is not None:
-        out.append(_row(tr._("Change"), money(info.tendered_cents - s.amount_due_cents), width))
+        out.append(_row(tr._("Change"), money(info.tendered_cents - due), width))
     if info.customer_name is not None:
         out.extend(_member_lines(s, info, fmt, width))
     out.append("-" * width)

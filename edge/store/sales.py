@@ -14,6 +14,7 @@ from edge.core.basket import Basket
 from edge.core.contract import PAYMENT_METHODS, EventType, ledger_event
 from edge.core.l10n import Formats
 from edge.core.loyalty import Balance, LoyaltyRules, check_redemption, redemption_limit
+from edge.core.money import cash_round
 from edge.core.offers import Offer
 from edge.core.receipt import ReceiptInfo, render_receipt
 from edge.db.connection import immediate
@@ -82,7 +83,8 @@ class SalesService:
             raise SaleError(f"unknown payment method {payment_method!r}")
         now = now or datetime.now(UTC)
         settlement = basket.settle(offers, now, self.rules, self.formats)
-        if tendered_cents is not None and payment_method == "cash" and tendered_cents < settlement.amount_due_cents:
+        cash_due = cash_round(settlement.amount_due_cents, self.formats.currency)
+        if tendered_cents is not None and payment_method == "cash" and tendered_cents < cash_due:
             raise SaleError("the cash tendered is less than the amount due")
         customer = basket.customer
         sale_id = uuid7()
