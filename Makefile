@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml deploy/system-packages.txt 2>/dev/null | cksum | cut -d' ' -f1)
 
-.PHONY: run demo test check lint typecheck bench soak clean system-deps wheelhouse i18n i18n-extract
+.PHONY: run demo test check lint typecheck complexity bench soak clean system-deps wheelhouse i18n i18n-extract
 
 $(STAMP): pyproject.toml deploy/system-packages.txt
 	@bash deploy/install-system-deps.sh deploy/system-packages.txt
@@ -30,7 +30,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-check: lint typecheck test
+# no function in edge/, sync/, devices/ over 80 lines or cyclomatic complexity 25 (radon; data literals aside)
+complexity: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:randomly tests/test_complexity.py
+
+check: lint typecheck complexity test
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

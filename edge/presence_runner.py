@@ -18,7 +18,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,7 +68,8 @@ class PresenceSnapshot:
     adverts_dropped: int = 0  # lost because the worker fell behind (buffer full, oldest dropped)
     anonymous_now: dict[str, int] = field(default_factory=dict)  # distinct other devices this hour, per zone
     offers_issued: int = 0  # since the runner started
-    errors: int = 0  # adverts/ticks that raised (logged; the runner carries on)
+    errors: int = 0  # adverts and periodic jobs that raised (logged; the runner carries on)
+    job_errors: dict[str, int] = field(default_factory=dict)  # of those, per periodic job ("reload": 2)
     updated_at: float = 0.0  # wall clock (unix seconds)
 
 
@@ -93,6 +94,47 @@ def status_words(status: SourceStatus, adapter: str) -> str:
     if status.state == STOPPED:
         return "stopped"
     return detail or status.state
+
+
+@dataclass
+class _WorkState:
+    """The worker thread's own state (no other thread touches it)."""
+
+    service: PresenceService
+    handled: int = 0  # adverts taken from the buffer
+    errors: int = 0  # adverts and jobs that raised
+    changed: bool = False  # the UI should re-read (told at most every CHANGE_EVERY_S)
+    dirty: bool = False  # the snapshot must be rebuilt now
+
+
+@dataclass
+class PeriodicJob:
+    """A job the presence worker runs once ``every_s`` seconds of ``clock`` have passed since its last run.
+
+    ``run(state, now)`` does the work; an exception is logged with the job's name and counted (in the job's
+    ``errors`` and the worker's), and the worker carries on: one failing job never stops presence."""
+
+    name: str
+    every_s: float
+    run: Callable[[_WorkState, float], None]
+    clock: Callable[[], float] = time.monotonic
+    last: float = 0.0
+    errors: int = 0
+
+    def start(self) -> None:
+        self.last = self.clock()
+
+    def run_if_due(self, state: _WorkState) -> None:
+        now = self.clock()
+        if now - self.last < self.every_s:
+            return
+        self.last = now
+        try:
+            self.run(state, now)
+        except Exception:
+            self.errors += 1
+            state.errors += 1
+            log.exception("presence %s failed", self.name)
 
 
 class PresenceRunner:
@@ -273,86 +315,55 @@ class PresenceRunner:
             log.warning(problem)
         return service
 
+    def _periodic_jobs(self) -> list[PeriodicJob]:
+        """The worker's periodic jobs, in the order each loop runs them (after the adverts of the loop)."""
+        return [
+            PeriodicJob("tick", TICK_EVERY_S, self._tick_job, clock=self._engine_now),
+            PeriodicJob("hub sightings", SIGHTINGS_EVERY_S, self._sightings_job),
+            PeriodicJob("analytics", min(self.analytics_every_s, 60.0), self._analytics_job),
+            PeriodicJob("reload", RELOAD_EVERY_S, self._reload_job),
+        ]
+
     def _work(self) -> None:
+        """The worker thread: adverts as they come, the periodic jobs when due, the snapshot and the UI told."""
         service = self._open_service()
         if service is None:
             self._ready.set()
             return
-        # changed: the UI should re-read (throttled); dirty: the snapshot must be rebuilt now
-        changed, dirty = [False], [False]
+        state = _WorkState(service)
 
         def on_event(event: PresenceEvent) -> None:
             if event.kind in (ENTER, EXIT):
-                changed[0] = dirty[0] = True
+                state.changed = state.dirty = True
 
         service.event_listeners.append(on_event)
-        handled = errors = 0
-        last_tick = self._engine_now()
-        last_snapshot = last_reload = last_sightings = last_analytics = time.monotonic()
+        jobs = self._periodic_jobs()
+        tick = jobs[0]
+        for job in jobs:
+            job.start()
+        last_snapshot = time.monotonic()
         self._send_analytics(service, force=False)  # the first period starts now (kept across restarts)
         last_change = last_snapshot - CHANGE_EVERY_S  # the first change is told at once
         self._set_snapshot(running=True)
-        self._refresh_snapshot(service, handled, errors)
+        self._refresh_snapshot(state)
         self._ready.set()
         try:
             while not self._stopping.is_set():
-                with self._cond:
-                    if not self._buffer:
-                        self._cond.wait(timeout=TICK_EVERY_S / 4)
-                    batch = list(self._buffer)
-                    self._buffer.clear()
+                batch = self._take_batch()
                 for advert in batch:
-                    try:
-                        advert = self._advance(advert)
-                        # tick first: a silence that ended with this advert is an exit, then a new enter
-                        if advert.time - last_tick >= TICK_EVERY_S:
-                            last_tick = advert.time
-                            # tick() returns ids of offers issued; enter/exit mark dirty via on_event
-                            if service.tick(advert.time):
-                                dirty[0] = True
-                        if service.handle_advert(advert):
-                            dirty[0] = True
-                    except Exception:  # one bad advert must not stop presence for the day
-                        errors += 1
-                        log.exception("presence failed on an advert")
-                    handled += 1
-                now = self._engine_now()
-                if now - last_tick >= TICK_EVERY_S:
-                    last_tick = now
-                    try:
-                        if service.tick(now):
-                            dirty[0] = True
-                    except Exception:
-                        errors += 1
-                        log.exception("presence tick failed")
+                    self._handle_advert(state, tick, advert)
+                for job in jobs:
+                    job.run_if_due(state)
                 real = time.monotonic()
-                if real - last_sightings >= SIGHTINGS_EVERY_S:
-                    last_sightings = real
-                    try:
-                        issued, problems = service.drain_sightings(self._engine_now())
-                        dirty[0] |= bool(issued)
-                        for problem in problems:
-                            log.info(problem)
-                    except Exception:
-                        errors += 1
-                        log.exception("hub sightings failed")
-                if real - last_analytics >= min(self.analytics_every_s, 60.0):
-                    last_analytics = real
-                    self._send_analytics(service, force=False)
-                if real - last_reload >= RELOAD_EVERY_S:
-                    last_reload = real
-                    with contextlib.suppress(Exception):
-                        service.reload()
-                        service.registry = load_registry(service.db, self.settings.ble.eid_window)
-                if dirty[0] or real - last_snapshot >= SNAPSHOT_EVERY_S:
-                    changed[0] |= dirty[0]
-                    dirty[0] = False
+                if state.dirty or real - last_snapshot >= SNAPSHOT_EVERY_S:
+                    state.changed |= state.dirty
+                    state.dirty = False
                     last_snapshot = real
-                    self._refresh_snapshot(service, handled, errors)
+                    self._refresh_snapshot(state, jobs)
                 elif batch:
-                    self._set_snapshot(adverts_handled=handled, errors=errors)
-                if changed[0] and real - last_change >= CHANGE_EVERY_S:
-                    changed[0] = False
+                    self._set_snapshot(adverts_handled=state.handled, errors=state.errors)
+                if state.changed and real - last_change >= CHANGE_EVERY_S:
+                    state.changed = False
                     last_change = real
                     self._call_on_loop(self._notify_change)
         except Exception as exc:  # e.g. the disk is full: say so in the status bar rather than go quiet
@@ -360,18 +371,67 @@ class PresenceRunner:
             self._call_on_loop(self._report, f"presence stopped - {exc}", str(exc))
         finally:
             self._send_analytics(service, force=True)
-            self._refresh_snapshot(service, handled, errors)
+            self._refresh_snapshot(state, jobs)
             service.db.close()
+
+    def _take_batch(self) -> list[Advert]:
+        """Every buffered advert (waiting up to a quarter tick for one)."""
+        with self._cond:
+            if not self._buffer:
+                self._cond.wait(timeout=TICK_EVERY_S / 4)
+            batch = list(self._buffer)
+            self._buffer.clear()
+        return batch
+
+    def _handle_advert(self, state: _WorkState, tick: PeriodicJob, advert: Advert) -> None:
+        """One advert; a silence it ends ticks the engine first (an exit, then a new enter). An advert that
+        raises is logged and counted: one bad advert must not stop presence for the day."""
+        try:
+            advert = self._advance(advert)
+            if advert.time - tick.last >= TICK_EVERY_S:
+                tick.last = advert.time
+                # tick() returns ids of offers issued; enter/exit mark dirty via on_event
+                if state.service.tick(advert.time):
+                    state.dirty = True
+            if state.service.handle_advert(advert):
+                state.dirty = True
+        except Exception:
+            state.errors += 1
+            log.exception("presence failed on an advert")
+        state.handled += 1
+
+    # the periodic jobs: each gets the worker state and its clock's now; the job wrapper logs and counts errors
+    def _tick_job(self, state: _WorkState, now: float) -> None:
+        if state.service.tick(now):
+            state.dirty = True
+
+    def _sightings_job(self, state: _WorkState, now: float) -> None:
+        issued, problems = state.service.drain_sightings(self._engine_now())
+        state.dirty |= bool(issued)
+        for problem in problems:
+            log.info(problem)
+
+    def _analytics_job(self, state: _WorkState, now: float) -> None:
+        self._queue_analytics(state.service, force=False)
+
+    def _reload_job(self, state: _WorkState, now: float) -> None:
+        """Consents, identities and rules the hub sent since: the rules and the beacon registry re-read."""
+        state.service.reload()
+        state.service.registry = load_registry(state.service.db, self.settings.ble.eid_window)
+
+    def _queue_analytics(self, service: PresenceService, *, force: bool) -> None:
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        enqueue_analytics_due(service.db, service.store_id, now, self.analytics_every_s, force=force)
 
     def _send_analytics(self, service: PresenceService, *, force: bool) -> None:
         """Queue the presence analytics for the hub when a period is complete (or the runner stops)."""
         try:
-            now = datetime.fromtimestamp(self.clock(), UTC)
-            enqueue_analytics_due(service.db, service.store_id, now, self.analytics_every_s, force=force)
+            self._queue_analytics(service, force=force)
         except Exception:  # analytics must never stop presence (or the till's shutdown)
             log.exception("presence analytics could not be queued")
 
-    def _refresh_snapshot(self, service: PresenceService, handled: int, errors: int) -> None:
+    def _refresh_snapshot(self, state: _WorkState, jobs: Sequence[PeriodicJob] = ()) -> None:
+        service = state.service
         try:
             present = service.present_with_offers()
         except Exception:
@@ -379,10 +439,11 @@ class PresenceRunner:
             present = self.snapshot().present
         self._set_snapshot(
             present=present,
-            adverts_handled=handled,
+            adverts_handled=state.handled,
             anonymous_now=service.anonymous.current(),
             offers_issued=len(service.offers_issued),
-            errors=errors,
+            errors=state.errors,
+            job_errors={job.name: job.errors for job in jobs if job.errors},
             updated_at=self.clock(),
         )
 

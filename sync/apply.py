@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlite_utils
 
-from edge.core.contract import ChangeKind, offer_params_problem
+from edge.core.contract import ChangeKind, offer_params_problem, parse_revocation_key
 from sync.outbox import utc_now_iso
 from sync.protocol import Change, ChangesPage
 
@@ -296,8 +296,8 @@ def _revocation(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) ->
     if key not in revoked:
         revoked.append(key)
     _put_state(conn, REVOCATIONS_KEY, revoked[-10_000:])
-    what, _, ident = key.partition(":")
-    if what == "coupon":
+    what, ident = parse_revocation_key(key)
+    if what == ChangeKind.COUPON:
         conn.execute("DELETE FROM coupons WHERE code = ? AND redeemed_at IS NULL", [ident])
 
 

@@ -16,22 +16,40 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from edge.cli.common import LAZY, add_data_dir_option, load_for, say
+from edge.cli.common import LAZY, add_data_dir_option, load_for, out, say
+from edge.core.contract import OFFER_KINDS
 from edge.core.errors import CliError
 from edge.settings import Settings
 
 HUB_DB_ENV = "STORE_EDGE_HUB_DB"
-OFFER_KINDS = ["percent_off", "amount_off_basket", "buy_x_get_y", "points_multiplier"]
 Command = Callable[[argparse.Namespace, Any], Any]
 
 
-def _hub_storage(args: argparse.Namespace) -> Any:
-    from sync.hub.storage import HubStorage
-
+def _hub_target(args: argparse.Namespace) -> str:
     target = args.db or os.environ.get(HUB_DB_ENV)
     if not target:
         target = str(load_for(args).data_dir / "hub.db")  # the device settings only when they are needed
-    return HubStorage.open(target)
+    return str(target)
+
+
+def _hub_storage(args: argparse.Namespace) -> Any:
+    from sync.hub.storage import HubError, HubStorage
+
+    try:
+        return HubStorage.open(_hub_target(args))
+    except HubError as exc:  # a schema this code cannot use: 'hub migrate', or a newer store-edge
+        raise CliError(str(exc), 1) from None
+
+
+def _migrate(args: argparse.Namespace, settings: Settings | None) -> int:
+    """``hub migrate``: the schema upgraded in place (implementation in ``sync/hub/migrate.py``)."""
+    from sync.hub.migrate import migrate_command
+    from sync.hub.storage import HubError
+
+    try:
+        return migrate_command(_hub_target(args), out(args))
+    except HubError as exc:
+        raise CliError(str(exc), 1) from None
 
 
 def _hub_command(fn: Command) -> Callable[[argparse.Namespace, Settings | None], int]:
@@ -133,9 +151,10 @@ def _set_webhook(args: argparse.Namespace, s: Any) -> None:
 
 
 def _seed_demo(args: argparse.Namespace, s: Any) -> None:
-    from sync.hub.server import seed_demo
+    from edge.demo.seed import seed_hub  # the one demo dataset (the hub itself holds none)
 
-    say(args, f"demo data seeded; enrolment code for till-1: {seed_demo(s)}")
+    seed_hub(s, "demo-store")
+    say(args, f"demo data seeded; enrolment code for till-1: {s.create_device('demo-store', 'till-1')}")
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -156,6 +175,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
     _register_serve(add)
     _register_admin(add)
+    sp = sub.add_parser("migrate", help="upgrade the hub database schema in place (data kept)",
+                        description="Upgrade the hub database schema in place (data kept).")
+    sp.add_argument("--db", default=None,
+                    help=f"SQLite file or postgresql:// DSN (default ${HUB_DB_ENV} or DATA_DIR/hub.db)")
+    add_data_dir_option(sp, f"the data directory whose hub.db is used when neither --db nor ${HUB_DB_ENV} is given")
+    sp.set_defaults(handler=_migrate, settings=LAZY)
     from sync.hub.admin_cli import register as register_presence_admin
 
     register_presence_admin(add)  # tags, EID keys, store beacons, rules, consent, revocations, erasure

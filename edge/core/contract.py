@@ -70,6 +70,17 @@ class ChangeKind(StrEnum):
     TOKEN_SIGHTING = "token_sighting"
 
 
+def revocation_key(kind: str, ident: str) -> str:
+    """The key of a ``revocation`` change: what was revoked (``coupon`` or ``signing_key``) and its id."""
+    return f"{kind}:{ident}"
+
+
+def parse_revocation_key(key: str) -> tuple[str, str]:
+    """``revocation_key`` read back: (kind, id); the kind is ``""`` for a key without one."""
+    kind, sep, ident = key.partition(":")
+    return (kind, ident) if sep else ("", key)
+
+
 # ============================================================================================ declared ranges
 # Each bound is far above what an honest till sends (tests/core/test_contract.py runs the demo's sales and a
 # store-day simulation through check_event_payload) and far below what breaks a 64-bit column or a float.
@@ -123,6 +134,10 @@ class Str:
     lo: int = 0
     hi: int = MAX_TEXT_CHARS
 
+    def ok(self, value: Any) -> bool:
+        return (isinstance(value, str) and self.lo <= len(value) <= self.hi
+                and ((value.isascii() and "\x00" not in value) or text_problem(value) is None))
+
     def problem(self, value: Any) -> str | None:
         if not isinstance(value, str) or not self.lo <= len(value) <= self.hi:
             return f"must be a string of {self.lo} to {self.hi} characters"
@@ -136,10 +151,11 @@ class Int:
     lo: int
     hi: int
 
+    def ok(self, value: Any) -> bool:
+        return (type(value) is int or _is_int(value)) and self.lo <= value <= self.hi
+
     def problem(self, value: Any) -> str | None:
-        if (type(value) is int or _is_int(value)) and self.lo <= value <= self.hi:
-            return None
-        return f"must be a whole number from {self.lo} to {self.hi}"
+        return None if self.ok(value) else f"must be a whole number from {self.lo} to {self.hi}"
 
 
 @dataclass(frozen=True)
@@ -149,10 +165,11 @@ class Num:
     lo: float
     hi: float
 
+    def ok(self, value: Any) -> bool:
+        return _is_number(value) and self.lo <= value <= self.hi
+
     def problem(self, value: Any) -> str | None:
-        if _is_number(value) and self.lo <= value <= self.hi:
-            return None
-        return f"must be a finite number from {self.lo:g} to {self.hi:g}"
+        return None if self.ok(value) else f"must be a finite number from {self.lo:g} to {self.hi:g}"
 
 
 @dataclass(frozen=True)
@@ -161,16 +178,22 @@ class OneOf:
 
     values: tuple[str, ...]
 
+    def ok(self, value: Any) -> bool:
+        return isinstance(value, str) and value in self.values
+
     def problem(self, value: Any) -> str | None:
-        return None if value in self.values else f"must be one of {', '.join(self.values)}"
+        return None if self.ok(value) else f"must be one of {', '.join(self.values)}"
 
 
 @dataclass(frozen=True)
 class Obj:
     """A JSON object; its contents pass the generic checks only (finite numbers, clean strings)."""
 
+    def ok(self, value: Any) -> bool:
+        return isinstance(value, dict)
+
     def problem(self, value: Any) -> str | None:
-        return None if isinstance(value, dict) else "must be a JSON object"
+        return None if self.ok(value) else "must be a JSON object"
 
 
 @dataclass(frozen=True)
@@ -179,6 +202,10 @@ class Items:
 
     fields: tuple[Field, ...]
     max_items: int
+
+    def ok(self, value: Any) -> bool:
+        return (isinstance(value, list) and len(value) <= self.max_items
+                and all(isinstance(item, dict) and _fields_ok(self.fields, item) for item in value))
 
     def problem(self, value: Any) -> str | None:
         if not isinstance(value, list) or len(value) > self.max_items:
@@ -228,7 +255,24 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _fields_ok(fields: tuple[Field, ...], payload: Mapping[str, Any]) -> bool:
+    """The fast path: True when every field passes (no sentence built); aliases and absences go the slow way."""
+    for f in fields:
+        value = payload.get(f.name, _MISSING)
+        if value is _MISSING:
+            if f.required or f.aliases:
+                return False
+        elif value is None:
+            if not f.nullable:
+                return False
+        elif not f.kind.ok(value):
+            return False
+    return True
+
+
 def _fields_problem(fields: tuple[Field, ...], payload: Mapping[str, Any]) -> str | None:
+    if _fields_ok(fields, payload):
+        return None
     for f in fields:
         problem = f.problem(payload)
         if problem:
@@ -426,6 +470,15 @@ def check_event_payload(event_type: str, payload: Any) -> str | None:
 MAX_MULTIPLIER = 1000
 
 
+class OfferKind(StrEnum):
+    """The offer kinds the engine prices (the wire's ``kind``); each has its entry in ``OFFER_KINDS``."""
+
+    PERCENT_OFF = "percent_off"
+    BUY_X_GET_Y = "buy_x_get_y"
+    AMOUNT_OFF_BASKET = "amount_off_basket"
+    POINTS_MULTIPLIER = "points_multiplier"
+
+
 class OfferRole(StrEnum):
     """Where an offer kind acts in pricing (``edge.core.offers`` module docstring, rules 2-4)."""
 
@@ -486,10 +539,10 @@ def _points_multiplier(kind: str, params: Mapping[str, Any]) -> str | None:
 OFFER_KINDS: Mapping[str, OfferKindSpec] = {
     spec.kind: spec
     for spec in (
-        OfferKindSpec("percent_off", OfferRole.LINE, _percent_off),
-        OfferKindSpec("buy_x_get_y", OfferRole.LINE, _buy_x_get_y),
-        OfferKindSpec("amount_off_basket", OfferRole.BASKET, _amount_off_basket),
-        OfferKindSpec("points_multiplier", OfferRole.MULTIPLIER, _points_multiplier),
+        OfferKindSpec(OfferKind.PERCENT_OFF, OfferRole.LINE, _percent_off),
+        OfferKindSpec(OfferKind.BUY_X_GET_Y, OfferRole.LINE, _buy_x_get_y),
+        OfferKindSpec(OfferKind.AMOUNT_OFF_BASKET, OfferRole.BASKET, _amount_off_basket),
+        OfferKindSpec(OfferKind.POINTS_MULTIPLIER, OfferRole.MULTIPLIER, _points_multiplier),
     )
 }
 

@@ -60,15 +60,8 @@ def _iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def demo_dataset(seed: int = 7, now: datetime | None = None, locale: str = "en") -> dict[str, list[dict[str, Any]]]:
-    """The demo store's data, in the edge database's shapes (JSON columns as text).
-
-    ``locale`` ``es``: the Spanish variant (``edge.demo.spanish``): the same data, read in Spanish.
-    """
-    spanish = locale.lower().startswith("es")
-    name_of = es.spanish_name if spanish else str
-    rng = random.Random(seed)
-    now = now or datetime.now(UTC)
+def _products(rng: random.Random) -> list[dict[str, Any]]:
+    """210 packaged products (7 categories x 10 stems x 3 variants) and 4 weighed at the counters."""
     products: list[dict[str, Any]] = []
     n = 1
     for category, (vat, stems) in CATEGORIES.items():
@@ -76,7 +69,7 @@ def demo_dataset(seed: int = 7, now: datetime | None = None, locale: str = "en")
             for variant in VARIANTS:
                 base = rng.randint(79, 1299)
                 price = base + (60 if variant == " Organic" else 0) + (150 if variant == " Family Size" else 0)
-                products.append({"gtin": demo_gtin(n), "name": name_of(f"{stem}{variant}".strip()),
+                products.append({"gtin": demo_gtin(n), "name": f"{stem}{variant}".strip(),
                                  "price_cents": price - price % 5 + 4 if price % 5 else price - 1,
                                  "vat_rate_bp": vat, "category": category})  # fmt: skip
                 n += 1
@@ -84,48 +77,69 @@ def demo_dataset(seed: int = 7, now: datetime | None = None, locale: str = "en")
     for ref, name, per_kg, category in [("00101", "Old Gouda", 1890, "Deli"), ("00102", "Serrano Ham", 3290, "Deli"),
                                         ("00103", "Olives Mix", 1450, "Deli"), ("00104", "Loose Tomatoes", 399,
                                         "Produce")]:  # fmt: skip
-        products.append({"gtin": "0" + with_check_digit(f"28{ref}00000"), "name": name_of(f"{name} (per kg)"),
+        products.append({"gtin": "0" + with_check_digit(f"28{ref}00000"), "name": f"{name} (per kg)",
                          "price_cents": per_kg, "vat_rate_bp": 900, "category": category, "item_reference": ref,
                          "unit": "kg"})  # fmt: skip
+    return products
+
+
+def _purchases(rng: random.Random, i: int, products: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """Customer ``i``'s recent purchases in the store, on the web and in the app, newest first."""
+    purchases = []
+    for k in range(rng.randint(1, 4)):
+        p = rng.choice(products)
+        when = now - timedelta(days=rng.randint(1, 90))
+        channel = rng.choice(["store", "web", "app"])
+        qty = rng.randint(1, 3)
+        purchases.append({"channel": channel, "id": f"{channel.upper()}-{i}-{k}", "store_id": None,
+                          "total_cents": p["price_cents"] * qty, "created_at": _iso(when),
+                          "items": [{"gtin": p["gtin"], "name": p["name"], "qty": qty}]})  # fmt: skip
+    purchases.sort(key=lambda x: x["created_at"], reverse=True)
+    return purchases
+
+
+def _pickups(rng: random.Random, i: int, products: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """A web order ready for pickup for every sixth customer."""
+    if i % 6:
+        return []
+    count = rng.randint(1, 6)
+    ready = now - timedelta(hours=rng.randint(1, 48))
+    items = [products[(i * 7 + k) % len(products)] for k in range(count)]
+    return [{"order_id": f"WEB-{10_000 + i}", "status": "ready",
+             "total_cents": sum(int(str(x["price_cents"])) for x in items), "created_at": _iso(ready),
+             "items": [{"gtin": x["gtin"], "name": x["name"], "qty": 1} for x in items]}]  # fmt: skip
+
+
+def _customers(rng: random.Random, products: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """54 customers: 25 Bronze, 17 Silver, 12 Gold; C1001 holds 1,500 points; every other one consents to
+    location; every tenth has a birthday this month."""
     customers: list[dict[str, Any]] = []
     tiers = ["Bronze"] * 25 + ["Silver"] * 17 + ["Gold"] * 12
     for i, tier in enumerate(tiers, start=1):
-        first, last = es.spanish_person(i) if spanish else (FIRST[i % len(FIRST)], LAST[i % len(LAST)])
+        first, last = FIRST[i % len(FIRST)], LAST[i % len(LAST)]
         spend = {"Bronze": rng.randint(0, 49_999), "Silver": rng.randint(50_000, 149_999),
                  "Gold": rng.randint(150_000, 400_000)}[tier]  # fmt: skip
         birthday = date(rng.randint(1950, 2004), now.month if i % 10 == 0 else rng.randint(1, 12), rng.randint(1, 28))
-        purchases = []
-        for k in range(rng.randint(1, 4)):
-            p = rng.choice(products)
-            when = now - timedelta(days=rng.randint(1, 90))
-            channel = rng.choice(["store", "web", "app"])
-            qty = rng.randint(1, 3)
-            purchases.append({"channel": channel, "id": f"{channel.upper()}-{i}-{k}", "store_id": None,
-                              "total_cents": p["price_cents"] * qty, "created_at": _iso(when),
-                              "items": [{"gtin": p["gtin"], "name": p["name"], "qty": qty}]})  # fmt: skip
-        purchases.sort(key=lambda x: x["created_at"], reverse=True)
-        pickups = []
-        if i % 6 == 0:
-            count = rng.randint(1, 6)
-            ready = now - timedelta(hours=rng.randint(1, 48))
-            items = [products[(i * 7 + k) % len(products)] for k in range(count)]
-            pickups.append({"order_id": f"WEB-{10_000 + i}", "status": "ready",
-                            "total_cents": sum(int(str(x["price_cents"])) for x in items), "created_at": _iso(ready),
-                            "items": [{"gtin": x["gtin"], "name": x["name"], "qty": 1} for x in items]})  # fmt: skip
+        purchases = _purchases(rng, i, products, now)
+        pickups = _pickups(rng, i, products, now)
         rewards = []
         if tier == "Gold":
-            rewards.append({"name": es.REWARDS["Free coffee"] if spanish else "Free coffee", "expires": (now + timedelta(days=30)).strftime("%Y-%m-%d")})
+            rewards.append({"name": "Free coffee", "expires": (now + timedelta(days=30)).strftime("%Y-%m-%d")})
         customers.append({
             "id": f"C{1000 + i}", "card_number": demo_card(i), "display_name": f"{first} {last}",
-            "phone_hash": contact_hash("phone", es.spanish_phone(i), "ES") if spanish
-            else contact_hash("phone", f"06{12345600 + i}", "NL"),
+            "phone_hash": contact_hash("phone", f"06{12345600 + i}", "NL"),
             "email_hash": contact_hash("email", f"{first.lower()}.{i}@example.com"),
             "tier": tier, "confirmed_points": rng.randint(0, 5_000) if i != 1 else 1_500, "spend_12m_cents": spend,
             "consents": json.dumps({"marketing": i % 3 != 0, "location": i % 2 == 0}),
-            "birthday": birthday.isoformat(), "preferences": json.dumps(_preferences(i, spanish)),
+            "birthday": birthday.isoformat(), "preferences": json.dumps({"receipt": "paper" if i % 4 else "email"}),
             "recent_purchases": json.dumps(purchases), "pickup_orders": json.dumps(pickups),
             "rewards": json.dumps(rewards),
         })  # fmt: skip
+    return customers
+
+
+def _offers(products: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """Every kind of offer (``edge.core.contract.OFFER_KINDS``), tier, birthday, coupon and personal ones."""
     dairy_milk = [products[0]["gtin"], products[3]["gtin"]]
     in_a_month = (now + timedelta(days=30)).isoformat()
     offers: list[dict[str, Any]] = [
@@ -151,25 +165,27 @@ def demo_dataset(seed: int = 7, now: datetime | None = None, locale: str = "en")
     for o in offers:
         o["params"] = json.dumps(o["params"])
         o["tiers"] = json.dumps(o.get("tiers", []))
+    return offers
+
+
+def demo_dataset(seed: int = 7, now: datetime | None = None, locale: str = "en") -> dict[str, list[dict[str, Any]]]:
+    """The demo store's data, in the edge database's shapes (JSON columns as text): ``products``,
+    ``customers``, ``offers``, ``coupons``. Deterministic for a ``seed`` (dates relative to ``now``).
+    ``locale`` ``es``: the Spanish variant (``edge.demo.spanish``), the same data read in Spanish."""
+    rng = random.Random(seed)
+    now = now or datetime.now(UTC)
+    products = _products(rng)
+    customers = _customers(rng, products, now)
     coupons: list[dict[str, Any]] = [
         {"code": "SAVE3-ALPHA", "offer_id": "OFF-COUPON3", "customer_id": None, "single_use": 1},
         {"code": "SAVE3-BRAVO", "offer_id": "OFF-COUPON3", "customer_id": None, "single_use": 1},
         {"code": "SAVE3-C1001", "offer_id": "OFF-COUPON3", "customer_id": "C1001", "single_use": 1},
     ]
     # packed and weighed before sale: a GS1-128 / DataBar label gives its net weight in AI 310n (GS1's example GTIN)
-    products.append({"gtin": "09506000134352", "name": name_of("Smoked Salmon (per kg)"), "price_cents": 2990,
+    products.append({"gtin": "09506000134352", "name": "Smoked Salmon (per kg)", "price_cents": 2990,
                      "vat_rate_bp": 900, "category": "Deli", "unit": "kg"})  # fmt: skip
-    for o in offers if spanish else []:
-        o["name"] = es.OFFERS.get(o["name"], o["name"])
-    return {"products": products, "customers": customers, "offers": offers, "coupons": coupons}
-
-
-def _preferences(i: int, spanish: bool) -> dict[str, str]:
-    """A demo member's profile preferences; in the Spanish store every 13th member reads English."""
-    prefs = {"receipt": "paper" if i % 4 else "email"}
-    if spanish:
-        prefs["language"] = "en" if i % 13 == 0 else "es"
-    return prefs
+    data = {"products": products, "customers": customers, "offers": _offers(products, now), "coupons": coupons}
+    return es.localise_dataset(data) if locale.lower().startswith("es") else data
 
 
 def seed_demo(db: sqlite_utils.Database, seed: int = 7, now: datetime | None = None,

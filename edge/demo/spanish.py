@@ -7,7 +7,10 @@ against the demo holds in both. Category names stay the dataset's codes (offers 
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+from edge.core.contacts import contact_hash
 
 STORE = {"name": "Supermercado Demo", "locale": "es_ES", "currency": "EUR", "timezone": "Europe/Madrid",
          "country": "ES"}  # fmt: skip
@@ -74,13 +77,35 @@ def spanish_phone(i: int) -> str:
 
 
 def localise_dataset(data: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
-    """``data`` (``demo_dataset``'s shapes) with its readable texts in Spanish, in place; returns it."""
-    renamed = {}
+    """``data`` (``demo_dataset``'s shapes) with what people read in Spanish, in place; returns it.
+
+    Products, offers, rewards and past orders' item names; each customer's name, e-mail and phone (a
+    Spanish mobile, hashed as read in ES) and profile language (every 13th member chose English).
+    """
     for p in data["products"]:
-        renamed[p["name"]] = p["name"] = spanish_name(p["name"])
+        p["name"] = spanish_name(p["name"])
     for o in data["offers"]:
         o["name"] = OFFERS.get(o["name"], o["name"])
+    for c in data["customers"]:
+        _localise_customer(c)
     return data
+
+
+def _localise_customer(c: dict[str, Any]) -> None:
+    i = int(c["id"][1:]) - 1000
+    first, last = spanish_person(i)
+    c["display_name"] = f"{first} {last}"
+    c["phone_hash"] = contact_hash("phone", spanish_phone(i), "ES")
+    c["email_hash"] = contact_hash("email", f"{first.lower()}.{i}@example.com")
+    prefs = json.loads(c["preferences"])
+    prefs["language"] = "en" if i % 13 == 0 else "es"
+    c["preferences"] = json.dumps(prefs)
+    c["rewards"] = json.dumps([{**r, "name": REWARDS.get(r["name"], r["name"])} for r in json.loads(c["rewards"])])
+    for key in ("recent_purchases", "pickup_orders"):
+        orders = json.loads(c[key])
+        for order in orders:
+            order["items"] = [{**item, "name": spanish_name(item["name"])} for item in order["items"]]
+        c[key] = json.dumps(orders)
 
 
 def spanish_person(i: int) -> tuple[str, str]:

@@ -30,8 +30,9 @@ import signal
 import sqlite3
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from devices.beacons.adverts import Advert, full_uuid
 from devices.beacons.eid import compute_eid
@@ -41,7 +42,7 @@ from edge.db.connection import open_database
 from edge.simulate.common import SIM_HUB, SIM_UUID, read_json, wait_until, write_json
 from edge.store.presence_store import PresenceService, ensure_schema, save_rule
 from sync import credentials, outbox
-from sync.client import SyncClient, SyncStatus, SyncWorker
+from sync.client import SyncClient, SyncWorker
 
 log = logging.getLogger("presence_worker")
 
@@ -175,7 +176,7 @@ def provision(db_path: Path) -> None:
         db.close()
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="presence_worker")
     p.add_argument("--data-dir", type=Path, required=True)
     p.add_argument("--hub-url", required=True)
@@ -186,7 +187,86 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--day-start", type=float, required=True)
     p.add_argument("--duration", type=float, required=True)
     p.add_argument("--deadline", type=float, required=True)
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+@dataclass
+class _Floor:
+    """The walkers of the day and who is on the floor at the current simulated second."""
+
+    walkers: list[Walker]
+    active: list[Walker]
+    nxt: int  # the next walker to arrive
+    fed: int  # adverts fed so far today (this run and the ones before a kill)
+    next_due: dict[str, float] = field(default_factory=dict)  # address -> simulated time of its next advert
+    eids: EidClock = field(default_factory=EidClock)
+
+    @classmethod
+    def resume(cls, walkers: list[Walker], t0: int, fed: int) -> _Floor:
+        """The floor as it was at simulated second ``t0`` (a restarted worker resumes there)."""
+        starts = [w.start for w in walkers]
+        nxt = bisect.bisect_right(starts, t0)
+        return cls(walkers, [w for w in walkers[:nxt] if w.end > t0], nxt, fed)
+
+    def play_second(self, service: PresenceService, second: int, seed: int) -> None:
+        """Arrivals, then every advert due in ``[second, second + 1)`` fed to presence, then the tick."""
+        while self.nxt < len(self.walkers) and self.walkers[self.nxt].start <= second:
+            self.active.append(self.walkers[self.nxt])
+            self.nxt += 1
+        rng = random.Random(f"{seed}:{second}")
+        still = []
+        for w in self.active:
+            if w.end <= second:
+                self.next_due.pop(w.address, None)
+                continue
+            still.append(w)
+            due = self.next_due.get(w.address, w.start)
+            while due < second + 1:
+                if due >= second:
+                    service.handle_advert(make_advert(w, due, rng, self.eids))
+                    self.fed += 1
+                due += rng.expovariate(1.0 / w.every_s)
+            self.next_due[w.address] = due
+        self.active = still
+        service.tick(float(second + 1))
+
+
+def _play_day(args: argparse.Namespace, service: PresenceService, state: dict[str, Any], state_path: Path) -> bool:
+    """The simulated day from where the last run stopped, paced to the wall clock; False past the deadline."""
+    sim_s = args.sim_hours * 3600
+    t0 = int(state["sim_t"])
+    floor = _Floor.resume(plan_day(args.seed, sim_s, args.adverts), t0, int(state.get("fed", 0)))
+    end = int(sim_s) + 200  # 200 s of silence after closing: everyone's exit is recorded
+    for second in range(t0, end):
+        wait_until(args.day_start + args.duration * second / end, args.deadline)
+        if time.time() > args.deadline:
+            return False
+        floor.play_second(service, second, args.seed)
+        if (second + 1) % SAVE_EVERY_S == 0:
+            write_json(state_path, {**state, "sim_t": second + 1, "fed": floor.fed})
+    write_json(state_path, {**state, "sim_t": end, "fed": floor.fed, "finished": True,
+                            "offers_issued_this_run": len(service.offers_issued)})
+    return True
+
+
+def _close(data_dir: Path, db: Any, sync: SyncWorker, deadline: float) -> int:
+    """The day is over: the sync thread keeps pushing and pulling until the orchestrator closes the run
+    (``close.json``); 0 when the outbox is empty then, 4 otherwise or past the deadline."""
+    while time.time() < deadline:
+        if (data_dir / "close.json").exists():
+            sync.stop(timeout=10)
+            try:
+                return 0 if outbox.pending_count(db) == 0 else 4
+            except sqlite3.Error:
+                return 4
+        time.sleep(0.1)
+    return 4
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The presence box of a simulated store: waits for the customers, provisions, plays the day, syncs.
+    Exit 0 when everything it recorded reached the hub, 4 past the deadline or with events left."""
+    args = _parse(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s floor %(levelname)s %(message)s")
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     data_dir: Path = args.data_dir
@@ -195,16 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     state = read_json(state_path, {"sim_t": 0, "fed": 0, "restarts": -1})
     state["restarts"] = int(state.get("restarts", -1)) + 1
     write_json(state_path, state)
-
-    cred = credentials.load(data_dir)
-    client = SyncClient(lambda: open_database(db_path), cred, SIM_HUB, hub_url=args.hub_url)
-    online = [False]
-
-    def listen(status: SyncStatus) -> None:
-        online[0] = bool(status.online)
-
-    client.add_listener(listen)
-    sync = SyncWorker(client).start()
+    sync = SyncWorker(SyncClient(lambda: open_database(db_path), credentials.load(data_dir), SIM_HUB,
+                                 hub_url=args.hub_url)).start()
     try:
         db = open_database(db_path)
         while db.execute("SELECT count(*) FROM customers WHERE card_number IS NOT NULL").fetchone()[0] < 54:
@@ -214,53 +286,9 @@ def main(argv: list[str] | None = None) -> int:
         provision(db_path)
         service = PresenceService(db, store_id=args.store_id, opening_hours="00:00-23:59",
                                   engine=PresenceEngine(), wall_clock=time.time)
-        sim_s = args.sim_hours * 3600
-        walkers = plan_day(args.seed, sim_s, args.adverts)
-        starts = [w.start for w in walkers]
-        eids = EidClock()
-        t0 = int(state["sim_t"])
-        active: list[Walker] = [w for w in walkers[: bisect.bisect_right(starts, t0)] if w.end > t0]
-        nxt = bisect.bisect_right(starts, t0)
-        next_due: dict[str, float] = {}
-        fed = int(state.get("fed", 0))
-        end = int(sim_s) + 200  # 200 s of silence after closing: everyone's exit is recorded
-        for second in range(t0, end):
-            wait_until(args.day_start + args.duration * second / end, args.deadline)
-            if time.time() > args.deadline:
-                return 4
-            while nxt < len(walkers) and walkers[nxt].start <= second:
-                active.append(walkers[nxt])
-                nxt += 1
-            rng = random.Random(f"{args.seed}:{second}")
-            still = []
-            for w in active:
-                if w.end <= second:
-                    next_due.pop(w.address, None)
-                    continue
-                still.append(w)
-                due = next_due.get(w.address, w.start)
-                while due < second + 1:
-                    if due >= second:
-                        service.handle_advert(make_advert(w, due, rng, eids))
-                        fed += 1
-                    due += rng.expovariate(1.0 / w.every_s)
-                next_due[w.address] = due
-            active = still
-            service.tick(float(second + 1))
-            if (second + 1) % SAVE_EVERY_S == 0:
-                write_json(state_path, {**state, "sim_t": second + 1, "fed": fed})
-        write_json(state_path, {**state, "sim_t": end, "fed": fed, "finished": True,
-                                "offers_issued_this_run": len(service.offers_issued)})
-        # the day is over here: the sync thread keeps pushing and pulling until the orchestrator closes it
-        while time.time() < args.deadline:
-            if (data_dir / "close.json").exists():
-                sync.stop(timeout=10)
-                try:
-                    return 0 if outbox.pending_count(db) == 0 else 4
-                except sqlite3.Error:
-                    return 4
-            time.sleep(0.1)
-        return 4
+        if not _play_day(args, service, state, state_path):
+            return 4
+        return _close(data_dir, db, sync, args.deadline)
     finally:
         sync.stop(timeout=10)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -85,7 +86,35 @@ def _compare(report: Report, what: str, edge: Counter[str] | set[str], hub: Coun
     return row
 
 
+@dataclass
+class _Day:
+    """What every check reads: the run's record, each device's ``store.db`` and the hub's ``hub.db`` (read-only)."""
+
+    run: dict[str, Any]
+    devices: dict[str, dict[str, Any]]
+    edges: dict[str, sqlite3.Connection]
+    hub: sqlite3.Connection
+    run_dir: Path
+
+    def hub_dups(self, event_type: str, key: str) -> int:
+        """Records the hub received as two different events of ``event_type`` (same payload ``key``)."""
+        return sum(n - 1 for (n,) in _all(
+            self.hub, f"SELECT count(*) FROM events WHERE type = ? GROUP BY json_extract(payload, '$.{key}') "
+            "HAVING count(*) > 1", [event_type]))
+
+    def edge_count(self, sql: str, params: list[Any] | None = None) -> Counter[str]:
+        """The first column of ``sql`` over every edge, counted (a key held twice counts twice)."""
+        out: Counter[str] = Counter()
+        for conn in self.edges.values():
+            out.update(r[0] for r in _all(conn, sql, params))
+        return out
+
+
+Check = Callable[[Report, _Day], None]
+
+
 def reconcile(run_dir: Path) -> Report:
+    """Reconcile a finished run directory; each of ``CHECKS`` adds its rows (in the table's order)."""
     run_dir = Path(run_dir)
     run = json.loads((run_dir / "run.json").read_text())
     report = Report()
@@ -93,7 +122,9 @@ def reconcile(run_dir: Path) -> Report:
     edges = {name: _ro(Path(d["data_dir"]) / "store.db") for name, d in devices.items()}
     hub = _ro(Path(run["hub_db"]))
     try:
-        _check(report, run, devices, edges, hub, run_dir)
+        day = _Day(run, devices, edges, hub, run_dir)
+        for check in CHECKS:
+            check(report, day)
     finally:
         for conn in edges.values():
             conn.close()
@@ -105,157 +136,160 @@ def _all(conn: sqlite3.Connection, sql: str, params: list[Any] | None = None) ->
     return conn.execute(sql, params or []).fetchall()
 
 
-def _check(report: Report, run: dict[str, Any], devices: dict[str, dict[str, Any]],
-           edges: dict[str, sqlite3.Connection], hub: sqlite3.Connection, run_dir: Path) -> None:
-    names = list(devices)
-    marks = ",".join("?" * len(names))
-
-    # outbox: everything each device wrote left it, and the hub holds each event once
+def _outbox_events(report: Report, day: _Day) -> None:
+    """Everything each device wrote left it, and the hub holds each event once."""
     edge_events: Counter[str] = Counter()
     unsent = dead = 0
-    for conn in edges.values():
+    for conn in day.edges.values():
         for event_id, state in _all(conn, "SELECT event_id, state FROM outbox"):
             edge_events[event_id] += 1
             unsent += state in ("pending", "in_flight")
             dead += state == "dead"
-    hub_events = {r[0] for r in _all(hub, f"SELECT event_id FROM events WHERE device_id IN ({marks})", names)}
+    names = list(day.devices)
+    hub_events = {r[0] for r in _all(day.hub, f"SELECT event_id FROM events WHERE device_id IN "
+                                              f"({','.join('?' * len(names))})", names)}
     row = _compare(report, "outbox events", edge_events, hub_events)
     if unsent or dead:
         row.verdict, row.note = MISMATCH, f"{unsent} still unsent, {dead} dead letters at the edges"
 
-    def hub_dups(event_type: str, key: str) -> int:
-        return sum(n - 1 for (n,) in _all(
-            hub, f"SELECT count(*) FROM events WHERE type = ? GROUP BY json_extract(payload, '$.{key}') "
-            "HAVING count(*) > 1", [event_type]))
 
-    # sales
-    edge_sales: Counter[str] = Counter()
-    for conn in edges.values():
-        edge_sales.update(r[0] for r in _all(conn, "SELECT id FROM sales"))
-    hub_sales = {r[0] for r in _all(hub, "SELECT sale_id FROM sales")}
-    _compare(report, "sales", edge_sales, hub_sales, hub_dups(EventType.SALE_COMPLETED, "id"))
-
-    # a sale is all or nothing: lines present, ledger rows as the sale says, one sale.completed event
+def _sales(report: Report, day: _Day) -> None:
+    """Every sale at the hub once; and each sale all or nothing at its till: lines present, ledger rows as the
+    sale says, exactly one ``sale.completed`` event."""
+    edge_sales = day.edge_count("SELECT id FROM sales")
+    hub_sales = {r[0] for r in _all(day.hub, "SELECT sale_id FROM sales")}
+    _compare(report, "sales", edge_sales, hub_sales, day.hub_dups(EventType.SALE_COMPLETED, "id"))
     partial = 0
-    for conn in edges.values():
+    for conn in day.edges.values():
         bad = {r[0] for r in _all(conn, """SELECT s.id FROM sales s WHERE NOT EXISTS (SELECT 1 FROM sale_lines l
             WHERE l.sale_id = s.id) OR (s.customer_id IS NOT NULL AND s.points_earned > 0 AND NOT EXISTS
             (SELECT 1 FROM ledger g WHERE g.sale_id = s.id AND g.kind = 'earn')) OR (s.points_redeemed > 0 AND
             NOT EXISTS (SELECT 1 FROM ledger g WHERE g.sale_id = s.id AND g.kind = 'burn'))""")}
         # one sale.completed event per sale: counted in one pass (a correlated subquery is quadratic)
         completed = Counter(r[0] for r in _all(
-            conn, "SELECT json_extract(payload, '$.id') FROM outbox WHERE type = 'sale.completed'"))
+            conn, "SELECT json_extract(payload, '$.id') FROM outbox WHERE type = ?", [EventType.SALE_COMPLETED]))
         bad |= {r[0] for r in _all(conn, "SELECT id FROM sales") if completed.get(r[0], 0) != 1}
         partial += len(bad)
-    n_sales = len(edge_sales)
-    report.rows.append(Row("sales complete (lines, ledger, event)", n_sales, len(hub_sales), partial, 0,
+    report.rows.append(Row("sales complete (lines, ledger, event)", len(edge_sales), len(hub_sales), partial, 0,
                            MISMATCH if partial else OK))
 
-    # ledger entries, compared field by field
+
+def _ledger(report: Report, day: _Day) -> None:
+    """Ledger entries, compared field by field (customer, kind, points, store)."""
     edge_ledger: Counter[str] = Counter()
     edge_rows: dict[str, tuple[Any, ...]] = {}
-    for name, conn in edges.items():
+    for name, conn in day.edges.items():
         for entry_id, cid, kind, points in _all(conn, "SELECT entry_id, customer_id, kind, points FROM ledger"):
             edge_ledger[entry_id] += 1
-            edge_rows[entry_id] = (cid, kind, int(points), devices[name]["store"])
+            edge_rows[entry_id] = (cid, kind, int(points), day.devices[name]["store"])
     hub_rows = {r[0]: (r[1], r[2], int(r[3]), r[4]) for r in _all(
-        hub, "SELECT entry_id, customer_id, kind, points, store_id FROM ledger WHERE store_id != 'hub'")}
-    row = _compare(report, "ledger entries", edge_ledger, set(hub_rows), hub_dups(EventType.LEDGER_EARN, "entry_id")
-                   + hub_dups(EventType.LEDGER_BURN, "entry_id"))
+        day.hub, "SELECT entry_id, customer_id, kind, points, store_id FROM ledger WHERE store_id != 'hub'")}
+    row = _compare(report, "ledger entries", edge_ledger, set(hub_rows),
+                   day.hub_dups(EventType.LEDGER_EARN, "entry_id") + day.hub_dups(EventType.LEDGER_BURN, "entry_id"))
     differ = [e for e in edge_rows if e in hub_rows and edge_rows[e] != hub_rows[e]]
     if differ:
         row.missing += len(differ)
         row.verdict, row.note = MISMATCH, f"{len(differ)} differ between edge and hub"
 
-    # coupons
-    edge_coupons: Counter[str] = Counter()
-    for conn in edges.values():
-        edge_coupons.update(r[0] for r in _all(
-            conn, "SELECT json_extract(payload, '$.code') FROM outbox WHERE type = 'coupon.redeemed'"))
-    hub_coupons = {r[0] for r in _all(hub, "SELECT code FROM coupons WHERE redeemed_store_id IS NOT NULL")}
-    reused = _all(hub, "SELECT count(*) FROM exceptions WHERE kind = 'coupon_reused'")[0][0]
+
+def _coupons(report: Report, day: _Day) -> None:
+    """Coupon redemptions; a single-use coupon used twice is a duplicate."""
+    edge_coupons = day.edge_count("SELECT json_extract(payload, '$.code') FROM outbox WHERE type = ?",
+                                  [EventType.COUPON_REDEEMED])
+    hub_coupons = {r[0] for r in _all(day.hub, "SELECT code FROM coupons WHERE redeemed_store_id IS NOT NULL")}
+    reused = _all(day.hub, "SELECT count(*) FROM exceptions WHERE kind = 'coupon_reused'")[0][0]
     _compare(report, "coupon redemptions", edge_coupons, hub_coupons, reused)
 
-    # feedback (NPS)
-    edge_fb: Counter[str] = Counter()
-    for conn in edges.values():
-        edge_fb.update(r[0] for r in _all(conn, "SELECT id FROM feedback"))
-    _compare(report, "feedback", edge_fb, {r[0] for r in _all(hub, "SELECT id FROM feedback")},
-             hub_dups(EventType.FEEDBACK_SUBMITTED, "id"))
 
-    # presence: visits, offers (notification requests), anonymous counts; a hub keeps visits and counts in
-    # their own tables (older hubs kept them with the notifications): both places count
-    hub_tables = {r[0] for r in _all(hub, "SELECT name FROM sqlite_master WHERE type = 'table'")}
+def _feedback(report: Report, day: _Day) -> None:
+    """Feedback (NPS) answers."""
+    _compare(report, "feedback", day.edge_count("SELECT id FROM feedback"),
+             {r[0] for r in _all(day.hub, "SELECT id FROM feedback")}, day.hub_dups(EventType.FEEDBACK_SUBMITTED, "id"))
+
+
+def _presence(report: Report, day: _Day) -> None:
+    """Visits, offers (notification requests), anonymous counts. A hub keeps visits and counts in their own
+    tables (older hubs kept them with the notifications): both places count."""
+    hub_tables = {r[0] for r in _all(day.hub, "SELECT name FROM sqlite_master WHERE type = 'table'")}
     own_table: dict[str, tuple[str, str]] = {EventType.PRESENCE_VISIT: ("presence_visits", "visit_id"),
-                 EventType.PRESENCE_ANONYMOUS_COUNT: ("presence_anonymous_counts", "event_id")}
+                                             EventType.PRESENCE_ANONYMOUS_COUNT: ("presence_anonymous_counts",
+                                                                                  "event_id")}
 
     def hub_presence(event_type: str, key: str) -> set[str]:
-        found = {r[0] for r in _all(hub, f"SELECT json_extract(payload, '$.{key}') FROM presence_notifications "
-                                         "WHERE type = ?", [event_type])}
+        found = {r[0] for r in _all(day.hub, f"SELECT json_extract(payload, '$.{key}') FROM presence_notifications "
+                                             "WHERE type = ?", [event_type])}
         table, column = own_table.get(event_type, ("", ""))
         if table in hub_tables:
-            found |= {r[0] for r in _all(hub, f"SELECT {column} FROM {table}")}
+            found |= {r[0] for r in _all(day.hub, f"SELECT {column} FROM {table}")}
         return found
 
-    edge_visits: Counter[str] = Counter()
-    edge_offers: Counter[str] = Counter()
-    edge_anon: Counter[str] = Counter()
-    for conn in edges.values():
-        edge_visits.update(r[0] for r in _all(conn, "SELECT id FROM presence_visits"))
-        edge_offers.update(r[0] for r in _all(conn, "SELECT offer_id FROM presence_offers_issued"))
-        edge_anon.update(r[0] for r in _all(conn, "SELECT event_id FROM outbox WHERE type = "
-                                                  "'presence.anonymous_count'"))
-    _compare(report, "presence visits", edge_visits, hub_presence(EventType.PRESENCE_VISIT, "visit_id"),
-             hub_dups(EventType.PRESENCE_VISIT, "visit_id"))
-    _compare(report, "presence offers (notifications)", edge_offers,
+    _compare(report, "presence visits", day.edge_count("SELECT id FROM presence_visits"),
+             hub_presence(EventType.PRESENCE_VISIT, "visit_id"), day.hub_dups(EventType.PRESENCE_VISIT, "visit_id"))
+    _compare(report, "presence offers (notifications)", day.edge_count(_ISSUED_OFFERS),
              hub_presence(EventType.PRESENCE_NOTIFICATION_REQUESTED, "offer_id"),
-             hub_dups(EventType.PRESENCE_NOTIFICATION_REQUESTED, "offer_id"))
-    _compare(report, "anonymous counts", edge_anon, hub_presence(EventType.PRESENCE_ANONYMOUS_COUNT, "event_id"))
+             day.hub_dups(EventType.PRESENCE_NOTIFICATION_REQUESTED, "offer_id"))
+    anonymous = day.edge_count("SELECT event_id FROM outbox WHERE type = ?", [EventType.PRESENCE_ANONYMOUS_COUNT])
+    _compare(report, "anonymous counts", anonymous, hub_presence(EventType.PRESENCE_ANONYMOUS_COUNT, "event_id"))
 
-    # webhook: every presence notification delivered and received (repeats are absorbed by Idempotency-Key)
+
+_ISSUED_OFFERS = "SELECT offer_id FROM presence_offers_issued"
+
+
+def _webhook(report: Report, day: _Day) -> None:
+    """Every presence notification delivered and received (repeats are absorbed by Idempotency-Key)."""
     received: Counter[str] = Counter()
-    log_path = Path(run.get("webhook_log", run_dir / "webhook.jsonl"))
+    log_path = Path(day.run.get("webhook_log", day.run_dir / "webhook.jsonl"))
     if log_path.exists():
         for line in log_path.read_text().splitlines():
             with _suppress():
                 received[json.loads(line)["key"]] += 1
-    hub_notes = {r[0] for r in _all(hub, "SELECT event_id FROM presence_notifications")}
-    undelivered = _all(hub, "SELECT count(*) FROM presence_notifications WHERE delivered_at IS NULL")[0][0]
+    hub_notes = {r[0] for r in _all(day.hub, "SELECT event_id FROM presence_notifications")}
+    undelivered = _all(day.hub, "SELECT count(*) FROM presence_notifications WHERE delivered_at IS NULL")[0][0]
     repeats = sum(n - 1 for n in received.values() if n > 1)
     missing = len(hub_notes - set(received))
     report.rows.append(Row("webhook deliveries", len(hub_notes), len(set(received)), missing, 0,
                            MISMATCH if missing or undelivered else OK,
                            f"{repeats} repeats absorbed by Idempotency-Key" if repeats else ""))
 
-    # presence offers redeemed at the tills (through the hub's personal offers)
-    offer_ids = set(edge_offers)
+
+def _presence_offer_sales(report: Report, day: _Day) -> None:
+    """Presence offers redeemed at the tills (through the hub's personal offers); information only."""
+    offer_ids = set(day.edge_count(_ISSUED_OFFERS))
     redeemed = 0
-    for (payload,) in _all(hub, "SELECT payload FROM sales"):
+    for (payload,) in _all(day.hub, "SELECT payload FROM sales"):
         discounts = json.loads(payload).get("discounts") or []
         redeemed += any(d.get("offer_id") in offer_ids for d in discounts if isinstance(d, dict))
-    published = _all(hub, "SELECT count(*) FROM offers WHERE customer_id IS NOT NULL AND id NOT LIKE 'OFF-%'")[0][0]
+    published = _all(day.hub, "SELECT count(*) FROM offers WHERE customer_id IS NOT NULL "
+                              "AND id NOT LIKE 'OFF-%'")[0][0]
     report.rows.append(Row("sales using a presence offer", len(offer_ids), redeemed, 0, 0, INFO,
                            f"{published} published to the tills by the webhook receiver"))
 
-    # web orders posted to the hub during the day
-    acked = set(run.get("orders_acked", []))
-    hub_orders = {r[0] for r in _all(hub, "SELECT order_id FROM orders WHERE order_id LIKE 'WEB-SIM-%'")}
-    unacked = len(run.get("orders_failed", []))
-    # orders whose answer was lost may be at the hub too (orders are idempotent): only acknowledged ones count
+
+def _web_orders(report: Report, day: _Day) -> None:
+    """Web orders posted to the hub during the day. Orders whose answer was lost may be at the hub too (orders
+    are idempotent): only acknowledged ones count."""
+    acked = set(day.run.get("orders_acked", []))
+    hub_orders = {r[0] for r in _all(day.hub, "SELECT order_id FROM orders WHERE order_id LIKE 'WEB-SIM-%'")}
+    unacked = len(day.run.get("orders_failed", []))
     row = _compare(report, "web orders", acked, hub_orders & acked)
     if unacked:
         row.note = f"{unacked} never acknowledged"
 
-    # balances: each edge's available points equal the hub's balance; the hub's balance equals its ledger
-    hub_balance = dict(_all(hub, "SELECT id, balance FROM customers"))
-    ledger_sum = dict(_all(hub, "SELECT customer_id, sum(CASE kind WHEN 'earn' THEN points ELSE -points END) "
-                                "FROM ledger GROUP BY customer_id"))
+
+_EDGE_BALANCES = """SELECT c.id, c.confirmed_points, coalesce((SELECT
+    sum(CASE l.kind WHEN 'earn' THEN l.points ELSE -l.points END) FROM ledger l WHERE l.customer_id = c.id
+    AND NOT EXISTS (SELECT 1 FROM ledger_confirmations k WHERE k.entry_id = l.entry_id)), 0)
+    FROM customers c WHERE c.card_number IS NOT NULL"""
+
+
+def _balances(report: Report, day: _Day) -> None:
+    """Each edge's available points equal the hub's balance; the hub's balance equals its ledger."""
+    hub_balance = dict(_all(day.hub, "SELECT id, balance FROM customers"))
+    ledger_sum = dict(_all(day.hub, "SELECT customer_id, sum(CASE kind WHEN 'earn' THEN points ELSE -points END) "
+                                    "FROM ledger GROUP BY customer_id"))
     compared = differ_n = 0
-    for name, conn in edges.items():
-        for cid, confirmed, pending in _all(conn, """SELECT c.id, c.confirmed_points, coalesce((SELECT
-                sum(CASE l.kind WHEN 'earn' THEN l.points ELSE -l.points END) FROM ledger l WHERE l.customer_id = c.id
-                AND NOT EXISTS (SELECT 1 FROM ledger_confirmations k WHERE k.entry_id = l.entry_id)), 0)
-                FROM customers c WHERE c.card_number IS NOT NULL"""):
+    for name, conn in day.edges.items():
+        for cid, confirmed, pending in _all(conn, _EDGE_BALANCES):
             compared += 1
             if cid not in hub_balance or int(confirmed) + int(pending) != int(hub_balance[cid]):
                 differ_n += 1
@@ -267,10 +301,12 @@ def _check(report: Report, run: dict[str, Any], devices: dict[str, dict[str, Any
                            MISMATCH if differ_n or self_bad or not compared else OK,
                            f"{self_bad} hub balances differ from the hub ledger" if self_bad else ""))
 
-    # overdrafts: the double spend must show; any other one is reported for a person to decide
-    overdrafts = _all(hub, "SELECT customer_id, store_id, balance_before, balance_after, detail FROM exceptions "
-                           "WHERE kind = 'overdraft' ORDER BY id")
-    ds = run.get("double_spend") or {}
+
+def _overdrafts(report: Report, day: _Day) -> None:
+    """The double spend must show as an overdraft; any other one is reported for a person to decide."""
+    overdrafts = _all(day.hub, "SELECT customer_id, store_id, balance_before, balance_after, detail FROM exceptions "
+                               "WHERE kind = 'overdraft' ORDER BY id")
+    ds = day.run.get("double_spend") or {}
     expected = ds.get("customer")
     found = any(o[0] == expected for o in overdrafts)
     both = len(ds.get("done") or {}) == 2
@@ -281,12 +317,11 @@ def _check(report: Report, run: dict[str, Any], devices: dict[str, dict[str, Any
     for cid, store, before, after, _detail in overdrafts:
         report.details.append(f"  overdraft: {cid} in {store}: {before} -> {after}")
 
-    _clock(report, devices, edges, hub)
-    _convergence(report, run)
-    _faults(report, run, devices, edges, hub)
 
-    states = _states(devices)
-    fed = sum(int(s.get("fed", 0)) for n, s in states.items() if devices[n].get("role") == "presence")
+def _adverts_fed(report: Report, day: _Day) -> None:
+    """How many adverts the presence boxes were fed (a detail line, not a row)."""
+    states = _states(day.devices)
+    fed = sum(int(s.get("fed", 0)) for n, s in states.items() if day.devices[n].get("role") == "presence")
     if fed:
         report.details.append(f"  adverts fed to presence (re-fed after kills included): {fed:,}")
 
@@ -304,10 +339,10 @@ def _seconds(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
-def _clock(report: Report, devices: dict[str, dict[str, Any]], edges: dict[str, sqlite3.Connection],
-           hub: sqlite3.Connection) -> None:
+def _clock(report: Report, day: _Day) -> None:
     """The fast clock shows in device_time (about +offset against the hub's received_at, the others about 0)
     and breaks nothing: the hub took the device's events in its seq order, and none was refused."""
+    devices, edges, hub = day.devices, day.edges, day.hub
     problems, notes = [], []
     fast = [n for n, d in devices.items() if d.get("clock_offset_s")]
     for name, d in devices.items():
@@ -338,7 +373,9 @@ def _clock(report: Report, devices: dict[str, dict[str, Any]], edges: dict[str, 
                            "; ".join(problems or notes)))
 
 
-def _convergence(report: Report, run: dict[str, Any]) -> None:
+def _convergence(report: Report, day: _Day) -> None:
+    """The close was the devices' own sync through their proxies, and it converged in time."""
+    run = day.run
     conv = run.get("convergence") or {}
     ok = bool(conv.get("converged"))
     lagging = conv.get("lagging") or {}
@@ -350,49 +387,82 @@ def _convergence(report: Report, run: dict[str, Any]) -> None:
                            n_devices, len(lagging), 0, OK if ok else MISMATCH, note))
 
 
-def _faults(report: Report, run: dict[str, Any], devices: dict[str, dict[str, Any]],
-            edges: dict[str, sqlite3.Connection], hub: sqlite3.Connection) -> None:
-    """The faults the day was meant to contain, by kind, and the traces the targeted kills must not leave."""
-    cfg = run.get("config", {})
-    kills = run.get("kills", [])
-    by_kind = Counter(str(k.get("kind", "other")) for k in kills)
-    states = _states(devices)
-    refusals = sum(int(s.get("refusals", 0)) for n, s in states.items() if devices[n].get("disk_full"))
-    disk_device = next((n for n, d in devices.items() if d.get("disk_full")), None)
-    disk_ok = disk_device is None or (states.get(disk_device, {}).get("disk_full") == "over" and refusals > 0)
-    fast = [n for n, d in devices.items() if d.get("clock_offset_s")]
-    partitions = run.get("partitions", [])
-    healed = sum(1 for p in partitions if "healed_at" in p)
-    problems = []
-    for kind, key in (("other", "kills"), ("mid_sale", "kills_mid_sale"), ("mid_batch", "kills_mid_batch")):
-        if by_kind[kind] < int(cfg.get(key, 0)):
-            problems.append(f"only {by_kind[kind]} of {cfg.get(key)} kills {kind.replace('_', '-')}")
-    # a sale killed inside its transaction is gone without a trace: not at its till, not at the hub
-    killed_sales = [str(k["sale_id"]) for k in kills if k.get("kind") == "mid_sale" and k.get("sale_id")]
+def _killed_sale_traces(day: _Day, killed_sales: list[str]) -> int:
+    """Rows a sale killed inside its transaction left anywhere (its till's sales and ledger, the hub's sales)."""
     traces = 0
     for sale_id in killed_sales:
         traces += sum(conn.execute("SELECT count(*) FROM sales WHERE id = ?", [sale_id]).fetchone()[0]
                       + conn.execute("SELECT count(*) FROM ledger WHERE sale_id = ?", [sale_id]).fetchone()[0]
-                      for conn in edges.values())
-        traces += hub.execute("SELECT count(*) FROM sales WHERE sale_id = ?", [sale_id]).fetchone()[0]
+                      for conn in day.edges.values())
+        traces += day.hub.execute("SELECT count(*) FROM sales WHERE sale_id = ?", [sale_id]).fetchone()[0]
+    return traces
+
+
+def _kill_problems(day: _Day, by_kind: Counter[str]) -> list[str]:
+    """Kills fewer than configured, traces of killed sales, mid-sale kills without a sale id, empty batches."""
+    cfg, kills = day.run.get("config", {}), day.run.get("kills", [])
+    problems = [f"only {by_kind[kind]} of {cfg.get(key)} kills {kind.replace('_', '-')}"
+                for kind, key in (("other", "kills"), ("mid_sale", "kills_mid_sale"),
+                                  ("mid_batch", "kills_mid_batch"))
+                if by_kind[kind] < int(cfg.get(key, 0))]
+    # a sale killed inside its transaction is gone without a trace: not at its till, not at the hub
+    killed_sales = [str(k["sale_id"]) for k in kills if k.get("kind") == "mid_sale" and k.get("sale_id")]
+    traces = _killed_sale_traces(day, killed_sales)
     if traces:
         problems.append(f"{traces} traces of sales killed mid-transaction")
     if len(killed_sales) < by_kind["mid_sale"]:
         problems.append(f"{by_kind['mid_sale'] - len(killed_sales)} mid-sale kills without a sale id")
-    batch_events = sum(max(0, int(k.get("in_flight", 0))) for k in kills if k.get("kind") == "mid_batch")
     if any(int(k.get("in_flight", 0)) <= 0 for k in kills if k.get("kind") == "mid_batch"):
         problems.append("a mid-batch kill found no events in flight")
-    if run.get("hub_restarts", 0) < 1:
-        problems.append("the hub was not restarted")
-    if not disk_ok:
-        problems.append("the disk never filled")
-    if healed < len(partitions):
-        problems.append(f"{len(partitions) - healed} partitions never healed")
-    crashes = run.get("crashes", [])
-    if crashes:
-        problems.append(f"{len(crashes)} unprompted worker exits")
-    if run.get("unfinished"):
-        problems.append(f"unfinished: {', '.join(run['unfinished'])}")
+    return problems
+
+
+def _disk_full(day: _Day) -> tuple[str | None, int, bool]:
+    """(the device whose disk was to fill, its refusals, whether the disk filled and the till refused)."""
+    states = _states(day.devices)
+    refusals = sum(int(s.get("refusals", 0)) for n, s in states.items() if day.devices[n].get("disk_full"))
+    device = next((n for n, d in day.devices.items() if d.get("disk_full")), None)
+    ok = device is None or (states.get(device, {}).get("disk_full") == "over" and refusals > 0)
+    return device, refusals, ok
+
+
+def _other_fault_problems(run: dict[str, Any], disk_ok: bool) -> list[str]:
+    """Hub restarts, the full disk, partitions healed, no unprompted exits, nothing left unfinished."""
+    partitions = run.get("partitions", [])
+    healed = sum(1 for p in partitions if "healed_at" in p)
+    checks = [
+        (run.get("hub_restarts", 0) < 1, "the hub was not restarted"),
+        (not disk_ok, "the disk never filled"),
+        (healed < len(partitions), f"{len(partitions) - healed} partitions never healed"),
+        (bool(run.get("crashes")), f"{len(run.get('crashes', []))} unprompted worker exits"),
+        (bool(run.get("unfinished")), f"unfinished: {', '.join(run.get('unfinished') or [])}"),
+    ]
+    return [problem for failed, problem in checks if failed]
+
+
+def _kill_details(kills: list[dict[str, Any]]) -> list[str]:
+    out = []
+    for k in kills:
+        if k.get("kind") == "mid_sale":
+            out.append(f"  kill mid-sale: {k['worker']} at {k.get('point')} of sale #{k.get('sale_no')} "
+                       f"({k.get('sale_id')}): rolled back")
+        elif k.get("kind") == "mid_batch":
+            out.append(f"  kill mid-batch: {k['worker']} with {k.get('in_flight')} events in flight, "
+                       f"hub answered {k.get('answer')!r}")
+    return out
+
+
+def _faults(report: Report, day: _Day) -> None:
+    """The faults the day was meant to contain, by kind, and the traces the targeted kills must not leave."""
+    run = day.run
+    kills = run.get("kills", [])
+    by_kind = Counter(str(k.get("kind", "other")) for k in kills)
+    disk_device, refusals, disk_ok = _disk_full(day)
+    fast = [n for n, d in day.devices.items() if d.get("clock_offset_s")]
+    partitions = run.get("partitions", [])
+    healed = sum(1 for p in partitions if "healed_at" in p)
+    problems = _kill_problems(day, by_kind) + _other_fault_problems(run, disk_ok)
+    batch_events = sum(max(0, int(k.get("in_flight", 0))) for k in kills if k.get("kind") == "mid_batch")
     note = (f"kill -9: {len(kills)} (mid-sale {by_kind['mid_sale']}, mid-batch {by_kind['mid_batch']} with "
             f"{batch_events} events in flight, other {by_kind['other']}; {len(run.get('missed_kills', []))} "
             f"targeted attempts missed their moment), hub restarts: {run.get('hub_restarts', 0)}, "
@@ -401,13 +471,14 @@ def _faults(report: Report, run: dict[str, Any], devices: dict[str, dict[str, An
             f"clock +5 min: {', '.join(fast)}")
     report.rows.append(Row("faults injected", len(kills), int(run.get("hub_restarts", 0)), 0, 0,
                            MISMATCH if problems else OK, "; ".join([note, *problems])))
-    for k in kills:
-        if k.get("kind") == "mid_sale":
-            report.details.append(f"  kill mid-sale: {k['worker']} at {k.get('point')} of sale #{k.get('sale_no')} "
-                                  f"({k.get('sale_id')}): rolled back")
-        elif k.get("kind") == "mid_batch":
-            report.details.append(f"  kill mid-batch: {k['worker']} with {k.get('in_flight')} events in flight, "
-                                  f"hub answered {k.get('answer')!r}")
+    report.details.extend(_kill_details(kills))
+
+
+# the table's rows, in order; each check adds its row(s) (and detail lines) to the report
+CHECKS: tuple[Check, ...] = (
+    _outbox_events, _sales, _ledger, _coupons, _feedback, _presence, _webhook, _presence_offer_sales,
+    _web_orders, _balances, _overdrafts, _clock, _convergence, _faults, _adverts_fed,
+)
 
 
 class _suppress:

@@ -9,6 +9,7 @@ import sqlite_utils
 
 from edge.core.catalog import InvalidGtin, Product, normalize_gtin
 from edge.core.contacts import contact_hash, looks_like_email, looks_like_phone
+from edge.core.contract import EventType
 from edge.core.loyalty import Balance
 from edge.core.offers import Offer
 from edge.store.records import Customer, customer_from_row, offer_from_row, product_from_row
@@ -95,9 +96,9 @@ class Repository:
         """What the customer spent at this till that the hub has not confirmed yet (its spend lags by that)."""
         row = self.db.execute(
             """SELECT coalesce(sum(s.total_cents), 0) FROM sales s JOIN outbox o
-               ON o.type = 'sale.completed' AND json_extract(o.payload, '$.id') = s.id
+               ON o.type = ? AND json_extract(o.payload, '$.id') = s.id
                WHERE s.customer_id = ? AND o.state IN ('pending', 'in_flight')""",
-            [customer_id],
+            [EventType.SALE_COMPLETED, customer_id],
         ).fetchone()
         return int(row[0])
 

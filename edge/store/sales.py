@@ -7,15 +7,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlite_utils
 
 from edge.core.basket import Basket
 from edge.core.contract import PAYMENT_METHODS, EventType, ledger_event
 from edge.core.l10n import Formats
-from edge.core.loyalty import Balance, LoyaltyRules, check_redemption, redemption_limit
+from edge.core.loyalty import Balance, LoyaltyRules, Settlement, check_redemption, redemption_limit
 from edge.core.money import cash_round
-from edge.core.offers import Offer
+from edge.core.offers import CustomerContext, Offer
 from edge.core.receipt import ReceiptInfo, render_receipt
 from edge.db.connection import immediate
 from edge.store.repository import Repository
@@ -43,6 +44,25 @@ class CompletedSale:
 
 def _iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(slots=True)
+class _Sale:
+    """One sale being recorded: what every step of ``SalesService.complete`` reads."""
+
+    id: str
+    now: datetime
+    created: str  # ``now`` as the ISO 8601 UTC text every row and event of the sale carries
+    basket: Basket
+    settlement: Settlement
+    payment_method: str
+    tendered_cents: int | None
+    hub_online: bool
+
+    @property
+    def customer(self) -> CustomerContext | None:
+        return self.basket.customer
+
 
 
 class SalesService:
@@ -77,131 +97,37 @@ class SalesService:
         hub_online: bool = False,
         now: datetime | None = None,
     ) -> CompletedSale:
+        """Record the sale of ``basket`` priced with ``offers``: all of it in one ``BEGIN IMMEDIATE`` transaction,
+        or nothing.
+
+        ``payment_method`` is one of ``contract.PAYMENT_METHODS``; ``tendered_cents`` (cash) must cover the amount
+        due; ``hub_online`` decides the redemption limit (offline cap) and marks ledger entries offline.
+        The steps, in order: re-read the balance and coupons (the screen may be stale), render the receipt,
+        write the sale row, its lines and discounts, redeem the coupons, write the ledger entries, enqueue
+        ``sale.completed``. Each write enqueues its outbox event (``edge.core.contract.EventType``).
+        Raises SaleError (nothing written) with a sentence for the cashier.
+        """
         if basket.is_empty:
             raise SaleError("the basket is empty: scan a product first")
         if payment_method not in PAYMENT_METHODS:
             raise SaleError(f"unknown payment method {payment_method!r}")
         now = now or datetime.now(UTC)
         settlement = basket.settle(offers, now, self.rules, self.formats)
-        cash_due = cash_round(settlement.amount_due_cents, self.formats.currency)
+        cash_due = cash_round(settlement.amount_due_cents, self.formats.currency)  # the currency's cash unit
         if tendered_cents is not None and payment_method == "cash" and tendered_cents < cash_due:
             raise SaleError("the cash tendered is less than the amount due")
-        customer = basket.customer
-        sale_id = uuid7()
-        created = _iso(now)
-        events = 0
+        sale = _Sale(uuid7(), now, _iso(now), basket, settlement, payment_method, tendered_cents, hub_online)
         with immediate(self.db):
-            # the balance and the coupons are re-read inside the transaction: the screen may be stale
-            balance_before = self.repo.balance(customer.id) if customer else None
-            self._check_coupons(basket)
-            if customer and settlement.points_redeemed:
-                assert balance_before is not None
-                limit = redemption_limit(
-                    balance_before,
-                    settlement.pricing.total_cents,
-                    self.rules,
-                    hub_online=hub_online,
-                    offline_burned_today=self.repo.offline_burned_today(customer.id, now),
-                )
-                problem = check_redemption(settlement.points_redeemed, limit, self.rules)
-                if problem:
-                    raise SaleError(problem)
-            lines = sorted(settlement.pricing.lines, key=lambda p: p.line.line_no)
-            # the sale.completed payload is built from the rows as they are written, not read back (a sale
-            # is on the till's critical path); keys are the column names, as a SELECT * would give them
-            sale_payload: dict = {
-                "id": sale_id, "customer_id": customer.id if customer else None, "created_at": created,
-                "subtotal_cents": settlement.pricing.subtotal_cents, "discount_cents": settlement.pricing.discount_cents,
-                "points_redeemed": settlement.points_redeemed, "points_value_cents": settlement.points_value_cents,
-                "total_cents": settlement.amount_due_cents, "vat_cents": settlement.vat_cents,
-                "payment_method": payment_method, "tendered_cents": tendered_cents,
-                "points_earned": settlement.points_earned,
-            }  # fmt: skip
-            burned = settlement.points_redeemed if customer else 0
-            earned = settlement.points_earned if customer else 0
-            balance = (
-                Balance(balance_before.confirmed, balance_before.pending_earn + earned,
-                        balance_before.pending_burn + burned)
-                if balance_before is not None else None
-            )  # fmt: skip
-            # the member reads the receipt in the profile's language: the same sale, its reasons worded for them
-            reader = self.formats.with_language(self._customer_language(customer.id) if customer else None)
-            worded = settlement if reader is self.formats else basket.settle(offers, now, self.rules, reader)
-            receipt = render_receipt(worded, ReceiptInfo(
-                store_name=self.store_name, sale_id=sale_id, when=now, payment_method=payment_method,
-                tendered_cents=tendered_cents, currency=self.currency,
-                formats=reader,
-                customer_name=self._customer_name(customer.id) if customer else None,
-                new_balance=balance.available if balance else None,
-                pending_points=balance.pending if balance else None,
-            ), self.receipt_width)  # fmt: skip
-            self.db.execute(
-                """INSERT INTO sales (id, customer_id, created_at, subtotal_cents, discount_cents, points_redeemed,
-                   points_value_cents, total_cents, vat_cents, payment_method, tendered_cents, points_earned, receipt)
-                   VALUES (:id, :customer_id, :created_at, :subtotal_cents, :discount_cents, :points_redeemed,
-                   :points_value_cents, :total_cents, :vat_cents, :payment_method, :tendered_cents, :points_earned,
-                   :receipt)""",
-                {**sale_payload, "receipt": receipt},
-            )
-            self._fault("after_sale_row")
-            sale_payload["lines"] = [
-                {"line_no": p.line.line_no, "gtin": p.line.product.gtin, "name": p.line.product.name,
-                 "category": p.line.product.category, "qty": p.line.qty, "unit_price_cents": p.line.product.price_cents,
-                 "gross_cents": p.line.gross_cents, "discount_cents": p.discount_cents,
-                 "vat_rate_bp": p.line.product.vat_rate_bp}
-                for p in lines
-            ]  # fmt: skip
-            self.db.conn.executemany(
-                """INSERT INTO sale_lines (sale_id, line_no, gtin, name, category, qty, unit_price_cents,
-                   gross_cents, discount_cents, vat_rate_bp) VALUES (:sale_id, :line_no, :gtin, :name, :category,
-                   :qty, :unit_price_cents, :gross_cents, :discount_cents, :vat_rate_bp)""",
-                [{"sale_id": sale_id, **row} for row in sale_payload["lines"]],
-            )
-            sale_payload["discounts"] = [
-                {"n": n, "line_no": d.line_no, "offer_id": d.offer_id, "amount_cents": d.amount_cents,
-                 "reason": d.reason}
-                for n, d in enumerate(settlement.pricing.discounts)
-            ]  # fmt: skip
-            self.db.conn.executemany(
-                """INSERT INTO sale_discounts (sale_id, n, line_no, offer_id, amount_cents, reason)
-                   VALUES (:sale_id, :n, :line_no, :offer_id, :amount_cents, :reason)""",
-                [{"sale_id": sale_id, **row} for row in sale_payload["discounts"]],
-            )
-            self._fault("after_lines")
-            for code in sorted(basket.coupons):
-                cur = self.db.execute(
-                    """UPDATE coupons SET redeemed_at = ?, redeemed_sale_id = ?
-                       WHERE code = ? AND (redeemed_at IS NULL OR single_use = 0)""",
-                    [created, sale_id, code],
-                )
-                if cur.rowcount != 1:
-                    raise SaleError(f"coupon {code} was already used; remove it and try again")
-                enqueue(self.db, EventType.COUPON_REDEEMED, {"code": code, "sale_id": sale_id,
-                                                     "customer_id": customer.id if customer else None})  # fmt: skip
-                events += 1
-            ledger_entries = []
-            if customer and settlement.points_redeemed:
-                ledger_entries.append(("burn", settlement.points_redeemed, f"redeemed at {self.store_name}"))
-            if customer and settlement.points_earned:
-                ledger_entries.append(("earn", settlement.points_earned, f"purchase at {self.store_name}"))
-            for kind, points, reason in ledger_entries:
-                assert customer is not None
-                entry_id = uuid7()
-                self.db.execute(
-                    """INSERT INTO ledger (entry_id, customer_id, kind, points, sale_id, reason, offline, created_at)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-                    [entry_id, customer.id, kind, points, sale_id, reason, 0 if hub_online else 1, created],
-                )
-                self._fault(f"after_ledger_{kind}")
-                enqueue(self.db, ledger_event(kind), {"entry_id": entry_id, "customer_id": customer.id,
-                                                   "points": points, "sale_id": sale_id, "reason": reason,
-                                                   "created_at": created})  # fmt: skip
-                events += 1
+            balance = self._balance_after(sale)
+            receipt = self._receipt(sale, balance, offers)
+            sale_payload = self._write_sale(sale, receipt)
+            events = self._redeem_coupons(sale)
+            events += self._write_ledger(sale)
             enqueue(self.db, EventType.SALE_COMPLETED, sale_payload)
             events += 1
             self._fault("before_commit")
         return CompletedSale(
-            sale_id=sale_id,
+            sale_id=sale.id,
             receipt=receipt,
             total_cents=settlement.amount_due_cents,
             points_earned=settlement.points_earned,
@@ -210,6 +136,132 @@ class SalesService:
             pending_points=balance.pending if balance else None,
             outbox_events=events,
         )
+
+    def _balance_after(self, sale: _Sale) -> Balance | None:
+        """Step 1 (in the transaction): the balance and the coupons re-read, the redemption checked against the
+        limit of now; the customer's balance once this sale's entries are pending (None for a guest)."""
+        customer, settlement = sale.customer, sale.settlement
+        balance_before = self.repo.balance(customer.id) if customer else None
+        self._check_coupons(sale.basket)
+        if balance_before is None:
+            return None
+        assert customer is not None
+        if settlement.points_redeemed:
+            limit = redemption_limit(
+                balance_before,
+                settlement.pricing.total_cents,
+                self.rules,
+                hub_online=sale.hub_online,
+                offline_burned_today=self.repo.offline_burned_today(customer.id, sale.now),
+            )
+            problem = check_redemption(settlement.points_redeemed, limit, self.rules)
+            if problem:
+                raise SaleError(problem)
+        return Balance(balance_before.confirmed, balance_before.pending_earn + settlement.points_earned,
+                       balance_before.pending_burn + settlement.points_redeemed)
+
+    def _receipt(self, sale: _Sale, balance: Balance | None, offers: list[Offer]) -> str:
+        """Step 2: the receipt text, with the balance after this sale, in the member's language if the profile
+        names one (the same sale, its discount reasons worded for them), else the store's."""
+        reader = self.formats.with_language(self._customer_language(sale.customer.id) if sale.customer else None)
+        worded = (sale.settlement if reader is self.formats
+                  else sale.basket.settle(offers, sale.now, self.rules, reader))  # fmt: skip
+        return render_receipt(worded, ReceiptInfo(
+            store_name=self.store_name, sale_id=sale.id, when=sale.now, payment_method=sale.payment_method,
+            tendered_cents=sale.tendered_cents, currency=self.currency, formats=reader,
+            customer_name=self._customer_name(sale.customer.id) if sale.customer else None,
+            new_balance=balance.available if balance else None,
+            pending_points=balance.pending if balance else None,
+        ), self.receipt_width)  # fmt: skip
+
+    def _write_sale(self, sale: _Sale, receipt: str) -> dict[str, Any]:
+        """Step 3: the ``sales`` row, its ``sale_lines`` and ``sale_discounts``; returns the ``sale.completed``
+        payload, built from the rows as they are written, not read back (a sale is on the till's critical
+        path); its keys are the column names, as a SELECT * would give them."""
+        settlement, customer = sale.settlement, sale.customer
+        payload: dict[str, Any] = {
+            "id": sale.id, "customer_id": customer.id if customer else None, "created_at": sale.created,
+            "subtotal_cents": settlement.pricing.subtotal_cents, "discount_cents": settlement.pricing.discount_cents,
+            "points_redeemed": settlement.points_redeemed, "points_value_cents": settlement.points_value_cents,
+            "total_cents": settlement.amount_due_cents, "vat_cents": settlement.vat_cents,
+            "payment_method": sale.payment_method, "tendered_cents": sale.tendered_cents,
+            "points_earned": settlement.points_earned,
+        }  # fmt: skip
+        self.db.execute(
+            """INSERT INTO sales (id, customer_id, created_at, subtotal_cents, discount_cents, points_redeemed,
+               points_value_cents, total_cents, vat_cents, payment_method, tendered_cents, points_earned, receipt)
+               VALUES (:id, :customer_id, :created_at, :subtotal_cents, :discount_cents, :points_redeemed,
+               :points_value_cents, :total_cents, :vat_cents, :payment_method, :tendered_cents, :points_earned,
+               :receipt)""",
+            {**payload, "receipt": receipt},
+        )
+        self._fault("after_sale_row")
+        lines = sorted(settlement.pricing.lines, key=lambda p: p.line.line_no)
+        payload["lines"] = [
+            {"line_no": p.line.line_no, "gtin": p.line.product.gtin, "name": p.line.product.name,
+             "category": p.line.product.category, "qty": p.line.qty, "unit_price_cents": p.line.product.price_cents,
+             "gross_cents": p.line.gross_cents, "discount_cents": p.discount_cents,
+             "vat_rate_bp": p.line.product.vat_rate_bp}
+            for p in lines
+        ]  # fmt: skip
+        self.db.conn.executemany(
+            """INSERT INTO sale_lines (sale_id, line_no, gtin, name, category, qty, unit_price_cents,
+               gross_cents, discount_cents, vat_rate_bp) VALUES (:sale_id, :line_no, :gtin, :name, :category,
+               :qty, :unit_price_cents, :gross_cents, :discount_cents, :vat_rate_bp)""",
+            [{"sale_id": sale.id, **row} for row in payload["lines"]],
+        )
+        payload["discounts"] = [
+            {"n": n, "line_no": d.line_no, "offer_id": d.offer_id, "amount_cents": d.amount_cents,
+             "reason": d.reason}
+            for n, d in enumerate(settlement.pricing.discounts)
+        ]  # fmt: skip
+        self.db.conn.executemany(
+            """INSERT INTO sale_discounts (sale_id, n, line_no, offer_id, amount_cents, reason)
+               VALUES (:sale_id, :n, :line_no, :offer_id, :amount_cents, :reason)""",
+            [{"sale_id": sale.id, **row} for row in payload["discounts"]],
+        )
+        self._fault("after_lines")
+        return payload
+
+    def _redeem_coupons(self, sale: _Sale) -> int:
+        """Step 4: each presented coupon marked redeemed by this sale (a single-use one only once) and its
+        ``coupon.redeemed`` event; returns the events enqueued. SaleError if another sale used it meanwhile."""
+        customer_id = sale.customer.id if sale.customer else None
+        for code in sorted(sale.basket.coupons):
+            cur = self.db.execute(
+                """UPDATE coupons SET redeemed_at = ?, redeemed_sale_id = ?
+                   WHERE code = ? AND (redeemed_at IS NULL OR single_use = 0)""",
+                [sale.created, sale.id, code],
+            )
+            if cur.rowcount != 1:
+                raise SaleError(f"coupon {code} was already used; remove it and try again")
+            enqueue(self.db, EventType.COUPON_REDEEMED, {"code": code, "sale_id": sale.id, "customer_id": customer_id})
+        return len(sale.basket.coupons)
+
+    def _write_ledger(self, sale: _Sale) -> int:
+        """Step 5: the burn (points redeemed) then the earn entry of a member's sale, each with its
+        ``ledger.burn``/``ledger.earn`` event; entries made without the hub are marked offline. Returns the
+        events enqueued."""
+        customer, settlement = sale.customer, sale.settlement
+        if customer is None:
+            return 0
+        entries = []
+        if settlement.points_redeemed:
+            entries.append(("burn", settlement.points_redeemed, f"redeemed at {self.store_name}"))
+        if settlement.points_earned:
+            entries.append(("earn", settlement.points_earned, f"purchase at {self.store_name}"))
+        for kind, points, reason in entries:
+            entry_id = uuid7()
+            self.db.execute(
+                """INSERT INTO ledger (entry_id, customer_id, kind, points, sale_id, reason, offline, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                [entry_id, customer.id, kind, points, sale.id, reason, 0 if sale.hub_online else 1, sale.created],
+            )
+            self._fault(f"after_ledger_{kind}")
+            enqueue(self.db, ledger_event(kind), {"entry_id": entry_id, "customer_id": customer.id,
+                                                  "points": points, "sale_id": sale.id, "reason": reason,
+                                                  "created_at": sale.created})  # fmt: skip
+        return len(entries)
 
     def _customer_language(self, customer_id: str) -> str | None:
         """The member's preferred language from the profile (``preferences.language``), if any."""

@@ -70,20 +70,15 @@ def _set_consent(args: argparse.Namespace, s: HubStorage) -> None:
     _p(args, f"customer {args.customer}: {args.consent} consent {args.state}")
 
 
-def _exists(s: HubStorage, sql: str, key: str) -> bool:
-    with s.engine.tx(write=False) as tx:
-        return tx.one(sql, [key]) is not None
-
-
 def _revoke_coupon(args: argparse.Namespace, s: HubStorage) -> None:
-    if not _exists(s, "SELECT 1 FROM coupons WHERE code = ?", args.code):
+    if not s.coupon_exists(args.code):
         raise HubError("unknown_coupon", f"there is no coupon {args.code!r}")
     s.revoke_coupon(args.code)
     _p(args, f"coupon {args.code} revoked; tills drop it at their next pull")
 
 
 def _revoke_key(args: argparse.Namespace, s: HubStorage) -> None:
-    if not _exists(s, "SELECT 1 FROM signing_keys WHERE kid = ?", args.kid):
+    if not s.signing_key_exists(args.kid):
         raise HubError("unknown_key", f"there is no signing key {args.kid!r}")
     s.revoke_signing_key(args.kid)
     _p(args, f"signing key {args.kid} revoked; app codes signed with it are refused after the next pull")

@@ -1,4 +1,10 @@
-"""The hub's ASGI app (Starlette). Storage calls block, so they run in the thread pool."""
+"""The hub's ASGI app (Starlette): module-level endpoints, Starlette's exception handlers.
+
+The app holds no process state besides ``app.state.storage`` (opened per process), so several processes can
+serve one PostgreSQL database (``make_hub_app_from_config``). Storage calls block, so they run in the thread
+pool. Errors answer ``{"error": code, "message": sentence}``: ``HubError`` with its status, a malformed body
+400, a busy database 503 with ``Retry-After``, anything else 500 (logged).
+"""
 
 from __future__ import annotations
 
@@ -6,22 +12,36 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sync import protocol
+from sync.hub.common import DeviceAuth, HubError, now_iso
 from sync.hub.openapi import spec
-from sync.hub.storage import DeviceAuth, HubError, HubStorage, now_iso
+from sync.hub.storage import HubStorage
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Request], Awaitable[Response]]
+
+@dataclass(frozen=True)
+class HubConfig:
+    """Everything a hub process needs to build its app: the database (SQLite path or ``postgresql://`` DSN,
+    with an optional PostgreSQL schema) and the webhook settings (seconds)."""
+
+    db: str
+    schema: str | None = None
+    webhook_url: str | None = None
+    webhook_interval_s: float = 0.5
+    webhook_retry_base_s: float = 0.5
 
 
 def _error(code: str, message: str, status: int, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -34,15 +54,33 @@ def _bearer(request: Request) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
-def _protocol_refusal(request: Request) -> Response | None:
-    """A request in another protocol version is refused before it is read. A missing header counts as
-    version 1 so that curl and web shops calling /v1 need not send it."""
-    version = request.headers.get(protocol.VERSION_HEADER)
-    if version is None or version.strip() == str(protocol.PROTOCOL_VERSION):
-        return None
-    return _error("unsupported_protocol",
-                  f"this till speaks sync protocol {version.strip()[:20]}; the hub speaks "
-                  f"{protocol.PROTOCOL_VERSION} - upgrade the hub or the till", 400)
+class ProtocolVersionGuard:
+    """A request under ``/v1`` in another protocol version is refused before it is read. A missing header counts
+    as version 1 so that curl and web shops calling /v1 need not send it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(protocol.API_PREFIX + "/"):
+            version = Request(scope).headers.get(protocol.VERSION_HEADER)
+            if version is not None and version.strip() != str(protocol.PROTOCOL_VERSION):
+                response = _error("unsupported_protocol",
+                                  f"this till speaks sync protocol {version.strip()[:20]}; the hub speaks "
+                                  f"{protocol.PROTOCOL_VERSION} - upgrade the hub or the till", 400)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+# ------------------------------------------------------------------------------------------- exception handlers
+async def _hub_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HubError)
+    return _error(exc.code, str(exc), exc.status)
+
+
+async def _protocol_error(request: Request, exc: Exception) -> Response:
+    return _error("bad_request", str(exc), 400)
 
 
 def _is_busy(exc: BaseException) -> bool:
@@ -50,133 +88,197 @@ def _is_busy(exc: BaseException) -> bool:
     return "database is locked" in text or "deadlock" in text or "could not serialize" in text
 
 
+async def _database_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, DataError):  # a value the database cannot hold (a NUL character on PostgreSQL, ...)
+        log.warning("hub refused a value: %s %s: %s", request.method, request.url.path, " ".join(str(exc).split())[:300])
+        return _error("bad_request", "the request holds a value the hub database cannot store "
+                      "(such as a NUL character or a number out of range)", 400)
+    if _is_busy(exc):
+        return _error("busy", "the hub is busy; retry shortly", 503, {"Retry-After": "1"})
+    log.error("hub request failed: %s %s", request.method, request.url.path, exc_info=exc)
+    return _error("internal", "the hub failed to handle this request; it was logged", 500)
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    log.error("hub request failed: %s %s", request.method, request.url.path, exc_info=exc)
+    return _error("internal", "the hub failed to handle this request; it was logged", 500)
+
+
+# ------------------------------------------------------------------------------------------- request helpers
+def _storage(request: Request) -> HubStorage:
+    return request.app.state.storage  # type: ignore[no-any-return]
+
+
+async def _device(request: Request) -> DeviceAuth:
+    return await run_in_threadpool(_storage(request).authenticate, _bearer(request))
+
+
+async def _require_api_key(request: Request) -> None:
+    key = _bearer(request)
+    if not key or not await run_in_threadpool(_storage(request).check_api_key, key):
+        raise HubError("unauthorized", "this call needs an API key created with 'store-edge hub create-api-key'", 401)
+
+
+async def _checked_json_body(request: Request) -> tuple[Any, bool]:
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > protocol.MAX_PUSH_BYTES:
+        raise HubError("too_large", f"the body exceeds {protocol.MAX_PUSH_BYTES} bytes; send smaller batches", 413)
+    body = await request.body()
+    return protocol.decode_body_checked(body, request.headers.get("content-encoding"))
+
+
+async def _json_body(request: Request) -> Any:
+    return (await _checked_json_body(request))[0]
+
+
+# ------------------------------------------------------------------------------------------- endpoints
+async def health(request: Request) -> Response:
+    return JSONResponse({"status": "ok", "protocol": protocol.PROTOCOL_VERSION})
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(spec())
+
+
+async def enroll(request: Request) -> Response:
+    doc = await _json_body(request)
+    code = doc.get("code") if isinstance(doc, dict) else None
+    if not isinstance(code, str) or not code.strip():
+        raise HubError("bad_request", "send {\"code\": \"...\"} with the one-time enrolment code", 400)
+    e = await run_in_threadpool(_storage(request).enroll, code)
+    return JSONResponse({"device_id": e.device_id, "store_id": e.store_id, "token": e.token,
+                         "protocol": protocol.PROTOCOL_VERSION})
+
+
+async def push(request: Request) -> Response:
+    dev = await _device(request)
+    doc, finite = await _checked_json_body(request)
+    events = protocol.parse_push(doc)
+    results = await run_in_threadpool(functools.partial(_storage(request).push, dev, events, finite_numbers=finite))
+    answer = {"results": [r.to_json() for r in results], "server_time": now_iso()}
+    body = protocol.dumps_utf8(answer)  # the bytes JSONResponse would render, built faster
+    return JSONResponse(answer) if body is None else Response(body, media_type="application/json")
+
+
+async def changes(request: Request) -> Response:
+    dev = await _device(request)
+    limit_raw = request.query_params.get("limit", "500")
+    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= protocol.MAX_PULL_LIMIT:
+        raise HubError("bad_request", f"limit must be a whole number from 1 to {protocol.MAX_PULL_LIMIT}", 400)
+    page = await run_in_threadpool(_storage(request).changes, dev, request.query_params.get("cursor"),
+                                   int(limit_raw))
+    return JSONResponse(page.to_json())
+
+
+async def orders(request: Request) -> Response:
+    await _require_api_key(request)
+    order = check_order(await _json_body(request))
+    created = await run_in_threadpool(_storage(request).record_order, order)
+    return JSONResponse({"order_id": order["order_id"], "recorded": created}, status_code=201 if created else 200)
+
+
+async def sightings(request: Request) -> Response:
+    # the app backend reports that a store beacon woke the customer's app (iOS background path)
+    await _require_api_key(request)
+    doc = await _json_body(request)
+    result = await run_in_threadpool(_storage(request).record_sighting, doc)
+    return JSONResponse(result, status_code=201 if result["recorded"] else 200)
+
+
+async def exceptions_report(request: Request) -> Response:
+    await _require_api_key(request)
+    rows = await run_in_threadpool(_storage(request).exceptions, request.query_params.get("kind"))
+    return JSONResponse({"exceptions": rows})
+
+
+ROUTES = [
+    Route("/v1/health", health, methods=["GET"]),
+    Route("/openapi.json", openapi, methods=["GET"]),
+    Route("/v1/enroll", enroll, methods=["POST"]),
+    Route("/v1/events", push, methods=["POST"]),
+    Route("/v1/changes", changes, methods=["GET"]),
+    Route("/v1/orders", orders, methods=["POST"]),
+    Route("/v1/sightings", sightings, methods=["POST"]),
+    Route("/v1/admin/exceptions", exceptions_report, methods=["GET"]),
+]
+EXCEPTION_HANDLERS: Any = {HubError: _hub_error, protocol.ProtocolError: _protocol_error,
+                           DBAPIError: _database_error, Exception: _internal_error}
+
+
+# ------------------------------------------------------------------------------------------- the app
+@contextlib.asynccontextmanager
+async def _webhooks(storage: HubStorage, url: str | None, interval_s: float, retry_base_s: float
+                    ) -> AsyncIterator[None]:
+    """Run the webhook deliverer while the app runs (when a URL is given or configured)."""
+    from sync.hub.webhooks import WebhookDeliverer
+
+    url = url or await run_in_threadpool(storage.get_config, "webhook_url")
+    task = None
+    if url:
+        secret = await run_in_threadpool(storage.get_config, "webhook_secret")
+        deliverer = WebhookDeliverer(storage, url, base_s=retry_base_s, secret=secret)
+        task = asyncio.create_task(deliverer.run_forever(interval_s))
+    try:
+        yield
+    finally:
+        if task:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def _build(lifespan: Any) -> Starlette:
+    app = Starlette(routes=ROUTES, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
+    app.add_middleware(ProtocolVersionGuard)
+    return app
+
+
 def make_hub_app(storage: HubStorage, *, webhook_url: str | None = None,
                  webhook_interval_s: float = 0.5, webhook_retry_base_s: float = 0.5) -> Starlette:
-    """The hub. ``webhook_url`` (or the ``webhook_url`` config key) receives presence notifications."""
-
-    def guarded(fn: Handler) -> Handler:
-        async def wrapper(request: Request) -> Response:
-            refusal = _protocol_refusal(request)
-            if refusal is not None:
-                return refusal
-            try:
-                return await fn(request)
-            except HubError as exc:
-                return _error(exc.code, str(exc), exc.status)
-            except protocol.ProtocolError as exc:
-                return _error("bad_request", str(exc), 400)
-            except Exception as exc:
-                if _is_busy(exc):
-                    return _error("busy", "the hub is busy; retry shortly", 503, {"Retry-After": "1"})
-                log.exception("hub request failed")
-                return _error("internal", "the hub failed to handle this request; it was logged", 500)
-        return wrapper
-
-    async def device(request: Request) -> DeviceAuth:
-        return await run_in_threadpool(storage.authenticate, _bearer(request))
-
-    async def require_api_key(request: Request) -> None:
-        key = _bearer(request)
-        if not key or not await run_in_threadpool(storage.check_api_key, key):
-            raise HubError("unauthorized", "this call needs an API key created with 'store-edge hub create-api-key'", 401)
-
-    async def json_body(request: Request) -> Any:
-        return (await checked_json_body(request))[0]
-
-    async def checked_json_body(request: Request) -> tuple[Any, bool]:
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > protocol.MAX_PUSH_BYTES:
-            raise HubError("too_large", f"the body exceeds {protocol.MAX_PUSH_BYTES} bytes; send smaller batches", 413)
-        body = await request.body()
-        return protocol.decode_body_checked(body, request.headers.get("content-encoding"))
-
-    async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "protocol": protocol.PROTOCOL_VERSION})
-
-    async def openapi(request: Request) -> Response:
-        return JSONResponse(spec())
-
-    async def enroll(request: Request) -> Response:
-        doc = await json_body(request)
-        code = doc.get("code") if isinstance(doc, dict) else None
-        if not isinstance(code, str) or not code.strip():
-            raise HubError("bad_request", "send {\"code\": \"...\"} with the one-time enrolment code", 400)
-        e = await run_in_threadpool(storage.enroll, code)
-        return JSONResponse({"device_id": e.device_id, "store_id": e.store_id, "token": e.token,
-                             "protocol": protocol.PROTOCOL_VERSION})
-
-    async def push(request: Request) -> Response:
-        dev = await device(request)
-        doc, finite = await checked_json_body(request)
-        events = protocol.parse_push(doc)
-        results = await run_in_threadpool(functools.partial(storage.push, dev, events, finite_numbers=finite))
-        answer = {"results": [r.to_json() for r in results], "server_time": now_iso()}
-        body = protocol.dumps_utf8(answer)  # the bytes JSONResponse would render, built faster
-        return JSONResponse(answer) if body is None else Response(body, media_type="application/json")
-
-    async def changes(request: Request) -> Response:
-        dev = await device(request)
-        limit_raw = request.query_params.get("limit", "500")
-        if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= protocol.MAX_PULL_LIMIT:
-            raise HubError("bad_request", f"limit must be a whole number from 1 to {protocol.MAX_PULL_LIMIT}", 400)
-        page = await run_in_threadpool(storage.changes, dev, request.query_params.get("cursor"), int(limit_raw))
-        return JSONResponse(page.to_json())
-
-    async def orders(request: Request) -> Response:
-        await require_api_key(request)
-        doc = await json_body(request)
-        order = _check_order(doc)
-        created = await run_in_threadpool(storage.record_order, order)
-        return JSONResponse({"order_id": order["order_id"], "recorded": created}, status_code=201 if created else 200)
-
-    async def sightings(request: Request) -> Response:
-        # the app backend reports that a store beacon woke the customer's app (iOS background path)
-        await require_api_key(request)
-        doc = await json_body(request)
-        result = await run_in_threadpool(storage.record_sighting, doc)
-        return JSONResponse(result, status_code=201 if result["recorded"] else 200)
-
-    async def exceptions_report(request: Request) -> Response:
-        await require_api_key(request)
-        rows = await run_in_threadpool(storage.exceptions, request.query_params.get("kind"))
-        return JSONResponse({"exceptions": rows})
+    """The hub on an open ``storage``. ``webhook_url`` (or the ``webhook_url`` config key) receives presence
+    notifications."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        from sync.hub.webhooks import WebhookDeliverer
-
-        url = webhook_url or await run_in_threadpool(storage.get_config, "webhook_url")
-        task = None
-        if url:
-            secret = await run_in_threadpool(storage.get_config, "webhook_secret")
-            deliverer = WebhookDeliverer(storage, url, base_s=webhook_retry_base_s, secret=secret)
-            task = asyncio.create_task(deliverer.run_forever(webhook_interval_s))
-        try:
+        async with _webhooks(storage, webhook_url, webhook_interval_s, webhook_retry_base_s):
             yield
-        finally:
-            if task:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
 
-    routes = [
-        Route("/v1/health", guarded(health), methods=["GET"]),
-        Route("/openapi.json", openapi, methods=["GET"]),
-        Route("/v1/enroll", guarded(enroll), methods=["POST"]),
-        Route("/v1/events", guarded(push), methods=["POST"]),
-        Route("/v1/changes", guarded(changes), methods=["GET"]),
-        Route("/v1/orders", guarded(orders), methods=["POST"]),
-        Route("/v1/sightings", guarded(sightings), methods=["POST"]),
-        Route("/v1/admin/exceptions", guarded(exceptions_report), methods=["GET"]),
-    ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = _build(lifespan)
     app.state.storage = storage
     return app
 
 
-def _check_order(doc: Any) -> dict[str, Any]:
+def make_hub_app_from_config(config: HubConfig) -> Starlette:
+    """The hub for one worker process: the database is opened at start-up and closed at shutdown, so the app
+    can be built before a fork and each process has its own pool."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        storage = await run_in_threadpool(functools.partial(HubStorage.open, config.db, schema_name=config.schema))
+        app.state.storage = storage
+        try:
+            async with _webhooks(storage, config.webhook_url, config.webhook_interval_s, config.webhook_retry_base_s):
+                yield
+        finally:
+            await run_in_threadpool(storage.close)
+
+    return _build(lifespan)
+
+
+def check_order(doc: Any) -> dict[str, Any]:
+    """``POST /v1/orders`` body -> the order to record; every problem named in one 400 sentence."""
     if not isinstance(doc, dict):
         raise HubError("bad_request", "the order must be a JSON object", 400)
+    problems = _order_problems(doc)
+    if problems:
+        raise HubError("bad_request", "; ".join(problems), 400)
+    return {"order_id": doc["order_id"], "customer_id": doc["customer_id"], "channel": doc["channel"],
+            "total_cents": doc["total_cents"], "status": doc.get("status", "placed"),
+            "pickup_store_id": doc.get("pickup_store_id"), "created_at": doc.get("created_at"),
+            "lines": doc.get("lines", [])}
+
+
+def _order_problems(doc: dict[str, Any]) -> list[str]:
     problems = []
     oid, cid = doc.get("order_id"), doc.get("customer_id")
     if not isinstance(oid, str) or not 1 <= len(oid) <= 64:
@@ -188,16 +290,11 @@ def _check_order(doc: Any) -> dict[str, Any]:
     total = doc.get("total_cents")
     if not isinstance(total, int) or isinstance(total, bool) or total < 0 or total > 10**12:
         problems.append("'total_cents' must be a non-negative whole number")
-    for name in ("status", "created_at"):
-        if name in doc and not isinstance(doc[name], str):
-            problems.append(f"'{name}' must be a string")
+    problems.extend(f"'{name}' must be a string" for name in ("status", "created_at")
+                    if name in doc and not isinstance(doc[name], str))
     if doc.get("pickup_store_id") is not None and not isinstance(doc.get("pickup_store_id"), str):
         problems.append("'pickup_store_id' must be a string")
     lines = doc.get("lines", [])
     if not isinstance(lines, list) or not all(isinstance(x, dict) for x in lines):
         problems.append("'lines' must be a list of objects")
-    if problems:
-        raise HubError("bad_request", "; ".join(problems), 400)
-    return {"order_id": oid, "customer_id": cid, "channel": doc["channel"], "total_cents": total,
-            "status": doc.get("status", "placed"), "pickup_store_id": doc.get("pickup_store_id"),
-            "created_at": doc.get("created_at"), "lines": lines}
+    return problems

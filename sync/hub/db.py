@@ -1,168 +1,154 @@
-"""One SQL layer over two engines: SQLite (the embedded default) and PostgreSQL (production).
+"""The hub's database: a SQLAlchemy 2 engine over SQLite (the embedded default) or PostgreSQL (psycopg 3).
 
-Statements are written once with ``?`` placeholders; the PostgreSQL side rewrites them to ``%s``. So no
-statement may contain a literal percent sign.
+``open_database(target)`` takes a SQLite file path or a ``postgresql://`` DSN. ``Database.write()`` is one
+write transaction (on SQLite ``BEGIN IMMEDIATE``: the single writer is taken at the start, so a transaction
+never fails half-way on a lock upgrade), ``Database.read()`` a read-only one; both yield a
+``sqlalchemy.Connection`` that the storage modules' functions take. Pooling is SQLAlchemy's.
+
+Errors: a database that cannot be reached or opened raises the driver's own exception
+(``psycopg.OperationalError``, ``sqlite3.OperationalError``) so the command line reports it in one line.
 """
 
 from __future__ import annotations
 
-import queue
-import sqlite3
+import contextlib
+import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-Row = tuple[Any, ...]
+from sqlalchemy import Connection, Engine, Table, create_engine, event, exc
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+
+POSTGRES, SQLITE = "postgresql", "sqlite"
+_SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
-class Tx:
-    """A transaction handle: ``exe`` runs one statement, ``all``/``one`` fetch."""
-
-    def __init__(self, cur: Any, dialect: str) -> None:
-        self._cur = cur
-        self.dialect = dialect
-
-    def _sql(self, sql: str) -> str:
-        return sql.replace("?", "%s") if self.dialect == "postgres" else sql
-
-    def exe(self, sql: str, params: Sequence[Any] = ()) -> int:
-        self._cur.execute(self._sql(sql), tuple(params))
-        return int(self._cur.rowcount)
-
-    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if rows:
-            self._cur.executemany(self._sql(sql), [tuple(r) for r in rows])
-
-    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        self._cur.execute(self._sql(sql), tuple(params))
-        return [tuple(r) for r in self._cur.fetchall()]
-
-    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        self._cur.execute(self._sql(sql), tuple(params))
-        row = self._cur.fetchone()
-        return tuple(row) if row is not None else None
-
-    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        row = self.one(sql, params)
-        return None if row is None else row[0]
+def is_postgres_target(target: str | Path) -> bool:
+    return str(target).startswith(("postgresql://", "postgres://", "postgresql+psycopg://"))
 
 
-class Engine:
-    dialect: str
+class Database:
+    """One hub database. ``dialect`` is ``"sqlite"`` or ``"postgresql"``; ``schema`` a PostgreSQL schema that
+    isolates a test run (``None`` in production)."""
+
+    def __init__(self, engine: Engine, *, dsn: str | None = None, schema: str | None = None) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self.dsn, self.schema = dsn, schema
+        # SQLite has one writer: this process's writers queue here in order instead of polling SQLite's busy
+        # handler (which starves some of them under load); readers run in parallel (WAL)
+        self._writer: Any = threading.RLock() if self.dialect == SQLITE else contextlib.nullcontext()
 
     @contextmanager
-    def tx(self, *, write: bool = True) -> Iterator[Tx]:  # pragma: no cover - interface
-        raise NotImplementedError
-        yield
-
-    def close(self) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
-
-
-class SqliteEngine(Engine):
-    """One connection behind a lock: SQLite serialises writers anyway, and the hub's reads are short."""
-
-    dialect = "sqlite"
-
-    def __init__(self, path: Path | str) -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        # the hub is the ledger's source of truth: a commit must survive a power cut
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute("PRAGMA busy_timeout=30000")
-        self._lock = threading.RLock()
+    def write(self) -> Iterator[Connection]:
+        """One write transaction: committed when the block ends, rolled back on an exception."""
+        with self._writer, _driver_errors(), self.engine.begin() as conn:
+            yield conn
 
     @contextmanager
-    def tx(self, *, write: bool = True) -> Iterator[Tx]:
-        with self._lock:
-            cur = self._conn.cursor()
-            cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            try:
-                yield Tx(cur, self.dialect)
-            except BaseException:
-                self._conn.rollback()
-                raise
-            else:
-                self._conn.commit()
-            finally:
-                cur.close()
+    def read(self) -> Iterator[Connection]:
+        """One read-only transaction (SQLite: deferred ``BEGIN``, readers never wait for the writer)."""
+        with _driver_errors(), self.engine.connect() as conn:
+            conn = conn.execution_options(hub_read=True)
+            with conn.begin():
+                yield conn
+
+    def insert(self, table: Table) -> Any:
+        """The dialect's ``INSERT`` (it has ``on_conflict_do_nothing``/``on_conflict_do_update``)."""
+        return insert_for(self.dialect, table)
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-
-class PostgresEngine(Engine):
-    """A small fixed pool (psycopg_pool is not a dependency). ``schema`` isolates a test run."""
-
-    dialect = "postgres"
-
-    def __init__(self, dsn: str, *, schema: str | None = None, pool_size: int = 8) -> None:
-        import psycopg
-
-        self._psycopg = psycopg
-        self.dsn, self.schema = dsn, schema
-        self._pool: queue.LifoQueue[Any] = queue.LifoQueue()
-        self._size = pool_size
-        self._created = 0
-        self._lock = threading.Lock()
-        if schema:
-            with self._connect() as conn:
-                conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-                conn.commit()
-
-    def _connect(self) -> Any:
-        kwargs: dict[str, Any] = {}
-        if self.schema:
-            kwargs["options"] = f"-c search_path={self.schema}"
-        return self._psycopg.connect(self.dsn, **kwargs)
-
-    def _get(self) -> Any:
-        with self._lock:
-            if self._pool.empty() and self._created < self._size:
-                self._created += 1
-                return self._connect()
-        return self._pool.get()
-
-    def _put(self, conn: Any) -> None:
-        if conn.closed:
-            with self._lock:
-                self._created -= 1
-            return
-        self._pool.put(conn)
-
-    @contextmanager
-    def tx(self, *, write: bool = True) -> Iterator[Tx]:
-        conn = self._get()
-        try:
-            with conn.transaction(), conn.cursor() as cur:
-                yield Tx(cur, self.dialect)
-        except self._psycopg.OperationalError:
-            conn.close()
-            raise
-        finally:
-            self._put(conn)
+        self.engine.dispose()
 
     def drop_schema(self) -> None:
-        if self.schema:
+        """Tests: drop this run's PostgreSQL schema with everything in it; closes the pool."""
+        if not self.schema:
             self.close()
-            with self._psycopg.connect(self.dsn, autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+            return
+        self.engine.dispose()
+        import psycopg
 
-    def close(self) -> None:
-        while not self._pool.empty():
-            self._pool.get().close()
-        self._created = 0
+        with psycopg.connect(_plain_dsn(self.dsn or ""), autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
 
 
-def open_engine(target: str | Path, *, schema: str | None = None) -> Engine:
-    """``postgresql://...`` (or ``postgres://``) opens PostgreSQL; anything else is a SQLite file path."""
+def insert_for(dialect: str, table: Table) -> Any:
+    return (postgresql.insert if dialect == POSTGRES else sqlite.insert)(table)
+
+
+def insert(conn: Connection, table: Table) -> Any:
+    """``INSERT`` for the connection's dialect, with ``ON CONFLICT`` support."""
+    return insert_for(conn.dialect.name, table)
+
+
+@contextmanager
+def _driver_errors() -> Iterator[None]:
+    """A connection that cannot be made surfaces as the driver's own error, with its own message."""
+    try:
+        yield
+    except exc.OperationalError as e:
+        if e.connection_invalidated or _is_connect_failure(e):
+            raise e.orig from None  # type: ignore[misc]
+        raise
+
+
+def _is_connect_failure(e: exc.OperationalError) -> bool:
+    text = str(e.orig).lower()
+    return "connection" in text and ("refused" in text or "failed" in text) or "unable to open" in text
+
+
+def _plain_dsn(dsn: str) -> str:
+    return dsn.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def open_database(target: str | Path, *, schema: str | None = None, pool_size: int = 8) -> Database:
+    """``postgresql://...`` (or ``postgres://``) opens PostgreSQL through psycopg 3; anything else is a SQLite
+    file path (its directory is created). ``schema`` (PostgreSQL) is created if missing and put first on the
+    search path."""
     text = str(target)
-    if text.startswith(("postgresql://", "postgres://")):
-        return PostgresEngine(text, schema=schema)
-    return SqliteEngine(text)
+    if is_postgres_target(text):
+        return _open_postgres(text, schema, pool_size)
+    return _open_sqlite(text)
+
+
+def _open_postgres(dsn: str, schema: str | None, pool_size: int) -> Database:
+    plain = "postgresql://" + dsn.split("://", 1)[1]
+    url = make_url(plain).set(drivername="postgresql+psycopg")
+    connect_args: dict[str, Any] = {}
+    if schema:
+        if not _SCHEMA_NAME.match(schema):
+            raise ValueError(f"{schema!r} is not a plain PostgreSQL schema name")
+        connect_args["options"] = f"-c search_path={schema}"
+    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                           connect_args=connect_args)
+    db = Database(engine, dsn=plain, schema=schema)
+    if schema:
+        with db.write() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    return db
+
+
+def _open_sqlite(path: str) -> Database:
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # transactions are begun below, not by the sqlite3 module
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        # the hub is the ledger's source of truth: a commit must survive a power cut
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("hub_read") else "BEGIN IMMEDIATE")
+
+    return Database(engine)

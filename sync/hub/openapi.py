@@ -154,6 +154,7 @@ def spec() -> dict[str, Any]:
                     "200": {"description": "overdrafts and other exceptions", "content": {"application/json": {
                         "schema": {"type": "object", "properties": {"exceptions": {"type": "array",
                                                                                    "items": {"type": "object"}}}}}}},
+                    "400": _err("a value the hub database cannot store"),
                     "401": _err("missing or unknown API key"),
                 }}},
         },

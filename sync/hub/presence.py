@@ -8,28 +8,43 @@
 - Presence analytics from the edge are stored in tables; only notification requests go to the webhook.
 - Loyalty-app code sightings of one till are relayed to the store's other tills.
 
-Functions here run inside a ``HubStorage`` write transaction (``tx``); the storage wraps them.
+Functions here take the caller's transaction (``conn``); ``sync.hub.storage`` wraps them. Admin input errors
+raise ``PresenceInputError`` (a sentence naming the value), unknown customers/stores/beacons ``LookupError``.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sync import protocol
-from sync.hub.db import Tx
+from sqlalchemy import Connection, delete, select
 
-NOTIFICATION_EVENT = "presence.notification_requested"
-VISIT_EVENT = "presence.visit"
-ANONYMOUS_EVENT = "presence.anonymous_count"
-ANALYTICS_EVENT = "presence.analytics"
-TOKEN_SEEN_EVENT = "loyalty.token_seen"
-ANALYTICS_FIELDS = ("since", "until", "zone_visits", "dwell_distribution", "offers_issued", "offers_converted",
-                    "conversion_rate", "anonymous_devices")
-EID_PREFIX = "eid:"
+from edge.core import contract
+from edge.core.contract import ANALYTICS_FIELDS, ChangeKind, EventType
+from sync.hub.changes import record, record_many, relevant_stores
+from sync.hub.db import insert
+from sync.hub.tables import (
+    customer_stores,
+    customers,
+    presence_analytics,
+    presence_anonymous_counts,
+    presence_identities,
+    presence_rules,
+    presence_visits,
+    sightings,
+    store_beacons,
+    stores,
+    token_sightings,
+)
+
+NOTIFICATION_EVENT = EventType.PRESENCE_NOTIFICATION_REQUESTED
+VISIT_EVENT = EventType.PRESENCE_VISIT
+ANONYMOUS_EVENT = EventType.PRESENCE_ANONYMOUS_COUNT
+ANALYTICS_EVENT = EventType.PRESENCE_ANALYTICS
+TOKEN_SEEN_EVENT = EventType.LOYALTY_TOKEN_SEEN
+EID_PREFIX = contract.EID_IDENTITY_PREFIX
 _HEX = re.compile(r"^[0-9a-f]+$")
 
 
@@ -41,10 +56,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _change(tx: Tx, kind: str, key: str, store_id: str | None) -> None:
-    tx.exe("INSERT INTO changes (kind, key, store_id) VALUES (?, ?, ?)", [kind, key, store_id])
-
-
 # ------------------------------------------------------------------------------------------- beacon keys
 def _hex(text: str, length: int, what: str) -> str:
     value = text.strip().lower()
@@ -53,45 +64,20 @@ def _hex(text: str, length: int, what: str) -> str:
     return value
 
 
-def ibeacon_key(text: str) -> str:
-    """``UUID:MAJOR:MINOR`` -> the edge's key ``ibeacon:<uuid>:<major>:<minor>``."""
-    parts = text.strip().split(":")
-    if len(parts) != 3:
-        raise PresenceInputError(f"an iBeacon is written UUID:MAJOR:MINOR, got {text!r}")
-    try:
-        uid = str(uuid.UUID(parts[0]))
-        major, minor = int(parts[1]), int(parts[2])
-    except ValueError:
-        raise PresenceInputError(f"an iBeacon is written UUID:MAJOR:MINOR with numbers 0..65535, got {text!r}") from None
-    if not (0 <= major <= 65535 and 0 <= minor <= 65535):
-        raise PresenceInputError(f"iBeacon major and minor must be 0..65535, got {text!r}")
-    return f"ibeacon:{uid}:{major}:{minor}"
-
-
-def eddystone_uid_key(text: str) -> str:
-    """``NAMESPACE:INSTANCE`` (20 and 12 hex digits) -> ``eddystone-uid:<ns>:<inst>``."""
-    parts = text.strip().split(":")
-    if len(parts) != 2:
-        raise PresenceInputError(f"an Eddystone-UID is written NAMESPACE:INSTANCE, got {text!r}")
-    return f"eddystone-uid:{_hex(parts[0], 20, 'the namespace')}:{_hex(parts[1], 12, 'the instance')}"
-
-
 def beacon_key(text: str) -> tuple[str, str]:
-    """A full beacon key (``ibeacon:...``, ``eddystone-uid:...``, ``altbeacon:<40 hex>``) -> (kind, key)."""
-    kind, _, rest = text.strip().partition(":")
-    kind = kind.lower()
-    if kind == "ibeacon":
-        return kind, ibeacon_key(rest)
-    if kind == "eddystone-uid":
-        return kind, eddystone_uid_key(rest)
-    if kind == "altbeacon":
-        return kind, f"altbeacon:{_hex(rest, 40, 'the AltBeacon id')}"
-    raise PresenceInputError(f"a beacon key starts with ibeacon:, eddystone-uid: or altbeacon:, got {text!r}")
+    """A full beacon key as typed -> (kind, the key the till's scanner builds) by the contract's rule
+    (``edge.core.contract.parse_beacon_key``); ``PresenceInputError`` with its sentence otherwise."""
+    try:
+        kind, key = contract.parse_beacon_key(text)
+    except contract.BeaconKeyError as exc:
+        raise PresenceInputError(str(exc)) from None
+    return str(kind), key
 
 
 # ------------------------------------------------------------------------------------------- consent
-def has_location_consent(tx: Tx, customer_id: str) -> bool:
-    raw = tx.scalar("SELECT consents FROM customers WHERE id = ?", [customer_id])
+def has_location_consent(conn: Connection, customer_id: str) -> bool:
+    """True only when the customer's consents hold ``"location": true`` (unreadable consents count as no)."""
+    raw = conn.execute(select(customers.c.consents).where(customers.c.id == customer_id)).scalar()
     try:
         consents = json.loads(raw) if raw else {}
     except (TypeError, ValueError):
@@ -99,142 +85,164 @@ def has_location_consent(tx: Tx, customer_id: str) -> bool:
     return isinstance(consents, dict) and consents.get("location") is True
 
 
-def _relevant_stores(tx: Tx, customer_id: str) -> list[str]:
-    return [r[0] for r in tx.all("SELECT store_id FROM customer_stores WHERE customer_id = ?", [customer_id])]
+def _customer_exists(conn: Connection, customer_id: str) -> bool:
+    return conn.execute(select(customers.c.id).where(customers.c.id == customer_id)).first() is not None
 
 
-def identities_changed(tx: Tx, customer_id: str, store_id: str | None = None) -> None:
+def _identity_ids(conn: Connection, customer_id: str) -> list[str]:
+    rows = conn.execute(select(presence_identities.c.id).where(presence_identities.c.customer_id == customer_id))
+    return [r[0] for r in rows]
+
+
+def identities_changed(conn: Connection, customer_id: str, store_id: str | None = None) -> None:
     """The customer's identities to each relevant store (or one store); the snapshot applies consent."""
-    ids = [r[0] for r in tx.all("SELECT id FROM presence_identities WHERE customer_id = ?", [customer_id])]
-    stores = [store_id] if store_id else _relevant_stores(tx, customer_id)
-    for sid in stores:
-        for ident in ids:
-            _change(tx, protocol.PRESENCE_IDENTITY, ident, sid)
+    ids = _identity_ids(conn, customer_id)
+    stores_ = [store_id] if store_id else relevant_stores(conn, customer_id)
+    record_many(conn, [(ChangeKind.PRESENCE_IDENTITY, ident, sid) for sid in stores_ for ident in ids])
 
 
-def _put_identity(tx: Tx, ident: str, customer_id: str, kind: str, beacon: str | None, key: str | None,
+def identities_changed_for(conn: Connection, ident: str, customer_id: str) -> None:
+    record_many(conn, [(ChangeKind.PRESENCE_IDENTITY, ident, sid) for sid in relevant_stores(conn, customer_id)])
+
+
+def _put_identity(conn: Connection, ident: str, customer_id: str, kind: str, beacon: str | None, key: str | None,
                   exponent: int | None, offset: int) -> None:
-    if tx.one("SELECT 1 FROM customers WHERE id = ?", [customer_id]) is None:
+    if not _customer_exists(conn, customer_id):
         raise PresenceInputError(f"there is no customer {customer_id!r}")
-    previous = tx.scalar("SELECT customer_id FROM presence_identities WHERE id = ?", [ident])
+    previous = conn.execute(select(presence_identities.c.customer_id)
+                            .where(presence_identities.c.id == ident)).scalar()
     if previous is not None and previous != customer_id:
-        identities_changed_for(tx, ident, previous)  # the former owner's stores forget the tag
-    tx.exe("INSERT INTO presence_identities (id, customer_id, kind, beacon_key, eid_identity_key, "
-           "eid_rotation_exponent, eid_clock_offset_s, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-           "ON CONFLICT (id) DO UPDATE SET customer_id = excluded.customer_id, kind = excluded.kind, "
-           "beacon_key = excluded.beacon_key, eid_identity_key = excluded.eid_identity_key, "
-           "eid_rotation_exponent = excluded.eid_rotation_exponent, "
-           "eid_clock_offset_s = excluded.eid_clock_offset_s, updated_at = excluded.updated_at",
-           [ident, customer_id, kind, beacon, key, exponent, offset, _now()])
-    identities_changed_for(tx, ident, customer_id)
+        identities_changed_for(conn, ident, previous)  # the former owner's stores forget the tag
+    values = {"id": ident, "customer_id": customer_id, "kind": kind, "beacon_key": beacon, "eid_identity_key": key,
+              "eid_rotation_exponent": exponent, "eid_clock_offset_s": offset, "updated_at": _now()}
+    stmt = insert(conn, presence_identities).values(**values)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["id"],
+                                            set_={k: stmt.excluded[k] for k in values if k != "id"}))
+    identities_changed_for(conn, ident, customer_id)
 
 
-def identities_changed_for(tx: Tx, ident: str, customer_id: str) -> None:
-    for sid in _relevant_stores(tx, customer_id):
-        _change(tx, protocol.PRESENCE_IDENTITY, ident, sid)
-
-
-def link_tag(tx: Tx, customer_id: str, key: str) -> str:
+def link_tag(conn: Connection, customer_id: str, key: str) -> str:
     """A registered tag (its full beacon key); the tag's key is its identity id (one owner per tag)."""
     kind, normal = beacon_key(key)
-    _put_identity(tx, normal, customer_id, kind, normal, None, None, 0)
+    _put_identity(conn, normal, customer_id, kind, normal, None, None, 0)
     return normal
 
 
-def set_eid_key(tx: Tx, customer_id: str, key_hex: str, exponent: int, clock_offset_s: int = 0) -> str:
+def set_eid_key(conn: Connection, customer_id: str, key_hex: str, exponent: int, clock_offset_s: int = 0) -> str:
+    """The app's Eddystone-EID identity key (16 bytes, 32 hex digits), rotation exponent 0..15; id ``eid:<cid>``."""
     key = _hex(key_hex, 32, "the EID identity key")
     if not 0 <= exponent <= 15:
         raise PresenceInputError(f"the EID rotation exponent must be 0..15, got {exponent}")
     ident = EID_PREFIX + customer_id
-    _put_identity(tx, ident, customer_id, "eid", None, key, exponent, int(clock_offset_s))
+    _put_identity(conn, ident, customer_id, contract.EID_IDENTITY_KIND, None, key, exponent, int(clock_offset_s))
     return ident
 
 
-def unlink(tx: Tx, ident: str) -> bool:
-    owner = tx.scalar("SELECT customer_id FROM presence_identities WHERE id = ?", [ident])
+def unlink(conn: Connection, ident: str) -> bool:
+    """Remove a tag or EID key; False when there is none. The stores receive ``data: null`` and delete it."""
+    owner = conn.execute(select(presence_identities.c.customer_id).where(presence_identities.c.id == ident)).scalar()
     if owner is None:
         return False
-    tx.exe("DELETE FROM presence_identities WHERE id = ?", [ident])
-    identities_changed_for(tx, ident, owner)  # snapshots are now null: the edges delete
+    conn.execute(delete(presence_identities).where(presence_identities.c.id == ident))
+    identities_changed_for(conn, ident, owner)
     return True
 
 
-def identity_snapshot(tx: Tx, ident: str, store_id: str) -> dict[str, Any] | None:
-    row = tx.one("SELECT id, customer_id, kind, beacon_key, eid_identity_key, eid_rotation_exponent, "
-                 "eid_clock_offset_s FROM presence_identities WHERE id = ?", [ident])
-    if row is None or not has_location_consent(tx, row[1]):
+def identity_snapshot(conn: Connection, ident: str, store_id: str) -> dict[str, Any] | None:
+    t = presence_identities.c
+    row = conn.execute(select(t.id, t.customer_id, t.kind, t.beacon_key, t.eid_identity_key,
+                              t.eid_rotation_exponent, t.eid_clock_offset_s).where(t.id == ident)).first()
+    if row is None or not has_location_consent(conn, row[1]):
         return None
-    if tx.one("SELECT 1 FROM customer_stores WHERE customer_id = ? AND store_id = ?", [row[1], store_id]) is None:
+    relevant = conn.execute(select(customer_stores.c.store_id).where(
+        customer_stores.c.customer_id == row[1], customer_stores.c.store_id == store_id)).first()
+    if relevant is None:
         return None
     return {"id": row[0], "customer_id": row[1], "kind": row[2], "beacon_key": row[3], "eid_identity_key": row[4],
             "eid_rotation_exponent": row[5], "eid_clock_offset_s": int(row[6] or 0)}
 
 
 # ------------------------------------------------------------------------------------------- store beacons, rules
-def add_store_beacon(tx: Tx, store_id: str, key: str, zone: str, label: str = "") -> str:
+def add_store_beacon(conn: Connection, store_id: str, key: str, zone: str, label: str = "") -> str:
+    """A fixed beacon marking ``zone`` of a store; returns its normalised key."""
     _, normal = beacon_key(key)
     if not zone.strip():
         raise PresenceInputError("a store beacon needs a zone name")
-    tx.exe("INSERT INTO store_beacons (store_id, beacon_key, zone, label, updated_at) VALUES (?, ?, ?, ?, ?) "
-           "ON CONFLICT (store_id, beacon_key) DO UPDATE SET zone = excluded.zone, label = excluded.label, "
-           "updated_at = excluded.updated_at", [store_id, normal, zone.strip(), label, _now()])
-    _change(tx, protocol.STORE_BEACON, normal, store_id)
+    stmt = insert(conn, store_beacons).values(store_id=store_id, beacon_key=normal, zone=zone.strip(), label=label,
+                                              updated_at=_now())
+    conn.execute(stmt.on_conflict_do_update(
+        index_elements=["store_id", "beacon_key"],
+        set_={"zone": stmt.excluded.zone, "label": stmt.excluded.label, "updated_at": stmt.excluded.updated_at}))
+    record(conn, ChangeKind.STORE_BEACON, normal, store_id)
     return normal
 
 
-def remove_store_beacon(tx: Tx, store_id: str, key: str) -> bool:
+def remove_store_beacon(conn: Connection, store_id: str, key: str) -> bool:
     _, normal = beacon_key(key)
-    gone = tx.exe("DELETE FROM store_beacons WHERE store_id = ? AND beacon_key = ?", [store_id, normal])
-    _change(tx, protocol.STORE_BEACON, normal, store_id)
+    gone = conn.execute(delete(store_beacons).where(store_beacons.c.store_id == store_id,
+                                                    store_beacons.c.beacon_key == normal)).rowcount
+    record(conn, ChangeKind.STORE_BEACON, normal, store_id)
     return bool(gone)
 
 
-def store_beacon_snapshot(tx: Tx, key: str, store_id: str) -> dict[str, Any] | None:
-    row = tx.one("SELECT beacon_key, zone, label FROM store_beacons WHERE store_id = ? AND beacon_key = ?",
-                 [store_id, key])
+def store_beacon_snapshot(conn: Connection, key: str, store_id: str) -> dict[str, Any] | None:
+    t = store_beacons.c
+    row = conn.execute(select(t.beacon_key, t.zone, t.label).where(t.store_id == store_id, t.beacon_key == key)).first()
     return None if row is None else {"beacon_key": row[0], "zone": row[1], "label": row[2]}
 
 
 def check_rule(rule: Any) -> dict[str, Any]:
-    """The rule as the edge will run it (edge.core.presence_offers); refused here rather than skipped there."""
-    from edge.core.presence_offers import RuleError, rule_from_dict
-
+    """The rule as the till will run it (the contract's presence-rule schema,
+    ``edge.core.contract.presence_rule_problem``); refused here rather than skipped there."""
     if not isinstance(rule, dict) or not isinstance(rule.get("campaign_id"), str) or not rule["campaign_id"]:
         raise PresenceInputError("a presence rule is a JSON object with a 'campaign_id'")
-    try:
-        rule_from_dict(rule)
-    except (RuleError, TypeError, ValueError, KeyError) as exc:
-        raise PresenceInputError(f"presence rule {rule['campaign_id']}: {exc}") from None
+    problem = contract.presence_rule_problem(rule)
+    if problem:
+        raise PresenceInputError(problem)
     return rule
 
 
-def put_rule(tx: Tx, store_id: str, rule: dict[str, Any]) -> str:
+def put_rule(conn: Connection, store_id: str, rule: dict[str, Any]) -> str:
     rule = check_rule(rule)
     cid = rule["campaign_id"]
-    tx.exe("INSERT INTO presence_rules (store_id, campaign_id, rule, updated_at) VALUES (?, ?, ?, ?) "
-           "ON CONFLICT (store_id, campaign_id) DO UPDATE SET rule = excluded.rule, updated_at = excluded.updated_at",
-           [store_id, cid, json.dumps(rule, sort_keys=True), _now()])
-    _change(tx, protocol.PRESENCE_RULE, cid, store_id)
+    stmt = insert(conn, presence_rules).values(store_id=store_id, campaign_id=cid,
+                                               rule=json.dumps(rule, sort_keys=True), updated_at=_now())
+    conn.execute(stmt.on_conflict_do_update(index_elements=["store_id", "campaign_id"],
+                                            set_={"rule": stmt.excluded.rule, "updated_at": stmt.excluded.updated_at}))
+    record(conn, ChangeKind.PRESENCE_RULE, cid, store_id)
     return str(cid)
 
 
-def remove_rule(tx: Tx, store_id: str, campaign_id: str) -> bool:
-    gone = tx.exe("DELETE FROM presence_rules WHERE store_id = ? AND campaign_id = ?", [store_id, campaign_id])
-    _change(tx, protocol.PRESENCE_RULE, campaign_id, store_id)
+def remove_rule(conn: Connection, store_id: str, campaign_id: str) -> bool:
+    gone = conn.execute(delete(presence_rules).where(presence_rules.c.store_id == store_id,
+                                                     presence_rules.c.campaign_id == campaign_id)).rowcount
+    record(conn, ChangeKind.PRESENCE_RULE, campaign_id, store_id)
     return bool(gone)
 
 
-def rule_snapshot(tx: Tx, campaign_id: str, store_id: str) -> dict[str, Any] | None:
-    text = tx.scalar("SELECT rule FROM presence_rules WHERE store_id = ? AND campaign_id = ?", [store_id, campaign_id])
+def rule_snapshot(conn: Connection, campaign_id: str, store_id: str) -> dict[str, Any] | None:
+    text = conn.execute(select(presence_rules.c.rule).where(presence_rules.c.store_id == store_id,
+                                                            presence_rules.c.campaign_id == campaign_id)).scalar()
     return None if text is None else {"campaign_id": campaign_id, "rule": json.loads(text), "active": True}
 
 
 # ------------------------------------------------------------------------------------------- app sightings
+def _check_beacon(beacon: Any, problems: list[str]) -> str | None:
+    if not isinstance(beacon, str):
+        problems.append("'beacon' must be a beacon key such as 'ibeacon:UUID:MAJOR:MINOR'")
+        return None
+    try:
+        return beacon_key(beacon)[1]
+    except PresenceInputError as exc:
+        problems.append(str(exc))
+        return None
+
+
 def check_sighting(doc: Any) -> dict[str, Any]:
     """``POST /v1/sightings`` body -> a normalised record; every problem named in one sentence."""
     if not isinstance(doc, dict):
         raise PresenceInputError("the sighting must be a JSON object")
-    problems = []
+    problems: list[str] = []
     cid = doc.get("customer_id")
     if not isinstance(cid, str) or not 1 <= len(cid) <= 64:
         problems.append("'customer_id' must be a string of 1 to 64 characters")
@@ -243,13 +251,7 @@ def check_sighting(doc: Any) -> dict[str, Any]:
     beacon, store, zone = doc.get("beacon"), doc.get("store_id"), doc.get("zone")
     key = None
     if beacon is not None:
-        if not isinstance(beacon, str):
-            problems.append("'beacon' must be a beacon key such as 'ibeacon:UUID:MAJOR:MINOR'")
-        else:
-            try:
-                key = beacon_key(beacon)[1]
-            except PresenceInputError as exc:
-                problems.append(str(exc))
+        key = _check_beacon(beacon, problems)
     elif not (isinstance(store, str) and store and isinstance(zone, str) and zone):
         problems.append("name the store beacon ('beacon') or both 'store_id' and 'zone'")
     sid = doc.get("sighting_id")
@@ -279,34 +281,41 @@ def _sighting_time(raw: Any) -> str | None:
     return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def record_sighting(tx: Tx, s: dict[str, Any], sighting_id: str) -> tuple[bool, str | None]:
+def _sighting_place(conn: Connection, s: dict[str, Any]) -> tuple[str, str]:
+    if s["beacon"] is None:
+        if conn.execute(select(stores.c.id).where(stores.c.id == s["store_id"])).first() is None:
+            raise LookupError(f"there is no store {s['store_id']!r}")
+        return s["store_id"], s["zone"]
+    rows = conn.execute(select(store_beacons.c.store_id, store_beacons.c.zone)
+                        .where(store_beacons.c.beacon_key == s["beacon"])).all()
+    if len(rows) != 1:
+        raise LookupError(f"beacon {s['beacon']} is not a store beacon the hub knows"
+                          if not rows else f"beacon {s['beacon']} is registered in several stores")
+    return rows[0][0], rows[0][1]
+
+
+def record_sighting(conn: Connection, s: dict[str, Any], sighting_id: str) -> tuple[bool, str | None]:
     """(recorded, the store to relay it to or None). Idempotent on the sighting id. Relayed only with location
     consent; the caller makes the customer relevant to the store and appends the change."""
-    if tx.one("SELECT 1 FROM customers WHERE id = ?", [s["customer_id"]]) is None:
+    if not _customer_exists(conn, s["customer_id"]):
         raise LookupError(f"there is no customer {s['customer_id']!r}")
-    store, zone = s["store_id"], s["zone"]
-    if s["beacon"] is not None:
-        rows = tx.all("SELECT store_id, zone FROM store_beacons WHERE beacon_key = ?", [s["beacon"]])
-        if len(rows) != 1:
-            raise LookupError(f"beacon {s['beacon']} is not a store beacon the hub knows"
-                              if not rows else f"beacon {s['beacon']} is registered in several stores")
-        store, zone = rows[0]
-    elif tx.one("SELECT 1 FROM stores WHERE id = ?", [store]) is None:
-        raise LookupError(f"there is no store {store!r}")
-    existing = tx.one("SELECT forwarded, store_id FROM sightings WHERE id = ?", [sighting_id])
+    store, zone = _sighting_place(conn, s)
+    existing = conn.execute(select(sightings.c.forwarded, sightings.c.store_id)
+                            .where(sightings.c.id == sighting_id)).first()
     if existing is not None:
         return False, existing[1] if existing[0] else None
-    consent = has_location_consent(tx, s["customer_id"])
-    tx.exe("INSERT INTO sightings (id, customer_id, store_id, zone, beacon_key, kind, seen_at, received_at, "
-           "forwarded) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-           [sighting_id, s["customer_id"], store, zone, s["beacon"], s["kind"], s["time"], _now(), int(consent)])
+    consent = has_location_consent(conn, s["customer_id"])
+    conn.execute(sightings.insert().values(id=sighting_id, customer_id=s["customer_id"], store_id=store, zone=zone,
+                                           beacon_key=s["beacon"], kind=s["kind"], seen_at=s["time"],
+                                           received_at=_now(), forwarded=int(consent)))
     return True, store if consent else None
 
 
-def sighting_snapshot(tx: Tx, sighting_id: str, store_id: str) -> dict[str, Any] | None:
-    row = tx.one("SELECT id, customer_id, zone, beacon_key, kind, seen_at FROM sightings "
-                 "WHERE id = ? AND store_id = ? AND forwarded = 1", [sighting_id, store_id])
-    if row is None or not has_location_consent(tx, row[1]):
+def sighting_snapshot(conn: Connection, sighting_id: str, store_id: str) -> dict[str, Any] | None:
+    t = sightings.c
+    row = conn.execute(select(t.id, t.customer_id, t.zone, t.beacon_key, t.kind, t.seen_at)
+                       .where(t.id == sighting_id, t.store_id == store_id, t.forwarded == 1)).first()
+    if row is None or not has_location_consent(conn, row[1]):
         return None  # consent withdrawn since: the sighting is not relayed any more
     return {"id": row[0], "customer_id": row[1], "zone": row[2], "beacon": row[3], "kind": row[4], "time": row[5]}
 
@@ -316,39 +325,46 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def handle_presence_event(tx: Tx, event_id: str, store_id: str, device_id: str, event_type: str,
+def _visit(conn: Connection, where: dict[str, str], p: dict[str, Any]) -> None:
+    cid = _str(p.get("customer_id"))
+    if cid is not None and not has_location_consent(conn, cid):
+        cid = None
+    dwell = p.get("dwell_s")
+    conn.execute(insert(conn, presence_visits).values(
+        visit_id=_str(p.get("visit_id")) or where["event_id"], customer_id=cid, zone=_str(p.get("zone")) or "?",
+        entered_at=_str(p.get("entered_at")), exited_at=_str(p.get("exited_at")),
+        dwell_s=float(dwell) if isinstance(dwell, int | float) and not isinstance(dwell, bool) else None,
+        source=_str(p.get("source")), **where).on_conflict_do_nothing())
+
+
+def _anonymous(conn: Connection, where: dict[str, str], p: dict[str, Any]) -> None:
+    devices = p.get("devices")
+    conn.execute(insert(conn, presence_anonymous_counts).values(
+        bucket_start=_str(p.get("bucket_start")) or "?", zone=_str(p.get("zone")) or "?",
+        devices=devices if isinstance(devices, int) and not isinstance(devices, bool) and devices >= 0 else 0,
+        **where).on_conflict_do_nothing())
+
+
+def _analytics(conn: Connection, where: dict[str, str], p: dict[str, Any]) -> None:
+    summary = {k: p[k] for k in ANALYTICS_FIELDS if k in p}
+    conn.execute(insert(conn, presence_analytics).values(
+        since=_str(p.get("since")), until=_str(p.get("until")), summary=json.dumps(summary, sort_keys=True),
+        **where).on_conflict_do_nothing())
+
+
+_ANALYTICS_WRITERS = {VISIT_EVENT: _visit, ANONYMOUS_EVENT: _anonymous, ANALYTICS_EVENT: _analytics}
+
+
+def handle_presence_event(conn: Connection, event_id: str, store_id: str, device_id: str, event_type: str,
                           payload: dict[str, Any], received: str) -> bool:
     """Store analytics events in their tables. True when the event goes to the webhook (notification requests
     only); visits keep a customer id only while the customer consents; nothing device-identifying is kept."""
-    p = payload
     if event_type == NOTIFICATION_EVENT:
         return True
-    if event_type == VISIT_EVENT:
-        cid = _str(p.get("customer_id"))
-        if cid is not None and not has_location_consent(tx, cid):
-            cid = None
-        dwell = p.get("dwell_s")
-        visit_id = _str(p.get("visit_id")) or event_id
-        tx.exe("INSERT INTO presence_visits (visit_id, event_id, store_id, device_id, customer_id, zone, entered_at, "
-               "exited_at, dwell_s, source, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-               "ON CONFLICT DO NOTHING",
-               [visit_id, event_id, store_id, device_id, cid, _str(p.get("zone")) or "?", _str(p.get("entered_at")),
-                _str(p.get("exited_at")),
-                float(dwell) if isinstance(dwell, int | float) and not isinstance(dwell, bool) else None,
-                _str(p.get("source")), received])
-    elif event_type == ANONYMOUS_EVENT:
-        devices = p.get("devices")
-        tx.exe("INSERT INTO presence_anonymous_counts (event_id, store_id, device_id, bucket_start, zone, devices, "
-               "received_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-               [event_id, store_id, device_id, _str(p.get("bucket_start")) or "?", _str(p.get("zone")) or "?",
-                devices if isinstance(devices, int) and not isinstance(devices, bool) and devices >= 0 else 0,
-                received])
-    elif event_type == ANALYTICS_EVENT:
-        summary = {k: p[k] for k in ANALYTICS_FIELDS if k in p}
-        tx.exe("INSERT INTO presence_analytics (event_id, store_id, device_id, since, until, summary, received_at) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-               [event_id, store_id, device_id, _str(p.get("since")), _str(p.get("until")),
-                json.dumps(summary, sort_keys=True), received])
+    writer = _ANALYTICS_WRITERS.get(event_type)  # type: ignore[call-overload]
+    if writer is not None:
+        writer(conn, {"event_id": event_id, "store_id": store_id, "device_id": device_id, "received_at": received},
+               payload)
     # other presence.* types stay in ``events`` only
     return False
 
@@ -360,66 +376,47 @@ def token_seen_problem(payload: dict[str, Any]) -> str | None:
     return None
 
 
-def record_token_seen(tx: Tx, store_id: str, device_id: str, payload: dict[str, Any], received: str) -> None:
+def record_token_seen(conn: Connection, store_id: str, device_id: str, payload: dict[str, Any], received: str) -> None:
     """The till is the authenticated device (not the payload's till_id); relayed to the store's other tills."""
     token = str(payload["token_hash"])
-    tx.exe("INSERT INTO token_sightings (store_id, till_id, token_hash, customer_id, seen_at, expires_at, "
-           "received_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store_id, till_id, token_hash) DO UPDATE SET "
-           "customer_id = excluded.customer_id, seen_at = excluded.seen_at, expires_at = excluded.expires_at, "
-           "received_at = excluded.received_at",
-           [store_id, device_id, token, payload["customer_id"], payload["seen_at"], payload["expires_at"], received])
-    _change(tx, protocol.TOKEN_SIGHTING, f"{device_id}:{token}", store_id)
+    stmt = insert(conn, token_sightings).values(
+        store_id=store_id, till_id=device_id, token_hash=token, customer_id=payload["customer_id"],
+        seen_at=payload["seen_at"], expires_at=payload["expires_at"], received_at=received)
+    conn.execute(stmt.on_conflict_do_update(
+        index_elements=["store_id", "till_id", "token_hash"],
+        set_={k: stmt.excluded[k] for k in ("customer_id", "seen_at", "expires_at", "received_at")}))
+    record(conn, ChangeKind.TOKEN_SIGHTING, f"{device_id}:{token}", store_id)
 
 
-def token_sighting_snapshot(tx: Tx, key: str, store_id: str) -> dict[str, Any] | None:
+def token_sighting_snapshot(conn: Connection, key: str, store_id: str) -> dict[str, Any] | None:
     till, _, token = key.rpartition(":")
-    row = tx.one("SELECT till_id, token_hash, customer_id, seen_at, expires_at FROM token_sightings "
-                 "WHERE store_id = ? AND till_id = ? AND token_hash = ?", [store_id, till, token])
-    return None if row is None else dict(zip(("till_id", "token_hash", "customer_id", "seen_at", "expires_at"),
-                                             row, strict=True))
+    t = token_sightings.c
+    row = conn.execute(select(t.till_id, t.token_hash, t.customer_id, t.seen_at, t.expires_at)
+                       .where(t.store_id == store_id, t.till_id == till, t.token_hash == token)).first()
+    return None if row is None else dict(row._mapping)
 
 
-def snapshot(tx: Tx, kind: str, key: str, store_id: str) -> dict[str, Any] | None:
-    if kind == protocol.PRESENCE_IDENTITY:
-        return identity_snapshot(tx, key, store_id)
-    if kind == protocol.STORE_BEACON:
-        return store_beacon_snapshot(tx, key, store_id)
-    if kind == protocol.PRESENCE_RULE:
-        return rule_snapshot(tx, key, store_id)
-    if kind == protocol.SIGHTING:
-        return sighting_snapshot(tx, key, store_id)
-    if kind == protocol.TOKEN_SIGHTING:
-        return token_sighting_snapshot(tx, key, store_id)
-    return None
+_SNAPSHOTS = {
+    ChangeKind.PRESENCE_IDENTITY: identity_snapshot,
+    ChangeKind.STORE_BEACON: store_beacon_snapshot,
+    ChangeKind.PRESENCE_RULE: rule_snapshot,
+    ChangeKind.SIGHTING: sighting_snapshot,
+    ChangeKind.TOKEN_SIGHTING: token_sighting_snapshot,
+}
+
+
+def snapshot(conn: Connection, kind: str, key: str, store_id: str) -> dict[str, Any] | None:
+    """The current state of a presence change for ``store_id``'s tills (None: delete it there)."""
+    fn = _SNAPSHOTS.get(kind)  # type: ignore[call-overload]
+    return None if fn is None else fn(conn, key, store_id)
 
 
 # ------------------------------------------------------------------------------------------- forgetting a customer
-def forget_customer(tx: Tx, customer_id: str) -> list[str]:
-    """Erase a customer at the hub: every relevant store gets ``data: null`` for the customer, their identities,
-    personal offers and unredeemed coupons. The hub ledger keeps the (pseudonymous) id. Returns the stores."""
-    stores = _relevant_stores(tx, customer_id)
-    idents = [r[0] for r in tx.all("SELECT id FROM presence_identities WHERE customer_id = ?", [customer_id])]
-    coupons = [r[0] for r in tx.all("SELECT code FROM coupons WHERE customer_id = ? AND redeemed_at IS NULL",
-                                    [customer_id])]
-    offers = [r[0] for r in tx.all("SELECT id FROM offers WHERE customer_id = ?", [customer_id])]
-    tx.exe("DELETE FROM presence_identities WHERE customer_id = ?", [customer_id])
-    tx.exe("DELETE FROM coupons WHERE customer_id = ? AND redeemed_at IS NULL", [customer_id])
-    tx.exe("DELETE FROM offers WHERE customer_id = ? AND id NOT IN (SELECT offer_id FROM coupons)", [customer_id])
-    # an offer a redeemed coupon still names stays, inactive and no longer personal
-    for oid, data in tx.all("SELECT id, data FROM offers WHERE customer_id = ?", [customer_id]):
-        kept = {**json.loads(data), "customer_id": None, "active": False}
-        tx.exe("UPDATE offers SET data = ?, customer_id = NULL, updated_at = ? WHERE id = ?",
-               [json.dumps(kept), _now(), oid])
-    tx.exe("DELETE FROM sightings WHERE customer_id = ?", [customer_id])
-    tx.exe("UPDATE presence_visits SET customer_id = NULL WHERE customer_id = ?", [customer_id])
-    tx.exe("DELETE FROM customers WHERE id = ?", [customer_id])
-    for sid in stores:
-        _change(tx, protocol.CUSTOMER, customer_id, sid)
-        for ident in idents:
-            _change(tx, protocol.PRESENCE_IDENTITY, ident, sid)
-        for code in coupons:
-            _change(tx, protocol.COUPON, code, sid)
-        for oid in offers:
-            _change(tx, protocol.OFFER, oid, sid)
-    tx.exe("DELETE FROM customer_stores WHERE customer_id = ?", [customer_id])
-    return stores
+def forget_identities(conn: Connection, customer_id: str) -> list[str]:
+    """Delete a customer's tags and EID keys and their sightings, anonymise their visits; returns the
+    identity ids (the caller tells the stores)."""
+    idents = _identity_ids(conn, customer_id)
+    conn.execute(delete(presence_identities).where(presence_identities.c.customer_id == customer_id))
+    conn.execute(delete(sightings).where(sightings.c.customer_id == customer_id))
+    conn.execute(presence_visits.update().where(presence_visits.c.customer_id == customer_id).values(customer_id=None))
+    return idents

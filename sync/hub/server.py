@@ -83,42 +83,22 @@ class DemoHub:
         self.server.storage.close()
 
 
-def seed_demo(storage: HubStorage, store_id: str = "demo-store", device_id: str = "till-1") -> str:
-    """A store, two customers, a small catalog, an offer and a signing key; returns an enrolment code."""
-    storage.create_store(store_id, "Demo Store")
-    storage.upsert_products([
-        {"gtin": "05901234123457", "name": "Coffee beans 500 g", "price_cents": 899, "vat_rate_bp": 900,
-         "category": "coffee"},
-        {"gtin": "04006381333931", "name": "Notebook A5", "price_cents": 349, "vat_rate_bp": 2100,
-         "category": "stationery"},
-    ])
-    storage.upsert_customer({"id": "c-demo-1", "card_number": "2000000000015", "display_name": "Ada Demo",
-                             "tier": "Silver", "home_store_id": store_id})
-    storage.upsert_customer({"id": "c-demo-2", "card_number": "2000000000022", "display_name": "Grace Demo",
-                             "home_store_id": store_id})
-    storage.adjust_balance("c-demo-1", 1_200, "welcome bonus")
-    storage.upsert_offer({"id": "o-coffee-10", "kind": "percent_off", "name": "10 % off coffee",
-                          "params": {"percent": 10, "category": "coffee"}})
-    storage.ensure_signing_key()
-    return storage.create_device(store_id, device_id)
-
-
 def start_demo_hub(data_dir: Path, *, port: int = 0, store_id: str = "demo-store",
                    device_id: str = "till-1", seed: Callable[[HubStorage], None] | None = None) -> DemoHub:
-    """For ``make run``: a seeded SQLite hub on 127.0.0.1 in a background thread.
+    """For ``make run``: a SQLite hub on 127.0.0.1 in a background thread, seeded once by ``seed`` (the app
+    passes ``edge.demo.seed.seed_hub``: the one demo dataset lives in ``edge/demo``); without ``seed`` the hub
+    holds just the store and a signing key.
 
     Enrol the till with the returned code (``sync.enroll.enroll``), then start its ``SyncWorker``.
     Calling it again with the same ``data_dir`` reuses the hub database and issues a fresh code.
     """
     storage = HubStorage.open(Path(data_dir) / "hub.db")
-    with storage.engine.tx(write=False) as tx:
-        seeded = tx.one("SELECT 1 FROM stores WHERE id = ?", [store_id]) is not None
-    if seeded:
-        code = storage.create_device(store_id, device_id)
-    elif seed is not None:
-        seed(storage)
-        code = storage.create_device(store_id, device_id)
-    else:
-        code = seed_demo(storage, store_id, device_id)
+    if not storage.store_exists(store_id):
+        if seed is not None:
+            seed(storage)
+        else:
+            storage.create_store(store_id, "Demo Store")
+        storage.ensure_signing_key()
+    code = storage.create_device(store_id, device_id)
     server = HubServer(storage, port=port).start()
     return DemoHub(server.url, code, store_id, device_id, server)

@@ -27,6 +27,9 @@ def signature(secret: str, body: bytes) -> str:
 
 
 class WebhookDeliverer:
+    """Sends due notifications (claimed from the queue, so each goes out once across hub processes) to one URL,
+    signed with ``secret`` when given; a failure is retried with jittered exponential backoff up to ``cap_s``."""
+
     def __init__(self, storage: HubStorage, url: str, *, max_attempts: int = 10, base_s: float = 0.5,
                  cap_s: float = 600.0, timeout_s: float = 5.0, secret: str | None = None) -> None:
         self.storage, self.url, self.secret = storage, url, secret

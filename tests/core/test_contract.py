@@ -251,3 +251,12 @@ def test_a_good_rule_passes_and_the_till_reads_it_the_same_way() -> None:
     with pytest.raises(RuleError) as err:
         rule_from_dict({**RULE, "trigger": "exit"})
     assert str(err.value) == presence_rule_problem({**RULE, "trigger": "exit"})
+
+
+def test_offer_kinds_are_the_enum_and_revocation_keys_round_trip() -> None:
+    assert set(OFFER_KINDS) == set(contract.OfferKind)
+    key = contract.revocation_key(contract.ChangeKind.COUPON, "SAVE3-ALPHA")
+    assert key == "coupon:SAVE3-ALPHA"
+    assert contract.parse_revocation_key(key) == ("coupon", "SAVE3-ALPHA")
+    assert contract.parse_revocation_key("signing_key:k:1") == ("signing_key", "k:1")
+    assert contract.parse_revocation_key("bare") == ("", "bare")

@@ -31,6 +31,11 @@ def _dsn() -> str | None:
     return test_dsn()
 
 
+def pg_dsn() -> str | None:
+    """The PostgreSQL server the hub tests use, or None when there is none."""
+    return _dsn()
+
+
 def _pg_available() -> bool:
     return _dsn() is not None
 
@@ -46,11 +51,8 @@ def open_hub_storage(kind: str, tmp_path: Path) -> HubStorage:
 
 
 def close_hub_storage(storage: HubStorage) -> None:
-    drop = getattr(storage.engine, "drop_schema", None)
-    if drop:
-        drop()
-    else:
-        storage.close()
+    """Close the hub; on PostgreSQL also drop the test's schema."""
+    storage.db.drop_schema()
 
 
 def seed(storage: HubStorage, stores: dict[str, list[str]], customers: dict[str, tuple[str, int]]) -> dict[str, str]:

@@ -14,13 +14,13 @@ import time
 from pathlib import Path
 
 import httpx
+from sqlalchemy import text
 from synchelpers import Edge, hub_ledger_set, make_edge, seed
 
 from edge.settings import HubSettings
 from sync import outbox
 from sync.client import SyncError
 from sync.faultproxy import FaultProxy, Faults
-from sync.hub.db import PostgresEngine
 from sync.hub.server import HubServer, bind_socket
 from sync.hub.storage import HubStorage
 
@@ -61,8 +61,8 @@ def _assert_ledgers_agree(storage: HubStorage, edge: Edge, hub_url: str) -> None
     for cid in CUSTOMERS:
         assert edge.confirmed_points(cid) == storage.balance(cid)
         assert edge.pending_points(cid) == 0
-    with storage.engine.tx(write=False) as tx:
-        hub_events = tx.scalar("SELECT count(*) FROM events WHERE store_id = 's1'")
+    with storage.read() as conn:
+        hub_events = conn.execute(text("SELECT count(*) FROM events WHERE store_id = 's1'")).scalar()
     assert hub_events == edge.db.execute("SELECT count(*) FROM outbox").fetchone()[0]
 
 
@@ -116,12 +116,12 @@ def _hub_db_target(storage: HubStorage, tmp_path: Path) -> str:
     """What ``hub serve --db`` is given to open the very database ``storage`` holds: the SQLite file, or the
     PostgreSQL DSN with the test's private schema first on the search_path (libpq options, as in production
     when a hub shares a database with other schemas)."""
-    engine = storage.engine
-    if not isinstance(engine, PostgresEngine):
+    db = storage.db
+    if db.dialect != "postgresql":
         return str(tmp_path / "hub.db")
-    assert engine.schema
-    sep = "&" if "?" in engine.dsn else "?"
-    return f"{engine.dsn}{sep}options=-csearch_path%3D{engine.schema}"
+    assert db.schema and db.dsn
+    sep = "&" if "?" in db.dsn else "?"
+    return f"{db.dsn}{sep}options=-csearch_path%3D{db.schema}"
 
 
 def test_hub_killed_mid_batch_and_restarted_converges(hub_storage: HubStorage, tmp_path: Path) -> None:

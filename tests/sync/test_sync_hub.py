@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 from synchelpers import hub_ledger_set, make_edge, seed
 
 from sync import credentials, outbox
@@ -94,9 +95,9 @@ def test_per_device_order_is_kept(hub: HubServer, tmp_path: Path) -> None:
     client = edge.client()
     client.batch_size = 7
     client.sync_once()
-    with hub.storage.engine.tx(write=False) as tx:
-        seqs = [r[0] for r in tx.all("SELECT seq FROM events ORDER BY received_at, event_id")]
-        by_event_id = [r[0] for r in tx.all("SELECT seq FROM events ORDER BY event_id")]
+    with hub.storage.read() as conn:
+        seqs = [r[0] for r in conn.execute(text("SELECT seq FROM events ORDER BY received_at, event_id"))]
+        by_event_id = [r[0] for r in conn.execute(text("SELECT seq FROM events ORDER BY event_id"))]
     # UUIDv7 ids are time-ordered, so id order equals outbox order equals seq order
     assert by_event_id == sorted(by_event_id) == list(range(1, 31))
     assert sorted(seqs) == list(range(1, 31))
@@ -188,8 +189,8 @@ def test_two_stores_spend_the_same_points_offline(hub: HubServer, tmp_path: Path
     overdrafts = st.exceptions("overdraft")
     assert len(overdrafts) == 1
     assert overdrafts[0]["entry_id"] in (b1, b2) and overdrafts[0]["balance_after"] == -600
-    with st.engine.tx(write=False) as tx:
-        assert {r[0] for r in tx.all("SELECT sale_id FROM sales")} == {s1_sale, s2_sale}  # both sales stand
+    with st.read() as conn:
+        assert {r[0] for r in conn.execute(text("SELECT sale_id FROM sales"))} == {s1_sale, s2_sale}  # both sales stand
     e1.client().sync_once()
     assert e1.confirmed_points("ada") == -600 and e1.pending_points("ada") == 0
     key = st.create_api_key("ops")

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from synchelpers import Edge, make_edge, seed
 
 from edge.cli import main as cli
@@ -244,12 +245,14 @@ def test_presence_analytics_are_stored_and_only_notifications_queue_for_the_webh
                                                        "mac": "AA:BB:CC:DD:EE:FF"})
         note = outbox.enqueue(edge.db, "presence.notification_requested", {"offer_id": "o1", "customer_id": "ada"})
     assert edge.client().sync_once().accepted == 5
-    with st.engine.tx(write=False) as tx:
-        visits = sorted(tx.all("SELECT visit_id, customer_id, zone, dwell_s FROM presence_visits"))
-        counts = tx.all("SELECT zone, devices FROM presence_anonymous_counts")
-        summary = json.loads(tx.scalar("SELECT summary FROM presence_analytics"))
-        stored = " ".join(str(r) for table in ("presence_visits", "presence_anonymous_counts", "presence_analytics")
-                          for r in tx.all(f"SELECT * FROM {table}"))
+    with st.read() as conn:
+        visits = sorted(tuple(r) for r in conn.execute(text(
+            "SELECT visit_id, customer_id, zone, dwell_s FROM presence_visits")))
+        counts = [tuple(r) for r in conn.execute(text("SELECT zone, devices FROM presence_anonymous_counts"))]
+        summary = json.loads(conn.execute(text("SELECT summary FROM presence_analytics")).scalar_one())
+        stored = " ".join(str(tuple(r)) for table in ("presence_visits", "presence_anonymous_counts",
+                                                      "presence_analytics")
+                          for r in conn.execute(text(f"SELECT * FROM {table}")))
     # bob has no location consent: his visit is counted, not attributed
     assert visits == [("v-ada", "ada", "bakery", 61.5), ("v-bob", None, "bakery", 61.5)]
     assert counts == [("store", 7)]

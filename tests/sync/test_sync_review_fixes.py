@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from synchelpers import FAST, make_edge, seed
 
 import sync.client
@@ -80,8 +81,8 @@ def test_create_offer_cli_refuses_bad_params_in_one_line(tmp_path: Path) -> None
     assert "offer 'o1' refused: params must be a JSON object, got list" in one_line(err)
     storage = HubStorage.open(hub_db)
     try:
-        with storage.engine.tx(write=False) as tx:
-            assert tx.scalar("SELECT count(*) FROM offers") == 0
+        with storage.read() as conn:
+            assert conn.execute(text("SELECT count(*) FROM offers")).scalar() == 0
     finally:
         storage.close()
 

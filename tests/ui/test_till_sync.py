@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from edge.db import open_database
 from edge.demo.seed import demo_card, demo_gtin, seed_hub
@@ -60,8 +61,8 @@ async def test_sale_reaches_the_hub_and_the_status_bar_says_online(synced_till: 
         sale_id = app.session.last_sale.sale_id
         await until(lambda: app.status_source.read().pending == 0, "the outbox to drain")
         assert "Hub online" in str(app.screen_stack[0].query_one("#status").render())
-    with hub.server.storage.engine.tx(write=False) as tx:  # the hub holds the sale exactly once
-        assert tx.one("SELECT count(*) FROM sales WHERE sale_id = ?", [sale_id])[0] == 1
+    with hub.server.storage.read() as conn:  # the hub holds the sale exactly once
+        assert conn.execute(sa.text("SELECT count(*) FROM sales WHERE sale_id = :s"), {"s": sale_id}).scalar() == 1
     db = open_database(settings.database_path)
     states = dict(db.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
     assert set(states) == {"acked"}

@@ -1,8 +1,20 @@
-"""The hub's schema, written once for both engines (``{serial}`` is the only dialect difference)."""
+"""v0.1: the hub schema as store-edge 0.1 created it (frozen; never edit a released revision).
+
+A hub database made by 0.1 has these tables and no ``alembic_version``; ``sync.hub.migrate`` recognises it
+by its tables and stamps it with this revision before upgrading.
+
+Revision ID: 0001
+Revises:
+"""
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+from alembic import op
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS stores (
@@ -103,7 +115,6 @@ CREATE INDEX IF NOT EXISTS changes_store ON changes(store_id, version);
 CREATE TABLE IF NOT EXISTS config (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-# presence and till-to-till data (sync/hub/presence.py); CREATE IF NOT EXISTS adds them to existing hubs
 _V2 = """
 CREATE TABLE IF NOT EXISTS presence_identities (
     id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, kind TEXT NOT NULL, beacon_key TEXT,
@@ -146,10 +157,18 @@ CREATE TABLE IF NOT EXISTS token_sightings (
 
 _SERIAL = {
     "sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT",
-    "postgres": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+    "postgresql": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
 }
 
 
-def statements(dialect: str) -> list[str]:
+def upgrade() -> None:
+    dialect = op.get_bind().dialect.name
     script = (_V1 + _V2).replace("{serial}", _SERIAL[dialect])
-    return [s.strip() for s in script.split(";") if s.strip()]
+    for statement in (s.strip() for s in script.split(";")):
+        if statement:
+            op.execute(statement)
+    op.execute("INSERT INTO config (key, value) VALUES ('schema_version', '1') ON CONFLICT DO NOTHING")
+
+
+def downgrade() -> None:
+    raise NotImplementedError("v0.1 is the first revision; restore a backup to go further back")

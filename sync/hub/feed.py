@@ -1,0 +1,121 @@
+"""The change feed a till pulls (``GET /v1/changes``): ordered, resumable, never skipping a change.
+
+Writers append ``(kind, key, store_id)`` rows (``sync.hub.changes``) without any lock between them, so on
+PostgreSQL change rows become visible in commit order, not in ``version`` order: a transaction that wrote
+version 10 may commit after one that wrote version 11. A cursor "after version 11" would then skip 10 forever.
+
+The technique (PostgreSQL transaction-id snapshots, as used by transactional-outbox relays): each row records
+the id of the transaction that wrote it (``txid``, ``pg_current_xact_id()``). A pull reads the oldest
+transaction still running, ``pg_snapshot_xmin(pg_current_snapshot())``, and returns only rows with
+``txid`` below it, in ``(txid, version)`` order. Every transaction below that horizon has ended, so no row can
+appear later below it; every transaction still running, or yet to start, has a txid at or above it. The
+cursor ``(txid, version)`` of the last row returned therefore only ever moves past rows that are final:
+nothing is skipped and, the order being total, nothing is sent twice. Rows of a transaction that is still
+open are held back (a pull waits up to ``wait_s`` for it, then answers without them; the next pull has them).
+
+SQLite has one writer at a time, so versions commit in order there; ``txid`` stays 0 and the cursor is the
+version alone. Cursors are opaque to the till: ``c1.<version>`` (SQLite, and every cursor issued before this
+feed) or ``c2.<txid>.<version>``; a ``c1`` cursor reads as ``(0, version)``, so old cursors stay valid.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import BigInteger, Connection, Text, cast, exists, func, or_, select, tuple_
+
+from edge.core.contract import ChangeKind
+from sync import protocol
+from sync.hub import admin, members, offers, presence
+from sync.hub.common import DeviceAuth
+from sync.hub.db import POSTGRES, Database
+from sync.hub.tables import changes
+
+HORIZON = cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text), BigInteger)
+_KIND_ORDER = {ChangeKind.CUSTOMER: 0, ChangeKind.PRODUCT: 1, ChangeKind.OFFER: 2, ChangeKind.COUPON: 3,
+               ChangeKind.SIGNING_KEY: 4, ChangeKind.REVOCATION: 5, ChangeKind.STORE_BEACON: 6,
+               ChangeKind.PRESENCE_IDENTITY: 6, ChangeKind.PRESENCE_RULE: 6, ChangeKind.SIGHTING: 7,
+               ChangeKind.TOKEN_SIGHTING: 7}
+_SNAPSHOTS: dict[str, Any] = {
+    ChangeKind.PRODUCT: offers.product_snapshot, ChangeKind.OFFER: offers.offer_snapshot,
+    ChangeKind.COUPON: offers.coupon_snapshot, ChangeKind.SIGNING_KEY: admin.signing_key_snapshot,
+    ChangeKind.REVOCATION: admin.revocation_snapshot, ChangeKind.CUSTOMER: members.snapshot,
+}
+Position = tuple[int, int]  # (txid, version)
+
+
+def encode_cursor(position: Position) -> str:
+    txid, version = position
+    return protocol.encode_cursor(version) if txid == 0 else f"c2.{txid}.{version}"
+
+
+def decode_cursor(cursor: str | None) -> Position:
+    """A cursor this hub issued -> (txid, version); ``ProtocolError`` (400) for anything else."""
+    if cursor and cursor.startswith("c2."):
+        parts = cursor[3:].split(".")
+        if len(cursor) <= 48 and len(parts) == 2 and all(p.isdigit() and len(p) <= 19 for p in parts):
+            return int(parts[0]), int(parts[1])
+        raise protocol.ProtocolError(f"the cursor {cursor[:40]!r} was not issued by this hub; pull again from the "
+                                     "start")
+    return 0, protocol.decode_cursor(cursor)
+
+
+def _for_store(store_id: str) -> Any:
+    return or_(changes.c.store_id.is_(None), changes.c.store_id == store_id)
+
+
+def _page_rows(conn: Connection, store_id: str, after: Position, limit: int) -> tuple[Sequence[Any], bool]:
+    """(rows of (txid, version, kind, key) up to ``limit + 1``, whether rows are held back behind an open
+    transaction)."""
+    c = changes.c
+    if conn.dialect.name != POSTGRES:
+        rows = conn.execute(select(c.txid, c.version, c.kind, c.key).where(c.version > after[1], _for_store(store_id))
+                            .order_by(c.version).limit(limit + 1)).all()
+        return rows, False
+    horizon = int(conn.execute(select(HORIZON)).scalar_one())
+    position = tuple_(c.txid, c.version) > tuple_(after[0], after[1])
+    rows = conn.execute(select(c.txid, c.version, c.kind, c.key)
+                        .where(position, c.txid < horizon, _for_store(store_id))
+                        .order_by(c.txid, c.version).limit(limit + 1)).all()
+    held = False
+    if len(rows) <= limit:
+        held = bool(conn.execute(select(exists().where(position, c.txid >= horizon, _for_store(store_id)))).scalar())
+    return rows, held
+
+
+def snapshot(conn: Connection, kind: str, key: str, store_id: str) -> dict[str, Any] | None:
+    """The current state of one changed thing as ``store_id``'s tills receive it (None: delete it there)."""
+    fn = _SNAPSHOTS.get(kind)
+    return presence.snapshot(conn, kind, key, store_id) if fn is None else fn(conn, key, store_id)
+
+
+def _page(conn: Connection, device: DeviceAuth, rows: Sequence[Any], limit: int, since: Position) -> protocol.ChangesPage:
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    latest: dict[tuple[str, str], Position] = {}
+    for txid, version, kind, key in rows:
+        latest[(kind, key)] = (txid, version)
+    ordered = sorted(latest.items(), key=lambda kv: (_KIND_ORDER.get(kv[0][0], 9), kv[1]))  # type: ignore[call-overload]
+    out = [protocol.Change(kind, key, snapshot(conn, kind, key, device.store_id)) for (kind, key), _ in ordered]
+    # a till's own code sightings are not sent back to it
+    out = [c for c in out if not (c.kind == ChangeKind.TOKEN_SIGHTING and c.data is not None
+                                  and c.data["till_id"] == device.device_id)]
+    end = (int(rows[-1][0]), int(rows[-1][1])) if rows else since
+    return protocol.ChangesPage(out, encode_cursor(end), has_more)
+
+
+def pull(db: Database, device: DeviceAuth, cursor: str | None, limit: int, *, wait_s: float = 1.0) -> protocol.ChangesPage:
+    """One page of changes for ``device``'s store after ``cursor`` (``limit`` 1..``MAX_PULL_LIMIT``, clamped).
+    Each (kind, key) appears once per page with its current data; customers first, so offers and coupons that
+    name them apply. ``wait_s``: how long to wait for an open transaction holding back rows (PostgreSQL)."""
+    since = decode_cursor(cursor)
+    limit = max(1, min(limit, protocol.MAX_PULL_LIMIT))
+    deadline = time.monotonic() + wait_s
+    while True:
+        with db.read() as conn:
+            rows, held = _page_rows(conn, device.store_id, since, limit)
+            if not held or time.monotonic() >= deadline:
+                return _page(conn, device, rows, limit, since)
+        time.sleep(0.01)

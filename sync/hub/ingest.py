@@ -1,0 +1,231 @@
+"""Ingest: one pushed batch of a device's events, applied in one transaction (``POST /v1/events``).
+
+Each event is accepted, a duplicate (its id was seen before) or rejected with a reason, on its own; a bad
+event never stops the batch. Statements are batched (existing ids looked up in chunks, rows inserted with
+executemany, balances kept in memory for the batch) because a drained outage backlog arrives as tens of
+thousands of events.
+
+Concurrency (PostgreSQL, several hub processes): there is no global lock. The pushing device's row is locked
+first, so two copies of one batch arriving at once are applied once (the second sees duplicates); customers'
+balances are locked in id order when prefetched, so two stores crediting one customer serialise on that
+customer only; the change feed stays ordered without a lock (``sync.hub.feed``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, case, select, update
+
+from edge.core.contract import LEDGER_EVENTS, EventType
+from sync import protocol
+from sync.hub import members, offers, presence
+from sync.hub.common import DeviceAuth, now_iso
+from sync.hub.db import insert
+from sync.hub.ledger import Batch, add_exception, chunks, existing_entries
+from sync.hub.tables import customer_stores, customers, devices, events, feedback, presence_notifications
+from sync.protocol import ACCEPTED, DUPLICATE, REJECTED, Event, EventResult
+
+_PAYLOAD_RULES: dict[str, dict[str, type | tuple[type, ...]]] = {
+    EventType.LEDGER_EARN: {"entry_id": str, "customer_id": str, "points": int},
+    EventType.LEDGER_BURN: {"entry_id": str, "customer_id": str, "points": int},
+    EventType.COUPON_REDEEMED: {"code": str},
+    EventType.FEEDBACK_SUBMITTED: {"id": str, "score": int},
+}
+_CUSTOMER_EVENTS = (EventType.LEDGER_EARN, EventType.LEDGER_BURN, EventType.SALE_COMPLETED)
+
+
+def _ledger_ok(p: dict[str, Any]) -> bool:
+    return (type(p.get("entry_id")) is str and type(p.get("customer_id")) is str
+            and type(points := p.get("points")) is int and points > 0)
+
+
+def _rules_problem(ev: Event) -> str | None:
+    for name, tp in _PAYLOAD_RULES.get(ev.type, {}).items():
+        value = ev.payload.get(name)
+        if not isinstance(value, tp) or isinstance(value, bool):
+            return f"{ev.type} payload needs '{name}' as {tp.__name__ if isinstance(tp, type) else tp}"
+    return None
+
+
+def payload_problem(ev: Event) -> str | None:
+    """Why the hub cannot apply this event's payload, in a sentence; None when it can."""
+    if ev.type in LEDGER_EVENTS and _ledger_ok(ev.payload):  # most of a backlog: checked in one expression
+        return None
+    problem = _rules_problem(ev)
+    if problem:
+        return problem
+    if ev.type in LEDGER_EVENTS:
+        return f"{ev.type} points must be positive, got {ev.payload['points']}"
+    if ev.type == EventType.FEEDBACK_SUBMITTED and not 0 <= ev.payload["score"] <= 10:
+        return f"feedback score must be 0..10, got {ev.payload['score']}"
+    if ev.type == EventType.LOYALTY_TOKEN_SEEN:
+        return presence.token_seen_problem(ev.payload)
+    if ev.type == EventType.SALE_COMPLETED and not isinstance(ev.payload.get("id", ev.payload.get("sale_id")), str):
+        return "sale.completed payload needs the sale 'id'"
+    return None
+
+
+def check_events(device: DeviceAuth, raw_events: list[Any]) -> list[tuple[Event | None, str | None, str]]:
+    """Each raw event -> (event or None, problem, event id) before any database work."""
+    checked: list[tuple[Event | None, str | None, str]] = []
+    for raw in raw_events:
+        ev, problem, eid = protocol.check_event(raw)
+        if ev is not None and (ev.device_id != device.device_id or ev.store_id != device.store_id):
+            problem = (f"the event names device {ev.device_id!r} of store {ev.store_id!r}, but the credential "
+                       f"belongs to device {device.device_id!r} of store {device.store_id!r}")
+            ev = None
+        if ev is not None:
+            problem = payload_problem(ev)
+            if problem:
+                ev = None
+        checked.append((ev, problem, eid))
+    return checked
+
+
+def _seen_events(conn: Connection, ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in chunks(ids):
+        found.update(r[0] for r in conn.execute(select(events.c.event_id).where(events.c.event_id.in_(chunk))))
+    return found
+
+
+def _prefetch_customers(conn: Connection, batch: Batch, store_id: str, evs: list[Event]) -> None:
+    """One look-up per chunk instead of two to four statements per event: the balances of the batch's
+    customers (row-locked in id order on PostgreSQL), and which of them are already relevant to the store.
+    Both facts stay true for the rest of the transaction, so a customer found here needs no per-event
+    statement; any other goes the per-event way."""
+    cids = sorted({cid for ev in evs if ev.type in _CUSTOMER_EVENTS
+                   and isinstance(cid := ev.payload.get("customer_id"), str)})
+    for chunk in chunks(cids):
+        for cid, balance in conn.execute(select(customers.c.id, customers.c.balance)
+                                         .where(customers.c.id.in_(chunk)).order_by(customers.c.id).with_for_update()):
+            batch.known_balances[cid] = int(balance or 0)
+        relevant = conn.execute(select(customer_stores.c.customer_id).where(
+            customer_stores.c.store_id == store_id, customer_stores.c.customer_id.in_(chunk)))
+        batch.relevant.update((cid, store_id) for (cid,) in relevant if cid in batch.known_balances)
+
+
+def _known_customer(conn: Connection, batch: Batch, cid: str, store_id: str) -> None:
+    if (cid, store_id) in batch.relevant:
+        return
+    members.ensure(conn, cid, store_id)
+    members.make_relevant(conn, cid, store_id, "transacted")
+    batch.relevant.add((cid, store_id))
+
+
+def _ledger_event(conn: Connection, ev: Event, batch: Batch) -> None:
+    p = ev.payload
+    cid = p["customer_id"]
+    _known_customer(conn, batch, cid, ev.store_id)
+    batch.ledger(conn, {"entry_id": p["entry_id"], "customer_id": cid, "kind": ev.type.split(".")[1],
+                        "points": p["points"], "sale_id": p.get("sale_id"), "reason": str(p.get("reason", ev.type)),
+                        "store_id": ev.store_id, "device_id": ev.device_id, "event_id": ev.id,
+                        "created_at": str(p.get("created_at", ev.device_time))})
+
+
+def _sale_event(conn: Connection, ev: Event, payload_text: str, batch: Batch) -> None:
+    p = ev.payload
+    cid = p.get("customer_id")
+    total = p.get("total_cents", 0)
+    total = total if isinstance(total, int) and not isinstance(total, bool) else 0
+    batch.sales.append({"sale_id": str(p.get("id", p.get("sale_id"))), "store_id": ev.store_id,
+                        "device_id": ev.device_id, "customer_id": cid if isinstance(cid, str) else None,
+                        "total_cents": total, "created_at": str(p.get("created_at", ev.device_time)),
+                        "payload": payload_text})
+    if isinstance(cid, str):
+        _known_customer(conn, batch, cid, ev.store_id)
+        batch.spend[cid] = batch.spend.get(cid, 0) + total
+        batch.touched.add(cid)
+
+
+def _coupon_event(conn: Connection, ev: Event, _text: str, _batch: Batch) -> None:
+    problem = offers.redeem_coupon(conn, ev.payload["code"], ev.payload.get("sale_id"), ev.store_id, ev.device_time)
+    if problem is not None:
+        add_exception(conn, problem[0], problem[1], detected_at=now_iso(), entry_id=ev.id,
+                      customer_id=ev.payload.get("customer_id"), store_id=ev.store_id, device_id=ev.device_id)
+
+
+def _feedback_event(conn: Connection, ev: Event, _text: str, _batch: Batch) -> None:
+    p = ev.payload
+    cid = p.get("customer_id")
+    conn.execute(insert(conn, feedback).values(
+        id=p["id"], sale_id=p.get("sale_id"), customer_id=cid if isinstance(cid, str) else None,
+        store_id=ev.store_id, score=p["score"], created_at=str(p.get("created_at", ev.device_time)))
+        .on_conflict_do_nothing())
+
+
+def _presence_event(conn: Connection, ev: Event, payload_text: str, batch: Batch) -> None:
+    # analytics go to tables; only notification requests go to the webhook
+    if presence.handle_presence_event(conn, ev.id, ev.store_id, ev.device_id, ev.type, ev.payload, batch.received):
+        conn.execute(insert(conn, presence_notifications).values(
+            event_id=ev.id, store_id=ev.store_id, device_id=ev.device_id, type=ev.type, payload=payload_text,
+            received_at=batch.received, next_attempt_at=batch.received).on_conflict_do_nothing())
+    cid = ev.payload.get("customer_id")
+    if isinstance(cid, str) and members.exists(conn, cid):
+        members.make_relevant(conn, cid, ev.store_id, "seen")
+
+
+def _token_event(conn: Connection, ev: Event, _text: str, batch: Batch) -> None:
+    presence.record_token_seen(conn, ev.store_id, ev.device_id, ev.payload, batch.received)
+
+
+_HANDLERS = {EventType.SALE_COMPLETED: _sale_event, EventType.COUPON_REDEEMED: _coupon_event,
+             EventType.FEEDBACK_SUBMITTED: _feedback_event, EventType.LOYALTY_TOKEN_SEEN: _token_event}
+
+
+def _handle(conn: Connection, ev: Event, payload_text: str, batch: Batch) -> None:
+    if ev.type in LEDGER_EVENTS:
+        _ledger_event(conn, ev, batch)
+    elif ev.type.startswith("presence."):
+        _presence_event(conn, ev, payload_text, batch)
+    else:
+        handler = _HANDLERS.get(ev.type)  # type: ignore[call-overload]
+        if handler is not None:
+            handler(conn, ev, payload_text, batch)
+    # any other type is kept in ``events`` only: new edge event types never block the outbox
+
+
+def _start(conn: Connection, device: DeviceAuth, checked: list[tuple[Event | None, str | None, str]],
+           received: str) -> tuple[Batch, set[str]]:
+    # the device's row first: pushes of one device (two processes, the same batch) take turns
+    conn.execute(select(devices.c.id).where(devices.c.id == device.device_id).with_for_update())
+    batch = Batch(received)
+    seen = _seen_events(conn, [ev.id for ev, _, _ in checked if ev is not None])
+    batch.applied_entries = existing_entries(conn, [ev.payload["entry_id"] for ev, _, _ in checked
+                                                    if ev is not None and ev.type in LEDGER_EVENTS])
+    _prefetch_customers(conn, batch, device.store_id, [ev for ev, _, _ in checked
+                                                       if ev is not None and ev.id not in seen])
+    return batch, seen
+
+
+def push(conn: Connection, device: DeviceAuth, checked: list[tuple[Event | None, str | None, str]], *,
+         finite_numbers: bool = False) -> list[EventResult]:
+    """Apply checked events (``check_events``) in the caller's write transaction; one result per event, in
+    order. ``finite_numbers``: the caller knows the events hold no NaN or infinity (a faster encoder is used)."""
+    received = now_iso()
+    batch, seen = _start(conn, device, checked, received)
+    results: list[EventResult] = []
+    max_seq = -1
+    for ev, problem, eid in checked:
+        if ev is None:
+            results.append(EventResult(eid, REJECTED, problem))
+            continue
+        if ev.id in seen:
+            results.append(EventResult(ev.id, DUPLICATE))
+            continue
+        seen.add(ev.id)
+        payload_text = protocol.compact_json(ev.payload, finite=finite_numbers)
+        batch.events.append({"event_id": ev.id, "device_id": ev.device_id, "store_id": ev.store_id, "seq": ev.seq,
+                             "type": ev.type, "payload": payload_text, "device_time": ev.device_time,
+                             "received_at": received})
+        _handle(conn, ev, payload_text, batch)
+        max_seq = max(max_seq, ev.seq)
+        results.append(EventResult(ev.id, ACCEPTED))
+    if batch.events:
+        conn.execute(events.insert(), batch.events)
+    batch.flush(conn)
+    members.customers_changed(conn, sorted(batch.touched))
+    conn.execute(update(devices).where(devices.c.id == device.device_id).values(
+        last_seen_at=received, last_seq=case((devices.c.last_seq < max_seq, max_seq), else_=devices.c.last_seq)))
+    return results

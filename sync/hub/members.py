@@ -1,0 +1,221 @@
+"""Members (customers) at the hub: profiles, relevance to stores, consents, erasure, web/app orders.
+
+A customer is *relevant* to a store once they have a home store there, transacted, were seen or have a pick-up
+there; only relevant stores receive the profile, personal offers, coupons and presence identities. Points are
+whole points, money in cents; JSON fields (consents, preferences, rewards) are stored as text. Functions take
+the caller's transaction; refusals raise ``HubError``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, delete, desc, select, update
+
+from edge.core.contract import ChangeKind
+from sync.hub import presence
+from sync.hub.changes import record_many, relevant_stores
+from sync.hub.common import HubError, now_iso
+from sync.hub.db import insert
+from sync.hub.ledger import add_exception, chunks
+from sync.hub.tables import coupons, customer_stores, customers, ledger, offers, orders, sales
+
+RECENT_PURCHASES = 20
+APPLIED_ENTRY_IDS = 5_000
+_COUNT: Any = {"preserve_rowcount": True}  # an INSERT's rowcount (1 added, 0 on conflict) is kept only on request
+_PROFILE = ("card_number", "display_name", "phone_hash", "email_hash", "tier", "spend_12m_cents", "consents",
+            "birthday", "preferences", "rewards", "home_store_id", "updated_at")
+
+
+def exists(conn: Connection, customer_id: str) -> bool:
+    return conn.execute(select(customers.c.id).where(customers.c.id == customer_id)).first() is not None
+
+
+def require(conn: Connection, customer_id: str) -> None:
+    """Raise ``HubError('unknown_customer', ..., 422)`` unless the customer exists."""
+    if not exists(conn, customer_id):
+        raise HubError("unknown_customer", f"there is no customer {customer_id!r}", 422)
+
+
+def customer_changed(conn: Connection, customer_id: str) -> None:
+    """Every store the customer is relevant to re-reads the profile."""
+    record_many(conn, [(ChangeKind.CUSTOMER, customer_id, s) for s in relevant_stores(conn, customer_id)])
+
+
+def customers_changed(conn: Connection, customer_ids: Sequence[str]) -> None:
+    """``customer_changed`` for many customers with one look-up per chunk and one executemany."""
+    rows: list[tuple[str, str, str | None]] = []
+    for chunk in chunks(customer_ids):
+        found = conn.execute(select(customer_stores.c.customer_id, customer_stores.c.store_id)
+                             .where(customer_stores.c.customer_id.in_(chunk)))
+        rows.extend((ChangeKind.CUSTOMER, cid, store_id) for cid, store_id in found)
+    order = {cid: i for i, cid in enumerate(customer_ids)}
+    record_many(conn, sorted(rows, key=lambda r: order[r[1]]))
+
+
+def make_relevant(conn: Connection, customer_id: str, store_id: str, reason: str) -> None:
+    """A customer becomes relevant to a store: the store receives the profile and personal offers."""
+    added = conn.execute(insert(conn, customer_stores).values(
+        customer_id=customer_id, store_id=store_id, reason=reason, since=now_iso()).on_conflict_do_nothing(),
+        execution_options=_COUNT).rowcount
+    if not added:
+        return
+    personal_offers = conn.execute(select(offers.c.id).where(offers.c.customer_id == customer_id))
+    personal_coupons = conn.execute(select(coupons.c.code).where(coupons.c.customer_id == customer_id))
+    record_many(conn, [(ChangeKind.CUSTOMER, customer_id, store_id),
+                       *((ChangeKind.OFFER, r[0], store_id) for r in personal_offers),
+                       *((ChangeKind.COUPON, r[0], store_id) for r in personal_coupons)])
+    presence.identities_changed(conn, customer_id, store_id)
+
+
+def ensure(conn: Connection, customer_id: str, store_id: str) -> None:
+    """Points are never dropped: an entry for a customer the hub has not heard of creates a stub (reported)."""
+    now = now_iso()
+    created = conn.execute(insert(conn, customers).values(
+        id=customer_id, display_name=f"(unknown customer from {store_id})", home_store_id=store_id,
+        updated_at=now).on_conflict_do_nothing(), execution_options=_COUNT).rowcount
+    if created:
+        add_exception(conn, "unknown_customer", f"store {store_id} sent activity for customer {customer_id}, who "
+                      "was unknown; a stub was created", detected_at=now, customer_id=customer_id, store_id=store_id)
+
+
+def upsert(conn: Connection, data: dict[str, Any]) -> None:
+    """Create or replace a customer profile (``id`` required; ``balance`` only on creation, it moves by ledger)."""
+    cid = str(data["id"])
+    home = data.get("home_store_id")
+    values = {
+        "card_number": data.get("card_number"), "display_name": data.get("display_name", cid),
+        "phone_hash": data.get("phone_hash"), "email_hash": data.get("email_hash"),
+        "tier": data.get("tier", "Bronze"), "spend_12m_cents": int(data.get("spend_12m_cents", 0)),
+        "consents": json.dumps(data.get("consents", {})), "birthday": data.get("birthday"),
+        "preferences": json.dumps(data.get("preferences", {})), "rewards": json.dumps(data.get("rewards", [])),
+        "home_store_id": home, "updated_at": now_iso(),
+    }
+    stmt = insert(conn, customers).values(id=cid, balance=int(data.get("balance", 0)), **values)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_={k: stmt.excluded[k] for k in _PROFILE}))
+    if home:
+        make_relevant(conn, cid, str(home), "home store")
+    customer_changed(conn, cid)
+    # consent may have changed: each store re-reads the tags and keys (null once consent is gone)
+    presence.identities_changed(conn, cid)
+
+
+def set_consent(conn: Connection, customer_id: str, name: str, granted: bool) -> None:
+    """One consent flag; a change of 'location' adds or removes the customer's tags and keys at the stores."""
+    raw = conn.execute(select(customers.c.consents).where(customers.c.id == customer_id).with_for_update()).scalar()
+    if raw is None:
+        raise HubError("unknown_customer", f"there is no customer {customer_id!r}", 422)
+    consents = json.loads(raw) if raw else {}
+    consents[name] = bool(granted)
+    conn.execute(update(customers).where(customers.c.id == customer_id)
+                 .values(consents=json.dumps(consents), updated_at=now_iso()))
+    customer_changed(conn, customer_id)
+    presence.identities_changed(conn, customer_id)
+
+
+def balance(conn: Connection, customer_id: str) -> int | None:
+    value = conn.execute(select(customers.c.balance).where(customers.c.id == customer_id)).scalar()
+    return None if value is None else int(value)
+
+
+def forget(conn: Connection, customer_id: str) -> list[str]:
+    """Erase a customer at the hub: every relevant store gets ``data: null`` for the customer, their identities,
+    personal offers and unredeemed coupons. The hub ledger keeps the (pseudonymous) id. Returns the stores."""
+    require(conn, customer_id)
+    stores = relevant_stores(conn, customer_id)
+    idents = presence.forget_identities(conn, customer_id)
+    open_coupons = [r[0] for r in conn.execute(select(coupons.c.code).where(
+        coupons.c.customer_id == customer_id, coupons.c.redeemed_at.is_(None)))]
+    personal = [r[0] for r in conn.execute(select(offers.c.id).where(offers.c.customer_id == customer_id))]
+    conn.execute(delete(coupons).where(coupons.c.customer_id == customer_id, coupons.c.redeemed_at.is_(None)))
+    conn.execute(delete(offers).where(offers.c.customer_id == customer_id,
+                                      offers.c.id.not_in(select(coupons.c.offer_id))))
+    # an offer a redeemed coupon still names stays, inactive and no longer personal
+    for oid, data in conn.execute(select(offers.c.id, offers.c.data).where(offers.c.customer_id == customer_id)).all():
+        kept = {**json.loads(data), "customer_id": None, "active": False}
+        conn.execute(update(offers).where(offers.c.id == oid)
+                     .values(data=json.dumps(kept), customer_id=None, updated_at=now_iso()))
+    conn.execute(delete(customers).where(customers.c.id == customer_id))
+    record_many(conn, [change for sid in stores for change in (
+        (ChangeKind.CUSTOMER, customer_id, sid),
+        *((ChangeKind.PRESENCE_IDENTITY, i, sid) for i in idents),
+        *((ChangeKind.COUPON, c, sid) for c in open_coupons),
+        *((ChangeKind.OFFER, o, sid) for o in personal))])
+    conn.execute(delete(customer_stores).where(customer_stores.c.customer_id == customer_id))
+    return stores
+
+
+def record_order(conn: Connection, order: dict[str, Any]) -> bool:
+    """A web/app order (checked by the API). Idempotent by ``order_id``; False when already recorded. A pick-up
+    order makes the customer relevant to the pick-up store. Raises ``HubError`` 422 for an unknown customer."""
+    cid = order["customer_id"]
+    require(conn, cid)
+    now = now_iso()
+    added = conn.execute(insert(conn, orders).values(
+        order_id=order["order_id"], customer_id=cid, channel=order["channel"], total_cents=order["total_cents"],
+        status=order.get("status", "placed"), pickup_store_id=order.get("pickup_store_id"),
+        lines=json.dumps(order.get("lines", [])), created_at=order.get("created_at") or now,
+        received_at=now).on_conflict_do_nothing(), execution_options=_COUNT).rowcount
+    if added:
+        pickup = order.get("pickup_store_id")
+        if pickup:
+            make_relevant(conn, cid, pickup, "pick-up order")
+        customer_changed(conn, cid)
+    return bool(added)
+
+
+# ------------------------------------------------------------------------------------------- the profile a store pulls
+def _items(lines: Any) -> list[dict[str, Any]]:
+    if not isinstance(lines, list):
+        return []
+    return [{k: line.get(k) for k in ("gtin", "name", "qty") if k in line} for line in lines[:50]
+            if isinstance(line, dict)]
+
+
+def _history(conn: Connection, cid: str) -> list[dict[str, Any]]:
+    history: list[dict[str, Any]] = []
+    for sale_id, sid, total, created, payload in conn.execute(
+            select(sales.c.sale_id, sales.c.store_id, sales.c.total_cents, sales.c.created_at, sales.c.payload)
+            .where(sales.c.customer_id == cid).order_by(desc(sales.c.created_at)).limit(RECENT_PURCHASES)):
+        history.append({"channel": "store", "id": sale_id, "store_id": sid, "total_cents": total,
+                        "created_at": created, "items": _items(json.loads(payload).get("lines", []))})
+    for oid, channel, total, created, lines_json in conn.execute(
+            select(orders.c.order_id, orders.c.channel, orders.c.total_cents, orders.c.created_at, orders.c.lines)
+            .where(orders.c.customer_id == cid).order_by(desc(orders.c.created_at)).limit(RECENT_PURCHASES)):
+        history.append({"channel": channel, "id": oid, "store_id": None, "total_cents": total,
+                        "created_at": created, "items": _items(json.loads(lines_json))})
+    history.sort(key=lambda h: h["created_at"], reverse=True)
+    return history[:RECENT_PURCHASES]
+
+
+def _pickups(conn: Connection, cid: str, store_id: str) -> list[dict[str, Any]]:
+    o = orders.c
+    rows = conn.execute(select(o.order_id, o.status, o.total_cents, o.created_at, o.lines).where(
+        o.customer_id == cid, o.pickup_store_id == store_id, o.status.not_in(("collected", "cancelled")))
+        .order_by(o.created_at))
+    return [{"order_id": oid, "status": status, "total_cents": total, "created_at": created,
+             "items": _items(json.loads(lines_json))} for oid, status, total, created, lines_json in rows]
+
+
+def snapshot(conn: Connection, cid: str, store_id: str) -> dict[str, Any] | None:
+    """The customer as ``store_id``'s tills receive it (None: deleted). ``applied_entry_ids`` are the store's
+    most recent ledger entries the hub has applied (the till marks them confirmed)."""
+    c = customers.c
+    row = conn.execute(select(c.id, c.card_number, c.display_name, c.phone_hash, c.email_hash, c.tier, c.balance,
+                              c.spend_12m_cents, c.consents, c.birthday, c.preferences, c.rewards)
+                       .where(c.id == cid)).first()
+    if row is None:
+        return None
+    applied = [r[0] for r in conn.execute(
+        select(ledger.c.entry_id).where(ledger.c.customer_id == cid, ledger.c.store_id == store_id)
+        .order_by(desc(ledger.c.applied_at)).limit(APPLIED_ENTRY_IDS))]
+    return {
+        "id": row[0], "card_number": row[1], "display_name": row[2], "phone_hash": row[3],
+        "email_hash": row[4], "tier": row[5], "confirmed_points": int(row[6]), "spend_12m_cents": int(row[7]),
+        "consents": json.loads(row[8]), "birthday": row[9], "preferences": json.loads(row[10]),
+        "rewards": json.loads(row[11]), "recent_purchases": _history(conn, cid),
+        "pickup_orders": _pickups(conn, cid, store_id), "applied_entry_ids": applied,
+    }
+

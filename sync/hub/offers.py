@@ -1,0 +1,152 @@
+"""Offers and coupons at the hub, and the catalogue of products.
+
+An offer is stored as its JSON document (the shape the till's ``edge.core.offers`` runs); a personal offer
+(``customer_id`` set) and its coupons reach only the stores that customer is relevant to. Coupon codes are
+single-use unless created otherwise; a reuse is reported, never refused (the sale already happened).
+Prices in cents, VAT rates in basis points. Functions take the caller's transaction; refusals raise
+``HubError``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from edge.core import contract
+from edge.core.contract import ChangeKind
+from sync.hub.changes import record, record_many, record_scoped
+from sync.hub.common import HubError, now_iso
+from sync.hub.db import insert
+from sync.hub.tables import coupons, offers, products
+
+_PRODUCT = ("gtin", "name", "price_cents", "vat_rate_bp", "category")
+
+
+# ------------------------------------------------------------------------------------------- products
+def upsert_products(conn: Connection, rows: Iterable[dict[str, Any]]) -> int:
+    """Create or update products (``gtin, name, price_cents, vat_rate_bp, category``); every store re-reads
+    them. Returns how many."""
+    now = now_iso()
+    params = [{"gtin": r["gtin"], "name": r["name"], "price_cents": int(r["price_cents"]),
+               "vat_rate_bp": int(r["vat_rate_bp"]), "category": r["category"], "updated_at": now} for r in rows]
+    if not params:
+        return 0
+    stmt = insert(conn, products)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["gtin"], set_={
+        k: stmt.excluded[k] for k in ("name", "price_cents", "vat_rate_bp", "category", "updated_at")}), params)
+    record_many(conn, [(ChangeKind.PRODUCT, p["gtin"], None) for p in params])
+    return len(params)
+
+
+def _catalog_row(path: Path, lineno: int, r: dict[str, str]) -> dict[str, Any]:
+    gtin = (r["gtin"] or "").strip()
+    if not gtin.isdigit() or len(gtin) > 14:
+        raise HubError("bad_csv", f"{path} line {lineno}: gtin {gtin!r} is not a GTIN")
+    try:
+        price, vat = int(r["price_cents"]), int(r["vat_rate_bp"])
+    except (TypeError, ValueError):
+        raise HubError("bad_csv", f"{path} line {lineno}: price_cents and vat_rate_bp must be "
+                       "whole numbers") from None
+    if price < 0 or not 0 <= vat <= 10_000:
+        raise HubError("bad_csv", f"{path} line {lineno}: price or VAT rate out of range")
+    return {"gtin": gtin.zfill(14), "name": r["name"].strip(), "price_cents": price, "vat_rate_bp": vat,
+            "category": (r["category"] or "").strip() or "general"}
+
+
+def read_catalog_csv(path: Path) -> list[dict[str, Any]]:
+    """CSV columns: gtin,name,price_cents,vat_rate_bp,category. Errors (``HubError 'bad_csv'``) name the line
+    and the column; nothing is imported from a file with an error."""
+    with Path(path).open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        missing = set(_PRODUCT) - set(reader.fieldnames or [])
+        if missing:
+            raise HubError("bad_csv", f"{path}: the header lacks {', '.join(sorted(missing))}")
+        return [_catalog_row(path, lineno, r) for lineno, r in enumerate(reader, start=2)]
+
+
+def product_snapshot(conn: Connection, gtin: str, _store_id: str) -> dict[str, Any] | None:
+    row = conn.execute(select(*(products.c[k] for k in _PRODUCT)).where(products.c.gtin == gtin)).first()
+    return None if row is None else dict(row._mapping)
+
+
+# ------------------------------------------------------------------------------------------- offers
+def normalise_offer(data: dict[str, Any]) -> dict[str, Any]:
+    """The offer document as the tills receive it; a malformed offer would reach every till, so it is refused
+    here with the reason (``HubError 'bad_offer'``)."""
+    problem = contract.offer_params_problem(str(data.get("kind")), data.get("params", {}))
+    if problem:
+        raise HubError("bad_offer", f"offer {data.get('id')!r} refused: {problem}")
+    return {
+        "id": str(data["id"]), "kind": data["kind"], "name": data.get("name", data["id"]),
+        "params": data.get("params", {}), "priority": int(data.get("priority", 0)),
+        "stackable": bool(data.get("stackable", False)), "tiers": data.get("tiers", []),
+        "customer_id": data.get("customer_id"), "requires_coupon": bool(data.get("requires_coupon", False)),
+        "birthday_month": int(data.get("birthday_month", 0)), "valid_from": data.get("valid_from"),
+        "valid_until": data.get("valid_until"), "active": bool(data.get("active", True)),
+    }
+
+
+def upsert_offer(conn: Connection, offer: dict[str, Any]) -> None:
+    """Save a normalised offer (``normalise_offer``) and tell the stores that may see it."""
+    stmt = insert(conn, offers).values(id=offer["id"], data=json.dumps(offer), customer_id=offer["customer_id"],
+                                       updated_at=now_iso())
+    conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_={
+        k: stmt.excluded[k] for k in ("data", "customer_id", "updated_at")}))
+    record_scoped(conn, ChangeKind.OFFER, offer["id"], offer["customer_id"])
+
+
+def offer_snapshot(conn: Connection, offer_id: str, _store_id: str) -> dict[str, Any] | None:
+    data = conn.execute(select(offers.c.data).where(offers.c.id == offer_id)).scalar()
+    return None if data is None else dict(json.loads(data))
+
+
+# ------------------------------------------------------------------------------------------- coupons
+def create_coupon(conn: Connection, code: str, offer_id: str, customer_id: str | None, single_use: bool) -> None:
+    """A coupon code for an existing offer (``HubError 'unknown_offer'`` otherwise); an existing code is kept."""
+    if conn.execute(select(offers.c.id).where(offers.c.id == offer_id)).first() is None:
+        raise HubError("unknown_offer", f"there is no offer {offer_id!r}")
+    conn.execute(insert(conn, coupons).values(code=code, offer_id=offer_id, customer_id=customer_id,
+                                              single_use=int(single_use)).on_conflict_do_nothing())
+    record_scoped(conn, ChangeKind.COUPON, code, customer_id)
+
+
+def coupon_exists(conn: Connection, code: str) -> bool:
+    return conn.execute(select(coupons.c.code).where(coupons.c.code == code)).first() is not None
+
+
+def revoke_coupon(conn: Connection, code: str) -> None:
+    conn.execute(update(coupons).where(coupons.c.code == code).values(revoked_at=now_iso()))
+    record(conn, ChangeKind.REVOCATION, f"coupon:{code}")
+
+
+def redeem_coupon(conn: Connection, code: str, sale_id: Any, store_id: str, at: str) -> tuple[str, str] | None:
+    """A till redeemed ``code``. Returns None when recorded, else (exception kind, sentence) to report:
+    ``unknown_coupon`` or ``coupon_reused``. The coupon row is locked
+    (PostgreSQL) so two stores redeeming it at once are seen as a reuse."""
+    row = conn.execute(select(coupons.c.redeemed_at, coupons.c.redeemed_store_id, coupons.c.single_use,
+                              coupons.c.customer_id).where(coupons.c.code == code).with_for_update()).first()
+    if row is None:
+        return "unknown_coupon", f"coupon {code!r} redeemed in store {store_id} is not known to the hub"
+    if row[0] is not None and row[2]:
+        # the sale stands (the customer left with the goods); the double use is reported
+        return "coupon_reused", (f"single-use coupon {code!r} was redeemed again in store {store_id} "
+                                 f"(first in store {row[1]})")
+    conn.execute(update(coupons).where(coupons.c.code == code)
+                 .values(redeemed_at=at, redeemed_sale_id=sale_id, redeemed_store_id=store_id))
+    record_scoped(conn, ChangeKind.COUPON, code, row[3])
+    return None
+
+
+def coupon_snapshot(conn: Connection, code: str, _store_id: str) -> dict[str, Any] | None:
+    c = coupons.c
+    row = conn.execute(select(c.code, c.offer_id, c.customer_id, c.single_use, c.redeemed_at, c.redeemed_sale_id,
+                              c.revoked_at).where(c.code == code)).first()
+    if row is None:
+        return None
+    return {"code": row[0], "offer_id": row[1], "customer_id": row[2], "single_use": bool(row[3]),
+            "redeemed_at": row[4], "redeemed_sale_id": row[5], "revoked_at": row[6]}
