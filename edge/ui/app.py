@@ -80,6 +80,7 @@ class TillApp(App[None]):
         self.session = session
         self.status_source = status or StatusSource(session)
         self.currency = settings.store.currency
+        self.locale = settings.store.formats.locale  # money on screen written the store's way
         self.snapshot: TillSnapshot | None = None
         t = settings.till
         self.wedge_source = KeyboardWedgeSource(settings.scanner, t.wedge_max_key_interval_ms, t.wedge_min_length)
@@ -105,10 +106,10 @@ class TillApp(App[None]):
         yield Static(f"{s.store.name} · till {s.device.id}", id="top")
         with Horizontal(id="main"):
             with Vertical(id="left"):
-                yield BasketTable(self.currency, id="basket")
-                yield TotalsBar(self.currency, id="totals")
+                yield BasketTable(self.currency, self.locale, id="basket")
+                yield TotalsBar(self.currency, self.locale, id="totals")
             with VerticalScroll(id="right"):
-                yield CustomerPanel(self.currency, id="customer")
+                yield CustomerPanel(self.currency, self.locale, id="customer")
         yield Static("Ready: scan a product or a loyalty card.", id="message")
         yield Input(placeholder="Scan, or type product no./card/phone/e-mail/coupon + Enter", id="scan", compact=True)
         yield StatusBar("", id="status")
@@ -231,7 +232,7 @@ class TillApp(App[None]):
     def sale_completed(self, message: SaleCompleted) -> None:
         self.apply_snapshot(message.snapshot)
         sale = message.sale
-        self.show_message(f"Sale complete: {format_money(sale.total_cents, self.currency)}. Next customer.", ok=True)
+        self.show_message(f"Sale complete: {format_money(sale.total_cents, self.currency, self.locale)}. Next customer.", ok=True)
         ask = self.settings.till.ask_feedback
 
         def after(score: int | None) -> None:
@@ -356,7 +357,7 @@ class TillApp(App[None]):
             if product is not None:
                 self.in_session(lambda: self.session.add_product(product))
 
-        self.push_screen(SearchScreen(self.session.search, self.currency), done)
+        self.push_screen(SearchScreen(self.session.search, self.currency, self.locale), done)
 
     def _selected_line(self) -> int | None:
         line = self.query_one("#basket", BasketTable).selected_line()
@@ -419,7 +420,7 @@ class TillApp(App[None]):
             if choice is not None:
                 self.complete_sale(*choice)
 
-        self.push_screen(PayScreen(snap.settlement.amount_due_cents, self.currency), done)
+        self.push_screen(PayScreen(snap.settlement.amount_due_cents, self.currency, self.locale), done)
 
     def complete_sale(self, method: str, tendered: int | None) -> None:
         def job() -> None:

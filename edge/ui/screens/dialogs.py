@@ -66,9 +66,9 @@ class SearchScreen(ModalScreen[Product | None]):
     DEFAULT_CSS = DIALOG_CSS + "#results { height: 12; }"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, search: Callable[[str], list[Product]], currency: str = "EUR") -> None:
+    def __init__(self, search: Callable[[str], list[Product]], currency: str = "EUR", locale: str = "en") -> None:
         super().__init__()
-        self.search, self.currency = search, currency
+        self.search, self.currency, self.locale = search, currency, locale
         self.products: list[Product] = []
 
     def compose(self) -> ComposeResult:
@@ -92,7 +92,7 @@ class SearchScreen(ModalScreen[Product | None]):
         results = self.query_one("#results", OptionList)
         results.clear_options()
         results.add_options(
-            [Option(f"{p.name}  {format_money(p.price_cents, self.currency)}", id=str(i)) for i, p in enumerate(found)]
+            [Option(f"{p.name}  {format_money(p.price_cents, self.currency, self.locale)}", id=str(i)) for i, p in enumerate(found)]
         )
         if found:
             results.highlighted = 0
@@ -121,13 +121,13 @@ class PayScreen(ModalScreen[tuple[str, int | None] | None]):
         Binding("f12", "card", "Card", priority=True),
     ]
 
-    def __init__(self, amount_due_cents: int, currency: str = "EUR") -> None:
+    def __init__(self, amount_due_cents: int, currency: str = "EUR", locale: str = "en") -> None:
         super().__init__()
-        self.amount_due_cents, self.currency = amount_due_cents, currency
+        self.amount_due_cents, self.currency, self.locale = amount_due_cents, currency, locale
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(f"Amount due {format_money(self.amount_due_cents, self.currency)}", classes="title")
+            yield Label(f"Amount due {format_money(self.amount_due_cents, self.currency, self.locale)}", classes="title")
             yield Static("Cash: type the amount tendered (empty = exact), Enter.\nCard: press F12.", classes="hint")
             yield Input(placeholder="cash tendered, e.g. 50", id="tendered")
             yield Static("", id="problem", classes="error")
@@ -140,13 +140,13 @@ class PayScreen(ModalScreen[tuple[str, int | None] | None]):
             self.dismiss(("card", None))
             return
         try:
-            tendered = parse_money(text) if text else self.amount_due_cents
+            tendered = parse_money(text, self.locale, self.currency) if text else self.amount_due_cents
         except ValueError as exc:
             self.query_one("#problem", Static).update(str(exc))
             return
         if tendered < self.amount_due_cents:
             self.query_one("#problem", Static).update(
-                f"{format_money(tendered, self.currency)} is less than the amount due"
+                f"{format_money(tendered, self.currency, self.locale)} is less than the amount due"
             )
             return
         self.dismiss(("cash", tendered))

@@ -14,9 +14,9 @@ class BasketTable(DataTable):
     BasketTable { height: 1fr; }
     """
 
-    def __init__(self, currency: str = "EUR", **kwargs) -> None:
+    def __init__(self, currency: str = "EUR", locale: str = "en", **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
-        self.currency = currency
+        self.currency, self.locale = currency, locale
         self._row_lines: list[int | None] = []
 
     def on_mount(self) -> None:
@@ -28,7 +28,7 @@ class BasketTable(DataTable):
         keep = self.selected_line()
         self.clear()
         self._row_lines = []
-        money = lambda c: format_money(c, self.currency)  # noqa: E731
+        money = lambda c: format_money(c, self.currency, self.locale)  # noqa: E731
         discounts = settlement.pricing.discounts
         for priced in sorted(settlement.pricing.lines, key=lambda p: p.line.line_no):
             ln = priced.line

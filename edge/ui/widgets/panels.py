@@ -15,13 +15,13 @@ class CustomerPanel(Static):
     CustomerPanel { width: 100%; height: auto; padding: 0 1; }
     """
 
-    def __init__(self, currency: str = "EUR", **kwargs) -> None:
+    def __init__(self, currency: str = "EUR", locale: str = "en", **kwargs) -> None:
         super().__init__("", **kwargs)
-        self.currency = currency
+        self.currency, self.locale = currency, locale
 
     def show(self, snap: TillSnapshot) -> None:
         c = snap.customer
-        money = lambda v: format_money(v, self.currency)  # noqa: E731
+        money = lambda v: format_money(v, self.currency, self.locale)  # noqa: E731
         if c is None:
             self.update("[b]Guest sale[/b]\n\nScan a loyalty card or app code,\nor press F2 to look a customer up.")
             return
@@ -64,13 +64,13 @@ class TotalsBar(Static):
     TotalsBar { height: 3; padding: 0 1; border-top: solid $primary; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
-    def __init__(self, currency: str = "EUR", **kwargs) -> None:
+    def __init__(self, currency: str = "EUR", locale: str = "en", **kwargs) -> None:
         super().__init__("", **kwargs)
-        self.currency = currency
+        self.currency, self.locale = currency, locale
 
     def show(self, snap: TillSnapshot) -> None:
         s = snap.settlement
-        money = lambda v: format_money(v, self.currency)  # noqa: E731
+        money = lambda v: format_money(v, self.currency, self.locale)  # noqa: E731
         items = sum(p.line.qty for p in s.pricing.lines)
         # two lines that never wrap at 80x24: the amount due always has a line of its own
         parts = [f"Subtotal {money(s.pricing.subtotal_cents)}"]
