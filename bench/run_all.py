@@ -52,6 +52,16 @@ ROWS = [
     Row("sync_drain.py", "sync drain total time (s)", "seconds", "< 10", met=lambda f: f["seconds"] < 10),
     Row("sync_drain.py", "50 devices pushing to one hub (events/s)", "concurrent_events_per_s", ""),
     Row("sync_drain.py", "50 devices p99 batch latency (ms)", "concurrent_p99_ms", ""),
+    Row("hub_scale.py", "200 tills -> PostgreSQL hub, 4 workers (events/s)", "events_per_s",
+        ">= 10,000; >= 0.25x baseline", "raw_insert_per_s", "raw COPY by one psycopg client", "ratio",
+        met=lambda f: f["events_per_s"] >= 10_000 and f["ratio"] >= 0.25),
+    Row("hub_scale.py", "200 tills p99 push batch (ms)", "p99_ms", "< 1,000", met=lambda f: f["p99_ms"] < 1_000),
+    Row("hub_scale.py", "4 workers vs 1 (events/s ratio)", "scale_4_vs_1", ""),
+    Row("hub_scale.py", "50 devices -> SQLite hub (events/s)", "sqlite_events_per_s", ">= 5,500",
+        met=lambda f: f["sqlite_events_per_s"] >= 5_500),
+    Row("hub_scale.py", "10,000-product change, one store pulling alone (s)", "pull_store_s", ""),
+    Row("hub_scale.py", "10,000-product change, bytes per store pull", "pull_bytes_per_store", ""),
+    Row("hub_scale.py", "10,000-product change to 1,000 stores (s)", "pull_fanout_s", ""),
 ]  # fmt: skip
 
 

@@ -6,39 +6,56 @@ tests drive the same object. One lock serialises database work, because the UI's
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import sqlite_utils
 
 from devices.barcode.config import BarcodeSettingsError, config_from_settings
+from edge.clock import HubClock
 from edge.core.basket import Basket, BasketError
 from edge.core.catalog import Product
 from edge.core.loyalty import LoyaltyRules, RedemptionLimit, Settlement, check_redemption, redemption_limit
 from edge.core.measures import PricedLine, price_scale_label, price_scanned_item
+from edge.core.money import minor_exponent
 from edge.core.offers import Offer
 from edge.core.tiers import next_tier
 from edge.settings import ConfigError, Settings
+from edge.store.parked import ParkedSale, ParkedSaleError, parked_count, parked_sales
+from edge.store.parked import park as park_basket
+from edge.store.parked import recall as recall_basket
 from edge.store.records import Customer
 from edge.store.repository import Repository
 from edge.store.sales import CompletedSale, SaleError, SalesService
-from sync.outbox import enqueue, pending_count
+from edge.store.sightings import record_token_sighting
+from sync.outbox import pending_count
 
 if TYPE_CHECKING:
     from devices.barcode.decode import ScanResult
-    from devices.barcode.loyalty_token import TokenCheck, TokenVerifier
+    from devices.barcode.loyalty_token import TokenVerifier
 
 Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
 class Outcome:
+    """What one cashier action did, in a sentence. ``kind`` "switch_customer": another member's card was
+    scanned while a member is on the sale; nothing changed, ``customer`` is the one to switch to if the
+    cashier confirms (``TillSession.set_customer``)."""
+
     ok: bool
     message: str
-    kind: str = "info"  # product | customer | coupon | error | info
+    kind: str = "info"  # product | customer | switch_customer | coupon | error | info
+    customer: Customer | None = None
+
+
+def plural(n: int, word: str) -> str:
+    """``1 item``, ``2 items``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 class TillSession:
@@ -55,7 +72,7 @@ class TillSession:
             receipt_width=settings.till.receipt_width,
             formats=settings.store.formats,
         )
-        self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        self.clock: Clock = clock or HubClock(db)  # the device's time corrected by the hub's (edge/clock.py)
         try:
             self.barcode_config = config_from_settings(settings.barcode)
         except BarcodeSettingsError as exc:
@@ -66,6 +83,9 @@ class TillSession:
         self.customer: Customer | None = None
         self.hub_online = False
         self.last_sale: CompletedSale | None = None
+        # the line the cashier last touched (scan, quantity): the basket's highlight follows it
+        self.focus_line: int | None = None
+        self.focus_seq = 0
         self._offers: list[Offer] = []
         self._reload_offers()
 
@@ -105,8 +125,24 @@ class TillSession:
             return self.repo.personal_offers(self.customer.id, self.clock()) if self.customer else []
 
     def coupons(self) -> list[dict]:
+        """The customer's unused coupons, each with ``terms``: what it gives and when, in words."""
         with self.lock:
-            return self.repo.coupons_for(self.customer.id) if self.customer else []
+            rows = self.repo.coupons_for(self.customer.id) if self.customer else []
+            return [{**row, "terms": self.coupon_terms(row["offer_id"], row.get("offer_name") or "")} for row in rows]
+
+    def coupon_terms(self, offer_id: str, name: str = "") -> str:
+        """"€3.00 off a basket of €15.00 or more", "20% off Beverages", or the offer's name."""
+        offer = next((o for o in self._offers if o.id == offer_id), None)
+        if offer is None:
+            return name
+        money = lambda c: self.sales.formats.money(int(c))  # noqa: E731
+        p = offer.params
+        if offer.kind == "amount_off_basket":
+            over = f" a basket of {money(p.get('threshold_cents'))} or more" if p.get("threshold_cents") else ""
+            return f"{money(p.get('amount_cents', 0))} off{over}"
+        if offer.kind == "percent_off":
+            return f"{float(p.get('percent', 0)):g}% off" + (f" {p['category']}" if p.get("category") else "")
+        return offer.name
 
     def pending_events(self) -> int:
         with self.lock:
@@ -141,7 +177,7 @@ class TillSession:
         from devices.barcode.loyalty_token import TokenVerifier
 
         return TokenVerifier(
-            self.repo.token_keys(),
+            self.repo.token_keys(self.clock()),
             skew_s=self.settings.barcode.token_skew_s,
             max_ttl_s=self.settings.barcode.token_max_ttl_s,
             clock=lambda: self.clock().timestamp(),
@@ -151,14 +187,14 @@ class TillSession:
         kind = result.kind
         if kind in ("product", "gs1") and result.gtin and result.gtin_valid:
             if result.product is None:
-                return Outcome(False, f"{result.gtin} is not in this store's catalogue; key in the price "
-                               "or set the item aside", "error")  # fmt: skip
+                return Outcome(False, f"{result.gtin} is not in this store's catalogue: set the item aside "
+                               "and call a supervisor", "error")  # fmt: skip
             return self._add_priced(price_scanned_item(result.product, result.ai, gtin=result.gtin,
                                                        currency=self.settings.store.currency))  # fmt: skip
         if kind == "variable_measure" and result.error is None:
             if result.product is None:
                 return Outcome(False, f"scale label for item {result.item_reference} is not in this store's "
-                               "catalogue", "error")  # fmt: skip
+                               "catalogue: set the item aside and call a supervisor", "error")  # fmt: skip
             return self._add_priced(price_scale_label(result.product, result.gtin or "", weight_g=result.weight_g,
                                                       price_cents=result.price_cents, count=result.count))
         if kind == "loyalty_card" and result.error is None and result.customer_id:
@@ -166,7 +202,7 @@ class TillSession:
             if customer is None:
                 return Outcome(False, f"card {result.customer_id} is not known in this store yet; the customer "
                                "can still be served as a guest", "error")  # fmt: skip
-            return self.set_customer(customer)
+            return self.offer_customer(customer)
         if kind == "loyalty_token":
             return self._loyalty_token(result)
         if kind == "coupon" and result.coupon_code:
@@ -175,7 +211,7 @@ class TillSession:
             return Outcome(False, result.error, "error")
         customer = self.repo.find_customer(text, self.settings.store.country)
         if customer is not None:
-            return self.set_customer(customer)
+            return self.offer_customer(customer)
         if text.isdigit():
             return Outcome(False, f"{text} is not a product, loyalty card or coupon of this store", "error")
         if result.error and not text.replace(" ", "").isalpha():
@@ -198,34 +234,16 @@ class TillSession:
         if customer is None:
             return Outcome(False, "this app code is genuine but the customer is not known in this store yet; "
                            "serve them as a guest and sync the till", "error")  # fmt: skip
-        copy = self._record_token_sighting(check)
-        outcome = self.set_customer(customer)
+        copy = record_token_sighting(
+            self.db, token_id=check.token_id or "", customer_id=customer.id, till_id=self.settings.device.id,
+            now=self.clock(), expires_at=check.expires_at,
+        )
+        outcome = self.offer_customer(customer)
         if copy:
             from devices.barcode.loyalty_token import MSG_POSSIBLE_COPY
 
-            return Outcome(True, f"{outcome.message} - WARNING: {MSG_POSSIBLE_COPY}", "customer")
+            return dataclasses.replace(outcome, message=f"{outcome.message} - WARNING: {MSG_POSSIBLE_COPY}")
         return outcome
-
-    def _record_token_sighting(self, check: TokenCheck) -> bool:
-        """Remember the code; True when another till saw the same code within its window (a possible copy)."""
-        now = self.clock()
-        expires = datetime.fromtimestamp(check.expires_at or now.timestamp(), UTC).isoformat()
-        till = self.settings.device.id
-        token_id = check.token_id or ""
-        with self.db.atomic():
-            seen_elsewhere = self.db.execute(
-                "SELECT count(*) FROM token_sightings WHERE token_hash = ? AND till_id != ? AND expires_at > ?",
-                [token_id, till, now.isoformat()],
-            ).fetchone()[0]
-            self.db.execute(
-                "INSERT OR REPLACE INTO token_sightings (token_hash, till_id, customer_id, seen_at, expires_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [token_id, till, check.customer_id, now.isoformat(), expires],
-            )
-            enqueue(self.db, "loyalty.token_seen", {"token_hash": token_id, "till_id": till,
-                                                    "customer_id": check.customer_id, "seen_at": now.isoformat(),
-                                                    "expires_at": expires})  # fmt: skip
-        return bool(seen_elsewhere)
 
     def add_product(self, product: Product, qty: int = 1) -> Outcome:
         with self.lock:
@@ -233,7 +251,12 @@ class TillSession:
                 line = self.basket.add(product, qty)
             except BasketError as exc:
                 return Outcome(False, str(exc), "error")
+            self._focus(line.line_no)
             return Outcome(True, f"{product.name} x{line.qty}", "product")
+
+    def _focus(self, line_no: int | None) -> None:
+        self.focus_line = line_no
+        self.focus_seq += 1
 
     def add_gtin(self, gtin: str, qty: int = 1) -> Outcome:
         with self.lock:
@@ -251,7 +274,19 @@ class TillSession:
             customer = self.repo.find_customer(text, self.settings.store.country)
             if customer is None:
                 return Outcome(False, f"no customer found for '{text.strip()}' (card, phone or e-mail)", "error")
-            return self.set_customer(customer)
+            return self.offer_customer(customer)
+
+    def offer_customer(self, customer: Customer) -> Outcome:
+        """A member identified themselves: on a sale without a member they are set at once; the member already
+        on the sale is kept (said so); another member is only proposed (kind "switch_customer")."""
+        with self.lock:
+            current = self.customer
+            if current is None:
+                return self.set_customer(customer)
+            if current.id == customer.id:
+                return Outcome(True, f"{customer.display_name} is already on this sale", "customer")
+            return Outcome(False, f"{current.display_name} is on this sale; switch to {customer.display_name}?",
+                           "switch_customer", customer)  # fmt: skip
 
     def set_customer(self, customer: Customer) -> Outcome:
         with self.lock:
@@ -276,6 +311,7 @@ class TillSession:
                 line = self.basket.set_qty(line_no, qty)
             except BasketError as exc:
                 return Outcome(False, str(exc), "error")
+            self._focus(line.line_no)
             return Outcome(True, f"{line.product.name}: quantity {qty}", "product")
 
     def void(self, line_no: int) -> Outcome:
@@ -284,16 +320,38 @@ class TillSession:
                 line = self.basket.void(line_no)
             except BasketError as exc:
                 return Outcome(False, str(exc), "error")
-            return Outcome(True, f"voided {line.product.name}", "product")
+            self._focus(None)
+            return Outcome(True, f"voided line {line_no}: {line.product.name} x{line.qty}", "product")
 
     def apply_coupon(self, code: str) -> Outcome:
         with self.lock:
             code = code.strip().upper()
+            if code in self.basket.coupons:
+                return Outcome(False, f"coupon {code} is already applied to this sale", "coupon")
             coupon, problem = self.repo.check_coupon(code, self.customer.id if self.customer else None)
             if coupon is None:
                 return Outcome(False, problem or "coupon refused", "error")
             self.basket.coupons[code] = coupon["offer_id"]
+            applied = any(d.offer_id == coupon["offer_id"] for d in self.basket.price(self._offers, self.clock()).discounts)
+            if not applied:
+                return Outcome(True, f"coupon {code} added; {self.coupon_condition(coupon['offer_id'])} "
+                               "before it applies", "coupon")  # fmt: skip
             return Outcome(True, f"coupon {code} added", "coupon")
+
+    def coupon_condition(self, offer_id: str) -> str:
+        """What the coupon's offer needs, in words ("needs a basket of €15.00 or more"); "" when nothing."""
+        offer = next((o for o in self._offers if o.id == offer_id), None)
+        if offer is None:
+            return "its offer is not active at this store"
+        threshold = int(offer.params.get("threshold_cents", 0) or 0)
+        if offer.kind == "amount_off_basket" and threshold:
+            return f"it needs a basket of {self.sales.formats.money(threshold)} or more"
+        category = offer.params.get("category")
+        if category:
+            return f"it needs an item from {category}"
+        if offer.params.get("gtins"):
+            return "it needs one of its products"
+        return "its condition is not met"
 
     def redeem(self, points: int) -> Outcome:
         with self.lock:
@@ -324,13 +382,94 @@ class TillSession:
         with self.lock:
             if self.last_sale is None:
                 raise SaleError("there is no sale to attach the answer to")
-            customer_id = self.db.execute(
-                "SELECT customer_id FROM sales WHERE id = ?", [self.last_sale.sale_id]
-            ).fetchone()[0]
-            return self.sales.record_feedback(self.last_sale.sale_id, customer_id, score)
+            sale_id = self.last_sale.sale_id
+            return self.sales.record_feedback(sale_id, self.repo.sale_customer(sale_id), score)
 
     def new_sale(self) -> None:
         with self.lock:
             self.basket = Basket()
             self.customer = None
+            self._focus(None)
             self._reload_offers()
+
+    # parked sales -------------------------------------------------------------------------------------
+    def park(self) -> Outcome:
+        """Set the basket aside (kept in the database) and start a new sale."""
+        with self.lock:
+            if self.basket.is_empty:
+                return Outcome(False, "the basket is empty: nothing to park", "error")
+            label = self.customer.display_name if self.customer else "Guest"
+            due = self.settlement().amount_due_cents
+            parked = park_basket(self.db, self.basket, label=label, total_cents=due, now=self.clock())
+            self.new_sale()
+            money = self.sales.formats.money(parked.total_cents)
+            return Outcome(True, f"Parked: {label}, {plural(parked.items, 'item')}, {money}. "
+                           "F12 on an empty basket recalls it.", "info")  # fmt: skip
+
+    def parked(self) -> list[ParkedSale]:
+        with self.lock:
+            return parked_sales(self.db)
+
+    def parked_count(self) -> int:
+        with self.lock:
+            return parked_count(self.db)
+
+    def recall(self, parked_id: str) -> Outcome:
+        """Bring a parked sale back as the current basket (which must be empty)."""
+        with self.lock:
+            if not self.basket.is_empty:
+                return Outcome(False, "finish or park the current sale before recalling another", "error")
+            try:
+                recalled = recall_basket(self.db, parked_id)
+            except ParkedSaleError as exc:
+                return Outcome(False, str(exc), "error")
+            self.new_sale()
+            notes: list[str] = []
+            customer = self.repo.customer(recalled.customer_id) if recalled.customer_id else None
+            if customer is not None:
+                self.set_customer(customer)
+            elif recalled.customer_id:
+                notes.append(f"customer {recalled.customer_id} is no longer known here")
+            for product, qty in recalled.products:
+                line = self.basket.add(product, qty)
+                self._focus(line.line_no)
+            for code, offer_id in recalled.coupons.items():
+                coupon, problem = self.repo.check_coupon(code, customer.id if customer else None)
+                if coupon is None or coupon["offer_id"] != offer_id:
+                    notes.append(problem or f"coupon {code} changed; scan it again")
+                else:
+                    self.basket.coupons[code] = offer_id
+            if customer is not None and recalled.points_to_redeem:
+                self.basket.points_to_redeem = recalled.points_to_redeem
+            items = sum(qty for _, qty in recalled.products)
+            text = f"Recalled: {customer.display_name if customer else 'Guest'}, {plural(items, 'item')}"
+            return Outcome(not notes, text + (" - " + "; ".join(notes) if notes else ""), "info")
+
+    # what the totals and the panel explain ------------------------------------------------------------
+    def points_reason(self, settlement: Settlement) -> str:
+        """Why the sale earns what it earns, for the cashier: the base rate, the tier and any multipliers."""
+        with self.lock:
+            if self.customer is None:
+                return ""
+            rules, currency = self.rules, self.settings.store.currency
+            # one whole unit of the currency (10^exponent minor units), without its zero decimals
+            unit = self.sales.formats.money(10 ** minor_exponent(currency)).replace(".00", "").replace(",00", "")
+            ppu = rules.points_per_unit
+            parts = [f"{ppu:g} {'pt' if ppu == 1 else 'pts'} per {unit} paid"]
+            tier_mult = (rules.tier_multipliers or {}).get(self.customer.tier, 1.0)
+            if tier_mult != 1.0:
+                parts.append(f"{self.customer.tier} x{tier_mult:g}")
+            categories = {p.line.product.category for p in settlement.pricing.lines}
+            for category in sorted(categories):
+                mult = (rules.category_multipliers or {}).get(category, 1.0)
+                if mult != 1.0:
+                    parts.append(f"{category} x{mult:g}")
+            parts.extend(settlement.pricing.multiplier_reasons)
+            return ", ".join(parts)
+
+    def unmet_coupons(self, settlement: Settlement) -> list[tuple[str, str]]:
+        """Coupons in the basket that give nothing now: (code, what they need)."""
+        with self.lock:
+            given = {d.offer_id for d in settlement.pricing.discounts}
+            return [(code, self.coupon_condition(offer_id)) for code, offer_id in sorted(self.basket.coupons.items())
+                    if offer_id not in given]  # fmt: skip

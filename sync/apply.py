@@ -10,7 +10,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlite_utils
@@ -25,6 +25,22 @@ CURSOR_KEY = "pull_cursor"
 KEYS_KEY = "loyalty_keys"
 REVOCATIONS_KEY = "revocations"
 WARNINGS_KEY = "pull_warnings"
+
+
+# the hub's clock minus this device's, in seconds: recorded by sync.client, read by edge/clock.py and here
+HUB_CLOCK_OFFSET_KEY = "hub_clock_offset_s"
+
+
+def hub_now(conn: sqlite3.Connection) -> datetime:
+    """The device's time corrected by the recorded hub clock offset (the device's own until one is known)."""
+    row = conn.execute("SELECT value FROM sync_state WHERE key = ?", [HUB_CLOCK_OFFSET_KEY]).fetchone()
+    try:
+        offset = float(row[0]) if row is not None else 0.0
+    except (TypeError, ValueError):
+        offset = 0.0
+    if offset != offset or abs(offset) > 10 * 365 * 86400:  # NaN or absurd: not trusted
+        offset = 0.0
+    return datetime.now(UTC) + timedelta(seconds=offset)
 
 
 def get_state(db: sqlite_utils.Database, key: str) -> str | None:
@@ -249,7 +265,7 @@ def _token_sighting(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None
     expires = datetime.fromisoformat(str(d["expires_at"]).replace("Z", "+00:00"))
     if expires.tzinfo is None:
         expires = expires.replace(tzinfo=UTC)
-    if expires <= datetime.now(UTC):
+    if expires <= hub_now(conn):
         return  # the code is no longer valid anywhere: nothing to compare with
     # the till (edge/session.py) compares expires_at as text with datetime.now(UTC).isoformat(): same format
     conn.execute(

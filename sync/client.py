@@ -7,6 +7,7 @@ network waits happen on that thread; the UI only ever receives ``SyncStatus`` sn
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import gzip
 import json
 import logging
@@ -16,13 +17,14 @@ import time
 from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import sqlite_utils
 
 from sync import outbox, protocol
-from sync.apply import apply_page, get_state, set_state
+from sync.apply import HUB_CLOCK_OFFSET_KEY, apply_page, get_state, set_state
 from sync.config import SyncConfig
 from sync.credentials import Credential
 from sync.http_errors import HubProblem, answer_problem, parse_retry_after, read_json, transport_problem
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 
 LAST_SUCCESS_KEY = "last_success_at"
 LAST_ERROR_KEY = "last_error"
+HUB_CLOCK_RECORD_STEP_S = 1.0  # the hub clock offset is recorded again when it moves this much
 BACKOFF_BASE_S = 0.5
 SLOW_BATCH_S = 2.0  # a batch slower than this stops the batch size from growing
 PULL_LIMIT = 500
@@ -82,6 +85,13 @@ class HubRefused(SyncError):
     permanent = True
 
 
+class BatchRefused(HubRefused):
+    """The hub refused a whole push request as malformed (400 ``bad_request``), or one event alone as too
+    large (413): something in the events, since the hub takes an empty batch. ``seqs``: the refused batch."""
+
+    seqs: tuple[int, ...] = ()
+
+
 class HubBusy(SyncError):
     """The hub is overloaded or failing (429, 5xx, 413, unreadable answer); retry after ``retry_after_s``."""
 
@@ -91,10 +101,16 @@ class HubBusy(SyncError):
         self.shrink_batch = shrink
 
 
+class TooLarge(HubBusy):
+    """413: the next batches are smaller; a single event refused so is a ``BatchRefused`` (see ``_results``)."""
+
+
 def sync_error(problem: HubProblem) -> SyncError:
     """The client's exception for a hub failure described by ``sync.http_errors``."""
     if problem.kind in ("unreachable", "timeout", "broken"):
         return HubUnreachable(problem.message)
+    if problem.kind == "too_large":
+        return TooLarge(problem.message, problem.retry_after_s or 0.0)
     if problem.kind in ("revoked", "unknown_device", "refused"):
         return HubRefused(problem.message)
     return HubBusy(problem.message, problem.retry_after_s)
@@ -121,6 +137,23 @@ def _q(text: str) -> str:
     if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
         return f'"{text}"'
     return json.dumps(text)
+
+
+def hub_clock_offset(date_header: str | None, device_received: datetime, round_trip_s: float) -> float | None:
+    """Hub time minus device time, in seconds, from an answer's ``Date`` header (RFC 9110 section 6.6.1: when
+    the hub generated the answer, to the second). The hub's instant is taken mid-second and set against the
+    device's clock at mid-flight (received minus half the round trip); error under a second plus half the
+    round trip. None when the header is missing or unreadable."""
+    if not date_header:
+        return None
+    try:
+        hub = email.utils.parsedate_to_datetime(date_header)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if hub.tzinfo is None:
+        hub = hub.replace(tzinfo=UTC)
+    device_mid = device_received.timestamp() - max(0.0, round_trip_s) / 2
+    return hub.timestamp() + 0.5 - device_mid
 
 
 def full_jitter(attempt: int, base_s: float, cap_s: float, rng: random.Random | None = None) -> float:
@@ -160,6 +193,8 @@ class SyncClient:
         self._backlog = 0
         self._sent = 0
         self._next_attempt_in: float | None = None
+        self._clock_offset: float | None = None  # last recorded hub clock offset (s)
+        self._clock_seen: float | None = None  # last seen
         self._http = httpx.Client(
             base_url=self.hub_url,
             timeout=self.settings.timeout_s,
@@ -219,12 +254,14 @@ class SyncClient:
         with self.db.conn:
             set_state(self.db, LAST_SUCCESS_KEY, outbox.utc_now_iso())
             self.db.conn.execute("DELETE FROM sync_state WHERE key = ?", [LAST_ERROR_KEY])
+            self._save_hub_clock()
 
     def _record_error(self, exc: SyncError) -> None:
         self._online = False if isinstance(exc, HubUnreachable | HubRefused) else self._online
         self.failures += 1
         with self.db.conn:
             set_state(self.db, LAST_ERROR_KEY, str(exc))
+            self._save_hub_clock()
 
     # ---------------------------------------------------------------- HTTP
     def _request(self, method: str, path: str, **kw: Any) -> Any:
@@ -233,13 +270,33 @@ class SyncClient:
             resp = self._http.request(method, path, **kw)
         except httpx.HTTPError as exc:
             raise sync_error(transport_problem(exc, self.hub_url, self.settings.timeout_s)) from None
+        self._note_hub_clock(resp)
         doc = read_json(resp)
         problem = answer_problem(resp, doc)
+        if problem is not None and resp.status_code == 400 and isinstance(doc, dict) and doc.get("error") == "bad_request":
+            raise BatchRefused(problem.message)
         if problem is not None:
             raise sync_error(problem)
         if doc is None:
             raise HubBusy("the hub's answer could not be read (not JSON); retrying", None)
         return doc
+
+    def _note_hub_clock(self, resp: httpx.Response) -> None:
+        """Remember the hub's clock offset (``hub_clock_offset``); requests run on the push thread too, so it
+        is recorded in the database by the sync thread, with the round's outcome (``_save_hub_clock``)."""
+        offset = hub_clock_offset(resp.headers.get("date"), datetime.now(UTC), resp.elapsed.total_seconds())
+        if offset is not None:
+            self._clock_seen = offset
+
+    def _save_hub_clock(self) -> None:
+        """Inside the caller's transaction: record the offset seen when it moved by a second or more."""
+        seen = self._clock_seen
+        if seen is None:
+            return
+        if self._clock_offset is not None and abs(seen - self._clock_offset) < HUB_CLOCK_RECORD_STEP_S:
+            return
+        set_state(self.db, HUB_CLOCK_OFFSET_KEY, f"{seen:.1f}")
+        self._clock_offset = seen
 
     # ---------------------------------------------------------------- push
     def _event_json(self, row: outbox.OutboxRow) -> str:
@@ -271,8 +328,30 @@ class SyncClient:
             raise HubBusy(f"the hub's answer could not be read ({exc}); retrying", None) from None
         except SyncError as exc:
             outbox.release(self.db, [r.seq for r in batch], str(exc))
+            if isinstance(exc, TooLarge) and len(batch) == 1:
+                exc = BatchRefused(f"the hub refused the request as too large (413): {exc}")
+            if isinstance(exc, BatchRefused):
+                exc.seqs = tuple(r.seq for r in batch)
+                raise exc from None
             raise
         return {r.id: r for r in results}
+
+    def _isolate(self, exc: BatchRefused, report: SyncReport) -> bool:
+        """The hub refused a whole batch: halve the batch until the event it refuses is alone, then that event
+        goes to the dead letters with the hub's words and the others flow on. False (the refusal stands, for
+        every event) when the hub refuses even an empty batch: then the events are not the cause."""
+        if len(exc.seqs) > 1:
+            self.batch_size = max(1, min(self.batch_size, len(exc.seqs)) // 2)
+            return True
+        if not exc.seqs:
+            return False
+        try:
+            self._post(gzip.compress(f'{{"protocol":{PROTOCOL_VERSION},"events":[]}}'.encode(), 1))
+        except SyncError:
+            return False
+        outbox.bury(self.db, exc.seqs[0], f"the hub refused this event on its own: {exc}")
+        report.rejected += 1
+        return True
 
     def push_batch(self) -> tuple[int, int, int] | None:
         """Send one batch; returns (accepted, duplicate, rejected) or None when nothing is pending."""
@@ -367,6 +446,11 @@ class SyncClient:
             while True:
                 try:
                     counts = next(batches, None)
+                except BatchRefused as exc:
+                    if not self._isolate(exc, report):
+                        raise
+                    batches = self._pipelined()  # the refused batch is pending again, in order
+                    continue
                 except SyncError as exc:
                     if exc.shrink_batch:
                         self._adapt(0.0, ok=False)

@@ -8,6 +8,7 @@ crash, ``resume_in_flight``) and is sent again; the hub's idempotency makes the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 try:
@@ -20,11 +21,15 @@ from typing import Any
 
 import sqlite_utils
 
+from edge.core.contract import EventType
 from sync.ids import uuid7
 
 PENDING, IN_FLIGHT, ACKED, DEAD = "pending", "in_flight", "acked", "dead"
 # the bytes an event adds to a push body beyond its payload (ids, type, time, JSON punctuation)
 EVENT_OVERHEAD_BYTES = 220
+# a dead letter buried by this till (not refused by the hub) starts with this; ``doctor`` looks for it
+UNREADABLE = "unreadable on this till: "
+_KNOWN_TYPES = frozenset(t.value for t in EventType)
 
 
 def utc_now_iso() -> str:
@@ -91,7 +96,12 @@ class OutboxStats:
     def oldest_pending_age_s(self, now: datetime | None = None) -> float | None:
         if self.oldest_pending_time is None:
             return None
-        then = datetime.fromisoformat(self.oldest_pending_time.replace("Z", "+00:00"))
+        try:
+            then = datetime.fromisoformat(self.oldest_pending_time.replace("Z", "+00:00"))
+        except ValueError:  # a damaged row: its age is unknown (the claim sends it to the dead letters)
+            return None
+        if then.tzinfo is None:
+            then = then.replace(tzinfo=UTC)
         return max(0.0, ((now or datetime.now(UTC)) - then).total_seconds())
 
 
@@ -101,27 +111,110 @@ def _immediate(db: sqlite_utils.Database) -> None:
         db.conn.execute("BEGIN IMMEDIATE")
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number (RFC 8259)")
+
+
+def _utf8(name: str, raw: object) -> str:
+    """The column's text; ValueError naming the first bad byte (a flipped byte on disk lands here)."""
+    if raw is None:
+        raise ValueError(f"the {name} is missing")
+    data = raw if isinstance(raw, bytes) else str(raw).encode()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"the {name} is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+
+
+def _check_payload(payload: bytes) -> None:
+    """ValueError unless ``payload`` is one JSON object as RFC 8259 defines it (no NaN, no Infinity)."""
+    value: Any = None
+    parsed = False
+    if _orjson is not None:
+        # integers beyond 64 bits, or not JSON: orjson refuses, the stdlib decides and words the error
+        with contextlib.suppress(_orjson.JSONDecodeError):
+            value, parsed = _orjson.loads(payload), True
+    if not parsed:
+        try:
+            value = json.loads(payload, parse_constant=_refuse_constant)
+        except RecursionError:
+            raise ValueError("the payload is nested too deeply to be read") from None
+        except ValueError as exc:
+            raise ValueError(f"the payload is not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"the payload is a JSON {type(value).__name__}, not an object")
+
+
+def read_row(seq: int, event_id: object, type_: object, payload: object, device_time: object) -> OutboxRow:
+    """An outbox row as raw column values (bytes, as ``CAST(... AS BLOB)`` reads them) checked to be sendable:
+    valid UTF-8, a payload that is a JSON object, an event type the protocol knows (``edge.core.contract``).
+    Raises ValueError with the reason otherwise: one unreadable row must not make the hub refuse a batch."""
+    text_id = _utf8("event id", event_id)
+    text_type = _utf8("event type", type_)
+    text_time = _utf8("device time", device_time)
+    raw_payload = payload if isinstance(payload, bytes) else _utf8("payload", payload).encode()
+    text_payload = _utf8("payload", raw_payload)
+    if text_type not in _KNOWN_TYPES:
+        raise ValueError(f"the event type {text_type[:40]!r} is not one the sync protocol knows")
+    _check_payload(raw_payload)
+    return OutboxRow(seq, text_id, text_type, text_payload, text_time)
+
+
+_RAW_ROWS = ("SELECT seq, CAST(event_id AS BLOB), CAST(type AS BLOB), CAST(payload AS BLOB), "
+             "CAST(device_time AS BLOB) FROM outbox")
+
+
+def unreadable_rows(db: sqlite_utils.Database, limit: int = 20) -> list[tuple[int, str, str]]:
+    """(seq, state, reason) of rows not yet acked that cannot be sent as they are (``read_row``), and of rows
+    whose state is not one of the four (a damaged row the claim would never see). For ``doctor``."""
+    out: list[tuple[int, str, str]] = []
+    for seq, state in db.conn.execute(
+        "SELECT seq, CAST(state AS BLOB) FROM outbox WHERE state NOT IN (?, ?, ?, ?) ORDER BY seq LIMIT ?",
+        [PENDING, IN_FLIGHT, ACKED, DEAD, limit],
+    ).fetchall():
+        out.append((int(seq), bytes(state).decode("utf-8", "replace"), "its state is not one the outbox knows"))
+    rows = db.conn.execute(_RAW_ROWS + " WHERE state IN (?, ?, ?) ORDER BY seq", [PENDING, IN_FLIGHT, DEAD])
+    for seq, event_id, type_, payload, device_time in rows:
+        if len(out) >= limit:
+            break
+        try:
+            read_row(int(seq), event_id, type_, payload, device_time)
+        except ValueError as exc:
+            state = db.conn.execute("SELECT state FROM outbox WHERE seq = ?", [seq]).fetchone()[0]
+            out.append((int(seq), str(state), str(exc)))
+    return out
+
+
 def claim_batch(db: sqlite_utils.Database, max_events: int, max_bytes: int) -> list[OutboxRow]:
     """Move the oldest pending events (by ``seq``) to in_flight and return them.
 
     Bounded by count and by approximate encoded size; at least one event is returned when any is pending,
-    so a single oversized event cannot wedge the queue (the hub then rejects it with a reason).
+    so a single oversized event cannot wedge the queue (the hub then rejects it with a reason). A row that
+    cannot be read (``read_row``: a damaged byte, bad JSON, an unknown type) goes to the dead letters with
+    the reason, in the same transaction, and the rows after it are claimed as usual.
     """
     with db.conn:
         _immediate(db)
         rows = db.conn.execute(
-            "SELECT seq, event_id, type, payload, device_time FROM outbox WHERE state = ? ORDER BY seq LIMIT ?",
-            [PENDING, max(1, max_events)],
+            _RAW_ROWS + " WHERE state = ? ORDER BY seq LIMIT ?", [PENDING, max(1, max_events)]
         ).fetchall()
         batch: list[OutboxRow] = []
+        unreadable: list[tuple[str, str, str, int]] = []
         size = 0
         for seq, event_id, type_, payload, device_time in rows:
-            size += len(payload) + EVENT_OVERHEAD_BYTES
-            if batch and size > max_bytes:
+            size += len(payload or b"") + EVENT_OVERHEAD_BYTES
+            if (batch or unreadable) and size > max_bytes:
                 break
-            batch.append(OutboxRow(seq, event_id, type_, payload, device_time))
+            try:
+                batch.append(read_row(seq, event_id, type_, payload, device_time))
+            except ValueError as exc:
+                unreadable.append((DEAD, f"{UNREADABLE}row {seq}: {exc}", utc_now_iso(), seq))
+        if unreadable:
+            db.conn.executemany("UPDATE outbox SET state = ?, last_error = ?, updated_at = ? WHERE seq = ?",
+                                unreadable)
         if batch:
-            # no pending row lies between the first and last claimed seq, so a range update claims exactly these
+            # no pending row lies between the first and last claimed seq (unreadable ones are dead by now), so a
+            # range update claims exactly these
             db.conn.execute(
                 "UPDATE outbox SET state = ?, attempts = attempts + 1, updated_at = ? "
                 "WHERE state = ? AND seq BETWEEN ? AND ?",
@@ -167,6 +260,16 @@ def release(db: sqlite_utils.Database, seqs: list[int], error: str) -> None:
         )
 
 
+def bury(db: sqlite_utils.Database, seq: int, reason: str) -> None:
+    """One event the hub refused on its own (a pending or in-flight row) goes to the dead letters."""
+    with db.conn:
+        _immediate(db)
+        db.conn.execute(
+            "UPDATE outbox SET state = ?, last_error = ?, updated_at = ? WHERE seq = ? AND state IN (?, ?)",
+            [DEAD, reason, utc_now_iso(), seq, PENDING, IN_FLIGHT],
+        )
+
+
 def resume_in_flight(db: sqlite_utils.Database) -> int:
     """At start-up: batches in flight when the process died are sent again."""
     with db.conn:
@@ -198,12 +301,15 @@ def compact(db: sqlite_utils.Database, retention_days: float, *, now: datetime |
 def stats(db: sqlite_utils.Database, *, dead_limit: int = 50) -> OutboxStats:
     counts = dict(db.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
     oldest = db.execute(
-        "SELECT device_time FROM outbox WHERE state IN (?, ?) ORDER BY seq LIMIT 1", [PENDING, IN_FLIGHT]
+        "SELECT CAST(device_time AS BLOB) FROM outbox WHERE state IN (?, ?) ORDER BY seq LIMIT 1",
+        [PENDING, IN_FLIGHT],
     ).fetchone()
+    # read as bytes: a dead letter may be one whose text columns are damaged (see ``claim_batch``)
     dead = [
-        DeadLetter(*r)
-        for r in db.execute(
-            "SELECT seq, event_id, type, coalesce(last_error, 'no reason recorded'), updated_at FROM outbox "
+        DeadLetter(int(seq), *(bytes(v or b"").decode("utf-8", "replace") for v in rest))
+        for seq, *rest in db.execute(
+            "SELECT seq, CAST(event_id AS BLOB), CAST(type AS BLOB), "
+            "CAST(coalesce(last_error, 'no reason recorded') AS BLOB), CAST(updated_at AS BLOB) FROM outbox "
             "WHERE state = ? ORDER BY seq LIMIT ?",
             [DEAD, dead_limit],
         ).fetchall()
@@ -213,6 +319,6 @@ def stats(db: sqlite_utils.Database, *, dead_limit: int = 50) -> OutboxStats:
         in_flight=int(counts.get(IN_FLIGHT, 0)),
         acked=int(counts.get(ACKED, 0)),
         dead=int(counts.get(DEAD, 0)),
-        oldest_pending_time=oldest[0] if oldest else None,
+        oldest_pending_time=bytes(oldest[0] or b"").decode("utf-8", "replace") if oldest else None,
         dead_letters=dead,
     )

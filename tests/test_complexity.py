@@ -23,7 +23,6 @@ MAX_COMPLEXITY = 25
 
 # path:qualified name -> who is breaking it up (issue #10 item 5); remove an entry once it is within the limits
 KNOWN: dict[str, str] = {
-    "sync/hub/app.py:make_hub_app": "hub-sqla: module-level endpoints and Starlette's exception handlers",
 }
 
 

@@ -61,6 +61,12 @@ class ScannerSource(ABC):
         self._status_callbacks: Subscribers[ScannerStatus] = Subscribers("scanner status")
         self.status = ScannerStatus("idle", "scanner idle", "The scanner has not been started.")
 
+    @property
+    def suppressed(self) -> int:
+        """Identical reads dropped as one trigger pull's repeats (see ``debounce_ms``); 0 when not counted."""
+        framer = getattr(self, "framer", None)
+        return int(getattr(framer, "debounced", 0))
+
     @abstractmethod
     async def start(self) -> None:
         """Open the device and begin delivering scans (a missing device shows in the status, not as an error)."""

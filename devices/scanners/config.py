@@ -31,7 +31,7 @@ class ScannerConfig:
     - ``serial_port``: a serial (USB-CDC) scanner's port, e.g. ``/dev/serial/by-id/...``; empty: none.
     - ``baud``: its speed in bit/s; ``terminator``: what ends a scan (CR | LF | CRLF | TAB); ``prefix``: text the
       scanner puts before each scan (removed); ``gs_separator``: the character it sends for FNC1/GS.
-    - ``debounce_ms``: identical scans closer than this (milliseconds) count once.
+    - ``debounce_ms``: identical reads closer than this (milliseconds) are one trigger pull read twice (count once).
     - ``evdev``: an input-device scanner's name or ``VID:PID`` (read with an exclusive grab); empty: none.
     - ``keyboard_layout``: the layout an evdev scanner types in (us | de | fr).
     - ``device_roles``: the technician's override of auto-detection: device name, ``VID:PID`` or event node
@@ -44,7 +44,7 @@ class ScannerConfig:
     terminator: str = field(default="CR", metadata={"choices": tuple(TERMINATORS)})
     prefix: str = ""
     gs_separator: str = "\x1d"
-    debounce_ms: float = field(default=400.0, metadata={"range": (0.0, 10_000.0)})
+    debounce_ms: float = field(default=30.0, metadata={"range": (0.0, 10_000.0)})
     evdev: str = ""
     keyboard_layout: str = field(default="us", metadata={"choices": tuple(LAYOUTS)})
     device_roles: dict[str, str] = field(default_factory=dict)

@@ -12,6 +12,9 @@ from devices.scanners.config import TERMINATORS
 
 GS = "\x1d"
 MAX_FRAME_BYTES = 4096
+# Identical reads closer than this are one trigger pull read twice (tens of milliseconds); a cashier
+# scanning identical items one after the other is slower than that, and every such scan counts.
+DEBOUNCE_MS = 30.0
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ class ScanFramer:
         terminator: str = "CR",
         prefix: str = "",
         gs_separator: str = GS,
-        debounce_ms: float = 400.0,
+        debounce_ms: float = DEBOUNCE_MS,
         max_frame_bytes: int = MAX_FRAME_BYTES,
     ) -> None:
         term = terminator.upper() if terminator.upper() in TERMINATORS else "CR"
@@ -90,7 +93,8 @@ class ScanFramer:
         if not text:
             return None
         if text == self._last_text and now - self._last_at < self.debounce_s:
-            self._last_at = now  # a scanner held over a code keeps repeating: extend the window
+            # the same read twice within one trigger pull; the window is not extended, so a cashier
+            # scanning identical items fast gets every one of them
             self.debounced += 1
             return None
         self._last_text, self._last_at = text, now

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Literal
 
 from devices.scanners.base import ScanEvent, ScannerSource, ScannerStatus
 from devices.scanners.evdev_keys import LAYOUTS, translate_layout
+from devices.scanners.framing import DEBOUNCE_MS
 
 if TYPE_CHECKING:
     from devices.scanners.config import ScannerConfig
@@ -200,8 +201,14 @@ class KeyboardWedgeSource(ScannerSource):
             host_layout=host_layout or host_keyboard_layout(),
         )
         self._gs = settings.gs_separator if settings is not None else GS
-        self._debounce_s = (settings.debounce_ms if settings is not None else 400.0) / 1000.0
+        self._debounce_s = (settings.debounce_ms if settings is not None else DEBOUNCE_MS) / 1000.0
         self._last: tuple[str, float] = ("", float("-inf"))
+        self._suppressed = 0
+
+    @property
+    def suppressed(self) -> int:
+        """Identical reads dropped as one trigger pull's repeats (within ``debounce_ms``, not extended)."""
+        return self._suppressed
 
     async def start(self) -> None:
         self._emit_status(
@@ -227,7 +234,8 @@ class KeyboardWedgeSource(ScannerSource):
             if out.kind == "scan" and out.text:
                 text = out.text.replace(self._gs, GS) if self._gs and self._gs != GS else out.text
                 last_text, last_at = self._last
-                self._last = (text, out.at)
                 if text == last_text and out.at - last_at < self._debounce_s:
-                    continue  # the same code read twice in a row
+                    self._suppressed += 1  # the same code read twice in one trigger pull
+                    continue
+                self._last = (text, out.at)  # only a delivered scan starts a window: it never extends
                 self._emit_scan(ScanEvent(text, out.aim_id, self.name, out.at))

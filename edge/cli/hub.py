@@ -22,6 +22,7 @@ from edge.core.errors import CliError
 from edge.settings import Settings
 
 HUB_DB_ENV = "STORE_EDGE_HUB_DB"
+WORKER_HEALTHCHECK_S = 60  # hub serve --workers: seconds a worker may take to answer its supervisor's ping
 Command = Callable[[argparse.Namespace, Any], Any]
 
 
@@ -75,11 +76,45 @@ def _serve(args: argparse.Namespace, storage: Any) -> int:
     from sync.hub.app import make_hub_app
 
     storage.ensure_signing_key()
+    if args.workers > 1:
+        return _serve_workers(args)
     app = make_hub_app(storage, webhook_url=args.webhook_url)
     say(args, f"hub listening on http://{args.host}:{args.port}")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
                 ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key)
     return 0
+
+
+def _serve_workers(args: argparse.Namespace) -> int:
+    """N uvicorn worker processes on one socket; each builds its own storage (sync/hub/asgi.py). The schema
+    and the signing key were made once, here in the parent, before the workers start."""
+    import uvicorn
+
+    from sync.hub.asgi import worker_environment
+
+    os.environ.update(worker_environment(_hub_target(args), args.webhook_url))
+    say(args, f"hub listening on http://{args.host}:{args.port} ({args.workers} worker processes)")
+    # a worker busy with batches on a loaded machine may answer the supervisor's ping late; the default 5 s
+    # would have it killed mid-request, dropping the batches it was committing
+    uvicorn.run("sync.hub.asgi:create_app", factory=True, workers=args.workers, host=args.host, port=args.port,
+                log_level="warning", ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
+                timeout_worker_healthcheck=WORKER_HEALTHCHECK_S)
+    return 0
+
+
+def _workers_checked(serve: Callable[[argparse.Namespace, Settings | None], int]
+                     ) -> Callable[[argparse.Namespace, Settings | None], int]:
+    """Refuse an impossible --workers (e.g. several processes on one SQLite file) before the database is opened."""
+
+    def handler(args: argparse.Namespace, settings: Settings | None) -> int:
+        from sync.hub.asgi import check_workers
+
+        problem = check_workers(_hub_target(args), args.workers)
+        if problem:
+            raise CliError(problem, 1)
+        return serve(args, settings)
+
+    return handler
 
 
 def _create_store(args: argparse.Namespace, s: Any) -> None:
@@ -194,6 +229,10 @@ def _register_serve(add: Callable[[str, Command, str], argparse.ArgumentParser])
     sp.add_argument("--webhook-url", default=None, help="where presence notifications are delivered")
     sp.add_argument("--tls-cert", default=None, help="PEM certificate file: serve HTTPS (with --tls-key)")
     sp.add_argument("--tls-key", default=None, help="PEM private key file of --tls-cert")
+    sp.add_argument("--workers", type=int, default=1,
+                    help="hub processes serving the port (default 1); more than 1 needs a PostgreSQL --db, "
+                         "e.g. one per CPU core")
+    sp.set_defaults(handler=_workers_checked(sp.get_default("handler")))
 
 
 def _register_admin(add: Callable[[str, Command, str], argparse.ArgumentParser]) -> None:

@@ -33,11 +33,16 @@ from edge.settings import Settings
 
 
 def cmd_till(args: argparse.Namespace, settings: Settings | None) -> int:
-    from edge.ui.app import make_app
+    from edge.ui.app import run_till
 
     settings = given(settings)
-    make_app(settings).run()
-    return 0
+    if args.accept_new_database:
+        from edge.db.identity import accept_new_database
+
+        kept = accept_new_database(settings.database_path)
+        if kept is not None:
+            print(f"store-edge: the old identity marker was kept as {kept}", file=sys.stderr)
+    return run_till(settings)  # 1 when an error stopped the till, never 0 after a failure
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings | None) -> int:
@@ -67,6 +72,8 @@ def _register_app(sub: argparse._SubParsersAction) -> None:
                           description="The till for the configured store: settings from --config (default "
                                       "/etc/store-edge/config.toml) and STORE_EDGE_* variables.")
     add_data_dir_option(till)
+    till.add_argument("--accept-new-database", action="store_true",
+                      help="use the database found (or a new one) although another one of this device was there")
     till.set_defaults(handler=cmd_till)
 
 

@@ -10,7 +10,7 @@ import textwrap
 from dataclasses import dataclass
 from datetime import datetime
 
-from edge.core.i18n import N_
+from edge.core.i18n import N_, Translator
 from edge.core.l10n import Formats
 from edge.core.loyalty import Settlement
 from edge.core.money import cash_round
@@ -100,7 +100,16 @@ def _member_lines(s: Settlement, info: ReceiptInfo, fmt: Formats, width: int) ->
     if info.new_balance is not None:
         out.append(_row(tr._("Points balance"), fmt.number(info.new_balance), width))
     if info.pending_points:
-        pending = tr.ngettext("({n} point pending until synced)", "({n} points pending until synced)",
-                              abs(info.pending_points))
-        out.append("  " + pending.format(n=f"{info.pending_points:+d}"))
+        out.extend(f"  {part}" for part in _pending_lines(info.pending_points, width - 2, tr))
     return out
+
+
+def _pending_lines(pending: int, width: int, tr: Translator) -> list[str]:
+    """The part of the balance this till changed and the hub has not confirmed, in words, wrapped."""
+    if pending > 0:
+        text = tr.ngettext("({n} of these points earned here; confirmed when the till syncs)",
+                           "({n} of these points earned here; confirmed when the till syncs)", pending)
+    else:
+        text = tr.ngettext("(after {n} point used here; confirmed when the till syncs)",
+                           "(after {n} points used here; confirmed when the till syncs)", -pending)
+    return textwrap.wrap(text.format(n=abs(pending)), max(10, width))

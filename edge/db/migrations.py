@@ -270,11 +270,28 @@ CREATE TABLE presence_sightings (
 );
 """
 
+# Parked (held) sales: a basket the cashier set aside to serve someone else, recalled later - also after a
+# restart. Local to this till: a parked basket is not a sale, nothing goes to the outbox. ``basket`` is JSON
+# (see edge.store.parked): the lines as they were rung up (price included), coupons, points and the customer.
+V5 = """
+CREATE TABLE parked_sales (
+    id TEXT PRIMARY KEY,
+    parked_at TEXT NOT NULL,
+    customer_id TEXT,
+    label TEXT NOT NULL,
+    items INTEGER NOT NULL CHECK (items >= 0),
+    total_cents INTEGER NOT NULL,
+    basket TEXT NOT NULL CHECK (json_valid(basket))
+);
+CREATE INDEX parked_sales_time ON parked_sales(parked_at);
+"""
+
 MIGRATIONS: list[tuple[int, str]] = [
     (1, V1),
     (2, V2),
     (3, V3),
     (4, V4),
+    (5, V5),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -89,15 +89,14 @@ def start_hub_and_sync(settings: Settings) -> Any:
 def run_demo(settings: Settings, with_hub: bool = True) -> int:
     """The demo till (``make run``): its data in ``settings.data_dir``, with its own hub unless ``with_hub`` is
     False."""
-    from edge.ui.app import make_app
+    from edge.ui.app import run_till
 
     print(f"demo data in {settings.data_dir} ('store-edge demo --fresh' starts again from fresh data)",
           file=sys.stderr)
     hub = start_hub_and_sync(settings) if with_hub else None
     settings = with_presence(settings)
     try:
-        make_app(settings).run()
+        return run_till(settings)  # 1 when an error stopped the till, never 0 after a failure
     finally:
         if hub is not None:
             hub.stop()
-    return 0

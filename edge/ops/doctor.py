@@ -448,7 +448,7 @@ def _input_devices() -> list[tuple[str, str, str | None]]:
 
 
 # ------------------------------------------------------------------------------------------- runner
-ALL_CHECKS = ("config", "database", "disk", "hub", "clock", "outbox", "scanner", "ble", "service")
+ALL_CHECKS = ("config", "database", "integrity", "disk", "hub", "clock", "outbox", "scanner", "ble", "service")
 
 
 def units_for(settings: Settings) -> list[str]:
@@ -490,10 +490,12 @@ def run_checks(settings: Settings | None, *, config_error: str | None = None, co
     if unreadable is not None:
         # a technician without sudo would otherwise be shown ~/.local/share's (empty) state as if it were the till's
         results.append(unreadable)
-        want -= {"database", "disk", "hub", "clock", "outbox"}
+        want -= {"database", "integrity", "disk", "hub", "clock", "outbox"}
     db_path = settings.database_path
     if "database" in want:
         results.append(check_database(db_path, installed))
+    if "integrity" in want:
+        results.extend(integrity_checks(db_path))
     if "disk" in want:
         try:
             results.append(check_disk(settings.data_dir, disk_usage(settings.data_dir, p.statvfs)))
@@ -553,6 +555,55 @@ def _outbox_check(db_path: Path) -> CheckResult:
     except sqlite3.Error as exc:
         return CheckResult("outbox", FAIL, f"cannot be read ({exc})", "see the database line above")
     return check_outbox(st.unsent, st.oldest_pending_age_s(), st.dead)
+
+
+def check_identity(db_path: Path, problem: str | None) -> CheckResult:
+    """FAIL when the database is not the one the identity marker beside it names (``edge.db.identity``)."""
+    if problem is not None:
+        return CheckResult("identity", FAIL, problem.split("; its unsynced")[0] + ": unsynced sales may be lost",
+                           "restore the newest backup; once nothing unsynced is left, "
+                           "'store-edge till --accept-new-database'")
+    return CheckResult("identity", PASS, f"{db_path.name} is the database this device's marker names")
+
+
+def check_unreadable_events(rows: list[tuple[int, str, str]]) -> CheckResult:
+    """FAIL naming the outbox rows (seq, state, reason) that cannot be sent as they are."""
+    if not rows:
+        return CheckResult("events", PASS, "every unsent outbox event can be read")
+    first = "; ".join(f"row {seq} ({state}): {reason}" for seq, state, reason in rows[:3])
+    more = f" and {len(rows) - 3} more" if len(rows) > 3 else ""
+    return CheckResult("events", FAIL, f"{len(rows)} outbox event(s) cannot be read: {first}{more}",
+                       "the other events are sent without them (dead letters); inspect a row with "
+                       "'sqlite3 store.db \"SELECT * FROM outbox WHERE seq = N\"', fix or delete it, then "
+                       "'store-edge sync retry-dead'")
+
+
+def integrity_checks(db_path: Path) -> list[CheckResult]:
+    """The identity marker and the readability of the outbox, read-only."""
+    from edge.db import identity
+
+    if not db_path.exists() and identity.read_marker(db_path) is None:
+        return []  # nothing yet (the database line says so)
+    empty = not db_path.exists() or db_path.stat().st_size == 0
+    if empty:
+        return [check_identity(db_path, identity.check(db_path, None, empty=True))]
+    try:
+        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
+    except sqlite3.Error as exc:
+        return [CheckResult("identity", FAIL, f"{db_path} cannot be opened ({exc})", "see the database line")]
+    try:
+        import sqlite_utils
+
+        from sync import outbox
+
+        results = [check_identity(db_path, identity.check(db_path, conn, empty=False))]
+        try:
+            results.append(check_unreadable_events(outbox.unreadable_rows(sqlite_utils.Database(conn))))
+        except sqlite3.Error as exc:
+            results.append(CheckResult("events", FAIL, f"the outbox cannot be read ({exc})", "see the database line"))
+        return results
+    finally:
+        conn.close()
 
 
 def _scanner_checks(settings: Settings, p: Probes) -> list[CheckResult]:

@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -285,6 +285,69 @@ def analytics(db: sqlite_utils.Database, since: datetime, until: datetime) -> di
     }
 
 
+@dataclass(frozen=True)
+class FloorAnalytics:
+    """What the floor screen's Analytics tab shows, consistent with its "In store now" tab.
+
+    Visits of customers still in the store count as visits (with their dwell so far and the hour they came
+    in): the database holds a visit only once it ended, so without them the charts would say "no visits"
+    while the live list shows people. ``in_progress`` says how many of the counted visits are still going.
+    """
+
+    zone_visits: dict[str, int]
+    dwell: dict[str, int]  # dwell bucket label -> visits, all zones together
+    hourly: list[int]  # visits started per hour, oldest first, the current hour last
+    offers_issued: int
+    offers_converted: int
+    conversion_rate: float | None
+    anonymous: dict[str, int]  # distinct devices per zone, closed hours in the window
+    in_progress: int = 0
+
+
+def _parse_iso(ts: str) -> datetime:
+    parsed = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def floor_analytics(
+    db: sqlite_utils.Database, now: datetime, hours: int = 24, present: Iterable[dict[str, Any]] = ()
+) -> FloorAnalytics:
+    """The last ``hours`` hours up to ``now``; ``present``: the presence runner's customers in the store now
+    (dicts with ``since`` ISO time and ``zones``), counted as visits in progress."""
+    since = now - timedelta(hours=hours)
+    summary = analytics(db, since, now + timedelta(seconds=1))
+    visits = dict(summary["zone_visits"])
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    first = hour - timedelta(hours=hours - 1)
+    hourly = [0] * hours
+    for (entered,) in db.execute("SELECT entered_at FROM presence_visits WHERE entered_at >= ?", [iso(first)]):
+        i = int((_parse_iso(entered) - first).total_seconds() // 3600)
+        if 0 <= i < hours:
+            hourly[i] += 1
+    dwell_so_far: list[float] = []
+    open_visits = 0
+    for p in present:
+        entered = _parse_iso(str(p["since"]))
+        for zone in p.get("zones") or (STORE_ZONE,):
+            visits[zone] = visits.get(zone, 0) + 1
+            open_visits += 1
+            dwell_so_far.append(max(0.0, (now - entered).total_seconds()))
+            i = int((entered - first).total_seconds() // 3600)
+            if 0 <= i < hours:
+                hourly[i] += 1
+    dwell: dict[str, int] = {}
+    for buckets in [*summary["dwell_distribution"].values(), summarise_dwell(dwell_so_far)]:
+        for label, count in buckets.items():
+            dwell[label] = dwell.get(label, 0) + count
+    if not any(dwell.values()):
+        dwell = {}
+    return FloorAnalytics(
+        zone_visits=visits, dwell=dwell, hourly=hourly, offers_issued=summary["offers_issued"],
+        offers_converted=summary["offers_converted"], conversion_rate=summary["conversion_rate"],
+        anonymous=dict(summary["anonymous_devices"]), in_progress=open_visits,
+    )  # fmt: skip
+
+
 def enqueue_analytics(db: sqlite_utils.Database, since: datetime, until: datetime, store_id: str) -> dict[str, Any]:
     summary = analytics(db, since, until)
     with db.atomic():
@@ -501,6 +564,7 @@ class PresenceService:
 __all__ = [
     "PresenceService",
     "SightingError",
+    "FloorAnalytics",
     "analytics",
     "enqueue_analytics",
     "enqueue_analytics_due",
@@ -545,7 +609,7 @@ def seed_demo_presence(db: sqlite_utils.Database, now: float | None = None) -> N
             [eddystone_uid_key("5354524544474530000a", "000000000001"), "entrance", "door beacon"],
         )
     save_rule(db, {"campaign_id": "WELCOME-COFFEE", "trigger": "enter", "zone": STORE_ZONE, "valid_minutes": 30,
-                   "offer": {"kind": "percent_off", "name": "Coffee 20% off today",
+                   "offer": {"kind": "percent_off", "name": "Drinks 20% off today",
                              "params": {"percent": 20, "category": "Beverages"}}})  # fmt: skip
     save_rule(db, {"campaign_id": "DWELL-BAKERY", "trigger": "dwell", "dwell_min": 3, "zone": STORE_ZONE,
                    "tiers": ["Silver", "Gold"], "valid_minutes": 20,

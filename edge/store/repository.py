@@ -38,11 +38,11 @@ class Repository:
         rows = self._rows("SELECT * FROM products WHERE item_reference = ? ORDER BY gtin LIMIT 1", [item_reference])
         return product_from_row(rows[0]) if rows else None
 
-    def token_keys(self) -> dict[str, bytes]:
-        """kid -> raw Ed25519 public key, for keys not past their end date."""
-        now = datetime.now(UTC).isoformat()
+    def token_keys(self, now: datetime | None = None) -> dict[str, bytes]:
+        """kid -> raw Ed25519 public key, for keys not past their end date at ``now`` (default: the device clock)."""
+        at = (now or datetime.now(UTC)).astimezone(UTC).isoformat()
         keys = {}
-        for row in self._rows("SELECT * FROM token_keys WHERE not_after IS NULL OR not_after > ?", [now]):
+        for row in self._rows("SELECT * FROM token_keys WHERE not_after IS NULL OR not_after > ?", [at]):
             try:
                 keys[row["kid"]] = base64.b64decode(row["public_key"])
             except (ValueError, TypeError):
@@ -92,11 +92,17 @@ class Repository:
             rows = self._rows("SELECT id FROM customers WHERE phone_hash = ?", [contact_hash("phone", text, region)])
         return self.customer(rows[0]["id"]) if rows else None
 
+    def sale_customer(self, sale_id: str) -> str | None:
+        """The customer id a recorded sale was for (None: a guest sale, or no such sale)."""
+        row = self.db.execute("SELECT customer_id FROM sales WHERE id = ?", [sale_id]).fetchone()
+        return row[0] if row else None
+
     def unsynced_spend(self, customer_id: str) -> int:
-        """What the customer spent at this till that the hub has not confirmed yet (its spend lags by that)."""
+        """What the customer spent at this till that the hub has not confirmed yet (its spend lags by that).
+        A damaged outbox payload (not JSON) is skipped: it must not stop the till (sync.outbox buries it)."""
         row = self.db.execute(
             """SELECT coalesce(sum(s.total_cents), 0) FROM sales s JOIN outbox o
-               ON o.type = ? AND json_extract(o.payload, '$.id') = s.id
+               ON o.type = ? AND json_valid(o.payload) AND json_extract(o.payload, '$.id') = s.id
                WHERE s.customer_id = ? AND o.state IN ('pending', 'in_flight')""",
             [EventType.SALE_COMPLETED, customer_id],
         ).fetchone()

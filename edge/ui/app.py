@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -19,12 +20,22 @@ from devices.scanners.base import ScanEvent, ScannerSource, ScannerStatus, make_
 from devices.scanners.wedge import KeyboardWedgeSource
 from edge.core.money import format_money
 from edge.db import open_database
-from edge.session import Outcome, TillSession
+from edge.session import Outcome, TillSession, plural
 from edge.settings import ConfigError, Settings
 from edge.store.sales import SaleError
+from edge.ui.commands import CommandQueue
+from edge.ui.errors import KeepsRunning
 from edge.ui.messages import Refreshed, SaleCompleted, SaleFailed, ScanArrived, StatusChanged
 from edge.ui.screens.devices import DevicesScreen
-from edge.ui.screens.dialogs import PayScreen, PromptScreen, ReceiptScreen, SearchScreen
+from edge.ui.screens.dialogs import (
+    ConfirmScreen,
+    PayScreen,
+    PromptScreen,
+    RecallScreen,
+    ReceiptScreen,
+    ReceiptSummary,
+    SearchScreen,
+)
 from edge.ui.snapshot import TillSnapshot, take_snapshot
 from edge.ui.status import StatusSource, format_status
 from edge.ui.wedge_filter import WedgeKeyFilter
@@ -37,15 +48,18 @@ if TYPE_CHECKING:
     from edge.presence_runner import PresenceRunner
     from sync.client import SyncStatus, SyncWorker
 
+log = logging.getLogger("edge.ui")
+MAX_UI_ERRORS = 50  # unexpected errors the till survives before it stops (with exit status 1)
 
-class TillApp(App[None]):
+
+class TillApp(KeepsRunning, App[None]):
     TITLE = "store-edge till"
     CSS = """
     #top { height: 1; padding: 0 1; background: $primary; color: $text; text-style: bold; }
     #main { height: 1fr; }
     #left { width: 1fr; }
-    #right { width: 34; border-left: solid $primary; }
-    #message { height: 1; padding: 0 1; }
+    #right { width: 30; border-left: solid $primary; }
+    #message { height: auto; max-height: 3; padding: 0 1; }
     #message.error { color: $error; text-style: bold; }
     #message.ok { color: $success; }
     #scan { margin: 0 1; background: $boost; }
@@ -58,10 +72,11 @@ class TillApp(App[None]):
         Binding("f5", "void", "Void", priority=True),
         Binding("f6", "points", "Pts", priority=True),
         Binding("f7", "coupon", "Cpn", priority=True),
-        Binding("f8", "devices", "Dev", priority=True),
+        Binding("f8", "devices", "Devices", priority=True, show=False),  # the technicians' screen
         Binding("f9", "pay", "Pay", priority=True),
         Binding("f10", "new_sale", "New", priority=True),
         Binding("f11", "floor", "Floor", priority=True),
+        Binding("f12", "park", "Park", priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True, show=False),
         Binding("up", "cursor(-1)", "Up", show=False),
         Binding("down", "cursor(1)", "Down", show=False),
@@ -73,7 +88,9 @@ class TillApp(App[None]):
         session: TillSession,
         status: StatusSource | None = None,
         sync_worker: SyncWorker | None = None,
+        presence: PresenceRunner | None = None,
     ) -> None:
+        """``presence``: a presence runner to use instead of the one ``settings`` ask for (tests, simulations)."""
         super().__init__()
         self.sync_worker = sync_worker
         self.settings = settings
@@ -89,21 +106,28 @@ class TillApp(App[None]):
         if settings.scanner.serial_port or settings.scanner.evdev:
             self.scanners.append(make_scanner_source(settings.scanner))
         self._unsubscribe: list[Callable[[], None]] = []
-        self.presence: PresenceRunner | None = None
-        if settings.ble.enabled or settings.ble.replay:
+        self.commands = CommandQueue()
+        self._applied_version = 0
+        self._completing = False  # a sale is being written: sale keys wait until its receipt is up
+        self.ui_errors = 0
+        self.presence: PresenceRunner | None = presence
+        if presence is None and (settings.ble.enabled or settings.ble.replay):
             from edge.presence_runner import PresenceRunner  # bleak and the engine only when BLE is on
 
             self.presence = PresenceRunner(settings, settings.database_path, self._beacon_status, self._presence_changed)
 
-    SALE_ACTIONS = frozenset({"customer", "find", "quantity", "void", "points", "coupon", "pay", "new_sale", "devices", "floor"})
+    SALE_ACTIONS = frozenset(
+        {"customer", "find", "quantity", "void", "points", "coupon", "pay", "new_sale", "devices", "floor", "park",
+         "cursor"}
+    )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Sale actions belong to the sale screen: behind a dialog or the Devices screen they are off."""
-        return not (action in self.SALE_ACTIONS and len(self.screen_stack) > 1)
+        """Sale actions belong to the sale screen: behind a dialog or the Devices screen, and while a sale is
+        being written, they are off."""
+        return not (action in self.SALE_ACTIONS and (len(self.screen_stack) > 1 or self._completing))
 
     def compose(self) -> ComposeResult:
-        s = self.settings
-        yield Static(f"{s.store.name} · till {s.device.id}", id="top")
+        yield Static(self._top_line(0), id="top")
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield BasketTable(self.currency, self.locale, id="basket")
@@ -151,6 +175,7 @@ class TillApp(App[None]):
             self.sync_worker.start()
 
     async def on_unmount(self) -> None:
+        self.commands.close()
         if self.sync_worker is not None:
             # the sync thread may be mid-request; stopping it must not hold the till's exit for long
             await asyncio.to_thread(self.sync_worker.stop, 5.0)
@@ -166,19 +191,28 @@ class TillApp(App[None]):
 
     # scanners: every source's scans become ScanArrived messages; wedge keys are filtered before widgets --
     async def on_event(self, event: events.Event) -> None:
-        if (
-            self.wedge is not None
-            and isinstance(event, events.Key)
-            and not event.is_forwarded
-            and not getattr(event, "_wedge_checked", False)
-        ):
-            await self.wedge.feed(event)
-            return
+        if isinstance(event, events.Key) and not event.is_forwarded and not getattr(event, "_wedge_checked", False):
+            if self.wedge is not None:
+                await self.wedge.feed(event)  # a scan in the burst is kept; typed keys come back to _forward_key
+                return
+            if self._key_is_stale(event):
+                return  # a dialog that already answered ignores the rest of the burst
         await super().on_event(event)
 
     async def _forward_key(self, event: events.Key) -> None:
         event._wedge_checked = True  # type: ignore[attr-defined]
+        if self._key_is_stale(event):
+            return
         await super().on_event(event)
+
+    def _key_is_stale(self, event: events.Key) -> bool:
+        """True when the screen on top already answered and is closing (its keys go nowhere), or when the
+        screen says the key was meant for what came before it (``ignores_key``, e.g. the receipt)."""
+        screen = self.screen
+        if getattr(screen, "closing", False):
+            return True
+        ignores = getattr(screen, "ignores_key", None)
+        return bool(ignores(event)) if callable(ignores) else False
 
     def _scan_from_device(self, scan: ScanEvent) -> None:
         self.post_message(ScanArrived(scan.text, scan.aim_id, scan.source, scan.received_at))
@@ -192,18 +226,31 @@ class TillApp(App[None]):
 
     @on(ScanArrived)
     def scan_arrived(self, message: ScanArrived) -> None:
-        if isinstance(self.screen, DevicesScreen):
-            self.screen.show_scan(message.text, message.aim_id, message.source, message.received_at)
-        elif self.screen is not self.screen_stack[0]:
+        screen = self.screen
+        if isinstance(screen, DevicesScreen):
+            screen.show_scan(message.text, message.aim_id, message.source, message.received_at)
+        elif isinstance(screen, PromptScreen) and screen.accepts_scan and not screen.closing:
+            screen.take_scan(message.text)  # the dialog asks for a code: the scan is its answer
+        elif isinstance(screen, ReceiptScreen) and len(self.screen_stack) == 2:
+            screen.finish(None)  # the next customer's first item: the receipt gives way, the scan counts
+            self.in_session(lambda: self.session.scan(message.text, message.aim_id))
+        elif screen is not self.screen_stack[0]:
             self.show_message("Scan ignored: finish or close the open dialog first (Esc), then scan again.", ok=False)
         else:
             self.in_session(lambda: self.session.scan(message.text, message.aim_id))
 
     # workers: blocking database work runs in threads and posts messages back ----------------------------
     def in_session(self, action: Callable[[], Outcome | None]) -> None:
+        """Run ``action`` on the session in a thread, after every command given before it, then show the
+        snapshot it leaves (see edge/ui/commands.py)."""
+        ticket = self.commands.ticket()
+
         def job() -> None:
-            outcome = action()
-            self.post_message(Refreshed(take_snapshot(self.session), outcome))
+            def step() -> None:
+                outcome = action()
+                self.post_message(Refreshed(take_snapshot(self.session, ticket), outcome))
+
+            self.commands.run(ticket, step)
 
         self.run_worker(job, thread=True, group="session", exit_on_error=False)
 
@@ -218,18 +265,68 @@ class TillApp(App[None]):
         """The one place worker errors surface: the cashier sees a sentence, the log gets the detail."""
         if event.state == WorkerState.ERROR:
             error = event.worker.error
+            log.error("worker %s failed", event.worker.name, exc_info=error)
             self.log.error(f"worker {event.worker.name} failed: {error!r}")
-            self.show_message(f"Something went wrong: {error}. Nothing was recorded; try again.", ok=False)
+            if event.worker.group == "session" and self._completing:
+                self._completing = False
+            self.show_message(f"Something went wrong: {error}. The basket is as shown; try again.", ok=False)
+
+    def report_error(self, error: Exception) -> None:
+        """An unexpected error in the UI: said in words, logged with its traceback, and the till carries on
+        with the sale it has (Textual's default ends the app). Before the first screen is up, or after
+        MAX_UI_ERRORS, the default applies: the till stops with exit status 1."""
+        self.ui_errors += 1
+        if not self.is_running or not self.screen_stack or self.ui_errors > MAX_UI_ERRORS:
+            super()._handle_exception(error)
+            return
+        log.error("unexpected error in the till", exc_info=error)
+        self.log.error(f"unexpected error: {error!r}")
+        self._completing = False
+        try:
+            self.show_message(f"Something went wrong on the till ({type(error).__name__}: {error}). The sale is "
+                              "kept; carry on, and tell a technician if it happens again (till.log).",
+                              ok=False)  # fmt: skip
+        except Exception:  # the message line itself is broken: nothing more to say on screen
+            log.exception("cannot show the error")
 
     # messages up ------------------------------------------------------------------------------------------
     @on(Refreshed)
     def refreshed(self, message: Refreshed) -> None:
-        self.apply_snapshot(message.snapshot)
-        if message.outcome is not None:
-            self.show_message(message.outcome.message, ok=message.outcome.ok)
+        before = self.snapshot
+        if not self.apply_snapshot(message.snapshot):
+            return
+        outcome = message.outcome
+        if outcome is not None and outcome.kind == "switch_customer" and outcome.customer is not None:
+            self._ask_switch_customer(outcome)
+            return
+        lost = _coupons_lost(before, message.snapshot)
+        if outcome is not None:
+            text = outcome.message + (f" - {lost}" if lost else "")
+            self.show_message(text, ok=outcome.ok and not lost)
+        elif lost:
+            self.show_message(lost, ok=False)
+
+    def _ask_switch_customer(self, outcome: Outcome) -> None:
+        new = outcome.customer
+        current = self.snapshot.customer if self.snapshot else None
+        if new is None or current is None:
+            return
+        self.show_message(outcome.message, ok=False)
+
+        def done(answer: str | None) -> None:
+            if answer == "y":
+                self.in_session(lambda: self.session.set_customer(new))
+            else:
+                self.show_message(f"Kept {current.display_name} on this sale.", ok=True)
+
+        body = (f"{current.display_name} is on this sale. Switch it to {new.display_name} ({new.tier})? "
+                "Points redeemed so far are cleared.")  # fmt: skip
+        self.push_screen(ConfirmScreen("Another member's card", body,
+                                       {"y": f"switch to {new.display_name}", "n": "keep"}), done)  # fmt: skip
 
     @on(SaleCompleted)
     def sale_completed(self, message: SaleCompleted) -> None:
+        self._completing = False
         self.apply_snapshot(message.snapshot)
         sale = message.sale
         self.show_message(f"Sale complete: {format_money(sale.total_cents, self.currency, self.locale)}. Next customer.", ok=True)
@@ -239,7 +336,10 @@ class TillApp(App[None]):
             if score is not None:
                 self.in_session(lambda: self._feedback(score))
 
-        self.push_screen(ReceiptScreen(sale.receipt, ask), after)
+        summary = ReceiptSummary(sale.total_cents, message.payment_method, message.tendered_cents,
+                                 sale.points_earned if sale.new_balance is not None else None, sale.new_balance,
+                                 sale.pending_points)  # fmt: skip
+        self.push_screen(ReceiptScreen(sale.receipt, ask, summary, self.currency, self.locale), after)
 
     def _feedback(self, score: int) -> Outcome:
         self.session.record_feedback(score)
@@ -247,17 +347,35 @@ class TillApp(App[None]):
 
     @on(SaleFailed)
     def sale_failed(self, message: SaleFailed) -> None:
+        self._completing = False
         self.show_message(f"Sale not completed: {message.reason}", ok=False)
 
     @on(StatusChanged)
     def status_changed(self, message: StatusChanged) -> None:
         self.query_one("#status", StatusBar).update(message.text)
 
-    def apply_snapshot(self, snap: TillSnapshot) -> None:
+    def apply_snapshot(self, snap: TillSnapshot) -> bool:
+        """Show ``snap`` unless a newer one is already shown; True when shown."""
+        if snap.version and snap.version < self._applied_version:
+            return False
+        self._applied_version = max(self._applied_version, snap.version)
         self.snapshot = snap
-        self.query_one("#basket", BasketTable).show(snap.settlement)
+        self.query_one("#basket", BasketTable).show(snap)
         self.query_one("#totals", TotalsBar).show(snap)
         self.query_one("#customer", CustomerPanel).show(snap)
+        self.query_one("#keys", KeyBar).show_state(basket_empty=not snap.settlement.pricing.lines, parked=snap.parked)
+        self.query_one("#top", Static).update(self._top_line(snap.parked))
+        return True
+
+    def _top_line(self, parked: int) -> str:
+        s = self.settings
+        return f"{s.store.name} · till {s.device.id}" + (f" · {parked} parked" if parked else "")
+
+    def on_resize(self, event: events.Resize) -> None:
+        """The customer panel yields space to the basket on narrow terminals and grows on wide ones."""
+        width = event.size.width
+        panel = 20 if width < 70 else 30 if width < 100 else min(44, width // 3)
+        self.query_one("#right").styles.width = panel
 
     def show_message(self, text: str, ok: bool = True) -> None:
         message = self.query_one("#message", Static)
@@ -276,6 +394,10 @@ class TillApp(App[None]):
             self.handle_scan(text)
 
     def handle_scan(self, text: str) -> None:
+        if self._completing:
+            self.show_message("Scan ignored: the sale is being completed; scan again for the next customer.",
+                              ok=False)  # fmt: skip
+            return
         self.in_session(lambda: self.session.scan(text))
 
     # sync: the worker thread reports; widgets are only touched back on the UI thread -------------------------
@@ -305,7 +427,7 @@ class TillApp(App[None]):
         self.in_session(lambda: None)  # re-reads the customer's live personal offers
         from edge.ui.screens.floor import FloorScreen
 
-        if isinstance(self.screen, FloorScreen):
+        if isinstance(self.screen, FloorScreen) and not self.screen.closing:
             self.screen.refresh_data()
 
     def console_mode(self) -> None:
@@ -316,6 +438,8 @@ class TillApp(App[None]):
     def action_floor(self) -> None:
         from edge.ui.screens.floor import FloorScreen  # the presence engine loads when first asked for
 
+        if isinstance(self.screen, FloorScreen):
+            return
         presence = self.presence.snapshot if self.presence else None
         self.push_screen(FloorScreen(self.settings.database_path, self.settings, presence=presence))
 
@@ -327,7 +451,10 @@ class TillApp(App[None]):
         lines = ["[b]Scanners[/b] (Esc: back to the sale)"]
         for source in self.scanners:
             st = source.status
+            suppressed = getattr(source, "suppressed", 0)
             lines.append(f"  {escape(source.name)}: {escape(st.label)} - {escape(st.detail)}")
+            lines.append(f"    {plural(suppressed, 'repeat read')} suppressed (the same code within "
+                         f"{self.settings.scanner.debounce_ms:g} ms: one trigger pull)")  # fmt: skip
         lines.append(f"[b]Beacons[/b]: {escape(self.status_source.beacons)}")
         return "\n".join(lines)
 
@@ -341,16 +468,15 @@ class TillApp(App[None]):
 
     # actions ----------------------------------------------------------------------------------------------
     def action_cursor(self, delta: int) -> None:
-        table = self.query_one("#basket", BasketTable)
-        if table.row_count:
-            table.move_cursor(row=max(0, min(table.row_count - 1, table.cursor_row + delta)))
+        self.query_one("#basket", BasketTable).step(delta)
 
     def action_customer(self) -> None:
         def done(text: str | None) -> None:
             if text:
                 self.in_session(lambda: self.session.lookup_customer(text))
 
-        self.push_screen(PromptScreen("Find customer", "Card number, phone number or e-mail address."), done)
+        self.push_screen(PromptScreen("Find customer", "Scan the card, or type card number, phone or e-mail.",
+                                      accepts_scan=True), done)  # fmt: skip
 
     def action_find(self) -> None:
         def done(product: Any) -> None:
@@ -359,16 +485,20 @@ class TillApp(App[None]):
 
         self.push_screen(SearchScreen(self.session.search, self.currency, self.locale), done)
 
-    def _selected_line(self) -> int | None:
-        line = self.query_one("#basket", BasketTable).selected_line()
+    def _selected_line(self) -> tuple[int, str] | None:
+        """(line number, "line 3: Whole Milk 1L x2 €2.58") of the highlighted line, or None (said why)."""
+        table = self.query_one("#basket", BasketTable)
+        line = table.selected_line()
         if line is None:
             self.show_message("The basket is empty: nothing to change.", ok=False)
-        return line
+            return None
+        return line, table.describe_line(line)
 
     def action_quantity(self) -> None:
-        line = self._selected_line()
-        if line is None:
+        selected = self._selected_line()
+        if selected is None:
             return
+        line, described = selected
 
         def check(text: str) -> str | None:
             return None if text.strip().isdigit() and 1 <= int(text) <= 999 else "type a quantity from 1 to 999"
@@ -377,12 +507,22 @@ class TillApp(App[None]):
             if text:
                 self.in_session(lambda: self.session.set_qty(line, int(text)))
 
-        self.push_screen(PromptScreen(f"Quantity for line {line}", "1 to 999", validate=check), done)
+        self.push_screen(PromptScreen(f"Quantity for {described}", "1 to 999, Enter (Esc: keep).",
+                                      validate=check), done)  # fmt: skip
 
     def action_void(self) -> None:
-        line = self._selected_line()
-        if line is not None:
-            self.in_session(lambda: self.session.void(line))
+        selected = self._selected_line()
+        if selected is None:
+            return
+        line, described = selected
+
+        def done(answer: str | None) -> None:
+            if answer == "y":
+                self.in_session(lambda: self.session.void(line))
+            else:
+                self.show_message(f"Kept {described}.", ok=True)
+
+        self.push_screen(ConfirmScreen("Void a line", f"Void {described}?", {"y": "void it"}), done)
 
     def action_points(self) -> None:
         snap = self.snapshot
@@ -408,7 +548,7 @@ class TillApp(App[None]):
             if code:
                 self.in_session(lambda: self.session.apply_coupon(code))
 
-        self.push_screen(PromptScreen("Coupon code", "Type or scan the coupon code."), done)
+        self.push_screen(PromptScreen("Coupon code", "Type or scan the coupon code.", accepts_scan=True), done)
 
     def action_pay(self) -> None:
         snap = self.snapshot
@@ -423,25 +563,102 @@ class TillApp(App[None]):
         self.push_screen(PayScreen(snap.settlement.amount_due_cents, self.currency, self.locale), done)
 
     def complete_sale(self, method: str, tendered: int | None) -> None:
-        def job() -> None:
+        if self._completing:
+            return
+        self._completing = True
+        ticket = self.commands.ticket()
+
+        def step() -> None:
             try:
                 sale = self.session.complete(method, tendered)
             except SaleError as exc:
                 self.post_message(SaleFailed(str(exc)))
                 return
-            self.post_message(SaleCompleted(sale, take_snapshot(self.session)))
+            self.post_message(SaleCompleted(sale, take_snapshot(self.session, ticket), method, tendered))
             self.post_message(StatusChanged(format_status(self.status_source.read())))
             if self.sync_worker is not None:
                 self.sync_worker.trigger()  # push the sale now rather than at the next interval
 
-        self.run_worker(job, thread=True, group="session", exit_on_error=False)
+        self.run_worker(lambda: self.commands.run(ticket, step), thread=True, group="session", exit_on_error=False)
+
+    def _basket_words(self) -> str | None:
+        """"3 items, €12.40" for a basket with lines, None for an empty one."""
+        snap = self.snapshot
+        if snap is None or not snap.settlement.pricing.lines:
+            return None
+        items = sum(p.line.qty for p in snap.settlement.pricing.lines)
+        return f"{plural(items, 'item')}, {format_money(snap.settlement.amount_due_cents, self.currency, self.locale)}"
 
     def action_new_sale(self) -> None:
         def clear() -> Outcome:
             self.session.new_sale()
             return Outcome(True, "New sale (guest). Scan a loyalty card to add a customer.")
 
-        self.in_session(clear)
+        basket = self._basket_words()
+        if basket is None:
+            self.in_session(clear)
+            return
+
+        def done(answer: str | None) -> None:
+            if answer == "y":
+                self.in_session(clear)
+            elif answer == "p":
+                self.in_session(self.session.park)
+            else:
+                self.show_message("The basket is kept.", ok=True)
+
+        self.push_screen(ConfirmScreen("Start a new sale?", f"The basket ({basket}) is not paid.",
+                                       {"p": "park it", "y": "discard it"}), done)  # fmt: skip
+
+    async def action_quit(self) -> None:
+        """Ctrl+Q: with an unpaid basket, ask first (park it, discard it, or stay)."""
+        if isinstance(self.screen, ConfirmScreen) and self.screen.purpose == "quit":
+            return
+        basket = self._basket_words()
+        if basket is None:
+            self.exit()
+            return
+
+        def done(answer: str | None) -> None:
+            if answer == "y":
+                self.exit()
+            elif answer == "p":
+                self.in_session(self.session.park)
+                self.call_after_refresh(self._exit_when_idle)
+            else:
+                self.show_message("Not quitting: the basket is kept.", ok=True)
+
+        self.push_screen(ConfirmScreen("Quit the till?", f"The basket ({basket}) is not paid.",
+                                       {"p": "park it and quit", "y": "quit and discard it"}, purpose="quit"), done)  # fmt: skip
+
+    async def _exit_when_idle(self) -> None:
+        await self.workers.wait_for_complete([w for w in self.workers if w.group == "session"])
+        self.exit()
+
+    def action_park(self) -> None:
+        """F12: park the basket; on an empty basket, recall a parked sale."""
+        if self._basket_words() is not None:
+            self.in_session(self.session.park)
+            return
+
+        def listed() -> None:
+            parked = self.session.parked()
+            self.call_from_thread(self._show_parked, parked)
+
+        self.run_worker(listed, thread=True, group="parked", exit_on_error=False)
+
+    def _show_parked(self, parked: list) -> None:
+        if not parked:
+            self.show_message("No parked sales. F12 with items in the basket parks them.", ok=False)
+            return
+        if len(self.screen_stack) > 1:
+            return
+
+        def done(parked_id: str | None) -> None:
+            if parked_id:
+                self.in_session(lambda: self.session.recall(parked_id))
+
+        self.push_screen(RecallScreen(parked, self.currency, self.locale), done)
 
 
 def _warm_up() -> None:
@@ -457,16 +674,63 @@ def _short_time(iso: str) -> str:
         return iso
 
 
+def _coupons_lost(before: TillSnapshot | None, after: TillSnapshot) -> str:
+    """A sentence when a coupon that gave a discount a moment ago no longer does (its condition stopped being
+    met); "" otherwise."""
+    if before is None:
+        return ""
+    given_before = {d.offer_id for d in before.settlement.pricing.discounts}
+    lost = [
+        f"coupon {code} no longer applies: {need}"
+        for code, need in after.unmet_coupons
+        if before.coupon_offers.get(code) in given_before
+    ]
+    return "; ".join(lost)
+
+
+def till_log(settings: Settings) -> logging.Handler | None:
+    """Send the till's warnings and errors (with tracebacks) to ``<data dir>/till.log`` (rotated, 3 x 1 MB):
+    while the till runs, Textual owns the terminal and anything written to stderr is lost. None when the
+    file cannot be opened (the till still runs)."""
+    from logging.handlers import RotatingFileHandler
+
+    path = settings.data_dir / "till.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = RotatingFileHandler(path, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
+    except OSError:
+        return None
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger("edge").addHandler(handler)
+    return handler
+
+
+def run_till(settings: Settings) -> int:
+    """Run the till until the cashier quits: the exit status (0, or 1 after an error that stopped it)."""
+    handler = till_log(settings)
+    try:
+        app = make_app(settings)
+        app.run()
+        return app.return_code or 0
+    finally:
+        if handler is not None:
+            logging.getLogger("edge").removeHandler(handler)
+            handler.close()
+
+
 def make_app(
     settings: Settings,
     *,
     clock: Callable[[], datetime] | None = None,
     status: StatusSource | None = None,
     sync: bool = True,
+    presence: PresenceRunner | None = None,
 ) -> TillApp:
     """Open the database named by ``settings`` and build the till around it.
 
     With ``sync`` and an enrolled device (a credential in the data dir), the sync worker runs inside the till.
+    ``presence``: a presence runner to use instead of the one ``settings`` ask for (tests inject their own).
     """
     db = open_database(settings.database_path)
     session = TillSession(settings, db, clock=clock)
@@ -479,4 +743,4 @@ def make_app(
         from sync.client import SyncClient, SyncWorker
 
         worker = SyncWorker(SyncClient(lambda: open_database(settings.database_path), credential, settings.hub))
-    return TillApp(settings, session, status, worker)
+    return TillApp(settings, session, status, worker, presence)

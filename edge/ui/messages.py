@@ -21,8 +21,12 @@ class Refreshed(Message):
 
 @dataclass
 class SaleCompleted(Message):
+    """The sale is recorded; ``payment_method`` and ``tendered_cents`` as the cashier entered them."""
+
     sale: CompletedSale
     snapshot: TillSnapshot
+    payment_method: str = "card"
+    tendered_cents: int | None = None
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from edge.core.loyalty import RedemptionLimit, Settlement
 from edge.core.offers import Offer
@@ -21,9 +21,16 @@ class TillSnapshot:
     pending_events: int
     hub_online: bool
     next_tier: tuple[str, int] | None = None  # the tier above and the spend still needed for it
+    coupon_offers: dict[str, str] = field(default_factory=dict)  # code in the basket -> offer id
+    unmet_coupons: tuple[tuple[str, str], ...] = ()  # (code, what it needs) for coupons giving nothing now
+    points_reason: str = ""  # why the sale earns what it earns
+    focus_line: int | None = None  # the line the cashier last touched
+    focus_seq: int = 0  # changes whenever the session moves the focus (a scan, a quantity, a void)
+    parked: int = 0  # parked sales waiting on this till
+    version: int = 0  # the command that produced it: an older snapshot never replaces a newer one
 
 
-def take_snapshot(session: TillSession) -> TillSnapshot:
+def take_snapshot(session: TillSession, version: int = 0) -> TillSnapshot:
     with session.lock:
         session.refresh_customer()
         settlement = session.settlement()  # priced once, for the screen and the redemption limit alike
@@ -37,4 +44,11 @@ def take_snapshot(session: TillSession) -> TillSnapshot:
             pending_events=session.pending_events(),
             hub_online=session.hub_online,
             next_tier=session.next_tier(),
+            coupon_offers=dict(session.basket.coupons),
+            unmet_coupons=tuple(session.unmet_coupons(settlement)),
+            points_reason=session.points_reason(settlement),
+            focus_line=session.focus_line,
+            focus_seq=session.focus_seq,
+            parked=session.parked_count(),
+            version=version,
         )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from rich.markup import escape
 
+from edge.clock import warning_for
 from edge.session import TillSession
 
 
@@ -19,6 +20,7 @@ class StatusInfo:
     beacons: str
     draining: str = ""
     ascii: bool = False
+    clock_warning: str | None = None  # edge.clock: the device clock is off
 
 
 class StatusSource:
@@ -45,6 +47,7 @@ class StatusSource:
             beacons=self.beacons,
             draining=self.draining,
             ascii=self.ascii,
+            clock_warning=warning_for(self.session.clock),
         )
 
 
@@ -64,6 +67,8 @@ def format_status(info: StatusInfo) -> str:
         f"Scan: {info.scanner}",
         f"BLE: {info.beacons}",
     ]
+    if info.clock_warning:  # next to the hub, where a narrow status bar still shows it
+        parts.insert(1, f"[yellow]{escape(info.clock_warning)}[/yellow]")
     if info.last_error:
         parts.append(f"[red]{escape(info.last_error)}[/red]")
     return " · ".join(parts)

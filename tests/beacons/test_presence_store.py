@@ -83,9 +83,9 @@ async def test_demo_walk_issues_offers_and_visits(tmp_path):
         "SELECT customer_id, name, source, valid_until FROM offers WHERE source = 'presence' ORDER BY customer_id, name"
     ).fetchall()
     assert [(c, n) for c, n, _, _ in offers] == [
-        ("C1002", "Coffee 20% off today"),
         ("C1002", "Double points on bakery"),  # Gold, dwelled > 3 min
-        ("C1004", "Coffee 20% off today"),  # Bronze: no dwell offer
+        ("C1002", "Drinks 20% off today"),
+        ("C1004", "Drinks 20% off today"),  # Bronze: no dwell offer
     ]
     notes = outbox(db, NOTIFICATION_EVENT)
     assert sorted(n["customer_id"] for n in notes) == ["C1002", "C1002", "C1004"]

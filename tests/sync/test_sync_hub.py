@@ -111,7 +111,7 @@ def test_unknown_and_revoked_devices_are_refused_in_words(hub: HubServer, tmp_pa
     assert httpx.get(f"{hub.url}/v1/changes").status_code == 401
     hub.storage.revoke_device("till-1")
     with edge.db.conn:
-        outbox.enqueue(edge.db, "note", {})
+        outbox.enqueue(edge.db, "feedback.submitted", {})
     with pytest.raises(SyncError, match="this device was revoked on the hub; re-enrol"):
         edge.client().sync_once()
     assert outbox.stats(edge.db).pending == 1  # nothing lost

@@ -22,7 +22,7 @@ def db(tmp_path: Path):  # type: ignore[no-untyped-def]
 def _fill(db, n: int, size: int = 10) -> None:  # type: ignore[no-untyped-def]
     with db.conn:
         for i in range(n):
-            outbox.enqueue(db, "t", {"i": i, "pad": "x" * size})
+            outbox.enqueue(db, "feedback.submitted", {"i": i, "pad": "x" * size})
 
 
 def test_states_move_pending_in_flight_acked_or_dead(db) -> None:  # type: ignore[no-untyped-def]

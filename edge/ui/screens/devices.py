@@ -19,19 +19,22 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from edge.ui.errors import KeepsRunning
+
 if TYPE_CHECKING:
     from devices.barcode.decode import ScanResult
 
 Decoder = Callable[[str, str | None], "ScanResult"]
 
 
-class DevicesScreen(Screen[None]):
+class DevicesScreen(KeepsRunning, Screen[None]):
     DEFAULT_CSS = """
     DevicesScreen #sources { height: auto; padding: 0 1; background: $panel; }
     DevicesScreen #scans { height: 1fr; }
     DevicesScreen #detail { height: 7; padding: 0 1; border-top: solid $primary; }
     """
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back to the sale")]
+    BINDINGS = [Binding("escape", "close", "Back to the sale")]
+    closing = False
 
     def __init__(self, describe_sources: Callable[[], str], decode: Decoder) -> None:
         super().__init__()
@@ -52,7 +55,16 @@ class DevicesScreen(Screen[None]):
         self.refresh_sources()
         self.set_interval(1.0, self.refresh_sources)
 
+    def action_close(self) -> None:
+        """Back to the sale, once: a second Escape of the same burst is ignored."""
+        if self.closing or self.app.screen is not self:
+            return
+        self.closing = True
+        self.app.pop_screen()
+
     def refresh_sources(self) -> None:
+        if self.closing:
+            return
         self.query_one("#sources", Static).update(self.describe_sources())
 
     def show_scan(self, text: str, aim_id: str | None, source: str, received: float) -> None:
@@ -65,6 +77,8 @@ class DevicesScreen(Screen[None]):
         self.app.call_from_thread(self._add_row, result, source, delay_ms)
 
     def _add_row(self, result: ScanResult, source: str, delay_ms: float) -> None:
+        if self.closing or not self.is_attached:
+            return
         self.results.append(result)
         table = self.query_one("#scans", DataTable)
         summary = result.error or (result.gtin or result.customer_id or result.input)

@@ -1,19 +1,30 @@
-"""Modal dialogs: each asks one thing and dismisses with the answer (or None on Escape)."""
+"""Modal dialogs: each asks one thing and closes once with the answer (or None on Escape).
+
+Every dialog is a :class:`OneShotModal`: the first answer closes it and anything after that - a second Enter
+in the same burst, a key typed while it closes - is ignored (the till drops keys aimed at a closing screen),
+so one dialog never acts twice and never closes the screen under it.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
 
-from textual import on, work
+from rich.markup import escape
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from edge.core.catalog import Product
 from edge.core.money import format_money, parse_money
+from edge.store.parked import ParkedSale
+from edge.ui.errors import KeepsRunning
 
 DIALOG_CSS = """
 ModalScreen { align: center middle; }
@@ -24,20 +35,42 @@ ModalScreen { align: center middle; }
 #dialog .error { color: $error; }
 """
 
+T = TypeVar("T")
 
-class PromptScreen(ModalScreen[str | None]):
-    """One line of text, checked by ``validate`` (returns an error sentence or None)."""
+
+class OneShotModal(KeepsRunning, ModalScreen[T]):
+    """A modal screen that answers once. ``closing`` turns True at the first answer."""
+
+    closing = False
+
+    def finish(self, result: T | None = None) -> None:
+        """Close with ``result`` unless already closing (or no longer the screen on top)."""
+        if self.closing or not self.is_attached or self.app.screen is not self:
+            return
+        self.closing = True
+        self.dismiss(result)
+
+    def action_cancel(self) -> None:
+        self.finish(None)
+
+
+class PromptScreen(OneShotModal[str]):
+    """One line of text, checked by ``validate`` (returns an error sentence or None).
+
+    ``accepts_scan``: the dialog asks for a code (coupon, card), so a scan fills and submits it.
+    """
 
     DEFAULT_CSS = DIALOG_CSS
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(
         self, title: str, hint: str = "", placeholder: str = "", value: str = "",
-        validate: Callable[[str], str | None] | None = None,
+        validate: Callable[[str], str | None] | None = None, accepts_scan: bool = False,
     ) -> None:  # fmt: skip
         super().__init__()
         self.title_text, self.hint, self.placeholder, self.value = title, hint, placeholder, value
         self.validate = validate
+        self.accepts_scan = accepts_scan
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -50,20 +83,27 @@ class PromptScreen(ModalScreen[str | None]):
     @on(Input.Submitted, "#answer")
     def submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        problem = self.validate(event.value) if self.validate else None
+        self.answer(event.value)
+
+    def answer(self, text: str) -> None:
+        if self.closing:
+            return
+        problem = self.validate(text) if self.validate else None
         if problem:
             self.query_one("#problem", Static).update(problem)
             return
-        self.dismiss(event.value)
+        self.finish(text)
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+    def take_scan(self, text: str) -> None:
+        """A scanner read a code while this dialog asks for one: it is the answer."""
+        self.query_one("#answer", Input).value = text
+        self.answer(text)
 
 
-class SearchScreen(ModalScreen[Product | None]):
+class SearchScreen(OneShotModal[Product]):
     """Search products by name as the cashier types; Enter (or Down then Enter) picks one."""
 
-    DEFAULT_CSS = DIALOG_CSS + "#results { height: 12; }"
+    DEFAULT_CSS = DIALOG_CSS + "#results { height: 12; max-height: 50vh; }"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, search: Callable[[str], list[Product]], currency: str = "EUR", locale: str = "en") -> None:
@@ -88,6 +128,8 @@ class SearchScreen(ModalScreen[Product | None]):
         self.app.call_from_thread(self.show_results, found)
 
     def show_results(self, found: list[Product]) -> None:
+        if self.closing:
+            return
         self.products = found
         results = self.query_one("#results", OptionList)
         results.clear_options()
@@ -102,18 +144,15 @@ class SearchScreen(ModalScreen[Product | None]):
         event.stop()
         results = self.query_one("#results", OptionList)
         if self.products:
-            self.dismiss(self.products[results.highlighted or 0])
+            self.finish(self.products[results.highlighted or 0])
 
     @on(OptionList.OptionSelected, "#results")
     def picked(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(self.products[int(event.option.id or 0)])
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.finish(self.products[int(event.option.id or 0)])
 
 
-class PayScreen(ModalScreen[tuple[str, int | None] | None]):
-    """Card: press C. Cash: type what the customer hands over (or nothing for the exact amount), Enter."""
+class PayScreen(OneShotModal[tuple[str, int | None]]):
+    """Card: press F12. Cash: type what the customer hands over (or nothing for the exact amount), Enter."""
 
     DEFAULT_CSS = DIALOG_CSS
     BINDINGS = [
@@ -135,9 +174,11 @@ class PayScreen(ModalScreen[tuple[str, int | None] | None]):
     @on(Input.Submitted, "#tendered")
     def cash(self, event: Input.Submitted) -> None:
         event.stop()
+        if self.closing:
+            return
         text = event.value.strip()
         if text.lower() in {"c", "card"}:
-            self.dismiss(("card", None))
+            self.finish(("card", None))
             return
         try:
             tendered = parse_money(text, self.locale, self.currency) if text else self.amount_due_cents
@@ -149,54 +190,204 @@ class PayScreen(ModalScreen[tuple[str, int | None] | None]):
                 f"{format_money(tendered, self.currency, self.locale)} is less than the amount due"
             )
             return
-        self.dismiss(("cash", tendered))
+        self.finish(("cash", tendered))
 
     def action_card(self) -> None:
-        self.dismiss(("card", None))
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.finish(("card", None))
 
 
-class ReceiptScreen(ModalScreen[int | None]):
-    """The receipt, and (optionally) 'would you recommend us?' 0-10 for the customer."""
+class ConfirmScreen(OneShotModal[str]):
+    """A question with lettered answers, e.g. ``{"y": "Void it", "n": "Keep it"}``; the answer is the letter.
 
-    DEFAULT_CSS = DIALOG_CSS + "#receipt { height: auto; max-height: 16; } #dialog { width: 48; }"
-    BINDINGS = [Binding("escape", "skip", "Done")]
+    Enter and Escape give None (the safe answer: nothing happens), so a stray Enter never confirms.
+    """
 
-    def __init__(self, receipt: str, ask_feedback: bool) -> None:
+    DEFAULT_CSS = DIALOG_CSS
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, body: str, choices: dict[str, str], purpose: str = "") -> None:
         super().__init__()
-        self.receipt, self.ask_feedback = receipt, ask_feedback
+        self.title_text, self.body, self.choices, self.purpose = title, body, choices, purpose
 
     def compose(self) -> ComposeResult:
+        keys = " · ".join(f"[b]{k.upper()}[/b] {escape(label)}" for k, label in self.choices.items())
         with Vertical(id="dialog"):
-            with VerticalScroll(id="receipt"):
-                yield Static(self.receipt, markup=False)
-            if self.ask_feedback:
-                yield Label("How likely are you to recommend us? 0-10, Enter (Esc: skip)")
-                yield Input(placeholder="0-10", id="score", max_length=2, restrict=r"\d*")
-                yield Static("", id="problem", classes="error")
-            else:
-                yield Static("Press Esc or Enter for the next sale.", classes="hint")
+            yield Label(self.title_text, classes="title")
+            if self.body:
+                yield Static(self.body, markup=False)
+            yield Static(f"{keys} · [b]Esc[/b] back", classes="hint")
+
+    def on_key(self, event: events.Key) -> None:
+        key = (event.character or event.key or "").lower()
+        if key in self.choices:
+            event.stop()
+            self.finish(key)
+        elif event.key == "enter":
+            event.stop()
+            self.finish(None)
+
+
+class RecallScreen(OneShotModal[str]):
+    """The parked sales, oldest first; Enter recalls the highlighted one (its id is the answer)."""
+
+    DEFAULT_CSS = DIALOG_CSS + "#parked { height: auto; max-height: 12; }"
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, parked: list[ParkedSale], currency: str = "EUR", locale: str = "en") -> None:
+        super().__init__()
+        self.parked, self.currency, self.locale = parked, currency, locale
+
+    def compose(self) -> ComposeResult:
+        options = [
+            Option(f"{p.parked_at.astimezone().strftime('%H:%M')}  {p.label[:20]:<20} {p.items:>3} "
+                   f"{format_money(p.total_cents, self.currency, self.locale):>10}", id=p.id)
+            for p in self.parked
+        ]  # fmt: skip
+        with Vertical(id="dialog"):
+            yield Label(f"Parked sales ({len(self.parked)})", classes="title")
+            yield OptionList(*options, id="parked")
+            yield Static("Up/Down to choose, Enter to recall, Esc to go back.", classes="hint")
 
     def on_mount(self) -> None:
+        listing = self.query_one("#parked", OptionList)
+        listing.focus()
+        if self.parked:
+            listing.highlighted = 0
+
+    @on(OptionList.OptionSelected, "#parked")
+    def picked(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.finish(event.option.id)
+
+
+@dataclass(frozen=True)
+class ReceiptSummary:
+    """The figures the cashier reads out, shown beside the receipt so they are never below the fold."""
+
+    total_cents: int
+    payment_method: str
+    tendered_cents: int | None
+    points_earned: int | None  # None: a guest sale
+    new_balance: int | None
+    pending_points: int | None
+
+    @property
+    def change_cents(self) -> int | None:
+        if self.payment_method != "cash" or self.tendered_cents is None:
+            return None
+        return self.tendered_cents - self.total_cents
+
+
+class ReceiptScreen(OneShotModal[int]):
+    """The receipt (scrollable, PageUp/PageDown), the totals, change and points beside it, and (optionally)
+    "would you recommend us?" 0-10 for the customer.
+
+    Keys that close it (Enter, Esc) typed before it appeared or within ``EARLY_KEY_S`` after are ignored: a
+    second Enter of the burst that paid must not close the receipt before the cashier has read the change.
+    """
+
+    EARLY_KEY_S = 1.0
+    DEFAULT_CSS = DIALOG_CSS + """
+    ReceiptScreen #dialog { width: 80; max-width: 100%; max-height: 100%; }
+    ReceiptScreen #receipt-row { height: auto; max-height: 1fr; }
+    ReceiptScreen #receipt { width: 44; height: auto; max-height: 20; }
+    ReceiptScreen #summary { width: 1fr; height: auto; padding: 0 0 0 1; }
+    ReceiptScreen #figures { height: auto; }
+    ReceiptScreen #question { height: auto; margin-top: 1; }
+    """
+    BINDINGS = [
+        Binding("escape", "skip", "Done"),
+        Binding("pagedown", "scroll_receipt(1)", "Down", show=False, priority=True),
+        Binding("pageup", "scroll_receipt(-1)", "Up", show=False, priority=True),
+    ]
+
+    def __init__(self, receipt: str, ask_feedback: bool, summary: ReceiptSummary | None = None,
+                 currency: str = "EUR", locale: str = "en") -> None:  # fmt: skip
+        super().__init__()
+        self.receipt, self.ask_feedback, self.summary, self.currency = receipt, ask_feedback, summary, currency
+        self.locale = locale
+        self.shown_at = time.monotonic()
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"), Horizontal(id="receipt-row"):
+            with VerticalScroll(id="receipt"):
+                yield Static(self.receipt, markup=False)
+            with Vertical(id="summary"):
+                yield Static(self._figures(), id="figures")
+                with Vertical(id="question"):
+                    if self.ask_feedback:
+                        yield Static("How likely is the customer to recommend us? 0 to 10, Enter. Esc skips.")
+                        yield Input(placeholder="0-10", id="score", max_length=2, restrict=r"\d*")
+                        yield Static("", id="problem", classes="error")
+                    else:
+                        yield Static("Enter or Esc: next sale.", classes="hint")
+
+    def _figures(self) -> str:
+        s = self.summary
+        if s is None:
+            return ""
+        money = lambda v: format_money(v, self.currency, self.locale)  # noqa: E731
+        out = [f"[b]TOTAL {money(s.total_cents)}[/b]", f"Paid by {s.payment_method}"]
+        if s.change_cents is not None:
+            out[1] += f" {money(s.tendered_cents or 0)}"
+            out.append(f"[b reverse] CHANGE {money(s.change_cents)} [/b reverse]")
+        if s.points_earned is not None:
+            out.append(f"Points earned {s.points_earned}")
+            if s.new_balance is not None:
+                out.append(f"Balance {s.new_balance} pts")
+            if s.pending_points:
+                out.append(f"({pending_words(s.pending_points)})")
+        out.append("PageUp/PageDown: scroll the receipt.")
+        return "\n".join(out)
+
+    def on_mount(self) -> None:
+        self.shown_at = time.monotonic()
         self.query_one("#score" if self.ask_feedback else "#receipt").focus()
 
+    def _early(self) -> bool:
+        return time.monotonic() - self.shown_at < self.EARLY_KEY_S
+
+    CLOSING_KEYS = frozenset({"enter", "escape", "ctrl+m", "ctrl+j"})
+
+    def ignores_key(self, event: events.Key) -> bool:
+        """Enter/Escape pressed before the receipt was up, or within ``EARLY_KEY_S`` of it: the rest of the
+        burst that paid, never an answer - unless the customer's score was typed on the receipt first.
+        (Key times are Textual's monotonic clock, like ``shown_at``.)"""
+        if event.key not in self.CLOSING_KEYS or event.time - self.shown_at >= self.EARLY_KEY_S:
+            return False
+        if event.key != "escape" and self.ask_feedback and self.is_mounted:
+            return not self.query_one("#score", Input).value  # an answer typed on the receipt is meant
+        return True
+
+    def action_scroll_receipt(self, pages: int) -> None:
+        receipt = self.query_one("#receipt", VerticalScroll)
+        (receipt.scroll_page_down if pages > 0 else receipt.scroll_page_up)(animate=False)
+
     def key_enter(self) -> None:
-        if not self.ask_feedback:
-            self.dismiss(None)
+        if not self.ask_feedback and not self._early():
+            self.finish(None)
 
     @on(Input.Submitted, "#score")
     def scored(self, event: Input.Submitted) -> None:
         event.stop()
         if not event.value:
-            self.dismiss(None)
+            if not self._early():
+                self.finish(None)
             return
-        score = int(event.value)
-        if score > 10:
-            self.query_one("#problem", Static).update("please answer from 0 to 10")
+        text = event.value.strip()
+        if not text.isdigit() or int(text) > 10:
+            self.query_one("#problem", Static).update(f"{text} is not on the scale: type 0 to 10, or Esc to skip")
+            self.query_one("#score", Input).value = ""
             return
-        self.dismiss(score)
+        self.finish(int(text))
 
     def action_skip(self) -> None:
-        self.dismiss(None)
+        if not self._early():
+            self.finish(None)
+
+
+def pending_words(pending: int) -> str:
+    """The part of a balance this till changed and the hub has not confirmed yet, in words."""
+    if pending > 0:
+        return f"{pending} of them earned here, confirmed when the till syncs"
+    return f"after {-pending} used here; confirmed when the till syncs"

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,8 @@ from textual.widgets import DataTable, Footer, Sparkline, Static, TabbedContent,
 from edge.core.presence_offers import RuleError, store_timezone
 from edge.db import open_database
 from edge.settings import Settings
-from edge.store.presence_store import analytics, live_offers
+from edge.store.presence_store import floor_analytics, live_offers
+from edge.ui.errors import KeepsRunning
 
 REFRESH_S = 2.0
 HOURS = 24  # the analytics window and the sparkline's length
@@ -60,6 +61,7 @@ class FloorData:
     anonymous: dict[str, int] = field(default_factory=dict)  # closed hours in the window, per zone
     anonymous_now: dict[str, int] = field(default_factory=dict)  # the hour in progress (runner memory)
     problem: str | None = None
+    in_progress: int = 0  # visits counted above that are still going (customers in the store now)
 
 
 @dataclass
@@ -95,7 +97,7 @@ def _dwell_text(seconds: float) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}"
 
 
-class FloorScreen(Screen[None]):
+class FloorScreen(KeepsRunning, Screen[None]):
     DEFAULT_CSS = """
     FloorScreen #floor-head { height: 1; padding: 0 1; background: $primary; color: $text; text-style: bold; }
     FloorScreen TabbedContent { height: 1fr; }
@@ -134,6 +136,7 @@ class FloorScreen(Screen[None]):
         self._db: sqlite_utils.Database | None = None
         self._db_lock = threading.Lock()  # an exclusive thread worker may still run when the next starts
         self._closed = False
+        self.closing = False  # Escape pressed: the screen ignores further keys while it goes
 
     def compose(self) -> ComposeResult:
         yield Static("Floor: loading…", id="floor-head")
@@ -179,6 +182,9 @@ class FloorScreen(Screen[None]):
     # -- actions ----------------------------------------------------------------------------------
 
     def action_close(self) -> None:
+        if self.closing or self.app.screen is not self:
+            return
+        self.closing = True
         self.app.pop_screen()
 
     def action_show_tab(self, tab: str) -> None:
@@ -240,39 +246,22 @@ class FloorScreen(Screen[None]):
             detail = snap.detail if snap.detail and snap.detail != snap.status else ""
             if snap.adverts_dropped:
                 headline += f" · {snap.adverts_dropped} adverts dropped (busy)"
-        since_window = now - timedelta(hours=HOURS)
-        summary = analytics(db, since_window, now + timedelta(seconds=1))
-        dwell: dict[str, int] = {}
-        for buckets in summary["dwell_distribution"].values():
-            for label, count in buckets.items():
-                dwell[label] = dwell.get(label, 0) + count
+        present = snap.present if snap is not None else ()
+        view = floor_analytics(db, now, HOURS, present)
         return FloorData(
             headline=headline,
             detail=detail,
             rows=rows,
-            zone_visits=dict(summary["zone_visits"]),
-            dwell=dwell,
-            hourly=self._hourly(db, now),
-            offers_issued=summary["offers_issued"],
-            offers_converted=summary["offers_converted"],
-            conversion_rate=summary["conversion_rate"],
-            anonymous=dict(summary["anonymous_devices"]),
+            zone_visits=view.zone_visits,
+            dwell=view.dwell,
+            hourly=view.hourly,
+            offers_issued=view.offers_issued,
+            offers_converted=view.offers_converted,
+            conversion_rate=view.conversion_rate,
+            anonymous=view.anonymous,
             anonymous_now=anonymous_now,
+            in_progress=view.in_progress,
         )
-
-    def _hourly(self, db: sqlite_utils.Database, now: datetime) -> list[int]:
-        """Visits started per hour over the window, oldest first, the current hour last."""
-        hour = now.replace(minute=0, second=0, microsecond=0)
-        first = hour - timedelta(hours=HOURS - 1)
-        counts = [0] * HOURS
-        for (entered,) in db.execute(
-            "SELECT entered_at FROM presence_visits WHERE entered_at >= ?",
-            [first.isoformat(timespec="milliseconds").replace("+00:00", "Z")],
-        ).fetchall():
-            i = int((_parse(entered) - first).total_seconds() // 3600)
-            if 0 <= i < HOURS:
-                counts[i] += 1
-        return counts
 
     # -- showing (UI thread) ----------------------------------------------------------------------
 
@@ -309,7 +298,8 @@ class FloorScreen(Screen[None]):
             table.move_cursor(row=min(cursor, table.row_count - 1))
 
     def _show_analytics(self, data: FloorData) -> None:
-        visits = Text("Zone visits (24 h)\n", style="bold")
+        now = f", {data.in_progress} still in store" if data.in_progress else ""
+        visits = Text(f"Zone visits (24 h{now})\n", style="bold")
         visits.append_text(
             bars(sorted(data.zone_visits.items())) if data.zone_visits else Text("no visits yet")
         )
@@ -320,7 +310,7 @@ class FloorScreen(Screen[None]):
         total = sum(data.hourly)
         self.query_one("#hourly-title", Static).update(
             Text(
-                f"Visits per hour, last {HOURS} h (total {total}, peak {max(data.hourly, default=0)})",
+                f"Visits started per hour, last {HOURS} h (total {total}, peak {max(data.hourly, default=0)})",
                 style="bold",
             )
         )

@@ -1,12 +1,22 @@
-"""The basket: one row per line, and under it one row per discount with its reason."""
+"""The basket: one numbered row per line, and under it one row per discount with its reason; coupons show
+their code, and a coupon whose condition is not met shows what it needs.
+
+The highlight follows the line the cashier last touched (a scan, a quantity); Up/Down move between lines,
+never onto discount rows. The Item column takes the width the terminal gives; # Qty and Amount never shrink.
+"""
 
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
-from edge.core.loyalty import Settlement
 from edge.core.money import format_money
+from edge.ui.snapshot import TillSnapshot
+
+FIXED = {"no": 3, "qty": 4, "amount": 10}
+MIN_ITEM = 10
 
 
 class BasketTable(DataTable):
@@ -16,44 +26,101 @@ class BasketTable(DataTable):
 
     def __init__(self, currency: str = "EUR", locale: str = "en", **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
-        self.currency, self.locale = currency, locale
+        self.currency, self.locale = currency, locale  # money written the store's way
         self._row_lines: list[int | None] = []
+        self._line_rows: dict[int, int] = {}  # line number -> its own row (not its discount rows)
+        self._descriptions: dict[int, str] = {}
+        self._focus_seq = -1
 
     def on_mount(self) -> None:
+        self.add_column("#", width=FIXED["no"], key="no")
         self.add_column("Item", width=26, key="item")
-        self.add_column("Qty", width=4, key="qty")
-        self.add_column("Amount", width=9, key="amount")
+        self.add_column("Qty", width=FIXED["qty"], key="qty")
+        self.add_column("Amount", width=FIXED["amount"], key="amount")
 
-    def show(self, settlement: Settlement) -> None:
+    def on_resize(self, event: events.Resize) -> None:
+        # every column has one cell of padding each side; the vertical scroll bar takes its width
+        spare = event.size.width - sum(FIXED.values()) - 2 * 4 - self.styles.scrollbar_size_vertical
+        column = self.columns.get(ColumnKey("item"))
+        if column is not None:
+            column.width = max(MIN_ITEM, spare)
+            column.auto_width = False
+            self._require_update_dimensions = True
+            self.refresh()
+
+    def _money(self, cents: int) -> str:
+        return format_money(cents, self.currency, self.locale)
+
+    def _discount_row(self, label: str, cents: int, key: str, line_no: int | None, style: str = "green") -> None:
+        amount = Text(self._money(-cents), style=style, justify="right") if cents else ""
+        self.add_row("", Text(label, style=style), "", amount, key=key, height=None)  # long reasons wrap
+        self._row_lines.append(line_no)
+
+    def show(self, snap: TillSnapshot) -> None:
+        settlement = snap.settlement
         keep = self.selected_line()
         self.clear()
-        self._row_lines = []
-        money = lambda c: format_money(c, self.currency, self.locale)  # noqa: E731
+        self._row_lines, self._line_rows, self._descriptions = [], {}, {}
+        coupon_of = {offer_id: code for code, offer_id in snap.coupon_offers.items()}
         discounts = settlement.pricing.discounts
         for priced in sorted(settlement.pricing.lines, key=lambda p: p.line.line_no):
             ln = priced.line
+            self._line_rows[ln.line_no] = len(self._row_lines)
+            self._descriptions[ln.line_no] = (f"line {ln.line_no}: {ln.product.name} x{ln.qty} "
+                                              f"{self._money(ln.gross_cents)}")  # fmt: skip
             self.add_row(
-                ln.product.name, Text(str(ln.qty), justify="right"),
-                Text(money(ln.gross_cents), justify="right"), key=f"line-{ln.line_no}",
+                Text(str(ln.line_no), style="dim", justify="right"), ln.product.name,
+                Text(str(ln.qty), justify="right"), Text(self._money(ln.gross_cents), justify="right"),
+                key=f"line-{ln.line_no}",
             )  # fmt: skip
             self._row_lines.append(ln.line_no)
             for i, d in enumerate(x for x in discounts if x.line_no == ln.line_no):
-                self.add_row(Text(f" {d.short or d.reason}", style="green"), "",
-                             Text(money(-d.amount_cents), style="green", justify="right"),
-                             key=f"disc-{ln.line_no}-{i}")  # fmt: skip
-                self._row_lines.append(ln.line_no)
+                label = _coupon_label(coupon_of[d.offer_id], d.reason) if d.offer_id in coupon_of else (d.short or d.reason)
+                self._discount_row(f" {label}", d.amount_cents, f"disc-{ln.line_no}-{i}", ln.line_no)
         for i, d in enumerate(x for x in discounts if x.line_no is None):
-            self.add_row(Text(d.short or d.reason, style="green"), "",
-                         Text(money(-d.amount_cents), style="green", justify="right"), key=f"basket-{i}")  # fmt: skip
-            self._row_lines.append(None)
-        if keep is not None and keep in self._row_lines:
-            self.move_cursor(row=self._row_lines.index(keep))
-        elif self.row_count:
-            last_line = max((i for i, n in enumerate(self._row_lines) if n is not None), default=0)
-            self.move_cursor(row=last_line)
+            label = _coupon_label(coupon_of[d.offer_id], d.reason) if d.offer_id in coupon_of else (d.short or d.reason)
+            self._discount_row(label, d.amount_cents, f"basket-{i}", None)
+        for code, need in snap.unmet_coupons:
+            self._discount_row(f"Coupon {code} not applied: {need}", 0, f"unmet-{code}", None, style="yellow")
+        self._place_cursor(snap, keep)
+
+    def _place_cursor(self, snap: TillSnapshot, keep: int | None) -> None:
+        if not self._line_rows:
+            return
+        if snap.focus_seq != self._focus_seq and snap.focus_line in self._line_rows:
+            target = snap.focus_line  # the cashier just scanned or changed this line
+        elif keep is not None and keep in self._line_rows:
+            target = keep
+        else:
+            target = max(self._line_rows)
+        self._focus_seq = snap.focus_seq
+        self.move_cursor(row=self._line_rows[target])
+
+    def step(self, delta: int) -> None:
+        """Move the highlight ``delta`` lines (discount rows are skipped)."""
+        rows = sorted(self._line_rows.values())
+        if not rows:
+            return
+        current = self.cursor_row
+        if delta > 0:
+            after = [r for r in rows if r > current]
+            target = after[0] if after else rows[-1]
+        else:
+            before = [r for r in rows if r < current]
+            target = before[-1] if before else rows[0]
+        self.move_cursor(row=target)
 
     def selected_line(self) -> int | None:
         """The basket line under the cursor (a discount row selects the line it belongs to)."""
         if not self._row_lines or self.cursor_row < 0 or self.cursor_row >= len(self._row_lines):
             return None
         return self._row_lines[self.cursor_row]
+
+    def describe_line(self, line_no: int) -> str:
+        """``line 3: Whole Milk 1L x2 €2.58`` as the basket shows it."""
+        return self._descriptions.get(line_no, f"line {line_no}")
+
+
+def _coupon_label(code: str, reason: str) -> str:
+    """``Coupon SAVE3-ALPHA: €3.00 off on a basket over €15.00`` (the reason without the offer's name)."""
+    return f"Coupon {code}: {reason.split(': ', 1)[-1]}"

@@ -7,6 +7,8 @@ from textual.binding import Binding
 from textual.widgets import Static
 
 from edge.core.money import format_money
+from edge.session import plural
+from edge.ui.screens.dialogs import pending_words
 from edge.ui.snapshot import TillSnapshot
 
 
@@ -17,7 +19,7 @@ class CustomerPanel(Static):
 
     def __init__(self, currency: str = "EUR", locale: str = "en", **kwargs) -> None:
         super().__init__("", **kwargs)
-        self.currency, self.locale = currency, locale
+        self.currency, self.locale = currency, locale  # money written the store's way
 
     def show(self, snap: TillSnapshot) -> None:
         c = snap.customer
@@ -29,7 +31,7 @@ class CustomerPanel(Static):
         out = [f"[b]{escape(c.display_name)}[/b]  [reverse] {escape(c.tier)} [/reverse]"]
         out.append(f"Points: [b]{b.available}[/b] available")
         if b.pending:
-            out.append(f"  ({b.confirmed} confirmed, {b.pending:+d} pending sync)")
+            out.append(f"  ({pending_words(b.pending)})")
         if snap.settlement.points_redeemed:
             out.append(f"  redeeming {snap.settlement.points_redeemed} = {money(snap.settlement.points_value_cents)}")
         elif snap.redemption.max_points:
@@ -39,9 +41,13 @@ class CustomerPanel(Static):
             out.append(f"  {money(missing)} more to {escape(tier)}")
         for reward in c.rewards:
             out.append(f"Reward: {escape(str(reward.get('name')))} (until {reward.get('expires', '?')})")
+        if snap.settlement.pricing.lines:
+            reason = f" ({escape(snap.points_reason)})" if snap.points_reason else ""
+            out.append(f"This sale earns [b]{snap.settlement.points_earned}[/b] pts{reason}")
         for coupon in snap.coupons:
             used = " [green](in basket)[/green]" if coupon["code"] in snap.basket_coupons else ""
-            out.append(f"Coupon: {escape(coupon['code'])} {escape(coupon['offer_name'])}{used}")
+            terms = coupon.get("terms") or coupon["offer_name"]
+            out.append(f"Coupon: {escape(coupon['code'])} {escape(terms)}{used}")
         for offer in snap.personal_offers:
             until = offer.valid_until.strftime("%H:%M") if offer.valid_until else "-"
             out.append(f"[yellow]Offer: {escape(offer.name)} until {until}[/yellow]")
@@ -50,7 +56,8 @@ class CustomerPanel(Static):
             for order in c.pickup_orders:
                 items = order.get("items")
                 count = len(items) if isinstance(items, list) else items
-                out.append(f"  {escape(str(order.get('order_id')))}: {count} items, {order.get('status', 'ready')}")
+                words = plural(count, "item") if isinstance(count, int) else f"{count} items"
+                out.append(f"  {escape(str(order.get('order_id')))}: {words}, {order.get('status', 'ready')}")
         if c.recent_purchases:
             out.append("[b]Recent purchases:[/b]")
             for p in c.recent_purchases[:4]:
@@ -60,28 +67,49 @@ class CustomerPanel(Static):
 
 
 class TotalsBar(Static):
+    """Subtotal, discounts and points on as many lines as the width needs; the amount due always has a
+    line of its own, so it is never cut."""
+
     DEFAULT_CSS = """
-    TotalsBar { height: 3; padding: 0 1; border-top: solid $primary; text-wrap: nowrap; text-overflow: ellipsis; }
+    TotalsBar { height: auto; padding: 0 1; border-top: solid $primary; }
     """
 
     def __init__(self, currency: str = "EUR", locale: str = "en", **kwargs) -> None:
         super().__init__("", **kwargs)
-        self.currency, self.locale = currency, locale
+        self.currency, self.locale = currency, locale  # money written the store's way
+        self._snap: TillSnapshot | None = None
 
     def show(self, snap: TillSnapshot) -> None:
+        self._snap = snap
+        self.refresh(layout=True)
+
+    def render(self) -> str:
+        """Laid out for the width the widget has now (so never for a stale one)."""
+        return self._lines(max(20, self.content_size.width or 78))
+
+    def _lines(self, width: int) -> str:
+        snap = self._snap
+        if snap is None:
+            return ""
         s = snap.settlement
         money = lambda v: format_money(v, self.currency, self.locale)  # noqa: E731
         items = sum(p.line.qty for p in s.pricing.lines)
-        # two lines that never wrap at 80x24: the amount due always has a line of its own
         parts = [f"Subtotal {money(s.pricing.subtotal_cents)}"]
         if s.pricing.discount_cents:
             parts.append(f"Disc {money(-s.pricing.discount_cents)}")
         if s.points_value_cents:
             parts.append(f"Pts {money(-s.points_value_cents)}")
-        second = f"[b]TOTAL {money(s.amount_due_cents)}[/b]  {items} items"
+        parts.append(plural(items, "item"))
         if snap.customer is not None:
-            second += f", earns {s.points_earned} pts"
-        self.update("  ".join(parts) + "\n" + second)
+            parts.append(f"earns {s.points_earned} pts")
+        rows = [""]
+        for part in parts:
+            if rows[-1] and len(rows[-1]) + 2 + len(part) > width:
+                rows.append(part)
+            else:
+                rows[-1] = f"{rows[-1]}  {part}" if rows[-1] else part
+        rows.append(f"[b]TOTAL {money(s.amount_due_cents)}[/b]")
+        return "\n".join(rows)
 
 
 class KeyBar(Static):
@@ -89,19 +117,34 @@ class KeyBar(Static):
     second at start-up on this hardware; the till's keys are fixed, so one rendered line says the same."""
 
     DEFAULT_CSS = """
-    KeyBar { height: 1; padding: 0 1; background: $panel; color: $text; }
+    KeyBar { height: auto; max-height: 2; padding: 0; background: $panel; color: $text; }
     """
 
+    def __init__(self, **kwargs) -> None:
+        super().__init__("", **kwargs)
+        self.labels: dict[str, str] = {}
+
     def on_mount(self) -> None:
+        self._render_keys()
+
+    def show_state(self, *, basket_empty: bool, parked: int) -> None:
+        """F12 parks a basket with items; on an empty one with parked sales waiting it recalls."""
+        label = "Recall" if basket_empty and parked else "Park"  # the top bar says how many are parked
+        if self.labels.get("f12") != label:
+            self.labels["f12"] = label
+            self._render_keys()
+
+    def _render_keys(self) -> None:
         app = self.app
         keys = []
         for binding in app.BINDINGS:
             if isinstance(binding, Binding) and binding.show:
-                keys.append(f"[b]{escape(app.get_key_display(binding))}[/b] {escape(binding.description)}")
+                label = self.labels.get(binding.key, binding.description)
+                keys.append(f"[b]{escape(app.get_key_display(binding))}[/b] {escape(label)}")
         self.update(" ".join(keys))
 
 
 class StatusBar(Static):
     DEFAULT_CSS = """
-    StatusBar { height: 1; padding: 0 1; background: $panel; color: $text-muted; }
+    StatusBar { height: auto; max-height: 2; padding: 0 1; background: $panel; color: $text-muted; }
     """
