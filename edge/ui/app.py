@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -13,6 +14,7 @@ from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
@@ -352,7 +354,9 @@ class TillApp(KeepsRunning, App[None]):
 
     @on(StatusChanged)
     def status_changed(self, message: StatusChanged) -> None:
-        self.query_one("#status", StatusBar).update(message.text)
+        # a status posted by a worker before the till screen is mounted is dropped; the next one shows
+        with contextlib.suppress(NoMatches):
+            self.query_one("#status", StatusBar).update(message.text)
 
     def apply_snapshot(self, snap: TillSnapshot) -> bool:
         """Show ``snap`` unless a newer one is already shown; True when shown."""
