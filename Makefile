@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml deploy/system-packages.txt 2>/dev/null | cksum | cut -d' ' -f1)
 
-.PHONY: run demo test check lint typecheck complexity bench soak clean system-deps wheelhouse
+.PHONY: run demo test check lint typecheck complexity bench soak clean system-deps wheelhouse i18n i18n-extract
 
 $(STAMP): pyproject.toml deploy/system-packages.txt
 	@bash deploy/install-system-deps.sh deploy/system-packages.txt
@@ -38,6 +38,19 @@ check: lint typecheck complexity test
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
+
+# translations: extract the English source texts to edge/locale/store_edge.pot, merge them into every
+# catalog (edge/locale/<lang>/LC_MESSAGES/store_edge.po: translate the new entries there), compile the .mo
+# files the package ships. A new language: $(BIN)/pybabel init -D store_edge -i edge/locale/store_edge.pot
+# -d edge/locale -l <lang>, translate, make i18n.
+I18N := -D store_edge -d edge/locale
+i18n-extract: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k ngettext:1,2 --no-location --sort-output \
+		--project store-edge --copyright-holder "store-edge contributors" -o edge/locale/store_edge.pot edge sync devices
+
+i18n: i18n-extract
+	$(BIN)/pybabel update $(I18N) -i edge/locale/store_edge.pot --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel compile $(I18N) --statistics
 
 # the full simulated store day (thousands of sales, hundreds of thousands of adverts, 20+ kill -9s)
 soak: $(STAMP)

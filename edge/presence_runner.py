@@ -300,6 +300,7 @@ class PresenceRunner:
                 store_id=s.store.id,
                 opening_hours=s.store.opening_hours,
                 timezone=s.store.timezone,
+                locale=s.store.locale,
                 scanner_zone=ble.zone,
                 engine=PresenceEngine(config),
                 wall_clock=self.clock,

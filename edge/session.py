@@ -21,7 +21,7 @@ from edge.core.basket import Basket, BasketError
 from edge.core.catalog import Product
 from edge.core.loyalty import LoyaltyRules, RedemptionLimit, Settlement, check_redemption, redemption_limit
 from edge.core.measures import PricedLine, price_scale_label, price_scanned_item
-from edge.core.money import format_money
+from edge.core.money import minor_exponent
 from edge.core.offers import Offer
 from edge.core.tiers import next_tier
 from edge.settings import ConfigError, Settings
@@ -70,6 +70,7 @@ class TillSession:
             store_name=settings.store.name,
             currency=settings.store.currency,
             receipt_width=settings.till.receipt_width,
+            formats=settings.store.formats,
         )
         self.clock: Clock = clock or HubClock(db)  # the device's time corrected by the hub's (edge/clock.py)
         try:
@@ -94,7 +95,7 @@ class TillSession:
 
     def settlement(self) -> Settlement:
         with self.lock:
-            return self.basket.settle(self._offers, self.clock(), self.rules)
+            return self.basket.settle(self._offers, self.clock(), self.rules, self.sales.formats)
 
     def redemption_limit(self, payable_cents: int | None = None) -> RedemptionLimit:
         """``payable_cents``: the basket after discounts when the caller has priced it already."""
@@ -102,7 +103,7 @@ class TillSession:
             if self.customer is None:
                 return RedemptionLimit(0, "no customer: scan a loyalty card first")
             if payable_cents is None:
-                payable_cents = self.basket.price(self._offers, self.clock()).total_cents
+                payable_cents = self.basket.price(self._offers, self.clock(), self.sales.formats).total_cents
             return redemption_limit(
                 self.repo.balance(self.customer.id),
                 payable_cents,
@@ -134,7 +135,7 @@ class TillSession:
         offer = next((o for o in self._offers if o.id == offer_id), None)
         if offer is None:
             return name
-        money = lambda c: format_money(int(c), self.settings.store.currency)  # noqa: E731
+        money = lambda c: self.sales.formats.money(int(c))  # noqa: E731
         p = offer.params
         if offer.kind == "amount_off_basket":
             over = f" a basket of {money(p.get('threshold_cents'))} or more" if p.get("threshold_cents") else ""
@@ -208,7 +209,7 @@ class TillSession:
             return self.apply_coupon(result.coupon_code)
         if result.error and kind != "unknown":
             return Outcome(False, result.error, "error")
-        customer = self.repo.find_customer(text)
+        customer = self.repo.find_customer(text, self.settings.store.country)
         if customer is not None:
             return self.offer_customer(customer)
         if text.isdigit():
@@ -270,7 +271,7 @@ class TillSession:
 
     def lookup_customer(self, text: str) -> Outcome:
         with self.lock:
-            customer = self.repo.find_customer(text)
+            customer = self.repo.find_customer(text, self.settings.store.country)
             if customer is None:
                 return Outcome(False, f"no customer found for '{text.strip()}' (card, phone or e-mail)", "error")
             return self.offer_customer(customer)
@@ -344,7 +345,7 @@ class TillSession:
             return "its offer is not active at this store"
         threshold = int(offer.params.get("threshold_cents", 0) or 0)
         if offer.kind == "amount_off_basket" and threshold:
-            return f"it needs a basket of {format_money(threshold, self.settings.store.currency)} or more"
+            return f"it needs a basket of {self.sales.formats.money(threshold)} or more"
         category = offer.params.get("category")
         if category:
             return f"it needs an item from {category}"
@@ -401,7 +402,7 @@ class TillSession:
             due = self.settlement().amount_due_cents
             parked = park_basket(self.db, self.basket, label=label, total_cents=due, now=self.clock())
             self.new_sale()
-            money = format_money(parked.total_cents, self.settings.store.currency)
+            money = self.sales.formats.money(parked.total_cents)
             return Outcome(True, f"Parked: {label}, {plural(parked.items, 'item')}, {money}. "
                            "F12 on an empty basket recalls it.", "info")  # fmt: skip
 
@@ -451,7 +452,8 @@ class TillSession:
             if self.customer is None:
                 return ""
             rules, currency = self.rules, self.settings.store.currency
-            unit = format_money(100, currency).replace(".00", "").replace(",00", "")
+            # one whole unit of the currency (10^exponent minor units), without its zero decimals
+            unit = self.sales.formats.money(10 ** minor_exponent(currency)).replace(".00", "").replace(",00", "")
             ppu = rules.points_per_unit
             parts = [f"{ppu:g} {'pt' if ppu == 1 else 'pts'} per {unit} paid"]
             tier_mult = (rules.tier_multipliers or {}).get(self.customer.tier, 1.0)

@@ -35,6 +35,8 @@ from devices.fields import problems
 from devices.scanners.config import ScannerConfig, ScannerConfigError
 from edge import paths
 from edge.core.errors import CliError
+from edge.core.i18n import normalise_locale
+from edge.core.l10n import Formats
 from sync.config import SyncConfig
 
 ENV_PREFIX = "STORE_EDGE_"
@@ -49,7 +51,6 @@ HubSettings = SyncConfig  # [hub]: sync/config.py
 ScannerSettings = ScannerConfig  # [scanner]: devices/scanners/config.py
 BleSettings = BleConfig  # [ble]: devices/ble/config.py
 # [barcode]: BarcodeSettings, devices/barcode/config.py
-_SECTION_ERRORS = (BarcodeSettingsError, ScannerConfigError, SourceConfigError)
 
 
 class ConfigError(CliError):
@@ -66,9 +67,53 @@ class StoreSettings:
 
     id: str = "demo-store"
     name: str = "Demo Store"
-    currency: str = "EUR"
-    timezone: str = "UTC"
+    currency: str = "EUR"  # ISO 4217; amounts are integer minor units of it (edge/core/money.py)
+    timezone: str = "UTC"  # IANA zone the receipts' and screens' dates are written in
     opening_hours: str = "08:00-21:00"
+    # CLDR locale of the till's texts and formats (es_ES, es_CO, en); a member's own language wins on what
+    # is sent to the member. The hub's values for the store, once it sends them, replace these.
+    locale: str = "en"
+    # ISO 3166 country whose phone numbers may be typed without a country code (the demo's are Dutch)
+    country: str = "NL"
+
+    def __post_init__(self) -> None:
+        for name, problem in _store_locale_problems(self):
+            raise StoreSettingsError(problem, name)
+
+    @property
+    def formats(self) -> Formats:
+        """The store's language, money and time zone in one value (checked when the settings were read)."""
+        return Formats(normalise_locale(self.locale), self.currency.upper(), self.timezone)
+
+
+class StoreSettingsError(ValueError):
+    """A ``[store]`` setting is unusable; ``field`` names it, ``problem`` says what to write instead."""
+
+    def __init__(self, problem: str, field: str | None = None) -> None:
+        super().__init__(problem)
+        self.field = field
+        self.problem = problem
+
+
+# the errors a section raises on construction (each names its field and the problem)
+_SECTION_ERRORS = (BarcodeSettingsError, ScannerConfigError, SourceConfigError, StoreSettingsError)
+
+
+def _store_locale_problems(store: StoreSettings) -> list[tuple[str, str]]:
+    """(field, problem) for a locale, currency, time zone or country the till could not use."""
+    from edge.core.l10n import check_country, check_locale, check_timezone
+    from edge.core.money import minor_exponent
+
+    checks: dict[str, typing.Callable[[str], object]] = {
+        "locale": check_locale, "currency": minor_exponent, "timezone": check_timezone, "country": check_country,
+    }  # fmt: skip
+    found = []
+    for name, check in checks.items():
+        try:
+            check(getattr(store, name))
+        except ValueError as exc:
+            found.append((name, str(exc)))
+    return found
 
 
 @dataclass(frozen=True)

@@ -47,10 +47,10 @@ def cmd_till(args: argparse.Namespace, settings: Settings | None) -> int:
 
 def cmd_demo(args: argparse.Namespace, settings: Settings | None) -> int:
     from edge import paths
-    from edge.demo.runner import prepare_demo, run_demo
+    from edge.demo.runner import demo_data_dir, demo_locale_settings, prepare_demo, run_demo
 
-    settings = given(settings)
-    data_dir = Path(args.data_dir) if args.data_dir else paths.demo_dir()
+    settings = demo_locale_settings(given(settings), args.locale)
+    data_dir = Path(args.data_dir) if args.data_dir else demo_data_dir(paths.demo_dir(), args.locale)
     if args.fresh and data_dir.exists():
         shutil.rmtree(data_dir)
     demo_settings = prepare_demo(settings, data_dir, offline_seed=args.no_hub)
@@ -64,6 +64,8 @@ def _register_app(sub: argparse._SubParsersAction) -> None:
     demo.add_argument("--data-dir", help="where the demo keeps its database (default: a per-user demo dir)")
     demo.add_argument("--fresh", action="store_true", help="start again from freshly seeded demo data")
     demo.add_argument("--no-hub", action="store_true", help="run the till alone, offline")
+    demo.add_argument("--locale", choices=["en", "es"], default="en",
+                      help="the demo store's language: es is a shop in Madrid (euros with a comma, Spanish products)")
     demo.set_defaults(handler=cmd_demo)
 
     till = sub.add_parser("till", help="run the till with the configured store and database",

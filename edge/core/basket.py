@@ -7,6 +7,7 @@ from datetime import datetime
 
 from edge.core.catalog import Product
 from edge.core.contract import MAX_QTY
+from edge.core.l10n import Formats
 from edge.core.loyalty import LoyaltyRules, Settlement, settle
 from edge.core.offers import BasketLine, CustomerContext, Offer, Pricing, evaluate
 
@@ -49,13 +50,16 @@ class Basket:
                 return self.lines.pop(i)
         raise BasketError(f"there is no line {line_no}")
 
-    def price(self, offers: list[Offer], now: datetime) -> Pricing:
-        return evaluate(self.lines, offers, self.customer, now, self.coupons.values())
+    def price(self, offers: list[Offer], now: datetime, formats: Formats | None = None) -> Pricing:
+        """The basket priced by the offers engine; discount reasons in ``formats``' language (English)."""
+        return evaluate(self.lines, offers, self.customer, now, self.coupons.values(), formats)
 
-    def settle(self, offers: list[Offer], now: datetime, rules: LoyaltyRules) -> Settlement:
+    def settle(self, offers: list[Offer], now: datetime, rules: LoyaltyRules,
+               formats: Formats | None = None) -> Settlement:
+        """Priced, then points redeemed and earned (``edge.core.loyalty.settle``)."""
         tier = self.customer.tier if self.customer else None
         points = self.points_to_redeem if self.customer else 0
-        return settle(self.price(offers, now), points, rules, tier)
+        return settle(self.price(offers, now, formats), points, rules, tier)
 
     @property
     def is_empty(self) -> bool:

@@ -7,17 +7,23 @@
    proportion to what each line still costs, with the largest-remainder method, so the parts add up to
    the whole exactly and no line gets more than it costs.
 4. Points earned are rounded down per line; the value of redeemed points is rounded down to the cent.
+5. Amounts are integer *minor units* of the store's currency, by its ISO 4217 exponent (py-moneyed's data):
+   cents for EUR, USD and COP (exponent 2), whole units for CLP and JPY (exponent 0). "Cents" in names
+   means minor units. How many of those digits are *shown* and how cash is rounded come from CLDR (Babel):
+   COP is shown without decimals (``$7.440``) and paid in cash to the whole peso, CHF cash to 0.05
+   (``cash_round``). Formatting and parsing by locale are ``format_money`` and ``parse_money`` here.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Sequence
+from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
 
 Cents = int
-
-CURRENCY_SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$"}
 
 
 @lru_cache(maxsize=1024)
@@ -63,22 +69,160 @@ def allocate(total: Cents, weights: Sequence[Cents]) -> list[Cents]:
     return parts
 
 
-def format_money(amount: Cents, currency: str = "EUR") -> str:
+@lru_cache(maxsize=64)
+def minor_exponent(currency: str) -> int:
+    """Decimal digits of ``currency``'s minor unit by ISO 4217 (EUR 2, COP 2, CLP 0, JPY 0, KWD 3).
+
+    Raises ValueError for a code that is not an ISO 4217 currency.
+    """
+    import moneyed  # deferred: only money formatting needs the currency table
+
+    try:
+        unit = moneyed.get_currency(currency.upper())
+    except (moneyed.CurrencyDoesNotExist, AttributeError):
+        raise ValueError(f"{currency!r} is not an ISO 4217 currency code (for example EUR, COP, MXN)") from None
+    sub_unit = int(unit.sub_unit or 1)
+    return len(str(sub_unit)) - 1
+
+
+@lru_cache(maxsize=64)
+def _cash_rules(currency: str) -> tuple[int, int]:
+    """(digits shown, cash rounding increment in those digits) from CLDR's currency data (via Babel)."""
+    from babel.core import get_global
+
+    fractions = get_global("currency_fractions")
+    digits, _rounding, cash_digits, cash_rounding = fractions.get(currency.upper(), fractions["DEFAULT"])
+    return cash_digits, cash_rounding
+
+
+def shown_digits(currency: str) -> int:
+    """How many decimals a ``currency`` amount is shown with (CLDR): EUR 2, COP 0, CLP 0, JPY 0."""
+    from babel.numbers import get_currency_precision
+
+    return int(get_currency_precision(currency.upper()))
+
+
+def cash_round(amount: Cents, currency: str) -> Cents:
+    """``amount`` (minor units) rounded half up to what can be paid in cash in ``currency`` (CLDR cash rules).
+
+    EUR stays to the cent; COP rounds to the whole peso (100 minor units); CHF to 0.05. A store whose law
+    differs (Dutch 5-cent cash rounding) configures it at the till; this is the currency's own rule.
+    """
+    cash_digits, increment = _cash_rules(currency)
+    step = 10 ** max(0, minor_exponent(currency) - cash_digits) * max(1, increment)
+    if step == 1:
+        return amount
+    sign = -1 if amount < 0 else 1
+    return sign * ((abs(amount) + step // 2) // step * step)
+
+
+def format_money(amount: Cents, currency: str = "EUR", locale: str = "en") -> str:
+    """``amount`` minor units of ``currency`` written the way ``locale`` writes money (Babel/CLDR).
+
+    ``format_money(744, "EUR", "es_ES")`` -> ``'7,44\\xa0€'``; ``format_money(744_000, "COP", "es_CO")`` ->
+    ``'$7.440'``; English: ``'€7.44'``. Digits shown follow CLDR; a remainder below them is never hidden.
+    """
+    from babel.numbers import format_currency
+
+    code = currency.upper()
+    value = Decimal(amount).scaleb(-minor_exponent(code))
+    shown = shown_digits(code)
+    hidden = value != value.quantize(Decimal(1).scaleb(-shown)) if shown < minor_exponent(code) else False
+    text = str(format_currency(value, code, locale=locale.replace("-", "_"), currency_digits=not hidden))
+    # CLDR's currencySpacing, which Babel does not apply: a letter symbol never touches the digits (CHF 10.00)
+    return _LETTER_DIGIT.sub("\xa0", text)
+
+
+_LETTER_DIGIT = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
+
+
+def _amount_error(text: str, locale: str, empty: bool) -> ValueError:
+    from edge.core.i18n import translator
+
+    tr = translator(locale)
+    example = format_number_plain(1250, 2, locale)
+    if empty:
+        return ValueError(tr._("enter an amount, for example 20 or {example}").format(example=example))
+    return ValueError(tr._("'{text}' is not an amount; type it like {example}").format(text=text, example=example))
+
+
+def format_number_plain(amount: Cents, exponent: int, locale: str) -> str:
+    """``amount`` minor units as a bare number with ``exponent`` decimals in ``locale`` (no grouping)."""
+    from babel.numbers import get_decimal_symbol
+
+    whole, frac = divmod(abs(amount), 10**exponent)
     sign = "-" if amount < 0 else ""
-    whole, cents = divmod(abs(amount), 100)
-    symbol = CURRENCY_SYMBOLS.get(currency, currency + " ")
-    return f"{sign}{symbol}{whole:,}.{cents:02d}"
+    if exponent == 0:
+        return f"{sign}{whole}"
+    return f"{sign}{whole}{get_decimal_symbol(locale.replace('-', '_'))}{frac:0{exponent}d}"
 
 
-def parse_money(text: str) -> Cents:
-    """'12.5' -> 1250, '12,50' -> 1250, '3' -> 300. Raises ValueError with a readable message."""
-    cleaned = text.strip().replace("€", "").replace("$", "").replace("£", "").replace(",", ".").strip()
+def _strip_symbols(text: str) -> str:
+    """``text`` without currency signs (Unicode category Sc) and the spaces around it: ' € 7,05' -> '7,05'.
+
+    Spaces inside the number stay (and are refused): ``12 50`` is not read as 1250.
+    """
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Sc").strip()
+
+
+def _grouped(whole: str, group: str) -> str | None:
+    """``1.234.567`` -> ``1234567`` when the groups are proper (1-3 digits, then threes), else None."""
+    groups = whole.split(group)
+    if 1 <= len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:]):
+        return "".join(groups)
+    return None
+
+
+def _split_amount(cleaned: str, decimal: str, group: str) -> tuple[str, str] | None:
+    """(whole digits, fraction digits) of a typed amount, or None if it is not one.
+
+    The locale's decimal mark is the decimal point. The other of ``.``/``,`` is accepted either as a
+    grouping mark in proper groups of three (``1.234,56`` in es) or, alone and followed by one or two
+    digits, as a decimal point typed on a numeric keypad (``30.50`` in es, ``12,50`` in en).
+    """
+    other = "," if decimal == "." else "."
+    if decimal in cleaned:
+        whole, _, frac = cleaned.partition(decimal)
+        if other in whole and other == group:
+            grouped = _grouped(whole, group)
+            return None if grouped is None else (grouped, frac)
+        return whole, frac
+    if cleaned.count(other) == 1:
+        whole, _, frac = cleaned.partition(other)
+        if len(frac) <= 2 or other != group:
+            return whole, frac
+        return (whole + frac, "") if 1 <= len(whole) <= 3 and len(frac) == 3 else None
+    if other in cleaned and other == group:
+        grouped = _grouped(cleaned, group)
+        return None if grouped is None else (grouped, "")
+    return cleaned, ""
+
+
+def parse_money(text: str, locale: str = "en", currency: str = "EUR") -> Cents:
+    """A typed amount in ``locale`` -> minor units of ``currency``. Raises ValueError with a readable message.
+
+    en: ``'12.5'`` -> 1250, ``'12,50'`` -> 1250, ``'3'`` -> 300; es: ``'30,50'`` -> 3050, ``'1.234,56'`` ->
+    123456, ``'30.50'`` -> 3050. Currency symbols and spaces around the number are ignored; a minus sign,
+    exponents, other scripts' digits and more decimals than the currency has are refused.
+    """
+    from babel.numbers import get_decimal_symbol, get_group_symbol
+
+    loc = locale.replace("-", "_")
+    exponent = minor_exponent(currency)
+    cleaned = _strip_symbols(text)
     if not cleaned:
-        raise ValueError("enter an amount, for example 20 or 12.50")
-    whole, _, frac = cleaned.partition(".")
+        raise _amount_error(text, loc, empty=True)
+    decimal = get_decimal_symbol(loc)
+    decimal = decimal if decimal in ".," else "."
+    # in English only the plain forms are read: '1,234.50' is refused rather than guessed
+    group = get_group_symbol(loc) if decimal == "," else ""
+    parts = None if cleaned.count(decimal) > 1 else _split_amount(cleaned, decimal, group)
+    if parts is None:
+        raise _amount_error(text, loc, empty=False)
+    whole, frac = parts
+    digits = whole + frac
     # ASCII digits only: str.isdigit() also accepts '²' and other scripts' digits, which int() rejects or
     # reads silently
-    digits = whole + frac
-    if not digits or not (digits.isascii() and digits.isdigit()) or len(frac) > 2:
-        raise ValueError(f"'{text}' is not an amount; type it like 12.50")
-    return int(whole or "0") * 100 + int((frac + "00")[:2])
+    if not digits or not (digits.isascii() and digits.isdigit()) or len(frac) > exponent:
+        raise _amount_error(text, loc, empty=False)
+    return int(whole or "0") * 10**exponent + int((frac + "0" * exponent)[:exponent] or "0")

@@ -26,7 +26,8 @@ from typing import Any
 
 from edge.core.catalog import Product
 from edge.core.contract import OFFER_KINDS, OfferKind, OfferRole, offer_kinds, offer_params_problem
-from edge.core.money import allocate, exact, format_money, percent_of
+from edge.core.l10n import Formats
+from edge.core.money import allocate, exact, percent_of
 
 # the kinds and their parameter checks are the contract's registry (one place to add a kind)
 LINE_KINDS = offer_kinds(OfferRole.LINE)
@@ -151,7 +152,7 @@ def is_eligible(
 LineCandidates = dict[int, tuple[int, str]]  # line_no -> (amount in cents, reason) one line offer would take off
 
 
-def _percent_candidates(offer: Offer, targeted: Sequence[BasketLine]) -> LineCandidates:
+def _percent_candidates(offer: Offer, targeted: Sequence[BasketLine], fmt: Formats) -> LineCandidates:
     out: LineCandidates = {}
     percent = float(offer.params.get("percent", 0))
     if not 0 < percent <= 100:
@@ -159,11 +160,12 @@ def _percent_candidates(offer: Offer, targeted: Sequence[BasketLine]) -> LineCan
     for ln in targeted:
         amount = percent_of(ln.gross_cents, percent)
         if amount > 0:
-            out[ln.line_no] = (amount, f"{offer.name}: {percent:g}% off {ln.product.name}")
+            out[ln.line_no] = (amount, fmt.tr._("{offer}: {percent} off {product}").format(
+                offer=offer.name, percent=fmt.percent(percent / 100), product=ln.product.name))
     return out
 
 
-def _buy_x_get_y_candidates(offer: Offer, targeted: Sequence[BasketLine]) -> LineCandidates:
+def _buy_x_get_y_candidates(offer: Offer, targeted: Sequence[BasketLine], fmt: Formats) -> LineCandidates:
     out: LineCandidates = {}
     buy, get = int(offer.params.get("buy", 0)), int(offer.params.get("get", 0))
     if buy < 1 or get < 1:
@@ -181,21 +183,22 @@ def _buy_x_get_y_candidates(offer: Offer, targeted: Sequence[BasketLine]) -> Lin
     names = {ln.line_no: ln.product.name for ln in targeted}
     for line_no, amount in free.items():
         if amount > 0:
-            out[line_no] = (amount, f"{offer.name}: buy {buy} get {get} free ({names[line_no]})")
+            out[line_no] = (amount, fmt.tr._("{offer}: buy {buy} get {get} free ({product})").format(
+                offer=offer.name, buy=buy, get=get, product=names[line_no]))
     return out
 
 
 # how each line kind (contract.OfferRole.LINE) prices the lines it targets
-_LINE_PRICERS: dict[str, Callable[[Offer, Sequence[BasketLine]], LineCandidates]] = {
+_LINE_PRICERS: dict[str, Callable[[Offer, Sequence[BasketLine], Formats], LineCandidates]] = {
     OfferKind.PERCENT_OFF: _percent_candidates,
     OfferKind.BUY_X_GET_Y: _buy_x_get_y_candidates,
 }
 
 
-def _line_candidates(offer: Offer, lines: Sequence[BasketLine]) -> LineCandidates:
-    """line_no -> (amount, reason) this line offer would take off, on its own."""
+def _line_candidates(offer: Offer, lines: Sequence[BasketLine], fmt: Formats) -> LineCandidates:
+    """line_no -> (amount, reason) this line offer would take off, on its own; reasons in ``fmt``'s language."""
     pricer = _LINE_PRICERS.get(offer.kind)
-    return {} if pricer is None else pricer(offer, [ln for ln in lines if offer.targets(ln.product)])
+    return {} if pricer is None else pricer(offer, [ln for ln in lines if offer.targets(ln.product)], fmt)
 
 
 @dataclass
@@ -204,6 +207,7 @@ class _Discounting:
 
     gross: dict[int, int]
     line_discount: dict[int, int]
+    fmt: Formats  # the language and money the reasons are written in
     discounts: list[Discount] = field(default_factory=list)
 
     def remaining(self) -> dict[int, int]:
@@ -212,7 +216,7 @@ class _Discounting:
 
 def _apply_line_offers(lines: Sequence[BasketLine], eligible: Sequence[Offer], state: _Discounting) -> None:
     """Rule 2: each line takes its best non-stackable line offer, then every stackable one, never below zero."""
-    candidates = [(o, _line_candidates(o, lines)) for o in eligible if o.kind in LINE_KINDS]
+    candidates = [(o, _line_candidates(o, lines, state.fmt)) for o in eligible if o.kind in LINE_KINDS]
     for ln in lines:
         best: tuple[int, Offer, str] | None = None
         for offer, per_line in candidates:
@@ -259,10 +263,10 @@ def _apply_basket_offers(eligible: Sequence[Offer], state: _Discounting) -> None
         for n, part in zip(order, allocate(amount, [remaining[n] for n in order]), strict=True):
             state.line_discount[n] += part
         threshold = int(offer.params.get("threshold_cents", 0))
-        over = f" on a basket over {format_money(threshold)}" if threshold else ""
-        state.discounts.append(
-            Discount(offer.id, None, amount, f"{offer.name}: {format_money(amount)} off{over}", offer.name)
-        )
+        tr = state.fmt.tr
+        reason = tr._("{offer}: {amount} off on a basket over {threshold}") if threshold else tr._("{offer}: {amount} off")
+        reason = reason.format(offer=offer.name, amount=state.fmt.money(amount), threshold=state.fmt.money(threshold))
+        state.discounts.append(Discount(offer.id, None, amount, reason, offer.name))
 
 
 def _points_multipliers(
@@ -280,7 +284,8 @@ def _points_multipliers(
                 if m > best_mult:
                     best_mult, best_offer = m, offer
         if best_offer is not None:
-            reasons.add(f"{best_offer.name}: {float(best_mult):g}x points")
+            reasons.add(state.fmt.tr._("{offer}: {multiplier}x points").format(
+                offer=best_offer.name, multiplier=state.fmt.number(float(best_mult))))
         priced.append(PricedLine(ln, state.line_discount[ln.line_no], best_mult))
     return priced, reasons
 
@@ -291,19 +296,22 @@ def evaluate(
     customer: CustomerContext | None,
     now: datetime,
     coupon_offer_ids: Iterable[str] = (),
+    formats: Formats | None = None,
 ) -> Pricing:
     """Price a basket: every discount with its reason, per-line totals, per-line points multipliers.
 
     ``lines`` in any order; ``offers`` as stored (ineligible or malformed ones are skipped, rule 1);
     ``coupon_offer_ids``: the offers whose coupon was presented. Amounts in cents. The rules are this
     module's docstring; the result does not depend on the order of offers or lines. Never raises for bad offers.
+    Reasons are written in ``formats``' language and money (the store's; English and euros if None).
     """
     coupon_ids = set(coupon_offer_ids)
     eligible = sorted(
         (o for o in offers if is_eligible(o, customer, now, coupon_ids)), key=lambda o: o.sort_key
     )
     lines = sorted(lines, key=lambda ln: ln.line_no)
-    state = _Discounting({ln.line_no: ln.gross_cents for ln in lines}, {ln.line_no: 0 for ln in lines})
+    state = _Discounting({ln.line_no: ln.gross_cents for ln in lines}, {ln.line_no: 0 for ln in lines},
+                         formats or Formats())
     _apply_line_offers(lines, eligible, state)
     _apply_basket_offers(eligible, state)
     priced, reasons = _points_multipliers(lines, eligible, state)

@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from edge.core.contract import presence_rule_problem
+from edge.core.i18n import translator
 from edge.core.presence import DWELL, ENTER, STORE_ZONE, PresenceEvent
 
 
@@ -94,6 +95,7 @@ class CustomerProfile:
     customer_id: str
     tier: str = "Bronze"
     segments: frozenset[str] = frozenset()
+    language: str = ""  # the member's preferred language from the profile; "" reads the store's
 
 
 @dataclass(frozen=True)
@@ -141,8 +143,14 @@ def decide_offers(
     hours: OpeningHours,
     tz: ZoneInfo,
     issued_count: IssuedCount,
+    store_language: str = "en",
 ) -> list[OfferDecision]:
-    """Offers to issue for one presence event; the frequency cap is checked through ``issued_count``."""
+    """Offers to issue for one presence event; the frequency cap is checked through ``issued_count``.
+
+    A rule without its own message gets one in the member's language (``customer.language``, else
+    ``store_language``), since it is sent to the member.
+    """
+    tr = translator(customer.language or store_language)
     if now_utc.tzinfo is None:
         now_utc = now_utc.replace(tzinfo=UTC)
     if not hours.is_open(now_utc.astimezone(tz).time()):
@@ -164,7 +172,9 @@ def decide_offers(
                 offer_params=rule.offer_params,
                 valid_from=now_utc,
                 valid_until=now_utc + timedelta(minutes=rule.valid_minutes),
-                message=rule.message or f"{rule.offer_name} - valid {rule.valid_minutes} min",
+                message=rule.message or tr.ngettext("{offer} - valid {n} min", "{offer} - valid {n} min",
+                                                    rule.valid_minutes).format(offer=rule.offer_name,
+                                                                               n=rule.valid_minutes),
             )
         )
     return decisions

@@ -1,4 +1,8 @@
-"""The text receipt. Every discount prints its reason; loyalty customers see points earned and balance."""
+"""The text receipt. Every discount prints its reason; loyalty customers see points earned and balance.
+
+It is written in the store's language and formats (``ReceiptInfo.formats``: locale, currency, time zone),
+or the member's language when the member's profile names one (``Formats.with_language``).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,13 @@ import textwrap
 from dataclasses import dataclass
 from datetime import datetime
 
+from edge.core.i18n import N_, Translator
+from edge.core.l10n import Formats
 from edge.core.loyalty import Settlement
-from edge.core.money import format_money
+from edge.core.money import cash_round
+
+_PAYMENT_WORDS = {  # the contract's payment methods, as the receipt words them
+   "cash": N_("cash"), "card": N_("card")}
 
 
 @dataclass(frozen=True)
@@ -17,7 +26,8 @@ class ReceiptInfo:
     when: datetime
     payment_method: str
     tendered_cents: int | None
-    currency: str = "EUR"
+    currency: str = "EUR"  # used when ``formats`` is not given
+    formats: Formats | None = None  # the store's (or the member's) language, money and time zone
     customer_name: str | None = None
     new_balance: int | None = None
     pending_points: int | None = None
@@ -39,8 +49,10 @@ def _row(left: str, right: str, width: int) -> str:
 
 
 def render_receipt(s: Settlement, info: ReceiptInfo, width: int = 40) -> str:
-    money = lambda c: format_money(c, info.currency)  # noqa: E731
-    out = [info.store_name.center(width), info.when.strftime("%Y-%m-%d %H:%M").center(width), "-" * width]
+    """The receipt of settlement ``s`` as text lines of at most ``width`` characters (long names wrap)."""
+    fmt = info.formats or Formats(currency=info.currency)
+    tr, money = fmt.tr, fmt.money
+    out = [info.store_name.center(width), fmt.datetime(info.when).center(width), "-" * width]
     for p in sorted(s.pricing.lines, key=lambda p: p.line.line_no):
         ln = p.line
         label = ln.product.name if ln.qty == 1 else f"{ln.qty} x {ln.product.name}"
@@ -54,36 +66,50 @@ def render_receipt(s: Settlement, info: ReceiptInfo, width: int = 40) -> str:
         if d.line_no is None:
             out.append(_row(d.reason, money(-d.amount_cents), width))
     out.append("-" * width)
-    out.append(_row("Subtotal", money(s.pricing.subtotal_cents), width))
+    out.append(_row(tr._("Subtotal"), money(s.pricing.subtotal_cents), width))
     if s.pricing.discount_cents:
-        out.append(_row("Discounts", money(-s.pricing.discount_cents), width))
+        out.append(_row(tr._("Discounts"), money(-s.pricing.discount_cents), width))
     if s.points_redeemed:
-        out.append(_row(f"{s.points_redeemed} points redeemed", money(-s.points_value_cents), width))
-    out.append(_row("TOTAL", money(s.amount_due_cents), width))
-    out.append(_row("  of which VAT", money(s.vat_cents), width))
-    out.append(_row(f"Paid by {info.payment_method}", money(info.tendered_cents or s.amount_due_cents), width))
+        redeemed = tr.ngettext("{n} point redeemed", "{n} points redeemed", s.points_redeemed)
+        out.append(_row(redeemed.format(n=s.points_redeemed), money(-s.points_value_cents), width))
+    out.append(_row(tr._("TOTAL"), money(s.amount_due_cents), width))
+    out.append(_row("  " + tr._("of which VAT"), money(s.vat_cents), width))
+    method = tr._(_PAYMENT_WORDS.get(info.payment_method, info.payment_method))
+    due = s.amount_due_cents
+    if info.payment_method == "cash" and cash_round(due, fmt.currency) != due:
+        due = cash_round(due, fmt.currency)  # the currency's cash rule (COP to the peso, CHF to 0.05)
+        out.append(_row(tr._("Rounded for cash"), money(due), width))
+    paid = info.tendered_cents or due
+    out.append(_row(tr._("Paid by {method}").format(method=method), money(paid), width))
     if info.payment_method == "cash" and info.tendered_cents is not None:
-        out.append(_row("Change", money(info.tendered_cents - s.amount_due_cents), width))
+        out.append(_row(tr._("Change"), money(info.tendered_cents - due), width))
     if info.customer_name is not None:
-        out.append("-" * width)
-        out.append(f"Member: {info.customer_name}")
-        out.append(_row("Points earned", str(s.points_earned), width))
-        for reason in s.pricing.multiplier_reasons:
-            out.append(f"  {reason}")
-        if info.new_balance is not None:
-            out.append(_row("Points balance", str(info.new_balance), width))
-        if info.pending_points:
-            out.extend(f"  {part}" for part in _pending_lines(info.pending_points, width - 2))
+        out.extend(_member_lines(s, info, fmt, width))
     out.append("-" * width)
-    out.append(f"Sale {info.sale_id[-12:]}".center(width))
-    out.append("Thank you for shopping with us".center(width))
+    out.append(tr._("Sale {sale}").format(sale=info.sale_id[-12:]).center(width))
+    out.append(tr._("Thank you for shopping with us").center(width))
     return "\n".join(out)
 
 
-def _pending_lines(pending: int, width: int) -> list[str]:
+def _member_lines(s: Settlement, info: ReceiptInfo, fmt: Formats, width: int) -> list[str]:
+    tr = fmt.tr
+    out = ["-" * width, tr._("Member: {name}").format(name=info.customer_name)]
+    out.append(_row(tr._("Points earned"), fmt.number(s.points_earned), width))
+    for reason in s.pricing.multiplier_reasons:
+        out.append(f"  {reason}")
+    if info.new_balance is not None:
+        out.append(_row(tr._("Points balance"), fmt.number(info.new_balance), width))
+    if info.pending_points:
+        out.extend(f"  {part}" for part in _pending_lines(info.pending_points, width - 2, tr))
+    return out
+
+
+def _pending_lines(pending: int, width: int, tr: Translator) -> list[str]:
     """The part of the balance this till changed and the hub has not confirmed, in words, wrapped."""
     if pending > 0:
-        text = f"({pending} of these points earned here; confirmed when the till syncs)"
+        text = tr.ngettext("({n} of these points earned here; confirmed when the till syncs)",
+                           "({n} of these points earned here; confirmed when the till syncs)", pending)
     else:
-        text = f"(after {-pending} points used here; confirmed when the till syncs)"
-    return textwrap.wrap(text, max(10, width))
+        text = tr.ngettext("(after {n} point used here; confirmed when the till syncs)",
+                           "(after {n} points used here; confirmed when the till syncs)", -pending)
+    return textwrap.wrap(text.format(n=abs(pending)), max(10, width))

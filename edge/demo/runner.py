@@ -12,9 +12,25 @@ from pathlib import Path
 from typing import Any
 
 from edge.db import open_database
+from edge.demo import spanish
 from edge.demo.seed import seed_demo
 from edge.settings import Settings
 from edge.store.presence_store import DEMO_FILE, seed_demo_presence
+
+
+def demo_locale_settings(settings: Settings, locale: str) -> Settings:
+    """``settings`` for the demo store in ``locale``: ``es`` is a shop in Madrid (es_ES, euros, Europe/Madrid,
+    Spanish phone numbers); ``en`` leaves the settings as they are. ValueError for any other locale."""
+    if locale == "en":
+        return settings
+    if not locale.lower().startswith("es"):
+        raise ValueError(f"the demo speaks en and es, not {locale!r}")
+    return settings.replace(store=dataclasses.replace(settings.store, **spanish.STORE))
+
+
+def demo_data_dir(base: Path, locale: str) -> Path:
+    """Each demo language keeps its own data (a Spanish store's database is not the English one)."""
+    return base if locale == "en" else base.with_name(f"{base.name}-{locale.lower()[:2]}")
 
 
 def prepare_demo(settings: Settings, data_dir: Path, *, offline_seed: bool = True) -> Settings:
@@ -23,7 +39,7 @@ def prepare_demo(settings: Settings, data_dir: Path, *, offline_seed: bool = Tru
     db = open_database(demo.database_path)
     try:
         if offline_seed and db.execute("SELECT count(*) FROM products").fetchone()[0] == 0:
-            seed_demo(db)
+            seed_demo(db, locale=settings.store.locale)
     finally:
         db.close()
     return demo
@@ -54,7 +70,8 @@ def start_hub_and_sync(settings: Settings) -> Any:
     from sync.hub.server import start_demo_hub
 
     hub = start_demo_hub(settings.data_dir / "hub", store_id=settings.store.id, device_id=settings.device.id,
-                         seed=lambda storage: seed_hub(storage, settings.store.id))  # fmt: skip
+                         seed=lambda storage: seed_hub(storage, settings.store.id,
+                                                       locale=settings.store.locale))  # fmt: skip
     print(f"demo hub listening on {hub.url} (127.0.0.1 only); enrolling this till ...", file=sys.stderr)
     enroll(hub.url, hub.enrolment_code, settings.data_dir)
     client = SyncClient(lambda: open_database(settings.database_path), credentials.load(settings.data_dir),

@@ -16,6 +16,7 @@ import sqlite_utils
 from devices.barcode.loyalty_card import luhn_check_digit
 from edge.core.catalog import with_check_digit
 from edge.core.contacts import contact_hash
+from edge.demo import spanish as es
 
 CATEGORIES: dict[str, tuple[int, list[str]]] = {
     # category: (VAT basis points, product stems)
@@ -126,7 +127,7 @@ def _customers(rng: random.Random, products: list[dict[str, Any]], now: datetime
             rewards.append({"name": "Free coffee", "expires": (now + timedelta(days=30)).strftime("%Y-%m-%d")})
         customers.append({
             "id": f"C{1000 + i}", "card_number": demo_card(i), "display_name": f"{first} {last}",
-            "phone_hash": contact_hash("phone", f"06{12345600 + i}"),
+            "phone_hash": contact_hash("phone", f"06{12345600 + i}", "NL"),
             "email_hash": contact_hash("email", f"{first.lower()}.{i}@example.com"),
             "tier": tier, "confirmed_points": rng.randint(0, 5_000) if i != 1 else 1_500, "spend_12m_cents": spend,
             "consents": json.dumps({"marketing": i % 3 != 0, "location": i % 2 == 0}),
@@ -167,9 +168,10 @@ def _offers(products: list[dict[str, Any]], now: datetime) -> list[dict[str, Any
     return offers
 
 
-def demo_dataset(seed: int = 7, now: datetime | None = None) -> dict[str, list[dict[str, Any]]]:
+def demo_dataset(seed: int = 7, now: datetime | None = None, locale: str = "en") -> dict[str, list[dict[str, Any]]]:
     """The demo store's data, in the edge database's shapes (JSON columns as text): ``products``,
-    ``customers``, ``offers``, ``coupons``. Deterministic for a ``seed`` (dates relative to ``now``)."""
+    ``customers``, ``offers``, ``coupons``. Deterministic for a ``seed`` (dates relative to ``now``).
+    ``locale`` ``es``: the Spanish variant (``edge.demo.spanish``), the same data read in Spanish."""
     rng = random.Random(seed)
     now = now or datetime.now(UTC)
     products = _products(rng)
@@ -182,12 +184,14 @@ def demo_dataset(seed: int = 7, now: datetime | None = None) -> dict[str, list[d
     # packed and weighed before sale: a GS1-128 / DataBar label gives its net weight in AI 310n (GS1's example GTIN)
     products.append({"gtin": "09506000134352", "name": "Smoked Salmon (per kg)", "price_cents": 2990,
                      "vat_rate_bp": 900, "category": "Deli", "unit": "kg"})  # fmt: skip
-    return {"products": products, "customers": customers, "offers": _offers(products, now), "coupons": coupons}
+    data = {"products": products, "customers": customers, "offers": _offers(products, now), "coupons": coupons}
+    return es.localise_dataset(data) if locale.lower().startswith("es") else data
 
 
-def seed_demo(db: sqlite_utils.Database, seed: int = 7, now: datetime | None = None) -> dict[str, int]:
+def seed_demo(db: sqlite_utils.Database, seed: int = 7, now: datetime | None = None,
+              locale: str = "en") -> dict[str, int]:
     """Write the demo store straight into an edge database (the offline demo and the tests)."""
-    data = demo_dataset(seed, now)
+    data = demo_dataset(seed, now, locale)
     with db.atomic():
         for table in ("products", "customers", "offers", "coupons"):
             rows = [{**row} for row in data[table]]
@@ -218,12 +222,12 @@ class HubSeedTarget(Protocol):
     def create_device(self, store_id: str, device_id: str, *, code_ttl_hours: float = 72.0) -> str: ...
 
 
-def hub_dataset(store_id: str, seed: int = 7, now: datetime | None = None) -> dict[str, Any]:
+def hub_dataset(store_id: str, seed: int = 7, now: datetime | None = None, locale: str = "en") -> dict[str, Any]:
     """The one demo dataset in the hub's shapes: plain JSON-able data, the same store ``demo_dataset`` gives the
     edge. Keys: ``store`` ({id, name}), ``products``, ``customers`` (profiles without points),
     ``balances`` ([customer id, points, reason]), ``orders`` (past purchases and pickups), ``offers``
     (params and tiers decoded), ``coupons`` ({code, offer_id, customer_id, single_use})."""
-    data = demo_dataset(seed, now)
+    data = demo_dataset(seed, now, locale)
     customers, balances, orders = [], [], []
     for c in data["customers"]:
         customers.append({
@@ -243,7 +247,7 @@ def hub_dataset(store_id: str, seed: int = 7, now: datetime | None = None) -> di
                            "pickup_store_id": store_id, "lines": order["items"],
                            "created_at": order["created_at"]})  # fmt: skip
     return {
-        "store": {"id": store_id, "name": "Demo Store"},
+        "store": {"id": store_id, "name": es.STORE["name"] if locale.lower().startswith("es") else "Demo Store"},
         "products": [dict(p) for p in data["products"]],
         "customers": customers,
         "balances": balances,
@@ -254,10 +258,11 @@ def hub_dataset(store_id: str, seed: int = 7, now: datetime | None = None) -> di
     }
 
 
-def seed_hub(storage: HubSeedTarget, store_id: str, seed: int = 7, now: datetime | None = None) -> None:
+def seed_hub(storage: HubSeedTarget, store_id: str, seed: int = 7, now: datetime | None = None,
+             locale: str = "en") -> None:
     """Give a hub (``sync.hub.storage.HubStorage``) the demo store of ``hub_dataset``, so a till pulls it;
     and a signing key for app codes. Customers are written before their balances and orders."""
-    data = hub_dataset(store_id, seed, now)
+    data = hub_dataset(store_id, seed, now, locale)
     storage.create_store(data["store"]["id"], data["store"]["name"])
     storage.upsert_products(data["products"])
     for customer in data["customers"]:

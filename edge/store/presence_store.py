@@ -115,10 +115,12 @@ def customer_profile(db: sqlite_utils.Database, customer_id: str) -> CustomerPro
         return None
     try:
         prefs = json.loads(row[1])
-        segments = frozenset(str(s) for s in prefs.get("segments", [])) if isinstance(prefs, dict) else frozenset()
     except json.JSONDecodeError:
-        segments = frozenset()
-    return CustomerProfile(customer_id, row[0], segments)
+        prefs = {}
+    prefs = prefs if isinstance(prefs, dict) else {}
+    segments = frozenset(str(s) for s in prefs.get("segments", []))
+    language = prefs.get("language")
+    return CustomerProfile(customer_id, row[0], segments, language if isinstance(language, str) else "")
 
 
 def issued_count(db: sqlite_utils.Database, customer_id: str, campaign_id: str, since: datetime) -> int:
@@ -399,6 +401,7 @@ class PresenceService:
         store_id: str = "demo-store",
         opening_hours: str = "00:00-23:59",
         timezone: str = "UTC",
+        locale: str = "en",
         scanner_zone: str = STORE_ZONE,
         engine: PresenceEngine | None = None,
         wall_clock: Callable[[], float] = time.time,
@@ -409,6 +412,7 @@ class PresenceService:
         self.store_id = store_id
         self.hours = OpeningHours.parse(opening_hours)
         self.tz = store_timezone(timezone)
+        self.locale = locale  # the store's; a member's profile language wins on what is sent to them
         self.scanner_zone = scanner_zone
         self.engine = engine or PresenceEngine()
         self.wall_clock = wall_clock
@@ -530,6 +534,7 @@ class PresenceService:
                 self.hours,
                 self.tz,
                 lambda c, k, since: issued_count(self.db, c, k, since),
+                self.locale,
             )
             for decision in decisions:
                 issued.append(record_offer(self.db, decision, self.store_id))

@@ -77,16 +77,19 @@ class Repository:
         rows = self._rows("SELECT * FROM customers WHERE id = ?", [customer_id])
         return customer_from_row(rows[0], self.balance(customer_id)) if rows else None
 
-    def find_customer(self, text: str) -> Customer | None:
-        """Card number, customer id, phone number or e-mail address, as a cashier would type it."""
+    def find_customer(self, text: str, region: str = "") -> Customer | None:
+        """Card number, customer id, phone number or e-mail address, as a cashier would type it.
+
+        A phone number is read in ``region`` (the store's country, ISO 3166) unless it carries its own code.
+        """
         text = text.strip()
         if not text:
             return None
         rows = self._rows("SELECT id FROM customers WHERE card_number = ? OR id = ?", [text, text])
         if not rows and looks_like_email(text):
             rows = self._rows("SELECT id FROM customers WHERE email_hash = ?", [contact_hash("email", text)])
-        if not rows and looks_like_phone(text):
-            rows = self._rows("SELECT id FROM customers WHERE phone_hash = ?", [contact_hash("phone", text)])
+        if not rows and looks_like_phone(text, region):
+            rows = self._rows("SELECT id FROM customers WHERE phone_hash = ?", [contact_hash("phone", text, region)])
         return self.customer(rows[0]["id"]) if rows else None
 
     def sale_customer(self, sale_id: str) -> str | None:

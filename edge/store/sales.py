@@ -13,7 +13,9 @@ import sqlite_utils
 
 from edge.core.basket import Basket
 from edge.core.contract import PAYMENT_METHODS, EventType, ledger_event
+from edge.core.l10n import Formats
 from edge.core.loyalty import Balance, LoyaltyRules, Settlement, check_redemption, redemption_limit
+from edge.core.money import cash_round
 from edge.core.offers import CustomerContext, Offer
 from edge.core.receipt import ReceiptInfo, render_receipt
 from edge.db.connection import immediate
@@ -73,12 +75,15 @@ class SalesService:
         currency: str = "EUR",
         receipt_width: int = 40,
         fault: FaultHook | None = None,
+        formats: Formats | None = None,
     ) -> None:
         self.db = db
         self.repo = Repository(db)
         self.rules = rules
         self.store_name = store_name
         self.currency = currency
+        # the store's language, money and time zone; a member's receipt is in the member's language
+        self.formats = formats or Formats(currency=currency)
         self.receipt_width = receipt_width
         self._fault = fault or (lambda _point: None)
 
@@ -107,13 +112,14 @@ class SalesService:
         if payment_method not in PAYMENT_METHODS:
             raise SaleError(f"unknown payment method {payment_method!r}")
         now = now or datetime.now(UTC)
-        settlement = basket.settle(offers, now, self.rules)
-        if tendered_cents is not None and payment_method == "cash" and tendered_cents < settlement.amount_due_cents:
+        settlement = basket.settle(offers, now, self.rules, self.formats)
+        cash_due = cash_round(settlement.amount_due_cents, self.formats.currency)  # the currency's cash unit
+        if tendered_cents is not None and payment_method == "cash" and tendered_cents < cash_due:
             raise SaleError("the cash tendered is less than the amount due")
         sale = _Sale(uuid7(), now, _iso(now), basket, settlement, payment_method, tendered_cents, hub_online)
         with immediate(self.db):
             balance = self._balance_after(sale)
-            receipt = self._receipt(sale, balance)
+            receipt = self._receipt(sale, balance, offers)
             sale_payload = self._write_sale(sale, receipt)
             events = self._redeem_coupons(sale)
             events += self._write_ledger(sale)
@@ -154,11 +160,15 @@ class SalesService:
         return Balance(balance_before.confirmed, balance_before.pending_earn + settlement.points_earned,
                        balance_before.pending_burn + settlement.points_redeemed)
 
-    def _receipt(self, sale: _Sale, balance: Balance | None) -> str:
-        """Step 2: the receipt text, with the balance after this sale."""
-        return render_receipt(sale.settlement, ReceiptInfo(
+    def _receipt(self, sale: _Sale, balance: Balance | None, offers: list[Offer]) -> str:
+        """Step 2: the receipt text, with the balance after this sale, in the member's language if the profile
+        names one (the same sale, its discount reasons worded for them), else the store's."""
+        reader = self.formats.with_language(self._customer_language(sale.customer.id) if sale.customer else None)
+        worded = (sale.settlement if reader is self.formats
+                  else sale.basket.settle(offers, sale.now, self.rules, reader))  # fmt: skip
+        return render_receipt(worded, ReceiptInfo(
             store_name=self.store_name, sale_id=sale.id, when=sale.now, payment_method=sale.payment_method,
-            tendered_cents=sale.tendered_cents, currency=self.currency,
+            tendered_cents=sale.tendered_cents, currency=self.currency, formats=reader,
             customer_name=self._customer_name(sale.customer.id) if sale.customer else None,
             new_balance=balance.available if balance else None,
             pending_points=balance.pending if balance else None,
@@ -252,6 +262,12 @@ class SalesService:
                                                   "points": points, "sale_id": sale.id, "reason": reason,
                                                   "created_at": sale.created})  # fmt: skip
         return len(entries)
+
+    def _customer_language(self, customer_id: str) -> str | None:
+        """The member's preferred language from the profile (``preferences.language``), if any."""
+        row = self.db.execute("SELECT json_extract(preferences, '$.language') FROM customers WHERE id = ?",
+                              [customer_id]).fetchone()
+        return row[0] if row and isinstance(row[0], str) else None
 
     def _customer_name(self, customer_id: str) -> str:
         row = self.db.execute("SELECT display_name FROM customers WHERE id = ?", [customer_id]).fetchone()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -13,6 +14,7 @@ from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
@@ -97,6 +99,7 @@ class TillApp(KeepsRunning, App[None]):
         self.session = session
         self.status_source = status or StatusSource(session)
         self.currency = settings.store.currency
+        self.locale = settings.store.formats.locale  # money on screen written the store's way
         self.snapshot: TillSnapshot | None = None
         t = settings.till
         self.wedge_source = KeyboardWedgeSource(settings.scanner, t.wedge_max_key_interval_ms, t.wedge_min_length)
@@ -129,10 +132,10 @@ class TillApp(KeepsRunning, App[None]):
         yield Static(self._top_line(0), id="top")
         with Horizontal(id="main"):
             with Vertical(id="left"):
-                yield BasketTable(self.currency, id="basket")
-                yield TotalsBar(self.currency, id="totals")
+                yield BasketTable(self.currency, self.locale, id="basket")
+                yield TotalsBar(self.currency, self.locale, id="totals")
             with VerticalScroll(id="right"):
-                yield CustomerPanel(self.currency, id="customer")
+                yield CustomerPanel(self.currency, self.locale, id="customer")
         yield Static("Ready: scan a product or a loyalty card.", id="message")
         yield Input(placeholder="Scan, or type product no./card/phone/e-mail/coupon + Enter", id="scan", compact=True)
         yield StatusBar("", id="status")
@@ -328,7 +331,7 @@ class TillApp(KeepsRunning, App[None]):
         self._completing = False
         self.apply_snapshot(message.snapshot)
         sale = message.sale
-        self.show_message(f"Sale complete: {format_money(sale.total_cents, self.currency)}. Next customer.", ok=True)
+        self.show_message(f"Sale complete: {format_money(sale.total_cents, self.currency, self.locale)}. Next customer.", ok=True)
         ask = self.settings.till.ask_feedback
 
         def after(score: int | None) -> None:
@@ -338,7 +341,7 @@ class TillApp(KeepsRunning, App[None]):
         summary = ReceiptSummary(sale.total_cents, message.payment_method, message.tendered_cents,
                                  sale.points_earned if sale.new_balance is not None else None, sale.new_balance,
                                  sale.pending_points)  # fmt: skip
-        self.push_screen(ReceiptScreen(sale.receipt, ask, summary, self.currency), after)
+        self.push_screen(ReceiptScreen(sale.receipt, ask, summary, self.currency, self.locale), after)
 
     def _feedback(self, score: int) -> Outcome:
         self.session.record_feedback(score)
@@ -351,7 +354,9 @@ class TillApp(KeepsRunning, App[None]):
 
     @on(StatusChanged)
     def status_changed(self, message: StatusChanged) -> None:
-        self.query_one("#status", StatusBar).update(message.text)
+        # a status posted by a worker before the till screen is mounted is dropped; the next one shows
+        with contextlib.suppress(NoMatches):
+            self.query_one("#status", StatusBar).update(message.text)
 
     def apply_snapshot(self, snap: TillSnapshot) -> bool:
         """Show ``snap`` unless a newer one is already shown; True when shown."""
@@ -482,7 +487,7 @@ class TillApp(KeepsRunning, App[None]):
             if product is not None:
                 self.in_session(lambda: self.session.add_product(product))
 
-        self.push_screen(SearchScreen(self.session.search, self.currency), done)
+        self.push_screen(SearchScreen(self.session.search, self.currency, self.locale), done)
 
     def _selected_line(self) -> tuple[int, str] | None:
         """(line number, "line 3: Whole Milk 1L x2 €2.58") of the highlighted line, or None (said why)."""
@@ -559,7 +564,7 @@ class TillApp(KeepsRunning, App[None]):
             if choice is not None:
                 self.complete_sale(*choice)
 
-        self.push_screen(PayScreen(snap.settlement.amount_due_cents, self.currency), done)
+        self.push_screen(PayScreen(snap.settlement.amount_due_cents, self.currency, self.locale), done)
 
     def complete_sale(self, method: str, tendered: int | None) -> None:
         if self._completing:
@@ -586,7 +591,7 @@ class TillApp(KeepsRunning, App[None]):
         if snap is None or not snap.settlement.pricing.lines:
             return None
         items = sum(p.line.qty for p in snap.settlement.pricing.lines)
-        return f"{plural(items, 'item')}, {format_money(snap.settlement.amount_due_cents, self.currency)}"
+        return f"{plural(items, 'item')}, {format_money(snap.settlement.amount_due_cents, self.currency, self.locale)}"
 
     def action_new_sale(self) -> None:
         def clear() -> Outcome:
@@ -657,7 +662,7 @@ class TillApp(KeepsRunning, App[None]):
             if parked_id:
                 self.in_session(lambda: self.session.recall(parked_id))
 
-        self.push_screen(RecallScreen(parked, self.currency), done)
+        self.push_screen(RecallScreen(parked, self.currency, self.locale), done)
 
 
 def _warm_up() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from edge.demo.runner import prepare_demo, with_presence
+from edge.demo.runner import demo_data_dir, demo_locale_settings, prepare_demo, with_presence
 from edge.settings import load_settings
 
 
@@ -106,3 +106,23 @@ def test_make_run_says_where_the_demo_data_lives(tmp_path: Path) -> None:
         proc.kill()
         proc.wait(timeout=30)
     assert first.strip() == f"demo data in {data} ('store-edge demo --fresh' starts again from fresh data)"
+
+
+def test_the_spanish_demo_is_a_shop_in_madrid_with_the_same_data_in_spanish(tmp_path: Path) -> None:
+    english = prepare_demo(load_settings(environ={}), tmp_path / "demo")
+    spanish = prepare_demo(demo_locale_settings(load_settings(environ={}), "es"), tmp_path / "demo-es")
+    assert (spanish.store.locale, spanish.store.currency, spanish.store.timezone, spanish.store.country) == (
+        "es_ES", "EUR", "Europe/Madrid", "ES")
+    assert demo_data_dir(tmp_path / "demo", "es") == tmp_path / "demo-es"
+    en_db, es_db = sqlite3.connect(english.database_path), sqlite3.connect(spanish.database_path)
+    query = "SELECT gtin, price_cents, name FROM products ORDER BY gtin"
+    en_rows, es_rows = en_db.execute(query).fetchall(), es_db.execute(query).fetchall()
+    assert [r[:2] for r in en_rows] == [r[:2] for r in es_rows]  # the same products at the same prices
+    names = {r[2] for r in es_rows}
+    assert {"Leche entera 1L", "Jamón serrano (por kg)", "Salmón ahumado (por kg)"} <= names
+    assert not names & {r[2] for r in en_rows} - {"Mozzarella 125g", "Skyr 450g", "Brioche", "Focaccia",
+                                                  "Pretzels 250g"}  # fmt: skip
+    offers = {r[0] for r in es_db.execute("SELECT name FROM offers")}
+    assert "Oferta leche" in offers and "Milk deal" not in offers
+    languages = [r[0] for r in es_db.execute("SELECT json_extract(preferences, '$.language') FROM customers")]
+    assert set(languages) == {"es", "en"}  # most members read Spanish; a few chose English in their profile

@@ -81,6 +81,10 @@ def test_cli_missing_config_file(tmp_path: Path) -> None:
         ({"STORE_EDGE_BARCODE__VARIABLE_MEASURE_RULES": '{"28": "kg"}'}, "barcode.variable_measure_rules.28",
          "should look like"),
         ({"STORE_EDGE_BLE__MODE": "loud"}, "ble.mode", "must be one of"),
+        ({"STORE_EDGE_STORE__LOCALE": "xx_QQ"}, "store.locale", "not a known locale; write it like es_ES"),
+        ({"STORE_EDGE_STORE__CURRENCY": "EURO"}, "store.currency", "not an ISO 4217 currency code"),
+        ({"STORE_EDGE_STORE__TIMEZONE": "Europe/Madird"}, "store.timezone", "write it like Europe/Madrid"),
+        ({"STORE_EDGE_STORE__COUNTRY": "XX"}, "store.country", "write it like ES, CO, MX or NL"),
     ],
 )
 def test_values_outside_their_choices_are_refused_with_the_key(env: dict[str, str], key: str, problem: str) -> None:
@@ -95,3 +99,12 @@ def test_keyboard_layout_choices_are_the_layouts_the_evdev_decoder_knows() -> No
 
     declared = {f.name: f.metadata for f in dataclasses.fields(ScannerConfig)}
     assert set(declared["keyboard_layout"]["choices"]) == set(LAYOUTS)
+
+
+def test_a_spanish_store_is_set_by_its_locale_currency_zone_and_country() -> None:
+    store = load_settings(environ={"STORE_EDGE_STORE__LOCALE": "es-CO", "STORE_EDGE_STORE__CURRENCY": "COP",
+                                   "STORE_EDGE_STORE__TIMEZONE": "America/Bogota",
+                                   "STORE_EDGE_STORE__COUNTRY": "CO"}).store  # fmt: skip
+    assert store.formats.locale == "es_CO"
+    assert store.formats.money(744_000) == "$7.440"
+    assert store.formats.tr._("Change") == "Cambio"

@@ -87,3 +87,14 @@ def test_bad_rules_and_settings_are_explained():
         OpeningHours.parse("all day")
     with pytest.raises(RuleError, match="time zone"):
         store_timezone("Mars/Olympus")
+
+
+def test_the_offer_message_is_in_the_members_language_else_the_stores():
+    r = rule(valid_minutes=45, message="")
+    [spanish] = decide_offers(ev(), CustomerProfile("cust", language="es"), [r], NOON, HOURS, TZ, never)
+    [english] = decide_offers(ev(), CustomerProfile("cust", language="en"), [r], NOON, HOURS, TZ, never, "es_ES")
+    [store] = decide_offers(ev(), CustomerProfile("cust"), [r], NOON, HOURS, TZ, never, "es_ES")
+    name = r.offer_name
+    assert spanish.message == f"{name}: válido 45 min"
+    assert english.message == f"{name} - valid 45 min"
+    assert store.message == f"{name}: válido 45 min"

@@ -106,9 +106,9 @@ class SearchScreen(OneShotModal[Product]):
     DEFAULT_CSS = DIALOG_CSS + "#results { height: 12; max-height: 50vh; }"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, search: Callable[[str], list[Product]], currency: str = "EUR") -> None:
+    def __init__(self, search: Callable[[str], list[Product]], currency: str = "EUR", locale: str = "en") -> None:
         super().__init__()
-        self.search, self.currency = search, currency
+        self.search, self.currency, self.locale = search, currency, locale
         self.products: list[Product] = []
 
     def compose(self) -> ComposeResult:
@@ -134,7 +134,7 @@ class SearchScreen(OneShotModal[Product]):
         results = self.query_one("#results", OptionList)
         results.clear_options()
         results.add_options(
-            [Option(f"{p.name}  {format_money(p.price_cents, self.currency)}", id=str(i)) for i, p in enumerate(found)]
+            [Option(f"{p.name}  {format_money(p.price_cents, self.currency, self.locale)}", id=str(i)) for i, p in enumerate(found)]
         )
         if found:
             results.highlighted = 0
@@ -160,13 +160,13 @@ class PayScreen(OneShotModal[tuple[str, int | None]]):
         Binding("f12", "card", "Card", priority=True),
     ]
 
-    def __init__(self, amount_due_cents: int, currency: str = "EUR") -> None:
+    def __init__(self, amount_due_cents: int, currency: str = "EUR", locale: str = "en") -> None:
         super().__init__()
-        self.amount_due_cents, self.currency = amount_due_cents, currency
+        self.amount_due_cents, self.currency, self.locale = amount_due_cents, currency, locale
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(f"Amount due {format_money(self.amount_due_cents, self.currency)}", classes="title")
+            yield Label(f"Amount due {format_money(self.amount_due_cents, self.currency, self.locale)}", classes="title")
             yield Static("Cash: type the amount tendered (empty = exact), Enter.\nCard: press F12.", classes="hint")
             yield Input(placeholder="cash tendered, e.g. 50", id="tendered")
             yield Static("", id="problem", classes="error")
@@ -181,13 +181,13 @@ class PayScreen(OneShotModal[tuple[str, int | None]]):
             self.finish(("card", None))
             return
         try:
-            tendered = parse_money(text) if text else self.amount_due_cents
+            tendered = parse_money(text, self.locale, self.currency) if text else self.amount_due_cents
         except ValueError as exc:
             self.query_one("#problem", Static).update(str(exc))
             return
         if tendered < self.amount_due_cents:
             self.query_one("#problem", Static).update(
-                f"{format_money(tendered, self.currency)} is less than the amount due"
+                f"{format_money(tendered, self.currency, self.locale)} is less than the amount due"
             )
             return
         self.finish(("cash", tendered))
@@ -233,14 +233,14 @@ class RecallScreen(OneShotModal[str]):
     DEFAULT_CSS = DIALOG_CSS + "#parked { height: auto; max-height: 12; }"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, parked: list[ParkedSale], currency: str = "EUR") -> None:
+    def __init__(self, parked: list[ParkedSale], currency: str = "EUR", locale: str = "en") -> None:
         super().__init__()
-        self.parked, self.currency = parked, currency
+        self.parked, self.currency, self.locale = parked, currency, locale
 
     def compose(self) -> ComposeResult:
         options = [
             Option(f"{p.parked_at.astimezone().strftime('%H:%M')}  {p.label[:20]:<20} {p.items:>3} "
-                   f"{format_money(p.total_cents, self.currency):>10}", id=p.id)
+                   f"{format_money(p.total_cents, self.currency, self.locale):>10}", id=p.id)
             for p in self.parked
         ]  # fmt: skip
         with Vertical(id="dialog"):
@@ -302,9 +302,10 @@ class ReceiptScreen(OneShotModal[int]):
     ]
 
     def __init__(self, receipt: str, ask_feedback: bool, summary: ReceiptSummary | None = None,
-                 currency: str = "EUR") -> None:  # fmt: skip
+                 currency: str = "EUR", locale: str = "en") -> None:  # fmt: skip
         super().__init__()
         self.receipt, self.ask_feedback, self.summary, self.currency = receipt, ask_feedback, summary, currency
+        self.locale = locale
         self.shown_at = time.monotonic()
 
     def compose(self) -> ComposeResult:
@@ -325,7 +326,7 @@ class ReceiptScreen(OneShotModal[int]):
         s = self.summary
         if s is None:
             return ""
-        money = lambda v: format_money(v, self.currency)  # noqa: E731
+        money = lambda v: format_money(v, self.currency, self.locale)  # noqa: E731
         out = [f"[b]TOTAL {money(s.total_cents)}[/b]", f"Paid by {s.payment_method}"]
         if s.change_cents is not None:
             out[1] += f" {money(s.tendered_cents or 0)}"

@@ -24,9 +24,9 @@ class BasketTable(DataTable):
     BasketTable { height: 1fr; }
     """
 
-    def __init__(self, currency: str = "EUR", **kwargs) -> None:
+    def __init__(self, currency: str = "EUR", locale: str = "en", **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
-        self.currency = currency
+        self.currency, self.locale = currency, locale  # money written the store's way
         self._row_lines: list[int | None] = []
         self._line_rows: dict[int, int] = {}  # line number -> its own row (not its discount rows)
         self._descriptions: dict[int, str] = {}
@@ -49,7 +49,7 @@ class BasketTable(DataTable):
             self.refresh()
 
     def _money(self, cents: int) -> str:
-        return format_money(cents, self.currency)
+        return format_money(cents, self.currency, self.locale)
 
     def _discount_row(self, label: str, cents: int, key: str, line_no: int | None, style: str = "green") -> None:
         amount = Text(self._money(-cents), style=style, justify="right") if cents else ""

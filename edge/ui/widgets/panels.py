@@ -17,13 +17,13 @@ class CustomerPanel(Static):
     CustomerPanel { width: 100%; height: auto; padding: 0 1; }
     """
 
-    def __init__(self, currency: str = "EUR", **kwargs) -> None:
+    def __init__(self, currency: str = "EUR", locale: str = "en", **kwargs) -> None:
         super().__init__("", **kwargs)
-        self.currency = currency
+        self.currency, self.locale = currency, locale  # money written the store's way
 
     def show(self, snap: TillSnapshot) -> None:
         c = snap.customer
-        money = lambda v: format_money(v, self.currency)  # noqa: E731
+        money = lambda v: format_money(v, self.currency, self.locale)  # noqa: E731
         if c is None:
             self.update("[b]Guest sale[/b]\n\nScan a loyalty card or app code,\nor press F2 to look a customer up.")
             return
@@ -74,9 +74,9 @@ class TotalsBar(Static):
     TotalsBar { height: auto; padding: 0 1; border-top: solid $primary; }
     """
 
-    def __init__(self, currency: str = "EUR", **kwargs) -> None:
+    def __init__(self, currency: str = "EUR", locale: str = "en", **kwargs) -> None:
         super().__init__("", **kwargs)
-        self.currency = currency
+        self.currency, self.locale = currency, locale  # money written the store's way
         self._snap: TillSnapshot | None = None
 
     def show(self, snap: TillSnapshot) -> None:
@@ -92,7 +92,7 @@ class TotalsBar(Static):
         if snap is None:
             return ""
         s = snap.settlement
-        money = lambda v: format_money(v, self.currency)  # noqa: E731
+        money = lambda v: format_money(v, self.currency, self.locale)  # noqa: E731
         items = sum(p.line.qty for p in s.pricing.lines)
         parts = [f"Subtotal {money(s.pricing.subtotal_cents)}"]
         if s.pricing.discount_cents:

@@ -1,0 +1,92 @@
+"""Translations: gettext catalogs managed by Babel, chosen per call, never process-wide.
+
+English is the source language: every message is written in English in the code, marked with ``_()`` (or
+``ngettext`` for counts) on a :class:`Translator`, never with a module-level ``gettext.install``. A till in
+``es_ES`` and a member whose profile says ``en`` each get their own translator, side by side in one process.
+
+Catalogs live in ``edge/locale/<language>/LC_MESSAGES/store_edge.po`` (compiled ``.mo`` next to them,
+committed and rebuilt by ``make i18n``); a new language is a new catalog, nothing else. A message missing
+from a catalog falls back to the English source text. Lookup order for ``es_CO`` is ``es_CO``, then ``es``,
+then English.
+
+Marking rule for messages shared between modules: a constant that must be translated later is wrapped in
+:func:`N_` (a no-op the extractor knows) and passed through ``translator.gettext`` where it is shown.
+"""
+
+from __future__ import annotations
+
+import gettext as _gettext
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+DOMAIN = "store_edge"
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+SOURCE_LANGUAGE = "en"
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for extraction without translating it now (it is translated where it is shown)."""
+    return message
+
+
+def normalise_locale(tag: str) -> str:
+    """``es-ES``, ``es_es`` or ``es_ES.UTF-8`` -> ``es_ES``; ``''`` -> ``en``. Raises ValueError on junk."""
+    base = tag.strip().split(".")[0].split("@")[0].replace("-", "_")
+    if not base:
+        return SOURCE_LANGUAGE
+    parts = base.split("_")
+    if not parts[0].isalpha() or not 2 <= len(parts[0]) <= 3 or len(parts) > 2:
+        raise ValueError(f"{tag!r} is not a locale; write it like es_ES, es or en")
+    if len(parts) == 2:
+        if not parts[1].isalnum() or not 2 <= len(parts[1]) <= 3:
+            raise ValueError(f"{tag!r} is not a locale; write it like es_ES, es or en")
+        return f"{parts[0].lower()}_{parts[1].upper()}"
+    return parts[0].lower()
+
+
+def available_languages() -> list[str]:
+    """The languages with a compiled catalog, plus English (the source language), sorted."""
+    found = {p.parent.parent.name for p in LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.mo")}
+    return sorted(found | {SOURCE_LANGUAGE})
+
+
+@lru_cache(maxsize=32)
+def _translations(locale: str) -> _gettext.NullTranslations:
+    language = locale.split("_")[0]
+    languages = [locale] if locale == language else [locale, language]
+    return _gettext.translation(DOMAIN, LOCALE_DIR, languages=languages, fallback=True)
+
+
+@dataclass(frozen=True)
+class Translator:
+    """The texts of one locale. ``tr = translator("es_ES"); tr._("Subtotal")`` -> ``"Subtotal"`` in Spanish.
+
+    Frozen and cheap; the catalog behind it is loaded once per locale and shared (read-only).
+    """
+
+    locale: str = SOURCE_LANGUAGE
+
+    @property
+    def language(self) -> str:
+        """The language part of the locale: ``es`` for ``es_ES``."""
+        return self.locale.split("_")[0]
+
+    def gettext(self, message: str) -> str:
+        """``message`` (English source text) in this locale, or ``message`` itself if not translated."""
+        return _translations(self.locale).gettext(message)
+
+    _ = gettext
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        """The form of ``singular``/``plural`` for the count ``n`` by this language's plural rules."""
+        return _translations(self.locale).ngettext(singular, plural, n)
+
+
+@lru_cache(maxsize=32)
+def translator(locale: str = SOURCE_LANGUAGE) -> Translator:
+    """The :class:`Translator` for ``locale`` (any spelling :func:`normalise_locale` accepts)."""
+    return Translator(normalise_locale(locale))
+
+
+ENGLISH = Translator(SOURCE_LANGUAGE)
