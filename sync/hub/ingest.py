@@ -17,52 +17,76 @@ from typing import Any
 
 from sqlalchemy import Connection, case, select, update
 
-from edge.core.contract import LEDGER_EVENTS, EventType
+from edge.core.contract import (
+    LEDGER_EVENTS,
+    MAX_ID_CHARS,
+    MAX_TIMESTAMP_CHARS,
+    EventType,
+    check_event_payload,
+    text_problem,
+)
 from sync import protocol
 from sync.hub import members, offers, presence
 from sync.hub.common import DeviceAuth, now_iso
 from sync.hub.db import insert
-from sync.hub.ledger import Batch, add_exception, chunks, existing_entries
+from sync.hub.ledger import Batch, add_exception, chunks, existing_entries, existing_sales
 from sync.hub.tables import customer_stores, customers, devices, events, feedback, presence_notifications
 from sync.protocol import ACCEPTED, DUPLICATE, REJECTED, Event, EventResult
 
-_PAYLOAD_RULES: dict[str, dict[str, type | tuple[type, ...]]] = {
-    EventType.LEDGER_EARN: {"entry_id": str, "customer_id": str, "points": int},
-    EventType.LEDGER_BURN: {"entry_id": str, "customer_id": str, "points": int},
-    EventType.COUPON_REDEEMED: {"code": str},
-    EventType.FEEDBACK_SUBMITTED: {"id": str, "score": int},
-}
 _CUSTOMER_EVENTS = (EventType.LEDGER_EARN, EventType.LEDGER_BURN, EventType.SALE_COMPLETED)
+MAX_SEQ = 2**63 - 1  # the ``seq`` column is a signed 64-bit integer
+TOTAL_TOLERANCE_CENTS = 1  # a sale's total may differ from the one recomputed from its lines by this much
 
 
-def _ledger_ok(p: dict[str, Any]) -> bool:
-    return (type(p.get("entry_id")) is str and type(p.get("customer_id")) is str
-            and type(points := p.get("points")) is int and points > 0)
+def _envelope_problem(ev: Event) -> str | None:
+    """The envelope fields the hub stores: seq within 64 bits, clean bounded strings."""
+    if ev.seq > MAX_SEQ:
+        return f"'seq' must be at most 2^63-1, got {ev.seq}"
+    for name, value, limit in (("id", ev.id, MAX_ID_CHARS), ("type", ev.type, MAX_ID_CHARS),
+                               ("device_time", ev.device_time, MAX_TIMESTAMP_CHARS)):
+        problem = "is too long" if len(value) > limit else text_problem(value)
+        if problem:
+            return f"the event's '{name}' {problem}"
+    return None
 
 
-def _rules_problem(ev: Event) -> str | None:
-    for name, tp in _PAYLOAD_RULES.get(ev.type, {}).items():
-        value = ev.payload.get(name)
-        if not isinstance(value, tp) or isinstance(value, bool):
-            return f"{ev.type} payload needs '{name}' as {tp.__name__ if isinstance(tp, type) else tp}"
+def _cents(value: Any) -> int | None:
+    return value if type(value) is int else None
+
+
+def sale_total_problem(p: dict[str, Any]) -> str | None:
+    """Why a ``sale.completed`` total does not follow from its lines, or None. Recomputed as
+    sum(lines' gross_cents) - discount_cents - points_value_cents (``edge/store/sales.py`` writes them so), within
+    ``TOTAL_TOLERANCE_CENTS``; only when every line carries ``gross_cents`` and the payload a ``total_cents``."""
+    lines, total = p.get("lines"), _cents(p.get("total_cents"))
+    if total is None or not isinstance(lines, list) or not lines:
+        return None
+    gross = [_cents(line.get("gross_cents")) for line in lines]
+    if any(g is None for g in gross):
+        return None
+    subtotal = sum(g for g in gross if g is not None)
+    line_discounts = [_cents(line.get("discount_cents")) for line in lines]
+    if all(d is not None for d in line_discounts):
+        discount = sum(d for d in line_discounts if d is not None)
+    else:
+        discount = _cents(p.get("discount_cents")) or 0
+    expected = subtotal - discount - (_cents(p.get("points_value_cents")) or 0)
+    if abs(expected - total) > TOTAL_TOLERANCE_CENTS:
+        return (f"sale.completed total_cents {total} does not match its lines: {subtotal} gross less {discount} "
+                f"discount and the points' value is {expected}")
     return None
 
 
 def payload_problem(ev: Event) -> str | None:
-    """Why the hub cannot apply this event's payload, in a sentence; None when it can."""
-    if ev.type in LEDGER_EVENTS and _ledger_ok(ev.payload):  # most of a backlog: checked in one expression
-        return None
-    problem = _rules_problem(ev)
+    """Why the hub cannot apply this event, in a sentence; None when it can. The envelope, then the contract's
+    per-type fields and ranges (``check_event_payload``), then the hub's own rules of meaning."""
+    problem = _envelope_problem(ev) or check_event_payload(ev.type, ev.payload)
     if problem:
         return problem
-    if ev.type in LEDGER_EVENTS:
-        return f"{ev.type} points must be positive, got {ev.payload['points']}"
-    if ev.type == EventType.FEEDBACK_SUBMITTED and not 0 <= ev.payload["score"] <= 10:
-        return f"feedback score must be 0..10, got {ev.payload['score']}"
     if ev.type == EventType.LOYALTY_TOKEN_SEEN:
         return presence.token_seen_problem(ev.payload)
-    if ev.type == EventType.SALE_COMPLETED and not isinstance(ev.payload.get("id", ev.payload.get("sale_id")), str):
-        return "sale.completed payload needs the sale 'id'"
+    if ev.type == EventType.SALE_COMPLETED:
+        return sale_total_problem(ev.payload)
     return None
 
 
@@ -79,6 +103,8 @@ def check_events(device: DeviceAuth, raw_events: list[Any]) -> list[tuple[Event 
             problem = payload_problem(ev)
             if problem:
                 ev = None
+        if problem and text_problem(eid):  # the result echoes the id: never a character JSON cannot carry
+            eid = eid.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
         checked.append((ev, problem, eid))
     return checked
 
@@ -126,14 +152,25 @@ def _ledger_event(conn: Connection, ev: Event, batch: Batch) -> None:
 
 def _sale_event(conn: Connection, ev: Event, payload_text: str, batch: Batch) -> None:
     p = ev.payload
+    sale_id = str(p.get("id", p.get("sale_id")))
     cid = p.get("customer_id")
+    cid = cid if isinstance(cid, str) else None
+    if sale_id in batch.sale_ids:
+        # spend counts once per sale whatever the event id: a re-sent sale changes nothing, a person looks
+        batch.exceptions.append({
+            "kind": "duplicate_sale", "entry_id": ev.id, "customer_id": cid, "store_id": ev.store_id,
+            "device_id": ev.device_id, "detected_at": batch.received, "balance_before": None, "balance_after": None,
+            "detail": f"sale {sale_id} was sent again by device {ev.device_id} of store {ev.store_id} under "
+                      f"event {ev.id}; its spend was not counted twice"})
+        return
+    batch.sale_ids.add(sale_id)
     total = p.get("total_cents", 0)
     total = total if isinstance(total, int) and not isinstance(total, bool) else 0
-    batch.sales.append({"sale_id": str(p.get("id", p.get("sale_id"))), "store_id": ev.store_id,
-                        "device_id": ev.device_id, "customer_id": cid if isinstance(cid, str) else None,
+    batch.sales.append({"sale_id": sale_id, "store_id": ev.store_id,
+                        "device_id": ev.device_id, "customer_id": cid,
                         "total_cents": total, "created_at": str(p.get("created_at", ev.device_time)),
                         "payload": payload_text})
-    if isinstance(cid, str):
+    if cid is not None:
         _known_customer(conn, batch, cid, ev.store_id)
         batch.spend[cid] = batch.spend.get(cid, 0) + total
         batch.touched.add(cid)
@@ -194,6 +231,8 @@ def _start(conn: Connection, device: DeviceAuth, checked: list[tuple[Event | Non
     seen = _seen_events(conn, [ev.id for ev, _, _ in checked if ev is not None])
     batch.applied_entries = existing_entries(conn, [ev.payload["entry_id"] for ev, _, _ in checked
                                                     if ev is not None and ev.type in LEDGER_EVENTS])
+    batch.sale_ids = existing_sales(conn, [str(ev.payload.get("id", ev.payload.get("sale_id"))) for ev, _, _ in checked
+                                           if ev is not None and ev.type == EventType.SALE_COMPLETED])
     _prefetch_customers(conn, batch, device.store_id, [ev for ev, _, _ in checked
                                                        if ev is not None and ev.id not in seen])
     return batch, seen
