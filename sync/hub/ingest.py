@@ -116,34 +116,49 @@ def _seen_events(conn: Connection, ids: list[str]) -> set[str]:
     return found
 
 
+def _named_customer(ev: Event) -> str | None:
+    cid = ev.payload.get("customer_id")
+    return cid if isinstance(cid, str) else None
+
+
 def _prefetch_customers(conn: Connection, batch: Batch, store_id: str, evs: list[Event]) -> None:
-    """One look-up per chunk instead of two to four statements per event: the balances of the batch's
-    customers (row-locked in id order on PostgreSQL), and which of them are already relevant to the store.
-    Both facts stay true for the rest of the transaction, so a customer found here needs no per-event
-    statement; any other goes the per-event way."""
-    cids = sorted({cid for ev in evs if ev.type in _CUSTOMER_EVENTS
-                   and isinstance(cid := ev.payload.get("customer_id"), str)})
+    """One look-up per chunk instead of statements per event: the balances of the batch's ledger and sale
+    customers (row-locked in id order on PostgreSQL), and which named customers are relevant to the store.
+    Both facts stay true for the rest of the transaction; any other customer goes the per-event way."""
+    cids = sorted({cid for ev in evs if ev.type in _CUSTOMER_EVENTS and (cid := _named_customer(ev))})
     for chunk in chunks(cids):
         for cid, balance in conn.execute(select(customers.c.id, customers.c.balance)
                                          .where(customers.c.id.in_(chunk)).order_by(customers.c.id).with_for_update()):
             batch.known_balances[cid] = int(balance or 0)
+    for chunk in chunks(sorted({cid for ev in evs if (cid := _named_customer(ev))})):
         relevant = conn.execute(select(customer_stores.c.customer_id).where(
             customer_stores.c.store_id == store_id, customer_stores.c.customer_id.in_(chunk)))
-        batch.relevant.update((cid, store_id) for (cid,) in relevant if cid in batch.known_balances)
+        batch.relevant.update((cid, store_id) for (cid,) in relevant)
 
 
-def _known_customer(conn: Connection, batch: Batch, cid: str, store_id: str) -> None:
-    if (cid, store_id) in batch.relevant:
-        return
-    members.ensure(conn, cid, store_id)
-    members.make_relevant(conn, cid, store_id, "transacted")
-    batch.relevant.add((cid, store_id))
+def scope_problem(conn: Connection, ev: Event, batch: Batch) -> str | None:
+    """Why this device may not name the event's customer, or None. A device names only customers the hub has
+    made relevant to its store (home store, a pick-up order, or ``make_relevant`` by the audited member
+    look-up); activity at a till never makes a customer relevant by itself (issue 12). A refusal is reported
+    (``out_of_scope``)."""
+    cid = _named_customer(ev)
+    if cid is None or (cid, ev.store_id) in batch.relevant:
+        return None
+    found = conn.execute(select(customer_stores.c.customer_id).where(
+        customer_stores.c.store_id == ev.store_id, customer_stores.c.customer_id == cid)).first()
+    if found is not None:
+        batch.relevant.add((cid, ev.store_id))
+        return None
+    problem = (f"customer {cid!r} is not a customer of store {ev.store_id}: a till may only name customers the "
+               "hub has sent to its store; look the member up first")
+    batch.report("out_of_scope", f"device {ev.device_id} sent {ev.type} event {ev.id}: {problem}",
+                 entry_id=ev.id, customer_id=cid, store_id=ev.store_id, device_id=ev.device_id)
+    return problem
 
 
 def _ledger_event(conn: Connection, ev: Event, batch: Batch) -> None:
     p = ev.payload
     cid = p["customer_id"]
-    _known_customer(conn, batch, cid, ev.store_id)
     batch.ledger(conn, {"entry_id": p["entry_id"], "customer_id": cid, "kind": ev.type.split(".")[1],
                         "points": p["points"], "sale_id": p.get("sale_id"), "reason": str(p.get("reason", ev.type)),
                         "store_id": ev.store_id, "device_id": ev.device_id, "event_id": ev.id,
@@ -157,11 +172,9 @@ def _sale_event(conn: Connection, ev: Event, payload_text: str, batch: Batch) ->
     cid = cid if isinstance(cid, str) else None
     if sale_id in batch.sale_ids:
         # spend counts once per sale whatever the event id: a re-sent sale changes nothing, a person looks
-        batch.exceptions.append({
-            "kind": "duplicate_sale", "entry_id": ev.id, "customer_id": cid, "store_id": ev.store_id,
-            "device_id": ev.device_id, "detected_at": batch.received, "balance_before": None, "balance_after": None,
-            "detail": f"sale {sale_id} was sent again by device {ev.device_id} of store {ev.store_id} under "
-                      f"event {ev.id}; its spend was not counted twice"})
+        batch.report("duplicate_sale", f"sale {sale_id} was sent again by device {ev.device_id} of store "
+                     f"{ev.store_id} under event {ev.id}; its spend was not counted twice",
+                     entry_id=ev.id, customer_id=cid, store_id=ev.store_id, device_id=ev.device_id)
         return
     batch.sale_ids.add(sale_id)
     total = p.get("total_cents", 0)
@@ -171,7 +184,6 @@ def _sale_event(conn: Connection, ev: Event, payload_text: str, batch: Batch) ->
                         "total_cents": total, "created_at": str(p.get("created_at", ev.device_time)),
                         "payload": payload_text})
     if cid is not None:
-        _known_customer(conn, batch, cid, ev.store_id)
         batch.spend[cid] = batch.spend.get(cid, 0) + total
         batch.touched.add(cid)
 
@@ -198,9 +210,6 @@ def _presence_event(conn: Connection, ev: Event, payload_text: str, batch: Batch
         conn.execute(insert(conn, presence_notifications).values(
             event_id=ev.id, store_id=ev.store_id, device_id=ev.device_id, type=ev.type, payload=payload_text,
             received_at=batch.received, next_attempt_at=batch.received).on_conflict_do_nothing())
-    cid = ev.payload.get("customer_id")
-    if isinstance(cid, str) and members.exists(conn, cid):
-        members.make_relevant(conn, cid, ev.store_id, "seen")
 
 
 def _token_event(conn: Connection, ev: Event, _text: str, batch: Batch) -> None:
@@ -252,6 +261,10 @@ def push(conn: Connection, device: DeviceAuth, checked: list[tuple[Event | None,
             continue
         if ev.id in seen:
             results.append(EventResult(ev.id, DUPLICATE))
+            continue
+        problem = scope_problem(conn, ev, batch)
+        if problem:
+            results.append(EventResult(ev.id, REJECTED, problem))
             continue
         seen.add(ev.id)
         payload_text = protocol.compact_json(ev.payload, finite=finite_numbers)

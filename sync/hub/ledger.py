@@ -99,6 +99,11 @@ class Batch:
                           f"from {before} to {after}",
                 "detected_at": self.received})
 
+    def report(self, kind: str, detail: str, **fields: Any) -> None:
+        """One row for the exceptions report, written with the batch (``fields`` as ``add_exception``)."""
+        row = dict.fromkeys(("entry_id", "customer_id", "store_id", "device_id", "balance_before", "balance_after"))
+        self.exceptions.append({**row, **fields, "kind": kind, "detail": detail, "detected_at": self.received})
+
     def flush(self, conn: Connection) -> None:
         from sync.hub.db import insert
 

@@ -168,3 +168,63 @@ def test_a_resent_sale_counts_its_spend_once(hub: HubServer, tills: dict[str, Ti
     reported = hub.storage.exceptions("duplicate_sale")
     assert len(reported) == 2 and all(sale["id"] in r["detail"] for r in reported)
     assert {r["entry_id"] for r in reported} == {e["id"] for e in again}
+
+
+def _customer_keys(changes: list[dict[str, Any]]) -> set[str]:
+    return {c["key"] for c in changes if c["kind"] == "customer"}
+
+
+@pytest.mark.parametrize("event_type", [EventType.LEDGER_EARN, EventType.PRESENCE_VISIT, EventType.SALE_COMPLETED,
+                                        EventType.LEDGER_BURN, EventType.PRESENCE_NOTIFICATION_REQUESTED])
+def test_a_till_cannot_claim_another_stores_customer(hub: HubServer, tills: dict[str, Till], event_type: str) -> None:
+    t2 = tills["t2"]
+    hub.storage.create_coupon("ADA-ONLY", _personal_offer(hub), "ada", True)
+    payloads: dict[str, dict[str, Any]] = {
+        EventType.LEDGER_EARN: earn("ada", 1), EventType.LEDGER_BURN: earn("ada", 4_999),
+        EventType.PRESENCE_VISIT: {"visit_id": uuid7(), "customer_id": "ada", "zone": "entrance", "dwell_s": 5},
+        EventType.SALE_COMPLETED: priced_sale("ada"),
+        EventType.PRESENCE_NOTIFICATION_REQUESTED: {"customer_id": "ada", "title": "Hi", "message": "Click here"},
+    }
+    payload = payloads[event_type]
+    results = t2.push(t2.event(event_type, payload), t2.event(EventType.LEDGER_EARN, earn("bob", 2)))
+    assert [r["status"] for r in results] == ["rejected", "accepted"]
+    assert "not a customer of store s2" in results[0]["reason"]
+    assert hub.storage.balance("ada") == 100 and hub.storage.balance("bob") == 52
+    reported = hub.storage.exceptions("out_of_scope")
+    assert [(r["customer_id"], r["store_id"], r["device_id"]) for r in reported] == [("ada", "s2", "t2")]
+    pulled = t2.pull_all()
+    assert _customer_keys(pulled) == {"bob"}
+    assert not [c for c in pulled if c["kind"] in ("coupon", "offer", "presence_identity")
+                and "ada" in json.dumps(c["data"])]
+
+
+def _personal_offer(hub: HubServer) -> str:
+    hub.storage.upsert_offer({"id": "ADA-10", "name": "10% for Ada", "kind": "percent_off", "params": {"percent": 10},
+                              "active": True, "customer_id": "ada"})
+    return "ADA-10"
+
+
+def test_make_relevant_lets_a_store_serve_a_member(hub: HubServer, tills: dict[str, Till]) -> None:
+    t2 = tills["t2"]
+    assert t2.push(t2.event(EventType.LEDGER_EARN, earn("ada", 1)))[0]["status"] == "rejected"
+    hub.storage.make_relevant("s2", "ada", "member look-up")
+    assert "ada" in _customer_keys(t2.pull_all())
+    assert t2.push(t2.event(EventType.SALE_COMPLETED, priced_sale("ada")))[0]["status"] == "accepted"
+    assert t2.push(t2.event(EventType.LEDGER_EARN, earn("ada", 1)))[0]["status"] == "accepted"
+    assert hub.storage.balance("ada") == 101
+
+
+def test_a_stored_value_that_cannot_be_served_is_skipped_not_a_500(hub: HubServer, tills: dict[str, Till]) -> None:
+    """A NaN stored before the checks existed: the pull skips that one change and serves the rest."""
+    from sync.hub.tables import sales
+
+    t1 = tills["t1"]
+    with hub.storage.db.write() as conn:
+        conn.execute(sales.insert().values(sale_id="legacy", store_id="s1", device_id="t1", customer_id="ada",
+                                           total_cents=0, created_at=NOW,
+                                           payload='{"lines": [{"gtin": "x", "qty": NaN}]}'))
+    hub.storage.upsert_customer({"id": "cy", "display_name": "Cy", "home_store_id": "s1"})
+    hub.storage.upsert_customer({"id": "ada", "display_name": "Ada", "home_store_id": "s1"})
+    keys = _customer_keys(t1.pull_all())
+    assert "cy" in keys and "ada" not in keys
+    assert tills["t1"].push(t1.event(EventType.LEDGER_EARN, earn("cy", 1)))[0]["status"] == "accepted"
