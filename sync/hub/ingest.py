@@ -30,7 +30,15 @@ from sync.hub import members, offers, presence
 from sync.hub.common import DeviceAuth, now_iso
 from sync.hub.db import insert
 from sync.hub.ledger import Batch, add_exception, chunks, existing_entries, existing_sales
-from sync.hub.tables import customer_stores, customers, devices, events, feedback, presence_notifications
+from sync.hub.tables import (
+    customer_stores,
+    customers,
+    devices,
+    events,
+    feedback,
+    presence_notifications,
+    sales,
+)
 from sync.protocol import ACCEPTED, DUPLICATE, REJECTED, Event, EventResult
 
 _CUSTOMER_EVENTS = (EventType.LEDGER_EARN, EventType.LEDGER_BURN, EventType.SALE_COMPLETED)
@@ -156,9 +164,27 @@ def scope_problem(conn: Connection, ev: Event, batch: Batch) -> str | None:
     return problem
 
 
+def burn_problem(conn: Connection, ev: Event, batch: Batch) -> str | None:
+    """Why a ``ledger.burn`` does not name a sale of its own device, or None. The sale may be in this batch
+    (a till sends the burn before its ``sale.completed``) or not yet sent; one recorded from another device, or
+    no sale at all, is a problem. The burn still stands (the customer left with the goods); a person decides."""
+    sale_id = ev.payload.get("sale_id")
+    if not isinstance(sale_id, str):
+        return f"burn of {ev.payload['points']} points names no sale"
+    owner = conn.execute(select(sales.c.device_id).where(sales.c.sale_id == sale_id)).scalar()
+    if owner is not None and owner != ev.device_id:
+        return f"burn of {ev.payload['points']} points names sale {sale_id} of device {owner}"
+    return None
+
+
 def _ledger_event(conn: Connection, ev: Event, batch: Batch) -> None:
     p = ev.payload
     cid = p["customer_id"]
+    if ev.type == EventType.LEDGER_BURN and p["entry_id"] not in batch.applied_entries:
+        problem = burn_problem(conn, ev, batch)
+        if problem:
+            batch.report("overdraft", f"{problem}: device {ev.device_id} of store {ev.store_id}, customer {cid}",
+                         entry_id=p["entry_id"], customer_id=cid, store_id=ev.store_id, device_id=ev.device_id)
     batch.ledger(conn, {"entry_id": p["entry_id"], "customer_id": cid, "kind": ev.type.split(".")[1],
                         "points": p["points"], "sale_id": p.get("sale_id"), "reason": str(p.get("reason", ev.type)),
                         "store_id": ev.store_id, "device_id": ev.device_id, "event_id": ev.id,

@@ -228,3 +228,17 @@ def test_a_stored_value_that_cannot_be_served_is_skipped_not_a_500(hub: HubServe
     keys = _customer_keys(t1.pull_all())
     assert "cy" in keys and "ada" not in keys
     assert tills["t1"].push(t1.event(EventType.LEDGER_EARN, earn("cy", 1)))[0]["status"] == "accepted"
+
+
+def test_a_burn_without_a_sale_of_its_device_is_reported(hub: HubServer, tills: dict[str, Till]) -> None:
+    t1 = tills["t1"]
+    sale = priced_sale("ada")
+    honest_burn = {**earn("ada", 10), "sale_id": sale["id"]}
+    no_sale = {**earn("ada", 20), "sale_id": None}
+    results = t1.push(t1.event(EventType.LEDGER_BURN, honest_burn), t1.event(EventType.SALE_COMPLETED, sale),
+                      t1.event(EventType.LEDGER_BURN, no_sale))
+    assert [r["status"] for r in results] == ["accepted"] * 3
+    reported = hub.storage.exceptions("overdraft")
+    assert [r["entry_id"] for r in reported] == [no_sale["entry_id"]]
+    assert "names no sale" in reported[0]["detail"]
+    assert hub.storage.balance("ada") == 70
