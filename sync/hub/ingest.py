@@ -230,11 +230,33 @@ def _feedback_event(conn: Connection, ev: Event, _text: str, _batch: Batch) -> N
         .on_conflict_do_nothing())
 
 
-def _presence_event(conn: Connection, ev: Event, payload_text: str, batch: Batch) -> None:
+_NOTIFICATION_KEYS = ("offer_id", "customer_id", "campaign_id", "zone", "trigger", "valid_until")
+
+
+def compose_notification(conn: Connection, ev: Event) -> dict[str, Any]:
+    """What the webhook receives for a ``presence.notification_requested``: the device's identifiers
+    (checked by the contract) and the store from its credential; the words (``title``, ``message``) come from
+    the hub's own presence rule for the store and campaign, never from the device (issue 12). Without such a
+    rule the notification carries no words; the push service uses its own."""
+    p = ev.payload
+    out: dict[str, Any] = {k: p[k] for k in _NOTIFICATION_KEYS if isinstance(p.get(k), str)}
+    out["store_id"] = ev.store_id
+    found = presence.rule_snapshot(conn, out["campaign_id"], ev.store_id) if "campaign_id" in out else None
+    rule = found["rule"] if found is not None and isinstance(found.get("rule"), dict) else {}
+    offer = rule.get("offer")
+    if isinstance(offer, dict) and isinstance(offer.get("name"), str):
+        out["title"] = offer["name"]
+    if isinstance(rule.get("message"), str):
+        out["message"] = rule["message"]
+    return out
+
+
+def _presence_event(conn: Connection, ev: Event, _text: str, batch: Batch) -> None:
     # analytics go to tables; only notification requests go to the webhook
     if presence.handle_presence_event(conn, ev.id, ev.store_id, ev.device_id, ev.type, ev.payload, batch.received):
         conn.execute(insert(conn, presence_notifications).values(
-            event_id=ev.id, store_id=ev.store_id, device_id=ev.device_id, type=ev.type, payload=payload_text,
+            event_id=ev.id, store_id=ev.store_id, device_id=ev.device_id, type=ev.type,
+            payload=protocol.compact_json(compose_notification(conn, ev)),
             received_at=batch.received, next_attempt_at=batch.received).on_conflict_do_nothing())
 
 

@@ -242,3 +242,25 @@ def test_a_burn_without_a_sale_of_its_device_is_reported(hub: HubServer, tills: 
     assert [r["entry_id"] for r in reported] == [no_sale["entry_id"]]
     assert "names no sale" in reported[0]["detail"]
     assert hub.storage.balance("ada") == 70
+
+
+def test_notification_words_come_from_the_hubs_rule_never_the_device(hub: HubServer, tills: dict[str, Till]) -> None:
+    t1 = tills["t1"]
+    hub.storage.set_presence_rule("s1", {"campaign_id": "WELCOME", "trigger": "enter", "message": "Welcome back",
+                                         "offer": {"kind": "percent_off", "name": "10% today",
+                                                   "params": {"percent": 10}}})
+    hostile = {"customer_id": "ada", "campaign_id": "WELCOME", "offer_id": "o-1", "store_id": "s9",
+               "title": "You won! Click http://evil.example", "message": "Send your PIN to claim"}
+    unknown = {**hostile, "campaign_id": "NOPE"}
+    results = t1.push(*(t1.event(EventType.PRESENCE_NOTIFICATION_REQUESTED, p) for p in (hostile, unknown)))
+    assert [r["status"] for r in results] == ["accepted", "accepted"]
+    with hub.storage.read() as conn:
+        from sqlalchemy import select
+
+        from sync.hub.tables import presence_notifications as pn
+        queued = [json.loads(p) for (p,) in conn.execute(select(pn.c.payload).order_by(pn.c.received_at, pn.c.event_id))]
+    by_campaign = {q["campaign_id"]: q for q in queued}
+    assert by_campaign["WELCOME"]["title"] == "10% today" and by_campaign["WELCOME"]["message"] == "Welcome back"
+    assert "title" not in by_campaign["NOPE"] and "message" not in by_campaign["NOPE"]
+    assert all(q["store_id"] == "s1" for q in queued)
+    assert "evil" not in json.dumps(queued) and "PIN" not in json.dumps(queued)
