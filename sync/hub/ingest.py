@@ -183,7 +183,7 @@ def _ledger_event(conn: Connection, ev: Event, batch: Batch) -> None:
     if ev.type == EventType.LEDGER_BURN and p["entry_id"] not in batch.applied_entries:
         problem = burn_problem(conn, ev, batch)
         if problem:
-            batch.report("overdraft", f"{problem}: device {ev.device_id} of store {ev.store_id}, customer {cid}",
+            batch.report("burn_without_sale", f"{problem}: device {ev.device_id} of store {ev.store_id}, customer {cid}",
                          entry_id=p["entry_id"], customer_id=cid, store_id=ev.store_id, device_id=ev.device_id)
     batch.ledger(conn, {"entry_id": p["entry_id"], "customer_id": cid, "kind": ev.type.split(".")[1],
                         "points": p["points"], "sale_id": p.get("sale_id"), "reason": str(p.get("reason", ev.type)),

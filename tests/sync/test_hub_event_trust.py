@@ -238,7 +238,7 @@ def test_a_burn_without_a_sale_of_its_device_is_reported(hub: HubServer, tills: 
     results = t1.push(t1.event(EventType.LEDGER_BURN, honest_burn), t1.event(EventType.SALE_COMPLETED, sale),
                       t1.event(EventType.LEDGER_BURN, no_sale))
     assert [r["status"] for r in results] == ["accepted"] * 3
-    reported = hub.storage.exceptions("overdraft")
+    reported = hub.storage.exceptions("burn_without_sale")
     assert [r["entry_id"] for r in reported] == [no_sale["entry_id"]]
     assert "names no sale" in reported[0]["detail"]
     assert hub.storage.balance("ada") == 70
