@@ -20,6 +20,8 @@ feed) or ``c2.<txid>.<version>``; a ``c1`` cursor reads as ``(0, version)``, so 
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -31,7 +33,10 @@ from sync import protocol
 from sync.hub import admin, members, offers, presence
 from sync.hub.common import DeviceAuth
 from sync.hub.db import POSTGRES, Database
-from sync.hub.tables import changes
+from sync.hub.tables import changes, customer_stores
+
+_log = logging.getLogger(__name__)
+_PERSONAL = (ChangeKind.OFFER, ChangeKind.COUPON)
 
 HORIZON = cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text), BigInteger)
 _KIND_ORDER = {ChangeKind.CUSTOMER: 0, ChangeKind.PRODUCT: 1, ChangeKind.OFFER: 2, ChangeKind.COUPON: 3,
@@ -86,9 +91,28 @@ def _page_rows(conn: Connection, store_id: str, after: Position, limit: int) -> 
 
 
 def snapshot(conn: Connection, kind: str, key: str, store_id: str) -> dict[str, Any] | None:
-    """The current state of one changed thing as ``store_id``'s tills receive it (None: delete it there)."""
+    """The current state of one changed thing as ``store_id``'s tills receive it (None: delete it there).
+    A personal offer or coupon of a customer not relevant to the store reads as None: it never reaches it."""
     fn = _SNAPSHOTS.get(kind)
-    return presence.snapshot(conn, kind, key, store_id) if fn is None else fn(conn, key, store_id)
+    data = presence.snapshot(conn, kind, key, store_id) if fn is None else fn(conn, key, store_id)
+    if kind in _PERSONAL and data is not None and isinstance(cid := data.get("customer_id"), str):
+        scoped = conn.execute(select(customer_stores.c.customer_id).where(
+            customer_stores.c.customer_id == cid, customer_stores.c.store_id == store_id)).first()
+        return data if scoped is not None else None
+    return data
+
+
+def _served(conn: Connection, kind: str, key: str, device: DeviceAuth) -> protocol.Change | None:
+    """One change as served, or None when what is stored cannot be served (logged; the page goes on)."""
+    try:
+        data = snapshot(conn, kind, key, device.store_id)
+        if data is not None:
+            # as the answer is written: NaN, infinity or a lone surrogate stored before checks existed
+            json.dumps(data, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except (ValueError, TypeError, KeyError) as exc:
+        _log.error("change %s/%s cannot be served to store %s and was skipped: %s", kind, key, device.store_id, exc)
+        return None
+    return protocol.Change(kind, key, data)
 
 
 def _page(conn: Connection, device: DeviceAuth, rows: Sequence[Any], limit: int, since: Position) -> protocol.ChangesPage:
@@ -98,7 +122,7 @@ def _page(conn: Connection, device: DeviceAuth, rows: Sequence[Any], limit: int,
     for txid, version, kind, key in rows:
         latest[(kind, key)] = (txid, version)
     ordered = sorted(latest.items(), key=lambda kv: (_KIND_ORDER.get(kv[0][0], 9), kv[1]))  # type: ignore[call-overload]
-    out = [protocol.Change(kind, key, snapshot(conn, kind, key, device.store_id)) for (kind, key), _ in ordered]
+    out = [c for (kind, key), _ in ordered if (c := _served(conn, kind, key, device)) is not None]
     # a till's own code sightings are not sent back to it
     out = [c for c in out if not (c.kind == ChangeKind.TOKEN_SIGHTING and c.data is not None
                                   and c.data["till_id"] == device.device_id)]

@@ -17,52 +17,84 @@ from typing import Any
 
 from sqlalchemy import Connection, case, select, update
 
-from edge.core.contract import LEDGER_EVENTS, EventType
+from edge.core.contract import (
+    LEDGER_EVENTS,
+    MAX_ID_CHARS,
+    MAX_TIMESTAMP_CHARS,
+    EventType,
+    check_event_payload,
+    text_problem,
+)
 from sync import protocol
 from sync.hub import members, offers, presence
 from sync.hub.common import DeviceAuth, now_iso
 from sync.hub.db import insert
-from sync.hub.ledger import Batch, add_exception, chunks, existing_entries
-from sync.hub.tables import customer_stores, customers, devices, events, feedback, presence_notifications
+from sync.hub.ledger import Batch, add_exception, chunks, existing_entries, existing_sales
+from sync.hub.tables import (
+    customer_stores,
+    customers,
+    devices,
+    events,
+    feedback,
+    presence_notifications,
+    sales,
+)
 from sync.protocol import ACCEPTED, DUPLICATE, REJECTED, Event, EventResult
 
-_PAYLOAD_RULES: dict[str, dict[str, type | tuple[type, ...]]] = {
-    EventType.LEDGER_EARN: {"entry_id": str, "customer_id": str, "points": int},
-    EventType.LEDGER_BURN: {"entry_id": str, "customer_id": str, "points": int},
-    EventType.COUPON_REDEEMED: {"code": str},
-    EventType.FEEDBACK_SUBMITTED: {"id": str, "score": int},
-}
 _CUSTOMER_EVENTS = (EventType.LEDGER_EARN, EventType.LEDGER_BURN, EventType.SALE_COMPLETED)
+MAX_SEQ = 2**63 - 1  # the ``seq`` column is a signed 64-bit integer
+TOTAL_TOLERANCE_CENTS = 1  # a sale's total may differ from the one recomputed from its lines by this much
 
 
-def _ledger_ok(p: dict[str, Any]) -> bool:
-    return (type(p.get("entry_id")) is str and type(p.get("customer_id")) is str
-            and type(points := p.get("points")) is int and points > 0)
+def _envelope_problem(ev: Event) -> str | None:
+    """The envelope fields the hub stores: seq within 64 bits, clean bounded strings."""
+    if ev.seq > MAX_SEQ:
+        return f"'seq' must be at most 2^63-1, got {ev.seq}"
+    for name, value, limit in (("id", ev.id, MAX_ID_CHARS), ("type", ev.type, MAX_ID_CHARS),
+                               ("device_time", ev.device_time, MAX_TIMESTAMP_CHARS)):
+        problem = "is too long" if len(value) > limit else text_problem(value)
+        if problem:
+            return f"the event's '{name}' {problem}"
+    return None
 
 
-def _rules_problem(ev: Event) -> str | None:
-    for name, tp in _PAYLOAD_RULES.get(ev.type, {}).items():
-        value = ev.payload.get(name)
-        if not isinstance(value, tp) or isinstance(value, bool):
-            return f"{ev.type} payload needs '{name}' as {tp.__name__ if isinstance(tp, type) else tp}"
+def _cents(value: Any) -> int | None:
+    return value if type(value) is int else None
+
+
+def sale_total_problem(p: dict[str, Any]) -> str | None:
+    """Why a ``sale.completed`` total does not follow from its lines, or None. Recomputed as
+    sum(lines' gross_cents) - discount_cents - points_value_cents (``edge/store/sales.py`` writes them so), within
+    ``TOTAL_TOLERANCE_CENTS``; only when every line carries ``gross_cents`` and the payload a ``total_cents``."""
+    lines, total = p.get("lines"), _cents(p.get("total_cents"))
+    if total is None or not isinstance(lines, list) or not lines:
+        return None
+    gross = [_cents(line.get("gross_cents")) for line in lines]
+    if any(g is None for g in gross):
+        return None
+    subtotal = sum(g for g in gross if g is not None)
+    line_discounts = [_cents(line.get("discount_cents")) for line in lines]
+    if all(d is not None for d in line_discounts):
+        discount = sum(d for d in line_discounts if d is not None)
+    else:
+        discount = _cents(p.get("discount_cents")) or 0
+    expected = subtotal - discount - (_cents(p.get("points_value_cents")) or 0)
+    if abs(expected - total) > TOTAL_TOLERANCE_CENTS:
+        return (f"sale.completed total_cents {total} does not match its lines: {subtotal} gross less {discount} "
+                f"discount and the points' value is {expected}")
     return None
 
 
 def payload_problem(ev: Event) -> str | None:
-    """Why the hub cannot apply this event's payload, in a sentence; None when it can."""
-    if ev.type in LEDGER_EVENTS and _ledger_ok(ev.payload):  # most of a backlog: checked in one expression
-        return None
-    problem = _rules_problem(ev)
+    """Why the hub cannot apply this event, in a sentence; None when it can. The envelope, then the contract's
+    per-type fields and ranges (``check_event_payload``), then the hub's own rules of meaning."""
+    problem = _envelope_problem(ev) or check_event_payload(ev.type, ev.payload)
     if problem:
         return problem
-    if ev.type in LEDGER_EVENTS:
-        return f"{ev.type} points must be positive, got {ev.payload['points']}"
-    if ev.type == EventType.FEEDBACK_SUBMITTED and not 0 <= ev.payload["score"] <= 10:
-        return f"feedback score must be 0..10, got {ev.payload['score']}"
     if ev.type == EventType.LOYALTY_TOKEN_SEEN:
         return presence.token_seen_problem(ev.payload)
-    if ev.type == EventType.SALE_COMPLETED and not isinstance(ev.payload.get("id", ev.payload.get("sale_id")), str):
-        return "sale.completed payload needs the sale 'id'"
+    if ev.type == EventType.SALE_COMPLETED:
+        return sale_total_problem(ev.payload)
     return None
 
 
@@ -79,6 +111,8 @@ def check_events(device: DeviceAuth, raw_events: list[Any]) -> list[tuple[Event 
             problem = payload_problem(ev)
             if problem:
                 ev = None
+        if problem and text_problem(eid):  # the result echoes the id: never a character JSON cannot carry
+            eid = eid.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
         checked.append((ev, problem, eid))
     return checked
 
@@ -90,34 +124,67 @@ def _seen_events(conn: Connection, ids: list[str]) -> set[str]:
     return found
 
 
+def _named_customer(ev: Event) -> str | None:
+    cid = ev.payload.get("customer_id")
+    return cid if isinstance(cid, str) else None
+
+
 def _prefetch_customers(conn: Connection, batch: Batch, store_id: str, evs: list[Event]) -> None:
-    """One look-up per chunk instead of two to four statements per event: the balances of the batch's
-    customers (row-locked in id order on PostgreSQL), and which of them are already relevant to the store.
-    Both facts stay true for the rest of the transaction, so a customer found here needs no per-event
-    statement; any other goes the per-event way."""
-    cids = sorted({cid for ev in evs if ev.type in _CUSTOMER_EVENTS
-                   and isinstance(cid := ev.payload.get("customer_id"), str)})
+    """One look-up per chunk instead of statements per event: the balances of the batch's ledger and sale
+    customers (row-locked in id order on PostgreSQL), and which named customers are relevant to the store.
+    Both facts stay true for the rest of the transaction; any other customer goes the per-event way."""
+    cids = sorted({cid for ev in evs if ev.type in _CUSTOMER_EVENTS and (cid := _named_customer(ev))})
     for chunk in chunks(cids):
         for cid, balance in conn.execute(select(customers.c.id, customers.c.balance)
                                          .where(customers.c.id.in_(chunk)).order_by(customers.c.id).with_for_update()):
             batch.known_balances[cid] = int(balance or 0)
+    for chunk in chunks(sorted({cid for ev in evs if (cid := _named_customer(ev))})):
         relevant = conn.execute(select(customer_stores.c.customer_id).where(
             customer_stores.c.store_id == store_id, customer_stores.c.customer_id.in_(chunk)))
-        batch.relevant.update((cid, store_id) for (cid,) in relevant if cid in batch.known_balances)
+        batch.relevant.update((cid, store_id) for (cid,) in relevant)
 
 
-def _known_customer(conn: Connection, batch: Batch, cid: str, store_id: str) -> None:
-    if (cid, store_id) in batch.relevant:
-        return
-    members.ensure(conn, cid, store_id)
-    members.make_relevant(conn, cid, store_id, "transacted")
-    batch.relevant.add((cid, store_id))
+def scope_problem(conn: Connection, ev: Event, batch: Batch) -> str | None:
+    """Why this device may not name the event's customer, or None. A device names only customers the hub has
+    made relevant to its store (home store, a pick-up order, or ``make_relevant`` by the audited member
+    look-up); activity at a till never makes a customer relevant by itself (issue 12). A refusal is reported
+    (``out_of_scope``)."""
+    cid = _named_customer(ev)
+    if cid is None or (cid, ev.store_id) in batch.relevant:
+        return None
+    found = conn.execute(select(customer_stores.c.customer_id).where(
+        customer_stores.c.store_id == ev.store_id, customer_stores.c.customer_id == cid)).first()
+    if found is not None:
+        batch.relevant.add((cid, ev.store_id))
+        return None
+    problem = (f"customer {cid!r} is not a customer of store {ev.store_id}: a till may only name customers the "
+               "hub has sent to its store; look the member up first")
+    batch.report("out_of_scope", f"device {ev.device_id} sent {ev.type} event {ev.id}: {problem}",
+                 entry_id=ev.id, customer_id=cid, store_id=ev.store_id, device_id=ev.device_id)
+    return problem
+
+
+def burn_problem(conn: Connection, ev: Event, batch: Batch) -> str | None:
+    """Why a ``ledger.burn`` does not name a sale of its own device, or None. The sale may be in this batch
+    (a till sends the burn before its ``sale.completed``) or not yet sent; one recorded from another device, or
+    no sale at all, is a problem. The burn still stands (the customer left with the goods); a person decides."""
+    sale_id = ev.payload.get("sale_id")
+    if not isinstance(sale_id, str):
+        return f"burn of {ev.payload['points']} points names no sale"
+    owner = conn.execute(select(sales.c.device_id).where(sales.c.sale_id == sale_id)).scalar()
+    if owner is not None and owner != ev.device_id:
+        return f"burn of {ev.payload['points']} points names sale {sale_id} of device {owner}"
+    return None
 
 
 def _ledger_event(conn: Connection, ev: Event, batch: Batch) -> None:
     p = ev.payload
     cid = p["customer_id"]
-    _known_customer(conn, batch, cid, ev.store_id)
+    if ev.type == EventType.LEDGER_BURN and p["entry_id"] not in batch.applied_entries:
+        problem = burn_problem(conn, ev, batch)
+        if problem:
+            batch.report("burn_without_sale", f"{problem}: device {ev.device_id} of store {ev.store_id}, customer {cid}",
+                         entry_id=p["entry_id"], customer_id=cid, store_id=ev.store_id, device_id=ev.device_id)
     batch.ledger(conn, {"entry_id": p["entry_id"], "customer_id": cid, "kind": ev.type.split(".")[1],
                         "points": p["points"], "sale_id": p.get("sale_id"), "reason": str(p.get("reason", ev.type)),
                         "store_id": ev.store_id, "device_id": ev.device_id, "event_id": ev.id,
@@ -126,15 +193,23 @@ def _ledger_event(conn: Connection, ev: Event, batch: Batch) -> None:
 
 def _sale_event(conn: Connection, ev: Event, payload_text: str, batch: Batch) -> None:
     p = ev.payload
+    sale_id = str(p.get("id", p.get("sale_id")))
     cid = p.get("customer_id")
+    cid = cid if isinstance(cid, str) else None
+    if sale_id in batch.sale_ids:
+        # spend counts once per sale whatever the event id: a re-sent sale changes nothing, a person looks
+        batch.report("duplicate_sale", f"sale {sale_id} was sent again by device {ev.device_id} of store "
+                     f"{ev.store_id} under event {ev.id}; its spend was not counted twice",
+                     entry_id=ev.id, customer_id=cid, store_id=ev.store_id, device_id=ev.device_id)
+        return
+    batch.sale_ids.add(sale_id)
     total = p.get("total_cents", 0)
     total = total if isinstance(total, int) and not isinstance(total, bool) else 0
-    batch.sales.append({"sale_id": str(p.get("id", p.get("sale_id"))), "store_id": ev.store_id,
-                        "device_id": ev.device_id, "customer_id": cid if isinstance(cid, str) else None,
+    batch.sales.append({"sale_id": sale_id, "store_id": ev.store_id,
+                        "device_id": ev.device_id, "customer_id": cid,
                         "total_cents": total, "created_at": str(p.get("created_at", ev.device_time)),
                         "payload": payload_text})
-    if isinstance(cid, str):
-        _known_customer(conn, batch, cid, ev.store_id)
+    if cid is not None:
         batch.spend[cid] = batch.spend.get(cid, 0) + total
         batch.touched.add(cid)
 
@@ -155,15 +230,34 @@ def _feedback_event(conn: Connection, ev: Event, _text: str, _batch: Batch) -> N
         .on_conflict_do_nothing())
 
 
-def _presence_event(conn: Connection, ev: Event, payload_text: str, batch: Batch) -> None:
+_NOTIFICATION_KEYS = ("offer_id", "customer_id", "campaign_id", "zone", "trigger", "valid_until")
+
+
+def compose_notification(conn: Connection, ev: Event) -> dict[str, Any]:
+    """What the webhook receives for a ``presence.notification_requested``: the device's identifiers
+    (checked by the contract) and the store from its credential; the words (``title``, ``message``) come from
+    the hub's own presence rule for the store and campaign, never from the device (issue 12). Without such a
+    rule the notification carries no words; the push service uses its own."""
+    p = ev.payload
+    out: dict[str, Any] = {k: p[k] for k in _NOTIFICATION_KEYS if isinstance(p.get(k), str)}
+    out["store_id"] = ev.store_id
+    found = presence.rule_snapshot(conn, out["campaign_id"], ev.store_id) if "campaign_id" in out else None
+    rule = found["rule"] if found is not None and isinstance(found.get("rule"), dict) else {}
+    offer = rule.get("offer")
+    if isinstance(offer, dict) and isinstance(offer.get("name"), str):
+        out["title"] = offer["name"]
+    if isinstance(rule.get("message"), str):
+        out["message"] = rule["message"]
+    return out
+
+
+def _presence_event(conn: Connection, ev: Event, _text: str, batch: Batch) -> None:
     # analytics go to tables; only notification requests go to the webhook
     if presence.handle_presence_event(conn, ev.id, ev.store_id, ev.device_id, ev.type, ev.payload, batch.received):
         conn.execute(insert(conn, presence_notifications).values(
-            event_id=ev.id, store_id=ev.store_id, device_id=ev.device_id, type=ev.type, payload=payload_text,
+            event_id=ev.id, store_id=ev.store_id, device_id=ev.device_id, type=ev.type,
+            payload=protocol.compact_json(compose_notification(conn, ev)),
             received_at=batch.received, next_attempt_at=batch.received).on_conflict_do_nothing())
-    cid = ev.payload.get("customer_id")
-    if isinstance(cid, str) and members.exists(conn, cid):
-        members.make_relevant(conn, cid, ev.store_id, "seen")
 
 
 def _token_event(conn: Connection, ev: Event, _text: str, batch: Batch) -> None:
@@ -194,6 +288,8 @@ def _start(conn: Connection, device: DeviceAuth, checked: list[tuple[Event | Non
     seen = _seen_events(conn, [ev.id for ev, _, _ in checked if ev is not None])
     batch.applied_entries = existing_entries(conn, [ev.payload["entry_id"] for ev, _, _ in checked
                                                     if ev is not None and ev.type in LEDGER_EVENTS])
+    batch.sale_ids = existing_sales(conn, [str(ev.payload.get("id", ev.payload.get("sale_id"))) for ev, _, _ in checked
+                                           if ev is not None and ev.type == EventType.SALE_COMPLETED])
     _prefetch_customers(conn, batch, device.store_id, [ev for ev, _, _ in checked
                                                        if ev is not None and ev.id not in seen])
     return batch, seen
@@ -213,6 +309,10 @@ def push(conn: Connection, device: DeviceAuth, checked: list[tuple[Event | None,
             continue
         if ev.id in seen:
             results.append(EventResult(ev.id, DUPLICATE))
+            continue
+        problem = scope_problem(conn, ev, batch)
+        if problem:
+            results.append(EventResult(ev.id, REJECTED, problem))
             continue
         seen.add(ev.id)
         payload_text = protocol.compact_json(ev.payload, finite=finite_numbers)

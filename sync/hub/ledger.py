@@ -31,6 +31,14 @@ def existing_entries(conn: Connection, entry_ids: Sequence[str]) -> set[str]:
     return found
 
 
+def existing_sales(conn: Connection, sale_ids: Sequence[str]) -> set[str]:
+    """Which of these sale ids the hub has already recorded."""
+    found: set[str] = set()
+    for chunk in chunks(sale_ids):
+        found.update(r[0] for r in conn.execute(select(sales.c.sale_id).where(sales.c.sale_id.in_(chunk))))
+    return found
+
+
 def add_exception(conn: Connection, kind: str, detail: str, *, detected_at: str, **fields: Any) -> None:
     """One row of the exceptions report (``fields``: entry_id, customer_id, store_id, device_id,
     balance_before, balance_after)."""
@@ -54,6 +62,7 @@ class Batch:
         self.balance_start: dict[str, int] = {}
         self.spend: dict[str, int] = {}
         self.applied_entries: set[str] = set()
+        self.sale_ids: set[str] = set()  # sales recorded before or earlier in this batch
         self.relevant: set[tuple[str, str]] = set()
         self.touched: set[str] = set()
 
@@ -89,6 +98,11 @@ class Batch:
                 "detail": f"burn of {points} points in store {store_id} took customer {customer_id} "
                           f"from {before} to {after}",
                 "detected_at": self.received})
+
+    def report(self, kind: str, detail: str, **fields: Any) -> None:
+        """One row for the exceptions report, written with the batch (``fields`` as ``add_exception``)."""
+        row = dict.fromkeys(("entry_id", "customer_id", "store_id", "device_id", "balance_before", "balance_after"))
+        self.exceptions.append({**row, **fields, "kind": kind, "detail": detail, "detected_at": self.received})
 
     def flush(self, conn: Connection) -> None:
         from sync.hub.db import insert

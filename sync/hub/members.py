@@ -1,7 +1,8 @@
 """Members (customers) at the hub: profiles, relevance to stores, consents, erasure, web/app orders.
 
-A customer is *relevant* to a store once they have a home store there, transacted, were seen or have a pick-up
-there; only relevant stores receive the profile, personal offers, coupons and presence identities. Points are
+A customer is *relevant* to a store once they have a home store or a pick-up there, or the store was granted them
+(``make_relevant``, the audited member look-up); only relevant stores receive the profile, personal offers,
+coupons and presence identities, and only their devices may name the customer in events (``ingest``). Points are
 whole points, money in cents; JSON fields (consents, preferences, rewards) are stored as text. Functions take
 the caller's transaction; refusals raise ``HubError``.
 """

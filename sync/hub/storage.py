@@ -148,6 +148,18 @@ class HubStorage:
     def upsert_customer(self, data: dict[str, Any]) -> None:
         self._write(members.upsert, data)
 
+    def make_relevant(self, store_id: str, customer_id: str, reason: str) -> None:
+        """The one audited way to let a store's devices name a customer (the member look-up calls it): the
+        store then receives the profile, personal offers, coupons and identities, and its tills' events naming
+        the customer are accepted. ``reason`` is kept beside the grant (``customer_stores``). Raises
+        ``HubError('unknown_customer')`` for a customer the hub does not hold."""
+
+        def run(conn: Connection) -> None:
+            members.require(conn, customer_id)
+            members.make_relevant(conn, customer_id, store_id, reason)
+
+        self._write(run)
+
     def adjust_balance(self, customer_id: str, points: int, reason: str) -> None:
         """An admin correction, recorded in the hub ledger like any other entry."""
         def run(conn: Connection) -> None:

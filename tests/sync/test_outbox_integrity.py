@@ -32,7 +32,9 @@ def earn(db, marker: str, points: int = 5, type_: str = "ledger.earn") -> str:  
     entry_id = uuid7()
     with db.conn:
         outbox.enqueue(db, type_, {"entry_id": entry_id, "customer_id": "ada", "points": points,
-                                   "sale_id": None, "reason": marker, "created_at": outbox.utc_now_iso()})
+                                   "sale_id": None, "reason": marker[:100], "created_at": outbox.utc_now_iso(),
+                                   # the size rides in pieces the contract allows (a reason is at most 2,000)
+                                   "padding": [marker[i:i + 5_000] for i in range(0, len(marker), 5_000)]})
     return entry_id
 
 

@@ -82,7 +82,7 @@ def test_malformed_event_is_dead_with_reason_and_the_rest_flows(hub: HubServer, 
     edge.client().sync_once()
     stats = outbox.stats(edge.db)
     assert stats.acked == 2 and stats.dead == 1
-    assert "points must be positive" in stats.dead_letters[0].reason
+    assert "'points' must be a whole number from 1 to" in stats.dead_letters[0].reason
     assert hub.storage.balance("ada") == 25
     assert outbox.retry_dead(edge.db) == 1 and outbox.stats(edge.db).pending == 1
 
@@ -144,7 +144,8 @@ def test_a_store_only_receives_its_customers(hub: HubServer, tmp_path: Path) -> 
     e1 = make_edge(tmp_path, "t1", hub.url, codes["t1"])
     e1.client().sync_once()
     assert {r[0] for r in e1.db.execute("SELECT id FROM customers")} == {"ada"}
-    # bob shops at s1 once (offline enrolment elsewhere is not needed: the card was scanned) -> relevant to s1
+    # bob shops at s1 once: the member look-up (the audited way, issue 12) makes him relevant to s1 first
+    st.make_relevant("s1", "bob", "member look-up")
     with e1.db.conn:
         e1.db.execute("INSERT INTO customers (id, display_name) VALUES ('bob', 'Bob')")
     e1.ledger("earn", "bob", 5)
@@ -174,6 +175,7 @@ def test_two_stores_spend_the_same_points_offline(hub: HubServer, tmp_path: Path
     st = hub.storage
     codes = seed(st, {"s1": ["t1"], "s2": ["t2"]}, {"ada": ("s1", 1000)})
     st.upsert_customer({"id": "ada", "display_name": "Ada", "card_number": "card-ada", "home_store_id": "s1"})
+    st.make_relevant("s2", "ada", "member look-up")  # s2 may name ada (issue 12: scope)
     e1 = make_edge(tmp_path, "t1", hub.url, codes["t1"])
     e2 = make_edge(tmp_path, "t2", hub.url, codes["t2"])
     e1.client().sync_once()

@@ -43,6 +43,7 @@ def test_presence_notifications_are_delivered_with_retries(hub_storage: HubStora
     try:
         with HubServer(hub_storage, webhook_url=url, webhook_interval_s=0.05, webhook_retry_base_s=0.05) as hub:
             codes = seed(hub_storage, {"s1": ["beacon-1"]}, {"ada": ("s2", 0)})
+            hub_storage.make_relevant("s1", "ada", "member look-up")  # s1 may name ada (issue 12: scope)
             edge = make_edge(tmp_path, "b1", hub.url, codes["beacon-1"])
             with edge.db.conn:
                 eid = outbox.enqueue(edge.db, "presence.notification_requested", {"customer_id": "ada", "offer_id": "o1"})
