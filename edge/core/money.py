@@ -6,7 +6,14 @@
 3. A basket-level amount (a basket discount, the value of redeemed points) is spread over the lines in
    proportion to what each line still costs, with the largest-remainder method, so the parts add up to
    the whole exactly and no line gets more than it costs.
-4. Points earned are rounded down per line; the value of redeemed points is rounded down to the cent.
+4. Points earned are rounded once per order, not per line (``split_floored``): each line's exact points
+   (a fraction: what it costs x points per euro x its multipliers) are summed over the order and the sum is
+   rounded down once; that total is then allocated to the lines by largest remainder (Hamilton's method),
+   so every line gets the floor or the ceiling of its exact share and the lines add up to the order's
+   points. A line's share is recorded with it, so a returned line reverses exactly its share. This is how
+   ERPNext and Odoo round loyalty points (per order): 10 lines of 1.49 earn 14 points at x1 and 18 at
+   x1.25, where flooring each line would give 10 and 10.
+5. The value of redeemed points is rounded down to the cent.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from fractions import Fraction
 from functools import lru_cache
+from math import lcm
 
 Cents = int
 
@@ -60,6 +68,31 @@ def allocate(total: Cents, weights: Sequence[Cents]) -> list[Cents]:
         if parts[i] < weights[i]:
             parts[i] += 1
             short -= 1
+    return parts
+
+
+def split_floored(numerators: Sequence[int], denominators: Sequence[int]) -> list[int]:
+    """Round exact shares once: the whole is ``floor(sum(n_i / d_i))``, spread so each part is the floor or the
+    ceiling of its share ``n_i / d_i`` and the parts add up to the whole (rule 4 above).
+
+    The parts that get the extra unit are those with the largest fractional remainders, ties to the earlier
+    index (deterministic: callers pass lines in line-number order). Integers only, no floats: the shares are
+    put on their least common denominator. Numerators must be >= 0 and denominators > 0 (ValueError).
+    """
+    if len(numerators) != len(denominators):
+        raise ValueError("one denominator per numerator")
+    if any(n < 0 for n in numerators) or any(d <= 0 for d in denominators):
+        raise ValueError("shares must be non-negative with positive denominators")
+    if not numerators:
+        return []
+    common = lcm(*denominators)
+    scaled = [n * (common // d) for n, d in zip(numerators, denominators, strict=True)]
+    parts = [s // common for s in scaled]
+    short = sum(scaled) // common - sum(parts)  # 0 <= short < len(parts): the sum of the fractional parts
+    if short:
+        by_remainder = sorted(range(len(scaled)), key=lambda i: (-(scaled[i] % common), i))
+        for i in by_remainder[:short]:
+            parts[i] += 1
     return parts
 
 
