@@ -79,19 +79,20 @@ def split_floored(numerators: Sequence[int], denominators: Sequence[int]) -> lis
     index (deterministic: callers pass lines in line-number order). Integers only, no floats: the shares are
     put on their least common denominator. Numerators must be >= 0 and denominators > 0 (ValueError).
     """
-    if len(numerators) != len(denominators):
+    count = len(numerators)
+    if count != len(denominators):
         raise ValueError("one denominator per numerator")
-    if any(n < 0 for n in numerators) or any(d <= 0 for d in denominators):
-        raise ValueError("shares must be non-negative with positive denominators")
-    if not numerators:
+    if not count:
         return []
-    common = lcm(*denominators)
-    scaled = [n * (common // d) for n, d in zip(numerators, denominators, strict=True)]
-    parts = [s // common for s in scaled]
-    short = sum(scaled) // common - sum(parts)  # 0 <= short < len(parts): the sum of the fractional parts
+    if min(numerators) < 0 or min(denominators) <= 0:
+        raise ValueError("shares must be non-negative with positive denominators")
+    common = denominators[0] if count == 1 else lcm(*denominators)
+    scaled = [n * (common // d) for n, d in zip(numerators, denominators)]  # noqa: B905 - lengths checked
+    parts = [v // common for v in scaled]
+    short = sum(scaled) // common - sum(parts)  # 0 <= short < count: the sum of the fractional parts
     if short:
-        by_remainder = sorted(range(len(scaled)), key=lambda i: (-(scaled[i] % common), i))
-        for i in by_remainder[:short]:
+        remainders = [v % common for v in scaled]
+        for i in sorted(range(count), key=lambda i: -remainders[i])[:short]:  # stable: ties to the earlier
             parts[i] += 1
     return parts
 
