@@ -133,8 +133,10 @@ def _revoke_device(args: argparse.Namespace, s: Any) -> None:
 
 
 def _create_customer(args: argparse.Namespace, s: Any) -> None:
-    s.upsert_customer({"id": args.id, "display_name": args.name, "card_number": args.card,
-                       "home_store_id": args.home_store, "tier": args.tier})
+    given = {"display_name": args.name, "card_number": args.card, "home_store_id": args.home_store,
+             "tier": args.tier}
+    # only what was given: on an existing customer the rest (consents, birthday, rewards, ...) stays as it is
+    s.upsert_customer({"id": args.id, **{k: v for k, v in given.items() if v is not None}})
     if args.points:
         s.adjust_balance(args.id, args.points, "opening balance")
     say(args, f"customer {args.id} saved")
@@ -145,8 +147,9 @@ def _create_offer(args: argparse.Namespace, s: Any) -> None:
         params = json.loads(args.params)
     except json.JSONDecodeError as exc:
         raise ValueError(f"--params is not valid JSON ({exc})") from None
+    # with --coupon the offer needs the code: without it the discount would reach every basket, guests included
     s.upsert_offer({"id": args.id, "kind": args.kind, "name": args.name, "params": params,
-                    "customer_id": args.customer, "priority": args.priority})
+                    "customer_id": args.customer, "priority": args.priority, "requires_coupon": bool(args.coupon)})
     if args.coupon:
         s.create_coupon(args.coupon, args.id, args.customer)
     say(args, f"offer {args.id} saved")
@@ -245,12 +248,13 @@ def _register_admin(add: Callable[[str, Command, str], argparse.ArgumentParser])
     sp.add_argument("--ttl-hours", type=float, default=72.0, help="hours the enrolment code stays valid (72)")
     sp = add("revoke-device", _revoke_device, "refuse a device from now on")
     sp.add_argument("device", help="the device's id")
-    sp = add("create-customer", _create_customer, "create or update a customer")
+    sp = add("create-customer", _create_customer,
+             "create a customer, or update only the given fields of an existing one")
     sp.add_argument("--id", required=True, help="the customer's id")
-    sp.add_argument("--name", required=True, help="the customer's display name")
+    sp.add_argument("--name", default=None, help="the customer's display name (new customer: default the id)")
     sp.add_argument("--card", default=None, help="loyalty card number (6009 + 12 digits in the demo)")
     sp.add_argument("--home-store", default=None, help="the customer's home store id")
-    sp.add_argument("--tier", default="Bronze", help="loyalty tier: Bronze, Silver or Gold")
+    sp.add_argument("--tier", default=None, help="loyalty tier: Bronze, Silver or Gold (new customer: Bronze)")
     sp.add_argument("--points", type=int, default=0, help="opening points balance")
     sp = add("create-offer", _create_offer, "create or update an offer (optionally with a coupon code)")
     sp.add_argument("--id", required=True, help="the offer's id")
@@ -263,7 +267,8 @@ def _register_admin(add: Callable[[str, Command, str], argparse.ArgumentParser])
                          "any kind may add \"category\": \"Bakery\" or \"gtins\": [\"...14 digits\"] (default {})")
     sp.add_argument("--customer", default=None, help="only for this customer (default: everyone)")
     sp.add_argument("--priority", type=int, default=0, help="higher applies first when offers compete")
-    sp.add_argument("--coupon", default=None, help="a coupon code that unlocks the offer")
+    sp.add_argument("--coupon", default=None,
+                    help="a coupon code that unlocks the offer: the offer then applies only with the code")
     sp = add("import-catalog", _import_catalog, "import gtin,name,price_cents,vat_rate_bp,category CSV")
     sp.add_argument("csv", help="the CSV file (header gtin,name,price_cents,vat_rate_bp,category)")
     sp = add("create-api-key", _create_api_key, "an API key for /v1/orders, /v1/sightings and the reports")

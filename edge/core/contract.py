@@ -298,6 +298,8 @@ SALE_LINE_FIELDS = (
     Field("gross_cents", CENTS),
     Field("discount_cents", CENTS),
     Field("vat_rate_bp", Int(0, 10_000)),
+    # the line's share of the sale's points (rounded once per order, edge.core.money rule 4); absent before v6
+    Field("points", Int(0, MAX_POINTS_PER_SALE)),
 )
 SALE_DISCOUNT_FIELDS = (
     Field("n", Int(0, MAX_COUNT)),

@@ -1,8 +1,12 @@
 """Points: earning, redemption limits and the offline balance.
 
-Earning: each line earns ``floor(paid * points_per_unit * category multiplier * tier multiplier * promo
-multiplier / 100)`` points, where ``paid`` is what the line costs after discounts and after its share of the
-points redeemed (points do not earn points). Multipliers are exact fractions of the configured decimals.
+Earning: each line's exact points are ``paid * points_per_unit * category multiplier * tier multiplier * promo
+multiplier / 100``, where ``paid`` is what the line costs after discounts and after its share of the points
+redeemed (points do not earn points). Multipliers are exact fractions of the configured decimals. The order
+earns ``floor`` of the sum of its lines' exact points - rounded once per order, as ERPNext and Odoo do, so
+that a tier multiplier still counts on cheap lines - and that total is allocated to the lines by largest
+remainder (``edge.core.money.split_floored``, rule 4 there): each line's ``points`` is the floor or ceiling of
+its exact points, and the lines add up to the order's points, so a returned line reverses exactly its share.
 
 Redemption: points are worth ``point_value_cents`` each (value rounded down), at least ``min_redeem_points``
 at a time, for at most ``max_redeem_share`` of the basket after discounts, never more than the available
@@ -18,7 +22,7 @@ from fractions import Fraction
 from functools import lru_cache
 from math import floor
 
-from edge.core.money import allocate, exact, vat_included
+from edge.core.money import allocate, exact, split_floored, vat_included
 from edge.core.offers import Pricing
 
 
@@ -133,7 +137,8 @@ class Settlement:
 
 
 def settle(pricing: Pricing, points_redeemed: int, rules: LoyaltyRules, tier: str | None) -> Settlement:
-    """Spread the redeemed points' value over the lines; compute VAT and points earned per line.
+    """Spread the redeemed points' value over the lines; compute VAT per line and the points earned, rounded
+    once per order and allocated to the lines by largest remainder (module docstring).
 
     ``tier`` None means a guest: guests earn nothing.
     """
@@ -141,16 +146,20 @@ def settle(pricing: Pricing, points_redeemed: int, rules: LoyaltyRules, tier: st
     priced = sorted(pricing.lines, key=lambda p: p.line.line_no)
     shares = allocate(value, [p.net_cents for p in priced])
     ppu, tier_mult = rules.points_per_unit, (rules.tier_multipliers or {}).get(tier or "", 1.0)
-    settled: list[SettledLine] = []
-    for p, share in zip(priced, shares, strict=True):
-        paid = p.net_cents - share
-        points = 0
-        if tier is not None:
-            cat = (rules.category_multipliers or {}).get(p.line.product.category, 1.0)
-            num, den = _earn_factor(ppu, tier_mult, cat, p.points_multiplier)
-            points = paid * num // den
-        settled.append(SettledLine(p.line.line_no, paid, vat_included(paid, p.line.product.vat_rate_bp), points))
-    return Settlement(pricing, points_redeemed, value, tuple(settled))
+    paid = [p.net_cents - share for p, share in zip(priced, shares, strict=True)]
+    points = [0] * len(priced)
+    if tier is not None:
+        factors = [
+            _earn_factor(ppu, tier_mult, (rules.category_multipliers or {}).get(p.line.product.category, 1.0),
+                         p.points_multiplier)
+            for p in priced
+        ]  # fmt: skip
+        points = split_floored([c * num for c, (num, _) in zip(paid, factors, strict=True)], [d for _, d in factors])
+    settled = tuple(
+        SettledLine(p.line.line_no, c, vat_included(c, p.line.product.vat_rate_bp), pts)
+        for p, c, pts in zip(priced, paid, points, strict=True)
+    )
+    return Settlement(pricing, points_redeemed, value, settled)
 
 
 @lru_cache(maxsize=4096)

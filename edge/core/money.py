@@ -6,8 +6,15 @@
 3. A basket-level amount (a basket discount, the value of redeemed points) is spread over the lines in
    proportion to what each line still costs, with the largest-remainder method, so the parts add up to
    the whole exactly and no line gets more than it costs.
-4. Points earned are rounded down per line; the value of redeemed points is rounded down to the cent.
-5. Amounts are integer *minor units* of the store's currency, by its ISO 4217 exponent (py-moneyed's data):
+4. Points earned are rounded once per order, not per line (``split_floored``): each line's exact points
+   (a fraction: what it costs x points per euro x its multipliers) are summed over the order and the sum is
+   rounded down once; that total is then allocated to the lines by largest remainder (Hamilton's method),
+   so every line gets the floor or the ceiling of its exact share and the lines add up to the order's
+   points. A line's share is recorded with it, so a returned line reverses exactly its share. This is how
+   ERPNext and Odoo round loyalty points (per order): 10 lines of 1.49 earn 14 points at x1 and 18 at
+   x1.25, where flooring each line would give 10 and 10.
+5. The value of redeemed points is rounded down to the cent.
+6. Amounts are integer *minor units* of the store's currency, by its ISO 4217 exponent (py-moneyed's data):
    cents for EUR, USD and COP (exponent 2), whole units for CLP and JPY (exponent 0). "Cents" in names
    means minor units. How many of those digits are *shown* and how cash is rounded come from CLDR (Babel):
    COP is shown without decimals (``$7.440``) and paid in cash to the whole peso, CHF cash to 0.05
@@ -22,6 +29,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
+from math import lcm
 
 Cents = int
 
@@ -66,6 +74,32 @@ def allocate(total: Cents, weights: Sequence[Cents]) -> list[Cents]:
         if parts[i] < weights[i]:
             parts[i] += 1
             short -= 1
+    return parts
+
+
+def split_floored(numerators: Sequence[int], denominators: Sequence[int]) -> list[int]:
+    """Round exact shares once: the whole is ``floor(sum(n_i / d_i))``, spread so each part is the floor or the
+    ceiling of its share ``n_i / d_i`` and the parts add up to the whole (rule 4 above).
+
+    The parts that get the extra unit are those with the largest fractional remainders, ties to the earlier
+    index (deterministic: callers pass lines in line-number order). Integers only, no floats: the shares are
+    put on their least common denominator. Numerators must be >= 0 and denominators > 0 (ValueError).
+    """
+    count = len(numerators)
+    if count != len(denominators):
+        raise ValueError("one denominator per numerator")
+    if not count:
+        return []
+    if min(numerators) < 0 or min(denominators) <= 0:
+        raise ValueError("shares must be non-negative with positive denominators")
+    common = denominators[0] if count == 1 else lcm(*denominators)
+    scaled = [n * (common // d) for n, d in zip(numerators, denominators)]  # noqa: B905 - lengths checked
+    parts = [v // common for v in scaled]
+    short = sum(scaled) // common - sum(parts)  # 0 <= short < count: the sum of the fractional parts
+    if short:
+        remainders = [v % common for v in scaled]
+        for i in sorted(range(count), key=lambda i: -remainders[i])[:short]:  # stable: ties to the earlier
+            parts[i] += 1
     return parts
 
 

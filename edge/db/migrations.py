@@ -286,12 +286,20 @@ CREATE TABLE parked_sales (
 CREATE INDEX parked_sales_time ON parked_sales(parked_at);
 """
 
+# The points each sale line earned: the order's points are rounded once and allocated to its lines by largest
+# remainder (edge.core.money rule 4); a line's share is kept with it so that returning the line reverses exactly
+# that share. Sales written before this version earned per line and read 0 here.
+V6 = """
+ALTER TABLE sale_lines ADD COLUMN points INTEGER NOT NULL DEFAULT 0 CHECK (points >= 0);
+"""
+
 MIGRATIONS: list[tuple[int, str]] = [
     (1, V1),
     (2, V2),
     (3, V3),
     (4, V4),
     (5, V5),
+    (6, V6),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

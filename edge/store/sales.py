@@ -197,17 +197,18 @@ class SalesService:
         )
         self._fault("after_sale_row")
         lines = sorted(settlement.pricing.lines, key=lambda p: p.line.line_no)
+        points = {ln.line_no: ln.points for ln in settlement.lines}  # each line's share of the order's points
         payload["lines"] = [
             {"line_no": p.line.line_no, "gtin": p.line.product.gtin, "name": p.line.product.name,
              "category": p.line.product.category, "qty": p.line.qty, "unit_price_cents": p.line.product.price_cents,
              "gross_cents": p.line.gross_cents, "discount_cents": p.discount_cents,
-             "vat_rate_bp": p.line.product.vat_rate_bp}
+             "vat_rate_bp": p.line.product.vat_rate_bp, "points": points[p.line.line_no]}
             for p in lines
         ]  # fmt: skip
         self.db.conn.executemany(
             """INSERT INTO sale_lines (sale_id, line_no, gtin, name, category, qty, unit_price_cents,
-               gross_cents, discount_cents, vat_rate_bp) VALUES (:sale_id, :line_no, :gtin, :name, :category,
-               :qty, :unit_price_cents, :gross_cents, :discount_cents, :vat_rate_bp)""",
+               gross_cents, discount_cents, vat_rate_bp, points) VALUES (:sale_id, :line_no, :gtin, :name,
+               :category, :qty, :unit_price_cents, :gross_cents, :discount_cents, :vat_rate_bp, :points)""",
             [{"sale_id": sale.id, **row} for row in payload["lines"]],
         )
         payload["discounts"] = [

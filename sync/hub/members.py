@@ -83,7 +83,12 @@ def ensure(conn: Connection, customer_id: str, store_id: str) -> None:
 
 
 def upsert(conn: Connection, data: dict[str, Any]) -> None:
-    """Create or replace a customer profile (``id`` required; ``balance`` only on creation, it moves by ledger)."""
+    """Create a customer profile, or update an existing one with only the fields ``data`` holds.
+
+    ``id`` required. On creation an absent field takes its default (name = id, tier Bronze, no consents, ...);
+    on update an absent field keeps its stored value - a partial update never wipes card, tier, consents,
+    birthday, preferences, rewards or contact hashes (issue 15). ``balance`` only on creation: it moves by ledger.
+    """
     cid = str(data["id"])
     home = data.get("home_store_id")
     values = {
@@ -95,7 +100,8 @@ def upsert(conn: Connection, data: dict[str, Any]) -> None:
         "home_store_id": home, "updated_at": now_iso(),
     }
     stmt = insert(conn, customers).values(id=cid, balance=int(data.get("balance", 0)), **values)
-    conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_={k: stmt.excluded[k] for k in _PROFILE}))
+    given = [k for k in _PROFILE if k in data or k == "updated_at"]
+    conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_={k: stmt.excluded[k] for k in given}))
     if home:
         make_relevant(conn, cid, str(home), "home store")
     customer_changed(conn, cid)

@@ -46,10 +46,30 @@ def priced(*items: tuple[Product, int], offers: tuple[Offer, ...] = (), tier: st
 # -- earning -----------------------------------------------------------------------------------------------
 
 
-def test_one_point_per_euro_rounded_down_per_line() -> None:
+def test_points_are_rounded_once_per_order_not_per_line() -> None:
     s = settle(priced((MILK, 1), (MILK, 1)), 0, LoyaltyRules(), "Bronze")  # same product, two lines
-    assert [ln.points for ln in s.lines] == [1, 1]  # 1.99 -> 1 each, not 3.98 -> 3
-    assert s.points_earned == 2
+    assert s.points_earned == 3  # 1.99 + 1.99 = 3.98 -> 3, not 1 + 1 per line
+    assert [ln.points for ln in s.lines] == [2, 1]  # 1.99 each: the tie goes to the earlier line
+
+
+def test_ten_lines_at_1_49_earn_14_for_bronze_and_18_for_silver() -> None:
+    # the reference systems (ERPNext, Odoo) round once per order: 14.90 -> 14, 14.90 x 1.25 = 18.625 -> 18
+    cheap = Product("08710000000079", "Chewing Gum", 149, 900, "Sweets")
+    rules = LoyaltyRules(points_per_unit=1.0, tier_multipliers={"Silver": 1.25})
+    bronze = settle(priced(*[(cheap, 1)] * 10, tier="Bronze"), 0, rules, "Bronze")
+    assert bronze.points_earned == 14
+    assert [ln.points for ln in bronze.lines] == [2] * 4 + [1] * 6  # equal remainders: earlier lines first
+    silver = settle(priced(*[(cheap, 1)] * 10, tier="Silver"), 0, rules, "Silver")
+    assert silver.points_earned == 18
+    assert [ln.points for ln in silver.lines] == [2] * 8 + [1] * 2
+
+
+def test_a_line_s_points_are_the_floor_or_ceiling_of_its_exact_points() -> None:
+    # 3.98 x 1.5 (Bakery) x 1.25 (Silver) = 7.4625 and 1.99 x 1.25 = 2.4875: 9.95 -> 9, 7 + 2
+    bun = Product("08710000000086", "Bun", 398, 900, "Bakery")
+    s = settle(priced((bun, 1), (MILK, 1), tier="Silver"), 0, RULES, "Silver")
+    assert s.points_earned == 9
+    assert [ln.points for ln in s.lines] == [7, 2]
 
 
 def test_category_tier_and_promo_multipliers_multiply() -> None:
@@ -82,7 +102,8 @@ def test_points_are_not_earned_on_the_part_paid_with_points() -> None:
     s = settle(p, 500, LoyaltyRules(), "Bronze")  # 5.00 paid with points, spread 2.50 / 2.50
     assert s.points_value_cents == 500
     assert [ln.paid_cents for ln in s.lines] == [750, 750]
-    assert s.points_earned == 14  # 7.50 -> 7 per line
+    assert s.points_earned == 15  # 7.50 + 7.50 rounded once per order; the half goes to the earlier line
+    assert [ln.points for ln in s.lines] == [8, 7]
     assert s.amount_due_cents == 1500
 
 

@@ -117,6 +117,9 @@ def test_a_completed_sale_is_in_the_file_with_lines_discounts_ledger_and_outbox(
         assert [(r["line_no"], r["gtin"], r["qty"]) for r in lines] == [(1, milk.gtin, 2), (2, snack.gtin, 3)]
         assert lines[0]["discount_cents"] == round(milk.price_cents * 2 * 0.2)
         assert lines[1]["discount_cents"] == snack.price_cents
+        # each line keeps its share of the order's points (rounded once per order): a return reverses exactly it
+        assert [r["points"] for r in lines] == [ln.points for ln in expected.lines]
+        assert sum(r["points"] for r in lines) == sale.points_earned > 0
 
         discounts = conn.execute("SELECT * FROM sale_discounts WHERE sale_id = ?", (sale.sale_id,)).fetchall()
         assert {(r["line_no"], r["offer_id"]) for r in discounts} == {(1, "OFF-MILK20"), (2, "OFF-SNACK3FOR2")}
