@@ -146,7 +146,8 @@ def build_batches(till: Till, rounds: int, batch_events: int, members: dict[str,
         while len(batch) < batch_events:
             customer = None
             if rng.random() < 0.7:
-                home = till.store_id if rng.random() < 0.9 else rng.choice(stores)
+                # a member of the next store shops here too (the hub made them relevant to this store)
+                home = till.store_id if rng.random() < 0.9 else stores[(stores.index(till.store_id) - 1) % len(stores)]
                 customer = rng.choice(members[home])
             for ev in _sale_events(rng, till, seq, customer, now) + _presence_events(rng, till, seq, customer, now):
                 ev["seq"] = seq
@@ -268,6 +269,10 @@ def seed_members(target: str, tills: int) -> dict[str, list[str]]:
             members[store] = [f"m-{store}-{k:02d}" for k in range(MEMBERS_PER_STORE)]
             for cid in members[store]:
                 storage.upsert_customer({"id": cid, "display_name": f"Member {cid}", "home_store_id": store})
+        stores = sorted(members)
+        for i, store in enumerate(stores):  # each store's members also shop at the next store
+            for cid in members[store]:
+                storage.make_relevant(stores[(i + 1) % len(stores)], cid, "bench: shops in two stores")
         storage.ensure_signing_key()
         return members
     finally:
