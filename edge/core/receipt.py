@@ -21,6 +21,7 @@ class ReceiptInfo:
     customer_name: str | None = None
     new_balance: int | None = None
     pending_points: int | None = None
+    unused_coupons: tuple[str, ...] = ()  # presented, gave nothing: not used, the customer keeps them
 
 
 def _row(left: str, right: str, width: int) -> str:
@@ -54,6 +55,8 @@ def render_receipt(s: Settlement, info: ReceiptInfo, width: int = 40) -> str:
         if d.line_no is None:
             out.append(_row(d.reason, money(-d.amount_cents), width))
     out.append("-" * width)
+    for code in info.unused_coupons:
+        out.extend(textwrap.wrap(f"Coupon {code} not used: its condition was not met; keep it", width))
     out.append(_row("Subtotal", money(s.pricing.subtotal_cents), width))
     if s.pricing.discount_cents:
         out.append(_row("Discounts", money(-s.pricing.discount_cents), width))
@@ -72,18 +75,18 @@ def render_receipt(s: Settlement, info: ReceiptInfo, width: int = 40) -> str:
             out.append(f"  {reason}")
         if info.new_balance is not None:
             out.append(_row("Points balance", str(info.new_balance), width))
-        if info.pending_points:
-            out.extend(f"  {part}" for part in _pending_lines(info.pending_points, width - 2))
+        if info.pending_points and (words := sale_points_words(s.points_redeemed, s.points_earned)):
+            out.extend(f"  {part}" for part in textwrap.wrap(f"(includes {words})", max(10, width - 2)))
     out.append("-" * width)
     out.append(f"Sale {info.sale_id[-12:]}".center(width))
     out.append("Thank you for shopping with us".center(width))
     return "\n".join(out)
 
 
-def _pending_lines(pending: int, width: int) -> list[str]:
-    """The part of the balance this till changed and the hub has not confirmed, in words, wrapped."""
-    if pending > 0:
-        text = f"({pending} of these points earned here; confirmed when the till syncs)"
-    else:
-        text = f"(after {-pending} points used here; confirmed when the till syncs)"
-    return textwrap.wrap(text, max(10, width))
+def sale_points_words(used: int, earned: int) -> str:
+    """What one sale did to a balance, in words that stay true after the till syncs: "200 used, 26 earned
+    here", "26 earned here", "200 used here"; "" when nothing."""
+    parts = [f"{used} used"] if used else []
+    if earned:
+        parts.append(f"{earned} earned")
+    return ", ".join(parts) + " here" if parts else ""
