@@ -274,17 +274,26 @@ def _burst_keys() -> list[str]:
 
 
 async def test_scans_queued_behind_a_busy_till_are_each_added_whole(demo_settings: Settings) -> None:
-    # A terminal read delivers a burst of scans at once; while the till is busy they wait in its queue.
-    # The pause that builds up there is the till's, not the scanner's: no scan may be cut in two.
+    # A terminal read delivers a burst of scans at once, each key stamped as it arrived; while the till is
+    # busy they wait in its queue. The pause that builds up there is the till's, not the scanner's: the
+    # wedge's pause timer must not end a burst while its keys are still queued, or "0871" is left as typing.
     from textual import events
 
     app = make_app(_with(demo_settings, wedge_max_key_interval_ms=35.0), clock=lambda: FIXED_NOW)
     async with app.run_test(size=(80, 24)) as pilot:
         await _settle(app, pilot)
-        for key in _burst_keys():
-            app.post_message(events.Key(key, "\r" if key == "enter" else key))
-        time.sleep(0.3)  # the loop is busy (as with a scan being handled) while the keys wait
-        for _ in range(6):
+        assert app.wedge is not None
+        keys = [events.Key(k, "\r" if k == "enter" else k) for k in _burst_keys()]  # stamped now, together
+        for key in keys[:4]:
+            app.post_message(key)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert app.wedge.source.detector.holding  # "0871" fed and held, the rest of the burst not yet
+        for key in keys[4:]:
+            app.post_message(key)
+        time.sleep(0.1)  # the loop is busy (as with a scan being handled) while the keys wait
+        await app.wedge.poll()  # the pause timer fires before the queued keys are taken
+        for _ in range(4):
             await pilot.pause(0.2)
             await _settle(app, pilot)
         assert app.query_one("#scan").value == ""
