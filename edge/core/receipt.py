@@ -31,6 +31,7 @@ class ReceiptInfo:
     customer_name: str | None = None
     new_balance: int | None = None
     pending_points: int | None = None
+    unused_coupons: tuple[str, ...] = ()  # presented, gave nothing: not used, the customer keeps them
 
 
 def _row(left: str, right: str, width: int) -> str:
@@ -66,6 +67,8 @@ def render_receipt(s: Settlement, info: ReceiptInfo, width: int = 40) -> str:
         if d.line_no is None:
             out.append(_row(d.reason, money(-d.amount_cents), width))
     out.append("-" * width)
+    for code in info.unused_coupons:
+        out.extend(textwrap.wrap(f"Coupon {code} not used: its condition was not met; keep it", width))
     out.append(_row(tr._("Subtotal"), money(s.pricing.subtotal_cents), width))
     if s.pricing.discount_cents:
         out.append(_row(tr._("Discounts"), money(-s.pricing.discount_cents), width))
@@ -113,3 +116,12 @@ def _pending_lines(pending: int, width: int, tr: Translator) -> list[str]:
         text = tr.ngettext("(after {n} point used here; confirmed when the till syncs)",
                            "(after {n} points used here; confirmed when the till syncs)", -pending)
     return textwrap.wrap(text.format(n=abs(pending)), max(10, width))
+
+
+def sale_points_words(used: int, earned: int) -> str:
+    """What one sale did to a balance, in words that stay true after the till syncs: "200 used, 26 earned
+    here", "26 earned here", "200 used here"; "" when nothing."""
+    parts = [f"{used} used"] if used else []
+    if earned:
+        parts.append(f"{earned} earned")
+    return ", ".join(parts) + " here" if parts else ""

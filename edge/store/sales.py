@@ -40,6 +40,7 @@ class CompletedSale:
     new_balance: int | None
     pending_points: int | None
     outbox_events: int
+    unused_coupons: tuple[str, ...] = ()  # presented but gave no discount: not redeemed, the customer keeps them
 
 
 def _iso(dt: datetime) -> str:
@@ -63,6 +64,11 @@ class _Sale:
     def customer(self) -> CustomerContext | None:
         return self.basket.customer
 
+    @property
+    def unused_coupons(self) -> tuple[str, ...]:
+        """The presented coupons whose offer gave no discount on this sale (sorted codes)."""
+        given = {d.offer_id for d in self.settlement.pricing.discounts}
+        return tuple(code for code, offer_id in sorted(self.basket.coupons.items()) if offer_id not in given)
 
 
 class SalesService:
@@ -135,6 +141,7 @@ class SalesService:
             new_balance=balance.available if balance else None,
             pending_points=balance.pending if balance else None,
             outbox_events=events,
+            unused_coupons=sale.unused_coupons,
         )
 
     def _balance_after(self, sale: _Sale) -> Balance | None:
@@ -171,7 +178,7 @@ class SalesService:
             tendered_cents=sale.tendered_cents, currency=self.currency, formats=reader,
             customer_name=self._customer_name(sale.customer.id) if sale.customer else None,
             new_balance=balance.available if balance else None,
-            pending_points=balance.pending if balance else None,
+            pending_points=balance.pending if balance else None, unused_coupons=sale.unused_coupons,
         ), self.receipt_width)  # fmt: skip
 
     def _write_sale(self, sale: _Sale, receipt: str) -> dict[str, Any]:
@@ -225,10 +232,12 @@ class SalesService:
         return payload
 
     def _redeem_coupons(self, sale: _Sale) -> int:
-        """Step 4: each presented coupon marked redeemed by this sale (a single-use one only once) and its
-        ``coupon.redeemed`` event; returns the events enqueued. SaleError if another sale used it meanwhile."""
+        """Step 4: each coupon that gave its discount marked redeemed by this sale (a single-use one only once)
+        and its ``coupon.redeemed`` event; a coupon whose condition was not met is not used (the customer keeps
+        it). Returns the events enqueued. SaleError if another sale used it meanwhile."""
         customer_id = sale.customer.id if sale.customer else None
-        for code in sorted(sale.basket.coupons):
+        used = [code for code in sorted(sale.basket.coupons) if code not in sale.unused_coupons]
+        for code in used:
             cur = self.db.execute(
                 """UPDATE coupons SET redeemed_at = ?, redeemed_sale_id = ?
                    WHERE code = ? AND (redeemed_at IS NULL OR single_use = 0)""",
@@ -237,7 +246,7 @@ class SalesService:
             if cur.rowcount != 1:
                 raise SaleError(f"coupon {code} was already used; remove it and try again")
             enqueue(self.db, EventType.COUPON_REDEEMED, {"code": code, "sale_id": sale.id, "customer_id": customer_id})
-        return len(sale.basket.coupons)
+        return len(used)
 
     def _write_ledger(self, sale: _Sale) -> int:
         """Step 5: the burn (points redeemed) then the earn entry of a member's sale, each with its

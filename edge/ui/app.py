@@ -37,6 +37,7 @@ from edge.ui.screens.dialogs import (
     ReceiptScreen,
     ReceiptSummary,
     SearchScreen,
+    typed_burst,
 )
 from edge.ui.snapshot import TillSnapshot, take_snapshot
 from edge.ui.status import StatusSource, format_status
@@ -67,6 +68,8 @@ class TillApp(KeepsRunning, App[None]):
     #scan { margin: 0 1; background: $boost; }
     """
     ENABLE_COMMAND_PALETTE = False
+    _keys_posted = 0
+    _keys_seen = 0
     BINDINGS = [
         Binding("f2", "customer", "Cust", priority=True),
         Binding("f3", "find", "Find", priority=True),
@@ -103,7 +106,9 @@ class TillApp(KeepsRunning, App[None]):
         self.snapshot: TillSnapshot | None = None
         t = settings.till
         self.wedge_source = KeyboardWedgeSource(settings.scanner, t.wedge_max_key_interval_ms, t.wedge_min_length)
-        self.wedge = WedgeKeyFilter(self.wedge_source, self._forward_key) if t.wedge else None
+        self._keys_posted = 0  # key events posted to the app (the terminal's input thread counts them) ...
+        self._keys_seen = 0  # ... and those on_event has taken: fewer seen than posted = keys still queued
+        self.wedge = WedgeKeyFilter(self.wedge_source, self._forward_key, self._keys_waiting) if t.wedge else None
         self.scanners: list[ScannerSource] = [self.wedge_source]
         if settings.scanner.serial_port or settings.scanner.evdev:
             self.scanners.append(make_scanner_source(settings.scanner))
@@ -192,8 +197,22 @@ class TillApp(KeepsRunning, App[None]):
                 self.log.error(f"stopping {source.name} failed: {exc!r}")
 
     # scanners: every source's scans become ScanArrived messages; wedge keys are filtered before widgets --
+    def post_message(self, message: Any) -> bool:
+        """Counts the key events on their way in (see ``_keys_waiting``)."""
+        is_key = isinstance(message, events.Key) and not message.is_forwarded
+        if is_key:
+            self._keys_posted += 1  # before queueing: the loop may take it before this thread carries on
+        posted = super().post_message(message)
+        if is_key and not posted:
+            self._keys_posted -= 1
+        return posted
+
+    def _keys_waiting(self) -> bool:
+        return self._keys_seen < self._keys_posted
+
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key) and not event.is_forwarded and not getattr(event, "_wedge_checked", False):
+            self._keys_seen += 1
             if self.wedge is not None:
                 await self.wedge.feed(event)  # a scan in the burst is kept; typed keys come back to _forward_key
                 return
@@ -233,6 +252,8 @@ class TillApp(KeepsRunning, App[None]):
             screen.show_scan(message.text, message.aim_id, message.source, message.received_at)
         elif isinstance(screen, PromptScreen) and screen.accepts_scan and not screen.closing:
             screen.take_scan(message.text)  # the dialog asks for a code: the scan is its answer
+        elif isinstance(screen, PromptScreen | PayScreen) and not screen.closing and typed_burst(message.text):
+            screen.take_typed(message.text)  # a number asked for, typed fast (or a macro key): typing
         elif isinstance(screen, ReceiptScreen) and len(self.screen_stack) == 2:
             screen.finish(None)  # the next customer's first item: the receipt gives way, the scan counts
             self.in_session(lambda: self.session.scan(message.text, message.aim_id))
@@ -330,8 +351,12 @@ class TillApp(KeepsRunning, App[None]):
     def sale_completed(self, message: SaleCompleted) -> None:
         self._completing = False
         self.apply_snapshot(message.snapshot)
+        self._clear_scan_line()
         sale = message.sale
-        self.show_message(f"Sale complete: {format_money(sale.total_cents, self.currency, self.locale)}. Next customer.", ok=True)
+        unused = "".join(f" Coupon {code} did not apply and was not used: the customer keeps it."
+                         for code in sale.unused_coupons)  # fmt: skip
+        self.show_message(f"Sale complete: {format_money(sale.total_cents, self.currency, self.locale)}."
+                          f"{unused} Next customer.", ok=True)  # fmt: skip
         ask = self.settings.till.ask_feedback
 
         def after(score: int | None) -> None:
@@ -340,7 +365,7 @@ class TillApp(KeepsRunning, App[None]):
 
         summary = ReceiptSummary(sale.total_cents, message.payment_method, message.tendered_cents,
                                  sale.points_earned if sale.new_balance is not None else None, sale.new_balance,
-                                 sale.pending_points)  # fmt: skip
+                                 sale.pending_points, sale.points_redeemed)  # fmt: skip
         self.push_screen(ReceiptScreen(sale.receipt, ask, summary, self.currency, self.locale), after)
 
     def _feedback(self, score: int) -> Outcome:
@@ -600,11 +625,13 @@ class TillApp(KeepsRunning, App[None]):
 
         basket = self._basket_words()
         if basket is None:
+            self._clear_scan_line()
             self.in_session(clear)
             return
 
         def done(answer: str | None) -> None:
             if answer == "y":
+                self._clear_scan_line()
                 self.in_session(clear)
             elif answer == "p":
                 self.in_session(self.session.park)
@@ -613,6 +640,10 @@ class TillApp(KeepsRunning, App[None]):
 
         self.push_screen(ConfirmScreen("Start a new sale?", f"The basket ({basket}) is not paid.",
                                        {"p": "park it", "y": "discard it"}), done)  # fmt: skip
+
+    def _clear_scan_line(self) -> None:
+        """A new sale starts with an empty scan line: nothing half-typed carries over to the next customer."""
+        self.query_one("#scan", Input).value = ""
 
     async def action_quit(self) -> None:
         """Ctrl+Q: with an unpaid basket, ask first (park it, discard it, or stay)."""

@@ -426,3 +426,21 @@ def test_product_lookup_accepts_any_gtin_form(repo: Repository) -> None:
     assert repo.product_count() >= 210  # the seed promises >= 200; demo_gtin(1..210) are the packaged goods
     assert [p.name for p in repo.search_products("milk whole")][:1] == ["Whole Milk 1L"]
     assert repo.search_products("100%_") == []  # LIKE wildcards are taken literally
+
+
+def test_a_coupon_that_gave_nothing_is_not_used(db_path: Path, repo: Repository, service: SalesService) -> None:
+    coupon, problem = repo.check_coupon("save3-bravo", None)
+    assert problem is None and coupon is not None
+    basket = Basket(coupons={coupon["code"]: coupon["offer_id"]})
+    basket.add(product(repo, 160), 1)  # under the €15.00 the coupon needs
+    sale = service.complete(basket, repo.offers_for(None), payment_method="card", now=NOW)
+    assert sale.unused_coupons == ("SAVE3-BRAVO",)
+    assert sale.outbox_events == 1  # sale.completed only
+    assert "Coupon SAVE3-BRAVO not used" in sale.receipt
+    with raw(db_path) as conn:
+        assert count(conn, "sale_discounts", "offer_id = 'OFF-COUPON3'") == 0
+        assert conn.execute("SELECT redeemed_at, redeemed_sale_id FROM coupons WHERE code = 'SAVE3-BRAVO'").fetchone() == (
+            None, None,
+        )
+        assert count(conn, "outbox", "type = 'coupon.redeemed'") == 0
+    assert repo.check_coupon("SAVE3-BRAVO", None)[1] is None  # still good for a sale that meets its condition

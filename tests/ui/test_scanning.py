@@ -229,3 +229,95 @@ async def test_crlf_wedge_scan_in_the_pay_dialog_never_pays(demo_settings: Setti
         assert _lines(app) == ["Whole Milk 1L"]
     sales = sqlite3.connect(demo_settings.database_path).execute("SELECT count(*) FROM sales").fetchone()[0]
     assert sales == 0
+
+
+async def test_a_fast_typed_number_in_a_number_dialog_is_typing(demo_settings: Settings) -> None:
+    # POS keyboards with macro keys (and quick cashiers) send a number and Enter as one burst: the quantity
+    # and cash fields take it as typed text; only a barcode-length burst is a scan there (ignored).
+    from textual.widgets import Input
+
+    from edge.ui.screens.dialogs import PayScreen
+
+    app = make_app(_with(demo_settings), clock=lambda: FIXED_NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(app, pilot)
+        app.query_one("#scan", Input).value = MILK
+        await pilot.press("enter")
+        await _settle(app, pilot)
+        await pilot.press("f4")
+        await pilot.pause()
+        assert isinstance(app.screen, PromptScreen)
+        await pilot.press(*"1000", "enter")
+        await pilot.pause(0.6)
+        assert isinstance(app.screen, PromptScreen)
+        assert app.screen.query_one("#answer", Input).value == "1000"
+        assert "type a quantity from 1 to 999" in str(app.screen.query_one("#problem").render())
+        assert "Scan ignored" not in _message(app)
+        await pilot.press("escape")
+        await _settle(app, pilot)
+        await pilot.press("f9")
+        await pilot.pause()
+        assert isinstance(app.screen, PayScreen)
+        await pilot.press(*"50.00", "enter")
+        await pilot.pause(0.6)
+        await _settle(app, pilot)
+        assert "Scan ignored" not in _message(app)
+    row = sqlite3.connect(demo_settings.database_path).execute("SELECT payment_method, tendered_cents FROM sales")
+    assert row.fetchall() == [("cash", 5000)]
+
+
+BURST = [demo_gtin(1), demo_gtin(2), demo_gtin(121), demo_gtin(3), demo_gtin(121)]
+
+
+def _burst_keys() -> list[str]:
+    return [k for code in BURST for k in (*code, "enter")]
+
+
+async def test_scans_queued_behind_a_busy_till_are_each_added_whole(demo_settings: Settings) -> None:
+    # A terminal read delivers a burst of scans at once, each key stamped as it arrived; while the till is
+    # busy they wait in its queue. The pause that builds up there is the till's, not the scanner's: the
+    # wedge's pause timer must not end a burst while its keys are still queued, or "0871" is left as typing.
+    from textual import events
+
+    app = make_app(_with(demo_settings, wedge_max_key_interval_ms=35.0), clock=lambda: FIXED_NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(app, pilot)
+        assert app.wedge is not None
+        keys = [events.Key(k, "\r" if k == "enter" else k) for k in _burst_keys()]  # stamped now, together
+        for key in keys[:4]:
+            app.post_message(key)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert app.wedge.source.detector.holding  # "0871" fed and held, the rest of the burst not yet
+        for key in keys[4:]:
+            app.post_message(key)
+        time.sleep(0.1)  # the loop is busy (as with a scan being handled) while the keys wait
+        await app.wedge.poll()  # the pause timer fires before the queued keys are taken
+        for _ in range(4):
+            await pilot.pause(0.2)
+            await _settle(app, pilot)
+        assert app.query_one("#scan").value == ""
+        assert "not a product" not in _message(app)
+        assert app.snapshot is not None
+        assert sum(p.line.qty for p in app.snapshot.settlement.pricing.lines) == len(BURST)
+
+
+async def test_a_burst_of_scans_pressed_while_scans_are_handled_is_added_whole(demo_settings: Settings) -> None:
+    app = make_app(_with(demo_settings), clock=lambda: FIXED_NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(app, pilot)
+        await pilot.press(*_burst_keys())  # no pauses; each scan's worker runs while the next keys arrive
+        for _ in range(4):
+            await pilot.pause(0.3)
+            await _settle(app, pilot)
+        assert app.query_one("#scan").value == ""
+        assert app.snapshot is not None
+        assert sum(p.line.qty for p in app.snapshot.settlement.pricing.lines) == len(BURST)
+        app.query_one("#scan").value = "0871"  # a leftover half-typed: a new sale starts with an empty line
+        await pilot.press("f10")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause(0.6)  # a single key is held for the burst window before it counts as typing
+        await _settle(app, pilot)
+        assert _lines(app) == []
+        assert app.query_one("#scan").value == ""

@@ -23,6 +23,7 @@ from textual.widgets.option_list import Option
 
 from edge.core.catalog import Product
 from edge.core.money import format_money, parse_money
+from edge.core.receipt import sale_points_words
 from edge.store.parked import ParkedSale
 from edge.ui.errors import KeepsRunning
 
@@ -36,6 +37,15 @@ ModalScreen { align: center middle; }
 """
 
 T = TypeVar("T")
+# A burst this long or longer is a barcode (EAN-8 and up), never a number typed into a dialog: a quantity, a
+# points figure or cash tendered ("1000", "5000", "10.00") is shorter.
+TYPED_BURST_MAX = 7
+
+
+def typed_burst(text: str) -> bool:
+    """True when a fast burst into a dialog asking for a number is typing (a macro key, a quick cashier),
+    not a scan: short, and only digits and money punctuation."""
+    return 0 < len(text) <= TYPED_BURST_MAX and all(c.isdigit() or c in ".," for c in text)
 
 
 class OneShotModal(KeepsRunning, ModalScreen[T]):
@@ -98,6 +108,13 @@ class PromptScreen(OneShotModal[str]):
         """A scanner read a code while this dialog asks for one: it is the answer."""
         self.query_one("#answer", Input).value = text
         self.answer(text)
+
+    def take_typed(self, text: str) -> None:
+        """A fast burst ending in Enter (a macro key, a quick cashier) in a dialog asking for a number: typed
+        text, added to the field and submitted as if typed."""
+        field = self.query_one("#answer", Input)
+        field.insert_text_at_cursor(text)
+        self.answer(field.value)
 
 
 class SearchScreen(OneShotModal[Product]):
@@ -195,6 +212,12 @@ class PayScreen(OneShotModal[tuple[str, int | None]]):
     def action_card(self) -> None:
         self.finish(("card", None))
 
+    def take_typed(self, text: str) -> None:
+        """A fast burst ending in Enter typed into the cash field: added to it and submitted as if typed."""
+        field = self.query_one("#tendered", Input)
+        field.insert_text_at_cursor(text)
+        self.cash(Input.Submitted(field, field.value))
+
 
 class ConfirmScreen(OneShotModal[str]):
     """A question with lettered answers, e.g. ``{"y": "Void it", "n": "Keep it"}``; the answer is the letter.
@@ -270,6 +293,7 @@ class ReceiptSummary:
     points_earned: int | None  # None: a guest sale
     new_balance: int | None
     pending_points: int | None
+    points_redeemed: int = 0
 
     @property
     def change_cents(self) -> int | None:
@@ -335,8 +359,9 @@ class ReceiptScreen(OneShotModal[int]):
             out.append(f"Points earned {s.points_earned}")
             if s.new_balance is not None:
                 out.append(f"Balance {s.new_balance} pts")
-            if s.pending_points:
-                out.append(f"({pending_words(s.pending_points)})")
+            words = sale_points_words(s.points_redeemed, s.points_earned)
+            if s.new_balance is not None and words:
+                out[-1] += f" ({words})"
         out.append("PageUp/PageDown: scroll the receipt.")
         return "\n".join(out)
 
