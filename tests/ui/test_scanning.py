@@ -18,7 +18,7 @@ from edge.demo.seed import demo_gtin
 from edge.settings import Settings
 from edge.ui.app import TillApp, make_app
 from edge.ui.screens.devices import DevicesScreen
-from edge.ui.screens.dialogs import PromptScreen
+from edge.ui.screens.dialogs import ConfirmScreen, PromptScreen
 from tests.conftest import FIXED_NOW
 from tests.devices.test_serial_pty import FakeUsbScanner
 
@@ -35,6 +35,13 @@ async def _settle(app: TillApp, pilot, rounds: int = 2) -> None:
     for _ in range(rounds):
         await app.workers.wait_for_complete([w for w in app.workers if w.group == "session"])
         await pilot.pause()
+
+
+async def _until(pilot, ready, limit_s: float = 10.0) -> None:
+    """Pause the pilot until ``ready()`` holds or ``limit_s`` passes (the assertion after it says what failed)."""
+    deadline = time.monotonic() + limit_s
+    while not ready() and time.monotonic() < deadline:
+        await pilot.pause(0.05)
 
 
 def _lines(app: TillApp) -> list[str]:
@@ -315,9 +322,11 @@ async def test_a_burst_of_scans_pressed_while_scans_are_handled_is_added_whole(d
         assert sum(p.line.qty for p in app.snapshot.settlement.pricing.lines) == len(BURST)
         app.query_one("#scan").value = "0871"  # a leftover half-typed: a new sale starts with an empty line
         await pilot.press("f10")
-        await pilot.pause()
+        await _until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
-        await pilot.pause(0.6)  # a single key is held for the burst window before it counts as typing
+        # a single key is held for the burst window before it counts as typing; a loaded machine takes longer
+        await _until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
         await _settle(app, pilot)
+        await _until(pilot, lambda: app.snapshot is not None and _lines(app) == [])
         assert _lines(app) == []
         assert app.query_one("#scan").value == ""
