@@ -77,7 +77,8 @@ class Batch:
 
     def ledger(self, conn: Connection, entry: dict[str, Any]) -> None:
         """Apply one entry: ``entry_id, customer_id, kind ('earn'|'burn'), points (> 0), sale_id, reason,
-        store_id, device_id, event_id, created_at``."""
+        store_id, device_id, event_id, created_at`` and optionally ``source`` (default ``sale:<sale_id>``, or
+        ``device:<device_id>`` for an entry naming no sale)."""
         entry_id, customer_id, kind, points = entry["entry_id"], entry["customer_id"], entry["kind"], entry["points"]
         if entry_id in self.applied_entries:
             return  # the same entry in a different event: applied once
@@ -87,7 +88,9 @@ class Batch:
         self.balances[customer_id] = after
         self.touched.add(customer_id)
         sale_id = entry.get("sale_id")
-        self.ledger_rows.append({**entry, "sale_id": sale_id if isinstance(sale_id, str) else None,
+        sale_id = sale_id if isinstance(sale_id, str) else None
+        source = entry.get("source") or (f"sale:{sale_id}" if sale_id else f"device:{entry['device_id']}")
+        self.ledger_rows.append({**entry, "sale_id": sale_id, "source": source,
                                  "applied_at": self.received, "balance_after": after})
         if kind == "burn" and after < 0:
             # the same points were spent in two places while offline: both sales stand, a person decides
@@ -126,9 +129,22 @@ class Batch:
                          .values(spend_12m_cents=customers.c.spend_12m_cents + bindparam("delta")), spend)
 
 
-def apply_entry(conn: Connection, received: str, entry: dict[str, Any]) -> None:
-    """One ledger entry outside a push (an admin correction); see ``Batch.ledger`` for the fields."""
-    batch = Batch(received)
-    batch.applied_entries = existing_entries(conn, [entry["entry_id"]])
-    batch.ledger(conn, entry)
+def post_points(conn: Connection, *, customer_id: str, points: int, reason: str, source: str, entry_id: str,
+                at: str, store_id: str = "hub", sale_id: str | None = None, device_id: str = "hub",
+                event_id: str = "hub") -> bool:
+    """The one way the hub itself moves points (web orders and their returns, bonuses, reward claims,
+    expiry, admin corrections): ``points`` > 0 earns, < 0 burns, 0 writes nothing.
+
+    ``reason`` says why in words a member reads in their history ("web order", "return", "birthday bonus");
+    ``source`` says what caused it (``SOURCE_*`` forms: ``order:<id>``, ``bonus:<kind>``, ``reward:<id>``,
+    ``expiry:<lot>``, ``admin:<who>``); ``entry_id`` makes it idempotent: posting the same id again changes
+    nothing and returns False. Goes through ``Batch.ledger``, so a burn below zero is reported as an
+    overdraft like a till's. The caller owns the transaction and tells the stores (``customer_changed``)."""
+    if points == 0 or existing_entries(conn, [entry_id]):
+        return False
+    batch = Batch(at)
+    batch.ledger(conn, {"entry_id": entry_id, "customer_id": customer_id, "kind": "earn" if points > 0 else "burn",
+                        "points": abs(points), "sale_id": sale_id, "reason": reason, "source": source,
+                        "store_id": store_id, "device_id": device_id, "event_id": event_id, "created_at": at})
     batch.flush(conn)
+    return True

@@ -33,7 +33,7 @@ from sync.hub.common import (
 )
 from sync.hub.db import Database, open_database
 from sync.hub.ids import new_id
-from sync.hub.ledger import apply_entry
+from sync.hub.ledger import post_points
 from sync.protocol import EventResult
 
 __all__ = ["CODE_ALPHABET", "DeviceAuth", "Enrolment", "HubError", "HubStorage", "hash_secret", "normalise_code",
@@ -160,13 +160,12 @@ class HubStorage:
 
         self._write(run)
 
-    def adjust_balance(self, customer_id: str, points: int, reason: str) -> None:
-        """An admin correction, recorded in the hub ledger like any other entry."""
+    def adjust_balance(self, customer_id: str, points: int, reason: str, who: str = "admin") -> None:
+        """An admin correction (``points`` > 0 adds, < 0 takes), recorded in the hub ledger like any other entry
+        with ``reason`` and ``source`` ``admin:<who>``."""
         def run(conn: Connection) -> None:
-            apply_entry(conn, now_iso(), {
-                "entry_id": f"adj-{new_id()}", "customer_id": customer_id, "kind": "earn" if points >= 0 else "burn",
-                "points": abs(points), "sale_id": None, "reason": reason, "store_id": "hub", "device_id": "admin",
-                "event_id": "admin", "created_at": now_iso()})
+            post_points(conn, customer_id=customer_id, points=points, reason=reason, source=f"admin:{who}",
+                        entry_id=f"adj-{new_id()}", at=now_iso(), device_id="admin", event_id="admin")
             members.customer_changed(conn, customer_id)
         self._write(run)
 

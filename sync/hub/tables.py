@@ -111,6 +111,9 @@ ledger = Table(
     _text("sale_id"), _text("reason", nullable=False), _text("store_id", nullable=False),
     _text("device_id", nullable=False), _text("event_id", nullable=False), _text("created_at", nullable=False),
     _text("applied_at", nullable=False), Column("balance_after", BigInteger, nullable=False),
+    # where the movement comes from: "sale:<id>", "order:<id>", "bonus:<kind>", "reward:<id>", "expiry:<lot>",
+    # "admin:<who>" (sync/hub/ledger.py SOURCE_*); rows written before 0004 have none
+    _text("source"),
     Index("ledger_customer_store", "customer_id", "store_id"),
 )
 exceptions = Table(
