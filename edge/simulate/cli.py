@@ -22,8 +22,12 @@ def handler(args: argparse.Namespace, settings: Settings | None = None) -> int:
 
     sizes = {k: v for k, v in (("seed", args.seed), ("sales", args.sales), ("adverts", args.adverts),
                                ("kills", args.kills), ("kills_mid_sale", args.kills_mid_sale),
-                               ("kills_mid_batch", args.kills_mid_batch), ("duration", args.duration))
+                               ("kills_mid_batch", args.kills_mid_batch), ("duration", args.duration),
+                               ("hub_db", args.hub_db), ("hub_workers", args.hub_workers))
              if v is not None}
+    if sizes.get("hub_workers", 1) > 1 and not sizes.get("hub_db"):
+        raise CliError("--hub-workers above 1 needs --hub-db postgresql://... (several processes cannot share "
+                       "one SQLite file)", 2)
     config = DayConfig.reduced(**sizes) if args.reduced else DayConfig.full(**sizes)
     if args.data_dir:
         run_dir, temporary = Path(args.data_dir), False
@@ -65,6 +69,10 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--kills-mid-batch", type=int, default=None,
                    help="kill -9s of a device while its push is on the wire")
     p.add_argument("--duration", type=float, default=None, help="seconds of trading (real time)")
+    p.add_argument("--hub-db", default=None, metavar="DSN",
+                   help="run the hub on this PostgreSQL database (postgresql://..., empty); default SQLite")
+    p.add_argument("--hub-workers", type=int, default=None, metavar="N",
+                   help="hub serve --workers N (PostgreSQL only; default 1)")
     p.add_argument("--data-dir", default=None, help="run directory (kept); default a temporary one")
     p.add_argument("--keep", action="store_true", help="keep the temporary run directory even on success")
     p.set_defaults(handler=handler)

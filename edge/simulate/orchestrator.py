@@ -48,6 +48,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
+from sqlalchemy import Connection, Engine
+from sqlalchemy import text as sa_text
+from sqlalchemy.exc import SQLAlchemyError
 
 from edge.core.contract import EventType
 from edge.demo.seed import demo_dataset, seed_hub
@@ -89,6 +92,8 @@ class DayConfig:
     coupons: int = 60  # per till
     budget_s: float = 200.0  # the whole run, close included, gives up after this
     converge_s: float = 75.0  # the devices' own sync must converge within this (> the hub's 60 s delivery lease)
+    hub_db: str = ""  # a postgresql:// DSN of an empty database for the hub; "" is a SQLite file in the run dir
+    hub_workers: int = 1  # hub serve --workers (more than 1 needs PostgreSQL)
 
     @classmethod
     def reduced(cls, **kw: Any) -> DayConfig:
@@ -249,7 +254,10 @@ class StoreDay:
         self.out = out
         self.rng = random.Random(f"day:{config.seed}")
         self.log = RunLog()
+        # the hub's database; on PostgreSQL its tables are copied into hub_db (SQLite) at the end, which is
+        # what the reconciliation reads
         self.hub_db = run_dir / "hub" / "hub.db"
+        self.hub_target = config.hub_db or str(self.hub_db)
         self.hub_port = free_port()
         self.hub_url = f"http://127.0.0.1:{self.hub_port}"
         self.devices: dict[str, dict[str, Any]] = {
@@ -275,7 +283,7 @@ class StoreDay:
     # -- set-up -------------------------------------------------------------------------------------
     def seed(self) -> dict[str, str]:
         self.hub_db.parent.mkdir(parents=True, exist_ok=True)
-        storage = self.storage = HubStorage.open(self.hub_db)
+        storage = self.storage = HubStorage.open(self.hub_target)
         seed_hub(storage, STORE_1, seed=self.config.seed)
         storage.create_store(STORE_2, "Store 2")
         for c in demo_dataset(self.config.seed)["customers"]:
@@ -292,11 +300,13 @@ class StoreDay:
     def start_hub(self) -> None:
         assert self.receiver is not None
         if self.hub is None:
-            self.hub = Worker("hub", [sys.executable, "-m", "edge.cli", "hub", "serve", "--db", str(self.hub_db),
-                                      "--port", str(self.hub_port), "--webhook-url", self.receiver.url],
+            self.hub = Worker("hub", [sys.executable, "-m", "edge.cli", "hub", "serve", "--db", self.hub_target,
+                                      "--port", str(self.hub_port), "--webhook-url", self.receiver.url,
+                                      "--workers", str(self.config.hub_workers)],
                               self.run_dir / "hub" / "hub.log")
         self.hub.start()
-        deadline = time.monotonic() + 20
+        # each worker process imports the hub and opens its pool: on a loaded 2-core box that takes seconds
+        deadline = time.monotonic() + 20 + 15 * self.config.hub_workers
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{self.hub_url}/v1/health", timeout=1).status_code == 200:
@@ -376,9 +386,13 @@ class StoreDay:
             self.workers[name] = Worker(name, self.worker_argv(name, day_start, started + self.config.budget_s),
                                         self.device_dir(name) / "worker.log")
             self.workers[name].start()
-        self.say(f"hub {self.hub_url}, devices {', '.join(self.devices)}; trading for {self.config.duration:g} s")
+        engine = f"PostgreSQL, {self.config.hub_workers} worker processes" if self.config.hub_db else "SQLite"
+        self.say(f"hub {self.hub_url} ({engine}), devices {', '.join(self.devices)}; trading for {self.config.duration:g} s")
         self.trade(self.schedule(day_start), deadline)
         self.close()
+        if self.config.hub_db:
+            self.say(f"hub tables copied from PostgreSQL into {self.hub_db} for the reconciliation")
+            copy_hub_tables(self.storage.db.engine, self.hub_db)
         self.log.seconds = round(time.time() - started, 1)
         self.write_run_file()
         return 0
@@ -644,35 +658,43 @@ class StoreDay:
                  f"{time.time() - started:.1f} s" + (f": {lag}" if lag else ""))
 
     def lag(self) -> dict[str, Any]:
-        """What is still on its way: per device unsent events and hub changes not pulled yet; webhooks."""
+        """What is still on its way: per device unsent events and hub changes not pulled yet (counted after the
+        device's cursor in the feed's own (txid, version) order); webhooks not delivered."""
         out: dict[str, Any] = {}
-        hub = sqlite3.connect(f"file:{self.hub_db}?mode=ro", uri=True, timeout=10)
+        assert self.storage is not None
         try:
-            for name, d in self.devices.items():
-                head = hub.execute("SELECT coalesce(max(version), 0) FROM changes WHERE store_id IS NULL OR "
-                                   "store_id = ?", [d["store"]]).fetchone()[0]
-                try:
-                    with contextlib.closing(sqlite3.connect(f"file:{self.device_dir(name) / 'store.db'}?mode=ro",
-                                                            uri=True, timeout=10)) as conn:
-                        unsent = conn.execute("SELECT count(*) FROM outbox WHERE state IN ('pending', 'in_flight')"
-                                              ).fetchone()[0]
-                        row = conn.execute("SELECT value FROM sync_state WHERE key = 'pull_cursor'").fetchone()
-                except sqlite3.Error as exc:
-                    out[name] = f"unreadable: {exc}"
-                    continue
-                cursor = str(row[0]) if row else ""
-                pulled = int(cursor[3:]) if cursor.startswith("c1.") and cursor[3:].isdigit() else 0
-                if unsent or pulled < head:
-                    out[name] = {"unsent": int(unsent), "changes_behind": int(head) - pulled}
-            undelivered = hub.execute("SELECT count(*) FROM presence_notifications WHERE delivered_at IS NULL"
-                                      ).fetchone()[0]
-            if undelivered:
-                out["webhooks"] = {"undelivered": int(undelivered)}
-        except sqlite3.Error as exc:
-            out["hub"] = f"unreadable: {exc}"
-        finally:
-            hub.close()
+            with self.storage.db.engine.connect() as hub:
+                for name, d in self.devices.items():
+                    behind = self._device_lag(hub, name, d["store"])
+                    if behind:
+                        out[name] = behind
+                undelivered = hub.execute(sa_text("SELECT count(*) FROM presence_notifications WHERE "
+                                                  "delivered_at IS NULL")).scalar_one()
+        except SQLAlchemyError as exc:
+            return {**out, "hub": f"unreadable: {exc}"}
+        if undelivered:
+            out["webhooks"] = {"undelivered": int(undelivered)}
         return out
+
+    def _device_lag(self, hub: Connection, name: str, store_id: str) -> dict[str, Any] | str | None:
+        from sync.hub.feed import decode_cursor
+
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{self.device_dir(name) / 'store.db'}?mode=ro",
+                                                    uri=True, timeout=10)) as conn:
+                unsent = conn.execute("SELECT count(*) FROM outbox WHERE state IN ('pending', 'in_flight')"
+                                      ).fetchone()[0]
+                row = conn.execute("SELECT value FROM sync_state WHERE key = 'pull_cursor'").fetchone()
+        except sqlite3.Error as exc:
+            return f"unreadable: {exc}"
+        txid, version = decode_cursor(str(row[0]) if row else None)
+        behind = hub.execute(sa_text(
+            "SELECT count(*) FROM changes WHERE (store_id IS NULL OR store_id = :store) AND "
+            "(txid > :txid OR (txid = :txid AND version > :version))"),
+            {"store": store_id, "txid": txid, "version": version}).scalar_one()
+        if unsent or behind:
+            return {"unsent": int(unsent), "changes_behind": int(behind)}
+        return None
 
     def wait_webhooks(self, until: float) -> None:
         assert self.storage is not None
@@ -688,6 +710,8 @@ class StoreDay:
             "config": {k: v for k, v in asdict(self.config).items()},
             "devices": {n: {**d, "data_dir": str(self.device_dir(n))} for n, d in self.devices.items()},
             "hub_db": str(self.hub_db),
+            "hub_engine": "postgresql" if self.config.hub_db else "sqlite",
+            "hub_workers": self.config.hub_workers,
             "webhook_log": str(self.run_dir / "webhook.jsonl"),
             "proxy_faults": {n: dict(p.counts) for n, p in self.proxies.items()},
             **asdict(self.log),
@@ -708,6 +732,25 @@ class StoreDay:
         if self.storage is not None:
             with contextlib.suppress(Exception):
                 self.storage.close()
+
+
+def copy_hub_tables(source: Engine, target: Path) -> None:
+    """Copy every hub table (``sync.hub.tables.metadata``) from ``source`` (the PostgreSQL hub, after the day)
+    into a new SQLite file ``target``, which the reconciliation reads as it reads a SQLite hub."""
+    from sqlalchemy import create_engine, select
+
+    from sync.hub.tables import metadata
+
+    dest = create_engine(f"sqlite:///{target}")
+    try:
+        metadata.create_all(dest)
+        with source.connect() as src, dest.begin() as out:
+            for table in metadata.sorted_tables:
+                rows = [dict(r) for r in src.execute(select(table)).mappings()]
+                if rows:
+                    out.execute(table.insert(), rows)
+    finally:
+        dest.dispose()
 
 
 def run_store_day(config: DayConfig, run_dir: Path, out: TextIO = sys.stdout) -> int:

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import sqlite3
+import uuid
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -136,3 +139,42 @@ def test_every_event_the_honest_devices_sent_meets_the_contract(finished_day: tu
     assert {t for t, _ in rows} >= set(EventType) - {EventType.LOYALTY_TOKEN_SEEN, EventType.PRESENCE_ANALYTICS}
     problems = [(t, p) for t, text in rows if (p := check_event_payload(t, json.loads(text))) is not None]
     assert problems == []
+
+
+@pytest.fixture
+def empty_pg_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database for one hub (dropped afterwards): ``hub serve`` takes a plain DSN."""
+    import psycopg
+
+    from tests.pg_cluster import test_dsn
+
+    dsn = test_dsn()
+    if dsn is None:
+        if os.environ.get("STORE_EDGE_REQUIRE_PG") == "1":
+            pytest.fail("PostgreSQL is required but unreachable")
+        pytest.skip("PostgreSQL is unreachable")
+    name = f"storeday_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield dsn.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_reduced_day_reconciles_against_four_hub_workers_on_postgresql(empty_pg_database: str,
+                                                                       tmp_path: Path) -> None:
+    """Issue 11: ``hub serve --workers 4`` on PostgreSQL carries the whole faulty day (kill -9 of the hub
+    included: its four workers die with it) and every book reconciles."""
+    run_dir = tmp_path / "pg-day"
+    out = io.StringIO()
+    status = run_store_day(DayConfig.reduced(hub_db=empty_pg_database, hub_workers=4), run_dir, out)
+    text = out.getvalue()
+    assert status == 0, text
+    assert "(PostgreSQL, 4 worker processes)" in text and "RECONCILED" in text.splitlines()[-1]
+    run = json.loads((run_dir / "run.json").read_text())
+    assert (run["hub_engine"], run["hub_workers"]) == ("postgresql", 4)
+    report = reconcile(run_dir)
+    assert all(r.verdict in (OK, "info") for r in report.rows), text
+    assert report.row("sales").edges >= 2 * DayConfig().sales
+    assert report.row("ledger entries").hub == report.row("ledger entries").edges > 0
+    assert run["hub_restarts"] >= 1 and run["convergence"]["converged"]
