@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.exc import DataError, DBAPIError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -53,6 +54,9 @@ def _bearer(request: Request) -> str | None:
     value = request.headers.get("authorization", "")
     scheme, _, token = value.partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+GZIP_MIN_BYTES = 1024  # smaller answers are sent as they are
 
 
 class ProtocolVersionGuard:
@@ -272,6 +276,9 @@ async def _webhooks(storage: HubStorage, url: str | None, interval_s: float, ret
 def _build(lifespan: Any) -> Starlette:
     app = Starlette(routes=ROUTES, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
     app.add_middleware(ProtocolVersionGuard)
+    # pulls of a catalogue change are large and repetitive JSON (~1.7 MB per 10,000 products): gzip them for
+    # tills on slow store links; httpx (the sync client) asks for it by default
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES)
     return app
 
 
