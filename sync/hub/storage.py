@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import functools
 import secrets
-from datetime import UTC, datetime
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 
 from edge.core.contract import ChangeKind
-from sync import protocol
 from edge.core.programme import ProgrammeRules
+from sync import protocol
 from sync.hub import admin, feed, ingest, jobs, members, migrate, notifications, offers, presence, programme
 from sync.hub.changes import record
 from sync.hub.common import (
