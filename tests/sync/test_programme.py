@@ -207,3 +207,45 @@ def test_the_receipt_and_panel_speak_spanish(hub: HubServer, tmp_path: Path) -> 
     edge.client().sync_once()
     stored = json.loads(edge.db.execute("SELECT points_summary FROM customers WHERE id = 'gi'").fetchone()[0])
     assert stored["earned"] == 300 and stored["expiries"][0]["points"] == 300
+
+
+def test_hub_programme_command_names_each_bad_value_and_sets_good_ones(tmp_path: Path) -> None:
+    import io
+
+    from edge.cli.main import main
+
+    db = str(tmp_path / "hub.db")
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["hub", "programme", "set", "expiry_months=121", "downgrade_grace_days=-1", "--db", db],
+                stdout=out, stderr=err)
+    lines = err.getvalue().splitlines()
+    assert code == 2
+    assert lines[:2] == [
+        "store-edge: programme downgrade_grace_days: must be a whole number from 0 to 365 (days after a review "
+        "before a downgrade takes effect), got -1",
+        "store-edge: programme expiry_months: must be a whole number from 0 to 120 (months after which earned "
+        "points expire (0: never)), got 121"]
+    assert lines[-1] == "store-edge: 2 programme value(s) refused; nothing was changed"
+    out = io.StringIO()
+    assert main(["hub", "programme", "set", "expiry_months=36", "pending_days=7", "--db", db], stdout=out) == 0
+    out = io.StringIO()
+    assert main(["hub", "programme", "show", "--json", "--db", db], stdout=out) == 0
+    shown = json.loads(out.getvalue())
+    assert (shown["expiry_months"], shown["pending_days"], shown["tiers"][2]["name"]) == (36, 7, "Gold")
+    out = io.StringIO()
+    assert main(["hub", "run-jobs", "--json", "--db", db], stdout=out) == 0
+    assert json.loads(out.getvalue()) == {"expired_lots": 0, "expired_points": 0, "profiles_changed": 0}
+
+
+def test_the_serving_hub_runs_the_jobs_itself(hub_storage: HubStorage) -> None:
+    import time
+
+    seed(hub_storage, {"s1": []}, {"hu": ("s1", 0)})
+    _post(hub_storage, "hu", 80, datetime.now(UTC) - timedelta(days=3 * 365), "ancient")
+    assert hub_storage.balance("hu") == 80
+    with HubServer(hub_storage, jobs_interval_s=0.2):
+        deadline = time.monotonic() + 20
+        while hub_storage.balance("hu") != 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert hub_storage.balance("hu") == 0
+    assert hub_storage.points_summary("hu")["expired"] == 80
