@@ -272,7 +272,7 @@ def _register_serve(add: Callable[[str, Command, str], argparse.ArgumentParser])
     sp.add_argument("--webhook-url", default=None, help="where presence notifications are delivered")
     sp.add_argument("--jobs-interval", type=float, default=3600.0, metavar="SECONDS",
                     help="run the programme's jobs (points expiry, tier evaluation) this often (default 3600; "
-                         "0: never, run 'hub run-jobs' from a timer instead)")
+                         "0: never; with --workers N the workers do not run them: run 'hub run-jobs' from a timer)")
     sp.add_argument("--tls-cert", default=None, help="PEM certificate file: serve HTTPS (with --tls-key)")
     sp.add_argument("--tls-key", default=None, help="PEM private key file of --tls-cert")
     sp.add_argument("--workers", type=int, default=1,
