@@ -10,7 +10,7 @@ import dataclasses
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import sqlite_utils
@@ -19,11 +19,18 @@ from devices.barcode.config import BarcodeSettingsError, config_from_settings
 from edge.clock import HubClock
 from edge.core.basket import Basket, BasketError
 from edge.core.catalog import Product
-from edge.core.loyalty import LoyaltyRules, RedemptionLimit, Settlement, check_redemption, redemption_limit
+from edge.core.loyalty import (
+    Balance,
+    LoyaltyRules,
+    RedemptionLimit,
+    Settlement,
+    check_redemption,
+    redemption_limit,
+)
 from edge.core.measures import PricedLine, price_scale_label, price_scanned_item
 from edge.core.money import minor_exponent
 from edge.core.offers import Offer
-from edge.core.tiers import next_tier
+from edge.core.programme import ProgrammeRules
 from edge.settings import ConfigError, Settings
 from edge.store.parked import ParkedSale, ParkedSaleError, parked_count, parked_sales
 from edge.store.parked import park as park_basket
@@ -32,6 +39,7 @@ from edge.store.records import Customer
 from edge.store.repository import Repository
 from edge.store.sales import CompletedSale, SaleError, SalesService
 from edge.store.sightings import record_token_sighting
+from sync.apply import programme_rules
 from sync.outbox import pending_count
 
 if TYPE_CHECKING:
@@ -39,6 +47,22 @@ if TYPE_CHECKING:
     from devices.barcode.loyalty_token import TokenVerifier
 
 Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class PointsView:
+    """The member's points as the till shows them: lifetime ``earned`` and ``spent`` (the hub's figures plus
+    this till's unconfirmed entries), ``balance`` (available), ``spendable`` (less what the pending period
+    still locks), and the next expiry (``expiring``: points, ``expires_on``; ``soon`` within the programme's
+    warning window)."""
+
+    earned: int
+    spent: int
+    balance: int
+    spendable: int
+    expiring: int = 0
+    expires_on: date | None = None
+    soon: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,6 +88,9 @@ class TillSession:
         self.db = db
         self.repo = Repository(db)
         self.rules = LoyaltyRules.from_settings(settings.loyalty)
+        # the till's built-in programme (its [loyalty] settings) until the hub's arrives (_reload_programme)
+        self.programme = ProgrammeRules.from_settings(settings.loyalty.tier_thresholds_cents,
+                                                      settings.loyalty.tier_multipliers)
         self.sales = SalesService(
             db,
             self.rules,
@@ -92,6 +119,22 @@ class TillSession:
     # reading ------------------------------------------------------------------------------------------
     def _reload_offers(self) -> None:
         self._offers = self.repo.offers_for(self.customer.id if self.customer else None)
+        self._reload_programme()
+
+    def _reload_programme(self) -> None:
+        """The hub's programme when one was pulled (``sync.apply.programme_rules``): its tiers and multipliers
+        replace the settings' defaults for earning, progress and the pending period."""
+        pulled = programme_rules(self.db.conn)
+        if pulled is None or pulled == self.programme:
+            return
+        self.programme = pulled
+        self.rules = dataclasses.replace(self.rules, tier_multipliers=pulled.multipliers)
+        self.sales.rules = self.rules
+        self.sales.pending_days = pulled.pending_days
+
+    def balance(self, customer_id: str) -> Balance:
+        """The customer's balance with what the programme's pending period locks at the till's time."""
+        return self.repo.balance(customer_id, pending_days=self.programme.pending_days, now=self.clock())
 
     def settlement(self) -> Settlement:
         with self.lock:
@@ -105,7 +148,7 @@ class TillSession:
             if payable_cents is None:
                 payable_cents = self.basket.price(self._offers, self.clock(), self.sales.formats).total_cents
             return redemption_limit(
-                self.repo.balance(self.customer.id),
+                self.balance(self.customer.id),
                 payable_cents,
                 self.rules,
                 hub_online=self.hub_online,
@@ -118,7 +161,23 @@ class TillSession:
             if self.customer is None:
                 return None
             spend = self.customer.spend_12m_cents + self.repo.unsynced_spend(self.customer.id)
-            return next_tier(spend, self.settings.loyalty.tier_thresholds_cents)
+            if self.programme.rank(self.customer.tier) >= self.programme.rank(self.programme.tier_for_spend(spend)):
+                above = self.programme.tiers[self.programme.rank(self.customer.tier) + 1:]
+                return (above[0].name, max(above[0].threshold_cents - spend, 0)) if above else None
+            return self.programme.next_tier(spend)
+
+    def points_view(self) -> PointsView | None:
+        """Earned, spent, balance and the next expiry of the customer on the sale (None for a guest)."""
+        with self.lock:
+            if self.customer is None:
+                return None
+            summary, earned, burned = self.repo.customer_points(self.customer.id)
+            balance = self.balance(self.customer.id)
+            expiry = summary.next_expiry(burned)
+            now = self.clock()
+            soon = expiry is not None and expiry[1] <= (now + timedelta(days=self.programme.expiry_warning_days)).date()
+            return PointsView(summary.earned + earned, summary.spent + burned, balance.available, balance.spendable,
+                              expiry[0] if expiry else 0, expiry[1] if expiry else None, soon)
 
     def personal_offers(self) -> list[Offer]:
         with self.lock:

@@ -15,7 +15,8 @@ from typing import Any
 
 import sqlite_utils
 
-from edge.core.contract import ChangeKind, offer_params_problem, parse_revocation_key
+from edge.core.contract import PROGRAMME_KEY, ChangeKind, offer_params_problem, parse_revocation_key
+from edge.core.programme import PointsSummary, ProgrammeRules
 from sync.outbox import utc_now_iso
 from sync.protocol import Change, ChangesPage
 
@@ -25,6 +26,7 @@ CURSOR_KEY = "pull_cursor"
 KEYS_KEY = "loyalty_keys"
 REVOCATIONS_KEY = "revocations"
 WARNINGS_KEY = "pull_warnings"
+PROGRAMME_STATE_KEY = "programme"  # the hub's programme rules (ChangeKind.PROGRAMME), checked, as JSON
 
 
 # the hub's clock minus this device's, in seconds: recorded by sync.client, read by edge/clock.py and here
@@ -151,8 +153,9 @@ def _customer(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) -> N
         return
     conn.execute(
         "INSERT INTO customers (id, card_number, display_name, phone_hash, email_hash, tier, confirmed_points, "
-        "spend_12m_cents, consents, birthday, preferences, recent_purchases, pickup_orders, rewards, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+        "spend_12m_cents, consents, birthday, preferences, recent_purchases, pickup_orders, rewards, updated_at, "
+        "points_summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+        "points_summary = excluded.points_summary, "
         "card_number = excluded.card_number, display_name = excluded.display_name, phone_hash = excluded.phone_hash, "
         "email_hash = excluded.email_hash, tier = excluded.tier, confirmed_points = excluded.confirmed_points, "
         "spend_12m_cents = excluded.spend_12m_cents, consents = excluded.consents, birthday = excluded.birthday, "
@@ -162,7 +165,8 @@ def _customer(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) -> N
          d.get("tier") or "Bronze", int(d.get("confirmed_points", 0)), int(d.get("spend_12m_cents", 0)),
          json.dumps(d.get("consents", {})), d.get("birthday"), json.dumps(d.get("preferences", {})),
          json.dumps(d.get("recent_purchases", [])), json.dumps(d.get("pickup_orders", [])),
-         json.dumps(d.get("rewards", [])), utc_now_iso()],
+         json.dumps(d.get("rewards", [])), utc_now_iso(),
+         json.dumps(PointsSummary.from_doc(d.get("points")).to_doc())],  # what the till can read, nothing else
     )
     # the confirmed balance includes these entries, so they stop counting as pending on this device
     applied = [e for e in d.get("applied_entry_ids", []) if isinstance(e, str)]
@@ -317,6 +321,15 @@ def _revocation(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) ->
         conn.execute("DELETE FROM coupons WHERE code = ? AND redeemed_at IS NULL", [ident])
 
 
+def _programme(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) -> None:
+    """The hub's programme rules: checked like the hub checks them; a document this till cannot use goes to the
+    pull warnings and the rules in force stay (the built-in defaults until a good one arrives)."""
+    if key != PROGRAMME_KEY or d is None:
+        return
+    rules = ProgrammeRules.from_doc(d)  # ValueError: skipped, noted in the pull warnings
+    _put_state(conn, PROGRAMME_STATE_KEY, rules.to_doc())
+
+
 _HANDLERS: dict[str, Callable[[sqlite3.Connection, str, dict[str, Any] | None], None]] = {
     ChangeKind.PRODUCT: _product,
     ChangeKind.OFFER: _offer,
@@ -329,7 +342,19 @@ _HANDLERS: dict[str, Callable[[sqlite3.Connection, str, dict[str, Any] | None], 
     ChangeKind.PRESENCE_RULE: _presence_rule,
     ChangeKind.SIGHTING: _sighting,
     ChangeKind.TOKEN_SIGHTING: _token_sighting,
+    ChangeKind.PROGRAMME: _programme,
 }
+
+
+def programme_rules(conn: sqlite3.Connection) -> ProgrammeRules | None:
+    """The programme pulled from the hub, or None until one arrived (the till then uses its settings)."""
+    row = conn.execute("SELECT value FROM sync_state WHERE key = ?", [PROGRAMME_STATE_KEY]).fetchone()
+    if row is None:
+        return None
+    try:
+        return ProgrammeRules.from_doc(json.loads(row[0]))
+    except ValueError:  # damaged by hand: the built-in defaults, as before any pull
+        return None
 
 
 def loyalty_public_keys(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:

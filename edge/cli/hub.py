@@ -78,7 +78,7 @@ def _serve(args: argparse.Namespace, storage: Any) -> int:
     storage.ensure_signing_key()
     if args.workers > 1:
         return _serve_workers(args)
-    app = make_hub_app(storage, webhook_url=args.webhook_url)
+    app = make_hub_app(storage, webhook_url=args.webhook_url, jobs_interval_s=args.jobs_interval)
     say(args, f"hub listening on http://{args.host}:{args.port}")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
                 ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key)
@@ -189,6 +189,46 @@ def _set_webhook(args: argparse.Namespace, s: Any) -> None:
     say(args, f"presence notifications go to {args.url}, {signed} (restart 'hub serve' to apply)")
 
 
+def _programme(args: argparse.Namespace, s: Any) -> None:
+    """``hub programme show|set KEY=VALUE ...``: every refused value on its own line, then nothing changes."""
+    from edge.cli.common import err
+
+    if args.action == "set":
+        if not args.values:
+            raise CliError("say what to set, e.g. 'hub programme set expiry_months=24 pending_days=14'", 2)
+        try:
+            rules = s.set_programme(args.values)
+        except ValueError as exc:
+            lines = str(exc).splitlines()
+            for line in lines:
+                print(f"store-edge: programme {line}", file=err(args))
+            raise CliError(f"{len(lines)} programme value(s) refused; nothing was changed", 2) from None
+        say(args, "programme saved; the tills receive it on their next pull")
+    else:
+        rules = s.programme_rules()
+    doc = rules.to_doc()
+    if args.json:
+        say(args, json.dumps(doc, sort_keys=True))
+        return
+    say(args, "tiers: " + ", ".join(f"{t['name']} from {t['threshold_cents']} cents x{t['multiplier']:g}"
+                                    for t in doc["tiers"]))
+    for key, value in doc.items():
+        if key != "tiers":
+            say(args, f"{key}: {value}")
+
+
+def _run_jobs(args: argparse.Namespace, s: Any) -> None:
+    from edge.core.programme import parse_time
+
+    now = parse_time(args.now) if args.now else None
+    if args.now and now is None:
+        raise CliError(f"--now {args.now!r} is not an ISO 8601 time, e.g. 2027-01-31T00:00:00Z", 2)
+    done = s.run_jobs(now)
+    say(args, json.dumps(done) if args.json else
+        f"{done['expired_points']} points expired from {done['expired_lots']} lots; "
+        f"{done['profiles_changed']} member profiles changed (tier or spend)")
+
+
 def _seed_demo(args: argparse.Namespace, s: Any) -> None:
     from edge.demo.seed import seed_demo_hub  # the one demo dataset (the hub itself holds none)
 
@@ -230,6 +270,9 @@ def _register_serve(add: Callable[[str, Command, str], argparse.ArgumentParser])
     sp.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     sp.add_argument("--port", type=int, default=8700, help="TCP port to listen on (default 8700)")
     sp.add_argument("--webhook-url", default=None, help="where presence notifications are delivered")
+    sp.add_argument("--jobs-interval", type=float, default=3600.0, metavar="SECONDS",
+                    help="run the programme's jobs (points expiry, tier evaluation) this often (default 3600; "
+                         "0: never; with --workers N the workers do not run them: run 'hub run-jobs' from a timer)")
     sp.add_argument("--tls-cert", default=None, help="PEM certificate file: serve HTTPS (with --tls-key)")
     sp.add_argument("--tls-key", default=None, help="PEM private key file of --tls-cert")
     sp.add_argument("--workers", type=int, default=1,
@@ -287,3 +330,20 @@ def _register_admin(add: Callable[[str, Command, str], argparse.ArgumentParser])
     sp.add_argument("--secret", default=None,
                     help="shared secret: each delivery carries X-Store-Edge-Signature: sha256=HMAC-SHA256(body)")
     add("seed-demo", _seed_demo, "demo store, customers, catalog and an enrolment code")
+    _register_programme(add)
+
+
+def _register_programme(add: Callable[[str, Command, str], argparse.ArgumentParser]) -> None:
+    from edge.core.programme import INT_RULES
+
+    sp = add("programme", _programme, "show or set the loyalty programme's rules (sent to every till)")
+    sp.add_argument("action", choices=("show", "set"), help="show the rules, or set some of them")
+    sp.add_argument("values", nargs="*", metavar="KEY=VALUE",
+                    help="with set: tiers=Bronze:0:1,Silver:50000:1.25,Gold:150000:1.5 (name:threshold in cents "
+                         "of net spend:points multiplier, lowest first, from 0); "
+                         + "; ".join(f"{k} ({lo}-{hi}): {what}" for k, (lo, hi, what) in INT_RULES.items()))
+    sp.add_argument("--json", action="store_true", help="print the rules as one JSON object")
+    sp = add("run-jobs", _run_jobs, "expire points past their date and evaluate every member's tier now")
+    sp.add_argument("--now", default=None, metavar="ISO_TIME",
+                    help="run as if it were this time (e.g. to check a review date); default now")
+    sp.add_argument("--json", action="store_true", help="print what was done as one JSON object")

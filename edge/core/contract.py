@@ -68,6 +68,10 @@ class ChangeKind(StrEnum):
     PRESENCE_RULE = "presence_rule"
     SIGHTING = "sighting"
     TOKEN_SIGHTING = "token_sighting"
+    PROGRAMME = "programme"  # the programme's rules (edge.core.programme), key PROGRAMME_KEY, every store
+
+
+PROGRAMME_KEY = "rules"  # the one key of a ``programme`` change
 
 
 def revocation_key(kind: str, ident: str) -> str:

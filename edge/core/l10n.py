@@ -102,6 +102,13 @@ class Formats:
 
         return str(format_skeleton("yMd", self.local(when), locale=self.locale))
 
+    def day(self, day: dt.date) -> str:
+        """A calendar day with the month in words (CLDR medium): ``Jan 31, 2027`` in en, ``31 Jan 2027`` in
+        en_GB, ``31 ene 2027`` in es."""
+        from babel.dates import format_date
+
+        return str(format_date(day, "medium", locale=self.locale))
+
     def time(self, when: dt.datetime) -> str:
         """The 24-hour time in the store's zone: ``10:47``."""
         from babel.dates import format_skeleton

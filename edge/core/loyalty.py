@@ -43,15 +43,22 @@ class LoyaltyRules:
 
 @dataclass(frozen=True)
 class Balance:
-    """available = confirmed (from the hub) + pending local earns - pending local burns."""
+    """available = confirmed (from the hub) + pending local earns - pending local burns; ``locked``: the part
+    still in the programme's pending period (``edge.core.programme``), which cannot be spent yet."""
 
     confirmed: int
     pending_earn: int = 0
     pending_burn: int = 0
+    locked: int = 0
 
     @property
     def available(self) -> int:
         return self.confirmed + self.pending_earn - self.pending_burn
+
+    @property
+    def spendable(self) -> int:
+        """What may be redeemed now: the available points less those still locked."""
+        return max(self.available - self.locked, 0)
 
     @property
     def pending(self) -> int:
@@ -81,7 +88,7 @@ def redemption_limit(
         return RedemptionLimit(0, "points cannot be redeemed in this store")
     share_cents = floor(Fraction(payable_cents) * exact(rules.max_redeem_share))
     limits = [
-        (max(balance.available, 0), "the customer's available points"),
+        (balance.spendable, "the customer's spendable points" if balance.locked else "the customer's available points"),
         (floor(share_cents / value), f"at most {rules.max_redeem_share:.0%} of the basket may be paid with points"),
     ]
     if not hub_online:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from edge.core.i18n import N_, Translator
 from edge.core.l10n import Formats
@@ -32,6 +32,7 @@ class ReceiptInfo:
     new_balance: int | None = None
     pending_points: int | None = None
     unused_coupons: tuple[str, ...] = ()  # presented, gave nothing: not used, the customer keeps them
+    next_expiry: tuple[int, date] | None = None  # (points, day) the member's next points expire
 
 
 def _row(left: str, right: str, width: int) -> str:
@@ -100,11 +101,21 @@ def _member_lines(s: Settlement, info: ReceiptInfo, fmt: Formats, width: int) ->
     out.append(_row(tr._("Points earned"), fmt.number(s.points_earned), width))
     for reason in s.pricing.multiplier_reasons:
         out.append(f"  {reason}")
+    if s.points_redeemed:
+        out.append(_row(tr._("Points spent"), fmt.number(s.points_redeemed), width))
     if info.new_balance is not None:
         out.append(_row(tr._("Points balance"), fmt.number(info.new_balance), width))
     if info.pending_points:
         out.extend(f"  {part}" for part in _pending_lines(info.pending_points, width - 2, tr))
+    if info.next_expiry is not None:
+        out.extend(textwrap.wrap(expiry_words(*info.next_expiry, fmt), width))
     return out
+
+
+def expiry_words(points: int, day: date, fmt: Formats) -> str:
+    """"120 pts expire Jan 31, 2027" in the reader's language and date style (the till's panel and the receipt)."""
+    text = fmt.tr.ngettext("{n} pt expires {date}", "{n} pts expire {date}", points)
+    return text.format(n=fmt.number(points), date=fmt.day(day))
 
 
 def _pending_lines(pending: int, width: int, tr: Translator) -> list[str]:

@@ -293,6 +293,13 @@ V6 = """
 ALTER TABLE sale_lines ADD COLUMN points INTEGER NOT NULL DEFAULT 0 CHECK (points >= 0);
 """
 
+# The points part of a member's profile as the hub sends it (edge.core.programme.PointsSummary as JSON): lifetime
+# earned/spent/expired, lots still in their pending period, the next expiry dates. The programme's rules
+# themselves arrive in sync_state ('programme', sync/apply.py).
+V7 = """
+ALTER TABLE customers ADD COLUMN points_summary TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(points_summary));
+"""
+
 MIGRATIONS: list[tuple[int, str]] = [
     (1, V1),
     (2, V2),
@@ -300,6 +307,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     (4, V4),
     (5, V5),
     (6, V6),
+    (7, V7),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -10,6 +10,7 @@ from typing import Any
 from edge.core.catalog import Product
 from edge.core.loyalty import Balance
 from edge.core.offers import CustomerContext, Offer
+from edge.core.programme import PointsSummary
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -59,6 +60,7 @@ class Customer:
     recent_purchases: list[dict[str, Any]] = field(default_factory=list)
     pickup_orders: list[dict[str, Any]] = field(default_factory=list)
     rewards: list[dict[str, Any]] = field(default_factory=list)
+    points: PointsSummary = field(default_factory=PointsSummary)  # the hub's earned/spent/expiry facts
 
     @property
     def context(self) -> CustomerContext:
@@ -79,4 +81,5 @@ def customer_from_row(row: dict[str, Any], balance: Balance) -> Customer:
         recent_purchases=json.loads(row["recent_purchases"]),
         pickup_orders=json.loads(row["pickup_orders"]),
         rewards=json.loads(row["rewards"]),
+        points=PointsSummary.from_doc(json.loads(row.get("points_summary") or "{}")),
     )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta
 
 import sqlite_utils
 
@@ -12,6 +13,7 @@ from edge.core.contacts import contact_hash, looks_like_email, looks_like_phone
 from edge.core.contract import EventType
 from edge.core.loyalty import Balance
 from edge.core.offers import Offer
+from edge.core.programme import PointsSummary, iso
 from edge.store.records import Customer, customer_from_row, offer_from_row, product_from_row
 
 
@@ -62,16 +64,33 @@ class Repository:
         return int(self.db.execute("SELECT count(*) FROM products").fetchone()[0])
 
     # customers ------------------------------------------------------------------------------------------
-    def balance(self, customer_id: str) -> Balance:
-        confirmed = self.db.execute("SELECT confirmed_points FROM customers WHERE id = ?", [customer_id]).fetchone()
-        earn, burn = self.db.execute(
+    def balance(self, customer_id: str, *, pending_days: int = 0, now: datetime | None = None) -> Balance:
+        """Confirmed + this till's unconfirmed entries. ``pending_days`` (the programme's pending period):
+        the points the hub holds in their pending period at ``now``, and this till's unconfirmed earns younger
+        than it, are ``locked``."""
+        now = now or datetime.now(UTC)
+        row = self.db.execute("SELECT confirmed_points, points_summary FROM customers WHERE id = ?",
+                              [customer_id]).fetchone()
+        since = iso(now - timedelta(days=pending_days))
+        earn, burn, young = self.db.execute(
             """SELECT coalesce(sum(CASE WHEN kind = 'earn' THEN points END), 0),
-                      coalesce(sum(CASE WHEN kind = 'burn' THEN points END), 0)
+                      coalesce(sum(CASE WHEN kind = 'burn' THEN points END), 0),
+                      coalesce(sum(CASE WHEN kind = 'earn' AND created_at > ? THEN points END), 0)
                FROM ledger l LEFT JOIN ledger_confirmations c ON c.entry_id = l.entry_id
                WHERE l.customer_id = ? AND c.entry_id IS NULL""",
-            [customer_id],
+            [since, customer_id],
         ).fetchone()
-        return Balance(confirmed[0] if confirmed else 0, earn, burn)
+        if row is None:
+            return Balance(0, earn, burn)
+        locked = PointsSummary.from_doc(json.loads(row[1] or "{}")).locked_at(now) + (young if pending_days else 0)
+        return Balance(row[0], earn, burn, locked)
+
+    def customer_points(self, customer_id: str) -> tuple[PointsSummary, int, int]:
+        """(the hub's points summary, this till's unconfirmed earns, unconfirmed burns) of the customer."""
+        rows = self._rows("SELECT points_summary FROM customers WHERE id = ?", [customer_id])
+        summary = PointsSummary.from_doc(json.loads(rows[0]["points_summary"] or "{}")) if rows else PointsSummary()
+        b = self.balance(customer_id)
+        return summary, b.pending_earn, b.pending_burn
 
     def customer(self, customer_id: str) -> Customer | None:
         rows = self._rows("SELECT * FROM customers WHERE id = ?", [customer_id])

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlite_utils
@@ -92,6 +92,7 @@ class SalesService:
         self.formats = formats or Formats(currency=currency)
         self.receipt_width = receipt_width
         self._fault = fault or (lambda _point: None)
+        self.pending_days = 0  # the programme's pending period: recent earns cannot be spent yet
 
     def complete(
         self,
@@ -148,7 +149,8 @@ class SalesService:
         """Step 1 (in the transaction): the balance and the coupons re-read, the redemption checked against the
         limit of now; the customer's balance once this sale's entries are pending (None for a guest)."""
         customer, settlement = sale.customer, sale.settlement
-        balance_before = self.repo.balance(customer.id) if customer else None
+        balance_before = (self.repo.balance(customer.id, pending_days=self.pending_days, now=sale.now)
+                          if customer else None)
         self._check_coupons(sale.basket)
         if balance_before is None:
             return None
@@ -165,7 +167,7 @@ class SalesService:
             if problem:
                 raise SaleError(problem)
         return Balance(balance_before.confirmed, balance_before.pending_earn + settlement.points_earned,
-                       balance_before.pending_burn + settlement.points_redeemed)
+                       balance_before.pending_burn + settlement.points_redeemed, balance_before.locked)
 
     def _receipt(self, sale: _Sale, balance: Balance | None, offers: list[Offer]) -> str:
         """Step 2: the receipt text, with the balance after this sale, in the member's language if the profile
@@ -179,7 +181,13 @@ class SalesService:
             customer_name=self._customer_name(sale.customer.id) if sale.customer else None,
             new_balance=balance.available if balance else None,
             pending_points=balance.pending if balance else None, unused_coupons=sale.unused_coupons,
+            next_expiry=self._next_expiry(sale.customer.id, balance) if sale.customer and balance else None,
         ), self.receipt_width)  # fmt: skip
+
+    def _next_expiry(self, customer_id: str, balance: Balance) -> tuple[int, date] | None:
+        """The member's next expiry once this sale's burn is taken (burns take the oldest points first)."""
+        summary, _, _ = self.repo.customer_points(customer_id)
+        return summary.next_expiry(balance.pending_burn)
 
     def _write_sale(self, sale: _Sale, receipt: str) -> dict[str, Any]:
         """Step 3: the ``sales`` row, its ``sale_lines`` and ``sale_discounts``; returns the ``sale.completed``

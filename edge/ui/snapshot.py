@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from edge.core.loyalty import RedemptionLimit, Settlement
 from edge.core.offers import Offer
-from edge.session import TillSession
+from edge.session import PointsView, TillSession
 from edge.store.records import Customer
 
 
@@ -28,6 +28,7 @@ class TillSnapshot:
     focus_seq: int = 0  # changes whenever the session moves the focus (a scan, a quantity, a void)
     parked: int = 0  # parked sales waiting on this till
     version: int = 0  # the command that produced it: an older snapshot never replaces a newer one
+    points: PointsView | None = None  # earned, spent, balance and the next expiry of the member
 
 
 def take_snapshot(session: TillSession, version: int = 0) -> TillSnapshot:
@@ -51,4 +52,5 @@ def take_snapshot(session: TillSession, version: int = 0) -> TillSnapshot:
             focus_seq=session.focus_seq,
             parked=session.parked_count(),
             version=version,
+            points=session.points_view(),
         )

@@ -273,6 +273,31 @@ async def _webhooks(storage: HubStorage, url: str | None, interval_s: float, ret
                 await task
 
 
+@contextlib.asynccontextmanager
+async def _jobs(storage: HubStorage, interval_s: float | None) -> AsyncIterator[None]:
+    """Run the programme's jobs (points expiry, tier evaluation: ``sync.hub.jobs``) every ``interval_s``
+    seconds while the app runs, the first run at start-up; None or 0: never. A failed run is logged and the
+    next one tries again (the jobs are idempotent)."""
+
+    async def loop(every: float) -> None:
+        while True:
+            try:
+                done = await run_in_threadpool(storage.run_jobs)
+                log.info("programme jobs: %s", done)
+            except Exception:  # the hub keeps serving; the next run retries
+                log.exception("the programme jobs failed; retrying in %.0f s", every)
+            await asyncio.sleep(every)
+
+    task = asyncio.create_task(loop(interval_s)) if interval_s else None
+    try:
+        yield
+    finally:
+        if task:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
 def _build(lifespan: Any) -> Starlette:
     app = Starlette(routes=ROUTES, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
     app.add_middleware(ProtocolVersionGuard)
@@ -283,13 +308,15 @@ def _build(lifespan: Any) -> Starlette:
 
 
 def make_hub_app(storage: HubStorage, *, webhook_url: str | None = None,
-                 webhook_interval_s: float = 0.5, webhook_retry_base_s: float = 0.5) -> Starlette:
+                 webhook_interval_s: float = 0.5, webhook_retry_base_s: float = 0.5,
+                 jobs_interval_s: float | None = None) -> Starlette:
     """The hub on an open ``storage``. ``webhook_url`` (or the ``webhook_url`` config key) receives presence
-    notifications."""
+    notifications; ``jobs_interval_s``: run the programme's jobs that often (``hub serve``; None: never)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with _webhooks(storage, webhook_url, webhook_interval_s, webhook_retry_base_s):
+        async with _webhooks(storage, webhook_url, webhook_interval_s, webhook_retry_base_s), \
+                _jobs(storage, jobs_interval_s):
             yield
 
     app = _build(lifespan)

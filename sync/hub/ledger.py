@@ -1,19 +1,25 @@
 """The hub's points ledger and exceptions report: entries applied in bulk, balances kept as deltas.
 
 Points are whole points (``earn`` adds, ``burn`` subtracts); an entry is applied once per ``entry_id`` whatever
-event carries it. A burn that takes a balance below zero stands (the customer left with the goods) and is
+event carries it. Every earn opens a *lot* (``point_lots``, lot id = entry id) dated when the hub applied it,
+spendable after the programme's pending period and expiring after its expiry period; every burn takes the
+oldest lots first (FIFO), and an expiry burn (source ``expiry:<lot>``) empties its own lot. A lot never holds
+more than the balance: an earn that repays an overdraft opens a lot of what is left. A burn that takes a balance below zero stands (the customer left with the goods) and is
 reported as an ``overdraft`` exception for a person to decide. Functions take the caller's write transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select, update
 from sqlalchemy.sql import bindparam
 
-from sync.hub.tables import customers, exceptions, ledger, sales
+from edge.core.programme import ProgrammeRules, iso, parse_time
+from sync.hub import programme
+from sync.hub.tables import customers, exceptions, ledger, point_lots, sales
 
 CHUNK = 500  # keys per IN (...) list: SQLite limits bound parameters
 
@@ -65,6 +71,51 @@ class Batch:
         self.sale_ids: set[str] = set()  # sales recorded before or earlier in this batch
         self.relevant: set[tuple[str, str]] = set()
         self.touched: set[str] = set()
+        self.lots: dict[str, list[dict[str, Any]]] = {}  # customer -> open lots, oldest first (loaded on a burn)
+        self.new_lots: list[dict[str, Any]] = []
+        self._rules: ProgrammeRules | None = None
+
+    @property
+    def now(self) -> datetime:
+        """``received`` as a datetime (the time lots are dated and spend windows end)."""
+        return parse_time(self.received) or datetime.now(UTC)
+
+    def rules(self, conn: Connection) -> ProgrammeRules:
+        """The programme in force, read once per batch."""
+        if self._rules is None:
+            self._rules = programme.get_rules(conn)
+        return self._rules
+
+    def _open_lots(self, conn: Connection, customer_id: str) -> list[dict[str, Any]]:
+        if customer_id not in self.lots:
+            self.lots[customer_id] = [*programme.open_lots(conn, customer_id),
+                                      *(lot for lot in self.new_lots if lot["customer_id"] == customer_id)]
+        return self.lots[customer_id]
+
+    def _earn_lot(self, conn: Connection, entry: dict[str, Any], source: str, after: int) -> None:
+        rules, now = self.rules(conn), self.now
+        expires = rules.expires_at(now)
+        lot = {"lot_id": entry["entry_id"], "customer_id": entry["customer_id"], "points": entry["points"],
+               "remaining": min(entry["points"], max(after, 0)), "earned_at": iso(now),
+               "available_at": iso(rules.available_at(now)), "expires_at": iso(expires) if expires else None,
+               "expired_at": None, "source": source, "dirty": False, "new": True}
+        self.new_lots.append(lot)
+        if entry["customer_id"] in self.lots:
+            self.lots[entry["customer_id"]].append(lot)
+
+    def _burn_lots(self, conn: Connection, customer_id: str, points: int, source: str) -> None:
+        lots = self._open_lots(conn, customer_id)
+        if source.startswith("expiry:"):  # the expiry job empties exactly the lot it names
+            lots = [lot for lot in lots if lot["lot_id"] == source[len("expiry:"):]]
+            for lot in lots:
+                lot["expired_at"] = self.received
+        left = points
+        for lot in lots:
+            take = min(left, lot["remaining"])
+            if take > 0 or lot["expired_at"]:
+                lot["remaining"] -= take
+                lot["dirty"] = True
+                left -= take
 
     def _balance(self, conn: Connection, customer_id: str) -> int:
         if customer_id not in self.balances:
@@ -92,6 +143,10 @@ class Batch:
         source = entry.get("source") or (f"sale:{sale_id}" if sale_id else f"device:{entry['device_id']}")
         self.ledger_rows.append({**entry, "sale_id": sale_id, "source": source,
                                  "applied_at": self.received, "balance_after": after})
+        if kind == "earn":
+            self._earn_lot(conn, entry, source, after)
+        else:
+            self._burn_lots(conn, customer_id, points, source)
         if kind == "burn" and after < 0:
             # the same points were spent in two places while offline: both sales stand, a person decides
             store_id = entry["store_id"]
@@ -123,10 +178,19 @@ class Batch:
             conn.execute(update(customers).where(customers.c.id == bindparam("cid"))
                          .values(balance=customers.c.balance + bindparam("delta"), updated_at=bindparam("at")),
                          deltas)
-        spend = [{"cid": c, "delta": v} for c, v in sorted(self.spend.items()) if v]
-        if spend:
-            conn.execute(update(customers).where(customers.c.id == bindparam("cid"))
-                         .values(spend_12m_cents=customers.c.spend_12m_cents + bindparam("delta")), spend)
+        self._flush_lots(conn)
+        if self.spend:  # net spend from the dated rows, the tier upgraded at once (sync/hub/programme.py)
+            programme.refresh_tiers(conn, sorted(self.spend), self.now, self.rules(conn))
+
+    def _flush_lots(self, conn: Connection) -> None:
+        columns = [c.name for c in point_lots.columns]
+        if self.new_lots:
+            conn.execute(point_lots.insert(), [{k: lot[k] for k in columns} for lot in self.new_lots])
+        dirty = [{"lid": lot["lot_id"], "rem": lot["remaining"], "exp": lot["expired_at"]}
+                 for lots in self.lots.values() for lot in lots if lot["dirty"] and not lot.get("new")]
+        if dirty:
+            conn.execute(update(point_lots).where(point_lots.c.lot_id == bindparam("lid"))
+                         .values(remaining=bindparam("rem"), expired_at=bindparam("exp")), dirty)
 
 
 def post_points(conn: Connection, *, customer_id: str, points: int, reason: str, source: str, entry_id: str,

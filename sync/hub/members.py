@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, desc, select, update
 
 from edge.core.contract import ChangeKind
-from sync.hub import presence
+from sync.hub import presence, programme
 from sync.hub.changes import record_many, relevant_stores
 from sync.hub.common import HubError, now_iso
 from sync.hub.db import insert
@@ -169,6 +170,7 @@ def record_order(conn: Connection, order: dict[str, Any]) -> bool:
         pickup = order.get("pickup_store_id")
         if pickup:
             make_relevant(conn, cid, pickup, "pick-up order")
+        programme.refresh_tiers(conn, [cid], datetime.now(UTC))  # the order's spend: an upgrade at once
         customer_changed(conn, cid)
     return bool(added)
 
@@ -224,5 +226,6 @@ def snapshot(conn: Connection, cid: str, store_id: str) -> dict[str, Any] | None
         "consents": json.loads(row[8]), "birthday": row[9], "preferences": json.loads(row[10]),
         "rewards": json.loads(row[11]), "recent_purchases": _history(conn, cid),
         "pickup_orders": _pickups(conn, cid, store_id), "applied_entry_ids": applied,
+        "points": programme.points_summary(conn, cid),
     }
 

@@ -31,10 +31,10 @@ class HubServer:
 
     def __init__(self, storage: HubStorage, *, host: str = "127.0.0.1", port: int = 0,
                  webhook_url: str | None = None, webhook_interval_s: float = 0.5,
-                 webhook_retry_base_s: float = 0.5) -> None:
+                 webhook_retry_base_s: float = 0.5, jobs_interval_s: float | None = None) -> None:
         self.storage = storage
         self.app = make_hub_app(storage, webhook_url=webhook_url, webhook_interval_s=webhook_interval_s,
-                                webhook_retry_base_s=webhook_retry_base_s)
+                                webhook_retry_base_s=webhook_retry_base_s, jobs_interval_s=jobs_interval_s)
         self._sock = bind_socket(host, port)
         self.host, self.port = self._sock.getsockname()[:2]
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on",

@@ -13,14 +13,16 @@ import functools
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 
 from edge.core.contract import ChangeKind
+from edge.core.programme import ProgrammeRules
 from sync import protocol
-from sync.hub import admin, feed, ingest, members, migrate, notifications, offers, presence
+from sync.hub import admin, feed, ingest, jobs, members, migrate, notifications, offers, presence, programme
 from sync.hub.changes import record
 from sync.hub.common import (
     CODE_ALPHABET,
@@ -125,6 +127,43 @@ class HubStorage:
 
     def get_config(self, key: str) -> str | None:
         return self._read(admin.get_config, key)
+
+    # ----------------------------------------------------------------- the programme
+    def programme_rules(self) -> ProgrammeRules:
+        """The programme in force (``edge.core.programme``; the defaults until set)."""
+        return self._read(programme.get_rules)
+
+    def set_programme(self, assignments: Iterable[str]) -> ProgrammeRules:
+        """Change programme rules with ``key=value`` texts (``ProgrammeRules.with_changes``) and send them to
+        every store. ``ValueError`` naming every bad value, one per line; then nothing changes."""
+        def run(conn: Connection) -> ProgrammeRules:
+            rules = programme.get_rules(conn).with_changes(assignments)
+            programme.set_rules(conn, rules)
+            return rules
+        return self._write(run)
+
+    def run_jobs(self, now: datetime | None = None) -> dict[str, Any]:
+        """Expire points past their date, then evaluate every member's tier (``sync.hub.jobs``), page by page,
+        each page its own transaction; returns what was done (``jobs.summary``)."""
+        now = now or datetime.now(UTC)
+        lots = points = 0
+        while True:
+            closed, expired = self._write(jobs.expire_page, now)
+            lots, points = lots + closed, points + expired
+            if closed < jobs.PAGE:
+                break
+        changed, after = 0, ""
+        while True:
+            last, n = self._write(jobs.evaluate_page, now, after)
+            changed += n
+            if last is None:
+                break
+            after = last
+        return jobs.summary(lots, points, changed)
+
+    def points_summary(self, customer_id: str) -> dict[str, Any]:
+        """The points part of the customer's profile (``programme.points_summary``)."""
+        return self._read(programme.points_summary, customer_id)
 
     # ----------------------------------------------------------------- loyalty-token keys
     def rotate_signing_key(self, *, valid_days: int = 90) -> str:

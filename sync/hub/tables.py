@@ -70,6 +70,8 @@ customers = Table(
     Column("preferences", Text, nullable=False, server_default="{}"),
     Column("rewards", Text, nullable=False, server_default="[]"),
     _text("home_store_id"), _text("updated_at", nullable=False),
+    # the member's last downgrade review (sync/hub/programme.py; NULL: never reviewed)
+    _text("tier_reviewed_at"),
 )
 customer_stores = Table(
     "customer_stores", metadata,
@@ -115,6 +117,17 @@ ledger = Table(
     # "admin:<who>" (sync/hub/ledger.py SOURCE_*); rows written before 0004 have none
     _text("source"),
     Index("ledger_customer_store", "customer_id", "store_id"),
+)
+# one lot per earn (lot_id = the earning ledger entry): burns take the oldest first, what is left expires
+point_lots = Table(
+    "point_lots", metadata,
+    Column("lot_id", Text, primary_key=True),
+    _text("customer_id", nullable=False),
+    Column("points", BigInteger, nullable=False), Column("remaining", BigInteger, nullable=False),
+    _text("earned_at", nullable=False), _text("available_at", nullable=False), _text("expires_at"),
+    _text("expired_at"), _text("source"),
+    Index("point_lots_customer", "customer_id", "earned_at"),
+    Index("point_lots_due", "expires_at"),
 )
 exceptions = Table(
     "exceptions", metadata,

@@ -6,7 +6,9 @@ from rich.markup import escape
 from textual.binding import Binding
 from textual.widgets import Static
 
+from edge.core.l10n import Formats
 from edge.core.money import format_money
+from edge.core.receipt import expiry_words
 from edge.session import plural
 from edge.ui.screens.dialogs import pending_words
 from edge.ui.snapshot import TillSnapshot
@@ -39,6 +41,7 @@ class CustomerPanel(Static):
         if snap.next_tier is not None:
             tier, missing = snap.next_tier
             out.append(f"  {money(missing)} more to {escape(tier)}")
+        out.extend(self._points_lines(snap))
         for reward in c.rewards:
             out.append(f"Reward: {escape(str(reward.get('name')))} (until {reward.get('expires', '?')})")
         if snap.settlement.pricing.lines:
@@ -64,6 +67,27 @@ class CustomerPanel(Static):
                 when = str(p.get("created_at") or p.get("when") or "")[:10]
                 out.append(f"  {when} {str(p.get('channel', '?')):5} {money(int(p.get('total_cents') or 0))}")
         self.update("\n".join(out))
+
+
+    def _points_lines(self, snap: TillSnapshot) -> list[str]:
+        """Earned and spent to date, what the pending period still locks, the next expiry (in the store's
+        language); nothing for a member the hub has sent no points history for."""
+        p = snap.points
+        if p is None:
+            return []
+        fmt = Formats(self.locale, self.currency)
+        tr, n = fmt.tr, fmt.number
+        out = []
+        if p.earned or p.spent:
+            out.append("  " + escape(tr._("Earned {earned}, spent {spent} to date").format(
+                earned=n(p.earned), spent=n(p.spent))))
+        if p.spendable < p.balance:
+            out.append("  " + escape(tr._("{spendable} spendable now, {locked} after the waiting period").format(
+                spendable=n(p.spendable), locked=n(p.balance - p.spendable))))
+        if p.expires_on is not None:
+            words = escape(expiry_words(p.expiring, p.expires_on, fmt))
+            out.append(f"  [yellow]{words}[/yellow]" if p.soon else f"  {words}")
+        return out
 
 
 class TotalsBar(Static):
