@@ -92,7 +92,7 @@ def _serve_workers(args: argparse.Namespace) -> int:
 
     from sync.hub.asgi import worker_environment
 
-    os.environ.update(worker_environment(_hub_target(args), args.webhook_url))
+    os.environ.update(worker_environment(_hub_target(args), args.webhook_url, args.jobs_interval))
     say(args, f"hub listening on http://{args.host}:{args.port} ({args.workers} worker processes)")
     # a worker busy with batches on a loaded machine may answer the supervisor's ping late; the default 5 s
     # would have it killed mid-request, dropping the batches it was committing
@@ -272,7 +272,7 @@ def _register_serve(add: Callable[[str, Command, str], argparse.ArgumentParser])
     sp.add_argument("--webhook-url", default=None, help="where presence notifications are delivered")
     sp.add_argument("--jobs-interval", type=float, default=3600.0, metavar="SECONDS",
                     help="run the programme's jobs (points expiry, tier evaluation) this often (default 3600; "
-                         "0: never; with --workers N the workers do not run them: run 'hub run-jobs' from a timer)")
+                         "0: never; with --workers N each worker runs them, they are idempotent)")
     sp.add_argument("--tls-cert", default=None, help="PEM certificate file: serve HTTPS (with --tls-key)")
     sp.add_argument("--tls-key", default=None, help="PEM private key file of --tls-cert")
     sp.add_argument("--workers", type=int, default=1,

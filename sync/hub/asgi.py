@@ -7,7 +7,10 @@ process sets before starting the workers:
 - ``STORE_EDGE_HUB_DB`` (``DB_ENV``): the hub database, a ``postgresql://`` DSN (several processes need
   PostgreSQL; SQLite has one writer, see ``check_workers``);
 - ``STORE_EDGE_HUB_WEBHOOK_URL`` (``WEBHOOK_ENV``, optional): where presence notifications are delivered,
-  as ``--webhook-url`` of ``hub serve``.
+  as ``--webhook-url`` of ``hub serve``;
+- ``STORE_EDGE_HUB_JOBS_INTERVAL_S`` (``JOBS_ENV``, optional): run the programme's jobs (points expiry, tier
+  evaluation) this often, as ``--jobs-interval``. Every worker runs them: the jobs are idempotent (one expiry
+  entry per lot, one review per member and period), so a second worker finds nothing left to do.
 
 Each worker is stateless: everything it knows is in the database, so any worker may answer any request, and a
 worker that dies (kill -9) loses only the requests it was answering (the tills send those batches again and
@@ -27,6 +30,7 @@ from sync.hub.storage import HubStorage
 
 DB_ENV = "STORE_EDGE_HUB_DB"
 WEBHOOK_ENV = "STORE_EDGE_HUB_WEBHOOK_URL"
+JOBS_ENV = "STORE_EDGE_HUB_JOBS_INTERVAL_S"
 MAX_WORKERS = 64
 
 Scope = MutableMapping[str, Any]
@@ -51,12 +55,24 @@ def check_workers(target: str, workers: int) -> str | None:
     return None
 
 
-def worker_environment(target: str, webhook_url: str | None) -> dict[str, str]:
+def worker_environment(target: str, webhook_url: str | None, jobs_interval_s: float | None = None
+                       ) -> dict[str, str]:
     """The variables ``create_app`` reads, for the parent process to set before it starts the workers."""
     env = {DB_ENV: str(target)}
     if webhook_url:
         env[WEBHOOK_ENV] = webhook_url
+    if jobs_interval_s:
+        env[JOBS_ENV] = repr(float(jobs_interval_s))
     return env
+
+
+def _jobs_interval() -> float | None:
+    text = os.environ.get(JOBS_ENV, "").strip()
+    try:
+        value = float(text) if text else 0.0
+    except ValueError:
+        raise RuntimeError(f"{JOBS_ENV}={text[:20]!r} is not a number of seconds") from None
+    return value if value > 0 else None
 
 
 class _ClosesStorage:
@@ -90,5 +106,5 @@ def create_app() -> Any:
     if not target:
         raise RuntimeError(f"{DB_ENV} is not set: start the hub with 'store-edge hub serve --db ... --workers N'")
     storage = HubStorage.open(target)
-    app = make_hub_app(storage, webhook_url=os.environ.get(WEBHOOK_ENV) or None)
+    app = make_hub_app(storage, webhook_url=os.environ.get(WEBHOOK_ENV) or None, jobs_interval_s=_jobs_interval())
     return _ClosesStorage(app, storage)

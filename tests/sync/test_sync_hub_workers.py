@@ -366,3 +366,15 @@ def test_check_workers_and_the_factory_without_its_environment(monkeypatch: pyte
     monkeypatch.delenv(DB_ENV, raising=False)
     with pytest.raises(RuntimeError, match=DB_ENV):
         create_app()
+
+
+def test_the_workers_are_told_how_often_to_run_the_programme_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sync.hub.asgi import JOBS_ENV, _jobs_interval, worker_environment
+
+    env = worker_environment("postgresql://h/db", None, 600.0)
+    assert env[JOBS_ENV] == "600.0" and JOBS_ENV not in worker_environment("postgresql://h/db", None, 0)
+    monkeypatch.setenv(JOBS_ENV, env[JOBS_ENV])
+    assert _jobs_interval() == 600.0
+    monkeypatch.setenv(JOBS_ENV, "hourly")
+    with pytest.raises(RuntimeError, match="not a number of seconds"):
+        _jobs_interval()
