@@ -258,10 +258,30 @@ class HubStorage:
     # ----------------------------------------------------------------- push and pull
     def push(self, device: DeviceAuth, raw_events: list[Any], *, finite_numbers: bool = False) -> list[EventResult]:
         """Apply one batch in one transaction; per event: accepted, duplicate or rejected with a reason.
-        ``finite_numbers``: the caller knows the events hold no NaN or infinity (a faster encoder may be used)."""
+        Should the database refuse a value the checks let through (``ingest.UNSTORABLE``), the batch is redone
+        one event per transaction and only the event holding it is rejected (issue 12: one bad event never
+        stops the batch, on either engine). ``finite_numbers``: the caller knows the events hold no NaN or infinity (a faster encoder may be used)."""
         checked = ingest.check_events(device, raw_events)
+        try:
+            with self.db.write() as conn:
+                return ingest.push(conn, device, checked, finite_numbers=finite_numbers)
+        except ingest.UNSTORABLE as exc:
+            if len(checked) == 1:
+                return [self._unstorable(device, checked[0], exc)]
+        # a value the database cannot hold slipped past the checks: each event on its own, so only it is refused
+        return [self._push_one(device, item, finite_numbers) for item in checked]
+
+    def _push_one(self, device: DeviceAuth, item: ingest.Checked, finite_numbers: bool) -> EventResult:
+        try:
+            with self.db.write() as conn:
+                return ingest.push(conn, device, [item], finite_numbers=finite_numbers)[0]
+        except ingest.UNSTORABLE as exc:
+            return self._unstorable(device, item, exc)
+
+    def _unstorable(self, device: DeviceAuth, item: ingest.Checked, exc: Exception) -> EventResult:
+        """The event's verdict when the database refused one of its values (``ingest.UNSTORABLE``), reported."""
         with self.db.write() as conn:
-            return ingest.push(conn, device, checked, finite_numbers=finite_numbers)
+            return ingest.refuse_unstorable(conn, device, item, exc)
 
     def changes(self, device: DeviceAuth, cursor: str | None, limit: int) -> protocol.ChangesPage:
         """One page of the device's store's change feed after ``cursor`` (see ``sync.hub.feed``)."""
