@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 
 from edge.core.contract import ChangeKind
 from sync import protocol
-from sync.hub import admin, feed, ingest, members, migrate, notifications, offers, presence
+from sync.hub import admin, feed, ingest, members, migrate, notifications, offers, presence, sealing
 from sync.hub.changes import record
 from sync.hub.common import (
     CODE_ALPHABET,
@@ -46,7 +46,11 @@ class HubStorage:
     a database whose schema is older is upgraded on SQLite and refused on PostgreSQL (``SchemaError``: run
     ``store-edge hub migrate``), one newer than the code is refused on both."""
 
-    def __init__(self, db: Database, *, auto_upgrade: bool | None = None, pull_wait_s: float = 3.0) -> None:
+    def __init__(self, db: Database, *, auto_upgrade: bool | None = None, pull_wait_s: float = 3.0,
+                 sealer: sealing.Sealer | None = None) -> None:
+        # the operator key (``sync.hub.sealing``): from the environment unless given; every connection carries it
+        self.sealer = sealing.sealer_from_env() if sealer is None else sealer
+        db.engine = db.engine.execution_options(**{sealing.OPTION: self.sealer})
         self.db = db
         self.dialect = db.dialect
         self.pull_wait_s = pull_wait_s
@@ -58,10 +62,11 @@ class HubStorage:
         return self.db
 
     @classmethod
-    def open(cls, target: str | Path, *, schema_name: str | None = None, auto_upgrade: bool | None = None) -> HubStorage:
+    def open(cls, target: str | Path, *, schema_name: str | None = None, auto_upgrade: bool | None = None,
+             sealer: sealing.Sealer | None = None) -> HubStorage:
         db = open_database(target, schema=schema_name)
         try:
-            return cls(db, auto_upgrade=auto_upgrade)
+            return cls(db, auto_upgrade=auto_upgrade, sealer=sealer)
         except BaseException:
             db.close()
             raise
