@@ -153,7 +153,7 @@ def _config_rows(conn: Connection) -> list[tuple[str, str]]:
 def clear_count(conn: Connection) -> int:
     """How many stored secrets are in clear text."""
     n = sum(1 for _, v in _config_rows(conn) if not v.startswith(PREFIX))
-    for table, _, col in _secret_columns():
+    for _table, _, col in _secret_columns():
         n += sum(1 for (v,) in conn.execute(select(col).where(col.is_not(None))) if not str(v).startswith(PREFIX))
     return n
 
