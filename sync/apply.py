@@ -67,7 +67,7 @@ def apply_page(db: sqlite_utils.Database, page: ChangesPage) -> int:
             try:
                 _apply(db, change)
                 applied += 1
-            except (sqlite3.IntegrityError, KeyError, TypeError, ValueError) as exc:
+            except (sqlite3.IntegrityError, KeyError, TypeError, ValueError, OverflowError) as exc:
                 warnings.append(f"{change.kind} {change.key}: {exc}")
         if warnings:
             old = json.loads(get_state(db, WARNINGS_KEY) or "[]")

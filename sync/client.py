@@ -40,6 +40,7 @@ LAST_ERROR_KEY = "last_error"
 HUB_CLOCK_RECORD_STEP_S = 1.0  # the hub clock offset is recorded again when it moves this much
 BACKOFF_BASE_S = 0.5
 SLOW_BATCH_S = 2.0  # a batch slower than this stops the batch size from growing
+LONE_FAILURE_STRIKES = 5  # 5xx answers to one event alone, in a row, before it goes to the dead letters
 PULL_LIMIT = 500
 
 
@@ -101,6 +102,13 @@ class HubBusy(SyncError):
         self.shrink_batch = shrink
 
 
+class HubFailed(HubBusy):
+    """The hub failed on a push (500, 502, 504: not 503/429, which mean busy): something in the batch may be
+    the cause, so the batch is halved as for a refusal; ``seqs``: the failed batch (see ``_isolate_failure``)."""
+
+    seqs: tuple[int, ...] = ()
+
+
 class TooLarge(HubBusy):
     """413: the next batches are smaller; a single event refused so is a ``BatchRefused`` (see ``_results``)."""
 
@@ -113,6 +121,8 @@ def sync_error(problem: HubProblem) -> SyncError:
         return TooLarge(problem.message, problem.retry_after_s or 0.0)
     if problem.kind in ("revoked", "unknown_device", "refused"):
         return HubRefused(problem.message)
+    if problem.status is not None and problem.status >= 500 and problem.status != 503:
+        return HubFailed(problem.message, problem.retry_after_s)
     return HubBusy(problem.message, problem.retry_after_s)
 
 
@@ -187,6 +197,7 @@ class SyncClient:
         self.rng = rng or random.Random()
         self.batch_size = max(1, min(initial_batch, self.settings.batch_max_events))
         self.failures = 0
+        self._lone_failures: dict[int, int] = {}  # seq -> 5xx answers to it alone in a row (``_isolate_failure``)
         self._listeners: list[StatusListener] = []
         self._lock = threading.Lock()
         self._online: bool | None = None
@@ -330,7 +341,7 @@ class SyncClient:
             outbox.release(self.db, [r.seq for r in batch], str(exc))
             if isinstance(exc, TooLarge) and len(batch) == 1:
                 exc = BatchRefused(f"the hub refused the request as too large (413): {exc}")
-            if isinstance(exc, BatchRefused):
+            if isinstance(exc, BatchRefused | HubFailed):
                 exc.seqs = tuple(r.seq for r in batch)
                 raise exc from None
             raise
@@ -350,6 +361,33 @@ class SyncClient:
         except SyncError:
             return False
         outbox.bury(self.db, exc.seqs[0], f"the hub refused this event on its own: {exc}")
+        report.rejected += 1
+        return True
+
+    def _isolate_failure(self, exc: HubFailed, report: SyncReport) -> bool:
+        """The hub failed (5xx) on a batch: halve it, as for a refusal, until one event is alone. An event the
+        hub fails on alone, ``LONE_FAILURE_STRIKES`` times in a row while it takes an empty batch each time,
+        goes to the dead letters with words for the technician; the others flow on. False (a transient
+        failure: retry after the back-off) otherwise. Strikes are counted for the head event only, so a hub
+        failing now and then, as the fault proxy's does, never buries an honest event."""
+        if len(exc.seqs) > 1:
+            self.batch_size = max(1, min(self.batch_size, len(exc.seqs)) // 2)
+            return True
+        if not exc.seqs:
+            return False
+        seq = exc.seqs[0]
+        try:
+            self._post(gzip.compress(f'{{"protocol":{PROTOCOL_VERSION},"events":[]}}'.encode(), 1))
+        except SyncError:
+            return False  # the hub fails whatever it is sent: the event is not the cause
+        strikes = self._lone_failures.get(seq, 0) + 1
+        self._lone_failures = {seq: strikes}
+        if strikes < LONE_FAILURE_STRIKES:
+            return False
+        self._lone_failures = {}
+        outbox.bury(self.db, seq, f"the hub failed on this event alone {strikes} times while it took other requests "
+                    f"({exc}); the event is kept on this till: ask the hub administrator to look at the hub's "
+                    "log for it, then 'store-edge sync retry-dead'")
         report.rejected += 1
         return True
 
@@ -450,6 +488,12 @@ class SyncClient:
                     if not self._isolate(exc, report):
                         raise
                     batches = self._pipelined()  # the refused batch is pending again, in order
+                    continue
+                except HubFailed as exc:
+                    if not self._isolate_failure(exc, report):
+                        self._adapt(0.0, ok=False)
+                        raise
+                    batches = self._pipelined()
                     continue
                 except SyncError as exc:
                     if exc.shrink_batch:

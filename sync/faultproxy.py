@@ -92,6 +92,9 @@ class FaultProxy:
         # awaited with (request, hub's answer) after the hub answered and before the answer is relayed: a
         # simulation holds it there to kill the client while its request is on the wire
         self.on_forwarded: Callable[[bytes, bytes], Awaitable[None]] | None = None
+        # a request (head + body as sent) for which this returns True is answered 500 without reaching the
+        # hub, every time: a hub that fails on one particular event, as a poison row would make it
+        self.poison: Callable[[bytes], bool] | None = None
         self._bind = (host, port)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
@@ -134,8 +137,12 @@ class FaultProxy:
                     request = await _read_message(reader)
                 except _Closed:
                     return
-                fault = self._pick()
+                fault = "poison" if self.poison is not None and self.poison(request) else self._pick()
                 self.counts[fault] += 1
+                if fault == "poison":
+                    writer.write(_response("500 Internal Server Error", b'{"error":"internal","message":"poison"}'))
+                    await writer.drain()
+                    continue
                 if fault == "drop_request":
                     r, w = await asyncio.open_connection(*self.upstream)
                     w.write(request[: max(1, len(request) // 2)])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 
 try:
     import orjson as _orjson
@@ -21,14 +22,18 @@ from typing import Any
 
 import sqlite_utils
 
-from edge.core.contract import EventType
+from edge.core.contract import EventType, check_event_payload
 from sync.ids import uuid7
+
+log = logging.getLogger(__name__)
 
 PENDING, IN_FLIGHT, ACKED, DEAD = "pending", "in_flight", "acked", "dead"
 # the bytes an event adds to a push body beyond its payload (ids, type, time, JSON punctuation)
 EVENT_OVERHEAD_BYTES = 220
 # a dead letter buried by this till (not refused by the hub) starts with this; ``doctor`` looks for it
 UNREADABLE = "unreadable on this till: "
+# a dead letter the till refused to send when it was written (``enqueue``: outside the contract's ranges)
+REFUSED_HERE = "not sent, refused on this till: "
 _KNOWN_TYPES = frozenset(t.value for t in EventType)
 
 
@@ -48,12 +53,23 @@ def _payload_json(payload: dict[str, Any]) -> str:
 
 
 def enqueue(db: sqlite_utils.Database, type_: str, payload: dict[str, Any], *, event_id: str | None = None) -> str:
-    """Append one event. Call inside the transaction that makes the change, so both commit or neither does."""
+    """Append one event. Call inside the transaction that makes the change, so both commit or neither does.
+
+    The payload is checked against the contract first (``edge.core.contract.check_event_payload``: declared
+    ranges, finite numbers, clean text). One that fails is written straight to the dead letters with the
+    reason (``REFUSED_HERE``): it never leaves the till, the change it belongs to still commits (the customer
+    has left with the goods), and ``doctor`` and ``sync status`` show it for a technician."""
     event_id = event_id or uuid7()
     now = utc_now_iso()
+    problem = check_event_payload(type_, payload)
+    state, error = PENDING, None
+    if problem is not None:
+        state, error = DEAD, f"{REFUSED_HERE}{problem}; the change is kept on this till, report it to support"
+        log.warning("outbox: event %s (%s) not sent: %s", event_id, type_, problem)
     db.execute(
-        "INSERT INTO outbox (event_id, type, payload, device_time, state, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-        [event_id, type_, _payload_json(payload), now, PENDING, now],
+        "INSERT INTO outbox (event_id, type, payload, device_time, state, last_error, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [event_id, type_, _payload_json(payload), now, state, error, now],
     )
     return event_id
 

@@ -53,6 +53,14 @@ def _migrate(args: argparse.Namespace, settings: Settings | None) -> int:
         raise CliError(str(exc), 1) from None
 
 
+def _new_key(args: argparse.Namespace, settings: Settings | None) -> int:
+    """``hub new-key``: a fresh operator key on stdout (``sync.hub.sealing.new_key``)."""
+    from sync.hub.sealing import new_key
+
+    print(new_key(), file=out(args))
+    return 0
+
+
 def _hub_command(fn: Command) -> Callable[[argparse.Namespace, Settings | None], int]:
     """A hub command as a dispatcher handler: open the storage, run ``fn``, say a refusal in one line."""
 
@@ -75,6 +83,7 @@ def _serve(args: argparse.Namespace, storage: Any) -> int:
 
     from sync.hub.app import make_hub_app
 
+    _check_hub_key(args, storage)
     storage.ensure_signing_key()
     if args.workers > 1:
         return _serve_workers(args)
@@ -83,6 +92,30 @@ def _serve(args: argparse.Namespace, storage: Any) -> int:
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
                 ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key)
     return 0
+
+
+def _production(args: argparse.Namespace) -> bool:
+    """``--production``, or listening beyond this machine (a real hub)."""
+    import ipaddress
+
+    if args.production:
+        return True
+    try:
+        return not ipaddress.ip_address(args.host).is_loopback
+    except ValueError:
+        return args.host != "localhost"
+
+
+def _check_hub_key(args: argparse.Namespace, storage: Any) -> None:
+    """Refuse to serve without the operator key where it is needed (``sync.hub.sealing.start_problem``)."""
+    from sync.hub import sealing
+
+    with storage.db.read() as conn:
+        refusal, note = sealing.start_problem(conn, storage.sealer, production=_production(args))
+    if refusal:
+        raise CliError(refusal, 1)
+    if note:
+        say(args, note)
 
 
 def _serve_workers(args: argparse.Namespace) -> int:
@@ -259,6 +292,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                     help=f"SQLite file or postgresql:// DSN (default ${HUB_DB_ENV} or DATA_DIR/hub.db)")
     add_data_dir_option(sp, f"the data directory whose hub.db is used when neither --db nor ${HUB_DB_ENV} is given")
     sp.set_defaults(handler=_migrate, settings=LAZY)
+    sp = sub.add_parser("new-key", help="print a new hub key for STORE_EDGE_HUB_KEY (encrypts keys at rest)",
+                        description="Print a new hub key. Put it in STORE_EDGE_HUB_KEY (or a 0600 file named by "
+                                    "STORE_EDGE_HUB_KEY_FILE); to rotate, put the new key first and the old one "
+                                    "after a comma, then run 'store-edge hub migrate'.")
+    sp.set_defaults(handler=_new_key, settings=LAZY)
     from sync.hub.admin_cli import register as register_presence_admin
 
     register_presence_admin(add)  # tags, EID keys, store beacons, rules, consent, revocations, erasure
@@ -269,6 +307,9 @@ def _register_serve(add: Callable[[str, Command, str], argparse.ArgumentParser])
     sp = add("serve", _serve, "run the hub (HTTP API)")
     sp.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     sp.add_argument("--port", type=int, default=8700, help="TCP port to listen on (default 8700)")
+    sp.add_argument("--production", action="store_true",
+                    help="a real hub: refuse to start without the hub key (STORE_EDGE_HUB_KEY); implied by a "
+                         "--host beyond this machine")
     sp.add_argument("--webhook-url", default=None, help="where presence notifications are delivered")
     sp.add_argument("--jobs-interval", type=float, default=3600.0, metavar="SECONDS",
                     help="run the programme's jobs (points expiry, tier evaluation) this often (default 3600; "

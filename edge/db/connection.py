@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -12,8 +13,10 @@ from pathlib import Path
 import sqlite_utils
 
 from edge.core.errors import CliError
-from edge.db import identity
+from edge.db import files, identity
 from edge.db.migrations import MIGRATIONS, SCHEMA_VERSION
+
+log = logging.getLogger(__name__)
 
 
 class SchemaTooNewError(CliError, RuntimeError):
@@ -129,7 +132,10 @@ def open_database(path: Path | str, *, migrate: bool = True, readonly: bool = Fa
         if problem:
             raise DatabaseIdentityError(problem)
     if not readonly:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            files.create_private(path)  # 0600 in a 0700 directory before SQLite creates anything
+        except OSError:
+            path.parent.mkdir(parents=True, exist_ok=True)  # the error is SQLite's to word, below
     conn: sqlite3.Connection | None = None
     version = SCHEMA_VERSION
     try:
@@ -154,6 +160,8 @@ def open_database(path: Path | str, *, migrate: bool = True, readonly: bool = Fa
         if migrate and not readonly:
             apply_migrations(db, path)
             identity.ensure(path, conn)
+            for said in files.make_private(path):
+                log.warning("made private: %s", said)
         else:
             check_version(db, path)
     except (DatabaseError, SchemaTooNewError):

@@ -14,12 +14,14 @@ can live with (a clock a few seconds off, a backlog of an hour, a schema the til
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import grp
 import json
 import os
 import pwd
 import sqlite3
+import stat
 import subprocess
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -578,6 +580,27 @@ def check_unreadable_events(rows: list[tuple[int, str, str]]) -> CheckResult:
                        "'store-edge sync retry-dead'")
 
 
+def check_private_files(db_path: Path) -> CheckResult:
+    """The database, its side files, the identity marker and the credential 0600 in a 0700 data directory
+    (``edge.db.files``): looser ones are tightened here and said (WARN); one this user cannot change FAILs."""
+    from edge.db import files
+
+    tightened = files.make_private(db_path)
+    loose = []
+    for path, mode in files.private_files(db_path):
+        with contextlib.suppress(FileNotFoundError):
+            current = stat.S_IMODE(path.stat().st_mode)
+            if current & ~mode & 0o777:
+                loose.append(f"{path} is {current:o}")
+    if loose:
+        return CheckResult("files", FAIL, "readable by other users: " + "; ".join(loose),
+                           f"run 'chmod 700 {db_path.parent}' and 'chmod 600' on the files, as their owner")
+    if tightened:
+        return CheckResult("files", WARN, "were readable by other users, made private: " + "; ".join(tightened),
+                           "find what loosened them (a copy, a restore, a umask)")
+    return CheckResult("files", PASS, f"{db_path.name} and the credential are private (0600 in a 0700 directory)")
+
+
 def integrity_checks(db_path: Path) -> list[CheckResult]:
     """The identity marker and the readability of the outbox, read-only."""
     from edge.db import identity
@@ -596,7 +619,7 @@ def integrity_checks(db_path: Path) -> list[CheckResult]:
 
         from sync import outbox
 
-        results = [check_identity(db_path, identity.check(db_path, conn, empty=False))]
+        results = [check_private_files(db_path), check_identity(db_path, identity.check(db_path, conn, empty=False))]
         try:
             results.append(check_unreadable_events(outbox.unreadable_rows(sqlite_utils.Database(conn))))
         except sqlite3.Error as exc:

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, desc, func, select, update
 
 from edge.core.contract import ChangeKind
+from sync.hub import sealing
 from sync.hub.changes import record, record_many
 from sync.hub.common import (
     CODE_ALPHABET,
@@ -162,7 +163,9 @@ def new_signing_key(valid_days: int) -> dict[str, Any]:
 
 
 def add_signing_key(conn: Connection, key: dict[str, Any]) -> None:
-    conn.execute(signing_keys.insert().values(created_at=now_iso(), **key))
+    """Store a key made by ``new_signing_key``; its private half sealed with the operator key (``sealing``)."""
+    sealed = {**key, "private_pem": sealing.sealer_of(conn).seal(key["private_pem"])}
+    conn.execute(signing_keys.insert().values(created_at=now_iso(), **sealed))
     record(conn, ChangeKind.SIGNING_KEY, key["kid"])
 
 
@@ -181,7 +184,8 @@ def revoke_signing_key(conn: Connection, kid: str) -> None:
 
 
 def signing_private_key_pem(conn: Connection, kid: str) -> str | None:
-    return conn.execute(select(signing_keys.c.private_pem).where(signing_keys.c.kid == kid)).scalar()
+    stored = conn.execute(select(signing_keys.c.private_pem).where(signing_keys.c.kid == kid)).scalar()
+    return sealing.sealer_of(conn).open(stored)
 
 
 def signing_key_snapshot(conn: Connection, kid: str, _store_id: str) -> dict[str, Any] | None:
@@ -199,13 +203,16 @@ def revocation_snapshot(_conn: Connection, key: str, _store_id: str) -> dict[str
 
 # ------------------------------------------------------------------------------------------- config
 def set_config(conn: Connection, key: str, value: str) -> None:
+    """One hub setting; the secret ones (``sealing.SEALED_CONFIG_KEYS``) are sealed with the operator key."""
+    if key in sealing.SEALED_CONFIG_KEYS:
+        value = sealing.sealer_of(conn).seal(value) or value
     stmt = insert(conn, config).values(key=key, value=value)
     conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value}))
 
 
 def get_config(conn: Connection, key: str) -> str | None:
     value = conn.execute(select(config.c.value).where(config.c.key == key)).scalar()
-    return None if value is None else str(value)
+    return None if value is None else sealing.sealer_of(conn).open(str(value))
 
 
 # ------------------------------------------------------------------------------------------- reports

@@ -28,15 +28,17 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Connection, Text, cast, exists, func, or_, select, tuple_
 
-from edge.core.contract import ChangeKind
+from edge.core.contract import MAX_SAFE_INT, ChangeKind
 from sync import protocol
 from sync.hub import admin, members, offers, presence, programme
-from sync.hub.common import DeviceAuth
+from sync.hub.common import DeviceAuth, now_iso
 from sync.hub.db import POSTGRES, Database
-from sync.hub.tables import changes, customer_stores
+from sync.hub.ledger import add_exception
+from sync.hub.tables import changes, customer_stores, exceptions
 
 _log = logging.getLogger(__name__)
 _PERSONAL = (ChangeKind.OFFER, ChangeKind.COUPON)
+PULL_SKIP = "pull_skip"  # the exceptions report's kind for a stored change a pull could not serve
 
 HORIZON = cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text), BigInteger)
 _KIND_ORDER = {ChangeKind.CUSTOMER: 0, ChangeKind.PRODUCT: 1, ChangeKind.OFFER: 2, ChangeKind.COUPON: 3,
@@ -103,27 +105,63 @@ def snapshot(conn: Connection, kind: str, key: str, store_id: str) -> dict[str, 
     return data
 
 
-def _served(conn: Connection, kind: str, key: str, device: DeviceAuth) -> protocol.Change | None:
-    """One change as served, or None when what is stored cannot be served (logged; the page goes on)."""
+def _too_big(value: Any) -> int | None:
+    """The first integer in ``value`` (nested dicts and lists) a till cannot keep exactly, or None."""
+    if type(value) is int:
+        return value if not -MAX_SAFE_INT <= value <= MAX_SAFE_INT else None
+    if isinstance(value, float) and value.is_integer() and abs(value) > MAX_SAFE_INT:
+        return int(value)
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    for item in items:
+        found = _too_big(item)
+        if found is not None:
+            return found
+    return None
+
+
+def _served(conn: Connection, kind: str, key: str, device: DeviceAuth,
+            skipped: list[tuple[str, str, str]]) -> protocol.Change | None:
+    """One change as served, or None when what is stored cannot be served: logged and added to ``skipped``
+    as (kind, key, reason) for the exceptions report (``pull``); the page goes on."""
     try:
         data = snapshot(conn, kind, key, device.store_id)
         if data is not None:
             # as the answer is written: NaN, infinity or a lone surrogate stored before checks existed
             json.dumps(data, allow_nan=False, ensure_ascii=False).encode("utf-8")
-    except (ValueError, TypeError, KeyError) as exc:
+            big = _too_big(data)
+            if big is not None:
+                raise ValueError(f"the number {big} is beyond what a till keeps exactly (+-2^53)")
+    except (ValueError, TypeError, KeyError, OverflowError) as exc:
         _log.error("change %s/%s cannot be served to store %s and was skipped: %s", kind, key, device.store_id, exc)
+        skipped.append((kind, key, " ".join(str(exc).split())[:300]))
         return None
     return protocol.Change(kind, key, data)
 
 
-def _page(conn: Connection, device: DeviceAuth, rows: Sequence[Any], limit: int, since: Position) -> protocol.ChangesPage:
+def report_skips(conn: Connection, device: DeviceAuth, skipped: Sequence[tuple[str, str, str]]) -> None:
+    """Each change a pull skipped, once per (change, store), as a ``pull_skip`` row of the exceptions report:
+    the administrator fixes the stored row (the next change to it reaches the stores again)."""
+    for kind, key, reason in skipped:
+        ref = f"{kind}:{key}"[:200]
+        seen = conn.execute(select(exceptions.c.id).where(
+            exceptions.c.kind == PULL_SKIP, exceptions.c.entry_id == ref,
+            exceptions.c.store_id == device.store_id).limit(1)).first()
+        if seen is None:
+            add_exception(conn, PULL_SKIP, f"{kind} {key} cannot be sent to store {device.store_id} and was "
+                          f"skipped: {reason}; correct it at the hub", detected_at=now_iso(), entry_id=ref,
+                          store_id=device.store_id, device_id=device.device_id,
+                          customer_id=key if kind == ChangeKind.CUSTOMER else None)
+
+
+def _page(conn: Connection, device: DeviceAuth, rows: Sequence[Any], limit: int, since: Position,
+          skipped: list[tuple[str, str, str]]) -> protocol.ChangesPage:
     has_more = len(rows) > limit
     rows = rows[:limit]
     latest: dict[tuple[str, str], Position] = {}
     for txid, version, kind, key in rows:
         latest[(kind, key)] = (txid, version)
     ordered = sorted(latest.items(), key=lambda kv: (_KIND_ORDER.get(kv[0][0], 9), kv[1]))  # type: ignore[call-overload]
-    out = [c for (kind, key), _ in ordered if (c := _served(conn, kind, key, device)) is not None]
+    out = [c for (kind, key), _ in ordered if (c := _served(conn, kind, key, device, skipped)) is not None]
     # a till's own code sightings are not sent back to it
     out = [c for c in out if not (c.kind == ChangeKind.TOKEN_SIGHTING and c.data is not None
                                   and c.data["till_id"] == device.device_id)]
@@ -133,14 +171,21 @@ def _page(conn: Connection, device: DeviceAuth, rows: Sequence[Any], limit: int,
 
 def pull(db: Database, device: DeviceAuth, cursor: str | None, limit: int, *, wait_s: float = 1.0) -> protocol.ChangesPage:
     """One page of changes for ``device``'s store after ``cursor`` (``limit`` 1..``MAX_PULL_LIMIT``, clamped).
+    A change that cannot be served is left out of the page and reported (``report_skips``, after the read).
     Each (kind, key) appears once per page with its current data; customers first, so offers and coupons that
     name them apply. ``wait_s``: how long to wait for an open transaction holding back rows (PostgreSQL)."""
     since = decode_cursor(cursor)
     limit = max(1, min(limit, protocol.MAX_PULL_LIMIT))
     deadline = time.monotonic() + wait_s
+    skipped: list[tuple[str, str, str]] = []
     while True:
         with db.read() as conn:
             rows, held = _page_rows(conn, device.store_id, since, limit)
             if not held or time.monotonic() >= deadline:
-                return _page(conn, device, rows, limit, since)
+                page = _page(conn, device, rows, limit, since, skipped)
+                break
         time.sleep(0.01)
+    if skipped:
+        with db.write() as conn:
+            report_skips(conn, device, skipped)
+    return page

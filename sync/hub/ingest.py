@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection, case, select, update
+from sqlalchemy.exc import DataError
 
 from edge.core.contract import (
     LEDGER_EVENTS,
@@ -29,7 +30,7 @@ from sync import protocol
 from sync.hub import members, offers, presence
 from sync.hub.common import DeviceAuth, now_iso
 from sync.hub.db import insert
-from sync.hub.ledger import Batch, add_exception, chunks, existing_entries, existing_sales
+from sync.hub.ledger import Batch, LedgerRefused, add_exception, chunks, existing_entries, existing_sales
 from sync.hub.tables import (
     customer_stores,
     customers,
@@ -98,7 +99,28 @@ def payload_problem(ev: Event) -> str | None:
     return None
 
 
-def check_events(device: DeviceAuth, raw_events: list[Any]) -> list[tuple[Event | None, str | None, str]]:
+Checked = tuple[Event | None, str | None, str]  # (event or None, problem, event id), from ``check_events``
+# what a database raises for a value it cannot hold (SQLite's driver: an integer beyond 64 bits; PostgreSQL:
+# out of range, a NUL character): the push is then redone one event per transaction (``HubStorage.push``)
+UNSTORABLE: tuple[type[Exception], ...] = (OverflowError, DataError)
+
+
+def refuse_unstorable(conn: Connection, device: DeviceAuth, item: Checked, exc: Exception) -> EventResult:
+    """The verdict for one event the database refused a value of (``UNSTORABLE``): rejected with a sentence,
+    and a row in the exceptions report (``unstorable_event``) with the database's words for the administrator."""
+    ev, problem, eid = item
+    if ev is None:
+        return EventResult(eid, REJECTED, problem)
+    reason = ("the hub database cannot store a value of this event (a number out of range or a character it "
+              "does not hold); the hub administrator has the details in the exceptions report")
+    detail = " ".join(str(getattr(exc, "orig", None) or exc).split())[:300]
+    add_exception(conn, "unstorable_event", f"device {device.device_id} sent {ev.type} event {ev.id}: {detail}",
+                  detected_at=now_iso(), entry_id=ev.id, customer_id=_named_customer(ev), store_id=device.store_id,
+                  device_id=device.device_id)
+    return EventResult(ev.id, REJECTED, reason)
+
+
+def check_events(device: DeviceAuth, raw_events: list[Any]) -> list[Checked]:
     """Each raw event -> (event or None, problem, event id) before any database work."""
     checked: list[tuple[Event | None, str | None, str]] = []
     for raw in raw_events:
@@ -314,12 +336,18 @@ def push(conn: Connection, device: DeviceAuth, checked: list[tuple[Event | None,
         if problem:
             results.append(EventResult(ev.id, REJECTED, problem))
             continue
-        seen.add(ev.id)
         payload_text = protocol.compact_json(ev.payload, finite=finite_numbers)
+        try:
+            _handle(conn, ev, payload_text, batch)
+        except LedgerRefused as exc:
+            batch.report("ledger_refused", f"device {ev.device_id} sent {ev.type} event {ev.id}: {exc}",
+                         entry_id=ev.id, customer_id=_named_customer(ev), store_id=ev.store_id, device_id=ev.device_id)
+            results.append(EventResult(ev.id, REJECTED, str(exc)))
+            continue
+        seen.add(ev.id)
         batch.events.append({"event_id": ev.id, "device_id": ev.device_id, "store_id": ev.store_id, "seq": ev.seq,
                              "type": ev.type, "payload": payload_text, "device_time": ev.device_time,
                              "received_at": received})
-        _handle(conn, ev, payload_text, batch)
         max_seq = max(max_seq, ev.seq)
         results.append(EventResult(ev.id, ACCEPTED))
     if batch.events:

@@ -22,6 +22,12 @@ from sync.hub import programme
 from sync.hub.tables import customers, exceptions, ledger, point_lots, sales
 
 CHUNK = 500  # keys per IN (...) list: SQLite limits bound parameters
+MAX_BALANCE = 2**53  # a balance every JSON reader (the tills) keeps exactly; far inside the BIGINT column
+
+
+class LedgerRefused(ValueError):
+    """An entry the ledger cannot apply (it would take a balance past +-``MAX_BALANCE``); the message is a
+    sentence for the device's dead letter and the exceptions report."""
 
 
 def chunks(keys: Sequence[str]) -> Iterator[list[str]]:
@@ -129,13 +135,18 @@ class Batch:
     def ledger(self, conn: Connection, entry: dict[str, Any]) -> None:
         """Apply one entry: ``entry_id, customer_id, kind ('earn'|'burn'), points (> 0), sale_id, reason,
         store_id, device_id, event_id, created_at`` and optionally ``source`` (default ``sale:<sale_id>``, or
-        ``device:<device_id>`` for an entry naming no sale)."""
+        ``device:<device_id>`` for an entry naming no sale). ``LedgerRefused`` (nothing changed) when the
+        balance would leave +-``MAX_BALANCE``."""
         entry_id, customer_id, kind, points = entry["entry_id"], entry["customer_id"], entry["kind"], entry["points"]
         if entry_id in self.applied_entries:
             return  # the same entry in a different event: applied once
-        self.applied_entries.add(entry_id)
         before = self._balance(conn, customer_id)
         after = before + (points if kind == "earn" else -points)
+        if not -MAX_BALANCE <= after <= MAX_BALANCE:
+            raise LedgerRefused(f"{kind} of {points} points would take customer {customer_id}'s balance from "
+                                f"{before} past the ledger's limit of +-2^53 points; the hub administrator must "
+                                "correct the balance first")
+        self.applied_entries.add(entry_id)
         self.balances[customer_id] = after
         self.touched.add(customer_id)
         sale_id = entry.get("sale_id")

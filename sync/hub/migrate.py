@@ -124,14 +124,25 @@ def describe(state: SchemaState) -> str:
 
 
 def migrate_command(target: str, out: TextIO, *, schema: str | None = None) -> int:
-    """``store-edge hub migrate``: upgrade ``target`` in place and say from what to what (exit 0)."""
+    """``store-edge hub migrate``: upgrade ``target`` in place and say from what to what (exit 0); then seal
+    the stored secrets still in clear, or under an older key, with the operator key (``sync.hub.sealing``)."""
+    from sync.hub import sealing
+
+    sealer = sealing.sealer_from_env()
     db = open_database(target, schema=schema)
     try:
         before, after = upgrade(db)
+        with db.write() as conn:
+            sealed = sealing.reseal_all(conn, sealer) if sealer.active else 0
+            clear = sealing.clear_count(conn)
     finally:
         db.close()
     if before.state == "current":
         print(f"the hub database is already at the newest schema (revision {after.revision})", file=out)
     else:
         print(f"hub database upgraded from {describe(before)} to revision {after.revision}", file=out)
+    if sealed:
+        print(f"{sealed} stored key(s) encrypted with hub key {sealer.current}", file=out)
+    if clear:
+        print(f"{clear} stored key(s) are unencrypted: {sealing.HOW_TO}", file=out)
     return 0

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, delete, select
 
 from edge.core import contract
 from edge.core.contract import ANALYTICS_FIELDS, ChangeKind, EventType
+from sync.hub import sealing
 from sync.hub.changes import record, record_many, relevant_stores
 from sync.hub.db import insert
 from sync.hub.tables import (
@@ -113,7 +114,8 @@ def _put_identity(conn: Connection, ident: str, customer_id: str, kind: str, bea
                             .where(presence_identities.c.id == ident)).scalar()
     if previous is not None and previous != customer_id:
         identities_changed_for(conn, ident, previous)  # the former owner's stores forget the tag
-    values = {"id": ident, "customer_id": customer_id, "kind": kind, "beacon_key": beacon, "eid_identity_key": key,
+    values = {"id": ident, "customer_id": customer_id, "kind": kind, "beacon_key": beacon,
+              "eid_identity_key": sealing.sealer_of(conn).seal(key),
               "eid_rotation_exponent": exponent, "eid_clock_offset_s": offset, "updated_at": _now()}
     stmt = insert(conn, presence_identities).values(**values)
     conn.execute(stmt.on_conflict_do_update(index_elements=["id"],
@@ -158,7 +160,8 @@ def identity_snapshot(conn: Connection, ident: str, store_id: str) -> dict[str, 
         customer_stores.c.customer_id == row[1], customer_stores.c.store_id == store_id)).first()
     if relevant is None:
         return None
-    return {"id": row[0], "customer_id": row[1], "kind": row[2], "beacon_key": row[3], "eid_identity_key": row[4],
+    return {"id": row[0], "customer_id": row[1], "kind": row[2], "beacon_key": row[3],
+            "eid_identity_key": sealing.sealer_of(conn).open(row[4]),
             "eid_rotation_exponent": row[5], "eid_clock_offset_s": int(row[6] or 0)}
 
 

@@ -22,7 +22,19 @@ from sqlalchemy import Connection
 from edge.core.contract import ChangeKind
 from edge.core.programme import ProgrammeRules
 from sync import protocol
-from sync.hub import admin, feed, ingest, jobs, members, migrate, notifications, offers, presence, programme
+from sync.hub import (
+    admin,
+    feed,
+    ingest,
+    jobs,
+    members,
+    migrate,
+    notifications,
+    offers,
+    presence,
+    programme,
+    sealing,
+)
 from sync.hub.changes import record
 from sync.hub.common import (
     CODE_ALPHABET,
@@ -48,7 +60,11 @@ class HubStorage:
     a database whose schema is older is upgraded on SQLite and refused on PostgreSQL (``SchemaError``: run
     ``store-edge hub migrate``), one newer than the code is refused on both."""
 
-    def __init__(self, db: Database, *, auto_upgrade: bool | None = None, pull_wait_s: float = 3.0) -> None:
+    def __init__(self, db: Database, *, auto_upgrade: bool | None = None, pull_wait_s: float = 3.0,
+                 sealer: sealing.Sealer | None = None) -> None:
+        # the operator key (``sync.hub.sealing``): from the environment unless given; every connection carries it
+        self.sealer = sealing.sealer_from_env() if sealer is None else sealer
+        db.engine = db.engine.execution_options(**{sealing.OPTION: self.sealer})
         self.db = db
         self.dialect = db.dialect
         self.pull_wait_s = pull_wait_s
@@ -60,10 +76,11 @@ class HubStorage:
         return self.db
 
     @classmethod
-    def open(cls, target: str | Path, *, schema_name: str | None = None, auto_upgrade: bool | None = None) -> HubStorage:
+    def open(cls, target: str | Path, *, schema_name: str | None = None, auto_upgrade: bool | None = None,
+             sealer: sealing.Sealer | None = None) -> HubStorage:
         db = open_database(target, schema=schema_name)
         try:
-            return cls(db, auto_upgrade=auto_upgrade)
+            return cls(db, auto_upgrade=auto_upgrade, sealer=sealer)
         except BaseException:
             db.close()
             raise
@@ -297,10 +314,30 @@ class HubStorage:
     # ----------------------------------------------------------------- push and pull
     def push(self, device: DeviceAuth, raw_events: list[Any], *, finite_numbers: bool = False) -> list[EventResult]:
         """Apply one batch in one transaction; per event: accepted, duplicate or rejected with a reason.
-        ``finite_numbers``: the caller knows the events hold no NaN or infinity (a faster encoder may be used)."""
+        Should the database refuse a value the checks let through (``ingest.UNSTORABLE``), the batch is redone
+        one event per transaction and only the event holding it is rejected (issue 12: one bad event never
+        stops the batch, on either engine). ``finite_numbers``: the caller knows the events hold no NaN or infinity (a faster encoder may be used)."""
         checked = ingest.check_events(device, raw_events)
+        try:
+            with self.db.write() as conn:
+                return ingest.push(conn, device, checked, finite_numbers=finite_numbers)
+        except ingest.UNSTORABLE as exc:
+            if len(checked) == 1:
+                return [self._unstorable(device, checked[0], exc)]
+        # a value the database cannot hold slipped past the checks: each event on its own, so only it is refused
+        return [self._push_one(device, item, finite_numbers) for item in checked]
+
+    def _push_one(self, device: DeviceAuth, item: ingest.Checked, finite_numbers: bool) -> EventResult:
+        try:
+            with self.db.write() as conn:
+                return ingest.push(conn, device, [item], finite_numbers=finite_numbers)[0]
+        except ingest.UNSTORABLE as exc:
+            return self._unstorable(device, item, exc)
+
+    def _unstorable(self, device: DeviceAuth, item: ingest.Checked, exc: Exception) -> EventResult:
+        """The event's verdict when the database refused one of its values (``ingest.UNSTORABLE``), reported."""
         with self.db.write() as conn:
-            return ingest.push(conn, device, checked, finite_numbers=finite_numbers)
+            return ingest.refuse_unstorable(conn, device, item, exc)
 
     def changes(self, device: DeviceAuth, cursor: str | None, limit: int) -> protocol.ChangesPage:
         """One page of the device's store's change feed after ``cursor`` (see ``sync.hub.feed``)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from dataclasses import dataclass
@@ -126,6 +127,16 @@ class Edge:
     def ledger_set(self) -> set[tuple[str, str, str, int]]:
         return {tuple(r) for r in self.db.execute(  # type: ignore[misc]
             "SELECT entry_id, customer_id, kind, points FROM ledger").fetchall()}
+
+
+def enqueue_unchecked(db: sqlite_utils.Database, type_: str, payload: dict[str, Any]) -> str:
+    """An outbox row as a hostile or older till would write it: past the till's own contract check (which
+    ``outbox.enqueue`` runs), so that the hub's checks are what the test sees."""
+    event_id = uuid7()
+    now = outbox.utc_now_iso()
+    db.execute("INSERT INTO outbox (event_id, type, payload, device_time, state, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+               [event_id, type_, json.dumps(payload, separators=(",", ":")), now, outbox.PENDING, now])
+    return event_id
 
 
 def make_edge(tmp_path: Path, name: str, hub_url: str, code: str) -> Edge:

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import text
-from synchelpers import hub_ledger_set, make_edge, seed
+from synchelpers import enqueue_unchecked, hub_ledger_set, make_edge, seed
 
 from sync import credentials, outbox
 from sync.apply import loyalty_public_keys
@@ -77,7 +77,7 @@ def test_malformed_event_is_dead_with_reason_and_the_rest_flows(hub: HubServer, 
     edge = make_edge(tmp_path, "till", hub.url, codes["till-1"])
     edge.ledger("earn", "ada", 10)
     with edge.db.conn:
-        outbox.enqueue(edge.db, "ledger.burn", {"entry_id": "x", "customer_id": "ada", "points": -5})
+        enqueue_unchecked(edge.db, "ledger.burn", {"entry_id": "x", "customer_id": "ada", "points": -5})
     edge.ledger("earn", "ada", 15)
     edge.client().sync_once()
     stats = outbox.stats(edge.db)
@@ -111,7 +111,7 @@ def test_unknown_and_revoked_devices_are_refused_in_words(hub: HubServer, tmp_pa
     assert httpx.get(f"{hub.url}/v1/changes").status_code == 401
     hub.storage.revoke_device("till-1")
     with edge.db.conn:
-        outbox.enqueue(edge.db, "feedback.submitted", {})
+        outbox.enqueue(edge.db, "feedback.submitted", {"id": "f1", "score": 7})
     with pytest.raises(SyncError, match="this device was revoked on the hub; re-enrol"):
         edge.client().sync_once()
     assert outbox.stats(edge.db).pending == 1  # nothing lost

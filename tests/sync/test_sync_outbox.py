@@ -22,7 +22,7 @@ def db(tmp_path: Path):  # type: ignore[no-untyped-def]
 def _fill(db, n: int, size: int = 10) -> None:  # type: ignore[no-untyped-def]
     with db.conn:
         for i in range(n):
-            outbox.enqueue(db, "feedback.submitted", {"i": i, "pad": "x" * size})
+            outbox.enqueue(db, "feedback.submitted", {"id": f"f{i}", "score": 7, "pad": "x" * size})
 
 
 def test_states_move_pending_in_flight_acked_or_dead(db) -> None:  # type: ignore[no-untyped-def]
@@ -49,7 +49,7 @@ def test_in_flight_rows_are_resumed_and_released_in_order(db) -> None:  # type: 
 
 def test_batches_are_bounded_by_bytes_but_never_empty(db) -> None:  # type: ignore[no-untyped-def]
     _fill(db, 10, size=1000)
-    assert len(outbox.claim_batch(db, 10, 3 * (1000 + outbox.EVENT_OVERHEAD_BYTES + 20))) == 3
+    assert len(outbox.claim_batch(db, 10, 3 * (1000 + outbox.EVENT_OVERHEAD_BYTES + 35))) == 3  # payload ~1032 B
     assert len(outbox.claim_batch(db, 10, 10)) == 1
 
 
