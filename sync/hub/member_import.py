@@ -45,7 +45,7 @@ from sync.hub.tables import consent_history, customer_stores, customers, stores
 MEMBER_COLUMNS = ("external_id", "display_name", "email", "phone", "birthday", "home_store_id", "card_number",
                   "language", "consent_wording_version")
 BALANCE_COLUMNS = ("external_id", "points")
-CONSENT_COLUMN = re.compile(r"consent_([a-z][a-z0-9_]{0,31})")
+CONSENT_COLUMN = re.compile(r"consent_(?!wording_version$)([a-z][a-z0-9_]{0,31})")
 MAX_OPENING_POINTS = 10_000_000
 _YES, _NO = {"yes", "y", "true", "1"}, {"no", "n", "false", "0"}
 
@@ -186,6 +186,7 @@ def import_members(db: Database, path: Path, *, region: str = "", chunk: int = 2
         if good:
             with db.write() as conn:
                 _write_members(conn, good, region, source, report)
+    report.rejected.sort(key=lambda r: r.row)
     return report
 
 
@@ -280,6 +281,7 @@ def import_balances(db: Database, path: Path, *, chunk: int = 2_000) -> ImportRe
         if good:
             with db.write() as conn:
                 _post_balances(conn, good, f"import:{path.name}", report)
+    report.rejected.sort(key=lambda r: r.row)
     return report
 
 

@@ -230,16 +230,18 @@ def snapshot(conn: Connection, cid: str, store_id: str) -> dict[str, Any] | None
     most recent ledger entries the hub has applied (the till marks them confirmed)."""
     c = customers.c
     row = conn.execute(select(c.id, c.card_number, c.display_name, c.phone_hash, c.email_hash, c.tier, c.balance,
-                              c.spend_12m_cents, c.consents, c.birthday, c.preferences, c.rewards)
-                       .where(c.id == cid)).first()
+                              c.spend_12m_cents, c.consents, c.birthday, c.preferences, c.rewards, c.tier_override,
+                              c.tier_override_until).where(c.id == cid)).first()
     if row is None:
         return None
+    # a manual tier override is the member's tier until its end date (inclusive)
+    tier = row[12] if row[12] and str(row[13] or "")[:10] >= now_iso()[:10] else row[5]
     applied = [r[0] for r in conn.execute(
         select(ledger.c.entry_id).where(ledger.c.customer_id == cid, ledger.c.store_id == store_id)
         .order_by(desc(ledger.c.applied_at)).limit(APPLIED_ENTRY_IDS))]
     return {
         "id": row[0], "card_number": row[1], "display_name": row[2], "phone_hash": row[3],
-        "email_hash": row[4], "tier": row[5], "confirmed_points": int(row[6]), "spend_12m_cents": int(row[7]),
+        "email_hash": row[4], "tier": tier, "confirmed_points": int(row[6]), "spend_12m_cents": int(row[7]),
         "consents": json.loads(row[8]), "birthday": row[9], "preferences": json.loads(row[10]),
         "rewards": json.loads(row[11]), "recent_purchases": _history(conn, cid),
         "pickup_orders": _pickups(conn, cid, store_id), "applied_entry_ids": applied,
