@@ -33,10 +33,10 @@ from sync.hub.ledger import Batch, add_exception, chunks, existing_entries, exis
 from sync.hub.tables import (
     customer_stores,
     customers,
-    member_merges,
     devices,
     events,
     feedback,
+    member_merges,
     presence_notifications,
     sales,
 )

@@ -112,7 +112,7 @@ def _chunks(rows: Iterator[tuple[int, dict[str, str]]], size: int) -> Iterator[l
         yield chunk
 
 
-def _clean(row: dict[str, Any]) -> tuple[dict[str, str], tuple[str, str] | None]:
+def _clean(row: dict[Any, Any]) -> tuple[dict[str, str], tuple[str, str] | None]:
     """Stripped values, or (column, problem) for a row with more values than the header or a NUL/bad text."""
     if None in row:
         return {}, ("(row)", f"{len(row[None])} more value(s) than the header has columns")
@@ -221,7 +221,9 @@ def _write_members(conn: Connection, good: list[tuple[int, dict[str, str]]], reg
         return
     cards = iter(member_records.new_card_numbers(conn, sum(1 for _, r in fresh if not r.get("card_number"))))
     now = now_iso()
-    rows, history, homes = [], [], []
+    rows: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
+    homes: list[dict[str, str]] = []
     for _, row in fresh:
         cid = "M" + new_id().replace("-", "")
         consents = {m.group(1): v.lower() in _YES for col, v in row.items() if v and (m := CONSENT_COLUMN.fullmatch(col))}
