@@ -135,8 +135,8 @@ def _member_problem(row: dict[str, str], region: str) -> tuple[str, str] | None:
     if email and (len(email) > 254 or not looks_like_email(email)):
         return "email", f"{email[:60]!r} is not an e-mail address"
     if phone:
-        try:
-            contact_hash("phone", phone, region)
+        try:  # hashed once, here; the row carries the hash to the insert
+            row["phone_hash"] = contact_hash("phone", phone, region)
         except ValueError as exc:
             return "phone", str(exc)
     problem = member_records.birthday_problem(row["birthday"]) if row.get("birthday") else None
@@ -185,7 +185,7 @@ def import_members(db: Database, path: Path, *, region: str = "", chunk: int = 2
                 good.append((line, row))
         if good:
             with db.write() as conn:
-                _write_members(conn, good, region, source, report)
+                _write_members(conn, good, source, report)
     report.rejected.sort(key=lambda r: r.row)
     return report
 
@@ -205,7 +205,7 @@ def _duplicate_problem(row: dict[str, str], line: int, seen: dict[str, int], car
     return None
 
 
-def _write_members(conn: Connection, good: list[tuple[int, dict[str, str]]], region: str, source: str,
+def _write_members(conn: Connection, good: list[tuple[int, dict[str, str]]], source: str,
                    report: ImportReport) -> None:
     held = member_records.external_ids_taken(conn, [r["external_id"] for _, r in good])
     taken = member_records.cards_taken(conn, [c for _, r in good if (c := r.get("card_number"))])
@@ -227,7 +227,7 @@ def _write_members(conn: Connection, good: list[tuple[int, dict[str, str]]], reg
     for _, row in fresh:
         cid = "M" + new_id().replace("-", "")
         consents = {m.group(1): v.lower() in _YES for col, v in row.items() if v and (m := CONSENT_COLUMN.fullmatch(col))}
-        rows.append(_customer_row(cid, row, region, consents, row.get("card_number") or next(cards), now))
+        rows.append(_customer_row(cid, row, consents, row.get("card_number") or next(cards), now))
         history.extend({"customer_id": cid, "name": name, "granted": int(granted), "source": source,
                         "wording_version": row["consent_wording_version"], "recorded_at": now}
                        for name, granted in consents.items())
@@ -242,11 +242,11 @@ def _write_members(conn: Connection, good: list[tuple[int, dict[str, str]]], reg
     report.added += len(rows)
 
 
-def _customer_row(cid: str, row: dict[str, str], region: str, consents: dict[str, bool], card: str,
+def _customer_row(cid: str, row: dict[str, str], consents: dict[str, bool], card: str,
                   now: str) -> dict[str, Any]:
     prefs = {"language": row["language"]} if row.get("language") else {}
     return {"id": cid, "card_number": card, "display_name": row["display_name"],
-            "phone_hash": contact_hash("phone", row["phone"], region) if row.get("phone") else None,
+            "phone_hash": row.get("phone_hash"),
             "email_hash": contact_hash("email", row["email"]) if row.get("email") else None,
             "tier": "Bronze", "balance": 0, "spend_12m_cents": 0, "consents": json.dumps(consents),
             "birthday": row.get("birthday") or None, "preferences": json.dumps(prefs), "rewards": "[]",

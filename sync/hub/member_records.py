@@ -346,6 +346,8 @@ def merge(conn: Connection, survivor_id: str, absorbed_id: str, *, who: str, rea
     done = conn.execute(select(member_merges.c.survivor_id, member_merges.c.points_moved).where(
         member_merges.c.absorbed_id == absorbed_id)).first()
     survivor = require_member(conn, survivor_id)
+    if survivor == absorbed_id:  # the survivor named was itself absorbed into the other one
+        raise HubError("already_merged", f"member {survivor_id} was merged into {absorbed_id}; nothing to do", 409)
     if done is not None:
         if resolve_id(conn, done[0]) != survivor:
             raise HubError("already_merged", f"member {absorbed_id} was already merged into {done[0]}", 409)

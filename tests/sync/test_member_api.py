@@ -213,6 +213,8 @@ def test_merge_keeps_both_ledgers_and_resolves_the_absorbed_card(hub: HubServer,
     third = api.create({"display_name": "Cy"}).json()
     clash = api.client.post(f"/v1/members/{third['id']}/merge", json={"absorbed_id": gone["id"], "reason": "x"})
     assert clash.status_code == 409
+    reverse = api.client.post(f"/v1/members/{gone['id']}/merge", json={"absorbed_id": keep["id"], "reason": "x"})
+    assert reverse.status_code == 409 and hub.storage.balance(keep["id"]) == 775
     self_merge = api.client.post(f"/v1/members/{keep['id']}/merge", json={"absorbed_id": keep["id"], "reason": "x"})
     assert self_merge.status_code == 400
     missing = api.client.post(f"/v1/members/{keep['id']}/merge", json={"absorbed_id": "nobody", "reason": "x"})
