@@ -62,6 +62,10 @@ ROWS = [
     Row("hub_scale.py", "10,000-product change, one store pulling alone (s)", "pull_store_s", ""),
     Row("hub_scale.py", "10,000-product change, bytes per store pull", "pull_bytes_per_store", ""),
     Row("hub_scale.py", "10,000-product change to 1,000 stores (s)", "pull_fanout_s", ""),
+    Row("member_import.py", "100,000 members imported, SQLite hub (s)", "sqlite_members_s", "< 60",
+        "raw_insert_s", "bare executemany of the same rows", "ratio_to_raw", met=lambda f: f["sqlite_members_s"] < 60),
+    Row("member_import.py", "100,000 opening balances posted (s)", "sqlite_balances_s", "< 60",
+        met=lambda f: f["sqlite_balances_s"] < 60),
 ]  # fmt: skip
 
 

@@ -300,6 +300,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from sync.hub.admin_cli import register as register_presence_admin
 
     register_presence_admin(add)  # tags, EID keys, store beacons, rules, consent, revocations, erasure
+    from sync.hub.member_cli import register as register_member_admin
+
+    register_member_admin(add)  # points corrections, tier override, merge, import members|balances
     return p
 
 
@@ -359,8 +362,9 @@ def _register_admin(add: Callable[[str, Command, str], argparse.ArgumentParser])
     sp.add_argument("name", help="who or what the key is for")
     sp.add_argument("--scope", action="append", default=None, metavar="SCOPE",
                     help="what the key may do, repeatable or comma-separated: orders (POST /v1/orders), sightings "
-                         "(POST /v1/sightings), reports (GET /v1/admin/exceptions, across all stores); "
-                         "default orders,sightings")
+                         "(POST /v1/sightings), reports (GET /v1/admin/exceptions, across all stores), "
+                         "members:read (a member's profile and consents), members:write (create, change, consent, "
+                         "merge members); default orders,sightings")
     sp = add("exceptions", _exceptions, "the exceptions report (overdrafts, reused coupons, ...)")
     sp.add_argument("--kind", default=None, help="only exceptions of this kind")
     sp.add_argument("--json", action="store_true", help="one JSON array instead of lines")

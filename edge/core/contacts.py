@@ -43,11 +43,11 @@ def phone_e164(text: str, region: str = "", *, strict: bool = False) -> str | No
     digits = re.sub(r"\D", "", text)
     if not 6 <= len(digits) <= 17:
         return None
-    candidates = [_parse(text, region)]
-    if not text.strip().startswith("+"):
-        candidates.append(_parse("+" + digits, NO_REGION))
     check = phonenumbers.is_valid_number if strict else phonenumbers.is_possible_number
-    for number in candidates:
+    # tried in order, the second only when the first fails (parsing is the cost of a bulk import)
+    candidates = [(text, region)] + ([] if text.strip().startswith("+") else [("+" + digits, NO_REGION)])
+    for candidate, where in candidates:
+        number = _parse(candidate, where)
         if number is not None and check(number):
             return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return None

@@ -702,3 +702,35 @@ def presence_rule_problem(doc: Any) -> str | None:
     if valid_minutes <= 0 or cap_count <= 0 or dwell_min < 0 or cap_window_h <= 0:
         return f"presence rule {cid}: valid_minutes/cap_count/cap_window_h must be positive and dwell_min not negative"
     return None
+
+
+# -------------------------------------------------------------------------------------- loyalty card numbers
+# The hub allocates a new member's card number in the form the till accepts by default (devices/barcode/
+# config.py DEFAULT_CARD_PATTERN ``6009`` + 12 digits, ``loyalty_card_check = "luhn"``): the prefix, random
+# digits, then the Luhn check digit (ISO/IEC 7812-1 Annex B, through python-stdnum).
+MEMBER_CARD_PREFIX = "6009"
+MEMBER_CARD_DIGITS = 16  # prefix + body + check digit
+
+
+def member_card_number(body: str) -> str:
+    """``MEMBER_CARD_PREFIX + body`` with its Luhn check digit appended; ``body`` holds the digits between
+    (``MEMBER_CARD_DIGITS - len(MEMBER_CARD_PREFIX) - 1`` of them). ValueError for another length or a non-digit."""
+    from stdnum import luhn
+
+    if len(body) != MEMBER_CARD_DIGITS - len(MEMBER_CARD_PREFIX) - 1 or not (body.isascii() and body.isdigit()):
+        raise ValueError(f"a card body is {MEMBER_CARD_DIGITS - len(MEMBER_CARD_PREFIX) - 1} digits, got {body!r}")
+    payload = MEMBER_CARD_PREFIX + body
+    return payload + luhn.calc_check_digit(payload)
+
+
+def member_card_problem(number: str) -> str | None:
+    """Why ``number`` is not a card number of the programme (prefix, length, digits, Luhn check digit), or None."""
+    from stdnum import luhn
+
+    if not (number.isascii() and number.isdigit()) or len(number) != MEMBER_CARD_DIGITS:
+        return f"must be {MEMBER_CARD_DIGITS} digits"
+    if not number.startswith(MEMBER_CARD_PREFIX):
+        return f"must start with {MEMBER_CARD_PREFIX}"
+    if not luhn.is_valid(number):
+        return f"has a wrong check digit (the last digit should be {luhn.calc_check_digit(number[:-1])})"
+    return None

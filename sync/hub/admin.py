@@ -123,7 +123,9 @@ def authenticate(conn: Connection, token: str) -> DeviceAuth:
 
 
 # ------------------------------------------------------------------------------------------- API keys
-API_SCOPES = ("orders", "sightings", "reports")  # POST /v1/orders, POST /v1/sightings, GET /v1/admin/exceptions
+# POST /v1/orders, POST /v1/sightings, GET /v1/admin/exceptions; the member API (sync/hub/member_api.py):
+# members:read (a member's profile and consents), members:write (create, change, consent, merge)
+API_SCOPES = ("orders", "sightings", "reports", "members:read", "members:write")
 DEFAULT_API_SCOPES = ("orders", "sightings")  # the cross-store reports only when asked for
 
 
@@ -145,6 +147,13 @@ def check_api_key(conn: Connection, key: str, scope: str) -> bool:
     """True when ``key`` is an API key holding ``scope``."""
     value = conn.execute(select(api_keys.c.scopes).where(api_keys.c.key_hash == hash_secret(key))).scalar()
     return value is not None and scope in str(value).split(",")
+
+
+def api_key_holder(conn: Connection, key: str, scope: str) -> str | None:
+    """The name ``key`` was created for, when it is an API key holding ``scope``; else None. The member API
+    records it as the source of consents and merges (``api:<name>``)."""
+    row = conn.execute(select(api_keys.c.name, api_keys.c.scopes).where(api_keys.c.key_hash == hash_secret(key))).first()
+    return str(row[0]) if row is not None and scope in str(row[1]).split(",") else None
 
 
 # ------------------------------------------------------------------------------------------- signing keys

@@ -27,6 +27,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sync import protocol
+from sync.hub import member_api
 from sync.hub.common import DeviceAuth, HubError, now_iso
 from sync.hub.openapi import spec
 from sync.hub.storage import HubStorage
@@ -246,6 +247,8 @@ ROUTES = [
     Route("/v1/orders", orders, methods=["POST"]),
     Route("/v1/sightings", sightings, methods=["POST"]),
     Route("/v1/admin/exceptions", exceptions_report, methods=["GET"]),
+    # the member API (sync/hub/member_api.py) last: a fixed path such as /v1/members/lookup goes above it
+    *member_api.ROUTES,
 ]
 EXCEPTION_HANDLERS: Any = {HubError: _hub_error, protocol.ProtocolError: _protocol_error,
                            DBAPIError: _database_error, Exception: _internal_error}

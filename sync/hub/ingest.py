@@ -37,6 +37,7 @@ from sync.hub.tables import (
     devices,
     events,
     feedback,
+    member_merges,
     presence_notifications,
     sales,
 )
@@ -302,6 +303,19 @@ def _handle(conn: Connection, ev: Event, payload_text: str, batch: Batch) -> Non
     # any other type is kept in ``events`` only: new edge event types never block the outbox
 
 
+def _follow_merges(conn: Connection, checked: list[tuple[Event | None, str | None, str]]) -> None:
+    """A till offline during a merge still names the absorbed member: such an event is applied to the survivor
+    (``member_merges``), whose profile the till's store already received with the merge."""
+    named = sorted({cid for ev, _, _ in checked if ev is not None and (cid := _named_customer(ev))})
+    survivors: dict[str, str] = {}
+    for chunk in chunks(named):
+        survivors.update((a, s) for a, s in conn.execute(select(member_merges.c.absorbed_id, member_merges.c.survivor_id)
+                                                         .where(member_merges.c.absorbed_id.in_(chunk))))
+    for ev, _, _ in checked:
+        if ev is not None and (cid := _named_customer(ev)) in survivors:
+            ev.payload["customer_id"] = survivors[cid]
+
+
 def _start(conn: Connection, device: DeviceAuth, checked: list[tuple[Event | None, str | None, str]],
            received: str) -> tuple[Batch, set[str]]:
     # the device's row first: pushes of one device (two processes, the same batch) take turns
@@ -322,6 +336,7 @@ def push(conn: Connection, device: DeviceAuth, checked: list[tuple[Event | None,
     """Apply checked events (``check_events``) in the caller's write transaction; one result per event, in
     order. ``finite_numbers``: the caller knows the events hold no NaN or infinity (a faster encoder is used)."""
     received = now_iso()
+    _follow_merges(conn, checked)
     batch, seen = _start(conn, device, checked, received)
     results: list[EventResult] = []
     max_seq = -1

@@ -223,3 +223,29 @@ def post_points(conn: Connection, *, customer_id: str, points: int, reason: str,
                         "store_id": store_id, "device_id": device_id, "event_id": event_id, "created_at": at})
     batch.flush(conn)
     return True
+
+
+def post_points_many(conn: Connection, entries: Sequence[dict[str, Any]], at: str) -> tuple[int, list[str]]:
+    """``post_points`` for many entries in one go (bulk imports): each ``{customer_id, points, reason, source,
+    entry_id}`` (optionally ``store_id``, ``device_id``, ``event_id``, ``sale_id``); zero points and entry ids
+    already applied are skipped. One look-up of applied ids and balances per chunk, one ``Batch.flush``, so
+    every rule of ``Batch.ledger`` applies. Returns (entries posted, the customer ids whose balance moved: the
+    caller tells the stores)."""
+    wanted = [e for e in entries if e["points"]]
+    done = existing_entries(conn, [e["entry_id"] for e in wanted])
+    batch = Batch(at)
+    cids = sorted({e["customer_id"] for e in wanted if e["entry_id"] not in done})
+    for chunk in chunks(cids):
+        for cid, balance in conn.execute(select(customers.c.id, customers.c.balance).where(customers.c.id.in_(chunk))
+                                         .order_by(customers.c.id).with_for_update()):
+            batch.known_balances[cid] = int(balance or 0)
+    for e in wanted:
+        if e["entry_id"] in done:
+            continue
+        batch.ledger(conn, {"entry_id": e["entry_id"], "customer_id": e["customer_id"],
+                            "kind": "earn" if e["points"] > 0 else "burn", "points": abs(e["points"]),
+                            "sale_id": e.get("sale_id"), "reason": e["reason"], "source": e["source"],
+                            "store_id": e.get("store_id", "hub"), "device_id": e.get("device_id", "hub"),
+                            "event_id": e.get("event_id", "hub"), "created_at": at})
+    batch.flush(conn)
+    return len(batch.ledger_rows), sorted(batch.touched)

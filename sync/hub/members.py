@@ -22,13 +22,23 @@ from sync.hub.changes import record_many, relevant_stores
 from sync.hub.common import HubError, now_iso
 from sync.hub.db import insert
 from sync.hub.ledger import add_exception, chunks
-from sync.hub.tables import coupons, customer_stores, customers, ledger, offers, orders, sales
+from sync.hub.tables import (
+    consent_history,
+    coupons,
+    customer_stores,
+    customers,
+    ledger,
+    member_aliases,
+    offers,
+    orders,
+    sales,
+)
 
 RECENT_PURCHASES = 20
 APPLIED_ENTRY_IDS = 5_000
 _COUNT: Any = {"preserve_rowcount": True}  # an INSERT's rowcount (1 added, 0 on conflict) is kept only on request
 _PROFILE = ("card_number", "display_name", "phone_hash", "email_hash", "tier", "spend_12m_cents", "consents",
-            "birthday", "preferences", "rewards", "home_store_id", "updated_at")
+            "birthday", "preferences", "rewards", "home_store_id", "external_id", "updated_at")
 
 
 def exists(conn: Connection, customer_id: str) -> bool:
@@ -98,7 +108,7 @@ def upsert(conn: Connection, data: dict[str, Any]) -> None:
         "tier": data.get("tier", "Bronze"), "spend_12m_cents": int(data.get("spend_12m_cents", 0)),
         "consents": json.dumps(data.get("consents", {})), "birthday": data.get("birthday"),
         "preferences": json.dumps(data.get("preferences", {})), "rewards": json.dumps(data.get("rewards", [])),
-        "home_store_id": home, "updated_at": now_iso(),
+        "home_store_id": home, "external_id": data.get("external_id"), "updated_at": now_iso(),
     }
     stmt = insert(conn, customers).values(id=cid, balance=int(data.get("balance", 0)), **values)
     given = [k for k in _PROFILE if k in data or k == "updated_at"]
@@ -110,15 +120,22 @@ def upsert(conn: Connection, data: dict[str, Any]) -> None:
     presence.identities_changed(conn, cid)
 
 
-def set_consent(conn: Connection, customer_id: str, name: str, granted: bool) -> None:
-    """One consent flag; a change of 'location' adds or removes the customer's tags and keys at the stores."""
+def set_consent(conn: Connection, customer_id: str, name: str, granted: bool, *, source: str = "admin",
+                wording_version: str = "unversioned", at: str | None = None) -> None:
+    """One consent flag, given or withdrawn: ``customers.consents`` (the current state the tills pull) changes and
+    a ``consent_history`` row keeps when, from where (``source``: "admin", "api:<key name>", "import:<file>")
+    and under which wording; a change of 'location' adds or removes the customer's tags and keys at the stores.
+    Raises ``HubError('unknown_customer', 422)``."""
     raw = conn.execute(select(customers.c.consents).where(customers.c.id == customer_id).with_for_update()).scalar()
     if raw is None:
         raise HubError("unknown_customer", f"there is no customer {customer_id!r}", 422)
     consents = json.loads(raw) if raw else {}
     consents[name] = bool(granted)
+    when = at or now_iso()
     conn.execute(update(customers).where(customers.c.id == customer_id)
-                 .values(consents=json.dumps(consents), updated_at=now_iso()))
+                 .values(consents=json.dumps(consents), updated_at=when))
+    conn.execute(consent_history.insert().values(customer_id=customer_id, name=name, granted=int(bool(granted)),
+                                                 wording_version=wording_version, source=source, recorded_at=when))
     customer_changed(conn, customer_id)
     presence.identities_changed(conn, customer_id)
 
@@ -146,6 +163,8 @@ def forget(conn: Connection, customer_id: str) -> list[str]:
         conn.execute(update(offers).where(offers.c.id == oid)
                      .values(data=json.dumps(kept), customer_id=None, updated_at=now_iso()))
     conn.execute(delete(customers).where(customers.c.id == customer_id))
+    # a merged member's card and contact hashes that resolved to this customer go with them
+    conn.execute(delete(member_aliases).where(member_aliases.c.customer_id == customer_id))
     record_many(conn, [change for sid in stores for change in (
         (ChangeKind.CUSTOMER, customer_id, sid),
         *((ChangeKind.PRESENCE_IDENTITY, i, sid) for i in idents),
@@ -213,16 +232,18 @@ def snapshot(conn: Connection, cid: str, store_id: str) -> dict[str, Any] | None
     most recent ledger entries the hub has applied (the till marks them confirmed)."""
     c = customers.c
     row = conn.execute(select(c.id, c.card_number, c.display_name, c.phone_hash, c.email_hash, c.tier, c.balance,
-                              c.spend_12m_cents, c.consents, c.birthday, c.preferences, c.rewards)
-                       .where(c.id == cid)).first()
+                              c.spend_12m_cents, c.consents, c.birthday, c.preferences, c.rewards, c.tier_override,
+                              c.tier_override_until).where(c.id == cid)).first()
     if row is None:
         return None
+    # a manual tier override is the member's tier until its end date (inclusive)
+    tier = row[12] if row[12] and str(row[13] or "")[:10] >= now_iso()[:10] else row[5]
     applied = [r[0] for r in conn.execute(
         select(ledger.c.entry_id).where(ledger.c.customer_id == cid, ledger.c.store_id == store_id)
         .order_by(desc(ledger.c.applied_at)).limit(APPLIED_ENTRY_IDS))]
     return {
         "id": row[0], "card_number": row[1], "display_name": row[2], "phone_hash": row[3],
-        "email_hash": row[4], "tier": row[5], "confirmed_points": int(row[6]), "spend_12m_cents": int(row[7]),
+        "email_hash": row[4], "tier": tier, "confirmed_points": int(row[6]), "spend_12m_cents": int(row[7]),
         "consents": json.loads(row[8]), "birthday": row[9], "preferences": json.loads(row[10]),
         "rewards": json.loads(row[11]), "recent_purchases": _history(conn, cid),
         "pickup_orders": _pickups(conn, cid, store_id), "applied_entry_ids": applied,

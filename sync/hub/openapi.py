@@ -32,6 +32,123 @@ _EVENT = {
 }
 
 
+_MEMBER_ID = {"name": "member_id", "in": "path", "required": True,
+              "schema": {"type": "string", "minLength": 1, "maxLength": 64}}
+_CONSENT_IN = {
+    "type": "object", "required": ["name", "granted", "wording_version"], "additionalProperties": False,
+    "properties": {"name": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,31}$"}, "granted": {"type": "boolean"},
+                   "wording_version": {"type": "string", "minLength": 1, "maxLength": 40}}}
+_MEMBER_FIELDS: dict[str, Any] = {
+    "display_name": {"type": "string", "minLength": 1, "maxLength": 100},
+    "email": {"type": "string", "maxLength": 254, "description": "hashed at once; never stored"},
+    "phone": {"type": "string", "maxLength": 32, "description": "read in 'region' (or +CC ...); hashed, never stored"},
+    "region": {"type": "string", "pattern": "^[A-Z]{2}$", "description": "ISO 3166 country reading 'phone'"},
+    "birthday": {"type": "string", "format": "date"},
+    "home_store_id": {"type": "string", "minLength": 1, "maxLength": 64},
+    "preferences": {"type": "object", "maxProperties": 20},
+    "external_id": {"type": "string", "minLength": 1, "maxLength": 64},
+    "card_number": {"type": "string", "pattern": "^6009[0-9]{12}$",
+                    "description": "only to keep an existing card; the hub allocates one otherwise"},
+    "consents": {"type": "array", "maxItems": 20, "items": _CONSENT_IN},
+}
+_MEMBER_UPDATE = {**_MEMBER_FIELDS, **{k: {**_MEMBER_FIELDS[k], "nullable": True}
+                                       for k in ("email", "phone", "birthday", "home_store_id")}}
+_CONSENT_STATE = {"type": "object", "properties": {
+    "granted": {"type": "boolean"}, "at": {"type": "string", "nullable": True},
+    "source": {"type": "string", "nullable": True}, "wording_version": {"type": "string", "nullable": True}}}
+_MEMBER = {
+    "type": "object", "required": ["id", "card_number", "display_name", "balance", "tier", "consents"],
+    "properties": {
+        "id": {"type": "string"}, "card_number": {"type": "string", "nullable": True},
+        "display_name": {"type": "string"}, "external_id": {"type": "string", "nullable": True},
+        "home_store_id": {"type": "string", "nullable": True}, "birthday": {"type": "string", "nullable": True},
+        "preferences": {"type": "object"}, "has_phone": {"type": "boolean"}, "has_email": {"type": "boolean"},
+        "balance": {"type": "integer"}, "tier": {"type": "string"}, "spend_12m_cents": {"type": "integer"},
+        "next_tier": {"type": "object", "nullable": True, "properties": {
+            "tier": {"type": "string"}, "cents_to_go": {"type": "integer"}, "threshold_cents": {"type": "integer"}}},
+        "tier_override": {"type": "object", "nullable": True},
+        "consents": {"type": "object", "additionalProperties": _CONSENT_STATE},
+        "purchases": {"type": "array", "items": {"type": "object", "properties": {
+            "channel": {"type": "string"}, "id": {"type": "string"}, "total_cents": {"type": "integer"},
+            "items": {"type": "array", "items": {"type": "object"}}}}},
+        "points": {"type": "array", "items": {"type": "object", "properties": {
+            "entry_id": {"type": "string"}, "points": {"type": "integer"}, "reason": {"type": "string"},
+            "source": {"type": "string", "nullable": True}, "balance_after": {"type": "integer"}}}},
+        "merged_from": {"type": "array", "items": {"type": "string"}},
+        "created": {"type": "boolean"},
+    },
+}
+_CONSENTS = {"type": "object", "required": ["member_id", "consents", "history"], "properties": {
+    "member_id": {"type": "string"}, "consents": {"type": "object", "additionalProperties": _CONSENT_STATE},
+    "history": {"type": "array", "items": {"type": "object"}}}}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _member_errors(*codes: str) -> dict[str, Any]:
+    words = {"400": "a field is unknown, missing or out of range (the message names it)",
+             "401": "no API key", "403": "the API key lacks the scope", "404": "unknown member",
+             "409": "card number or external id held by another member, or the record was merged elsewhere",
+             "413": "the body is larger than 64 KB", "422": "unknown home store",
+             "503": "the hub is busy; honour Retry-After"}
+    return {code: _err(words[code]) for code in codes}
+
+
+def _member_paths(api_key: list[dict[str, list[str]]]) -> dict[str, Any]:
+    """The member API (sync/hub/member_api.py); scopes members:read and members:write."""
+    body = {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["display_name"], "additionalProperties": False, "properties": _MEMBER_FIELDS}}}}
+    patch = {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "minProperties": 1, "additionalProperties": False, "properties": _MEMBER_UPDATE}}}}
+    consents = {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["consents"], "additionalProperties": False,
+        "properties": {"consents": {"type": "array", "minItems": 1, "maxItems": 20, "items": _CONSENT_IN}}}}}}
+    merge = {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["absorbed_id", "reason"], "additionalProperties": False,
+        "properties": {"absorbed_id": {"type": "string", "minLength": 1, "maxLength": 64},
+                       "reason": {"type": "string", "minLength": 1, "maxLength": 500}}}}}}
+    history = {"name": "history", "in": "query", "required": False,
+               "schema": {"type": "integer", "minimum": 1, "maximum": 200}}
+    return {
+        "/v1/members": {"post": {
+            "operationId": "createMember", "security": api_key, "description": "scope members:write",
+            "requestBody": body,
+            "responses": {"201": _json(_MEMBER, "created; the hub allocated the id and the card number"),
+                          "200": _json(_MEMBER, "the member holding this external_id (a retried sign-up)"),
+                          **_member_errors("400", "401", "403", "409", "413", "422", "503")}}},
+        "/v1/members/{member_id}": {
+            "get": {"operationId": "getMember", "security": api_key, "description": "scope members:read",
+                    "parameters": [_MEMBER_ID, history],
+                    "responses": {"200": _json(_MEMBER, "the member's profile (a merged id answers its survivor)"),
+                                  **_member_errors("400", "401", "403", "404", "503")}},
+            "patch": {"operationId": "updateMember", "security": api_key,
+                      "description": "scope members:write; only the given fields change", "parameters": [_MEMBER_ID],
+                      "requestBody": patch,
+                      "responses": {"200": _json(_MEMBER, "the profile after the change"),
+                                    **_member_errors("400", "401", "403", "404", "409", "413", "422", "503")}}},
+        "/v1/members/{member_id}/consents": {
+            "get": {"operationId": "getMemberConsents", "security": api_key, "description": "scope members:read",
+                    "parameters": [_MEMBER_ID],
+                    "responses": {"200": _json(_CONSENTS, "current consents and their history"),
+                                  **_member_errors("400", "401", "403", "404", "503")}},
+            "post": {"operationId": "setMemberConsents", "security": api_key, "description": "scope members:write",
+                     "parameters": [_MEMBER_ID], "requestBody": consents,
+                     "responses": {"200": _json(_CONSENTS, "recorded"),
+                                   **_member_errors("400", "401", "403", "404", "413", "503")}}},
+        "/v1/members/{member_id}/merge": {"post": {
+            "operationId": "mergeMembers", "security": api_key,
+            "description": "scope members:write; absorbed_id is merged into member_id (idempotent)",
+            "parameters": [_MEMBER_ID], "requestBody": merge,
+            "responses": {"200": _json({"type": "object", "properties": {
+                "survivor_id": {"type": "string"}, "absorbed_id": {"type": "string"},
+                "points_moved": {"type": "integer"}, "merged": {"type": "boolean"},
+                "balance": {"type": "integer", "nullable": True}}}, "merged, or already merged (merged: false)"),
+                **_member_errors("400", "401", "403", "404", "409", "413", "503")}}},
+    }
+
+
 def spec() -> dict[str, Any]:
     bearer: list[dict[str, list[str]]] = [{"device": []}]
     api_key: list[dict[str, list[str]]] = [{"apiKey": []}]
@@ -157,6 +274,7 @@ def spec() -> dict[str, Any]:
                     "400": _err("a value the hub database cannot store"),
                     "401": _err("missing or unknown API key"),
                 }}},
+            **_member_paths(api_key),
         },
         "components": {
             "schemas": {"Error": _ERROR, "Event": _EVENT},

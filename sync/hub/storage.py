@@ -27,6 +27,8 @@ from sync.hub import (
     feed,
     ingest,
     jobs,
+    member_import,
+    member_records,
     members,
     migrate,
     notifications,
@@ -131,6 +133,10 @@ class HubStorage:
     def check_api_key(self, key: str, scope: str) -> bool:
         return self._read(admin.check_api_key, key, scope)
 
+    def api_key_holder(self, key: str, scope: str) -> str | None:
+        """The key's name when it holds ``scope``, else None (``admin.api_key_holder``)."""
+        return self._read(admin.api_key_holder, key, scope)
+
     def enroll(self, code: str) -> Enrolment:
         return self._write(admin.enroll, code, "dt_" + secrets.token_urlsafe(32))
 
@@ -218,16 +224,68 @@ class HubStorage:
 
     def adjust_balance(self, customer_id: str, points: int, reason: str, who: str = "admin") -> None:
         """An admin correction (``points`` > 0 adds, < 0 takes), recorded in the hub ledger like any other entry
-        with ``reason`` and ``source`` ``admin:<who>``."""
+        with ``reason`` and ``source`` ``admin:<who>``. ``HubError`` 422 for an unknown customer."""
         def run(conn: Connection) -> None:
+            members.require(conn, customer_id)
             post_points(conn, customer_id=customer_id, points=points, reason=reason, source=f"admin:{who}",
                         entry_id=f"adj-{new_id()}", at=now_iso(), device_id="admin", event_id="admin")
             members.customer_changed(conn, customer_id)
         self._write(run)
 
-    def set_consent(self, customer_id: str, name: str, granted: bool) -> None:
-        """One consent flag; a change of 'location' adds or removes the customer's tags and keys at the stores."""
-        self._write(members.set_consent, customer_id, name, granted)
+    def set_consent(self, customer_id: str, name: str, granted: bool, *, source: str = "admin",
+                    wording_version: str = "unversioned") -> None:
+        """One consent flag, kept in the consent history with ``source`` and ``wording_version``; a change of
+        'location' adds or removes the customer's tags and keys at the stores."""
+        self._write(functools.partial(members.set_consent, source=source, wording_version=wording_version),
+                    customer_id, name, granted)
+
+    # ----------------------------------------------------------------- the member API (sync/hub/member_records.py)
+    def create_member(self, columns: dict[str, Any], consents: list[dict[str, Any]], *, source: str
+                      ) -> tuple[dict[str, Any], bool]:
+        """A new member (id and card number made by the hub) -> (profile, created); an ``external_id`` already
+        held answers that member's profile with created False."""
+        def run(conn: Connection) -> tuple[dict[str, Any], bool]:
+            cid, created = member_records.create(conn, "M" + new_id().replace("-", ""), columns, consents,
+                                                 source=source)
+            return member_records.profile(conn, cid), created
+        return self._write(run)
+
+    def update_member(self, member_id: str, columns: dict[str, Any], consents: list[dict[str, Any]], *,
+                      source: str) -> dict[str, Any]:
+        """Change only the given columns, record the given consents; the profile after."""
+        def run(conn: Connection) -> dict[str, Any]:
+            cid = member_records.update_member(conn, member_id, columns, consents, source=source)
+            return member_records.profile(conn, cid)
+        return self._write(run)
+
+    def member_profile(self, member_id: str, history: int = member_records.HISTORY_LIMIT) -> dict[str, Any]:
+        return self._read(member_records.profile, member_id, history)
+
+    def member_consents(self, member_id: str) -> dict[str, Any]:
+        """``{"member_id", "consents": {name: {granted, at, source, wording_version}}, "history": [...]}``."""
+        def run(conn: Connection) -> dict[str, Any]:
+            cid = member_records.require_member(conn, member_id)
+            return {"member_id": cid, "consents": member_records.current_consents(conn, cid),
+                    "history": member_records.consent_rows(conn, cid, limit=500)}
+        return self._read(run)
+
+    def merge_members(self, survivor_id: str, absorbed_id: str, *, who: str, reason: str) -> dict[str, Any]:
+        """Merge two member records (``member_records.merge``); idempotent."""
+        return self._write(functools.partial(member_records.merge, who=who, reason=reason), survivor_id, absorbed_id)
+
+    def set_tier_override(self, member_id: str, tier: str | None, *, reason: str = "", until: str = "",
+                          who: str = "admin") -> str:
+        """A manual tier with a reason and an end date (``tier`` None clears it); returns the member id."""
+        return self._write(functools.partial(member_records.set_tier_override, reason=reason, until=until, who=who),
+                           member_id, tier)
+
+    def import_members(self, path: Path, *, region: str = "", chunk: int = 2_000) -> member_import.ImportReport:
+        """``hub import members FILE.csv`` (``member_import.import_members``)."""
+        return member_import.import_members(self.db, path, region=region, chunk=chunk)
+
+    def import_balances(self, path: Path, *, chunk: int = 2_000) -> member_import.ImportReport:
+        """``hub import balances FILE.csv`` (``member_import.import_balances``)."""
+        return member_import.import_balances(self.db, path, chunk=chunk)
 
     def forget_customer(self, customer_id: str) -> list[str]:
         """Erase a customer: the stores that held them receive ``data: null`` and delete them."""

@@ -72,6 +72,36 @@ customers = Table(
     _text("home_store_id"), _text("updated_at", nullable=False),
     # the member's last downgrade review (sync/hub/programme.py; NULL: never reviewed)
     _text("tier_reviewed_at"),
+    # the member's id in the programme it was imported from (``hub import members``): re-imports find it
+    _text("external_id"),
+    # a manual tier (``hub tier-override``): honoured while ``tier_override_until`` (ISO date) has not passed
+    _text("tier_override"), _text("tier_override_reason"), _text("tier_override_until"), _text("tier_override_by"),
+    Index("customers_external_id", "external_id", unique=True),
+)
+# every consent given or withdrawn, with its time, source and wording version; ``customers.consents`` is the
+# current state the tills pull (sync/hub/member_records.py)
+consent_history = Table(
+    "consent_history", metadata,
+    Column("id", Serial, Identity(always=True), primary_key=True),
+    _text("customer_id", nullable=False), _text("name", nullable=False), Column("granted", Integer, nullable=False),
+    _text("wording_version", nullable=False), _text("source", nullable=False), _text("recorded_at", nullable=False),
+    Index("consent_history_customer", "customer_id", "id"),
+    sqlite_autoincrement=True,
+)
+# a member record merged into another: the absorbed id, card and contact hashes resolve to the survivor
+member_merges = Table(
+    "member_merges", metadata,
+    Column("absorbed_id", Text, primary_key=True), _text("survivor_id", nullable=False),
+    Column("points_moved", BigInteger, nullable=False), _text("merged_by", nullable=False),
+    _text("reason", nullable=False), _text("merged_at", nullable=False),
+    Index("member_merges_survivor", "survivor_id"),
+)
+member_aliases = Table(
+    "member_aliases", metadata,
+    _text("kind", nullable=False), _text("value", nullable=False), _text("customer_id", nullable=False),
+    _text("since", nullable=False),
+    PrimaryKeyConstraint("kind", "value"),
+    Index("member_aliases_customer", "customer_id"),
 )
 customer_stores = Table(
     "customer_stores", metadata,

@@ -35,7 +35,8 @@ def fuzz_hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     codes = seed(storage, {"s1": ["t1"]}, {"ada": ("s1", 10)})
     with HubServer(storage) as server:
         cred = enroll(server.url, codes["t1"], Path(tmp) / "edge")
-        yield _Hub(server, cred.token, storage.create_api_key("fuzz", ["orders", "sightings", "reports"]))
+        yield _Hub(server, cred.token, storage.create_api_key("fuzz", ["orders", "sightings", "reports",
+                                                                                "members:read", "members:write"]))
     close_hub_storage(storage)
 
 
@@ -50,7 +51,8 @@ schema = schemathesis.pytest.from_fixture("hub_schema")
 @schema.parametrize()
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 def test_hub_never_answers_5xx(case: Any, fuzz_hub: _Hub) -> None:
-    token = fuzz_hub.api_key if case.path in ("/v1/orders", "/v1/sightings", "/v1/admin/exceptions") else fuzz_hub.device_token
+    api_paths = ("/v1/orders", "/v1/sightings", "/v1/admin/exceptions")
+    token = fuzz_hub.api_key if case.path in api_paths or case.path.startswith("/v1/members") else fuzz_hub.device_token
     case.call_and_validate(
         base_url=fuzz_hub.server.url,
         headers={"Authorization": f"Bearer {token}"},
