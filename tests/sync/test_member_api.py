@@ -153,8 +153,9 @@ def test_profile_lists_purchases_across_channels_with_items_and_points_with_sour
                               "lines": [{"gtin": "04006381333931", "name": "Pen", "qty": 3}]})
     hub.storage.adjust_balance(m["id"], 100, "goodwill: late delivery", who="lea")
     p = api.get(m["id"]).json()
-    assert p["balance"] == 118 and p["spend_12m_cents"] == 1898
-    assert p["next_tier"] == {"tier": "Silver", "cents_to_go": 50_000 - 1898, "threshold_cents": 50_000}
+    # net spend over the programme's window counts every channel: the till sale (1,898) and the web order (2,500)
+    assert p["balance"] == 118 and p["spend_12m_cents"] == 1898 + 2500
+    assert p["next_tier"] == {"tier": "Silver", "cents_to_go": 50_000 - 4398, "threshold_cents": 50_000}
     by_channel = {h["channel"]: h for h in p["purchases"]}
     assert by_channel["store"]["items"][0]["name"] == "Coffee beans 500 g" and by_channel["store"]["store_id"] == "s1"
     assert by_channel["web"]["items"] == [{"gtin": "04006381333931", "name": "Pen", "qty": 3}]
