@@ -20,7 +20,19 @@ from sqlalchemy import Connection
 
 from edge.core.contract import ChangeKind
 from sync import protocol
-from sync.hub import admin, feed, ingest, members, migrate, notifications, offers, presence
+from sync.hub import (
+    admin,
+    feed,
+    ingest,
+    liability,
+    members,
+    migrate,
+    notifications,
+    offers,
+    order_input,
+    orders,
+    presence,
+)
 from sync.hub.changes import record
 from sync.hub.common import (
     CODE_ALPHABET,
@@ -178,8 +190,25 @@ class HubStorage:
         return self._write(members.forget, customer_id)
 
     def record_order(self, order: dict[str, Any]) -> bool:
-        """Idempotent by order_id; returns False when the order was already recorded."""
+        """Import a past order as history only (the demo, a migration: its points are in the opening balance);
+        idempotent by order_id; returns False when the order was already recorded. Orders placed now go
+        through ``place_order``."""
         return self._write(members.record_order, order)
+
+    def place_order(self, doc: Any) -> dict[str, Any]:
+        """``POST /v1/orders``: the order checked (``order_input.check_order``, 400), priced by the till's rules,
+        its points earned and burned, its coupons redeemed and its spend counted (``orders.place``)."""
+        order = order_input.check_order(doc)
+        return self._write(orders.place, order, now_iso())
+
+    def cancel_order(self, order_id: str) -> dict[str, Any]:
+        """``POST /v1/orders/{id}/cancel``: what the order earned, burned and spent is reversed (``orders.cancel``)."""
+        return self._write(orders.cancel, order_input.check_order_id(order_id), now_iso())
+
+    def return_order(self, order_id: str, doc: Any) -> dict[str, Any]:
+        """``POST /v1/orders/{id}/returns``: the returned lines reverse their share (``orders.add_return``)."""
+        ret = order_input.check_return(doc)
+        return self._write(orders.add_return, order_input.check_order_id(order_id), ret, now_iso())
 
     def balance(self, customer_id: str) -> int | None:
         return self._read(members.balance, customer_id)
@@ -270,6 +299,10 @@ class HubStorage:
     # ----------------------------------------------------------------- reports
     def exceptions(self, kind: str | None = None) -> list[dict[str, Any]]:
         return self._read(admin.exceptions_report, kind)
+
+    def liability(self, *, at: str | None = None) -> dict[str, Any]:
+        """Outstanding points and their value per store, expiring in 30/60/90 days (``liability.report``)."""
+        return self._read(liability.report, at or now_iso())
 
     def ledger_entries(self) -> list[dict[str, Any]]:
         return self._read(admin.ledger_entries)
