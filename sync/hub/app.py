@@ -220,6 +220,13 @@ async def orders(request: Request) -> Response:
     return JSONResponse(outcome, status_code=201 if outcome["recorded"] else 200)
 
 
+async def quote_order(request: Request) -> Response:
+    """What an order would cost and earn at the hub, without placing it (the shop's checkout asks first)."""
+    await _require_api_key(request, "orders")
+    doc = await _json_body(request)
+    return JSONResponse(await run_in_threadpool(_storage(request).quote_order, doc))
+
+
 async def cancel_order(request: Request) -> Response:
     await _require_api_key(request, "orders")
     outcome = await run_in_threadpool(_storage(request).cancel_order, request.path_params["order_id"])
@@ -259,6 +266,7 @@ ROUTES = [
     Route("/v1/events", push, methods=["POST"]),
     Route("/v1/changes", changes, methods=["GET"]),
     Route("/v1/orders", orders, methods=["POST"]),
+    Route("/v1/orders/quote", quote_order, methods=["POST"]),
     Route("/v1/orders/{order_id}/cancel", cancel_order, methods=["POST"]),
     Route("/v1/orders/{order_id}/returns", order_return, methods=["POST"]),
     Route("/v1/sightings", sightings, methods=["POST"]),

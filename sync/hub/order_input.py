@@ -109,16 +109,19 @@ def _refuse(problems: list[str], what: str) -> None:
                        + (f"; and {len(problems) - 50} more" if len(problems) > 50 else ""), 400)
 
 
-def check_order(doc: Any) -> dict[str, Any]:
+def check_order(doc: Any, *, quote: bool = False) -> dict[str, Any]:
     """``POST /v1/orders`` body -> the order (lines numbered, coupon codes trimmed). Raises ``HubError`` 400
     naming every bad field and every bad line with its field.
 
     Shape: ``order_id, customer_id, channel (web|app), total_cents`` (what the customer pays: after discounts
     and after the value of the points redeemed), ``lines: [{gtin, qty, unit_price_cents, category?, name?,
     line_no?}]``, and optionally ``points_redeemed``, ``coupons: [code]``, ``store_id`` (the store that sold it),
-    ``pickup_store_id``, ``status``, ``created_at``."""
+    ``pickup_store_id``, ``status``, ``created_at``. ``quote``: the order as asked for a quote, whose
+    ``total_cents`` (and ``order_id``) may be left out."""
     if not isinstance(doc, dict):
         raise HubError("bad_request", "the order must be a JSON object", 400)
+    if quote:
+        doc = {"order_id": "quote", "total_cents": 0, **doc}
     problems = _problems(ORDER_FIELDS, doc)
     problems += _line_problems(doc.get("lines"), ORDER_LINE_FIELDS, MAX_ORDER_LINES)
     problems += _coupon_problems(doc.get("coupons"))

@@ -245,17 +245,22 @@ def _existing(conn: Connection, order_id: str, *, lock: bool = False) -> Any:
 
 
 # ------------------------------------------------------------------------------------------- placing
-def place(conn: Connection, order: dict[str, Any], at: str) -> dict[str, Any]:
-    """Record a checked order (``order_input.check_order``), earn and burn its points, redeem its coupons,
-    count its spend, all in the caller's transaction. ``at`` (ISO UTC) is the hub's time: offers are valid
-    and points earned as of then. Returns the outcome (``recorded`` False, and nothing changed, when the order id
-    was recorded before for the same customer; another customer's order id is 409)."""
-    before = _existing(conn, order["order_id"])
-    if before is not None:
-        if before._mapping["customer_id"] != order["customer_id"]:
-            raise HubError("order_id_taken", f"order id {order['order_id']} is already used by another "
-                           "customer's order", 409)
-        return {**_outcome(before, False), "balance": members.balance(conn, order["customer_id"])}
+@dataclass(frozen=True)
+class _Priced:
+    customer: _Customer
+    store: str
+    coupon_offers: dict[str, str]  # code -> offer id
+    settlement: Settlement
+
+    @property
+    def used_coupons(self) -> list[str]:
+        """The coupons whose offer gave a discount (one that gave nothing is not used, as at the till)."""
+        given = {d.offer_id for d in self.settlement.pricing.discounts}
+        return sorted(code for code, offer_id in self.coupon_offers.items() if offer_id in given)
+
+
+def _price(conn: Connection, order: dict[str, Any], at: str) -> _Priced:
+    """The order priced as a till prices a basket, the customer and coupons locked, the burn checked."""
     customer = _lock_customer(conn, order["customer_id"])
     store = _order_store(conn, order)
     rules = loyalty_rules(conn)
@@ -265,30 +270,58 @@ def place(conn: Connection, order: dict[str, Any], at: str) -> dict[str, Any]:
     pricing = evaluate(_basket(conn, order), _offers_for(conn, customer.id),
                        CustomerContext(customer.id, customer.tier, customer.birthday), now, coupon_offers.values())
     _check_burn(order, customer, pricing, rules)
-    settlement = settle(pricing, order["points_redeemed"], rules, customer.tier)
+    return _Priced(customer, store, coupon_offers, settle(pricing, order["points_redeemed"], rules, customer.tier))
+
+
+def quote(conn: Connection, order: dict[str, Any], at: str) -> dict[str, Any]:
+    """What placing ``order`` now would do, written nowhere: the total the hub expects (``total_cents``), the
+    discounts with their reasons, the points earned and redeemed, per line. Refusals as ``place``."""
+    p = _price(conn, order, at)
+    s = p.settlement
+    return {"order_id": order["order_id"], "store_id": p.store, "subtotal_cents": s.pricing.subtotal_cents,
+            "discount_cents": s.pricing.discount_cents, "points_value_cents": s.points_value_cents,
+            "total_cents": s.amount_due_cents, "points_earned": s.points_earned,
+            "points_redeemed": s.points_redeemed, "coupons": p.used_coupons,
+            "unused_coupons": sorted(set(p.coupon_offers) - set(p.used_coupons)),
+            "discounts": [{"offer_id": d.offer_id, "line_no": d.line_no, "amount_cents": d.amount_cents,
+                           "reason": d.reason} for d in s.pricing.discounts],
+            "lines": [{k: ln[k] for k in ("line_no", "paid_cents", "points", "points_redeemed")}
+                      for ln in _stored_lines(order, s)]}
+
+
+def place(conn: Connection, order: dict[str, Any], at: str) -> dict[str, Any]:
+    """Record a checked order (``order_input.check_order``), earn and burn its points, redeem its coupons,
+    count its spend, all in the caller's transaction. ``at`` (ISO UTC) is the hub's time: offers are valid
+    and points earned as of then. Returns the outcome (``recorded`` False, and nothing changed, when the order id
+    was recorded before for the same customer; another customer's order id is 409)."""
+    oid = order["order_id"]
+    before = _existing(conn, oid)
+    if before is not None:
+        if before._mapping["customer_id"] != order["customer_id"]:
+            raise HubError("order_id_taken", f"order id {oid} is already used by another customer's order", 409)
+        return {**_outcome(before, False), "balance": members.balance(conn, order["customer_id"])}
+    p = _price(conn, order, at)
+    settlement, cid, used = p.settlement, p.customer.id, p.used_coupons
     _check_total(order, settlement)
-    given = {d.offer_id for d in pricing.discounts}
-    used = sorted(code for code, offer_id in coupon_offers.items() if offer_id in given)
     conn.execute(insert(orders).values(
-        order_id=order["order_id"], customer_id=customer.id, channel=order["channel"],
-        total_cents=settlement.amount_due_cents, status=order["status"], pickup_store_id=order["pickup_store_id"],
+        order_id=oid, customer_id=cid, channel=order["channel"], total_cents=settlement.amount_due_cents,
+        status=order["status"], pickup_store_id=order["pickup_store_id"],
         lines=json.dumps(_stored_lines(order, settlement)), created_at=order["created_at"] or at, received_at=at,
-        store_id=store, points_earned=settlement.points_earned, points_redeemed=settlement.points_redeemed,
+        store_id=p.store, points_earned=settlement.points_earned, points_redeemed=settlement.points_redeemed,
         paid_cents=settlement.amount_due_cents, coupons=json.dumps(used)))
     for code in used:
         conn.execute(update(coupons).where(coupons.c.code == code).values(
-            redeemed_at=at, redeemed_sale_id=f"order:{order['order_id']}", redeemed_store_id=store))
-        record_scoped(conn, ChangeKind.COUPON, code, customer.id)
-    _move(conn, order, store, at, [(f"order:{order['order_id']}:burn", -settlement.points_redeemed),
-                                   (f"order:{order['order_id']}:earn", settlement.points_earned)],
-          f"{order['channel']} order", f"order:{order['order_id']}")
-    _spend(conn, customer.id, settlement.amount_due_cents)
+            redeemed_at=at, redeemed_sale_id=f"order:{oid}", redeemed_store_id=p.store))
+        record_scoped(conn, ChangeKind.COUPON, code, cid)
+    _move(conn, order, p.store, at, [(f"order:{oid}:burn", -settlement.points_redeemed),
+                                     (f"order:{oid}:earn", settlement.points_earned)],
+          f"{order['channel']} order", f"order:{oid}")
+    _spend(conn, cid, settlement.amount_due_cents)
     if order["pickup_store_id"]:
-        members.make_relevant(conn, customer.id, order["pickup_store_id"], "pick-up order")
-    members.customer_changed(conn, customer.id)
-    outcome = _outcome(_existing(conn, order["order_id"]), True)
-    return {**outcome, "unused_coupons": sorted(set(coupon_offers) - set(used)),
-            "balance": members.balance(conn, customer.id)}
+        members.make_relevant(conn, cid, order["pickup_store_id"], "pick-up order")
+    members.customer_changed(conn, cid)
+    return {**_outcome(_existing(conn, oid), True), "unused_coupons": sorted(set(p.coupon_offers) - set(used)),
+            "balance": members.balance(conn, cid)}
 
 
 def _move(conn: Connection, order: dict[str, Any], store: str, at: str, moves: list[tuple[str, int]],

@@ -201,6 +201,11 @@ class HubStorage:
         order = order_input.check_order(doc)
         return self._write(orders.place, order, now_iso())
 
+    def quote_order(self, doc: Any) -> dict[str, Any]:
+        """``POST /v1/orders/quote``: what the order would cost and earn, nothing written (``orders.quote``)."""
+        order = order_input.check_order(doc, quote=True)
+        return self._write(orders.quote, order, now_iso())  # locks as placing would; writes nothing
+
     def cancel_order(self, order_id: str) -> dict[str, Any]:
         """``POST /v1/orders/{id}/cancel``: what the order earned, burned and spent is reversed (``orders.cancel``)."""
         return self._write(orders.cancel, order_input.check_order_id(order_id), now_iso())

@@ -5,6 +5,11 @@ every hostile line is refused with its line and field named."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -62,8 +67,7 @@ def breads(n: int = 10) -> list[dict[str, Any]]:
     return [line(BREAD, 1, 149, line_no=i) for i in range(1, n + 1)]
 
 
-@pytest.fixture
-def shop(hub: HubServer) -> Shop:
+def _open_shop(hub: HubServer) -> Shop:
     st: HubStorage = hub.storage
     st.create_store("s1")
     st.create_store("s2")
@@ -72,6 +76,11 @@ def shop(hub: HubServer) -> Shop:
     st.upsert_customer({"id": "bob", "display_name": "Bob", "home_store_id": "s1"})
     st.adjust_balance("ada", 1_000, "opening balance")
     return Shop(hub)
+
+
+@pytest.fixture
+def shop(hub: HubServer) -> Shop:
+    return _open_shop(hub)
 
 
 def test_a_2500_euro_web_order_earns_and_adds_spend_once(shop: Shop) -> None:
@@ -269,3 +278,82 @@ def test_hub_default_tier_multipliers_are_the_tills() -> None:
     from sync.hub.orders import DEFAULT_TIER_MULTIPLIERS
 
     assert DEFAULT_TIER_MULTIPLIERS == LoyaltySettings().tier_multipliers
+
+
+# ------------------------------------------------------------------------------------------- liability (item 6)
+def _earn_at(storage: HubStorage, customer_id: str, points: int, store_id: str, at: datetime, n: int) -> None:
+    from sync.hub.ledger import post_points
+
+    with storage.db.write() as conn:
+        post_points(conn, customer_id=customer_id, points=points, reason="purchase", source=f"sale:old-{n}",
+                    entry_id=f"old-{n}", at=at.isoformat().replace("+00:00", "Z"), store_id=store_id)
+
+
+def _liability_book(shop: Shop) -> None:
+    """ada: 1,000 opening points (hub, now), 300 earned in s1 about 23.5 months ago (expire in ~2 weeks),
+    200 in s2 about 22.3 months ago (expire in ~7 weeks), a EUR 2,500 web order, 100 spent (FIFO: from s1);
+    bob spends 50 he never had (overdrawn). One point is worth half a cent."""
+    from sync.hub.liability import add_months
+
+    now = datetime.now(UTC)
+    st = shop.storage
+    st.set_config("loyalty_rules", '{"point_value_cents": 0.5}')
+    _earn_at(st, "ada", 300, "s1", add_months(now, -23) - timedelta(days=15), 1)
+    _earn_at(st, "ada", 200, "s2", add_months(now, -22) - timedelta(days=10), 2)
+    assert shop.order("W-L", [line(LAPTOP, 1, 250_000)], 250_000).status_code == 201
+    _earn_at(st, "ada", -100, "s2", now, 3)
+    _earn_at(st, "bob", -50, "s1", now, 4)
+
+
+def test_liability_per_store_with_expiry_windows_and_value(shop: Shop) -> None:
+    _liability_book(shop)
+    answer = httpx.get(f"{shop.hub.url}/v1/admin/liability",
+                       headers={"Authorization": f"Bearer {shop.storage.create_api_key('ops', ['reports'])}"})
+    assert answer.status_code == 200, answer.text
+    doc = answer.json()
+    stores = {s["store_id"]: (s["points"], s["expiring"], s["value_cents"]) for s in doc["stores"]}
+    assert stores == {"hub": (1_000, {"30": 0, "60": 0, "90": 0}, 500),
+                      "s1": (200, {"30": 200, "60": 200, "90": 200}, 100),
+                      "s2": (200, {"30": 0, "60": 200, "90": 200}, 100),
+                      "web": (2_500, {"30": 0, "60": 0, "90": 0}, 1_250)}
+    assert doc["total"]["points"] == 3_900 and doc["total"]["expiring_value_cents"] == {"30": 100, "60": 200,
+                                                                                         "90": 200}
+    assert doc["overdrawn_points"] == 50 and doc["balances_points"] == 3_900 - 50
+    assert doc["expiry_months"] == 24 and doc["point_value_cents"] == 0.5
+    assert httpx.get(f"{shop.hub.url}/v1/admin/liability", headers=shop.headers).status_code == 403
+
+
+def test_report_liability_command_prints_json_and_a_table(sqlite_hub: HubServer, tmp_path: Path) -> None:
+    sqlite_shop = _open_shop(sqlite_hub)
+    _liability_book(sqlite_shop)
+    sqlite_shop.storage.set_config("points_expiry_months", "12")  # the s1 and s2 points are past their expiry
+    db = str(tmp_path / "hub.db")  # the sqlite_hub fixture's file
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "edge.cli", "hub", "report", "liability", "--db", db, *args],
+                              capture_output=True, text=True, timeout=120)
+
+    as_json = run("--json")
+    assert as_json.returncode == 0, as_json.stderr
+    doc = json.loads(as_json.stdout.strip().splitlines()[-1])
+    assert doc["expiry_months"] == 12 and doc["total"]["expiring"]["30"] == 400  # overdue until an expiry run
+    table = run()
+    assert table.returncode == 0, table.stderr
+    rows = {ln.split()[0]: ln.split() for ln in table.stdout.splitlines()[2:]}
+    assert rows["web"][1:3] == ["2500", "€12.50"] and rows["total"][1] == "3900"
+    assert "overdrawn: 50 points" in table.stdout
+
+
+def test_a_quote_says_what_the_order_will_cost_and_earn_and_writes_nothing(shop: Shop) -> None:
+    shop.storage.upsert_offer({"id": "BIG", "kind": "amount_off_basket", "name": "Big shop",
+                               "params": {"amount_cents": 500, "threshold_cents": 5_000}})
+    body = {"customer_id": "ada", "channel": "web", "lines": [line(WINE, 6, 1_000)], "points_redeemed": 100}
+    quoted = httpx.post(f"{shop.hub.url}/v1/orders/quote", json=body, headers=shop.headers)
+    assert quoted.status_code == 200, quoted.text
+    q = quoted.json()
+    assert (q["subtotal_cents"], q["discount_cents"], q["points_value_cents"], q["total_cents"]) == (6_000, 500, 100,
+                                                                                                     5_400)
+    assert q["points_earned"] == 54 and q["discounts"][0]["reason"] == "Big shop: €5.00 off on a basket over €50.00"
+    assert shop.storage.balance("ada") == 1_000 and shop.spend() == 0
+    placed = shop.order("W-Q1", body["lines"], q["total_cents"], points_redeemed=100)
+    assert placed.status_code == 201 and placed.json()["points_earned"] == 54
