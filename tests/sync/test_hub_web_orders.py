@@ -277,7 +277,7 @@ def test_hub_default_tier_multipliers_are_the_tills() -> None:
     from edge.settings import LoyaltySettings
     from sync.hub.orders import DEFAULT_TIER_MULTIPLIERS
 
-    assert DEFAULT_TIER_MULTIPLIERS == LoyaltySettings().tier_multipliers
+    assert LoyaltySettings().tier_multipliers == DEFAULT_TIER_MULTIPLIERS
 
 
 # ------------------------------------------------------------------------------------------- liability (item 6)
