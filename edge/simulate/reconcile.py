@@ -175,7 +175,8 @@ def _sales(report: Report, day: _Day) -> None:
 
 
 def _ledger(report: Report, day: _Day) -> None:
-    """Ledger entries, compared field by field (customer, kind, points, store)."""
+    """Ledger entries of the tills, compared field by field (customer, kind, points, store); the hub's own
+    movements (admin corrections, web orders and their returns: device ``hub``/``admin``) are not a till's."""
     edge_ledger: Counter[str] = Counter()
     edge_rows: dict[str, tuple[Any, ...]] = {}
     for name, conn in day.edges.items():
@@ -183,7 +184,8 @@ def _ledger(report: Report, day: _Day) -> None:
             edge_ledger[entry_id] += 1
             edge_rows[entry_id] = (cid, kind, int(points), day.devices[name]["store"])
     hub_rows = {r[0]: (r[1], r[2], int(r[3]), r[4]) for r in _all(
-        day.hub, "SELECT entry_id, customer_id, kind, points, store_id FROM ledger WHERE store_id != 'hub'")}
+        day.hub, "SELECT entry_id, customer_id, kind, points, store_id FROM ledger WHERE store_id != 'hub' "
+        "AND device_id NOT IN ('hub', 'admin')")}
     row = _compare(report, "ledger entries", edge_ledger, set(hub_rows),
                    day.hub_dups(EventType.LEDGER_EARN, "entry_id") + day.hub_dups(EventType.LEDGER_BURN, "entry_id"))
     differ = [e for e in edge_rows if e in hub_rows and edge_rows[e] != hub_rows[e]]
