@@ -75,11 +75,13 @@ def _line_problems(lines: Any, fields: tuple[Field, ...], limit: int) -> list[st
         if "gtin" in {f.name for f in fields} and isinstance(gtin, str) and _GTIN.ok(gtin) and \
                 not (gtin.isascii() and gtin.isdigit()):
             found.append(f"{where}'gtin' must be the product's GTIN (1 to 14 digits), got {gtin[:20]!r}")
+        if found:  # line_no is read only once it is known to be a whole number
+            problems.extend(found)
+            continue
         line_no = line.get("line_no", n)
-        if not found and line_no in seen:
-            found.append(f"{where}'line_no' {line_no} appears twice")
+        if line_no in seen:
+            problems.append(f"{where}'line_no' {line_no} appears twice")
         seen.add(line_no)
-        problems.extend(found)
     return problems
 
 

@@ -225,6 +225,7 @@ def test_the_order_store_gets_the_points(shop: Shop) -> None:
     ({"gtin": BREAD, "qty": 1, "unit_price_cents": 149, "category": ""}, "line 2: 'category' must be a string"),
     ({"gtin": BREAD, "qty": 1, "unit_price_cents": 149, "name": "a\x00b"}, "line 2: 'name' contains a NUL"),
     ({"gtin": BREAD, "qty": 1, "unit_price_cents": 149, "line_no": 1}, "line 2: 'line_no' 1 appears twice"),
+    ({"gtin": BREAD, "qty": 1, "unit_price_cents": 149, "line_no": {}}, "line 2: 'line_no' must be a whole number"),
     ("bread", "line 2: must be a JSON object"),
 ])
 def test_each_hostile_line_is_refused_naming_the_line_and_field(shop: Shop, bad: Any, said: str) -> None:
