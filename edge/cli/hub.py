@@ -208,6 +208,30 @@ def _exceptions(args: argparse.Namespace, s: Any) -> None:
         say(args, f"{r['detected_at']} {r['kind']}: {r['detail']}")
 
 
+def _report(args: argparse.Namespace, s: Any) -> None:
+    """``hub report liability``: one JSON document (``--json``) or a table, a row per store and the total."""
+    doc = s.liability()
+    if args.json:
+        say(args, json.dumps(doc))
+        return
+    from edge.core.money import format_money
+
+    currency = args.currency
+    windows = list(doc["total"]["expiring"])
+    say(args, f"points liability of programme {doc['programme']} as of {doc['as_of']} (1 point = "
+              f"{doc['point_value_cents']:g} cents; points expire after {doc['expiry_months']} months)")
+    header = ["store", "points", "value", *(f"expiring {d} d" for d in windows)]
+    rows = [[r["store_id"], str(r["points"]), format_money(r["value_cents"], currency),
+             *(f"{r['expiring'][d]} ({format_money(r['expiring_value_cents'][d], currency)})" for d in windows)]
+            for r in [*doc["stores"], {**doc["total"], "store_id": "total"}]]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        say(args, "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths,
+                                                                                                          strict=True))))
+    if doc["overdrawn_points"]:
+        say(args, f"overdrawn: {doc['overdrawn_points']} points spent beyond balances (see 'hub exceptions')")
+
+
 def _rotate_key(args: argparse.Namespace, s: Any) -> None:
     say(args, f"new signing key {s.rotate_signing_key(valid_days=args.valid_days)}")
 
@@ -368,6 +392,11 @@ def _register_admin(add: Callable[[str, Command, str], argparse.ArgumentParser])
     sp = add("exceptions", _exceptions, "the exceptions report (overdrafts, reused coupons, ...)")
     sp.add_argument("--kind", default=None, help="only exceptions of this kind")
     sp.add_argument("--json", action="store_true", help="one JSON array instead of lines")
+    sp = add("report", _report, "a report from the hub ledger: liability (outstanding points, value, expiry)")
+    sp.add_argument("which", choices=["liability"],
+                    help="liability: outstanding points and their value per store, expiring in 30/60/90 days")
+    sp.add_argument("--json", action="store_true", help="one JSON document instead of a table")
+    sp.add_argument("--currency", default="EUR", help="the currency values are shown in (default EUR)")
     sp = add("rotate-key", _rotate_key, "create a new loyalty-token signing key")
     sp.add_argument("--valid-days", type=int, default=90, help="days the new key signs app codes (90)")
     sp = add("set-webhook", _set_webhook, "the URL presence notifications are delivered to")

@@ -240,6 +240,7 @@ class RunLog:
     double_spend: dict[str, Any] = field(default_factory=dict)
     orders_acked: list[str] = field(default_factory=list)
     orders_failed: list[str] = field(default_factory=list)
+    orders_returned: list[str] = field(default_factory=list)
     crashes: list[dict[str, Any]] = field(default_factory=list)
     unfinished: list[str] = field(default_factory=list)
     convergence: dict[str, Any] = field(default_factory=dict)
@@ -595,22 +596,56 @@ class StoreDay:
                 self._heal(till)
         self.log.double_spend.update({"done": done, "active": False})
 
-    def _do_order(self, k: int, heal_at: dict[str, float]) -> None:
+    def _order_doc(self, k: int) -> dict[str, Any]:
+        """Web/app order ``k``: 1-3 catalogue lines at catalogue prices; every third spends 100 points."""
         rng = random.Random(f"order:{self.config.seed}:{k}")
-        customers = [c["id"] for c in demo_dataset(self.config.seed)["customers"]]
-        order_id = f"WEB-SIM-{k:05d}"
-        doc = {"order_id": order_id, "customer_id": rng.choice(customers), "channel": rng.choice(["web", "app"]),
-               "total_cents": rng.randint(500, 20_000), "status": "placed",
-               "pickup_store_id": rng.choice([None, STORE_1, STORE_2])}
+        data = demo_dataset(self.config.seed)
+        picked = rng.sample(list(data["products"]), rng.randint(1, 3))
+        lines = [{"line_no": n, "gtin": p["gtin"], "qty": rng.randint(1, 3), "unit_price_cents": p["price_cents"]}
+                 for n, p in enumerate(picked, start=1)]
+        return {"order_id": f"WEB-SIM-{k:05d}", "customer_id": rng.choice([c["id"] for c in data["customers"]]),
+                "channel": rng.choice(["web", "app"]), "status": "placed",
+                "pickup_store_id": rng.choice([None, STORE_1, STORE_2]), "lines": lines,
+                "points_redeemed": 100 if k % 3 == 0 else 0}
+
+    def _post(self, path: str, doc: dict[str, Any], timeout: float = 2) -> httpx.Response | None:
+        with contextlib.suppress(httpx.HTTPError):
+            return httpx.post(f"{self.hub_url}{path}", json=doc, timeout=timeout,
+                              headers={"Authorization": f"Bearer {self.api_key}", "X-Store-Edge-Protocol": "1"})
+        return None
+
+    def _priced(self, doc: dict[str, Any]) -> dict[str, Any] | None:
+        """The order with the total the hub quotes (its offers apply, as at the till); without the burn when
+        the customer cannot spend the points; None when the hub did not answer."""
+        quote = self._post("/v1/orders/quote", doc)
+        if quote is not None and quote.status_code in (409, 422) and doc.get("points_redeemed"):
+            doc = {**doc, "points_redeemed": 0}
+            quote = self._post("/v1/orders/quote", doc)
+        if quote is None or quote.status_code != 200:
+            return None
+        return {**doc, "total_cents": quote.json()["total_cents"]}
+
+    def _place(self, doc: dict[str, Any], timeout: float = 2) -> bool:
+        """Place a (priced) order; every fourth order then has its first unit of line 1 returned."""
+        resp = self._post("/v1/orders", doc, timeout)
+        if resp is None or resp.status_code not in (200, 201):
+            return False
+        self.log.orders_acked.append(doc["order_id"])
+        if int(doc["order_id"].rsplit("-", 1)[1]) % 4 == 0:
+            back = self._post(f"/v1/orders/{doc['order_id']}/returns",
+                              {"return_id": "R1", "lines": [{"line_no": 1, "qty": 1}]}, timeout)
+            if back is not None and back.status_code in (200, 201):
+                self.log.orders_returned.append(doc["order_id"])
+        return True
+
+    def _do_order(self, k: int, heal_at: dict[str, float]) -> None:
+        doc = self._order_doc(k)
         for _ in range(3):  # a few quick tries; the rest are retried at the close (orders are idempotent)
-            try:
-                resp = httpx.post(f"{self.hub_url}/v1/orders", json=doc, timeout=2,
-                                  headers={"Authorization": f"Bearer {self.api_key}", "X-Store-Edge-Protocol": "1"})
-                if resp.status_code in (200, 201):
-                    self.log.orders_acked.append(order_id)
+            priced = self._priced(doc)
+            if priced is not None:
+                doc = priced
+                if self._place(priced):
                     return
-            except httpx.HTTPError:
-                pass
             time.sleep(0.1)
         self.log.orders_failed.append(json.dumps(doc))
 
@@ -618,12 +653,9 @@ class StoreDay:
     def close(self) -> None:
         for doc_text in list(self.log.orders_failed):
             doc = json.loads(doc_text)
-            with contextlib.suppress(httpx.HTTPError):
-                resp = httpx.post(f"{self.hub_url}/v1/orders", json=doc, timeout=5,
-                                  headers={"Authorization": f"Bearer {self.api_key}", "X-Store-Edge-Protocol": "1"})
-                if resp.status_code in (200, 201):
-                    self.log.orders_acked.append(doc["order_id"])
-                    self.log.orders_failed.remove(doc_text)
+            priced = doc if "total_cents" in doc else self._priced(doc)
+            if priced is not None and self._place(priced, timeout=5):
+                self.log.orders_failed.remove(doc_text)
         for name, proxy in self.proxies.items():
             proxy.set_faults(Faults())
             self._heal(name)

@@ -175,7 +175,8 @@ def _sales(report: Report, day: _Day) -> None:
 
 
 def _ledger(report: Report, day: _Day) -> None:
-    """Ledger entries, compared field by field (customer, kind, points, store)."""
+    """Ledger entries of the tills, compared field by field (customer, kind, points, store); the hub's own
+    movements (admin corrections, web orders and their returns: device ``hub``/``admin``) are not a till's."""
     edge_ledger: Counter[str] = Counter()
     edge_rows: dict[str, tuple[Any, ...]] = {}
     for name, conn in day.edges.items():
@@ -183,7 +184,8 @@ def _ledger(report: Report, day: _Day) -> None:
             edge_ledger[entry_id] += 1
             edge_rows[entry_id] = (cid, kind, int(points), day.devices[name]["store"])
     hub_rows = {r[0]: (r[1], r[2], int(r[3]), r[4]) for r in _all(
-        day.hub, "SELECT entry_id, customer_id, kind, points, store_id FROM ledger WHERE store_id != 'hub'")}
+        day.hub, "SELECT entry_id, customer_id, kind, points, store_id FROM ledger WHERE store_id != 'hub' "
+        "AND device_id NOT IN ('hub', 'admin')")}
     row = _compare(report, "ledger entries", edge_ledger, set(hub_rows),
                    day.hub_dups(EventType.LEDGER_EARN, "entry_id") + day.hub_dups(EventType.LEDGER_BURN, "entry_id"))
     differ = [e for e in edge_rows if e in hub_rows and edge_rows[e] != hub_rows[e]]
@@ -265,15 +267,33 @@ def _presence_offer_sales(report: Report, day: _Day) -> None:
                            f"{published} published to the tills by the webhook receiver"))
 
 
+_ORDER_POINTS = """SELECT o.order_id, o.points_earned - o.points_redeemed
+    - coalesce((SELECT sum(r.points_reversed - r.points_refunded) FROM order_returns r
+                WHERE r.order_id = o.order_id), 0),
+    coalesce((SELECT sum(CASE l.kind WHEN 'earn' THEN l.points ELSE -l.points END) FROM ledger l
+              WHERE l.source = 'order:' || o.order_id OR l.source LIKE 'order-return:' || o.order_id || ':%'), 0)
+    FROM orders o WHERE o.order_id LIKE 'WEB-SIM-%'"""
+
+
 def _web_orders(report: Report, day: _Day) -> None:
     """Web orders posted to the hub during the day. Orders whose answer was lost may be at the hub too (orders
-    are idempotent): only acknowledged ones count."""
+    are idempotent): only acknowledged ones count. Each order's points in the hub ledger (earned, burned, and
+    reversed by its return) must be what the hub priced it at."""
     acked = set(day.run.get("orders_acked", []))
     hub_orders = {r[0] for r in _all(day.hub, "SELECT order_id FROM orders WHERE order_id LIKE 'WEB-SIM-%'")}
     unacked = len(day.run.get("orders_failed", []))
     row = _compare(report, "web orders", acked, hub_orders & acked)
+    wrong = [(oid, want, got) for oid, want, got in _all(day.hub, _ORDER_POINTS) if int(want) != int(got)]
+    for oid, want, got in wrong[:5]:
+        report.details.append(f"  web order {oid}: priced at {want} points, the hub ledger moved {got}")
+    burned = _all(day.hub, "SELECT count(*) FROM orders WHERE order_id LIKE 'WEB-SIM-%' AND points_redeemed > 0")
+    notes = [f"{burned[0][0]} spent points", f"{len(day.run.get('orders_returned', []))} returned"]
+    if wrong:
+        row.verdict = MISMATCH
+        notes.append(f"{len(wrong)} with ledger points unlike their price")
     if unacked:
-        row.note = f"{unacked} never acknowledged"
+        notes.append(f"{unacked} never acknowledged")
+    row.note = ", ".join(notes)
 
 
 _EDGE_BALANCES = """SELECT c.id, c.confirmed_points, coalesce((SELECT

@@ -147,6 +147,65 @@ def _member_paths(api_key: list[dict[str, list[str]]]) -> dict[str, Any]:
                 "balance": {"type": "integer", "nullable": True}}}, "merged, or already merged (merged: false)"),
                 **_member_errors("400", "401", "403", "404", "409", "413", "503")}}},
     }
+_ORDER_ID = {"name": "order_id", "in": "path", "required": True,
+             "schema": {"type": "string", "minLength": 1, "maxLength": 64}}
+_ORDER_LINE = {
+    "type": "object", "required": ["gtin", "qty", "unit_price_cents"],
+    "properties": {
+        "line_no": {"type": "integer", "minimum": 1, "description": "default: the line's position"},
+        "gtin": {"type": "string", "pattern": "^[0-9]{1,14}$"},
+        "qty": {"type": "integer", "minimum": 1, "maximum": 999},
+        "unit_price_cents": {"type": "integer", "minimum": 0,
+                             "description": "what one unit costs before the hub's offers; not above the catalogue"},
+        "category": {"type": "string", "nullable": True, "description": "for a GTIN the hub does not know"},
+        "name": {"type": "string", "nullable": True},
+    },
+}
+
+
+def _order(placing: bool) -> dict[str, Any]:
+    required = ["order_id", "customer_id", "channel", "total_cents", "lines"] if placing else \
+        ["customer_id", "channel", "lines"]
+    return {"type": "object", "required": required, "properties": {
+        "order_id": {"type": "string", "minLength": 1, "maxLength": 64},
+        "customer_id": {"type": "string", "minLength": 1, "maxLength": 64},
+        "channel": {"type": "string", "enum": ["web", "app"]},
+        "total_cents": {"type": "integer", "minimum": 0,
+                        "description": "what the customer pays: after discounts and the points' value"},
+        "lines": {"type": "array", "minItems": 1, "maxItems": 500, "items": _ORDER_LINE},
+        "points_redeemed": {"type": "integer", "minimum": 0, "description": "points spent on the order"},
+        "coupons": {"type": "array", "maxItems": 10, "items": {"type": "string"}},
+        "store_id": {"type": "string", "nullable": True, "description": "the store that sold it (its points "
+                                                                        "count there)"},
+        "pickup_store_id": {"type": "string", "nullable": True},
+        "status": {"type": "string"},
+        "created_at": {"type": "string", "nullable": True}}}
+
+
+def _json_ref(schema: str) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
+
+
+_ORDER_OUTCOME = {"type": "object", "required": ["order_id", "recorded", "store_id", "points_earned",
+                                                 "points_redeemed"],
+                  "properties": {"order_id": {"type": "string"}, "recorded": {"type": "boolean"},
+                                 "store_id": {"type": "string"}, "total_cents": {"type": "integer"},
+                                 "points_earned": {"type": "integer"}, "points_redeemed": {"type": "integer"},
+                                 "coupons": {"type": "array", "items": {"type": "string"}},
+                                 "lines": {"type": "array", "items": {"type": "object"}},
+                                 "balance": {"type": "integer", "nullable": True}}}
+_ORDER_QUOTE = {"type": "object", "required": ["total_cents", "points_earned", "discounts", "lines"],
+                "properties": {"total_cents": {"type": "integer"}, "subtotal_cents": {"type": "integer"},
+                               "discount_cents": {"type": "integer"}, "points_value_cents": {"type": "integer"},
+                               "points_earned": {"type": "integer"}, "points_redeemed": {"type": "integer"},
+                               "discounts": {"type": "array", "items": {"type": "object"}},
+                               "lines": {"type": "array", "items": {"type": "object"}}}}
+_RETURN_OUTCOME = {"type": "object", "required": ["order_id", "return_id", "recorded", "points_reversed",
+                                                  "points_refunded", "refund_cents"],
+                   "properties": {"order_id": {"type": "string"}, "return_id": {"type": "string"},
+                                  "recorded": {"type": "boolean"}, "points_reversed": {"type": "integer"},
+                                  "points_refunded": {"type": "integer"}, "refund_cents": {"type": "integer"},
+                                  "lines": {"type": "array", "items": {"type": "object"}}}}
 
 
 def spec() -> dict[str, Any]:
@@ -217,26 +276,76 @@ def spec() -> dict[str, Any]:
                     "403": _err("the device was revoked"),
                 }}},
             "/v1/orders": {"post": {
-                "operationId": "recordOrder",
+                "operationId": "placeOrder",
                 "security": api_key,
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["order_id", "customer_id", "channel", "total_cents"],
-                    "properties": {
-                        "order_id": {"type": "string", "minLength": 1, "maxLength": 64},
-                        "customer_id": {"type": "string"},
-                        "channel": {"type": "string", "enum": ["web", "app"]},
-                        "total_cents": {"type": "integer", "minimum": 0},
-                        "status": {"type": "string"},
-                        "pickup_store_id": {"type": "string", "nullable": True},
-                        "created_at": {"type": "string"},
-                        "lines": {"type": "array", "items": {"type": "object"}}}}}}},
+                "description": "A web or app order, priced by the hub with the till's rules (offers, coupons, "
+                               "category/tier/promotion multipliers, points rounded once per order); it earns "
+                               "and burns points, redeems its coupons and counts spend. Idempotent on order_id. "
+                               "total_cents must equal the hub's price (ask /v1/orders/quote).",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _order(True)}}},
                 "responses": {
-                    "201": {"description": "recorded", "content": {"application/json": {"schema": {"type": "object"}}}},
-                    "200": {"description": "already recorded (idempotent)",
-                            "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "201": {"description": "placed", "content": _json_ref("OrderOutcome")},
+                    "200": {"description": "already placed (idempotent): the first outcome, nothing changed",
+                            "content": _json_ref("OrderOutcome")},
+                    "400": _err("malformed order: every bad field and line named"),
+                    "401": _err("missing or unknown API key"),
+                    "403": _err("the API key lacks the orders scope"),
+                    "409": _err("too few points, a coupon already used, or the order id is another customer's"),
+                    "422": _err("unknown customer or store, a line unlike the catalogue, a withdrawn or another "
+                                "customer's coupon, a redemption rule, or a total unlike the hub's price"),
+                }}},
+            "/v1/orders/quote": {"post": {
+                "operationId": "quoteOrder",
+                "security": api_key,
+                "description": "What the order would cost and earn, nothing written (order_id and total_cents "
+                               "optional).",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _order(False)}}},
+                "responses": {
+                    "200": {"description": "the price, discounts and points", "content": _json_ref("OrderQuote")},
                     "400": _err("malformed order"),
                     "401": _err("missing or unknown API key"),
-                    "422": _err("unknown customer"),
+                    "403": _err("the API key lacks the orders scope"),
+                    "409": _err("too few points or a coupon already used"),
+                    "422": _err("refused as placing would be"),
+                }}},
+            "/v1/orders/{order_id}/cancel": {"post": {
+                "operationId": "cancelOrder",
+                "security": api_key,
+                "description": "Reverse what the order's returns have not: points earned taken back, points "
+                               "redeemed given back, spend reduced, coupons usable again. Idempotent.",
+                "parameters": [_ORDER_ID],
+                "responses": {
+                    "200": {"description": "cancelled (cancelled false: it already was)",
+                            "content": {"application/json": {"schema": {"type": "object", "required": [
+                                "order_id", "cancelled"], "properties": {"order_id": {"type": "string"},
+                                                                         "cancelled": {"type": "boolean"}}}}}},
+                    "400": _err("malformed order id"),
+                    "401": _err("missing or unknown API key"),
+                    "403": _err("the API key lacks the orders scope"),
+                    "404": _err("unknown order"),
+                }}},
+            "/v1/orders/{order_id}/returns": {"post": {
+                "operationId": "returnOrderLines",
+                "security": api_key,
+                "description": "Units returned per line: each reverses exactly its share of the points earned and "
+                               "redeemed and of what was paid. Idempotent on return_id.",
+                "parameters": [_ORDER_ID],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["return_id", "lines"],
+                    "properties": {"return_id": {"type": "string", "minLength": 1, "maxLength": 64},
+                                   "lines": {"type": "array", "minItems": 1, "items": {
+                                       "type": "object", "required": ["line_no", "qty"],
+                                       "properties": {"line_no": {"type": "integer", "minimum": 1},
+                                                      "qty": {"type": "integer", "minimum": 1, "maximum": 999}}}}}}}}},
+                "responses": {
+                    "201": {"description": "recorded", "content": _json_ref("ReturnOutcome")},
+                    "200": {"description": "already recorded (idempotent)", "content": _json_ref("ReturnOutcome")},
+                    "400": _err("malformed return: every bad line named"),
+                    "401": _err("missing or unknown API key"),
+                    "403": _err("the API key lacks the orders scope"),
+                    "404": _err("unknown order"),
+                    "409": _err("the order was cancelled"),
+                    "422": _err("a line not on the order, or more units than remain"),
                 }}},
             "/v1/sightings": {"post": {
                 "operationId": "recordSighting",
@@ -263,6 +372,19 @@ def spec() -> dict[str, Any]:
                     "401": _err("missing or unknown API key"),
                     "422": _err("unknown customer, store or beacon"),
                 }}},
+            "/v1/admin/liability": {"get": {
+                "operationId": "liabilityReport",
+                "security": api_key,
+                "description": "Outstanding points and their value per store, expiring in 30/60/90 days.",
+                "responses": {
+                    "200": {"description": "the liability (as 'store-edge hub report liability --json')",
+                            "content": {"application/json": {"schema": {"type": "object", "required": [
+                                "stores", "total"], "properties": {"stores": {"type": "array",
+                                                                              "items": {"type": "object"}},
+                                                                   "total": {"type": "object"}}}}}},
+                    "401": _err("missing or unknown API key"),
+                    "403": _err("the API key lacks the reports scope"),
+                }}},
             "/v1/admin/exceptions": {"get": {
                 "operationId": "exceptionsReport",
                 "security": api_key,
@@ -277,7 +399,8 @@ def spec() -> dict[str, Any]:
             **_member_paths(api_key),
         },
         "components": {
-            "schemas": {"Error": _ERROR, "Event": _EVENT},
+            "schemas": {"Error": _ERROR, "Event": _EVENT, "OrderOutcome": _ORDER_OUTCOME,
+                        "OrderQuote": _ORDER_QUOTE, "ReturnOutcome": _RETURN_OUTCOME},
             "securitySchemes": {
                 "device": {"type": "http", "scheme": "bearer", "description": "the per-device token from /v1/enroll"},
                 "apiKey": {"type": "http", "scheme": "bearer", "description": "an API key from 'hub create-api-key'"},

@@ -27,12 +27,15 @@ from sync.hub import (
     feed,
     ingest,
     jobs,
+    liability,
     member_import,
     member_records,
     members,
     migrate,
     notifications,
     offers,
+    order_input,
+    orders,
     presence,
     programme,
     sealing,
@@ -292,8 +295,30 @@ class HubStorage:
         return self._write(members.forget, customer_id)
 
     def record_order(self, order: dict[str, Any]) -> bool:
-        """Idempotent by order_id; returns False when the order was already recorded."""
+        """Import a past order as history only (the demo, a migration: its points are in the opening balance);
+        idempotent by order_id; returns False when the order was already recorded. Orders placed now go
+        through ``place_order``."""
         return self._write(members.record_order, order)
+
+    def place_order(self, doc: Any) -> dict[str, Any]:
+        """``POST /v1/orders``: the order checked (``order_input.check_order``, 400), priced by the till's rules,
+        its points earned and burned, its coupons redeemed and its spend counted (``orders.place``)."""
+        order = order_input.check_order(doc)
+        return self._write(orders.place, order, now_iso())
+
+    def quote_order(self, doc: Any) -> dict[str, Any]:
+        """``POST /v1/orders/quote``: what the order would cost and earn, nothing written (``orders.quote``)."""
+        order = order_input.check_order(doc, quote=True)
+        return self._write(orders.quote, order, now_iso())  # locks as placing would; writes nothing
+
+    def cancel_order(self, order_id: str) -> dict[str, Any]:
+        """``POST /v1/orders/{id}/cancel``: what the order earned, burned and spent is reversed (``orders.cancel``)."""
+        return self._write(orders.cancel, order_input.check_order_id(order_id), now_iso())
+
+    def return_order(self, order_id: str, doc: Any) -> dict[str, Any]:
+        """``POST /v1/orders/{id}/returns``: the returned lines reverse their share (``orders.add_return``)."""
+        ret = order_input.check_return(doc)
+        return self._write(orders.add_return, order_input.check_order_id(order_id), ret, now_iso())
 
     def balance(self, customer_id: str) -> int | None:
         return self._read(members.balance, customer_id)
@@ -404,6 +429,10 @@ class HubStorage:
     # ----------------------------------------------------------------- reports
     def exceptions(self, kind: str | None = None) -> list[dict[str, Any]]:
         return self._read(admin.exceptions_report, kind)
+
+    def liability(self, *, at: str | None = None) -> dict[str, Any]:
+        """Outstanding points and their value per store, expiring in 30/60/90 days (``liability.report``)."""
+        return self._read(liability.report, at or now_iso())
 
     def ledger_entries(self) -> list[dict[str, Any]]:
         return self._read(admin.ledger_entries)

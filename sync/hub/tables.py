@@ -181,7 +181,22 @@ orders = Table(
     _text("customer_id", nullable=False), _text("channel", nullable=False),
     Column("total_cents", BigInteger, nullable=False), _text("status", nullable=False), _text("pickup_store_id"),
     _text("lines", nullable=False), _text("created_at", nullable=False), _text("received_at", nullable=False),
+    # web_orders: the store its points count for (pick-up or selling store, else "web"), what the hub priced,
+    # the coupons it redeemed (JSON list) and when it was cancelled (sync/hub/orders.py)
+    Column("store_id", Text, nullable=False, server_default="web"),
+    Column("points_earned", BigInteger, nullable=False, server_default="0"),
+    Column("points_redeemed", BigInteger, nullable=False, server_default="0"),
+    Column("paid_cents", BigInteger, nullable=False, server_default="0"),
+    Column("coupons", Text, nullable=False, server_default="[]"), _text("cancelled_at"),
     Index("orders_customer", "customer_id", "created_at"),
+)
+# one return of a web/app order, idempotent by (order_id, return_id): units per line and what it reversed
+order_returns = Table(
+    "order_returns", metadata,
+    _text("order_id", nullable=False), _text("return_id", nullable=False), _text("lines", nullable=False),
+    Column("points_reversed", BigInteger, nullable=False), Column("points_refunded", BigInteger, nullable=False),
+    Column("refund_cents", BigInteger, nullable=False), _text("created_at", nullable=False),
+    PrimaryKeyConstraint("order_id", "return_id"),
 )
 feedback = Table(
     "feedback", metadata,

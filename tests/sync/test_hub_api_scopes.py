@@ -13,7 +13,8 @@ import pytest
 from sync.hub.server import HubServer
 from sync.hub.storage import HubStorage
 
-ORDER = {"order_id": "W-1", "customer_id": "ada", "channel": "web", "total_cents": 100}
+ORDER = {"order_id": "W-1", "customer_id": "ada", "channel": "web", "total_cents": 100,
+         "lines": [{"gtin": "4000000000011", "qty": 1, "unit_price_cents": 100}]}
 
 
 def _get_report(hub: HubServer, key: str) -> httpx.Response:

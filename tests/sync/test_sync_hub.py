@@ -151,17 +151,17 @@ def test_a_store_only_receives_its_customers(hub: HubServer, tmp_path: Path) -> 
     e1.ledger("earn", "bob", 5)
     # cy orders online for pick-up at s1 -> relevant to s1 with the pick-up order
     key = st.create_api_key("web")
-    r = httpx.post(f"{hub.url}/v1/orders", headers={"Authorization": f"Bearer {key}"},
-                   json={"order_id": "w-1", "customer_id": "cy", "channel": "web", "total_cents": 4200,
-                         "pickup_store_id": "s1", "lines": [{"gtin": "1", "name": "Tea", "qty": 2}]})
-    assert r.status_code == 201
-    again = httpx.post(f"{hub.url}/v1/orders", headers={"Authorization": f"Bearer {key}"},
-                       json={"order_id": "w-1", "customer_id": "cy", "channel": "web", "total_cents": 4200})
+    order = {"order_id": "w-1", "customer_id": "cy", "channel": "web", "total_cents": 4200, "pickup_store_id": "s1",
+             "lines": [{"gtin": "1", "name": "Tea", "qty": 2, "unit_price_cents": 2100}]}
+    r = httpx.post(f"{hub.url}/v1/orders", headers={"Authorization": f"Bearer {key}"}, json=order)
+    assert r.status_code == 201 and r.json()["points_earned"] == 42 and r.json()["store_id"] == "s1"
+    again = httpx.post(f"{hub.url}/v1/orders", headers={"Authorization": f"Bearer {key}"}, json=order)
     assert again.status_code == 200 and again.json()["recorded"] is False
     assert httpx.post(f"{hub.url}/v1/orders", json={}).status_code == 401
     e1.client().sync_once()
     assert {r[0] for r in e1.db.execute("SELECT id FROM customers")} == {"ada", "bob", "cy"}
     assert e1.confirmed_points("bob") == 25
+    assert e1.confirmed_points("cy") == 42  # the web order's points reach the pick-up store's till
     pickups = json.loads(e1.db.execute("SELECT pickup_orders FROM customers WHERE id='cy'").fetchone()[0])
     history = json.loads(e1.db.execute("SELECT recent_purchases FROM customers WHERE id='cy'").fetchone()[0])
     assert pickups[0]["order_id"] == "w-1" and history[0]["channel"] == "web"

@@ -103,15 +103,22 @@ async def test_a_web_order_and_a_pickup_order_show_on_the_customer_panel_after_s
     key = hub.server.storage.create_api_key("webshop")
     now = outbox.utc_now_iso()  # newer than the seeded history, so it tops the panel's recent purchases
     orders = [
-        {"order_id": "WEB-TEST-1", "customer_id": "C1001", "channel": "web", "total_cents": 4321,
-         "status": "delivered", "created_at": now, "lines": [{"gtin": demo_gtin(1), "name": "x", "qty": 1}]},
-        {"order_id": "APP-PICK-7", "customer_id": "C1001", "channel": "app", "total_cents": 1999,
-         "status": "ready", "pickup_store_id": settings.store.id, "created_at": now,
-         "lines": [{"gtin": demo_gtin(2), "name": "y", "qty": 1}, {"gtin": demo_gtin(3), "name": "z", "qty": 2}]},
+        {"order_id": "WEB-TEST-1", "customer_id": "C1001", "channel": "web", "status": "delivered",
+         "created_at": now, "lines": [{"gtin": demo_gtin(1), "name": "x", "qty": 1, "unit_price_cents": 123}]},
+        {"order_id": "APP-PICK-7", "customer_id": "C1001", "channel": "app", "status": "ready",
+         "pickup_store_id": settings.store.id, "created_at": now,
+         "lines": [{"gtin": demo_gtin(2), "name": "y", "qty": 1, "unit_price_cents": 100},
+                   {"gtin": demo_gtin(3), "name": "z", "qty": 2, "unit_price_cents": 100}]},
     ]
-    for order in orders:
-        answer = httpx.post(f"{hub.url}/v1/orders", json=order, headers={"Authorization": f"Bearer {key}"})
+    auth = {"Authorization": f"Bearer {key}"}
+    totals = {}
+    for order in orders:  # the shop asks the hub what the order costs (its offers apply), then places it
+        quote = httpx.post(f"{hub.url}/v1/orders/quote", json=order, headers=auth)
+        assert quote.status_code == 200, quote.text
+        answer = httpx.post(f"{hub.url}/v1/orders", json={**order, "total_cents": quote.json()["total_cents"]},
+                            headers=auth)
         assert answer.status_code == 201, answer.text
+        totals[order["order_id"]] = quote.json()["total_cents"]
     db = open_database(settings.database_path)
 
     def till_has_orders() -> bool:
@@ -134,7 +141,7 @@ async def test_a_web_order_and_a_pickup_order_show_on_the_customer_panel_after_s
     history = json.loads(db.execute("SELECT recent_purchases FROM customers WHERE id = 'C1001'").fetchone()[0])
     assert history[0]["id"] in ("WEB-TEST-1", "APP-PICK-7")
     recent = panel.split("Recent purchases:", 1)[1]
-    money = format_money(4321, settings.store.currency)
+    money = format_money(totals["WEB-TEST-1"], settings.store.currency)
     assert any(line.split()[1:] == ["web", money] for line in recent.splitlines() if line.strip()), panel
     waiting = panel.split("Pick-up waiting:", 1)[1].split("Recent purchases:")[0]
     assert "APP-PICK-7: 2 items, ready" in waiting, panel
