@@ -319,6 +319,7 @@ def place(conn: Connection, order: dict[str, Any], at: str) -> dict[str, Any]:
     _spend(conn, cid, settlement.amount_due_cents)
     if order["pickup_store_id"]:
         members.make_relevant(conn, cid, order["pickup_store_id"], "pick-up order")
+    _retier(conn, cid, at)
     members.customer_changed(conn, cid)
     return {**_outcome(_existing(conn, oid), True), "unused_coupons": sorted(set(p.coupon_offers) - set(used)),
             "balance": members.balance(conn, cid)}
@@ -336,6 +337,14 @@ def _spend(conn: Connection, customer_id: str, cents: int) -> None:
     if cents:
         conn.execute(update(customers).where(customers.c.id == customer_id)
                      .values(spend_12m_cents=customers.c.spend_12m_cents + cents))
+
+
+def _retier(conn: Connection, customer_id: str, at: str) -> None:
+    """The member's tier after an order changed their net spend: an upgrade at once, a downgrade only at the
+    programme's review (``programme.refresh_tiers``)."""
+    from sync.hub import programme
+
+    programme.refresh_tiers(conn, [customer_id], _time(at) or datetime.now(UTC))
 
 
 # ------------------------------------------------------------------------------------------- reversing
@@ -381,6 +390,7 @@ def cancel(conn: Connection, order_id: str, at: str) -> dict[str, Any]:
                      .values(redeemed_at=None, redeemed_sale_id=None, redeemed_store_id=None))
         record_scoped(conn, ChangeKind.COUPON, code, m["customer_id"])
     conn.execute(update(orders).where(orders.c.order_id == order_id).values(status="cancelled", cancelled_at=at))
+    _retier(conn, m["customer_id"], at)
     members.customer_changed(conn, m["customer_id"])
     return {"order_id": order_id, "cancelled": True, "cancelled_at": at, "points_reversed": earn_back,
             "points_refunded": burn_back, "refund_cents": int(m["paid_cents"]) - refund_cents,
@@ -441,6 +451,7 @@ def add_return(conn: Connection, order_id: str, ret: dict[str, Any], at: str) ->
     _move(conn, {"customer_id": m["customer_id"]}, m["store_id"], at,
           [(f"{source}:earn", -reversed_), (f"{source}:burn", refunded)], REASON_RETURN, source)
     _spend(conn, m["customer_id"], -refund)
+    _retier(conn, m["customer_id"], at)
     members.customer_changed(conn, m["customer_id"])
     return {"order_id": order_id, "return_id": ret["return_id"], "recorded": True, "points_reversed": reversed_,
             "points_refunded": refunded, "refund_cents": refund, "lines": ret["lines"],

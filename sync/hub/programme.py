@@ -28,7 +28,7 @@ from edge.core.contract import PROGRAMME_KEY, ChangeKind
 from edge.core.programme import PointsSummary, ProgrammeRules, iso, parse_time
 from sync.hub.admin import get_config, set_config
 from sync.hub.changes import record
-from sync.hub.tables import customers, ledger, orders, point_lots, sales
+from sync.hub.tables import customers, ledger, order_returns, orders, point_lots, sales
 
 RULES_KEY = "programme"  # the ``config`` key
 NOT_SPEND = ("cancelled", "returned")  # order statuses whose total no longer counts as spend
@@ -68,7 +68,8 @@ def rules_snapshot(conn: Connection, key: str, _store_id: str) -> dict[str, Any]
 # ------------------------------------------------------------------------------------------- tiers
 def net_spend(conn: Connection, customer_ids: Sequence[str], since: datetime) -> dict[str, int]:
     """Each customer's net spend in cents from ``since``: store sales (a return is a sale with a negative
-    total) plus web/app orders not cancelled or returned. Customers with none read 0."""
+    total) plus web/app orders not cancelled or returned, less what their partial returns refunded. Customers
+    with none read 0."""
     start = iso(since)
     spend = dict.fromkeys(customer_ids, 0)
     for chunk in _chunks(list(customer_ids)):
@@ -81,6 +82,12 @@ def net_spend(conn: Connection, customer_ids: Sequence[str], since: datetime) ->
                 .where(orders.c.customer_id.in_(chunk), orders.c.created_at >= start,
                        orders.c.status.not_in(NOT_SPEND)).group_by(orders.c.customer_id)):
             spend[cid] += int(total or 0)
+        for cid, refunded in conn.execute(  # partial returns of orders still counted (a cancel drops the rest)
+                select(orders.c.customer_id, func.sum(order_returns.c.refund_cents))
+                .join(orders, orders.c.order_id == order_returns.c.order_id)
+                .where(orders.c.customer_id.in_(chunk), orders.c.created_at >= start,
+                       orders.c.status.not_in(NOT_SPEND)).group_by(orders.c.customer_id)):
+            spend[cid] -= int(refunded or 0)
     return spend
 
 

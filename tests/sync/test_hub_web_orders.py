@@ -358,3 +358,18 @@ def test_a_quote_says_what_the_order_will_cost_and_earn_and_writes_nothing(shop:
     assert shop.storage.balance("ada") == 1_000 and shop.spend() == 0
     placed = shop.order("W-Q1", body["lines"], q["total_cents"], points_redeemed=100)
     assert placed.status_code == 201 and placed.json()["points_earned"] == 54
+
+
+def test_web_orders_move_the_tier_and_a_partial_return_lowers_net_spend(shop: Shop) -> None:
+    """Issue 15: a €2,500 web order makes a Bronze member Gold at once (Gold from €1,500 of net spend); a
+    partial return takes its share off the net spend (a downgrade waits for the programme's review)."""
+    def tier() -> str:
+        with shop.storage.read() as conn:
+            return str(conn.execute(select(customers.c.tier).where(customers.c.id == "ada")).scalar())
+
+    assert tier() == "Bronze"
+    placed = shop.order("W-TIER", [line(LAPTOP, 1, 250_000, line_no=1), *breads(2)[1:]], 250_149)
+    assert placed.status_code == 201, placed.text
+    assert tier() == "Gold" and shop.spend() == 250_149
+    assert shop.give_back("W-TIER", "R-1", [(1, 1)]).status_code == 201
+    assert shop.spend() == 149 and tier() == "Gold"
