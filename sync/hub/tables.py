@@ -70,6 +70,7 @@ customers = Table(
     Column("preferences", Text, nullable=False, server_default="{}"),
     Column("rewards", Text, nullable=False, server_default="[]"),
     _text("home_store_id"), _text("updated_at", nullable=False),
+    Index("customers_phone_hash", "phone_hash"), Index("customers_email_hash", "email_hash"),
 )
 customer_stores = Table(
     "customer_stores", metadata,
@@ -228,4 +229,23 @@ token_sightings = Table(
     _text("customer_id", nullable=False), _text("seen_at", nullable=False), _text("expires_at", nullable=False),
     _text("received_at", nullable=False),
     PrimaryKeyConstraint("store_id", "till_id", "token_hash"),
+)
+# every member look-up by a till (sync/hub/lookup.py): who asked, for which store, by what kind of identifier
+# (never the identifier), the outcome ("found", "not_found", "ambiguous", "limited") and when; the rate limiter
+# counts a device's recent misses here
+member_lookups = Table(
+    "member_lookups", metadata,
+    Column("id", Serial, Identity(always=True), primary_key=True),
+    _text("device_id", nullable=False), _text("store_id", nullable=False), _text("kind", nullable=False),
+    _text("outcome", nullable=False), _text("customer_id"), _text("at", nullable=False),
+    Index("member_lookups_device", "device_id", "at"),
+    sqlite_autoincrement=True,
+)
+# a guest receipt's claim code (edge/core/claims.py), registered when its sale arrives, and its one claim
+receipt_claims = Table(
+    "receipt_claims", metadata,
+    Column("code", Text, primary_key=True),
+    Column("sale_id", Text, nullable=False, unique=True),
+    _text("store_id", nullable=False), _text("device_id", nullable=False), _text("issued_at", nullable=False),
+    _text("claimed_at"), _text("customer_id"), Column("points", BigInteger), _text("channel"),
 )
