@@ -79,7 +79,8 @@ def claim_points(lines: Sequence[Any], rules: LoyaltyRules, tier: str | None) ->
         if not isinstance(line, dict):
             continue
         paid = max(0, _cents(line.get("gross_cents")) - _cents(line.get("discount_cents")))
-        category = line.get("category") if isinstance(line.get("category"), str) else ""
+        raw_category = line.get("category")
+        category = raw_category if isinstance(raw_category, str) else ""
         cat_mult = exact((rules.category_multipliers or {}).get(category, 1.0))
         total += paid * exact(rules.points_per_unit) * tier_mult * cat_mult / 100
     return floor(total)

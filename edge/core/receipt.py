@@ -32,6 +32,7 @@ class ReceiptInfo:
     new_balance: int | None = None
     pending_points: int | None = None
     unused_coupons: tuple[str, ...] = ()  # presented, gave nothing: not used, the customer keeps them
+    claim_code: str | None = None  # a guest sale's claim code (edge.core.claims): printed for the member
 
 
 def _row(left: str, right: str, width: int) -> str:
@@ -88,6 +89,8 @@ def render_receipt(s: Settlement, info: ReceiptInfo, width: int = 40) -> str:
         out.append(_row(tr._("Change"), money(info.tendered_cents - due), width))
     if info.customer_name is not None:
         out.extend(_member_lines(s, info, fmt, width))
+    elif info.claim_code:
+        out.extend(_claim_lines(info.claim_code, tr, width))
     out.append("-" * width)
     out.append(tr._("Sale {sale}").format(sale=info.sale_id[-12:]).center(width))
     out.append(tr._("Thank you for shopping with us").center(width))
@@ -105,6 +108,14 @@ def _member_lines(s: Settlement, info: ReceiptInfo, fmt: Formats, width: int) ->
     if info.pending_points:
         out.extend(f"  {part}" for part in _pending_lines(info.pending_points, width - 2, tr))
     return out
+
+
+def _claim_lines(code: str, tr: Translator, width: int) -> list[str]:
+    """A guest receipt's claim code, with what to do with it (text: the receipt is printed as text)."""
+    from edge.core.claims import format_claim_code
+
+    text = tr._("Member? Claim this sale's points once at any till or in the app with this code:")
+    return ["-" * width, *textwrap.wrap(text, width), format_claim_code(code).center(width)]
 
 
 def _pending_lines(pending: int, width: int, tr: Translator) -> list[str]:

@@ -293,6 +293,13 @@ V6 = """
 ALTER TABLE sale_lines ADD COLUMN points INTEGER NOT NULL DEFAULT 0 CHECK (points >= 0);
 """
 
+# A guest sale taken while the hub could not be asked who the member was carries a receipt claim code
+# (edge.core.claims): printed on its receipt and sent with ``sale.completed``, so the member can claim the
+# points later at any till or in the app. NULL on every other sale.
+V7 = """
+ALTER TABLE sales ADD COLUMN claim_code TEXT;
+"""
+
 MIGRATIONS: list[tuple[int, str]] = [
     (1, V1),
     (2, V2),
@@ -300,6 +307,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     (4, V4),
     (5, V5),
     (6, V6),
+    (7, V7),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -21,7 +21,13 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from edge.core.claims import CLAIM_REASON, DEFAULT_CLAIM_DAYS, claim_code_valid, claim_points, normalise_claim_code
+from edge.core.claims import (
+    CLAIM_REASON,
+    DEFAULT_CLAIM_DAYS,
+    claim_code_valid,
+    claim_points,
+    normalise_claim_code,
+)
 from edge.core.loyalty import LoyaltyRules
 from sync.hub import admin, members
 from sync.hub.common import HubError
