@@ -62,6 +62,11 @@ ROWS = [
     Row("hub_scale.py", "10,000-product change, one store pulling alone (s)", "pull_store_s", ""),
     Row("hub_scale.py", "10,000-product change, bytes per store pull", "pull_bytes_per_store", ""),
     Row("hub_scale.py", "10,000-product change to 1,000 stores (s)", "pull_fanout_s", ""),
+    Row("member_lookup.py", "member look-up at the hub p99, loopback (ms)", "p99_ms", "< 300", "baseline_pull_p99_ms",
+        "authenticated pull round-trip p99", "ratio", met=lambda f: f["p99_ms"] < 300),
+    Row("member_lookup.py", "offline fallback, hub down: scan to guest sale p99 (ms)", "offline_fallback_ms", ""),
+    Row("member_lookup.py", "silent hub: scan to guest sale (s)", "silent_hub_fallback_s", "<= timeout + 0.5",
+        met=lambda f: f["silent_hub_fallback_s"] <= f["silent_hub_timeout_s"] + 0.5),
 ]  # fmt: skip
 
 
