@@ -199,10 +199,8 @@ class SalesService:
             "points_redeemed": settlement.points_redeemed, "points_value_cents": settlement.points_value_cents,
             "total_cents": settlement.amount_due_cents, "vat_cents": settlement.vat_cents,
             "payment_method": sale.payment_method, "tendered_cents": sale.tendered_cents,
-            "points_earned": settlement.points_earned,
+            "points_earned": settlement.points_earned, "claim_code": sale.claim_code,
         }  # fmt: skip
-        if sale.claim_code:
-            payload["claim_code"] = sale.claim_code
         self.db.execute(
             """INSERT INTO sales (id, customer_id, created_at, subtotal_cents, discount_cents, points_redeemed,
                points_value_cents, total_cents, vat_cents, payment_method, tendered_cents, points_earned, receipt,
@@ -210,7 +208,7 @@ class SalesService:
                VALUES (:id, :customer_id, :created_at, :subtotal_cents, :discount_cents, :points_redeemed,
                :points_value_cents, :total_cents, :vat_cents, :payment_method, :tendered_cents, :points_earned,
                :receipt, :claim_code)""",
-            {**payload, "receipt": receipt, "claim_code": sale.claim_code},
+            {**payload, "receipt": receipt},
         )
         self._fault("after_sale_row")
         lines = sorted(settlement.pricing.lines, key=lambda p: p.line.line_no)
