@@ -24,9 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _common import emit_json, percentile, print_table  # noqa: E402
-
 import httpx  # noqa: E402
+from _common import emit_json, percentile, print_table  # noqa: E402
 
 from edge.db import open_database  # noqa: E402
 from edge.demo.seed import demo_card  # noqa: E402
