@@ -66,6 +66,11 @@ ROWS = [
         "raw_insert_s", "bare executemany of the same rows", "ratio_to_raw", met=lambda f: f["sqlite_members_s"] < 60),
     Row("member_import.py", "100,000 opening balances posted (s)", "sqlite_balances_s", "< 60",
         met=lambda f: f["sqlite_balances_s"] < 60),
+    Row("member_lookup.py", "member look-up at the hub p99, loopback (ms)", "p99_ms", "< 300", "baseline_pull_p99_ms",
+        "authenticated pull round-trip p99", "ratio", met=lambda f: f["p99_ms"] < 300),
+    Row("member_lookup.py", "offline fallback, hub down: scan to guest sale p99 (ms)", "offline_fallback_ms", ""),
+    Row("member_lookup.py", "silent hub: scan to guest sale (s)", "silent_hub_fallback_s", "<= timeout + 0.5",
+        met=lambda f: f["silent_hub_fallback_s"] <= f["silent_hub_timeout_s"] + 0.5),
 ]  # fmt: skip
 
 

@@ -45,6 +45,7 @@ from sync.outbox import pending_count
 if TYPE_CHECKING:
     from devices.barcode.decode import ScanResult
     from devices.barcode.loyalty_token import TokenVerifier
+    from sync.lookup import LookupResult, MemberLookup
 
 Clock = Callable[[], datetime]
 
@@ -73,8 +74,19 @@ class Outcome:
 
     ok: bool
     message: str
-    kind: str = "info"  # product | customer | switch_customer | coupon | error | info
+    kind: str = "info"  # product | customer | switch_customer | coupon | error | info | ask_hub
     customer: Customer | None = None
+    # kind "ask_hub": the member is unknown here and the hub is online: (kind, value) to ask it about
+    # (``TillSession.ask_hub`` in a thread worker, then ``member_from_hub``)
+    ask_hub: tuple[str, str] | None = None
+
+
+def _claim_code_shaped(text: str) -> bool:
+    """A receipt claim code as printed (``K7QM-4XPA-TZ9B``), typed with or without dashes: 12 symbols of its
+    alphabet, at least one a letter (12 digits are a UPC-A product code)."""
+    from edge.core.claims import looks_like_claim_code, normalise_claim_code
+
+    return looks_like_claim_code(text) and not normalise_claim_code(text).isdigit()
 
 
 def plural(n: int, word: str) -> str:
@@ -109,6 +121,10 @@ class TillSession:
         self.basket = Basket()
         self.customer: Customer | None = None
         self.hub_online = False
+        # the member look-up at the hub (sync.lookup.MemberLookup), when the till is enrolled; set by the app
+        self.member_lookup: MemberLookup | None = None
+        # a member could not be identified because the hub could not be asked: the guest receipt gets a claim code
+        self.claim_pending = False
         self.last_sale: CompletedSale | None = None
         # the line the cashier last touched (scan, quantity): the basket's highlight follows it
         self.focus_line: int | None = None
@@ -219,6 +235,8 @@ class TillSession:
         with self.lock:
             if self.repo.coupon(text) is not None:
                 return self.apply_coupon(text)
+            if _claim_code_shaped(text):
+                return self.claim_receipt(text)
             result = decode_scan(
                 text,
                 symbology=symbology,
@@ -259,11 +277,10 @@ class TillSession:
         if kind == "loyalty_card" and result.error is None and result.customer_id:
             customer = self.repo.find_customer(result.customer_id)
             if customer is None:
-                return Outcome(False, f"card {result.customer_id} is not known in this store yet; the customer "
-                               "can still be served as a guest", "error")  # fmt: skip
+                return self.unknown_member("card", result.customer_id)
             return self.offer_customer(customer)
         if kind == "loyalty_token":
-            return self._loyalty_token(result)
+            return self._loyalty_token(result, text)
         if kind == "coupon" and result.coupon_code:
             return self.apply_coupon(result.coupon_code)
         if result.error and kind != "unknown":
@@ -271,6 +288,9 @@ class TillSession:
         customer = self.repo.find_customer(text, self.settings.store.country)
         if customer is not None:
             return self.offer_customer(customer)
+        contact = self._contact_query(text)
+        if contact is not None:
+            return self.unknown_member(*contact)
         if text.isdigit():
             return Outcome(False, f"{text} is not a product, loyalty card or coupon of this store", "error")
         if result.error and not text.replace(" ", "").isalpha():
@@ -284,15 +304,14 @@ class TillSession:
         added = self.add_product(line.product, line.qty)
         return Outcome(True, f"{added.message} ({line.note})", added.kind) if added.ok and line.note else added
 
-    def _loyalty_token(self, result: ScanResult) -> Outcome:
+    def _loyalty_token(self, result: ScanResult, text: str) -> Outcome:
         check = result.token
         if check is None or not check.ok or not check.customer_id:
             return Outcome(False, result.error or (check.error if check else None) or "loyalty code refused",
                            "error")  # fmt: skip
         customer = self.repo.customer(check.customer_id)
         if customer is None:
-            return Outcome(False, "this app code is genuine but the customer is not known in this store yet; "
-                           "serve them as a guest and sync the till", "error")  # fmt: skip
+            return self.unknown_member("app_token", text[text.find("LT1."):].strip())
         copy = record_token_sighting(
             self.db, token_id=check.token_id or "", customer_id=customer.id, till_id=self.settings.device.id,
             now=self.clock(), expires_at=check.expires_at,
@@ -332,8 +351,104 @@ class TillSession:
         with self.lock:
             customer = self.repo.find_customer(text, self.settings.store.country)
             if customer is None:
+                contact = self._contact_query(text) or ("card", text.strip())
+                if self.member_lookup is not None:
+                    return self.unknown_member(*contact)
                 return Outcome(False, f"no customer found for '{text.strip()}' (card, phone or e-mail)", "error")
             return self.offer_customer(customer)
+
+    # a member this store has not been sent: ask the hub (issue 15 item 5) -----------------------------
+    def _contact_query(self, text: str) -> tuple[str, str] | None:
+        """A typed phone number or e-mail address as the hub look-up's (kind, hash); None for anything else.
+        Only the hash leaves the till (``edge.core.contacts``)."""
+        from edge.core.contacts import contact_hash, looks_like_email, looks_like_phone
+
+        region = self.settings.store.country
+        if looks_like_email(text):
+            return "email_hash", contact_hash("email", text)
+        if looks_like_phone(text, region):
+            try:
+                return "phone_hash", contact_hash("phone", text, region)
+            except ValueError:
+                return None
+        return None
+
+    def unknown_member(self, kind: str, value: str) -> Outcome:
+        """A card, phone, e-mail or app code this store does not know. Enrolled and online: the UI asks the hub
+        (kind "ask_hub"); otherwise the sale goes on as a guest sale whose receipt carries a claim code."""
+        tr = self.sales.formats.tr
+        with self.lock:
+            if self.member_lookup is None:
+                return Outcome(False, tr._("This member is not known in this store; serve them as a guest."),
+                               "error")  # fmt: skip
+            if self.hub_online:
+                return Outcome(False, tr._("Asking the hub for this member..."), "ask_hub", ask_hub=(kind, value))
+            self.claim_pending = True
+            return Outcome(False, tr._("Hub not reachable: sale goes on as guest, receipt carries a claim code."),
+                           "error")  # fmt: skip
+
+    def ask_hub(self, kind: str, value: str) -> LookupResult:
+        """Blocking (network, up to ``[hub] lookup_timeout_s``): call from a thread worker. The session lock is
+        held only while a found member is stored, never during the request, so the cashier can go on."""
+        from sync.apply import cache_customer
+        from sync.lookup import LookupResult
+
+        lookup = self.member_lookup
+        if lookup is None:
+            return LookupResult("unreachable", "this till is not enrolled with a hub")
+        result = lookup.ask(kind, value)
+        if result.customer is not None:
+            with self.lock:
+                try:
+                    cache_customer(self.db, result.customer)
+                except (KeyError, TypeError, ValueError) as exc:
+                    return LookupResult("refused", f"the hub's member profile could not be stored ({exc})")
+        return result
+
+    def member_from_hub(self, result: LookupResult) -> Outcome:
+        """What the hub said about an unknown member, in the cashier's words; a found member is identified."""
+        tr = self.sales.formats.tr
+        with self.lock:
+            if result.customer is not None:
+                customer = self.repo.customer(str(result.customer["id"]))
+                if customer is not None:
+                    outcome = self.offer_customer(customer)
+                    prefix = tr._("Member found at the hub")
+                    return dataclasses.replace(outcome, message=f"{prefix}: {outcome.message}")
+            if result.outcome in ("not_found", "ambiguous"):
+                return Outcome(False, tr._("Not a member: {reason}.").format(reason=result.message), "error")
+            if result.outcome == "limited":
+                return Outcome(False, tr._("The hub refused more look-ups for now: {reason}.").format(
+                    reason=result.message), "error")  # fmt: skip
+            if self.customer is None:
+                self.claim_pending = True
+            return Outcome(False, tr._("Hub not reachable: sale goes on as guest, receipt carries a claim code."),
+                           "error")  # fmt: skip
+
+    # a guest receipt claimed by its member ---------------------------------------------------------------
+    def claim_receipt(self, text: str) -> Outcome:
+        """The member on the sale claims a guest receipt's points (its claim code, scanned or typed): a
+        ``receipt.claimed`` event goes to the hub, which checks the receipt and adds the points once."""
+        from edge.core.claims import claim_code_valid, normalise_claim_code
+        from edge.core.contract import EventType
+        from edge.db.connection import immediate
+        from sync.ids import uuid7
+        from sync.outbox import enqueue, utc_now_iso
+
+        tr = self.sales.formats.tr
+        with self.lock:
+            if not claim_code_valid(text):
+                return Outcome(False, tr._("This claim code has a typing error: check it against the receipt."),
+                               "error")  # fmt: skip
+            if self.customer is None:
+                return Outcome(False, tr._("Identify the member first (card, phone, e-mail or app), then scan the "
+                                           "receipt's claim code."), "error")  # fmt: skip
+            with immediate(self.db):
+                enqueue(self.db, EventType.RECEIPT_CLAIMED, {
+                    "claim_id": uuid7(), "code": normalise_claim_code(text), "customer_id": self.customer.id,
+                    "claimed_at": utc_now_iso()})
+            return Outcome(True, tr._("Receipt claim sent for {name}: the hub checks the receipt and adds its "
+                                      "points once.").format(name=self.customer.display_name), "info")
 
     def offer_customer(self, customer: Customer) -> Outcome:
         """A member identified themselves: on a sale without a member they are set at once; the member already
@@ -349,6 +464,7 @@ class TillSession:
 
     def set_customer(self, customer: Customer) -> Outcome:
         with self.lock:
+            self.claim_pending = False
             self.customer = customer
             self.basket.customer = customer.context
             self.basket.points_to_redeem = 0
@@ -432,10 +548,19 @@ class TillSession:
                 tendered_cents=tendered_cents,
                 hub_online=self.hub_online,
                 now=self.clock(),
+                claim_code=self._claim_code(),
             )
             self.last_sale = sale
             self.new_sale()
             return sale
+
+    def _claim_code(self) -> str | None:
+        """A fresh receipt claim code for a guest sale after a member could not be identified; else None."""
+        if self.customer is not None or not self.claim_pending:
+            return None
+        from edge.core.claims import new_claim_code
+
+        return new_claim_code()
 
     def record_feedback(self, score: int) -> str:
         with self.lock:
@@ -448,6 +573,7 @@ class TillSession:
         with self.lock:
             self.basket = Basket()
             self.customer = None
+            self.claim_pending = False
             self._focus(None)
             self._reload_offers()
 

@@ -77,6 +77,17 @@ def apply_page(db: sqlite_utils.Database, page: ChangesPage) -> int:
     return applied
 
 
+def cache_customer(db: sqlite_utils.Database, data: dict[str, Any]) -> None:
+    """Store one customer profile as the change feed sends it (``members.snapshot`` at the hub), in its own
+    transaction, through the same code as a pulled ``customer`` change: the member look-up's answer
+    (``sync.lookup``) is cached exactly like a pulled profile. Raises KeyError/TypeError/ValueError for a
+    profile that lacks its fields."""
+    with db.conn:
+        if not db.conn.in_transaction:
+            db.conn.execute("BEGIN IMMEDIATE")
+        _customer(db.conn, str(data["id"]), data)
+
+
 def _apply(db: sqlite_utils.Database, change: Change) -> None:
     handler = _HANDLERS.get(change.kind)
     if handler is not None:

@@ -23,6 +23,8 @@ class SyncConfig:
       backlog drains, and halves on slow or failed batches).
     - ``backoff_cap_s``: the longest wait between failed attempts (full jitter below it).
     - ``acked_retention_days``: how long events the hub acknowledged stay in the outbox (for audits).
+    - ``lookup_timeout_s``: how long the till waits for the hub to say who an unknown member is
+      (``GET /v1/members/lookup``) before the sale goes on as a guest sale with a claim code.
     """
 
     url: str = ""
@@ -32,3 +34,4 @@ class SyncConfig:
     batch_max_bytes: int = field(default=1_000_000, metadata={"range": (1_000, 100_000_000)})
     backoff_cap_s: float = field(default=300.0, metadata={"range": (0.01, 86_400.0)})
     acked_retention_days: int = field(default=7, metadata={"range": (0, 3_650)})
+    lookup_timeout_s: float = field(default=2.0, metadata={"range": (0.1, 30.0)})

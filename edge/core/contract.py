@@ -39,6 +39,7 @@ class EventType(StrEnum):
     COUPON_REDEEMED = "coupon.redeemed"
     FEEDBACK_SUBMITTED = "feedback.submitted"
     LOYALTY_TOKEN_SEEN = "loyalty.token_seen"
+    RECEIPT_CLAIMED = "receipt.claimed"  # a member claims a guest receipt's points (edge.core.claims)
     PRESENCE_VISIT = "presence.visit"
     PRESENCE_NOTIFICATION_REQUESTED = "presence.notification_requested"
     PRESENCE_ANONYMOUS_COUNT = "presence.anonymous_count"
@@ -341,6 +342,8 @@ EVENT_FIELDS: Mapping[str, tuple[Field, ...]] = {
         Field("points_earned", Int(0, MAX_POINTS_PER_SALE)),
         Field("lines", Items(SALE_LINE_FIELDS, MAX_SALE_LINES)),
         Field("discounts", Items(SALE_DISCOUNT_FIELDS, MAX_SALE_LINES)),
+        # a guest sale's receipt claim code (edge.core.claims), canonical form; absent on other sales
+        Field("claim_code", Str(12, 12), nullable=True),
     ),
     EventType.LEDGER_EARN: _LEDGER_FIELDS,
     EventType.LEDGER_BURN: _LEDGER_FIELDS,
@@ -362,6 +365,12 @@ EVENT_FIELDS: Mapping[str, tuple[Field, ...]] = {
         Field("seen_at", TIMESTAMP, required=True),
         Field("expires_at", TIMESTAMP, required=True),
         Field("till_id", ID),
+    ),
+    EventType.RECEIPT_CLAIMED: (
+        Field("claim_id", ID, required=True),
+        Field("code", Str(1, 40), required=True),
+        Field("customer_id", ID, required=True),
+        Field("claimed_at", TIMESTAMP),
     ),
     EventType.PRESENCE_VISIT: (
         Field("visit_id", ID),

@@ -33,6 +33,7 @@ class ReceiptInfo:
     pending_points: int | None = None
     unused_coupons: tuple[str, ...] = ()  # presented, gave nothing: not used, the customer keeps them
     next_expiry: tuple[int, date] | None = None  # (points, day) the member's next points expire
+    claim_code: str | None = None  # a guest sale's claim code (edge.core.claims): printed for the member
 
 
 def _row(left: str, right: str, width: int) -> str:
@@ -89,6 +90,8 @@ def render_receipt(s: Settlement, info: ReceiptInfo, width: int = 40) -> str:
         out.append(_row(tr._("Change"), money(info.tendered_cents - due), width))
     if info.customer_name is not None:
         out.extend(_member_lines(s, info, fmt, width))
+    elif info.claim_code:
+        out.extend(_claim_lines(info.claim_code, tr, width))
     out.append("-" * width)
     out.append(tr._("Sale {sale}").format(sale=info.sale_id[-12:]).center(width))
     out.append(tr._("Thank you for shopping with us").center(width))
@@ -116,6 +119,14 @@ def expiry_words(points: int, day: date, fmt: Formats) -> str:
     """"120 pts expire Jan 31, 2027" in the reader's language and date style (the till's panel and the receipt)."""
     text = fmt.tr.ngettext("{n} pt expires {date}", "{n} pts expire {date}", points)
     return text.format(n=fmt.number(points), date=fmt.day(day))
+
+
+def _claim_lines(code: str, tr: Translator, width: int) -> list[str]:
+    """A guest receipt's claim code, with what to do with it (text: the receipt is printed as text)."""
+    from edge.core.claims import format_claim_code
+
+    text = tr._("Member? Claim this sale's points once at any till or in the app with this code:")
+    return ["-" * width, *textwrap.wrap(text, width), format_claim_code(code).center(width)]
 
 
 def _pending_lines(pending: int, width: int, tr: Translator) -> list[str]:

@@ -300,6 +300,13 @@ V7 = """
 ALTER TABLE customers ADD COLUMN points_summary TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(points_summary));
 """
 
+# A guest sale taken while the hub could not be asked who the member was carries a receipt claim code
+# (edge.core.claims): printed on its receipt and sent with ``sale.completed``, so the member can claim the
+# points later at any till or in the app. NULL on every other sale.
+V8 = """
+ALTER TABLE sales ADD COLUMN claim_code TEXT;
+"""
+
 MIGRATIONS: list[tuple[int, str]] = [
     (1, V1),
     (2, V2),
@@ -308,6 +315,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     (5, V5),
     (6, V6),
     (7, V7),
+    (8, V8),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -258,6 +258,9 @@ def hub_dataset(store_id: str, seed: int = 7, now: datetime | None = None, local
     }
 
 
+OTHER_STORE_MEMBER = "N2001"  # the demo hub's member of another store (card demo_card(2001))
+
+
 def seed_hub(storage: HubSeedTarget, store_id: str, seed: int = 7, now: datetime | None = None,
              locale: str = "en") -> None:
     """Give a hub (``sync.hub.storage.HubStorage``) the demo store of ``hub_dataset``, so a till pulls it;
@@ -275,6 +278,11 @@ def seed_hub(storage: HubSeedTarget, store_id: str, seed: int = 7, now: datetime
         storage.upsert_offer(offer)
     for cp in data["coupons"]:
         storage.create_coupon(cp["code"], cp["offer_id"], cp["customer_id"], cp["single_use"])
+    # a member of another store, never sent to this one: the till finds her at the hub (README walk-through)
+    storage.create_store(f"{store_id}-north", "Demo Store North")
+    storage.upsert_customer({"id": OTHER_STORE_MEMBER, "display_name": "Noor Visser", "card_number": demo_card(2001),
+                             "tier": "Silver", "home_store_id": f"{store_id}-north"})
+    storage.adjust_balance(OTHER_STORE_MEMBER, 800, "opening balance")
     storage.ensure_signing_key()
 
 

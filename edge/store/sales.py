@@ -41,6 +41,7 @@ class CompletedSale:
     pending_points: int | None
     outbox_events: int
     unused_coupons: tuple[str, ...] = ()  # presented but gave no discount: not redeemed, the customer keeps them
+    claim_code: str | None = None  # a guest sale's receipt claim code (edge.core.claims), canonical form
 
 
 def _iso(dt: datetime) -> str:
@@ -59,6 +60,7 @@ class _Sale:
     payment_method: str
     tendered_cents: int | None
     hub_online: bool
+    claim_code: str | None = None
 
     @property
     def customer(self) -> CustomerContext | None:
@@ -103,11 +105,13 @@ class SalesService:
         tendered_cents: int | None = None,
         hub_online: bool = False,
         now: datetime | None = None,
+        claim_code: str | None = None,
     ) -> CompletedSale:
         """Record the sale of ``basket`` priced with ``offers``: all of it in one ``BEGIN IMMEDIATE`` transaction,
         or nothing.
 
-        ``payment_method`` is one of ``contract.PAYMENT_METHODS``; ``tendered_cents`` (cash) must cover the amount
+        ``claim_code``: a guest sale's receipt claim code (``edge.core.claims``; ignored for a member's sale),
+        printed on the receipt and sent with the sale. ``payment_method`` is one of ``contract.PAYMENT_METHODS``; ``tendered_cents`` (cash) must cover the amount
         due; ``hub_online`` decides the redemption limit (offline cap) and marks ledger entries offline.
         The steps, in order: re-read the balance and coupons (the screen may be stale), render the receipt,
         write the sale row, its lines and discounts, redeem the coupons, write the ledger entries, enqueue
@@ -123,7 +127,8 @@ class SalesService:
         cash_due = cash_round(settlement.amount_due_cents, self.formats.currency)  # the currency's cash unit
         if tendered_cents is not None and payment_method == "cash" and tendered_cents < cash_due:
             raise SaleError("the cash tendered is less than the amount due")
-        sale = _Sale(uuid7(), now, _iso(now), basket, settlement, payment_method, tendered_cents, hub_online)
+        sale = _Sale(uuid7(), now, _iso(now), basket, settlement, payment_method, tendered_cents, hub_online,
+                     claim_code if basket.customer is None else None)
         with immediate(self.db):
             balance = self._balance_after(sale)
             receipt = self._receipt(sale, balance, offers)
@@ -143,6 +148,7 @@ class SalesService:
             pending_points=balance.pending if balance else None,
             outbox_events=events,
             unused_coupons=sale.unused_coupons,
+            claim_code=sale.claim_code,
         )
 
     def _balance_after(self, sale: _Sale) -> Balance | None:
@@ -182,6 +188,7 @@ class SalesService:
             new_balance=balance.available if balance else None,
             pending_points=balance.pending if balance else None, unused_coupons=sale.unused_coupons,
             next_expiry=self._next_expiry(sale.customer.id, balance) if sale.customer and balance else None,
+            claim_code=sale.claim_code,
         ), self.receipt_width)  # fmt: skip
 
     def _next_expiry(self, customer_id: str, balance: Balance) -> tuple[int, date] | None:
@@ -200,14 +207,15 @@ class SalesService:
             "points_redeemed": settlement.points_redeemed, "points_value_cents": settlement.points_value_cents,
             "total_cents": settlement.amount_due_cents, "vat_cents": settlement.vat_cents,
             "payment_method": sale.payment_method, "tendered_cents": sale.tendered_cents,
-            "points_earned": settlement.points_earned,
+            "points_earned": settlement.points_earned, "claim_code": sale.claim_code,
         }  # fmt: skip
         self.db.execute(
             """INSERT INTO sales (id, customer_id, created_at, subtotal_cents, discount_cents, points_redeemed,
-               points_value_cents, total_cents, vat_cents, payment_method, tendered_cents, points_earned, receipt)
+               points_value_cents, total_cents, vat_cents, payment_method, tendered_cents, points_earned, receipt,
+               claim_code)
                VALUES (:id, :customer_id, :created_at, :subtotal_cents, :discount_cents, :points_redeemed,
                :points_value_cents, :total_cents, :vat_cents, :payment_method, :tendered_cents, :points_earned,
-               :receipt)""",
+               :receipt, :claim_code)""",
             {**payload, "receipt": receipt},
         )
         self._fault("after_sale_row")

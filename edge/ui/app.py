@@ -27,7 +27,7 @@ from edge.settings import ConfigError, Settings
 from edge.store.sales import SaleError
 from edge.ui.commands import CommandQueue
 from edge.ui.errors import KeepsRunning
-from edge.ui.messages import Refreshed, SaleCompleted, SaleFailed, ScanArrived, StatusChanged
+from edge.ui.messages import MemberLookedUp, Refreshed, SaleCompleted, SaleFailed, ScanArrived, StatusChanged
 from edge.ui.screens.devices import DevicesScreen
 from edge.ui.screens.dialogs import (
     ConfirmScreen,
@@ -190,6 +190,8 @@ class TillApp(KeepsRunning, App[None]):
             await self.presence.stop()
         for unsubscribe in self._unsubscribe:
             unsubscribe()
+        if self.session.member_lookup is not None:
+            self.session.member_lookup.close()
         for source in self.scanners:
             try:
                 await source.stop()
@@ -322,6 +324,10 @@ class TillApp(KeepsRunning, App[None]):
         if outcome is not None and outcome.kind == "switch_customer" and outcome.customer is not None:
             self._ask_switch_customer(outcome)
             return
+        if outcome is not None and outcome.kind == "ask_hub" and outcome.ask_hub is not None:
+            self.show_message(outcome.message, ok=True)
+            self._ask_hub(*outcome.ask_hub)
+            return
         lost = _coupons_lost(before, message.snapshot)
         if outcome is not None:
             text = outcome.message + (f" - {lost}" if lost else "")
@@ -347,6 +353,20 @@ class TillApp(KeepsRunning, App[None]):
         self.push_screen(ConfirmScreen("Another member's card", body,
                                        {"y": f"switch to {new.display_name}", "n": "keep"}), done)  # fmt: skip
 
+    def _ask_hub(self, kind: str, value: str) -> None:
+        """Ask the hub about an unknown member in a thread worker (up to ``[hub] lookup_timeout_s``); the sale
+        goes on meanwhile, and the answer comes back as ``MemberLookedUp``."""
+
+        def job() -> None:
+            self.post_message(MemberLookedUp(self.session.ask_hub(kind, value)))
+
+        self.run_worker(job, thread=True, group="lookup", exit_on_error=False)
+
+    @on(MemberLookedUp)
+    def member_looked_up(self, message: MemberLookedUp) -> None:
+        result = message.result
+        self.in_session(lambda: self.session.member_from_hub(result))
+
     @on(SaleCompleted)
     def sale_completed(self, message: SaleCompleted) -> None:
         self._completing = False
@@ -355,8 +375,14 @@ class TillApp(KeepsRunning, App[None]):
         sale = message.sale
         unused = "".join(f" Coupon {code} did not apply and was not used: the customer keeps it."
                          for code in sale.unused_coupons)  # fmt: skip
+        claim = ""
+        if sale.claim_code:
+            from edge.core.claims import format_claim_code
+
+            claim = " " + self.settings.store.formats.tr._("The receipt carries claim code {code}.").format(
+                code=format_claim_code(sale.claim_code))
         self.show_message(f"Sale complete: {format_money(sale.total_cents, self.currency, self.locale)}."
-                          f"{unused} Next customer.", ok=True)  # fmt: skip
+                          f"{unused}{claim} Next customer.", ok=True)  # fmt: skip
         ask = self.settings.till.ask_feedback
 
         def after(score: int | None) -> None:
@@ -776,6 +802,8 @@ def make_app(
         except credentials.CredentialError as exc:
             raise ConfigError(str(credentials.credential_path(settings.data_dir)), "credential", str(exc)) from None
         from sync.client import SyncClient, SyncWorker
+        from sync.lookup import MemberLookup
 
         worker = SyncWorker(SyncClient(lambda: open_database(settings.database_path), credential, settings.hub))
+        session.member_lookup = MemberLookup(credential, settings.hub)
     return TillApp(settings, session, status, worker, presence)

@@ -9,6 +9,7 @@ from textual.message import Message
 from edge.session import Outcome
 from edge.store.sales import CompletedSale
 from edge.ui.snapshot import TillSnapshot
+from sync.lookup import LookupResult
 
 
 @dataclass
@@ -52,3 +53,10 @@ class ScanArrived(Message):
     aim_id: str | None
     source: str
     received_at: float
+
+
+@dataclass
+class MemberLookedUp(Message):
+    """The hub answered (or could not be asked) who an unknown card, phone, e-mail or app code belongs to."""
+
+    result: LookupResult

@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from sync import protocol
 from sync.hub import member_api
 from sync.hub.common import DeviceAuth, HubError, now_iso
+from sync.hub.lookup import check_query
 from sync.hub.openapi import spec
 from sync.hub.storage import HubStorage
 
@@ -253,6 +254,30 @@ async def sightings(request: Request) -> Response:
     return JSONResponse(result, status_code=201 if result["recorded"] else 200)
 
 
+async def member_lookup(request: Request) -> Response:
+    # a till asks who an unknown card / phone / e-mail / app code belongs to (sync/hub/lookup.py)
+    dev = await _device(request)
+    kind, value = check_query(dict(request.query_params))
+    answer = await run_in_threadpool(_storage(request).lookup_member, dev, kind, value)
+    if answer.outcome == "found":
+        return JSONResponse({"found": True, "message": answer.message, "customer": answer.customer})
+    if answer.outcome == "limited":
+        return _error("too_many_lookups", answer.message, 429, {"Retry-After": str(answer.retry_after_s)})
+    return _error(answer.outcome, answer.message, 404)
+
+
+async def member_claims(request: Request) -> Response:
+    # the app backend claims a guest receipt for its member (sync/hub/claims.py)
+    await _require_api_key(request, "members:write")
+    doc = await _json_body(request)
+    code = doc.get("code") if isinstance(doc, dict) else None
+    if not isinstance(code, str) or not 1 <= len(code) <= 40:
+        raise HubError("bad_request", "send {\"code\": \"...\"} with the receipt's claim code", 400)
+    claimed = await run_in_threadpool(_storage(request).claim_receipt, request.path_params["customer_id"], code)
+    return JSONResponse({"sale_id": claimed.sale_id, "customer_id": claimed.customer_id, "points": claimed.points,
+                         "message": f"{claimed.points} points added for the claimed receipt"}, status_code=201)
+
+
 async def exceptions_report(request: Request) -> Response:
     await _require_api_key(request, "reports")
     rows = await run_in_threadpool(_storage(request).exceptions, request.query_params.get("kind"))
@@ -275,6 +300,8 @@ ROUTES = [
     Route("/v1/orders/{order_id}/cancel", cancel_order, methods=["POST"]),
     Route("/v1/orders/{order_id}/returns", order_return, methods=["POST"]),
     Route("/v1/sightings", sightings, methods=["POST"]),
+    Route("/v1/members/lookup", member_lookup, methods=["GET"]),
+    Route("/v1/members/{customer_id}/claims", member_claims, methods=["POST"]),
     Route("/v1/admin/exceptions", exceptions_report, methods=["GET"]),
     Route("/v1/admin/liability", liability_report, methods=["GET"]),
     # the member API (sync/hub/member_api.py) last: a fixed path such as /v1/members/lookup goes above it

@@ -27,8 +27,8 @@ from edge.core.contract import (
     text_problem,
 )
 from sync import protocol
-from sync.hub import members, offers, presence
-from sync.hub.common import DeviceAuth, now_iso
+from sync.hub import claims, members, offers, presence
+from sync.hub.common import DeviceAuth, HubError, now_iso
 from sync.hub.db import insert
 from sync.hub.ledger import Batch, LedgerRefused, add_exception, chunks, existing_entries, existing_sales
 from sync.hub.tables import (
@@ -235,6 +235,10 @@ def _sale_event(conn: Connection, ev: Event, payload_text: str, batch: Batch) ->
     if cid is not None:
         batch.spend[cid] = batch.spend.get(cid, 0) + total
         batch.touched.add(cid)
+    code = p.get("claim_code")
+    if isinstance(code, str) and code:  # a guest receipt the member may claim later (sync/hub/claims.py)
+        claims.register(conn, code=code, sale_id=sale_id, store_id=ev.store_id, device_id=ev.device_id,
+                        at=batch.received)
 
 
 def _coupon_event(conn: Connection, ev: Event, _text: str, _batch: Batch) -> None:
@@ -289,6 +293,24 @@ def _token_event(conn: Connection, ev: Event, _text: str, batch: Batch) -> None:
 
 _HANDLERS = {EventType.SALE_COMPLETED: _sale_event, EventType.COUPON_REDEEMED: _coupon_event,
              EventType.FEEDBACK_SUBMITTED: _feedback_event, EventType.LOYALTY_TOKEN_SEEN: _token_event}
+
+
+def claim_problem(conn: Connection, ev: Event, batch: Batch) -> str | None:
+    """A ``receipt.claimed`` event applied (``claims.claim``), or why not: the refusal's sentence, which
+    rejects the event (the till keeps it among its dead letters; ``sync retry-dead`` sends it again, e.g. once
+    the receipt's sale has reached the hub). Savepoint: a refusal leaves the batch untouched."""
+    if ev.type != EventType.RECEIPT_CLAIMED:
+        return None
+    p = ev.payload
+    if batch.sales:  # the receipt's sale may be earlier in this very batch (one till, offline, both queued)
+        conn.execute(insert(conn, sales).on_conflict_do_nothing(), batch.sales)
+        batch.sales.clear()
+    try:
+        with conn.begin_nested():
+            claims.claim(conn, code=p["code"], customer_id=p["customer_id"], channel=f"till:{ev.device_id}")
+    except HubError as exc:
+        return str(exc)
+    return None
 
 
 def _handle(conn: Connection, ev: Event, payload_text: str, batch: Batch) -> None:
@@ -347,7 +369,7 @@ def push(conn: Connection, device: DeviceAuth, checked: list[tuple[Event | None,
         if ev.id in seen:
             results.append(EventResult(ev.id, DUPLICATE))
             continue
-        problem = scope_problem(conn, ev, batch)
+        problem = scope_problem(conn, ev, batch) or claim_problem(conn, ev, batch)
         if problem:
             results.append(EventResult(ev.id, REJECTED, problem))
             continue

@@ -347,6 +347,54 @@ def spec() -> dict[str, Any]:
                     "409": _err("the order was cancelled"),
                     "422": _err("a line not on the order, or more units than remain"),
                 }}},
+            "/v1/members/lookup": {"get": {
+                "operationId": "lookupMember",
+                "security": bearer,
+                "description": "A till asks who an unknown card, phone, e-mail or app code belongs to (exactly one "
+                               "query parameter). A hit makes the member relevant to the device's store and "
+                               "returns the profile as the change feed sends it (kind customer). Every look-up is "
+                               "logged (kind of identifier, never its value); a device gets at most "
+                               "lookup_misses_per_minute misses (hub config, default 10) in any 60 s, then 429.",
+                "parameters": [
+                    {"name": "card", "in": "query", "schema": {"type": "string", "minLength": 1, "maxLength": 64}},
+                    {"name": "phone_hash", "in": "query",
+                     "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
+                    {"name": "email_hash", "in": "query",
+                     "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
+                    {"name": "app_token", "in": "query",
+                     "schema": {"type": "string", "minLength": 1, "maxLength": 1024}}],
+                "responses": {
+                    "200": {"description": "found: {found: true, message, customer}",
+                            "content": {"application/json": {"schema": {"type": "object",
+                                "required": ["found", "customer"],
+                                "properties": {"found": {"type": "boolean"}, "message": {"type": "string"},
+                                               "customer": {"type": "object"}}}}}},
+                    "400": _err("not exactly one identifier, or a malformed one"),
+                    "401": _err("missing or unknown device token"),
+                    "403": _err("device revoked"),
+                    "404": _err("not_found (no member) or ambiguous (more than one member)"),
+                    "429": _err("too_many_lookups: wait Retry-After seconds"),
+                }}},
+            "/v1/members/{customer_id}/claims": {"post": {
+                "operationId": "claimReceipt",
+                "security": api_key,
+                "description": "The app claims a guest receipt's points for its member (API key scope "
+                               "'members:write'); the hub computes the points from the sale it holds, once.",
+                "parameters": [{"name": "customer_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["code"],
+                    "properties": {"code": {"type": "string", "minLength": 1, "maxLength": 40}}}}}},
+                "responses": {
+                    "201": {"description": "claimed: {sale_id, customer_id, points, message}",
+                            "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "400": _err("malformed body"),
+                    "401": _err("missing or unknown API key"),
+                    "403": _err("the key lacks the 'members' scope"),
+                    "404": _err("unknown_claim_code: no receipt with this code (or its sale not received yet)"),
+                    "409": _err("already_claimed, or sale_had_member"),
+                    "410": _err("claim_expired"),
+                    "422": _err("bad_claim_code (typing error) or unknown_customer"),
+                }}},
             "/v1/sightings": {"post": {
                 "operationId": "recordSighting",
                 "security": api_key,

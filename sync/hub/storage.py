@@ -24,10 +24,12 @@ from edge.core.programme import ProgrammeRules
 from sync import protocol
 from sync.hub import (
     admin,
+    claims,
     feed,
     ingest,
     jobs,
     liability,
+    lookup,
     member_import,
     member_records,
     members,
@@ -322,6 +324,21 @@ class HubStorage:
 
     def balance(self, customer_id: str) -> int | None:
         return self._read(members.balance, customer_id)
+
+    # ----------------------------------------------------------------- recognised at any till
+    def lookup_member(self, device: DeviceAuth, kind: str, value: str) -> lookup.LookupAnswer:
+        """A till asks who ``value`` (``kind``: card, phone_hash, email_hash, app_token) belongs to: rate limited
+        per device, logged, and on a hit the member is made relevant to the device's store and their profile
+        returned (``sync/hub/lookup.py``)."""
+        return self._write(functools.partial(lookup.lookup, device=device, kind=kind, value=value))
+
+    def member_lookups(self, device_id: str | None = None) -> list[dict[str, Any]]:
+        """The look-up log, oldest first."""
+        return self._read(lookup.lookup_log, device_id)
+
+    def claim_receipt(self, customer_id: str, code: str, channel: str = "api") -> claims.Claimed:
+        """A member claims a guest receipt's points once (``sync/hub/claims.py``); ``HubError`` says why not."""
+        return self._write(functools.partial(claims.claim, code=code, customer_id=customer_id, channel=channel))
 
     # ----------------------------------------------------------------- catalogue, offers, coupons
     def upsert_products(self, rows: Iterable[dict[str, Any]]) -> int:

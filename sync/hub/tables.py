@@ -77,6 +77,7 @@ customers = Table(
     # a manual tier (``hub tier-override``): honoured while ``tier_override_until`` (ISO date) has not passed
     _text("tier_override"), _text("tier_override_reason"), _text("tier_override_until"), _text("tier_override_by"),
     Index("customers_external_id", "external_id", unique=True),
+    Index("customers_phone_hash", "phone_hash"), Index("customers_email_hash", "email_hash"),
 )
 # every consent given or withdrawn, with its time, source and wording version; ``customers.consents`` is the
 # current state the tills pull (sync/hub/member_records.py)
@@ -286,4 +287,23 @@ token_sightings = Table(
     _text("customer_id", nullable=False), _text("seen_at", nullable=False), _text("expires_at", nullable=False),
     _text("received_at", nullable=False),
     PrimaryKeyConstraint("store_id", "till_id", "token_hash"),
+)
+# every member look-up by a till (sync/hub/lookup.py): who asked, for which store, by what kind of identifier
+# (never the identifier), the outcome ("found", "not_found", "ambiguous", "limited") and when; the rate limiter
+# counts a device's recent misses here
+member_lookups = Table(
+    "member_lookups", metadata,
+    Column("id", Serial, Identity(always=True), primary_key=True),
+    _text("device_id", nullable=False), _text("store_id", nullable=False), _text("kind", nullable=False),
+    _text("outcome", nullable=False), _text("customer_id"), _text("at", nullable=False),
+    Index("member_lookups_device", "device_id", "at"),
+    sqlite_autoincrement=True,
+)
+# a guest receipt's claim code (edge/core/claims.py), registered when its sale arrives, and its one claim
+receipt_claims = Table(
+    "receipt_claims", metadata,
+    Column("code", Text, primary_key=True),
+    Column("sale_id", Text, nullable=False, unique=True),
+    _text("store_id", nullable=False), _text("device_id", nullable=False), _text("issued_at", nullable=False),
+    _text("claimed_at"), _text("customer_id"), Column("points", BigInteger), _text("channel"),
 )
