@@ -22,6 +22,9 @@ from fractions import Fraction
 from functools import lru_cache
 from math import floor
 
+from edge.core.i18n import ENGLISH, Translator
+from edge.core.l10n import ENGLISH as ENGLISH_FORMATS
+from edge.core.l10n import Formats
 from edge.core.money import allocate, exact, split_floored, vat_included
 from edge.core.offers import Pricing
 
@@ -75,34 +78,41 @@ def redemption_limit(
     *,
     hub_online: bool,
     offline_burned_today: int = 0,
+    formats: Formats = ENGLISH_FORMATS,
 ) -> RedemptionLimit:
+    """The most points the customer may redeem on this basket now, and why, in ``formats``' language."""
+    tr = formats.tr
     value = exact(rules.point_value_cents)
     if value <= 0:
-        return RedemptionLimit(0, "points cannot be redeemed in this store")
+        return RedemptionLimit(0, tr._("points cannot be redeemed in this store"))
     share_cents = floor(Fraction(payable_cents) * exact(rules.max_redeem_share))
+    share = formats.percent(float(rules.max_redeem_share))
     limits = [
-        (max(balance.available, 0), "the customer's available points"),
-        (floor(share_cents / value), f"at most {rules.max_redeem_share:.0%} of the basket may be paid with points"),
+        (max(balance.available, 0), tr._("the customer's available points")),
+        (floor(share_cents / value), tr._("at most {share} of the basket may be paid with points").format(share=share)),
     ]
     if not hub_online:
         left = max(rules.offline_burn_cap_points - offline_burned_today, 0)
-        limits.append((left, f"offline limit of {rules.offline_burn_cap_points} points per customer per day"))
+        limits.append((left, tr._("offline limit of {n} points per customer per day")
+                       .format(n=rules.offline_burn_cap_points)))  # fmt: skip
     max_points, reason = min(limits, key=lambda lr: lr[0])
     if max_points < rules.min_redeem_points:
-        return RedemptionLimit(0, f"at least {rules.min_redeem_points} points are needed ({reason}: {max_points})")
+        return RedemptionLimit(0, tr._("at least {n} points are needed ({reason}: {max})")
+                               .format(n=rules.min_redeem_points, reason=reason, max=max_points))  # fmt: skip
     return RedemptionLimit(max_points, reason)
 
 
-def check_redemption(points: int, limit: RedemptionLimit, rules: LoyaltyRules) -> str | None:
-    """None when ``points`` may be redeemed, else a sentence for the cashier."""
+def check_redemption(points: int, limit: RedemptionLimit, rules: LoyaltyRules, tr: Translator = ENGLISH) -> str | None:
+    """None when ``points`` may be redeemed, else a sentence for the cashier (in ``tr``'s language)."""
     if points == 0:
         return None
     if points < 0:
-        return "points to redeem cannot be negative"
+        return tr._("points to redeem cannot be negative")
     if points < rules.min_redeem_points:
-        return f"redeem at least {rules.min_redeem_points} points"
+        return tr._("redeem at least {n} points").format(n=rules.min_redeem_points)
     if points > limit.max_points:
-        return f"at most {limit.max_points} points can be redeemed now ({limit.reason})"
+        return tr._("at most {max} points can be redeemed now ({reason})").format(max=limit.max_points,
+                                                                                  reason=limit.reason)
     return None
 
 
