@@ -68,6 +68,7 @@ class ChangeKind(StrEnum):
     PRESENCE_RULE = "presence_rule"
     SIGHTING = "sighting"
     TOKEN_SIGHTING = "token_sighting"
+    STORE = "store"  # the till's own store: name, locale, currency, time zone (key: the store id)
 
 
 def revocation_key(kind: str, ident: str) -> str:

@@ -794,6 +794,24 @@ def run_till(settings: Settings) -> int:
             handler.close()
 
 
+def with_hub_store(settings: Settings, db: Any) -> Settings:
+    """``settings`` with the store's name, locale, currency and time zone the hub sent (``sync.apply``'s
+    ``store_profile``), the configured ``[store]`` values where the hub said nothing (or before its first pull).
+    Read at start: a change from the hub shows from the till's next start."""
+    from dataclasses import replace
+
+    from sync.apply import store_profile
+
+    hub = store_profile(db)
+    if not hub:
+        return settings
+    try:
+        return settings.replace(store=replace(settings.store, **hub))
+    except ValueError as exc:  # checked when pulled; a value this version cannot use keeps the settings
+        log.warning("the hub's store settings are not usable here (%s); the configured ones are used", exc)
+        return settings
+
+
 def make_app(
     settings: Settings,
     *,
@@ -808,6 +826,7 @@ def make_app(
     ``presence``: a presence runner to use instead of the one ``settings`` ask for (tests inject their own).
     """
     db = open_database(settings.database_path)
+    settings = with_hub_store(settings, db)
     session = TillSession(settings, db, clock=clock)
     worker = None
     if sync and credentials.credential_path(settings.data_dir).exists():
