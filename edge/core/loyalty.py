@@ -1,8 +1,11 @@
 """Points: earning, redemption limits and the offline balance.
 
 Earning: each line's exact points are ``paid * points_per_unit * category multiplier * tier multiplier * promo
-multiplier / 100``, where ``paid`` is what the line costs after discounts and after its share of the points
-redeemed (points do not earn points). Multipliers are exact fractions of the configured decimals. The order
+multiplier / minor units per currency unit``, where ``paid`` (in minor units) is what the line costs after discounts and after its share of the points
+redeemed (points do not earn points). ``points_per_unit`` is per whole unit of the store's currency: the
+minor units per unit are ``10 ** minor_exponent(currency)`` by ISO 4217 (EUR, COP 100; CLP, JPY 1; KWD 1000),
+the same table the amounts are kept in (``edge.core.money``), so a peso in Chile earns what a euro earns in
+Spain at the same rate, never a hundredth of it. Multipliers are exact fractions of the configured decimals. The order
 earns ``floor`` of the sum of its lines' exact points - rounded once per order, as ERPNext and Odoo do, so
 that a tier multiplier still counts on cheap lines - and that total is allocated to the lines by largest
 remainder (``edge.core.money.split_floored``, rule 4 there): each line's ``points`` is the floor or ceiling of
@@ -25,7 +28,7 @@ from math import floor
 from edge.core.i18n import ENGLISH, Translator
 from edge.core.l10n import ENGLISH as ENGLISH_FORMATS
 from edge.core.l10n import Formats
-from edge.core.money import allocate, exact, split_floored, vat_included
+from edge.core.money import allocate, exact, minor_exponent, split_floored, vat_included
 from edge.core.offers import Pricing
 
 
@@ -146,11 +149,13 @@ class Settlement:
         return sum(ln.points for ln in self.lines)
 
 
-def settle(pricing: Pricing, points_redeemed: int, rules: LoyaltyRules, tier: str | None) -> Settlement:
+def settle(pricing: Pricing, points_redeemed: int, rules: LoyaltyRules, tier: str | None,
+           currency: str = "EUR") -> Settlement:
     """Spread the redeemed points' value over the lines; compute VAT per line and the points earned, rounded
     once per order and allocated to the lines by largest remainder (module docstring).
 
-    ``tier`` None means a guest: guests earn nothing.
+    ``tier`` None means a guest: guests earn nothing. ``currency`` (ISO 4217) says how many minor units make
+    the unit ``points_per_unit`` is counted in (module docstring).
     """
     value = min(points_value_cents(points_redeemed, rules), pricing.total_cents)
     priced = sorted(pricing.lines, key=lambda p: p.line.line_no)
@@ -159,9 +164,10 @@ def settle(pricing: Pricing, points_redeemed: int, rules: LoyaltyRules, tier: st
     paid = [p.net_cents - share for p, share in zip(priced, shares, strict=True)]
     points = [0] * len(priced)
     if tier is not None:
+        unit = 10 ** minor_exponent(currency)  # minor units per currency unit (ISO 4217)
         factors = [
             _earn_factor(ppu, tier_mult, (rules.category_multipliers or {}).get(p.line.product.category, 1.0),
-                         p.points_multiplier)
+                         p.points_multiplier, unit)
             for p in priced
         ]  # fmt: skip
         points = split_floored([c * num for c, (num, _) in zip(paid, factors, strict=True)], [d for _, d in factors])
@@ -173,9 +179,10 @@ def settle(pricing: Pricing, points_redeemed: int, rules: LoyaltyRules, tier: st
 
 
 @lru_cache(maxsize=4096)
-def _earn_factor(ppu: float, tier: float, category: float, promo: Fraction) -> tuple[int, int]:
-    """points per cent as an exact fraction (numerator, denominator); a sale's hot path, so cached."""
-    factor = exact(ppu) * exact(tier) * exact(category) * promo / 100
+def _earn_factor(ppu: float, tier: float, category: float, promo: Fraction, unit: int = 100) -> tuple[int, int]:
+    """points per minor unit (``unit`` minor units per currency unit) as an exact fraction (numerator,
+    denominator); a sale's hot path, so cached."""
+    factor = exact(ppu) * exact(tier) * exact(category) * promo / unit
     return factor.numerator, factor.denominator
 
 
