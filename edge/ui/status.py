@@ -55,7 +55,8 @@ class StatusSource:
 # the status words the sources set (English, the keys of the dots), as the status bar says them
 _WORDS = {"online": N_("online"), "offline": N_("offline"), "in trouble": N_("in trouble"), "none": N_("none"),
           "connecting": N_("connecting"), "never": N_("never"), "keyboard only": N_("keyboard only"),
-          "not set up": N_("not set up")}
+          "not set up": N_("not set up"), "ready": N_("ready"), "connected": N_("connected"),
+          "disconnected": N_("disconnected"), "idle": N_("idle"), "stopped": N_("stopped")}  # scanner labels
 
 
 def format_status(info: StatusInfo, tr: Translator = ENGLISH) -> str:

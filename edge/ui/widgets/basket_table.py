@@ -73,7 +73,7 @@ class BasketTable(DataTable):
             self.add_row(
                 Text(str(ln.line_no), style="dim", justify="right"), ln.product.name,
                 Text(str(ln.qty), justify="right"), Text(self._money(ln.gross_cents), justify="right"),
-                key=f"line-{ln.line_no}",
+                key=f"line-{ln.line_no}", height=None,  # a long name wraps on a narrow till, never cut
             )  # fmt: skip
             self._row_lines.append(ln.line_no)
             for i, d in enumerate(x for x in discounts if x.line_no == ln.line_no):
