@@ -795,14 +795,15 @@ def run_till(settings: Settings) -> int:
 
 
 def with_hub_store(settings: Settings, db: Any) -> Settings:
-    """``settings`` with the store's name, locale, currency and time zone the hub sent (``sync.apply``'s
-    ``store_profile``), the configured ``[store]`` values where the hub said nothing (or before its first pull).
+    """``settings`` with the store's locale, currency and time zone the hub sent (``sync.apply``'s
+    ``store_profile``), the configured ``[store]`` values where the hub said nothing (or before its first pull);
+    the name stays the configured one (a hub store made without ``--name`` is called by its id).
     Read at start: a change from the hub shows from the till's next start."""
     from dataclasses import replace
 
     from sync.apply import store_profile
 
-    hub = store_profile(db)
+    hub = {k: v for k, v in store_profile(db).items() if k in ("locale", "currency", "timezone")}
     if not hub:
         return settings
     try:

@@ -45,7 +45,7 @@ def test_the_store_s_locale_set_at_the_hub_reaches_its_till_and_only_its_till(
     assert (settings.store.locale, settings.store.currency, settings.store.timezone) == ("es_CO", "COP",
                                                                                          "America/Bogota")
     assert settings.store.formats.money(744_000) == "$7.440"  # 744,000 minor units (ISO 4217: 2 decimals) = 7,440 pesos
-    assert settings.store.name == "Tienda Chapinero"
+    assert settings.store.name == "Demo Store"  # the configured name: the hub's is its record, not the till's
     fallback = with_hub_store(_settings(madrid.data_dir), madrid.db)
     assert (fallback.store.locale, fallback.store.currency) == ("en", "EUR")  # the settings where the hub is silent
 
