@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlite_utils
 
+from edge.core.i18n import ENGLISH, Translator
 from sync.apply import HUB_CLOCK_OFFSET_KEY
 
 WARN_OFFSET_S = 120.0  # the status bar warns the cashier beyond 2 minutes (issue #12)
@@ -29,21 +30,23 @@ def device_now() -> datetime:
     return datetime.now(UTC)
 
 
-def clock_warning(offset_s: float | None) -> str | None:
-    """The status-bar sentence for the cashier when the device clock is off by more than ``WARN_OFFSET_S``
-    (``offset_s`` = hub minus device, seconds), else None."""
+def clock_warning(offset_s: float | None, tr: Translator = ENGLISH) -> str | None:
+    """The status-bar sentence for the cashier (in ``tr``'s language) when the device clock is off by more
+    than ``WARN_OFFSET_S`` (``offset_s`` = hub minus device, seconds), else None."""
     if offset_s is None or abs(offset_s) <= WARN_OFFSET_S:
         return None
-    direction = "fast" if offset_s < 0 else "slow"
-    return f"Till clock {_span(abs(offset_s))} {direction}: hub time in use, call the technician"
+    span = _span(abs(offset_s), tr)
+    if offset_s < 0:
+        return tr._("Till clock {span} fast: hub time in use, call the technician").format(span=span)
+    return tr._("Till clock {span} slow: hub time in use, call the technician").format(span=span)
 
 
-def _span(seconds: float) -> str:
+def _span(seconds: float, tr: Translator) -> str:
     if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
+        return tr._("{n} min").format(n=f"{seconds / 60:.0f}")
     if seconds < 172800:
-        return f"{seconds / 3600:.1f} h".replace(".0 h", " h")
-    return f"{seconds / 86400:.1f} days".replace(".0 days", " days")
+        return tr._("{n} h").format(n=f"{seconds / 3600:.1f}".removesuffix(".0"))
+    return tr._("{n} days").format(n=f"{seconds / 86400:.1f}".removesuffix(".0"))
 
 
 def read_offset(db: sqlite_utils.Database) -> float | None:
@@ -87,10 +90,11 @@ class HubClock:
         now = self.device()
         return now if offset is None else now + timedelta(seconds=offset)
 
-    def warning(self) -> str | None:
-        return clock_warning(self.offset_s())
+    def warning(self, tr: Translator = ENGLISH) -> str | None:
+        """The clock warning (see :func:`clock_warning`) in ``tr``'s language, or None."""
+        return clock_warning(self.offset_s(), tr)
 
 
-def warning_for(clock: object) -> str | None:
+def warning_for(clock: object, tr: Translator = ENGLISH) -> str | None:
     """The clock warning of a till's clock (None for a clock that is not a ``HubClock``, e.g. a test's)."""
-    return clock.warning() if isinstance(clock, HubClock) else None
+    return clock.warning(tr) if isinstance(clock, HubClock) else None

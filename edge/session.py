@@ -19,6 +19,7 @@ from devices.barcode.config import BarcodeSettingsError, config_from_settings
 from edge.clock import HubClock
 from edge.core.basket import Basket, BasketError
 from edge.core.catalog import Product
+from edge.core.i18n import ENGLISH, Translator
 from edge.core.loyalty import (
     Balance,
     LoyaltyRules,
@@ -89,9 +90,9 @@ def _claim_code_shaped(text: str) -> bool:
     return looks_like_claim_code(text) and not normalise_claim_code(text).isdigit()
 
 
-def plural(n: int, word: str) -> str:
-    """``1 item``, ``2 items``."""
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+def items_words(n: int, tr: Translator = ENGLISH) -> str:
+    """``1 item``, ``2 items`` in ``tr``'s language (its plural rules)."""
+    return tr.ngettext("{n} item", "{n} items", n).format(n=n)
 
 
 class TillSession:
@@ -111,6 +112,7 @@ class TillSession:
             receipt_width=settings.till.receipt_width,
             formats=settings.store.formats,
         )
+        self.tr = settings.store.formats.tr  # what the cashier reads, in the store's language
         self.clock: Clock = clock or HubClock(db)  # the device's time corrected by the hub's (edge/clock.py)
         try:
             self.barcode_config = config_from_settings(settings.barcode)
@@ -160,7 +162,7 @@ class TillSession:
         """``payable_cents``: the basket after discounts when the caller has priced it already."""
         with self.lock:
             if self.customer is None:
-                return RedemptionLimit(0, "no customer: scan a loyalty card first")
+                return RedemptionLimit(0, self.tr._("no customer: scan a loyalty card first"))
             if payable_cents is None:
                 payable_cents = self.basket.price(self._offers, self.clock(), self.sales.formats).total_cents
             return redemption_limit(
@@ -169,6 +171,7 @@ class TillSession:
                 self.rules,
                 hub_online=self.hub_online,
                 offline_burned_today=self.repo.offline_burned_today(self.customer.id, self.clock()),
+                formats=self.sales.formats,
             )
 
     def next_tier(self) -> tuple[str, int] | None:
@@ -210,13 +213,19 @@ class TillSession:
         offer = next((o for o in self._offers if o.id == offer_id), None)
         if offer is None:
             return name
-        money = lambda c: self.sales.formats.money(int(c))  # noqa: E731
+        fmt, tr = self.sales.formats, self.tr
         p = offer.params
         if offer.kind == "amount_off_basket":
-            over = f" a basket of {money(p.get('threshold_cents'))} or more" if p.get("threshold_cents") else ""
-            return f"{money(p.get('amount_cents', 0))} off{over}"
+            amount = fmt.money(int(p.get("amount_cents", 0)))
+            if p.get("threshold_cents"):
+                return tr._("{amount} off a basket of {threshold} or more").format(
+                    amount=amount, threshold=fmt.money(int(p["threshold_cents"])))
+            return tr._("{amount} off").format(amount=amount)
         if offer.kind == "percent_off":
-            return f"{float(p.get('percent', 0)):g}% off" + (f" {p['category']}" if p.get("category") else "")
+            percent = fmt.percent(float(p.get("percent", 0)) / 100)
+            if p.get("category"):
+                return tr._("{percent} off {category}").format(percent=percent, category=p["category"])
+            return tr._("{percent} off").format(percent=percent)
         return offer.name
 
     def pending_events(self) -> int:
@@ -229,7 +238,7 @@ class TillSession:
         app code, coupon; typed phone numbers and e-mail addresses find customers too."""
         text = text.strip(" \r\n\t")
         if not text:
-            return Outcome(False, "nothing was scanned", "error")
+            return Outcome(False, self.tr._("nothing was scanned"), "error")
         from devices.barcode.decode import decode_scan
 
         with self.lock:
@@ -264,14 +273,15 @@ class TillSession:
         kind = result.kind
         if kind in ("product", "gs1") and result.gtin and result.gtin_valid:
             if result.product is None:
-                return Outcome(False, f"{result.gtin} is not in this store's catalogue: set the item aside "
-                               "and call a supervisor", "error")  # fmt: skip
+                return Outcome(False, self.tr._("{gtin} is not in this store's catalogue: set the item aside and "
+                                                "call a supervisor").format(gtin=result.gtin), "error")  # fmt: skip
             return self._add_priced(price_scanned_item(result.product, result.ai, gtin=result.gtin,
                                                        currency=self.settings.store.currency))  # fmt: skip
         if kind == "variable_measure" and result.error is None:
             if result.product is None:
-                return Outcome(False, f"scale label for item {result.item_reference} is not in this store's "
-                               "catalogue: set the item aside and call a supervisor", "error")  # fmt: skip
+                return Outcome(False, self.tr._("scale label for item {item} is not in this store's catalogue: set "
+                                                "the item aside and call a supervisor")
+                               .format(item=result.item_reference), "error")  # fmt: skip
             return self._add_priced(price_scale_label(result.product, result.gtin or "", weight_g=result.weight_g,
                                                       price_cents=result.price_cents, count=result.count))
         if kind == "loyalty_card" and result.error is None and result.customer_id:
@@ -284,7 +294,7 @@ class TillSession:
         if kind == "coupon" and result.coupon_code:
             return self.apply_coupon(result.coupon_code)
         if result.error and kind != "unknown":
-            return Outcome(False, result.error, "error")
+            return Outcome(False, self.tr._(result.error), "error")
         customer = self.repo.find_customer(text, self.settings.store.country)
         if customer is not None:
             return self.offer_customer(customer)
@@ -292,23 +302,25 @@ class TillSession:
         if contact is not None:
             return self.unknown_member(*contact)
         if text.isdigit():
-            return Outcome(False, f"{text} is not a product, loyalty card or coupon of this store", "error")
+            return Outcome(False, self.tr._("{text} is not a product, loyalty card or coupon of this store")
+                           .format(text=text), "error")  # fmt: skip
         if result.error and not text.replace(" ", "").isalpha():
-            return Outcome(False, result.error, "error")
-        return Outcome(False, f"'{text}' was not recognised; use F3 to search products by name", "error")
+            return Outcome(False, self.tr._(result.error), "error")
+        return Outcome(False, self.tr._("'{text}' was not recognised; use F3 to search products by name")
+                       .format(text=text), "error")  # fmt: skip
 
     def _add_priced(self, line: PricedLine) -> Outcome:
         """A line priced from its GS1 data (``edge.core.measures``): added, or refused in the cashier's words."""
         if line.product is None:
-            return Outcome(False, line.error or "this item cannot be priced from its label", "error")
+            return Outcome(False, line.error or self.tr._("this item cannot be priced from its label"), "error")
         added = self.add_product(line.product, line.qty)
         return Outcome(True, f"{added.message} ({line.note})", added.kind) if added.ok and line.note else added
 
     def _loyalty_token(self, result: ScanResult, text: str) -> Outcome:
         check = result.token
         if check is None or not check.ok or not check.customer_id:
-            return Outcome(False, result.error or (check.error if check else None) or "loyalty code refused",
-                           "error")  # fmt: skip
+            error = result.error or (check.error if check else None)  # devices' constant texts are in the catalogs
+            return Outcome(False, self.tr._(error) if error else self.tr._("loyalty code refused"), "error")
         customer = self.repo.customer(check.customer_id)
         if customer is None:
             return self.unknown_member("app_token", text[text.find("LT1."):].strip())
@@ -320,7 +332,8 @@ class TillSession:
         if copy:
             from devices.barcode.loyalty_token import MSG_POSSIBLE_COPY
 
-            return dataclasses.replace(outcome, message=f"{outcome.message} - WARNING: {MSG_POSSIBLE_COPY}")
+            warning = self.tr._("WARNING: {problem}").format(problem=self.tr._(MSG_POSSIBLE_COPY))
+            return dataclasses.replace(outcome, message=f"{outcome.message} - {warning}")
         return outcome
 
     def add_product(self, product: Product, qty: int = 1) -> Outcome:
@@ -340,7 +353,7 @@ class TillSession:
         with self.lock:
             product = self.repo.product(gtin)
             if product is None:
-                return Outcome(False, f"no product with number {gtin}", "error")
+                return Outcome(False, self.tr._("no product with number {gtin}").format(gtin=gtin), "error")
             return self.add_product(product, qty)
 
     def search(self, text: str) -> list[Product]:
@@ -354,7 +367,8 @@ class TillSession:
                 contact = self._contact_query(text) or ("card", text.strip())
                 if self.member_lookup is not None:
                     return self.unknown_member(*contact)
-                return Outcome(False, f"no customer found for '{text.strip()}' (card, phone or e-mail)", "error")
+                return Outcome(False, self.tr._("no customer found for '{text}' (card, phone or e-mail)")
+                               .format(text=text.strip()), "error")  # fmt: skip
             return self.offer_customer(customer)
 
     # a member this store has not been sent: ask the hub (issue 15 item 5) -----------------------------
@@ -458,8 +472,10 @@ class TillSession:
             if current is None:
                 return self.set_customer(customer)
             if current.id == customer.id:
-                return Outcome(True, f"{customer.display_name} is already on this sale", "customer")
-            return Outcome(False, f"{current.display_name} is on this sale; switch to {customer.display_name}?",
+                return Outcome(True, self.tr._("{name} is already on this sale").format(name=customer.display_name),
+                               "customer")  # fmt: skip
+            return Outcome(False, self.tr._("{current} is on this sale; switch to {new}?")
+                           .format(current=current.display_name, new=customer.display_name),
                            "switch_customer", customer)  # fmt: skip
 
     def set_customer(self, customer: Customer) -> Outcome:
@@ -487,7 +503,8 @@ class TillSession:
             except BasketError as exc:
                 return Outcome(False, str(exc), "error")
             self._focus(line.line_no)
-            return Outcome(True, f"{line.product.name}: quantity {qty}", "product")
+            return Outcome(True, self.tr._("{name}: quantity {qty}").format(name=line.product.name, qty=qty),
+                           "product")  # fmt: skip
 
     def void(self, line_no: int) -> Outcome:
         with self.lock:
@@ -496,47 +513,51 @@ class TillSession:
             except BasketError as exc:
                 return Outcome(False, str(exc), "error")
             self._focus(None)
-            return Outcome(True, f"voided line {line_no}: {line.product.name} x{line.qty}", "product")
+            return Outcome(True, self.tr._("voided line {line}: {name} x{qty}")
+                           .format(line=line_no, name=line.product.name, qty=line.qty), "product")  # fmt: skip
 
     def apply_coupon(self, code: str) -> Outcome:
         with self.lock:
             code = code.strip().upper()
             if code in self.basket.coupons:
-                return Outcome(False, f"coupon {code} is already applied to this sale", "coupon")
-            coupon, problem = self.repo.check_coupon(code, self.customer.id if self.customer else None)
+                return Outcome(False, self.tr._("coupon {code} is already applied to this sale").format(code=code),
+                               "coupon")  # fmt: skip
+            coupon, problem = self.repo.check_coupon(code, self.customer.id if self.customer else None, self.tr)
             if coupon is None:
-                return Outcome(False, problem or "coupon refused", "error")
+                return Outcome(False, problem or self.tr._("coupon refused"), "error")
             self.basket.coupons[code] = coupon["offer_id"]
             applied = any(d.offer_id == coupon["offer_id"] for d in self.basket.price(self._offers, self.clock()).discounts)
             if not applied:
-                return Outcome(True, f"coupon {code} added; {self.coupon_condition(coupon['offer_id'])} "
-                               "before it applies", "coupon")  # fmt: skip
-            return Outcome(True, f"coupon {code} added", "coupon")
+                return Outcome(True, self.tr._("coupon {code} added; {condition} before it applies")
+                               .format(code=code, condition=self.coupon_condition(coupon["offer_id"])),
+                               "coupon")  # fmt: skip
+            return Outcome(True, self.tr._("coupon {code} added").format(code=code), "coupon")
 
     def coupon_condition(self, offer_id: str) -> str:
         """What the coupon's offer needs, in words ("needs a basket of €15.00 or more"); "" when nothing."""
         offer = next((o for o in self._offers if o.id == offer_id), None)
         if offer is None:
-            return "its offer is not active at this store"
+            return self.tr._("its offer is not active at this store")
         threshold = int(offer.params.get("threshold_cents", 0) or 0)
         if offer.kind == "amount_off_basket" and threshold:
-            return f"it needs a basket of {self.sales.formats.money(threshold)} or more"
+            return self.tr._("it needs a basket of {amount} or more").format(amount=self.sales.formats.money(threshold))
         category = offer.params.get("category")
         if category:
-            return f"it needs an item from {category}"
+            return self.tr._("it needs an item from {category}").format(category=category)
         if offer.params.get("gtins"):
-            return "it needs one of its products"
-        return "its condition is not met"
+            return self.tr._("it needs one of its products")
+        return self.tr._("its condition is not met")
 
     def redeem(self, points: int) -> Outcome:
         with self.lock:
             if self.customer is None:
-                return Outcome(False, "scan the customer's loyalty card before redeeming points", "error")
-            problem = check_redemption(points, self.redemption_limit(), self.rules)
+                return Outcome(False, self.tr._("scan the customer's loyalty card before redeeming points"), "error")
+            problem = check_redemption(points, self.redemption_limit(), self.rules, self.tr)
             if problem:
                 return Outcome(False, problem, "error")
             self.basket.points_to_redeem = points
-            return Outcome(True, f"redeeming {points} points" if points else "no points redeemed", "info")
+            words = self.tr.ngettext("redeeming {n} point", "redeeming {n} points", points).format(n=points)
+            return Outcome(True, words if points else self.tr._("no points redeemed"), "info")
 
     def complete(self, payment_method: str, tendered_cents: int | None = None) -> CompletedSale:
         """Raises SaleError with a cashier-readable message; on success the till is ready for the next sale."""
@@ -565,7 +586,7 @@ class TillSession:
     def record_feedback(self, score: int) -> str:
         with self.lock:
             if self.last_sale is None:
-                raise SaleError("there is no sale to attach the answer to")
+                raise SaleError(self.tr._("there is no sale to attach the answer to"))
             sale_id = self.last_sale.sale_id
             return self.sales.record_feedback(sale_id, self.repo.sale_customer(sale_id), score)
 
@@ -582,14 +603,15 @@ class TillSession:
         """Set the basket aside (kept in the database) and start a new sale."""
         with self.lock:
             if self.basket.is_empty:
-                return Outcome(False, "the basket is empty: nothing to park", "error")
-            label = self.customer.display_name if self.customer else "Guest"
+                return Outcome(False, self.tr._("the basket is empty: nothing to park"), "error")
+            label = self.customer.display_name if self.customer else self.tr._("Guest")
             due = self.settlement().amount_due_cents
             parked = park_basket(self.db, self.basket, label=label, total_cents=due, now=self.clock())
             self.new_sale()
             money = self.sales.formats.money(parked.total_cents)
-            return Outcome(True, f"Parked: {label}, {plural(parked.items, 'item')}, {money}. "
-                           "F12 on an empty basket recalls it.", "info")  # fmt: skip
+            return Outcome(True, self.tr._("Parked: {label}, {items}, {total}. F12 on an empty basket recalls it.")
+                           .format(label=label, items=items_words(parked.items, self.tr), total=money),
+                           "info")  # fmt: skip
 
     def parked(self) -> list[ParkedSale]:
         with self.lock:
@@ -603,7 +625,7 @@ class TillSession:
         """Bring a parked sale back as the current basket (which must be empty)."""
         with self.lock:
             if not self.basket.is_empty:
-                return Outcome(False, "finish or park the current sale before recalling another", "error")
+                return Outcome(False, self.tr._("finish or park the current sale before recalling another"), "error")
             try:
                 recalled = recall_basket(self.db, parked_id)
             except ParkedSaleError as exc:
@@ -614,20 +636,21 @@ class TillSession:
             if customer is not None:
                 self.set_customer(customer)
             elif recalled.customer_id:
-                notes.append(f"customer {recalled.customer_id} is no longer known here")
+                notes.append(self.tr._("customer {id} is no longer known here").format(id=recalled.customer_id))
             for product, qty in recalled.products:
                 line = self.basket.add(product, qty)
                 self._focus(line.line_no)
             for code, offer_id in recalled.coupons.items():
-                coupon, problem = self.repo.check_coupon(code, customer.id if customer else None)
+                coupon, problem = self.repo.check_coupon(code, customer.id if customer else None, self.tr)
                 if coupon is None or coupon["offer_id"] != offer_id:
-                    notes.append(problem or f"coupon {code} changed; scan it again")
+                    notes.append(problem or self.tr._("coupon {code} changed; scan it again").format(code=code))
                 else:
                     self.basket.coupons[code] = offer_id
             if customer is not None and recalled.points_to_redeem:
                 self.basket.points_to_redeem = recalled.points_to_redeem
             items = sum(qty for _, qty in recalled.products)
-            text = f"Recalled: {customer.display_name if customer else 'Guest'}, {plural(items, 'item')}"
+            text = self.tr._("Recalled: {label}, {items}").format(
+                label=customer.display_name if customer else self.tr._("Guest"), items=items_words(items, self.tr))
             return Outcome(not notes, text + (" - " + "; ".join(notes) if notes else ""), "info")
 
     # what the totals and the panel explain ------------------------------------------------------------
@@ -640,7 +663,8 @@ class TillSession:
             # one whole unit of the currency (10^exponent minor units), without its zero decimals
             unit = self.sales.formats.money(10 ** minor_exponent(currency)).replace(".00", "").replace(",00", "")
             ppu = rules.points_per_unit
-            parts = [f"{ppu:g} {'pt' if ppu == 1 else 'pts'} per {unit} paid"]
+            rate = self.tr._("{points} pt per {unit} paid") if ppu == 1 else self.tr._("{points} pts per {unit} paid")
+            parts = [rate.format(points=self.sales.formats.number(ppu), unit=unit)]
             tier_mult = (rules.tier_multipliers or {}).get(self.customer.tier, 1.0)
             if tier_mult != 1.0:
                 parts.append(f"{self.customer.tier} x{tier_mult:g}")

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 CURSOR_KEY = "pull_cursor"
 KEYS_KEY = "loyalty_keys"
 REVOCATIONS_KEY = "revocations"
+STORE_KEY = "store_profile"  # the hub's word on this till's store: name, locale, currency, timezone (JSON)
 WARNINGS_KEY = "pull_warnings"
 PROGRAMME_STATE_KEY = "programme"  # the hub's programme rules (ChangeKind.PROGRAMME), checked, as JSON
 
@@ -341,6 +342,40 @@ def _programme(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) -> 
     _put_state(conn, PROGRAMME_STATE_KEY, rules.to_doc())
 
 
+def _store(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) -> None:
+    """The hub's store record (change kind ``store``): its name, locale, currency and time zone, each checked
+    as the till's settings are (``edge.core.l10n``); a value the till could not use refuses the change (it
+    goes to the pull warnings) and the till keeps what it had."""
+    if d is None:
+        return
+    from edge.core.l10n import check_locale, check_timezone
+    from edge.core.money import minor_exponent
+
+    profile: dict[str, str] = {}
+    for name, check in (("locale", check_locale), ("currency", minor_exponent), ("timezone", check_timezone)):
+        value = d.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise ValueError(f"the store's {name} is not text")
+        check(value)  # ValueError in words
+        profile[name] = check_locale(value) if name == "locale" else value.upper() if name == "currency" else value
+    if isinstance(d.get("name"), str) and d["name"].strip() and d["name"].isprintable():
+        profile["name"] = d["name"][:80]
+    _put_state(conn, STORE_KEY, profile)
+
+
+def store_profile(db: sqlite_utils.Database) -> dict[str, str]:
+    """What the hub last said about this till's store (``name``, ``locale``, ``currency``, ``timezone``; any of
+    them absent), ``{}`` before the first pull that carried it."""
+    row = db.conn.execute("SELECT value FROM sync_state WHERE key = ?", [STORE_KEY]).fetchone()
+    try:
+        found = json.loads(row[0]) if row is not None else {}
+    except ValueError:
+        return {}
+    return {k: v for k, v in found.items() if isinstance(v, str)} if isinstance(found, dict) else {}
+
+
 _HANDLERS: dict[str, Callable[[sqlite3.Connection, str, dict[str, Any] | None], None]] = {
     ChangeKind.PRODUCT: _product,
     ChangeKind.OFFER: _offer,
@@ -354,6 +389,7 @@ _HANDLERS: dict[str, Callable[[sqlite3.Connection, str, dict[str, Any] | None], 
     ChangeKind.SIGHTING: _sighting,
     ChangeKind.TOKEN_SIGHTING: _token_sighting,
     ChangeKind.PROGRAMME: _programme,
+    ChangeKind.STORE: _store,
 }
 
 

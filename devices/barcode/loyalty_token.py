@@ -22,18 +22,24 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 TOKEN_PREFIX = "LT1."
 MAX_TOKEN_CHARS = 1024
 
-MSG_UNREADABLE = "This loyalty code could not be read - ask the customer to show it again."
-MSG_FORGED = "This loyalty code is not genuine - do not accept it; ask the customer to open the app again."
-MSG_EXPIRED = "This loyalty code has expired - ask the customer to refresh the app."
-MSG_NOT_YET = (
+
+def N_(message: str) -> str:
+    """Marks an English text for the till's catalogs (edge/locale); devices/ is a leaf, the till translates."""
+    return message
+
+
+MSG_UNREADABLE = N_("This loyalty code could not be read - ask the customer to show it again.")
+MSG_FORGED = N_("This loyalty code is not genuine - do not accept it; ask the customer to open the app again.")
+MSG_EXPIRED = N_("This loyalty code has expired - ask the customer to refresh the app.")
+MSG_NOT_YET = N_(
     "This loyalty code is not valid yet - check the till clock, or ask the customer to refresh the app."
 )
-MSG_UNKNOWN_KEY = (
+MSG_UNKNOWN_KEY = N_(
     "This loyalty code was signed with a key this till does not know - sync the till with the hub, "
     "or ask the customer to refresh the app."
 )
-MSG_NO_KEYS = "Loyalty app codes cannot be checked yet: this till has no keys from the hub - sync the till."
-MSG_POSSIBLE_COPY = (
+MSG_NO_KEYS = N_("Loyalty app codes cannot be checked yet: this till has no keys from the hub - sync the till.")
+MSG_POSSIBLE_COPY = N_(
     "This loyalty code was just used at another till - it may be a copy; check the customer's app."
 )
 

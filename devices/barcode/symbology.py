@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from biip import ParseError
-from biip.symbology import SymbologyIdentifier
+# biip is imported where an identifier is read, not here: importing it costs ~0.4 s on a Pi-class box, and the
+# till imports this module (through the keyboard wedge) before its first screen; the till loads biip after it.
 
 _NAMES = {
     "]E0": "EAN-13",
@@ -36,6 +36,9 @@ def split_aim_id(text: str) -> tuple[str | None, str]:
     """Return (AIM identifier such as ``]C1``, rest). No identifier: (None, text). Never raises."""
     if len(text) < 3 or text[0] != "]":
         return None, text
+    from biip import ParseError
+    from biip.symbology import SymbologyIdentifier
+
     try:
         ident = SymbologyIdentifier.extract(text)
     except (ParseError, ValueError, IndexError):
@@ -48,6 +51,9 @@ def split_aim_id(text: str) -> tuple[str | None, str]:
 def symbology_name(aim_id: str) -> str:
     if aim_id in _NAMES:
         return _NAMES[aim_id]
+    from biip import ParseError
+    from biip.symbology import SymbologyIdentifier
+
     try:
         iso = SymbologyIdentifier.extract(aim_id).iso_symbology
     except (ParseError, ValueError, IndexError):

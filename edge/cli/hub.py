@@ -150,9 +150,26 @@ def _workers_checked(serve: Callable[[argparse.Namespace, Settings | None], int]
     return handler
 
 
+def _store_locale(args: argparse.Namespace) -> dict[str, str | None]:
+    return {"locale": args.locale, "currency": args.currency, "timezone": args.timezone}
+
+
 def _create_store(args: argparse.Namespace, s: Any) -> None:
-    s.create_store(args.id, args.name)
+    s.create_store(args.id, args.name, **_store_locale(args))
     say(args, f"store {args.id} created")
+
+
+def _set_store(args: argparse.Namespace, s: Any) -> None:
+    s.set_store(args.id, args.name, **_store_locale(args))
+    say(args, f"store {args.id} changed; its tills use it from their next pull and start")
+
+
+def _store_arguments(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("id", help="the store's id, e.g. store-42")
+    sp.add_argument("--name", default=None, help="the store's display name")
+    sp.add_argument("--locale", default=None, help="the store's CLDR locale: texts and formats, e.g. es_ES, es_CO")
+    sp.add_argument("--currency", default=None, help="ISO 4217 currency of its prices, e.g. EUR, COP")
+    sp.add_argument("--timezone", default=None, help="IANA time zone its dates are shown in, e.g. Europe/Madrid")
 
 
 def _create_device(args: argparse.Namespace, s: Any) -> None:
@@ -350,9 +367,8 @@ def _register_serve(add: Callable[[str, Command, str], argparse.ArgumentParser])
 
 
 def _register_admin(add: Callable[[str, Command, str], argparse.ArgumentParser]) -> None:
-    sp = add("create-store", _create_store, "create or rename a store")
-    sp.add_argument("id", help="the store's id, e.g. store-42")
-    sp.add_argument("--name", default=None, help="the store's display name")
+    _store_arguments(add("create-store", _create_store, "create or rename a store (with its locale, currency, zone)"))
+    _store_arguments(add("set-store", _set_store, "change a store's name, locale, currency or time zone"))
     sp = add("create-device", _create_device, "register a device and print its one-time enrolment code")
     sp.add_argument("--store", required=True, help="the store the device belongs to")
     sp.add_argument("--device", required=True, help="the device's id, e.g. till-1")

@@ -59,7 +59,7 @@ class Basket:
         """Priced, then points redeemed and earned (``edge.core.loyalty.settle``)."""
         tier = self.customer.tier if self.customer else None
         points = self.points_to_redeem if self.customer else 0
-        return settle(self.price(offers, now, formats), points, rules, tier)
+        return settle(self.price(offers, now, formats), points, rules, tier, formats.currency if formats else "EUR")
 
     @property
     def is_empty(self) -> bool:

@@ -70,6 +70,7 @@ class ChangeKind(StrEnum):
     SIGHTING = "sighting"
     TOKEN_SIGHTING = "token_sighting"
     PROGRAMME = "programme"  # the programme's rules (edge.core.programme), key PROGRAMME_KEY, every store
+    STORE = "store"  # the till's own store: name, locale, currency, time zone (key: the store id)
 
 
 PROGRAMME_KEY = "rules"  # the one key of a ``programme`` change

@@ -1,8 +1,11 @@
 """Points: earning, redemption limits and the offline balance.
 
 Earning: each line's exact points are ``paid * points_per_unit * category multiplier * tier multiplier * promo
-multiplier / 100``, where ``paid`` is what the line costs after discounts and after its share of the points
-redeemed (points do not earn points). Multipliers are exact fractions of the configured decimals. The order
+multiplier / minor units per currency unit``, where ``paid`` (in minor units) is what the line costs after discounts and after its share of the points
+redeemed (points do not earn points). ``points_per_unit`` is per whole unit of the store's currency: the
+minor units per unit are ``10 ** minor_exponent(currency)`` by ISO 4217 (EUR, COP 100; CLP, JPY 1; KWD 1000),
+the same table the amounts are kept in (``edge.core.money``), so a peso in Chile earns what a euro earns in
+Spain at the same rate, never a hundredth of it. Multipliers are exact fractions of the configured decimals. The order
 earns ``floor`` of the sum of its lines' exact points - rounded once per order, as ERPNext and Odoo do, so
 that a tier multiplier still counts on cheap lines - and that total is allocated to the lines by largest
 remainder (``edge.core.money.split_floored``, rule 4 there): each line's ``points`` is the floor or ceiling of
@@ -22,7 +25,10 @@ from fractions import Fraction
 from functools import lru_cache
 from math import floor
 
-from edge.core.money import allocate, exact, split_floored, vat_included
+from edge.core.i18n import ENGLISH, Translator
+from edge.core.l10n import ENGLISH as ENGLISH_FORMATS
+from edge.core.l10n import Formats
+from edge.core.money import allocate, exact, minor_exponent, split_floored, vat_included
 from edge.core.offers import Pricing
 
 
@@ -82,34 +88,42 @@ def redemption_limit(
     *,
     hub_online: bool,
     offline_burned_today: int = 0,
+    formats: Formats = ENGLISH_FORMATS,
 ) -> RedemptionLimit:
+    """The most points the customer may redeem on this basket now, and why, in ``formats``' language."""
+    tr = formats.tr
     value = exact(rules.point_value_cents)
     if value <= 0:
-        return RedemptionLimit(0, "points cannot be redeemed in this store")
+        return RedemptionLimit(0, tr._("points cannot be redeemed in this store"))
     share_cents = floor(Fraction(payable_cents) * exact(rules.max_redeem_share))
+    share = formats.percent(float(rules.max_redeem_share))
     limits = [
-        (balance.spendable, "the customer's spendable points" if balance.locked else "the customer's available points"),
-        (floor(share_cents / value), f"at most {rules.max_redeem_share:.0%} of the basket may be paid with points"),
+        (max(balance.spendable, 0), tr._("the customer's spendable points") if balance.locked
+         else tr._("the customer's available points")),
+        (floor(share_cents / value), tr._("at most {share} of the basket may be paid with points").format(share=share)),
     ]
     if not hub_online:
         left = max(rules.offline_burn_cap_points - offline_burned_today, 0)
-        limits.append((left, f"offline limit of {rules.offline_burn_cap_points} points per customer per day"))
+        limits.append((left, tr._("offline limit of {n} points per customer per day")
+                       .format(n=rules.offline_burn_cap_points)))  # fmt: skip
     max_points, reason = min(limits, key=lambda lr: lr[0])
     if max_points < rules.min_redeem_points:
-        return RedemptionLimit(0, f"at least {rules.min_redeem_points} points are needed ({reason}: {max_points})")
+        return RedemptionLimit(0, tr._("at least {n} points are needed ({reason}: {max})")
+                               .format(n=rules.min_redeem_points, reason=reason, max=max_points))  # fmt: skip
     return RedemptionLimit(max_points, reason)
 
 
-def check_redemption(points: int, limit: RedemptionLimit, rules: LoyaltyRules) -> str | None:
-    """None when ``points`` may be redeemed, else a sentence for the cashier."""
+def check_redemption(points: int, limit: RedemptionLimit, rules: LoyaltyRules, tr: Translator = ENGLISH) -> str | None:
+    """None when ``points`` may be redeemed, else a sentence for the cashier (in ``tr``'s language)."""
     if points == 0:
         return None
     if points < 0:
-        return "points to redeem cannot be negative"
+        return tr._("points to redeem cannot be negative")
     if points < rules.min_redeem_points:
-        return f"redeem at least {rules.min_redeem_points} points"
+        return tr._("redeem at least {n} points").format(n=rules.min_redeem_points)
     if points > limit.max_points:
-        return f"at most {limit.max_points} points can be redeemed now ({limit.reason})"
+        return tr._("at most {max} points can be redeemed now ({reason})").format(max=limit.max_points,
+                                                                                  reason=limit.reason)
     return None
 
 
@@ -143,11 +157,13 @@ class Settlement:
         return sum(ln.points for ln in self.lines)
 
 
-def settle(pricing: Pricing, points_redeemed: int, rules: LoyaltyRules, tier: str | None) -> Settlement:
+def settle(pricing: Pricing, points_redeemed: int, rules: LoyaltyRules, tier: str | None,
+           currency: str = "EUR") -> Settlement:
     """Spread the redeemed points' value over the lines; compute VAT per line and the points earned, rounded
     once per order and allocated to the lines by largest remainder (module docstring).
 
-    ``tier`` None means a guest: guests earn nothing.
+    ``tier`` None means a guest: guests earn nothing. ``currency`` (ISO 4217) says how many minor units make
+    the unit ``points_per_unit`` is counted in (module docstring).
     """
     value = min(points_value_cents(points_redeemed, rules), pricing.total_cents)
     priced = sorted(pricing.lines, key=lambda p: p.line.line_no)
@@ -156,9 +172,10 @@ def settle(pricing: Pricing, points_redeemed: int, rules: LoyaltyRules, tier: st
     paid = [p.net_cents - share for p, share in zip(priced, shares, strict=True)]
     points = [0] * len(priced)
     if tier is not None:
+        unit = 10 ** minor_exponent(currency)  # minor units per currency unit (ISO 4217)
         factors = [
             _earn_factor(ppu, tier_mult, (rules.category_multipliers or {}).get(p.line.product.category, 1.0),
-                         p.points_multiplier)
+                         p.points_multiplier, unit)
             for p in priced
         ]  # fmt: skip
         points = split_floored([c * num for c, (num, _) in zip(paid, factors, strict=True)], [d for _, d in factors])
@@ -170,9 +187,10 @@ def settle(pricing: Pricing, points_redeemed: int, rules: LoyaltyRules, tier: st
 
 
 @lru_cache(maxsize=4096)
-def _earn_factor(ppu: float, tier: float, category: float, promo: Fraction) -> tuple[int, int]:
-    """points per cent as an exact fraction (numerator, denominator); a sale's hot path, so cached."""
-    factor = exact(ppu) * exact(tier) * exact(category) * promo / 100
+def _earn_factor(ppu: float, tier: float, category: float, promo: Fraction, unit: int = 100) -> tuple[int, int]:
+    """points per minor unit (``unit`` minor units per currency unit) as an exact fraction (numerator,
+    denominator); a sale's hot path, so cached."""
+    factor = exact(ppu) * exact(tier) * exact(category) * promo / unit
     return factor.numerator, factor.denominator
 
 

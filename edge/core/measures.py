@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from edge.core.catalog import Product, weighed_line_product
+from edge.core.money import minor_exponent
 
 MASS, LENGTH, AREA, VOLUME = "mass", "length", "area", "volume"
 
@@ -100,7 +101,7 @@ def price_scanned_item(product: Product, ai: Mapping[str, str], *, gtin: str | N
         if read.payable_currency is not None and read.payable_currency != currency.upper():
             return PricedLine(None, error=f"This label is priced in {read.payable_currency}; this till sells in "
                                           f"{currency.upper()} - key in the price.")  # fmt: skip
-        return _payable_line(product, number, read)
+        return _payable_line(product, number, read, currency)
     if product.unit == "each":
         return _each_line(product, number, read)
     if product.unit in MEASURED_UNITS:
@@ -179,12 +180,13 @@ def _described(product: Product, number: str, price_cents: int, shown: str | Non
     return Product(number, name, price_cents, product.vat_rate_bp, product.category, "each")
 
 
-def _payable_line(product: Product, number: str, read: _Read) -> PricedLine:
+def _payable_line(product: Product, number: str, read: _Read, currency: str = "EUR") -> PricedLine:
     assert read.payable is not None
     shown = _shown_measure(product, read)
     if shown is None and read.count is not None:
         shown = f"({read.count} items)"
-    return PricedLine(_described(product, number, _cents(read.payable * 100), shown))
+    unit = 10 ** minor_exponent(currency)  # minor units per currency unit by ISO 4217 (CLP 1, EUR 100)
+    return PricedLine(_described(product, number, _cents(read.payable * unit), shown))
 
 
 def _shown_measure(product: Product, read: _Read) -> str | None:

@@ -15,7 +15,7 @@ from edge.core.l10n import Formats
 from edge.core.loyalty import Settlement
 from edge.core.money import cash_round
 
-_PAYMENT_WORDS = {  # the contract's payment methods, as the receipt words them
+PAYMENT_WORDS = {  # the contract's payment methods, as the receipt words them
    "cash": N_("cash"), "card": N_("card")}
 
 
@@ -70,7 +70,8 @@ def render_receipt(s: Settlement, info: ReceiptInfo, width: int = 40) -> str:
             out.append(_row(d.reason, money(-d.amount_cents), width))
     out.append("-" * width)
     for code in info.unused_coupons:
-        out.extend(textwrap.wrap(f"Coupon {code} not used: its condition was not met; keep it", width))
+        out.extend(textwrap.wrap(tr._("Coupon {code} not used: its condition was not met; keep it").format(code=code),
+                                 width))  # fmt: skip
     out.append(_row(tr._("Subtotal"), money(s.pricing.subtotal_cents), width))
     if s.pricing.discount_cents:
         out.append(_row(tr._("Discounts"), money(-s.pricing.discount_cents), width))
@@ -79,7 +80,7 @@ def render_receipt(s: Settlement, info: ReceiptInfo, width: int = 40) -> str:
         out.append(_row(redeemed.format(n=s.points_redeemed), money(-s.points_value_cents), width))
     out.append(_row(tr._("TOTAL"), money(s.amount_due_cents), width))
     out.append(_row("  " + tr._("of which VAT"), money(s.vat_cents), width))
-    method = tr._(_PAYMENT_WORDS.get(info.payment_method, info.payment_method))
+    method = tr._(PAYMENT_WORDS.get(info.payment_method, info.payment_method))
     due = s.amount_due_cents
     if info.payment_method == "cash" and cash_round(due, fmt.currency) != due:
         due = cash_round(due, fmt.currency)  # the currency's cash rule (COP to the peso, CHF to 0.05)
@@ -140,10 +141,12 @@ def _pending_lines(pending: int, width: int, tr: Translator) -> list[str]:
     return textwrap.wrap(text.format(n=abs(pending)), max(10, width))
 
 
-def sale_points_words(used: int, earned: int) -> str:
+def sale_points_words(used: int, earned: int, tr: Translator | None = None) -> str:
     """What one sale did to a balance, in words that stay true after the till syncs: "200 used, 26 earned
-    here", "26 earned here", "200 used here"; "" when nothing."""
-    parts = [f"{used} used"] if used else []
-    if earned:
-        parts.append(f"{earned} earned")
-    return ", ".join(parts) + " here" if parts else ""
+    here", "26 earned here", "200 used here"; "" when nothing. In ``tr``'s language (English by default)."""
+    tr = tr or Translator()
+    if used and earned:
+        return tr._("{used} used, {earned} earned here").format(used=used, earned=earned)
+    if used:
+        return tr._("{used} used here").format(used=used)
+    return tr._("{earned} earned here").format(earned=earned) if earned else ""

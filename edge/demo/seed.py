@@ -210,7 +210,8 @@ DEMO_DEVICE_ID = "till-1"
 class HubSeedTarget(Protocol):
     """What seeding needs of a hub (``sync.hub.storage.HubStorage`` has it); the demo never imports the hub."""
 
-    def create_store(self, store_id: str, name: str | None = None) -> None: ...
+    def create_store(self, store_id: str, name: str | None = None, *, locale: str | None = None,
+                     currency: str | None = None, timezone: str | None = None) -> None: ...
     def upsert_products(self, rows: Iterable[dict[str, Any]]) -> int: ...
     def upsert_customer(self, data: dict[str, Any]) -> None: ...
     def adjust_balance(self, customer_id: str, points: int, reason: str) -> None: ...
@@ -247,7 +248,8 @@ def hub_dataset(store_id: str, seed: int = 7, now: datetime | None = None, local
                            "pickup_store_id": store_id, "lines": order["items"],
                            "created_at": order["created_at"]})  # fmt: skip
     return {
-        "store": {"id": store_id, "name": es.STORE["name"] if locale.lower().startswith("es") else "Demo Store"},
+        "store": ({"id": store_id, **{k: es.STORE[k] for k in ("name", "locale", "currency", "timezone")}}
+                  if locale.lower().startswith("es") else {"id": store_id, "name": "Demo Store"}),
         "products": [dict(p) for p in data["products"]],
         "customers": customers,
         "balances": balances,
@@ -266,7 +268,9 @@ def seed_hub(storage: HubSeedTarget, store_id: str, seed: int = 7, now: datetime
     """Give a hub (``sync.hub.storage.HubStorage``) the demo store of ``hub_dataset``, so a till pulls it;
     and a signing key for app codes. Customers are written before their balances and orders."""
     data = hub_dataset(store_id, seed, now, locale)
-    storage.create_store(data["store"]["id"], data["store"]["name"])
+    store = data["store"]
+    storage.create_store(store["id"], store["name"], locale=store.get("locale"), currency=store.get("currency"),
+                         timezone=store.get("timezone"))  # the Spanish store's tills get es_ES from the hub
     storage.upsert_products(data["products"])
     for customer in data["customers"]:
         storage.upsert_customer(customer)

@@ -11,6 +11,7 @@ import sqlite_utils
 from edge.core.catalog import InvalidGtin, Product, normalize_gtin
 from edge.core.contacts import contact_hash, looks_like_email, looks_like_phone
 from edge.core.contract import EventType
+from edge.core.i18n import ENGLISH, Translator
 from edge.core.loyalty import Balance
 from edge.core.offers import Offer
 from edge.core.programme import PointsSummary, iso
@@ -163,13 +164,15 @@ class Repository:
             [customer_id],
         )
 
-    def check_coupon(self, code: str, customer_id: str | None) -> tuple[dict | None, str | None]:
-        """(coupon, None) when usable, else (None, a sentence for the cashier)."""
+    def check_coupon(self, code: str, customer_id: str | None,
+                     tr: Translator = ENGLISH) -> tuple[dict | None, str | None]:  # fmt: skip
+        """(coupon, None) when usable, else (None, a sentence for the cashier in ``tr``'s language)."""
         coupon = self.coupon(code)
         if coupon is None:
-            return None, f"coupon {code} is not known in this store"
+            return None, tr._("coupon {code} is not known in this store").format(code=code)
         if coupon["redeemed_at"] and coupon["single_use"]:
-            return None, f"coupon {code} was already used on {coupon['redeemed_at'][:10]}"
+            return None, tr._("coupon {code} was already used on {date}").format(code=code,
+                                                                                date=coupon["redeemed_at"][:10])
         if coupon["customer_id"] and coupon["customer_id"] != customer_id:
-            return None, f"coupon {code} belongs to another customer; scan their card first"
+            return None, tr._("coupon {code} belongs to another customer; scan their card first").format(code=code)
         return coupon, None

@@ -119,14 +119,14 @@ class SalesService:
         Raises SaleError (nothing written) with a sentence for the cashier.
         """
         if basket.is_empty:
-            raise SaleError("the basket is empty: scan a product first")
+            raise SaleError(self.formats.tr._("the basket is empty: scan a product first"))
         if payment_method not in PAYMENT_METHODS:
-            raise SaleError(f"unknown payment method {payment_method!r}")
+            raise SaleError(f"unknown payment method {payment_method!r}")  # a programming error, not the cashier's
         now = now or datetime.now(UTC)
         settlement = basket.settle(offers, now, self.rules, self.formats)
         cash_due = cash_round(settlement.amount_due_cents, self.formats.currency)  # the currency's cash unit
         if tendered_cents is not None and payment_method == "cash" and tendered_cents < cash_due:
-            raise SaleError("the cash tendered is less than the amount due")
+            raise SaleError(self.formats.tr._("the cash tendered is less than the amount due"))
         sale = _Sale(uuid7(), now, _iso(now), basket, settlement, payment_method, tendered_cents, hub_online,
                      claim_code if basket.customer is None else None)
         with immediate(self.db):
@@ -168,8 +168,9 @@ class SalesService:
                 self.rules,
                 hub_online=sale.hub_online,
                 offline_burned_today=self.repo.offline_burned_today(customer.id, sale.now),
+                formats=self.formats,
             )
-            problem = check_redemption(settlement.points_redeemed, limit, self.rules)
+            problem = check_redemption(settlement.points_redeemed, limit, self.rules, self.formats.tr)
             if problem:
                 raise SaleError(problem)
         return Balance(balance_before.confirmed, balance_before.pending_earn + settlement.points_earned,
@@ -260,7 +261,8 @@ class SalesService:
                 [sale.created, sale.id, code],
             )
             if cur.rowcount != 1:
-                raise SaleError(f"coupon {code} was already used; remove it and try again")
+                raise SaleError(self.formats.tr._("coupon {code} was already used; remove it and try again")
+                                .format(code=code))  # fmt: skip
             enqueue(self.db, EventType.COUPON_REDEEMED, {"code": code, "sale_id": sale.id, "customer_id": customer_id})
         return len(used)
 
@@ -302,22 +304,24 @@ class SalesService:
     def _check_coupons(self, basket: Basket) -> None:
         """Each coupon must exist, be unused (single use), belong to this customer or nobody, and give its offer."""
         customer_id = basket.customer.id if basket.customer else None
+        tr = self.formats.tr
         for code, offer_id in sorted(basket.coupons.items()):
             row = self.db.execute(
                 "SELECT offer_id, customer_id, single_use, redeemed_at FROM coupons WHERE code = ?", [code.upper()]
             ).fetchone()
             if row is None:
-                raise SaleError(f"coupon {code} is not known in this store; remove it and try again")
+                raise SaleError(tr._("coupon {code} is not known in this store; remove it and try again").format(code=code))
             if row[0] != offer_id:
-                raise SaleError(f"coupon {code} is for another offer; remove it and scan it again")
+                raise SaleError(tr._("coupon {code} is for another offer; remove it and scan it again").format(code=code))
             if row[1] is not None and row[1] != customer_id:
-                raise SaleError(f"coupon {code} belongs to another customer; remove it or scan their card")
+                raise SaleError(tr._("coupon {code} belongs to another customer; remove it or scan their card")
+                                .format(code=code))  # fmt: skip
             if row[2] and row[3]:
-                raise SaleError(f"coupon {code} was already used; remove it and try again")
+                raise SaleError(tr._("coupon {code} was already used; remove it and try again").format(code=code))
 
     def record_feedback(self, sale_id: str | None, customer_id: str | None, score: int) -> str:
         if isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= 10:
-            raise SaleError("the score must be a whole number from 0 to 10")
+            raise SaleError(self.formats.tr._("the score must be a whole number from 0 to 10"))
         feedback_id = uuid7()
         created = _iso(datetime.now(UTC))
         with immediate(self.db):

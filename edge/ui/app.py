@@ -20,9 +20,10 @@ from textual.worker import Worker, WorkerState
 
 from devices.scanners.base import ScanEvent, ScannerSource, ScannerStatus, make_scanner_source
 from devices.scanners.wedge import KeyboardWedgeSource
+from edge.core.i18n import N_
 from edge.core.money import format_money
 from edge.db import open_database
-from edge.session import Outcome, TillSession, plural
+from edge.session import Outcome, TillSession
 from edge.settings import ConfigError, Settings
 from edge.store.sales import SaleError
 from edge.ui.commands import CommandQueue
@@ -41,6 +42,7 @@ from edge.ui.screens.dialogs import (
 )
 from edge.ui.snapshot import TillSnapshot, take_snapshot
 from edge.ui.status import StatusSource, format_status
+from edge.ui.texts import translate_bindings
 from edge.ui.wedge_filter import WedgeKeyFilter
 from edge.ui.widgets.basket_table import BasketTable
 from edge.ui.widgets.panels import CustomerPanel, KeyBar, StatusBar, TotalsBar
@@ -48,6 +50,8 @@ from sync import credentials
 
 if TYPE_CHECKING:
     from devices.barcode.decode import ScanResult
+    from edge.core.i18n import Translator
+    from edge.core.l10n import Formats
     from edge.presence_runner import PresenceRunner
     from sync.client import SyncStatus, SyncWorker
 
@@ -71,20 +75,21 @@ class TillApp(KeepsRunning, App[None]):
     _keys_posted = 0
     _keys_seen = 0
     BINDINGS = [
-        Binding("f2", "customer", "Cust", priority=True),
-        Binding("f3", "find", "Find", priority=True),
-        Binding("f4", "quantity", "Qty", priority=True),
-        Binding("f5", "void", "Void", priority=True),
-        Binding("f6", "points", "Pts", priority=True),
-        Binding("f7", "coupon", "Cpn", priority=True),
-        Binding("f8", "devices", "Devices", priority=True, show=False),  # the technicians' screen
-        Binding("f9", "pay", "Pay", priority=True),
-        Binding("f10", "new_sale", "New", priority=True),
-        Binding("f11", "floor", "Floor", priority=True),
-        Binding("f12", "park", "Park", priority=True),
-        Binding("ctrl+q", "quit", "Quit", priority=True, show=False),
-        Binding("up", "cursor(-1)", "Up", show=False),
-        Binding("down", "cursor(1)", "Down", show=False),
+        # descriptions in English, marked N_; each till shows them in its store's language (translate_bindings)
+        Binding("f2", "customer", N_("Cust"), priority=True),
+        Binding("f3", "find", N_("Find"), priority=True),
+        Binding("f4", "quantity", N_("Qty"), priority=True),
+        Binding("f5", "void", N_("Void"), priority=True),
+        Binding("f6", "points", N_("Pts"), priority=True),
+        Binding("f7", "coupon", N_("Cpn"), priority=True),
+        Binding("f8", "devices", N_("Devices"), priority=True, show=False),  # the technicians' screen
+        Binding("f9", "pay", N_("Pay"), priority=True),
+        Binding("f10", "new_sale", N_("New"), priority=True),
+        Binding("f11", "floor", N_("Floor"), priority=True),
+        Binding("f12", "park", N_("Park"), priority=True),
+        Binding("ctrl+q", "quit", N_("Quit"), priority=True, show=False),
+        Binding("up", "cursor(-1)", N_("Up"), show=False),
+        Binding("down", "cursor(1)", N_("Down"), show=False),
     ]
 
     def __init__(
@@ -103,6 +108,8 @@ class TillApp(KeepsRunning, App[None]):
         self.status_source = status or StatusSource(session)
         self.currency = settings.store.currency
         self.locale = settings.store.formats.locale  # money on screen written the store's way
+        self.tr = settings.store.formats.tr  # every word on screen in the store's language
+        translate_bindings(self, self.tr)
         self.snapshot: TillSnapshot | None = None
         t = settings.till
         self.wedge_source = KeyboardWedgeSource(settings.scanner, t.wedge_max_key_interval_ms, t.wedge_min_length)
@@ -140,9 +147,11 @@ class TillApp(KeepsRunning, App[None]):
                 yield BasketTable(self.currency, self.locale, id="basket")
                 yield TotalsBar(self.currency, self.locale, id="totals")
             with VerticalScroll(id="right"):
-                yield CustomerPanel(self.currency, self.locale, id="customer")
-        yield Static("Ready: scan a product or a loyalty card.", id="message")
-        yield Input(placeholder="Scan, or type product no./card/phone/e-mail/coupon + Enter", id="scan", compact=True)
+                yield CustomerPanel(self.currency, self.locale, self.settings.store.timezone, id="customer")
+        tr = self.tr
+        yield Static(tr._("Ready: scan a product or a loyalty card."), id="message")
+        yield Input(placeholder=tr._("Scan, or type product no./card/phone/e-mail/coupon + Enter"), id="scan",
+                    compact=True)  # fmt: skip
         yield StatusBar("", id="status")
         yield KeyBar(id="keys")
 
@@ -244,7 +253,7 @@ class TillApp(KeepsRunning, App[None]):
         if status.state == "disconnected" or len(self.scanners) == 1 or status.state != "idle":
             self.status_source.scanner = status.label.removeprefix("scanner ")
         if status.state == "disconnected":
-            self.show_message(f"Scanner disconnected: {status.detail}", ok=False)
+            self.show_message(self.tr._("Scanner disconnected: {detail}").format(detail=status.detail), ok=False)
         self.refresh_status()
 
     @on(ScanArrived)
@@ -260,7 +269,8 @@ class TillApp(KeepsRunning, App[None]):
             screen.finish(None)  # the next customer's first item: the receipt gives way, the scan counts
             self.in_session(lambda: self.session.scan(message.text, message.aim_id))
         elif screen is not self.screen_stack[0]:
-            self.show_message("Scan ignored: finish or close the open dialog first (Esc), then scan again.", ok=False)
+            self.show_message(self.tr._("Scan ignored: finish or close the open dialog first (Esc), then scan again."),
+                              ok=False)  # fmt: skip
         else:
             self.in_session(lambda: self.session.scan(message.text, message.aim_id))
 
@@ -281,7 +291,7 @@ class TillApp(KeepsRunning, App[None]):
 
     def refresh_status(self) -> None:
         def job() -> None:
-            self.post_message(StatusChanged(format_status(self.status_source.read())))
+            self.post_message(StatusChanged(format_status(self.status_source.read(), self.tr)))
 
         self.run_worker(job, thread=True, group="status", exclusive=True, exit_on_error=False)
 
@@ -294,7 +304,8 @@ class TillApp(KeepsRunning, App[None]):
             self.log.error(f"worker {event.worker.name} failed: {error!r}")
             if event.worker.group == "session" and self._completing:
                 self._completing = False
-            self.show_message(f"Something went wrong: {error}. The basket is as shown; try again.", ok=False)
+            self.show_message(self.tr._("Something went wrong: {error}. The basket is as shown; try again.")
+                              .format(error=error), ok=False)  # fmt: skip
 
     def report_error(self, error: Exception) -> None:
         """An unexpected error in the UI: said in words, logged with its traceback, and the till carries on
@@ -308,9 +319,9 @@ class TillApp(KeepsRunning, App[None]):
         self.log.error(f"unexpected error: {error!r}")
         self._completing = False
         try:
-            self.show_message(f"Something went wrong on the till ({type(error).__name__}: {error}). The sale is "
-                              "kept; carry on, and tell a technician if it happens again (till.log).",
-                              ok=False)  # fmt: skip
+            self.show_message(self.tr._("Something went wrong on the till ({kind}: {error}). The sale is kept; "
+                                        "carry on, and tell a technician if it happens again (till.log).")
+                              .format(kind=type(error).__name__, error=error), ok=False)  # fmt: skip
         except Exception:  # the message line itself is broken: nothing more to say on screen
             log.exception("cannot show the error")
 
@@ -328,7 +339,7 @@ class TillApp(KeepsRunning, App[None]):
             self.show_message(outcome.message, ok=True)
             self._ask_hub(*outcome.ask_hub)
             return
-        lost = _coupons_lost(before, message.snapshot)
+        lost = _coupons_lost(before, message.snapshot, self.tr)
         if outcome is not None:
             text = outcome.message + (f" - {lost}" if lost else "")
             self.show_message(text, ok=outcome.ok and not lost)
@@ -346,12 +357,14 @@ class TillApp(KeepsRunning, App[None]):
             if answer == "y":
                 self.in_session(lambda: self.session.set_customer(new))
             else:
-                self.show_message(f"Kept {current.display_name} on this sale.", ok=True)
+                self.show_message(tr._("Kept {name} on this sale.").format(name=current.display_name), ok=True)
 
-        body = (f"{current.display_name} is on this sale. Switch it to {new.display_name} ({new.tier})? "
-                "Points redeemed so far are cleared.")  # fmt: skip
-        self.push_screen(ConfirmScreen("Another member's card", body,
-                                       {"y": f"switch to {new.display_name}", "n": "keep"}), done)  # fmt: skip
+        tr = self.tr
+        body = tr._("{current} is on this sale. Switch it to {new} ({tier})? Points redeemed so far are "
+                    "cleared.").format(current=current.display_name, new=new.display_name, tier=new.tier)
+        self.push_screen(ConfirmScreen(tr._("Another member's card"), body,
+                                       {"y": tr._("switch to {name}").format(name=new.display_name),
+                                        "n": tr._("keep")}, tr=tr), done)  # fmt: skip
 
     def _ask_hub(self, kind: str, value: str) -> None:
         """Ask the hub about an unknown member in a thread worker (up to ``[hub] lookup_timeout_s``); the sale
@@ -373,16 +386,17 @@ class TillApp(KeepsRunning, App[None]):
         self.apply_snapshot(message.snapshot)
         self._clear_scan_line()
         sale = message.sale
-        unused = "".join(f" Coupon {code} did not apply and was not used: the customer keeps it."
-                         for code in sale.unused_coupons)  # fmt: skip
+        tr = self.tr
+        unused = "".join(" " + tr._("Coupon {code} did not apply and was not used: the customer keeps it.")
+                         .format(code=code) for code in sale.unused_coupons)  # fmt: skip
         claim = ""
         if sale.claim_code:
             from edge.core.claims import format_claim_code
 
-            claim = " " + self.settings.store.formats.tr._("The receipt carries claim code {code}.").format(
-                code=format_claim_code(sale.claim_code))
-        self.show_message(f"Sale complete: {format_money(sale.total_cents, self.currency, self.locale)}."
-                          f"{unused}{claim} Next customer.", ok=True)  # fmt: skip
+            claim = " " + tr._("The receipt carries claim code {code}.").format(code=format_claim_code(sale.claim_code))
+        total = format_money(sale.total_cents, self.currency, self.locale)
+        self.show_message(tr._("Sale complete: {total}.").format(total=total) + unused + claim + " "
+                          + tr._("Next customer."), ok=True)  # fmt: skip
         ask = self.settings.till.ask_feedback
 
         def after(score: int | None) -> None:
@@ -396,12 +410,12 @@ class TillApp(KeepsRunning, App[None]):
 
     def _feedback(self, score: int) -> Outcome:
         self.session.record_feedback(score)
-        return Outcome(True, f"Thank you! Feedback {score}/10 recorded.")
+        return Outcome(True, self.tr._("Thank you! Feedback {score}/10 recorded.").format(score=score))
 
     @on(SaleFailed)
     def sale_failed(self, message: SaleFailed) -> None:
         self._completing = False
-        self.show_message(f"Sale not completed: {message.reason}", ok=False)
+        self.show_message(self.tr._("Sale not completed: {reason}").format(reason=message.reason), ok=False)
 
     @on(StatusChanged)
     def status_changed(self, message: StatusChanged) -> None:
@@ -424,7 +438,8 @@ class TillApp(KeepsRunning, App[None]):
 
     def _top_line(self, parked: int) -> str:
         s = self.settings
-        return f"{s.store.name} · till {s.device.id}" + (f" · {parked} parked" if parked else "")
+        words = self.tr._("{store} · till {till}").format(store=s.store.name, till=s.device.id)
+        return words + (" · " + self.tr._("{n} parked").format(n=parked) if parked else "")
 
     def on_resize(self, event: events.Resize) -> None:
         """The customer panel yields space to the basket on narrow terminals and grows on wide ones."""
@@ -450,8 +465,8 @@ class TillApp(KeepsRunning, App[None]):
 
     def handle_scan(self, text: str) -> None:
         if self._completing:
-            self.show_message("Scan ignored: the sale is being completed; scan again for the next customer.",
-                              ok=False)  # fmt: skip
+            self.show_message(self.tr._("Scan ignored: the sale is being completed; scan again for the next "
+                                        "customer."), ok=False)  # fmt: skip
             return
         self.in_session(lambda: self.session.scan(text))
 
@@ -465,11 +480,16 @@ class TillApp(KeepsRunning, App[None]):
         if status.last_error and status.online is not False:
             source.hub = "in trouble"  # it answers, but with 5xx, 429 or garbage: not the same as healthy
         self.session.hub_online = bool(status.online) and not status.last_error
-        source.last_sync = _short_time(status.last_success_at) if status.last_success_at else "never"
+        tr = self.tr
+        zone = self.settings.store.formats
+        source.last_sync = _short_time(status.last_success_at, zone) if status.last_success_at else "never"
         source.last_error = status.last_error
-        source.draining = f"sending {status.sent}/{status.backlog}" if status.draining else ""
+        source.draining = (tr._("sending {sent}/{backlog}").format(sent=status.sent, backlog=status.backlog)
+                           if status.draining else "")  # fmt: skip
         if status.dead:
-            source.last_error = f"{status.dead} event(s) refused by the hub: see 'store-edge sync status'"
+            source.last_error = tr.ngettext("{n} event refused by the hub: see 'store-edge sync status'",
+                                            "{n} events refused by the hub: see 'store-edge sync status'",
+                                            status.dead).format(n=status.dead)  # fmt: skip
         self.refresh_status()
         self.in_session(lambda: None)  # confirmed balances and new offers may have arrived
 
@@ -500,17 +520,20 @@ class TillApp(KeepsRunning, App[None]):
 
     def action_devices(self) -> None:
         if not isinstance(self.screen, DevicesScreen):
-            self.push_screen(DevicesScreen(self._describe_sources, self._decode_only))
+            self.push_screen(DevicesScreen(self._describe_sources, self._decode_only, self.tr))
 
     def _describe_sources(self) -> str:
-        lines = ["[b]Scanners[/b] (Esc: back to the sale)"]
+        tr = self.tr
+        lines = [tr._("[b]Scanners[/b] (Esc: back to the sale)")]
         for source in self.scanners:
             st = source.status
             suppressed = getattr(source, "suppressed", 0)
             lines.append(f"  {escape(source.name)}: {escape(st.label)} - {escape(st.detail)}")
-            lines.append(f"    {plural(suppressed, 'repeat read')} suppressed (the same code within "
-                         f"{self.settings.scanner.debounce_ms:g} ms: one trigger pull)")  # fmt: skip
-        lines.append(f"[b]Beacons[/b]: {escape(self.status_source.beacons)}")
+            lines.append("    " + tr.ngettext(
+                "{n} repeat read suppressed (the same code within {ms} ms: one trigger pull)",
+                "{n} repeat reads suppressed (the same code within {ms} ms: one trigger pull)",
+                suppressed).format(n=suppressed, ms=f"{self.settings.scanner.debounce_ms:g}"))  # fmt: skip
+        lines.append(tr._("[b]Beacons[/b]: {status}").format(status=escape(self.status_source.beacons)))
         return "\n".join(lines)
 
     def _decode_only(self, text: str, aim_id: str | None) -> ScanResult:
@@ -530,8 +553,9 @@ class TillApp(KeepsRunning, App[None]):
             if text:
                 self.in_session(lambda: self.session.lookup_customer(text))
 
-        self.push_screen(PromptScreen("Find customer", "Scan the card, or type card number, phone or e-mail.",
-                                      accepts_scan=True), done)  # fmt: skip
+        tr = self.tr
+        self.push_screen(PromptScreen(tr._("Find customer"), tr._("Scan the card, or type card number, phone or "
+                                                                  "e-mail."), accepts_scan=True, tr=tr), done)  # fmt: skip
 
     def action_find(self) -> None:
         def done(product: Any) -> None:
@@ -545,7 +569,7 @@ class TillApp(KeepsRunning, App[None]):
         table = self.query_one("#basket", BasketTable)
         line = table.selected_line()
         if line is None:
-            self.show_message("The basket is empty: nothing to change.", ok=False)
+            self.show_message(self.tr._("The basket is empty: nothing to change."), ok=False)
             return None
         return line, table.describe_line(line)
 
@@ -554,16 +578,17 @@ class TillApp(KeepsRunning, App[None]):
         if selected is None:
             return
         line, described = selected
+        tr = self.tr
 
         def check(text: str) -> str | None:
-            return None if text.strip().isdigit() and 1 <= int(text) <= 999 else "type a quantity from 1 to 999"
+            return None if text.strip().isdigit() and 1 <= int(text) <= 999 else tr._("type a quantity from 1 to 999")
 
         def done(text: str | None) -> None:
             if text:
                 self.in_session(lambda: self.session.set_qty(line, int(text)))
 
-        self.push_screen(PromptScreen(f"Quantity for {described}", "1 to 999, Enter (Esc: keep).",
-                                      validate=check), done)  # fmt: skip
+        self.push_screen(PromptScreen(tr._("Quantity for {line}").format(line=described),
+                                      tr._("1 to 999, Enter (Esc: keep)."), validate=check, tr=tr), done)  # fmt: skip
 
     def action_void(self) -> None:
         selected = self._selected_line()
@@ -575,40 +600,46 @@ class TillApp(KeepsRunning, App[None]):
             if answer == "y":
                 self.in_session(lambda: self.session.void(line))
             else:
-                self.show_message(f"Kept {described}.", ok=True)
+                self.show_message(tr._("Kept {line}.").format(line=described), ok=True)
 
-        self.push_screen(ConfirmScreen("Void a line", f"Void {described}?", {"y": "void it"}), done)
+        tr = self.tr
+        self.push_screen(ConfirmScreen(tr._("Void a line"), tr._("Void {line}?").format(line=described),
+                                       {"y": tr._("void it")}, tr=tr), done)  # fmt: skip
 
     def action_points(self) -> None:
         snap = self.snapshot
         if snap is None or snap.customer is None:
-            self.show_message("Scan the customer's loyalty card before redeeming points.", ok=False)
+            self.show_message(self.tr._("Scan the customer's loyalty card before redeeming points."), ok=False)
             return
         limit = snap.redemption
+        tr = self.tr
 
         def check(text: str) -> str | None:
             if not text.strip().isdigit():
-                return "type a whole number of points (0 to remove)"
+                return tr._("type a whole number of points (0 to remove)")
             return None
 
         def done(text: str | None) -> None:
             if text is not None and text.strip():
                 self.in_session(lambda: self.session.redeem(int(text)))
 
-        hint = f"Available {snap.customer.balance.available}; up to {limit.max_points} now ({limit.reason})."
-        self.push_screen(PromptScreen("Redeem points", hint, validate=check), done)
+        hint = tr._("Available {available}; up to {max} now ({reason}).").format(
+            available=snap.customer.balance.available, max=limit.max_points, reason=limit.reason)
+        self.push_screen(PromptScreen(tr._("Redeem points"), hint, validate=check, tr=tr), done)
 
     def action_coupon(self) -> None:
         def done(code: str | None) -> None:
             if code:
                 self.in_session(lambda: self.session.apply_coupon(code))
 
-        self.push_screen(PromptScreen("Coupon code", "Type or scan the coupon code.", accepts_scan=True), done)
+        tr = self.tr
+        self.push_screen(PromptScreen(tr._("Coupon code"), tr._("Type or scan the coupon code."), accepts_scan=True,
+                                      tr=tr), done)  # fmt: skip
 
     def action_pay(self) -> None:
         snap = self.snapshot
         if snap is None or not snap.settlement.pricing.lines:
-            self.show_message("The basket is empty: scan a product first.", ok=False)
+            self.show_message(self.tr._("The basket is empty: scan a product first."), ok=False)
             return
 
         def done(choice: tuple[str, int | None] | None) -> None:
@@ -630,7 +661,7 @@ class TillApp(KeepsRunning, App[None]):
                 self.post_message(SaleFailed(str(exc)))
                 return
             self.post_message(SaleCompleted(sale, take_snapshot(self.session, ticket), method, tendered))
-            self.post_message(StatusChanged(format_status(self.status_source.read())))
+            self.post_message(StatusChanged(format_status(self.status_source.read(), self.tr)))
             if self.sync_worker is not None:
                 self.sync_worker.trigger()  # push the sale now rather than at the next interval
 
@@ -642,12 +673,15 @@ class TillApp(KeepsRunning, App[None]):
         if snap is None or not snap.settlement.pricing.lines:
             return None
         items = sum(p.line.qty for p in snap.settlement.pricing.lines)
-        return f"{plural(items, 'item')}, {format_money(snap.settlement.amount_due_cents, self.currency, self.locale)}"
+        money = format_money(snap.settlement.amount_due_cents, self.currency, self.locale)
+        return self.tr.ngettext("{n} item, {total}", "{n} items, {total}", items).format(n=items, total=money)
 
     def action_new_sale(self) -> None:
+        tr = self.tr
+
         def clear() -> Outcome:
             self.session.new_sale()
-            return Outcome(True, "New sale (guest). Scan a loyalty card to add a customer.")
+            return Outcome(True, tr._("New sale (guest). Scan a loyalty card to add a customer."))
 
         basket = self._basket_words()
         if basket is None:
@@ -662,10 +696,11 @@ class TillApp(KeepsRunning, App[None]):
             elif answer == "p":
                 self.in_session(self.session.park)
             else:
-                self.show_message("The basket is kept.", ok=True)
+                self.show_message(tr._("The basket is kept."), ok=True)
 
-        self.push_screen(ConfirmScreen("Start a new sale?", f"The basket ({basket}) is not paid.",
-                                       {"p": "park it", "y": "discard it"}), done)  # fmt: skip
+        self.push_screen(ConfirmScreen(tr._("Start a new sale?"), tr._("The basket ({basket}) is not paid.")
+                                       .format(basket=basket), {"p": tr._("park it"), "y": tr._("discard it")},
+                                       tr=tr), done)  # fmt: skip
 
     def _clear_scan_line(self) -> None:
         """A new sale starts with an empty scan line: nothing half-typed carries over to the next customer."""
@@ -687,10 +722,13 @@ class TillApp(KeepsRunning, App[None]):
                 self.in_session(self.session.park)
                 self.call_after_refresh(self._exit_when_idle)
             else:
-                self.show_message("Not quitting: the basket is kept.", ok=True)
+                self.show_message(tr._("Not quitting: the basket is kept."), ok=True)
 
-        self.push_screen(ConfirmScreen("Quit the till?", f"The basket ({basket}) is not paid.",
-                                       {"p": "park it and quit", "y": "quit and discard it"}, purpose="quit"), done)  # fmt: skip
+        tr = self.tr
+        self.push_screen(ConfirmScreen(tr._("Quit the till?"), tr._("The basket ({basket}) is not paid.")
+                                       .format(basket=basket), {"p": tr._("park it and quit"),
+                                                                "y": tr._("quit and discard it")},
+                                       purpose="quit", tr=tr), done)  # fmt: skip
 
     async def _exit_when_idle(self) -> None:
         await self.workers.wait_for_complete([w for w in self.workers if w.group == "session"])
@@ -710,7 +748,7 @@ class TillApp(KeepsRunning, App[None]):
 
     def _show_parked(self, parked: list) -> None:
         if not parked:
-            self.show_message("No parked sales. F12 with items in the basket parks them.", ok=False)
+            self.show_message(self.tr._("No parked sales. F12 with items in the basket parks them."), ok=False)
             return
         if len(self.screen_stack) > 1:
             return
@@ -719,7 +757,7 @@ class TillApp(KeepsRunning, App[None]):
             if parked_id:
                 self.in_session(lambda: self.session.recall(parked_id))
 
-        self.push_screen(RecallScreen(parked, self.currency, self.locale), done)
+        self.push_screen(RecallScreen(parked, self.currency, self.locale, self.settings.store.timezone), done)
 
 
 def _warm_up() -> None:
@@ -728,21 +766,22 @@ def _warm_up() -> None:
     import devices.barcode.loyalty_token  # noqa: F401
 
 
-def _short_time(iso: str) -> str:
+def _short_time(iso: str, formats: Formats) -> str:
+    """An ISO time from the sync client as ``HH:MM:SS`` in the store's time zone (not the box's)."""
     try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone().strftime("%H:%M:%S")
+        return formats.local(datetime.fromisoformat(iso.replace("Z", "+00:00"))).strftime("%H:%M:%S")
     except ValueError:
         return iso
 
 
-def _coupons_lost(before: TillSnapshot | None, after: TillSnapshot) -> str:
+def _coupons_lost(before: TillSnapshot | None, after: TillSnapshot, tr: Translator) -> str:
     """A sentence when a coupon that gave a discount a moment ago no longer does (its condition stopped being
     met); "" otherwise."""
     if before is None:
         return ""
     given_before = {d.offer_id for d in before.settlement.pricing.discounts}
     lost = [
-        f"coupon {code} no longer applies: {need}"
+        tr._("coupon {code} no longer applies: {need}").format(code=code, need=need)
         for code, need in after.unmet_coupons
         if before.coupon_offers.get(code) in given_before
     ]
@@ -780,6 +819,25 @@ def run_till(settings: Settings) -> int:
             handler.close()
 
 
+def with_hub_store(settings: Settings, db: Any) -> Settings:
+    """``settings`` with the store's locale, currency and time zone the hub sent (``sync.apply``'s
+    ``store_profile``), the configured ``[store]`` values where the hub said nothing (or before its first pull);
+    the name stays the configured one (a hub store made without ``--name`` is called by its id).
+    Read at start: a change from the hub shows from the till's next start."""
+    from dataclasses import replace
+
+    from sync.apply import store_profile
+
+    hub = {k: v for k, v in store_profile(db).items() if k in ("locale", "currency", "timezone")}
+    if not hub:
+        return settings
+    try:
+        return settings.replace(store=replace(settings.store, **hub))
+    except ValueError as exc:  # checked when pulled; a value this version cannot use keeps the settings
+        log.warning("the hub's store settings are not usable here (%s); the configured ones are used", exc)
+        return settings
+
+
 def make_app(
     settings: Settings,
     *,
@@ -794,6 +852,7 @@ def make_app(
     ``presence``: a presence runner to use instead of the one ``settings`` ask for (tests inject their own).
     """
     db = open_database(settings.database_path)
+    settings = with_hub_store(settings, db)
     session = TillSession(settings, db, clock=clock)
     worker = None
     if sync and credentials.credential_path(settings.data_dir).exists():

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from rich.markup import escape
 
 from edge.clock import warning_for
+from edge.core.i18n import ENGLISH, N_, Translator
 from edge.session import TillSession
 
 
@@ -47,11 +48,20 @@ class StatusSource:
             beacons=self.beacons,
             draining=self.draining,
             ascii=self.ascii,
-            clock_warning=warning_for(self.session.clock),
+            clock_warning=warning_for(self.session.clock, self.session.tr),
         )
 
 
-def format_status(info: StatusInfo) -> str:
+# the status words the sources set (English, the keys of the dots), as the status bar says them
+_WORDS = {"online": N_("online"), "offline": N_("offline"), "in trouble": N_("in trouble"), "none": N_("none"),
+          "connecting": N_("connecting"), "never": N_("never"), "keyboard only": N_("keyboard only"),
+          "not set up": N_("not set up"), "ready": N_("ready"), "connected": N_("connected"),
+          "disconnected": N_("disconnected"), "idle": N_("idle"), "stopped": N_("stopped")}  # scanner labels
+
+
+def format_status(info: StatusInfo, tr: Translator = ENGLISH) -> str:
+    """The status bar's one line (Rich markup) in ``tr``'s language: hub, outbox, last sync, scanner, BLE."""
+    word = lambda text: tr._(_WORDS[text]) if text in _WORDS else text  # noqa: E731
     if info.ascii:
         dot = {"online": "[green]*[/green]", "offline": "[red]![/red]", "in trouble": "[yellow]![/yellow]"}.get(
             info.hub, "-"
@@ -61,11 +71,11 @@ def format_status(info: StatusInfo) -> str:
             info.hub, "○"
         )
     parts = [
-        f"{dot} Hub {info.hub}",
-        f"{info.pending} to sync" + (f" ({info.draining})" if info.draining else ""),
-        f"sync {info.last_sync}",
-        f"Scan: {info.scanner}",
-        f"BLE: {info.beacons}",
+        f"{dot} " + tr._("Hub {state}").format(state=word(info.hub)),
+        tr._("{n} to sync").format(n=info.pending) + (f" ({info.draining})" if info.draining else ""),
+        tr._("sync {when}").format(when=word(info.last_sync)),
+        tr._("Scan: {scanner}").format(scanner=word(info.scanner)),
+        f"BLE: {word(info.beacons)}",
     ]
     if info.clock_warning:  # next to the hub, where a narrow status bar still shows it
         parts.insert(1, f"[yellow]{escape(info.clock_warning)}[/yellow]")

@@ -44,10 +44,60 @@ from sync.hub.tables import (
 
 
 # ------------------------------------------------------------------------------------------- stores and devices
-def create_store(conn: Connection, store_id: str, name: str | None) -> None:
-    """Create a store, or rename it."""
-    stmt = insert(conn, stores).values(id=store_id, name=name or store_id, created_at=now_iso())
-    conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_={"name": stmt.excluded.name}))
+def store_locale_values(locale: str | None = None, currency: str | None = None,
+                        timezone: str | None = None) -> dict[str, str]:
+    """The given ones of a store's locale (CLDR, ``es_ES``), currency (ISO 4217, ``EUR``) and time zone (IANA,
+    ``Europe/Madrid``), checked and normalised (``es-es`` -> ``es_ES``, ``cop`` -> ``COP``); HubError
+    ``bad_store_locale`` naming the value and how to write it otherwise. Checks are ``edge.core.l10n``'s,
+    the same the till applies to its settings."""
+    from edge.core.l10n import check_locale, check_timezone
+    from edge.core.money import minor_exponent
+
+    out: dict[str, str] = {}
+    try:
+        if locale is not None:
+            out["locale"] = check_locale(locale)
+        if currency is not None:
+            minor_exponent(currency)
+            out["currency"] = currency.upper()
+        if timezone is not None:
+            check_timezone(timezone)
+            out["timezone"] = timezone
+    except ValueError as exc:
+        raise HubError("bad_store_locale", str(exc)) from None
+    return out
+
+
+def create_store(conn: Connection, store_id: str, name: str | None, *, locale: str | None = None,
+                 currency: str | None = None, timezone: str | None = None) -> None:
+    """Create a store, or rename it; ``locale``/``currency``/``timezone`` given are set (see
+    :func:`store_locale_values`), the others kept. The store's tills receive it (change kind ``store``)."""
+    values = store_locale_values(locale, currency, timezone)
+    stmt = insert(conn, stores).values(id=store_id, name=name or store_id, created_at=now_iso(), **values)
+    update_set = {k: stmt.excluded[k] for k in values}
+    if name is not None or not store_exists(conn, store_id):
+        update_set["name"] = stmt.excluded.name
+    conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=update_set or {"id": stmt.excluded.id}))
+    record(conn, ChangeKind.STORE, store_id, store_id)
+
+
+def set_store(conn: Connection, store_id: str, name: str | None = None, *, locale: str | None = None,
+              currency: str | None = None, timezone: str | None = None) -> None:
+    """Change an existing store (HubError ``unknown_store`` otherwise); what is not given is kept."""
+    require_store(conn, store_id)
+    create_store(conn, store_id, name, locale=locale, currency=currency, timezone=timezone)
+
+
+def store_snapshot(conn: Connection, key: str, store_id: str) -> dict[str, Any] | None:
+    """A ``store`` change for ``store_id``'s tills: the store's name and the locale, currency and time zone it
+    has (absent ones: the till keeps its settings). Another store's key gives None (never sent)."""
+    if key != store_id:
+        return None
+    s = stores.c
+    row = conn.execute(select(s.id, s.name, s.locale, s.currency, s.timezone).where(s.id == store_id)).first()
+    if row is None:
+        return None
+    return {k: v for k, v in row._mapping.items() if v is not None}
 
 
 def store_exists(conn: Connection, store_id: str) -> bool:

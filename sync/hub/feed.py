@@ -41,7 +41,7 @@ _PERSONAL = (ChangeKind.OFFER, ChangeKind.COUPON)
 PULL_SKIP = "pull_skip"  # the exceptions report's kind for a stored change a pull could not serve
 
 HORIZON = cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text), BigInteger)
-_KIND_ORDER = {ChangeKind.CUSTOMER: 0, ChangeKind.PRODUCT: 1, ChangeKind.OFFER: 2, ChangeKind.COUPON: 3,
+_KIND_ORDER = {ChangeKind.STORE: 0, ChangeKind.CUSTOMER: 0, ChangeKind.PRODUCT: 1, ChangeKind.OFFER: 2, ChangeKind.COUPON: 3,
                ChangeKind.SIGNING_KEY: 4, ChangeKind.REVOCATION: 5, ChangeKind.STORE_BEACON: 6,
                ChangeKind.PRESENCE_IDENTITY: 6, ChangeKind.PRESENCE_RULE: 6, ChangeKind.SIGHTING: 7,
                ChangeKind.TOKEN_SIGHTING: 7, ChangeKind.PROGRAMME: -1}
@@ -50,6 +50,7 @@ _SNAPSHOTS: dict[str, Any] = {
     ChangeKind.COUPON: offers.coupon_snapshot, ChangeKind.SIGNING_KEY: admin.signing_key_snapshot,
     ChangeKind.REVOCATION: admin.revocation_snapshot, ChangeKind.CUSTOMER: members.snapshot,
     ChangeKind.PROGRAMME: programme.rules_snapshot,
+    ChangeKind.STORE: admin.store_snapshot,
 }
 Position = tuple[int, int]  # (txid, version)
 

@@ -13,6 +13,7 @@ customer only; the change feed stays ordered without a lock (``sync.hub.feed``).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import Connection, case, select, update
@@ -275,7 +276,22 @@ def compose_notification(conn: Connection, ev: Event) -> dict[str, Any]:
         out["title"] = offer["name"]
     if isinstance(rule.get("message"), str):
         out["message"] = rule["message"]
+    language = _member_language(conn, out.get("customer_id"))
+    if language:
+        out["language"] = language  # the member's preferred language: the push service picks its texts by it
     return out
+
+
+def _member_language(conn: Connection, customer_id: str | None) -> str | None:
+    """The ``language`` in a member's profile preferences (``es``, ``en``), or None when unset or unreadable."""
+    if not customer_id:
+        return None
+    raw = conn.execute(select(customers.c.preferences).where(customers.c.id == customer_id)).scalar()
+    try:
+        language = json.loads(raw or "{}").get("language")
+    except (ValueError, AttributeError):
+        return None
+    return language if isinstance(language, str) and 2 <= len(language) <= 12 else None
 
 
 def _presence_event(conn: Connection, ev: Event, _text: str, batch: Batch) -> None:

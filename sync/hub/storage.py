@@ -114,8 +114,17 @@ class HubStorage:
             yield conn
 
     # ----------------------------------------------------------------- admin
-    def create_store(self, store_id: str, name: str | None = None) -> None:
-        self._write(admin.create_store, store_id, name)
+    def create_store(self, store_id: str, name: str | None = None, *, locale: str | None = None,
+                     currency: str | None = None, timezone: str | None = None) -> None:
+        """Create or rename a store; its locale, currency and time zone when given (``admin.create_store``)."""
+        self._write(lambda conn: admin.create_store(conn, store_id, name, locale=locale, currency=currency,
+                                                   timezone=timezone))
+
+    def set_store(self, store_id: str, name: str | None = None, *, locale: str | None = None,
+                  currency: str | None = None, timezone: str | None = None) -> None:
+        """Change an existing store's name, locale, currency or time zone (``admin.set_store``)."""
+        self._write(lambda conn: admin.set_store(conn, store_id, name, locale=locale, currency=currency,
+                                                timezone=timezone))
 
     def store_exists(self, store_id: str) -> bool:
         return self._read(admin.store_exists, store_id)

@@ -34,6 +34,8 @@ def _text(name: str, *, nullable: bool = True, **kw: object) -> Column[str]:
 stores = Table(
     "stores", metadata,
     Column("id", Text, primary_key=True), _text("name", nullable=False), _text("created_at", nullable=False),
+    # the store's CLDR locale, ISO 4217 currency and IANA zone, sent to its tills (NULL: the till's settings)
+    _text("locale"), _text("currency"), _text("timezone"),
 )
 devices = Table(
     "devices", metadata,

@@ -105,3 +105,12 @@ def test_locale_tags_are_read_in_any_usual_spelling(tag: str, normal: str) -> No
 def test_a_locale_that_is_not_one_says_how_to_write_it(tag: str) -> None:
     with pytest.raises(ValueError, match="write it like es_ES"):
         normalise_locale(tag)
+
+
+def test_the_extracted_template_is_up_to_date_with_the_source() -> None:
+    """`make i18n` was run after the last text changed: extracting the source now yields no new (or gone) text."""
+    with (LOCALE_DIR / f"{DOMAIN}.pot").open("rb") as fh:
+        template = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(fh) if m.id}
+    source = _source_messages()
+    assert sorted(source - template) == [], "new texts not in the .pot: run `make i18n` and translate them"
+    assert sorted(template - source) == [], "the .pot lists texts the source no longer has: run `make i18n`"

@@ -64,6 +64,30 @@ def test_ten_lines_at_1_49_earn_14_for_bronze_and_18_for_silver() -> None:
     assert [ln.points for ln in silver.lines] == [2] * 8 + [1] * 2
 
 
+@pytest.mark.parametrize(("currency", "price_minor", "points"), [
+    ("EUR", 7_44, 7),  # 7.44 euros: 100 minor units per euro
+    ("COP", 7_440_00, 7_440),  # 7,440.00 pesos: ISO 4217 gives COP 2 decimals, kept as 744,000 minor units
+    ("CLP", 7_440, 7_440),  # 7,440 pesos: CLP has no minor unit, 1 minor unit = 1 peso - not 74 points
+    ("JPY", 744, 744),
+    ("KWD", 7_440, 7),  # 7.440 dinars: 1,000 fils each
+])  # fmt: skip
+def test_points_per_unit_count_whole_units_of_the_store_s_currency(currency: str, price_minor: int,
+                                                                   points: int) -> None:  # fmt: skip
+    """``points_per_unit`` is per unit of the currency, its minor units by ISO 4217 - never a fixed 100."""
+    item = Product("08710000000093", "Item", price_minor, 900, "Grocery")
+    s = settle(priced((item, 1)), 0, LoyaltyRules(points_per_unit=1.0), "Bronze", currency)
+    assert s.points_earned == points
+
+
+def test_a_chilean_till_s_basket_earns_by_the_peso_through_its_formats() -> None:
+    from edge.core.l10n import formats
+
+    basket = Basket(customer=CustomerContext("C1", "Bronze"))
+    basket.add(Product("08710000000093", "Pan", 2_500, 1_900, "Bakery"))  # 2,500 pesos
+    chile = basket.settle([], NOW, LoyaltyRules(points_per_unit=0.01), formats("es_CL", "CLP", "America/Santiago"))
+    assert chile.points_earned == 25  # 1 point per 100 pesos: the rate a Chilean store configures
+
+
 def test_a_line_s_points_are_the_floor_or_ceiling_of_its_exact_points() -> None:
     # 3.98 x 1.5 (Bakery) x 1.25 (Silver) = 7.4625 and 1.99 x 1.25 = 2.4875: 9.95 -> 9, 7 + 2
     bun = Product("08710000000086", "Bun", 398, 900, "Bakery")

@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from textual.widgets import Input
 
 from edge.core.basket import Basket
 from edge.core.loyalty import LoyaltyRules
@@ -125,3 +126,63 @@ async def test_spanish_amounts_are_shown_whole_at_every_size(spanish_settings: S
         if size[0] >= 80:  # at 60 columns the basket shows the totals first (the till's adaptive layout)
             basket = [line for line in screen.splitlines() if "Leche entera" in line]
             assert basket and "7,44\xa0€" in basket[0]  # the line amount, whole
+
+
+async def _spanish_basket(pilot) -> None:
+    app = pilot.app
+    for widget in app.query(Input):
+        widget.cursor_blink = False
+    await _settle(app, pilot)
+    for text in ("612 34 56 01", MILK, CHOCOLATE, CHOCOLATE, CHOCOLATE, "SAVE3-ALPHA"):
+        await _type(app, pilot, text)
+    await app.workers.wait_for_complete()
+    await pilot.pause(0.3)
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40)], ids=["60x20", "80x24", "120x40"])
+def test_spanish_till_layout_snapshot(spanish_settings: Settings, snap_compare, size: tuple[int, int]) -> None:
+    """Every label, key and amount of the sale screen in Spanish, none cut (checked by eye on the SVG's text
+    and by ``test_spanish_screens_show_their_words_whole``)."""
+    assert snap_compare(make_app(spanish_settings, clock=lambda: FIXED_NOW), terminal_size=size,
+                        run_before=_spanish_basket)  # fmt: skip
+
+
+def test_spanish_receipt_snapshot_80x24(spanish_settings: Settings, snap_compare) -> None:
+    async def pay(pilot) -> None:
+        await _spanish_basket(pilot)
+        app = pilot.app
+        await pilot.press("f9")
+        await pilot.pause()
+        await _type(app, pilot, "50")
+        for widget in app.screen.query(Input):
+            widget.cursor_blink = False
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(spanish_settings, clock=lambda: FIXED_NOW), terminal_size=(80, 24), run_before=pay)
+
+
+def _screen_text(app: TillApp) -> str:
+    return "\n".join("".join(seg.text for seg in strip) for strip in app.screen._compositor.render_strips())
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40)])
+async def test_spanish_screens_show_their_words_whole(spanish_settings: Settings, size: tuple[int, int]) -> None:
+    """The texts a cashier needs are on screen whole in Spanish at every size: the key bar, the totals, the
+    customer panel's points and the amount due; no English word of the till is left."""
+    app = make_app(spanish_settings, clock=lambda: FIXED_NOW)
+    async with app.run_test(size=size) as pilot:
+        await _settle(app, pilot)
+        for text in ("612 34 56 01", MILK, CHOCOLATE):
+            await _type(app, pilot, text)
+        await pilot.pause()
+        screen = _screen_text(app)
+        for words in ("Cobrar", "Aparcar", "Nueva", "TOTAL", "Artículo", "Cant", "Importe"):
+            assert words in screen, (words, screen)
+        for english in ("Ready", "Guest", "Pay ", "Points:", "Subtotal €", "items", "Hub online", "to sync"):
+            assert english not in screen, (english, screen)
+        await pilot.press("f9")
+        await pilot.pause()
+        dialog = _screen_text(app)
+        due = spanish_settings.store.formats.money(app.snapshot.settlement.amount_due_cents)
+        assert f"A pagar {due}" in dialog and "Tarjeta: pulse F12." in dialog, dialog

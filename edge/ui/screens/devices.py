@@ -19,7 +19,9 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from edge.core.i18n import ENGLISH, N_, Translator
 from edge.ui.errors import KeepsRunning
+from edge.ui.texts import translate_bindings
 
 if TYPE_CHECKING:
     from devices.barcode.decode import ScanResult
@@ -33,11 +35,13 @@ class DevicesScreen(KeepsRunning, Screen[None]):
     DevicesScreen #scans { height: 1fr; }
     DevicesScreen #detail { height: 7; padding: 0 1; border-top: solid $primary; }
     """
-    BINDINGS = [Binding("escape", "close", "Back to the sale")]
+    BINDINGS = [Binding("escape", "close", N_("Back to the sale"))]
     closing = False
 
-    def __init__(self, describe_sources: Callable[[], str], decode: Decoder) -> None:
+    def __init__(self, describe_sources: Callable[[], str], decode: Decoder, tr: Translator = ENGLISH) -> None:
         super().__init__()
+        self.tr = tr
+        translate_bindings(self, tr)
         self.describe_sources = describe_sources
         self.decode = decode
         self.results: list[ScanResult] = []
@@ -46,12 +50,14 @@ class DevicesScreen(KeepsRunning, Screen[None]):
         with Vertical():
             yield Static("", id="sources")
             yield DataTable(id="scans", cursor_type="row")
-            yield Static("Scan something: each scan is decoded here and NOT added to the sale.", id="detail")
+            yield Static(self.tr._("Scan something: each scan is decoded here and NOT added to the sale."),
+                         id="detail")  # fmt: skip
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#scans", DataTable)
-        table.add_columns("time", "source", "symbology", "kind", "ms", "data")
+        tr = self.tr
+        table.add_columns(tr._("time"), tr._("source"), tr._("symbology"), tr._("kind"), "ms", tr._("data"))
         self.refresh_sources()
         self.set_interval(1.0, self.refresh_sources)
 

@@ -22,10 +22,12 @@ from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from edge.core.catalog import Product
+from edge.core.i18n import ENGLISH, N_, Translator, translator
 from edge.core.money import format_money, parse_money
-from edge.core.receipt import sale_points_words
+from edge.core.receipt import PAYMENT_WORDS, sale_points_words
 from edge.store.parked import ParkedSale
 from edge.ui.errors import KeepsRunning
+from edge.ui.texts import translate_bindings
 
 DIALOG_CSS = """
 ModalScreen { align: center middle; }
@@ -49,9 +51,17 @@ def typed_burst(text: str) -> bool:
 
 
 class OneShotModal(KeepsRunning, ModalScreen[T]):
-    """A modal screen that answers once. ``closing`` turns True at the first answer."""
+    """A modal screen that answers once. ``closing`` turns True at the first answer.
+
+    ``tr``: the store's language; the dialog's key descriptions and fixed words are shown in it.
+    """
 
     closing = False
+
+    def __init__(self, tr: Translator = ENGLISH) -> None:
+        super().__init__()
+        self.tr = tr
+        translate_bindings(self, tr)
 
     def finish(self, result: T | None = None) -> None:
         """Close with ``result`` unless already closing (or no longer the screen on top)."""
@@ -71,13 +81,13 @@ class PromptScreen(OneShotModal[str]):
     """
 
     DEFAULT_CSS = DIALOG_CSS
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", N_("Cancel"))]
 
     def __init__(
         self, title: str, hint: str = "", placeholder: str = "", value: str = "",
-        validate: Callable[[str], str | None] | None = None, accepts_scan: bool = False,
+        validate: Callable[[str], str | None] | None = None, accepts_scan: bool = False, tr: Translator = ENGLISH,
     ) -> None:  # fmt: skip
-        super().__init__()
+        super().__init__(tr)
         self.title_text, self.hint, self.placeholder, self.value = title, hint, placeholder, value
         self.validate = validate
         self.accepts_scan = accepts_scan
@@ -121,19 +131,19 @@ class SearchScreen(OneShotModal[Product]):
     """Search products by name as the cashier types; Enter (or Down then Enter) picks one."""
 
     DEFAULT_CSS = DIALOG_CSS + "#results { height: 12; max-height: 50vh; }"
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", N_("Cancel"))]
 
     def __init__(self, search: Callable[[str], list[Product]], currency: str = "EUR", locale: str = "en") -> None:
-        super().__init__()
+        super().__init__(translator(locale))
         self.search, self.currency, self.locale = search, currency, locale
         self.products: list[Product] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label("Find a product by name", classes="title")
-            yield Input(placeholder="e.g. milk organic", id="query")
+            yield Label(self.tr._("Find a product by name"), classes="title")
+            yield Input(placeholder=self.tr._("e.g. milk organic"), id="query")
             yield OptionList(id="results")
-            yield Static("Type to search; Down to the list, Enter to add.", classes="hint")
+            yield Static(self.tr._("Type to search; Down to the list, Enter to add."), classes="hint")
 
     @on(Input.Changed, "#query")
     def changed(self, event: Input.Changed) -> None:
@@ -173,19 +183,21 @@ class PayScreen(OneShotModal[tuple[str, int | None]]):
 
     DEFAULT_CSS = DIALOG_CSS
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("f12", "card", "Card", priority=True),
+        Binding("escape", "cancel", N_("Cancel")),
+        Binding("f12", "card", N_("Card"), priority=True),
     ]
 
     def __init__(self, amount_due_cents: int, currency: str = "EUR", locale: str = "en") -> None:
-        super().__init__()
+        super().__init__(translator(locale))
         self.amount_due_cents, self.currency, self.locale = amount_due_cents, currency, locale
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(f"Amount due {format_money(self.amount_due_cents, self.currency, self.locale)}", classes="title")
-            yield Static("Cash: type the amount tendered (empty = exact), Enter.\nCard: press F12.", classes="hint")
-            yield Input(placeholder="cash tendered, e.g. 50", id="tendered")
+            due = format_money(self.amount_due_cents, self.currency, self.locale)
+            yield Label(self.tr._("Amount due {amount}").format(amount=due), classes="title")
+            yield Static(self.tr._("Cash: type the amount tendered (empty = exact), Enter.") + "\n"
+                         + self.tr._("Card: press F12."), classes="hint")  # fmt: skip
+            yield Input(placeholder=self.tr._("cash tendered, e.g. 50"), id="tendered")
             yield Static("", id="problem", classes="error")
 
     @on(Input.Submitted, "#tendered")
@@ -194,7 +206,7 @@ class PayScreen(OneShotModal[tuple[str, int | None]]):
         if self.closing:
             return
         text = event.value.strip()
-        if text.lower() in {"c", "card"}:
+        if text.lower() in {"c", "card", self.tr._("card").lower()}:
             self.finish(("card", None))
             return
         try:
@@ -204,7 +216,8 @@ class PayScreen(OneShotModal[tuple[str, int | None]]):
             return
         if tendered < self.amount_due_cents:
             self.query_one("#problem", Static).update(
-                f"{format_money(tendered, self.currency, self.locale)} is less than the amount due"
+                self.tr._("{amount} is less than the amount due").format(
+                    amount=format_money(tendered, self.currency, self.locale))
             )
             return
         self.finish(("cash", tendered))
@@ -226,10 +239,11 @@ class ConfirmScreen(OneShotModal[str]):
     """
 
     DEFAULT_CSS = DIALOG_CSS
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", N_("Cancel"))]
 
-    def __init__(self, title: str, body: str, choices: dict[str, str], purpose: str = "") -> None:
-        super().__init__()
+    def __init__(self, title: str, body: str, choices: dict[str, str], purpose: str = "",
+                 tr: Translator = ENGLISH) -> None:  # fmt: skip
+        super().__init__(tr)
         self.title_text, self.body, self.choices, self.purpose = title, body, choices, purpose
 
     def compose(self) -> ComposeResult:
@@ -238,7 +252,7 @@ class ConfirmScreen(OneShotModal[str]):
             yield Label(self.title_text, classes="title")
             if self.body:
                 yield Static(self.body, markup=False)
-            yield Static(f"{keys} · [b]Esc[/b] back", classes="hint")
+            yield Static(f"{keys} · [b]Esc[/b] " + escape(self.tr._("back")), classes="hint")
 
     def on_key(self, event: events.Key) -> None:
         key = (event.character or event.key or "").lower()
@@ -254,22 +268,30 @@ class RecallScreen(OneShotModal[str]):
     """The parked sales, oldest first; Enter recalls the highlighted one (its id is the answer)."""
 
     DEFAULT_CSS = DIALOG_CSS + "#parked { height: auto; max-height: 12; }"
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", N_("Cancel"))]
 
-    def __init__(self, parked: list[ParkedSale], currency: str = "EUR", locale: str = "en") -> None:
-        super().__init__()
+    def __init__(self, parked: list[ParkedSale], currency: str = "EUR", locale: str = "en",
+                 timezone: str | None = None) -> None:  # fmt: skip
+        super().__init__(translator(locale))
+        self.timezone = timezone  # parking times in the store's zone (None: the box's)
         self.parked, self.currency, self.locale = parked, currency, locale
 
     def compose(self) -> ComposeResult:
         options = [
-            Option(f"{p.parked_at.astimezone().strftime('%H:%M')}  {p.label[:20]:<20} {p.items:>3} "
+            Option(f"{self._time(p)}  {p.label[:20]:<20} {p.items:>3} "
                    f"{format_money(p.total_cents, self.currency, self.locale):>10}", id=p.id)
             for p in self.parked
         ]  # fmt: skip
         with Vertical(id="dialog"):
-            yield Label(f"Parked sales ({len(self.parked)})", classes="title")
+            yield Label(self.tr._("Parked sales ({n})").format(n=len(self.parked)), classes="title")
             yield OptionList(*options, id="parked")
-            yield Static("Up/Down to choose, Enter to recall, Esc to go back.", classes="hint")
+            yield Static(self.tr._("Up/Down to choose, Enter to recall, Esc to go back."), classes="hint")
+
+    def _time(self, parked: ParkedSale) -> str:
+        from zoneinfo import ZoneInfo
+
+        zone = ZoneInfo(self.timezone) if self.timezone else None
+        return parked.parked_at.astimezone(zone).strftime("%H:%M")
 
     def on_mount(self) -> None:
         listing = self.query_one("#parked", OptionList)
@@ -320,14 +342,14 @@ class ReceiptScreen(OneShotModal[int]):
     ReceiptScreen #question { height: auto; margin-top: 1; }
     """
     BINDINGS = [
-        Binding("escape", "skip", "Done"),
-        Binding("pagedown", "scroll_receipt(1)", "Down", show=False, priority=True),
-        Binding("pageup", "scroll_receipt(-1)", "Up", show=False, priority=True),
+        Binding("escape", "skip", N_("Done")),
+        Binding("pagedown", "scroll_receipt(1)", N_("Down"), show=False, priority=True),
+        Binding("pageup", "scroll_receipt(-1)", N_("Up"), show=False, priority=True),
     ]
 
     def __init__(self, receipt: str, ask_feedback: bool, summary: ReceiptSummary | None = None,
                  currency: str = "EUR", locale: str = "en") -> None:  # fmt: skip
-        super().__init__()
+        super().__init__(translator(locale))
         self.receipt, self.ask_feedback, self.summary, self.currency = receipt, ask_feedback, summary, currency
         self.locale = locale
         self.shown_at = time.monotonic()
@@ -340,29 +362,33 @@ class ReceiptScreen(OneShotModal[int]):
                 yield Static(self._figures(), id="figures")
                 with Vertical(id="question"):
                     if self.ask_feedback:
-                        yield Static("How likely is the customer to recommend us? 0 to 10, Enter. Esc skips.")
+                        yield Static(self.tr._("How likely is the customer to recommend us? 0 to 10, Enter. "
+                                               "Esc skips."))  # fmt: skip
                         yield Input(placeholder="0-10", id="score", max_length=2, restrict=r"\d*")
                         yield Static("", id="problem", classes="error")
                     else:
-                        yield Static("Enter or Esc: next sale.", classes="hint")
+                        yield Static(self.tr._("Enter or Esc: next sale."), classes="hint")
 
     def _figures(self) -> str:
         s = self.summary
         if s is None:
             return ""
         money = lambda v: format_money(v, self.currency, self.locale)  # noqa: E731
-        out = [f"[b]TOTAL {money(s.total_cents)}[/b]", f"Paid by {s.payment_method}"]
+        tr = self.tr
+        method = tr._(PAYMENT_WORDS.get(s.payment_method, s.payment_method))
+        total, change = tr._("TOTAL"), tr._("CHANGE")
+        out = [f"[b]{total} {money(s.total_cents)}[/b]", tr._("Paid by {method}").format(method=method)]
         if s.change_cents is not None:
             out[1] += f" {money(s.tendered_cents or 0)}"
-            out.append(f"[b reverse] CHANGE {money(s.change_cents)} [/b reverse]")
+            out.append(f"[b reverse] {change} {money(s.change_cents)} [/b reverse]")
         if s.points_earned is not None:
-            out.append(f"Points earned {s.points_earned}")
+            out.append(tr._("Points earned {n}").format(n=s.points_earned))
             if s.new_balance is not None:
-                out.append(f"Balance {s.new_balance} pts")
-            words = sale_points_words(s.points_redeemed, s.points_earned)
+                out.append(tr._("Balance {n} pts").format(n=s.new_balance))
+            words = sale_points_words(s.points_redeemed, s.points_earned, tr)
             if s.new_balance is not None and words:
                 out[-1] += f" ({words})"
-        out.append("PageUp/PageDown: scroll the receipt.")
+        out.append(tr._("PageUp/PageDown: scroll the receipt."))
         return "\n".join(out)
 
     def on_mount(self) -> None:
@@ -401,7 +427,8 @@ class ReceiptScreen(OneShotModal[int]):
             return
         text = event.value.strip()
         if not text.isdigit() or int(text) > 10:
-            self.query_one("#problem", Static).update(f"{text} is not on the scale: type 0 to 10, or Esc to skip")
+            self.query_one("#problem", Static).update(
+                self.tr._("{text} is not on the scale: type 0 to 10, or Esc to skip").format(text=text))
             self.query_one("#score", Input).value = ""
             return
         self.finish(int(text))
@@ -411,8 +438,8 @@ class ReceiptScreen(OneShotModal[int]):
             self.finish(None)
 
 
-def pending_words(pending: int) -> str:
+def pending_words(pending: int, tr: Translator = ENGLISH) -> str:
     """The part of a balance this till changed and the hub has not confirmed yet, in words."""
     if pending > 0:
-        return f"{pending} of them earned here, confirmed when the till syncs"
-    return f"after {-pending} used here; confirmed when the till syncs"
+        return tr._("{n} of them earned here, confirmed when the till syncs").format(n=pending)
+    return tr._("after {n} used here; confirmed when the till syncs").format(n=-pending)

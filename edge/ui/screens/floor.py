@@ -25,11 +25,13 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Sparkline, Static, TabbedContent, TabPane
 
+from edge.core.i18n import N_
 from edge.core.presence_offers import RuleError, store_timezone
 from edge.db import open_database
 from edge.settings import Settings
 from edge.store.presence_store import floor_analytics, live_offers
 from edge.ui.errors import KeepsRunning
+from edge.ui.texts import translate_bindings
 
 REFRESH_S = 2.0
 HOURS = 24  # the analytics window and the sparkline's length
@@ -111,9 +113,9 @@ class FloorScreen(KeepsRunning, Screen[None]):
     FloorScreen #hourly { height: 2; margin: 0 1; }
     """
     BINDINGS = [
-        Binding("escape", "close", "Back"),
-        Binding("n", "show_tab('present-tab')", "In store"),
-        Binding("a", "show_tab('analytics-tab')", "Analytics"),
+        Binding("escape", "close", N_("Back")),
+        Binding("n", "show_tab('present-tab')", N_("In store")),
+        Binding("a", "show_tab('analytics-tab')", N_("Analytics")),
     ]
 
     def __init__(
@@ -124,6 +126,8 @@ class FloorScreen(KeepsRunning, Screen[None]):
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
+        self.tr = settings.store.formats.tr  # the store's language
+        translate_bindings(self, self.tr)
         self.db_path = Path(db_path)
         self.settings = settings
         self.presence = presence
@@ -139,12 +143,13 @@ class FloorScreen(KeepsRunning, Screen[None]):
         self.closing = False  # Escape pressed: the screen ignores further keys while it goes
 
     def compose(self) -> ComposeResult:
-        yield Static("Floor: loading…", id="floor-head")
+        tr = self.tr
+        yield Static(tr._("Floor: loading…"), id="floor-head")
         with TabbedContent(initial="present-tab"):
-            with TabPane("In store now", id="present-tab"):
+            with TabPane(tr._("In store now"), id="present-tab"):
                 yield Static("", id="present-note")
                 yield DataTable(id="present", cursor_type="row", zebra_stripes=True)
-            with TabPane("Analytics", id="analytics-tab"), VerticalScroll():
+            with TabPane(tr._("Analytics"), id="analytics-tab"), VerticalScroll():
                 with Horizontal(classes="pair"):
                     yield Static("", id="visits-bars", classes="chart")
                     yield Static("", id="dwell-bars", classes="chart")
@@ -158,10 +163,10 @@ class FloorScreen(KeepsRunning, Screen[None]):
     def on_mount(self) -> None:
         table = self.query_one("#present", DataTable)
         for label, key, width in (
-            ("Customer", "name", 13), ("Tier", "tier", 6), ("Zone", "zone", 6), ("Since", "since", 5),
-            ("Dwell", "dwell", 5), ("Live offer (until)", "offers", 31),
+            (N_("Customer"), "name", 13), (N_("Tier"), "tier", 6), (N_("Zone"), "zone", 6), (N_("Since"), "since", 5),
+            (N_("Dwell"), "dwell", 5), (N_("Live offer (until)"), "offers", 31),
         ):  # fmt: skip
-            table.add_column(label, key=key, width=width)
+            table.add_column(self.tr._(label), key=key, width=width)
         self.refresh_data()
         self.set_interval(REFRESH_S, self.refresh_data)
 
@@ -204,7 +209,8 @@ class FloorScreen(KeepsRunning, Screen[None]):
                 data = self.read()
             except Exception as exc:  # the screen says what is wrong instead of dying
                 data = FloorData(
-                    "Floor: cannot read the store database", problem=f"Cannot read presence data: {exc}"
+                    self.tr._("Floor: cannot read the store database"),
+                    problem=self.tr._("Cannot read presence data: {error}").format(error=exc),
                 )
             finally:
                 if self._closed:
@@ -222,7 +228,7 @@ class FloorScreen(KeepsRunning, Screen[None]):
         detail = ""
         anonymous_now: dict[str, int] = {}
         if snap is None:
-            headline = "Presence is off: set [ble] enabled = true, or a replay file"
+            headline = self.tr._("Presence is off: set [ble] enabled = true, or a replay file")
         else:
             for p in snap.present:
                 since = _parse(p["since"])
@@ -242,10 +248,10 @@ class FloorScreen(KeepsRunning, Screen[None]):
                     )
                 )
             anonymous_now = dict(snap.anonymous_now)
-            headline = f"Floor: {len(rows)} in store · BLE: {snap.status}"
+            headline = self.tr._("Floor: {n} in store · BLE: {status}").format(n=len(rows), status=snap.status)
             detail = snap.detail if snap.detail and snap.detail != snap.status else ""
             if snap.adverts_dropped:
-                headline += f" · {snap.adverts_dropped} adverts dropped (busy)"
+                headline += " · " + self.tr._("{n} adverts dropped (busy)").format(n=snap.adverts_dropped)
         present = snap.present if snap is not None else ()
         view = floor_analytics(db, now, HOURS, present)
         return FloorData(
@@ -280,7 +286,7 @@ class FloorScreen(KeepsRunning, Screen[None]):
         if data.detail:
             lines.append(f"BLE: {data.detail}")
         if not data.rows and not data.problem:
-            lines.append("Nobody with location consent is in the store right now.")
+            lines.append(self.tr._("Nobody with location consent is in the store right now."))
         note.update(Text("\n".join(lines)))
         note.display = bool(lines)
         table = self.query_one("#present", DataTable)
@@ -298,35 +304,38 @@ class FloorScreen(KeepsRunning, Screen[None]):
             table.move_cursor(row=min(cursor, table.row_count - 1))
 
     def _show_analytics(self, data: FloorData) -> None:
-        now = f", {data.in_progress} still in store" if data.in_progress else ""
-        visits = Text(f"Zone visits (24 h{now})\n", style="bold")
+        tr = self.tr
+        now = ", " + tr._("{n} still in store").format(n=data.in_progress) if data.in_progress else ""
+        visits = Text(tr._("Zone visits (24 h{now})").format(now=now) + "\n", style="bold")
         visits.append_text(
-            bars(sorted(data.zone_visits.items())) if data.zone_visits else Text("no visits yet")
+            bars(sorted(data.zone_visits.items())) if data.zone_visits else Text(tr._("no visits yet"))
         )
         self.query_one("#visits-bars", Static).update(visits)
-        dwell = Text("Dwell time\n", style="bold")
-        dwell.append_text(bars(list(data.dwell.items())) if data.dwell else Text("no visits yet"))
+        dwell = Text(tr._("Dwell time") + "\n", style="bold")
+        dwell.append_text(bars(list(data.dwell.items())) if data.dwell else Text(tr._("no visits yet")))
         self.query_one("#dwell-bars", Static).update(dwell)
         total = sum(data.hourly)
         self.query_one("#hourly-title", Static).update(
             Text(
-                f"Visits started per hour, last {HOURS} h (total {total}, peak {max(data.hourly, default=0)})",
+                tr._("Visits started per hour, last {hours} h (total {total}, peak {peak})").format(
+                    hours=HOURS, total=total, peak=max(data.hourly, default=0)),
                 style="bold",
             )
         )
         self.query_one("#hourly", Sparkline).data = [float(v) for v in data.hourly]
         rate = "-" if data.conversion_rate is None else f"{data.conversion_rate:.0%}"
-        offers = Text(f"Offers (conversion {rate})\n", style="bold")
-        offers.append_text(bars([("issued", data.offers_issued), ("converted", data.offers_converted)]))
+        offers = Text(tr._("Offers (conversion {rate})").format(rate=rate) + "\n", style="bold")
+        offers.append_text(bars([(tr._("issued"), data.offers_issued), (tr._("converted"), data.offers_converted)]))
         self.query_one("#offers-bars", Static).update(offers)
         zones = sorted(set(data.anonymous) | set(data.anonymous_now))
-        anonymous = Text("Anonymous devices\n", style="bold")
+        anonymous = Text(tr._("Anonymous devices") + "\n", style="bold")
         if zones:
-            items = [(f"{z} now", data.anonymous_now.get(z, 0)) for z in zones if z in data.anonymous_now]
+            items = [(tr._("{zone} now").format(zone=z), data.anonymous_now.get(z, 0))
+                     for z in zones if z in data.anonymous_now]  # fmt: skip
             items += [(f"{z} 24h", data.anonymous.get(z, 0)) for z in zones if z in data.anonymous]
             anonymous.append_text(bars(items))
         else:
-            anonymous.append("none counted yet")
+            anonymous.append(tr._("none counted yet"))
         self.query_one("#anonymous-bars", Static).update(anonymous)
 
 

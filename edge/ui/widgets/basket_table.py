@@ -12,6 +12,7 @@ from textual import events
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
+from edge.core.i18n import Translator, translator
 from edge.core.money import format_money
 from edge.ui.snapshot import TillSnapshot
 
@@ -27,6 +28,7 @@ class BasketTable(DataTable):
     def __init__(self, currency: str = "EUR", locale: str = "en", **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self.currency, self.locale = currency, locale  # money written the store's way
+        self.tr = translator(locale)  # column titles and notes in the store's language
         self._row_lines: list[int | None] = []
         self._line_rows: dict[int, int] = {}  # line number -> its own row (not its discount rows)
         self._descriptions: dict[int, str] = {}
@@ -34,9 +36,9 @@ class BasketTable(DataTable):
 
     def on_mount(self) -> None:
         self.add_column("#", width=FIXED["no"], key="no")
-        self.add_column("Item", width=26, key="item")
-        self.add_column("Qty", width=FIXED["qty"], key="qty")
-        self.add_column("Amount", width=FIXED["amount"], key="amount")
+        self.add_column(self.tr._("Item"), width=26, key="item")
+        self.add_column(self.tr._("Qty"), width=FIXED["qty"], key="qty")
+        self.add_column(self.tr._("Amount"), width=FIXED["amount"], key="amount")
 
     def on_resize(self, event: events.Resize) -> None:
         # every column has one cell of padding each side; the vertical scroll bar takes its width
@@ -66,22 +68,24 @@ class BasketTable(DataTable):
         for priced in sorted(settlement.pricing.lines, key=lambda p: p.line.line_no):
             ln = priced.line
             self._line_rows[ln.line_no] = len(self._row_lines)
-            self._descriptions[ln.line_no] = (f"line {ln.line_no}: {ln.product.name} x{ln.qty} "
-                                              f"{self._money(ln.gross_cents)}")  # fmt: skip
+            self._descriptions[ln.line_no] = self.tr._("line {n}: {name} x{qty} {amount}").format(
+                n=ln.line_no, name=ln.product.name, qty=ln.qty, amount=self._money(ln.gross_cents))
             self.add_row(
                 Text(str(ln.line_no), style="dim", justify="right"), ln.product.name,
                 Text(str(ln.qty), justify="right"), Text(self._money(ln.gross_cents), justify="right"),
-                key=f"line-{ln.line_no}",
+                key=f"line-{ln.line_no}", height=None,  # a long name wraps on a narrow till, never cut
             )  # fmt: skip
             self._row_lines.append(ln.line_no)
             for i, d in enumerate(x for x in discounts if x.line_no == ln.line_no):
-                label = _coupon_label(coupon_of[d.offer_id], d.reason) if d.offer_id in coupon_of else (d.short or d.reason)
+                label = (_coupon_label(coupon_of[d.offer_id], d.reason, self.tr) if d.offer_id in coupon_of
+                         else (d.short or d.reason))  # fmt: skip
                 self._discount_row(f" {label}", d.amount_cents, f"disc-{ln.line_no}-{i}", ln.line_no)
         for i, d in enumerate(x for x in discounts if x.line_no is None):
-            label = _coupon_label(coupon_of[d.offer_id], d.reason) if d.offer_id in coupon_of else (d.short or d.reason)
+            label = (_coupon_label(coupon_of[d.offer_id], d.reason, self.tr) if d.offer_id in coupon_of
+                     else (d.short or d.reason))  # fmt: skip
             self._discount_row(label, d.amount_cents, f"basket-{i}", None)
         for code, need in snap.unmet_coupons:
-            self._discount_row(f"Coupon {code} not applied: {need}", 0, f"unmet-{code}", None, style="yellow")
+            self._discount_row(self.tr._("Coupon {code} not applied: {need}").format(code=code, need=need), 0, f"unmet-{code}", None, style="yellow")
         self._place_cursor(snap, keep)
 
     def _place_cursor(self, snap: TillSnapshot, keep: int | None) -> None:
@@ -118,9 +122,9 @@ class BasketTable(DataTable):
 
     def describe_line(self, line_no: int) -> str:
         """``line 3: Whole Milk 1L x2 €2.58`` as the basket shows it."""
-        return self._descriptions.get(line_no, f"line {line_no}")
+        return self._descriptions.get(line_no, self.tr._("line {n}").format(n=line_no))
 
 
-def _coupon_label(code: str, reason: str) -> str:
+def _coupon_label(code: str, reason: str, tr: Translator) -> str:
     """``Coupon SAVE3-ALPHA: €3.00 off on a basket over €15.00`` (the reason without the offer's name)."""
-    return f"Coupon {code}: {reason.split(': ', 1)[-1]}"
+    return tr._("Coupon {code}: {terms}").format(code=code, terms=reason.split(": ", 1)[-1])

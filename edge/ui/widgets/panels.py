@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from rich.markup import escape
 from textual.binding import Binding
 from textual.widgets import Static
 
+from edge.core.i18n import N_, translator
 from edge.core.l10n import Formats
 from edge.core.money import format_money
 from edge.core.receipt import expiry_words
-from edge.session import plural
+from edge.session import items_words
 from edge.ui.screens.dialogs import pending_words
 from edge.ui.snapshot import TillSnapshot
 
@@ -19,55 +23,67 @@ class CustomerPanel(Static):
     CustomerPanel { width: 100%; height: auto; padding: 0 1; }
     """
 
-    def __init__(self, currency: str = "EUR", locale: str = "en", **kwargs) -> None:
+    def __init__(self, currency: str = "EUR", locale: str = "en", timezone: str | None = None, **kwargs) -> None:
         super().__init__("", **kwargs)
         self.currency, self.locale = currency, locale  # money written the store's way
+        self.tr = translator(locale)  # and the words in the store's language
+        self.timezone = timezone  # offer times in the store's zone (None: the box's)
+
+    def _until(self, when: datetime | None) -> str:
+        if when is None:
+            return "-"
+        return when.astimezone(ZoneInfo(self.timezone) if self.timezone else None).strftime("%H:%M")
 
     def show(self, snap: TillSnapshot) -> None:
         c = snap.customer
+        tr = self.tr
         money = lambda v: format_money(v, self.currency, self.locale)  # noqa: E731
         if c is None:
-            self.update("[b]Guest sale[/b]\n\nScan a loyalty card or app code,\nor press F2 to look a customer up.")
+            self.update("[b]" + escape(tr._("Guest sale")) + "[/b]\n\n"
+                        + escape(tr._("Scan a loyalty card or app code,\nor press F2 to look a customer up.")))  # fmt: skip
             return
         b = c.balance
         out = [f"[b]{escape(c.display_name)}[/b]  [reverse] {escape(c.tier)} [/reverse]"]
-        out.append(f"Points: [b]{b.available}[/b] available")
+        out.append(tr._("Points: [b]{n}[/b] available").format(n=b.available))
         if b.pending:
-            out.append(f"  ({pending_words(b.pending)})")
+            out.append(f"  ({escape(pending_words(b.pending, tr))})")
         if snap.settlement.points_redeemed:
-            out.append(f"  redeeming {snap.settlement.points_redeemed} = {money(snap.settlement.points_value_cents)}")
+            out.append("  " + tr._("redeeming {n} = {amount}").format(n=snap.settlement.points_redeemed,
+                                                                      amount=money(snap.settlement.points_value_cents)))
         elif snap.redemption.max_points:
-            out.append(f"  can redeem up to {snap.redemption.max_points} now")
+            out.append("  " + tr._("can redeem up to {n} now").format(n=snap.redemption.max_points))
         if snap.next_tier is not None:
             tier, missing = snap.next_tier
-            out.append(f"  {money(missing)} more to {escape(tier)}")
+            out.append("  " + tr._("{amount} more to {tier}").format(amount=money(missing), tier=escape(tier)))
         out.extend(self._points_lines(snap))
         for reward in c.rewards:
-            out.append(f"Reward: {escape(str(reward.get('name')))} (until {reward.get('expires', '?')})")
+            out.append(tr._("Reward: {name} (until {date})").format(name=escape(str(reward.get("name"))),
+                                                                    date=escape(str(reward.get("expires", "?")))))
         if snap.settlement.pricing.lines:
             reason = f" ({escape(snap.points_reason)})" if snap.points_reason else ""
-            out.append(f"This sale earns [b]{snap.settlement.points_earned}[/b] pts{reason}")
+            out.append(tr._("This sale earns [b]{n}[/b] pts").format(n=snap.settlement.points_earned) + reason)
         for coupon in snap.coupons:
-            used = " [green](in basket)[/green]" if coupon["code"] in snap.basket_coupons else ""
+            used = " [green](" + escape(tr._("in basket")) + ")[/green]" if coupon["code"] in snap.basket_coupons else ""
             terms = coupon.get("terms") or coupon["offer_name"]
-            out.append(f"Coupon: {escape(coupon['code'])} {escape(terms)}{used}")
+            out.append(tr._("Coupon: {code} {terms}").format(code=escape(coupon["code"]), terms=escape(terms)) + used)
         for offer in snap.personal_offers:
-            until = offer.valid_until.strftime("%H:%M") if offer.valid_until else "-"
-            out.append(f"[yellow]Offer: {escape(offer.name)} until {until}[/yellow]")
+            out.append("[yellow]" + tr._("Offer: {name} until {time}").format(name=escape(offer.name),
+                                                                             time=self._until(offer.valid_until))
+                       + "[/yellow]")  # fmt: skip
         if c.pickup_orders:
-            out.append("[b]Pick-up waiting:[/b]")
+            out.append("[b]" + escape(tr._("Pick-up waiting:")) + "[/b]")
             for order in c.pickup_orders:
                 items = order.get("items")
                 count = len(items) if isinstance(items, list) else items
-                words = plural(count, "item") if isinstance(count, int) else f"{count} items"
-                out.append(f"  {escape(str(order.get('order_id')))}: {words}, {order.get('status', 'ready')}")
+                words = items_words(count, tr) if isinstance(count, int) else f"{count}"
+                status = str(order.get("status", "ready"))
+                out.append(f"  {escape(str(order.get('order_id')))}: {words}, {escape(tr._(_ORDER_WORDS.get(status, status)))}")
         if c.recent_purchases:
-            out.append("[b]Recent purchases:[/b]")
+            out.append("[b]" + escape(tr._("Recent purchases:")) + "[/b]")
             for p in c.recent_purchases[:4]:
                 when = str(p.get("created_at") or p.get("when") or "")[:10]
                 out.append(f"  {when} {str(p.get('channel', '?')):5} {money(int(p.get('total_cents') or 0))}")
         self.update("\n".join(out))
-
 
     def _points_lines(self, snap: TillSnapshot) -> list[str]:
         """Earned and spent to date, what the pending period still locks, the next expiry (in the store's
@@ -90,6 +106,9 @@ class CustomerPanel(Static):
         return out
 
 
+_ORDER_WORDS = {"ready": N_("ready"), "placed": N_("placed")}  # order states the panel words; others as sent
+
+
 class TotalsBar(Static):
     """Subtotal, discounts and points on as many lines as the width needs; the amount due always has a
     line of its own, so it is never cut."""
@@ -101,6 +120,7 @@ class TotalsBar(Static):
     def __init__(self, currency: str = "EUR", locale: str = "en", **kwargs) -> None:
         super().__init__("", **kwargs)
         self.currency, self.locale = currency, locale  # money written the store's way
+        self.tr = translator(locale)
         self._snap: TillSnapshot | None = None
 
     def show(self, snap: TillSnapshot) -> None:
@@ -118,21 +138,22 @@ class TotalsBar(Static):
         s = snap.settlement
         money = lambda v: format_money(v, self.currency, self.locale)  # noqa: E731
         items = sum(p.line.qty for p in s.pricing.lines)
-        parts = [f"Subtotal {money(s.pricing.subtotal_cents)}"]
+        tr = self.tr
+        parts = [tr._("Subtotal {amount}").format(amount=money(s.pricing.subtotal_cents))]
         if s.pricing.discount_cents:
-            parts.append(f"Disc {money(-s.pricing.discount_cents)}")
+            parts.append(tr._("Disc {amount}").format(amount=money(-s.pricing.discount_cents)))
         if s.points_value_cents:
-            parts.append(f"Pts {money(-s.points_value_cents)}")
-        parts.append(plural(items, "item"))
+            parts.append(tr._("Pts {amount}").format(amount=money(-s.points_value_cents)))
+        parts.append(items_words(items, tr))
         if snap.customer is not None:
-            parts.append(f"earns {s.points_earned} pts")
+            parts.append(tr._("earns {n} pts").format(n=s.points_earned))
         rows = [""]
         for part in parts:
             if rows[-1] and len(rows[-1]) + 2 + len(part) > width:
                 rows.append(part)
             else:
                 rows[-1] = f"{rows[-1]}  {part}" if rows[-1] else part
-        rows.append(f"[b]TOTAL {money(s.amount_due_cents)}[/b]")
+        rows.append("[b]" + tr._("TOTAL {amount}").format(amount=money(s.amount_due_cents)) + "[/b]")
         return "\n".join(rows)
 
 
@@ -153,17 +174,18 @@ class KeyBar(Static):
 
     def show_state(self, *, basket_empty: bool, parked: int) -> None:
         """F12 parks a basket with items; on an empty one with parked sales waiting it recalls."""
-        label = "Recall" if basket_empty and parked else "Park"  # the top bar says how many are parked
+        label = N_("Recall") if basket_empty and parked else N_("Park")  # the top bar says how many are parked
         if self.labels.get("f12") != label:
             self.labels["f12"] = label
             self._render_keys()
 
     def _render_keys(self) -> None:
         app = self.app
+        tr = getattr(app, "tr", None) or translator()
         keys = []
         for binding in app.BINDINGS:
             if isinstance(binding, Binding) and binding.show:
-                label = self.labels.get(binding.key, binding.description)
+                label = tr._(self.labels.get(binding.key, binding.description))
                 keys.append(f"[b]{escape(app.get_key_display(binding))}[/b] {escape(label)}")
         self.update(" ".join(keys))
 
