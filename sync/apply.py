@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlite_utils
 
-from edge.core.contract import ChangeKind, offer_params_problem, parse_revocation_key
+from edge.core.contract import ChangeKind, offer_params_problem, parse_revocation_key, reward_problem
 from sync.outbox import utc_now_iso
 from sync.protocol import Change, ChangesPage
 
@@ -317,6 +317,25 @@ def _revocation(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) ->
         conn.execute("DELETE FROM coupons WHERE code = ? AND redeemed_at IS NULL", [ident])
 
 
+def _reward(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) -> None:
+    """A reward of the hub's catalogue (``contract.reward_problem``); null: retired, the till stops offering it
+    (claims made stay in ``reward_claims``)."""
+    if d is None:
+        conn.execute("DELETE FROM rewards WHERE id = ?", [key])
+        return
+    problem = reward_problem(d)
+    if problem or d["id"] != key:
+        raise ValueError(f"reward not stored: {problem or 'its id is not its key'}")
+    conn.execute(
+        "INSERT INTO rewards (id, name, kind, points, gtin, amount_cents, offer_id, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, "
+        "points = excluded.points, gtin = excluded.gtin, amount_cents = excluded.amount_cents, "
+        "offer_id = excluded.offer_id, updated_at = excluded.updated_at",
+        [key, d["name"], d["kind"], int(d["points"]), d.get("gtin"), d.get("amount_cents"), d.get("offer_id"),
+         utc_now_iso()],
+    )
+
+
 _HANDLERS: dict[str, Callable[[sqlite3.Connection, str, dict[str, Any] | None], None]] = {
     ChangeKind.PRODUCT: _product,
     ChangeKind.OFFER: _offer,
@@ -329,6 +348,7 @@ _HANDLERS: dict[str, Callable[[sqlite3.Connection, str, dict[str, Any] | None], 
     ChangeKind.PRESENCE_RULE: _presence_rule,
     ChangeKind.SIGHTING: _sighting,
     ChangeKind.TOKEN_SIGHTING: _token_sighting,
+    ChangeKind.REWARD: _reward,
 }
 
 

@@ -222,7 +222,32 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from sync.hub.admin_cli import register as register_presence_admin
 
     register_presence_admin(add)  # tags, EID keys, store beacons, rules, consent, revocations, erasure
+    from sync.hub.rewards_cli import register as register_rewards_admin
+
+    register_rewards_admin(add)  # reward catalogue, event bonuses, next-order coupons
+    sp = add("issue-birthday-coupons", _issue_birthday_coupons,
+             "issue the birthday coupons due today (a daily job; idempotent per member per year)")
+    sp.add_argument("--today", default=None, metavar="YYYY-MM-DD", help="the day to issue for (default today, UTC)")
+    sp.add_argument("--amount-cents", type=int, default=None,
+                    help="what the coupon takes off (default the loyalty.birthday_coupon_cents setting)")
+    sp.add_argument("--days-before", type=int, default=0,
+                    help="issue this many days before the first day of the birthday month (0: on it)")
+    sp.add_argument("--valid-days", type=int, default=31, help="days the coupon is valid from then (31)")
     return p
+
+
+def _issue_birthday_coupons(args: argparse.Namespace, s: Any) -> None:
+    from datetime import UTC, date, datetime
+
+    from sync.hub.personal_coupons import BirthdayPlan
+
+    try:
+        today = date.fromisoformat(args.today) if args.today else datetime.now(UTC).date()
+    except ValueError:
+        raise ValueError(f"--today must be a date like 2026-11-30, got {args.today!r}") from None
+    amount = args.amount_cents if args.amount_cents is not None else load_for(args).loyalty.birthday_coupon_cents
+    issued = s.issue_birthday_coupons(today, BirthdayPlan(amount, args.days_before, args.valid_days))
+    say(args, f"{len(issued)} birthday coupons issued for {today.isoformat()}")
 
 
 def _register_serve(add: Callable[[str, Command, str], argparse.ArgumentParser]) -> None:

@@ -293,6 +293,32 @@ V6 = """
 ALTER TABLE sale_lines ADD COLUMN points INTEGER NOT NULL DEFAULT 0 CHECK (points >= 0);
 """
 
+# The reward catalogue pulled from the hub, and the rewards claimed at this till: a claim is a ledger burn (its
+# entry id is the claim id, so the hub's confirmation clears it), a ``reward_claims`` row and, for a coupon
+# reward, the member's single-use coupon - one transaction with its ``reward.claimed`` event (edge/store/rewards.py).
+V7 = """
+CREATE TABLE rewards (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('product', 'amount_off', 'coupon')),
+    points INTEGER NOT NULL CHECK (points > 0),
+    gtin TEXT,
+    amount_cents INTEGER,
+    offer_id TEXT,
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE TABLE reward_claims (
+    claim_id TEXT PRIMARY KEY REFERENCES ledger(entry_id),
+    reward_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    customer_id TEXT NOT NULL REFERENCES customers(id),
+    points INTEGER NOT NULL CHECK (points > 0),
+    coupon_code TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX reward_claims_customer ON reward_claims(customer_id, created_at);
+"""
+
 MIGRATIONS: list[tuple[int, str]] = [
     (1, V1),
     (2, V2),
@@ -300,6 +326,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     (4, V4),
     (5, V5),
     (6, V6),
+    (7, V7),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

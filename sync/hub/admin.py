@@ -122,7 +122,8 @@ def authenticate(conn: Connection, token: str) -> DeviceAuth:
 
 
 # ------------------------------------------------------------------------------------------- API keys
-API_SCOPES = ("orders", "sightings", "reports")  # POST /v1/orders, POST /v1/sightings, GET /v1/admin/exceptions
+# POST /v1/orders, POST /v1/sightings, GET /v1/admin/exceptions, the reward catalogue and claims for members
+API_SCOPES = ("orders", "sightings", "reports", "rewards")
 DEFAULT_API_SCOPES = ("orders", "sightings")  # the cross-store reports only when asked for
 
 
