@@ -81,12 +81,16 @@ def normalise_offer(data: dict[str, Any]) -> dict[str, Any]:
     problem = contract.offer_params_problem(str(data.get("kind")), data.get("params", {}))
     if problem:
         raise HubError("bad_offer", f"offer {data.get('id')!r} refused: {problem}")
+    if data.get("birthday_month"):
+        # it gave its discount on every sale of the month (issue 15): the gift is a single-use coupon now
+        raise HubError("bad_offer", f"offer {data.get('id')!r} refused: birthday offers are single-use personal "
+                       "coupons issued by 'store-edge hub issue-birthday-coupons', not an offer for the whole month")
     return {
         "id": str(data["id"]), "kind": data["kind"], "name": data.get("name", data["id"]),
         "params": data.get("params", {}), "priority": int(data.get("priority", 0)),
         "stackable": bool(data.get("stackable", False)), "tiers": data.get("tiers", []),
         "customer_id": data.get("customer_id"), "requires_coupon": bool(data.get("requires_coupon", False)),
-        "birthday_month": int(data.get("birthday_month", 0)), "valid_from": data.get("valid_from"),
+        "birthday_month": 0, "valid_from": data.get("valid_from"),
         "valid_until": data.get("valid_until"), "active": bool(data.get("active", True)),
     }
 
