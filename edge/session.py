@@ -94,7 +94,7 @@ class TillSession:
 
     # reading ------------------------------------------------------------------------------------------
     def _reload_offers(self) -> None:
-        self._offers = self.repo.offers_for(self.customer.id if self.customer else None)
+        self._offers = self.repo.offers_for(self.customer.id if self.customer else None, self.clock())
 
     def settlement(self) -> Settlement:
         with self.lock:

@@ -15,7 +15,13 @@ from typing import Any
 
 import sqlite_utils
 
-from edge.core.contract import ChangeKind, offer_params_problem, parse_revocation_key, reward_problem
+from edge.core.contract import (
+    ChangeKind,
+    offer_limits_problem,
+    offer_params_problem,
+    parse_revocation_key,
+    reward_problem,
+)
 from sync.outbox import utc_now_iso
 from sync.protocol import Change, ChangesPage
 
@@ -112,17 +118,28 @@ def _offer(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) -> None
     _ensure_customer_stub(conn, d.get("customer_id"))
     conn.execute(
         "INSERT INTO offers (id, kind, name, params, priority, stackable, tiers, customer_id, requires_coupon, "
-        "birthday_month, valid_from, valid_until, source, active) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'hub', ?) "
+        "birthday_month, valid_from, valid_until, source, active, limits) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'hub', ?, ?) "
         "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, name = excluded.name, params = excluded.params, "
         "priority = excluded.priority, stackable = excluded.stackable, tiers = excluded.tiers, "
         "customer_id = excluded.customer_id, requires_coupon = excluded.requires_coupon, "
         "birthday_month = excluded.birthday_month, valid_from = excluded.valid_from, "
-        "valid_until = excluded.valid_until, source = 'hub', active = excluded.active",
+        "valid_until = excluded.valid_until, source = 'hub', active = excluded.active, limits = excluded.limits",
         [d["id"], d["kind"], d.get("name", d["id"]), json.dumps(d.get("params", {})), int(d.get("priority", 0)),
          int(bool(d.get("stackable"))), json.dumps(d.get("tiers", [])), d.get("customer_id"),
          int(bool(d.get("requires_coupon"))), int(d.get("birthday_month", 0)), d.get("valid_from"),
-         d.get("valid_until"), int(bool(d.get("active", True)))],
+         d.get("valid_until"), int(bool(d.get("active", True))), json.dumps(_limits(d))],
     )
+
+
+def _limits(d: dict[str, Any]) -> dict[str, Any]:
+    """The offer's usage limits with the hub's count of its uses (``used_total``); a malformed one is refused."""
+    limits = d.get("limits") or {}
+    problem = offer_limits_problem(limits)
+    if problem:
+        raise ValueError(f"offer not stored: {problem}")
+    used = d.get("used_total")
+    return {**limits, "used_total": used} if isinstance(used, int) and not isinstance(used, bool) else dict(limits)
 
 
 def _coupon(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) -> None:
@@ -164,6 +181,10 @@ def _customer(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) -> N
          json.dumps(d.get("recent_purchases", [])), json.dumps(d.get("pickup_orders", [])),
          json.dumps(d.get("rewards", [])), utc_now_iso()],
     )
+    uses = d.get("offer_uses")
+    if isinstance(uses, dict):
+        conn.execute("UPDATE customers SET offer_uses = ? WHERE id = ?", [json.dumps(
+            {k: v for k, v in uses.items() if isinstance(k, str) and isinstance(v, int)}), d["id"]])
     # the confirmed balance includes these entries, so they stop counting as pending on this device
     applied = [e for e in d.get("applied_entry_ids", []) if isinstance(e, str)]
     now = utc_now_iso()

@@ -148,8 +148,11 @@ def _create_offer(args: argparse.Namespace, s: Any) -> None:
     except json.JSONDecodeError as exc:
         raise ValueError(f"--params is not valid JSON ({exc})") from None
     # with --coupon the offer needs the code: without it the discount would reach every basket, guests included
+    limits = {k: v for k, v in (("per_customer", args.per_customer), ("period_days", args.period_days),
+                                 ("total", args.budget)) if v is not None}
     s.upsert_offer({"id": args.id, "kind": args.kind, "name": args.name, "params": params,
-                    "customer_id": args.customer, "priority": args.priority, "requires_coupon": bool(args.coupon)})
+                    "customer_id": args.customer, "priority": args.priority, "requires_coupon": bool(args.coupon),
+                    "limits": limits})
     if args.coupon:
         s.create_coupon(args.coupon, args.id, args.customer)
     say(args, f"offer {args.id} saved")
@@ -294,6 +297,10 @@ def _register_admin(add: Callable[[str, Command, str], argparse.ArgumentParser])
     sp.add_argument("--priority", type=int, default=0, help="higher applies first when offers compete")
     sp.add_argument("--coupon", default=None,
                     help="a coupon code that unlocks the offer: the offer then applies only with the code")
+    sp.add_argument("--per-customer", type=int, default=None,
+                    help="usage limit: at most this many sales per member within --period-days")
+    sp.add_argument("--period-days", type=int, default=None, help="the period of --per-customer, in days")
+    sp.add_argument("--budget", type=int, default=None, help="usage limit: at most this many sales in all")
     sp = add("import-catalog", _import_catalog, "import gtin,name,price_cents,vat_rate_bp,category CSV")
     sp.add_argument("csv", help="the CSV file (header gtin,name,price_cents,vat_rate_bp,category)")
     sp = add("create-api-key", _create_api_key, "an API key for /v1/orders, /v1/sightings and the reports")

@@ -643,6 +643,33 @@ def reward_problem(doc: Any) -> str | None:
     return None
 
 
+# ============================================================================================ offer usage limits
+MAX_PERIOD_DAYS = 3660
+
+
+def offer_limits_problem(limits: Any) -> str | None:
+    """Why ``limits`` cannot limit an offer's use (a sentence for an administrator), or None.
+
+    ``limits`` is a JSON object with any of: ``per_customer`` (uses per member within ``period_days``, which it
+    then needs: 1 to ``MAX_PERIOD_DAYS``) and ``total`` (the offer's whole budget of uses), each a whole number
+    >= 1. A use is one sale (or order) the offer gave a discount to; as in Odoo's loyalty ``max_usage`` and
+    Open Loyalty's campaign limits. The hub counts them from pushed sales and reports overshoots; a till
+    enforces what it knows offline (the hub's counts plus its own sales not yet sent)."""
+    if not isinstance(limits, Mapping):
+        return "limits must be a JSON object"
+    unknown = sorted(set(limits) - {"per_customer", "period_days", "total"})
+    if unknown:
+        return f"limits know per_customer, period_days and total, not {', '.join(unknown)}"
+    for name in ("per_customer", "total"):
+        if name in limits and not Int(1, MAX_COUNT).ok(limits[name]):
+            return f"limits '{name}' must be a whole number >= 1, got {limits[name]!r}"
+    if ("per_customer" in limits) != ("period_days" in limits):
+        return "limits 'per_customer' and 'period_days' go together (uses per member per period of days)"
+    if "period_days" in limits and not Int(1, MAX_PERIOD_DAYS).ok(limits["period_days"]):
+        return f"limits 'period_days' must be a whole number from 1 to {MAX_PERIOD_DAYS}"
+    return None
+
+
 # ============================================================================================ beacon keys
 class BeaconKind(StrEnum):
     """The static beacon formats a registered tag or a store beacon can be; the prefix of its key."""

@@ -317,6 +317,10 @@ CREATE TABLE reward_claims (
     created_at TEXT NOT NULL
 );
 CREATE INDEX reward_claims_customer ON reward_claims(customer_id, created_at);
+-- usage limits of an offer (edge.core.contract.offer_limits_problem) with the hub's count of its uses, and each
+-- member's uses of offers limited per member, as the hub counted them: the till adds its unsent sales
+ALTER TABLE offers ADD COLUMN limits TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE customers ADD COLUMN offer_uses TEXT NOT NULL DEFAULT '{}';
 """
 
 MIGRATIONS: list[tuple[int, str]] = [

@@ -26,7 +26,7 @@ from edge.core.contract import (
     text_problem,
 )
 from sync import protocol
-from sync.hub import bonuses, members, offers, personal_coupons, presence, rewards
+from sync.hub import bonuses, members, offer_limits, offers, personal_coupons, presence, rewards
 from sync.hub.common import DeviceAuth, now_iso
 from sync.hub.db import insert
 from sync.hub.ledger import Batch, add_exception, chunks, existing_entries, existing_sales
@@ -209,6 +209,8 @@ def _sale_event(conn: Connection, ev: Event, payload_text: str, batch: Batch) ->
                         "device_id": ev.device_id, "customer_id": cid,
                         "total_cents": total, "created_at": str(p.get("created_at", ev.device_time)),
                         "payload": payload_text})
+    offer_limits.count_sale(conn, batch, p, sale_id=sale_id, customer_id=cid, store_id=ev.store_id,
+                            device_id=ev.device_id, at=str(p.get("created_at", ev.device_time)))
     if cid is not None:
         batch.spend[cid] = batch.spend.get(cid, 0) + total
         batch.touched.add(cid)

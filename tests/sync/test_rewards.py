@@ -27,7 +27,7 @@ from edge.store.rewards import RewardError, claim, rewards
 from sync import outbox
 from sync.hub.personal_coupons import BirthdayPlan, NextOrderRule
 from sync.hub.server import HubServer
-from sync.hub.tables import ledger, reward_claims
+from sync.hub.tables import ledger
 from sync.ids import uuid7
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
@@ -258,3 +258,47 @@ def test_a_members_sale_over_the_minimum_issues_a_next_order_coupon(shop: dict[s
     rows = t1.db.execute("SELECT c.code, o.id, o.customer_id FROM coupons c JOIN offers o ON o.id = c.offer_id "
                          "WHERE c.code LIKE 'NX-%'").fetchall()
     assert [(r[1], r[2]) for r in rows] == [(f"next-{big}", "ada")] and small not in rows[0][1]
+
+
+def test_usage_limits_the_till_keeps_what_it_knows_and_the_hub_reports_overshoots(shop: dict[str, Any]) -> None:
+    from edge.db import open_database
+    from edge.session import TillSession
+    from edge.settings import load_settings
+
+    hub, t1, t2 = shop["hub"], shop["t1"], shop["t2"]
+    hub.storage.upsert_offer({"id": "LIM", "kind": "percent_off", "name": "Coffee deal",
+                              "params": {"percent": 50, "gtins": [COFFEE]},
+                              "limits": {"per_customer": 1, "period_days": 30, "total": 2}})
+    with pytest.raises(Exception, match="per_customer' and 'period_days' go together"):
+        hub.storage.upsert_offer({"id": "BAD", "kind": "percent_off", "name": "x", "params": {"percent": 5},
+                                  "limits": {"per_customer": 1}})
+    hub.storage.make_relevant("s2", "ada", "member look-up")
+    for edge in (t1, t2):
+        edge.client(hub.url).sync_once()
+
+    def till(edge: Edge) -> TillSession:
+        settings = load_settings(environ={}).replace(data_dir=edge.data_dir)
+        return TillSession(settings, open_database(edge.data_dir / "store.db"))
+
+    def coffee_sale(session: TillSession, card: str) -> set[str]:
+        session.scan(card)
+        session.add_gtin(COFFEE)
+        offers = set(session.settlement().pricing.offer_ids)
+        session.complete("card")
+        return offers
+
+    s1, s2 = till(t1), till(t2)
+    assert coffee_sale(s1, "card-ada") == {"LIM"}
+    assert coffee_sale(s1, "card-ada") == set()  # the till knows its own unsent sale: one per member
+    assert coffee_sale(s2, "card-ada") == {"LIM"}  # store 2 cannot know, offline: the hub will report it
+    for edge in (t1, t2):
+        edge.client(hub.url).sync_once()
+    over = hub.storage.exceptions("offer_limit_exceeded")
+    assert len(over) == 1 and "customer ada used offer LIM 2 times in 30 days" in over[0]["detail"]
+    t1.client(hub.url).sync_once()
+    assert coffee_sale(s1, "card-ada") == set()  # now from the hub's count in her profile
+    # the budget of 2 is used up: nobody gets it any more, at any till that has synced
+    hub.storage.upsert_customer({"id": "eve", "home_store_id": "s1", "card_number": "card-eve"})
+    t1.client(hub.url).sync_once()
+    assert coffee_sale(s1, "card-eve") == set()
+    assert hub.storage.exceptions("offer_budget_exceeded") == []
