@@ -38,6 +38,9 @@ from edge.store.parked import park as park_basket
 from edge.store.parked import recall as recall_basket
 from edge.store.records import Customer
 from edge.store.repository import Repository
+from edge.store.rewards import Reward, RewardError
+from edge.store.rewards import claim as claim_reward
+from edge.store.rewards import rewards as reward_catalogue
 from edge.store.sales import CompletedSale, SaleError, SalesService
 from edge.store.sightings import record_token_sighting
 from sync.apply import programme_rules
@@ -75,7 +78,7 @@ class Outcome:
 
     ok: bool
     message: str
-    kind: str = "info"  # product | customer | switch_customer | coupon | error | info | ask_hub
+    kind: str = "info"  # product | customer | switch_customer | coupon | reward | error | info | ask_hub
     customer: Customer | None = None
     # kind "ask_hub": the member is unknown here and the hub is online: (kind, value) to ask it about
     # (``TillSession.ask_hub`` in a thread worker, then ``member_from_hub``)
@@ -136,7 +139,7 @@ class TillSession:
 
     # reading ------------------------------------------------------------------------------------------
     def _reload_offers(self) -> None:
-        self._offers = self.repo.offers_for(self.customer.id if self.customer else None)
+        self._offers = self.repo.offers_for(self.customer.id if self.customer else None, self.clock())
         self._reload_programme()
 
     def _reload_programme(self) -> None:
@@ -547,6 +550,38 @@ class TillSession:
         if offer.params.get("gtins"):
             return self.tr._("it needs one of its products")
         return self.tr._("its condition is not met")
+
+    # rewards ------------------------------------------------------------------------------------------
+    def rewards(self) -> list[Reward]:
+        """The reward catalogue as pulled from the hub, cheapest first."""
+        with self.lock:
+            return reward_catalogue(self.db)
+
+    def claim_reward(self, reward_id: str) -> Outcome:
+        """Claim a reward for the member on the sale (``edge.store.rewards.claim``: written at once with its
+        outbox event, offline too). A coupon reward's coupon is added to this sale; for a product the
+        message says what to hand over."""
+        tr = self.sales.formats.tr
+        with self.lock:
+            if self.customer is None:
+                return Outcome(False, tr._("scan the member's loyalty card before claiming a reward"), "error")
+            try:
+                claimed = claim_reward(self.db, self.rules, reward_id, self.customer.id, hub_online=self.hub_online,
+                                       now=self.clock(), tr=tr)
+            except RewardError as exc:
+                return Outcome(False, str(exc), "error")
+            self.refresh_customer()
+            left = claimed.balance.available
+            if claimed.coupon_code is not None:
+                self.apply_coupon(claimed.coupon_code)
+                text = tr._("{reward} claimed for {points} points: coupon {code} is on this sale; {left} points "
+                            "left").format(reward=claimed.reward.name, points=claimed.reward.points,
+                                           code=claimed.coupon_code, left=left)
+            else:
+                text = tr._("{reward} claimed for {points} points: hand over {product}; {left} points left").format(
+                    reward=claimed.reward.name, points=claimed.reward.points,
+                    product=claimed.product_name or claimed.reward.gtin, left=left)
+            return Outcome(True, text, "reward")
 
     def redeem(self, points: int) -> Outcome:
         with self.lock:

@@ -15,7 +15,14 @@ from typing import Any
 
 import sqlite_utils
 
-from edge.core.contract import PROGRAMME_KEY, ChangeKind, offer_params_problem, parse_revocation_key
+from edge.core.contract import (
+    PROGRAMME_KEY,
+    ChangeKind,
+    offer_limits_problem,
+    offer_params_problem,
+    parse_revocation_key,
+    reward_problem,
+)
 from edge.core.programme import PointsSummary, ProgrammeRules
 from sync.outbox import utc_now_iso
 from sync.protocol import Change, ChangesPage
@@ -126,17 +133,28 @@ def _offer(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) -> None
     _ensure_customer_stub(conn, d.get("customer_id"))
     conn.execute(
         "INSERT INTO offers (id, kind, name, params, priority, stackable, tiers, customer_id, requires_coupon, "
-        "birthday_month, valid_from, valid_until, source, active) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'hub', ?) "
+        "birthday_month, valid_from, valid_until, source, active, limits) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'hub', ?, ?) "
         "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, name = excluded.name, params = excluded.params, "
         "priority = excluded.priority, stackable = excluded.stackable, tiers = excluded.tiers, "
         "customer_id = excluded.customer_id, requires_coupon = excluded.requires_coupon, "
         "birthday_month = excluded.birthday_month, valid_from = excluded.valid_from, "
-        "valid_until = excluded.valid_until, source = 'hub', active = excluded.active",
+        "valid_until = excluded.valid_until, source = 'hub', active = excluded.active, limits = excluded.limits",
         [d["id"], d["kind"], d.get("name", d["id"]), json.dumps(d.get("params", {})), int(d.get("priority", 0)),
          int(bool(d.get("stackable"))), json.dumps(d.get("tiers", [])), d.get("customer_id"),
          int(bool(d.get("requires_coupon"))), int(d.get("birthday_month", 0)), d.get("valid_from"),
-         d.get("valid_until"), int(bool(d.get("active", True)))],
+         d.get("valid_until"), int(bool(d.get("active", True))), json.dumps(_limits(d))],
     )
+
+
+def _limits(d: dict[str, Any]) -> dict[str, Any]:
+    """The offer's usage limits with the hub's count of its uses (``used_total``); a malformed one is refused."""
+    limits = d.get("limits") or {}
+    problem = offer_limits_problem(limits)
+    if problem:
+        raise ValueError(f"offer not stored: {problem}")
+    used = d.get("used_total")
+    return {**limits, "used_total": used} if isinstance(used, int) and not isinstance(used, bool) else dict(limits)
 
 
 def _coupon(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) -> None:
@@ -180,6 +198,10 @@ def _customer(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) -> N
          json.dumps(d.get("rewards", [])), utc_now_iso(),
          json.dumps(PointsSummary.from_doc(d.get("points")).to_doc())],  # what the till can read, nothing else
     )
+    uses = d.get("offer_uses")
+    if isinstance(uses, dict):
+        conn.execute("UPDATE customers SET offer_uses = ? WHERE id = ?", [json.dumps(
+            {k: v for k, v in uses.items() if isinstance(k, str) and isinstance(v, int)}), d["id"]])
     # the confirmed balance includes these entries, so they stop counting as pending on this device
     applied = [e for e in d.get("applied_entry_ids", []) if isinstance(e, str)]
     now = utc_now_iso()
@@ -376,6 +398,25 @@ def store_profile(db: sqlite_utils.Database) -> dict[str, str]:
     return {k: v for k, v in found.items() if isinstance(v, str)} if isinstance(found, dict) else {}
 
 
+def _reward(conn: sqlite3.Connection, key: str, d: dict[str, Any] | None) -> None:
+    """A reward of the hub's catalogue (``contract.reward_problem``); null: retired, the till stops offering it
+    (claims made stay in ``reward_claims``)."""
+    if d is None:
+        conn.execute("DELETE FROM rewards WHERE id = ?", [key])
+        return
+    problem = reward_problem(d)
+    if problem or d["id"] != key:
+        raise ValueError(f"reward not stored: {problem or 'its id is not its key'}")
+    conn.execute(
+        "INSERT INTO rewards (id, name, kind, points, gtin, amount_cents, offer_id, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, "
+        "points = excluded.points, gtin = excluded.gtin, amount_cents = excluded.amount_cents, "
+        "offer_id = excluded.offer_id, updated_at = excluded.updated_at",
+        [key, d["name"], d["kind"], int(d["points"]), d.get("gtin"), d.get("amount_cents"), d.get("offer_id"),
+         utc_now_iso()],
+    )
+
+
 _HANDLERS: dict[str, Callable[[sqlite3.Connection, str, dict[str, Any] | None], None]] = {
     ChangeKind.PRODUCT: _product,
     ChangeKind.OFFER: _offer,
@@ -390,6 +431,7 @@ _HANDLERS: dict[str, Callable[[sqlite3.Connection, str, dict[str, Any] | None], 
     ChangeKind.TOKEN_SIGHTING: _token_sighting,
     ChangeKind.PROGRAMME: _programme,
     ChangeKind.STORE: _store,
+    ChangeKind.REWARD: _reward,
 }
 
 

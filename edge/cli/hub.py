@@ -198,8 +198,11 @@ def _create_offer(args: argparse.Namespace, s: Any) -> None:
     except json.JSONDecodeError as exc:
         raise ValueError(f"--params is not valid JSON ({exc})") from None
     # with --coupon the offer needs the code: without it the discount would reach every basket, guests included
+    limits = {k: v for k, v in (("per_customer", args.per_customer), ("period_days", args.period_days),
+                                 ("total", args.budget)) if v is not None}
     s.upsert_offer({"id": args.id, "kind": args.kind, "name": args.name, "params": params,
-                    "customer_id": args.customer, "priority": args.priority, "requires_coupon": bool(args.coupon)})
+                    "customer_id": args.customer, "priority": args.priority, "requires_coupon": bool(args.coupon),
+                    "limits": limits})
     if args.coupon:
         s.create_coupon(args.coupon, args.id, args.customer)
     say(args, f"offer {args.id} saved")
@@ -344,7 +347,32 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from sync.hub.member_cli import register as register_member_admin
 
     register_member_admin(add)  # points corrections, tier override, merge, import members|balances
+    from sync.hub.rewards_cli import register as register_rewards_admin
+
+    register_rewards_admin(add)  # reward catalogue, event bonuses, next-order coupons
+    sp = add("issue-birthday-coupons", _issue_birthday_coupons,
+             "issue the birthday coupons due today (a daily job; idempotent per member per year)")
+    sp.add_argument("--today", default=None, metavar="YYYY-MM-DD", help="the day to issue for (default today, UTC)")
+    sp.add_argument("--amount-cents", type=int, default=None,
+                    help="what the coupon takes off (default the loyalty.birthday_coupon_cents setting)")
+    sp.add_argument("--days-before", type=int, default=0,
+                    help="issue this many days before the first day of the birthday month (0: on it)")
+    sp.add_argument("--valid-days", type=int, default=31, help="days the coupon is valid from then (31)")
     return p
+
+
+def _issue_birthday_coupons(args: argparse.Namespace, s: Any) -> None:
+    from datetime import UTC, date, datetime
+
+    from sync.hub.personal_coupons import BirthdayPlan
+
+    try:
+        today = date.fromisoformat(args.today) if args.today else datetime.now(UTC).date()
+    except ValueError:
+        raise ValueError(f"--today must be a date like 2026-11-30, got {args.today!r}") from None
+    amount = args.amount_cents if args.amount_cents is not None else load_for(args).loyalty.birthday_coupon_cents
+    issued = s.issue_birthday_coupons(today, BirthdayPlan(amount, args.days_before, args.valid_days))
+    say(args, f"{len(issued)} birthday coupons issued for {today.isoformat()}")
 
 
 def _register_serve(add: Callable[[str, Command, str], argparse.ArgumentParser]) -> None:
@@ -396,6 +424,10 @@ def _register_admin(add: Callable[[str, Command, str], argparse.ArgumentParser])
     sp.add_argument("--priority", type=int, default=0, help="higher applies first when offers compete")
     sp.add_argument("--coupon", default=None,
                     help="a coupon code that unlocks the offer: the offer then applies only with the code")
+    sp.add_argument("--per-customer", type=int, default=None,
+                    help="usage limit: at most this many sales per member within --period-days")
+    sp.add_argument("--period-days", type=int, default=None, help="the period of --per-customer, in days")
+    sp.add_argument("--budget", type=int, default=None, help="usage limit: at most this many sales in all")
     sp = add("import-catalog", _import_catalog, "import gtin,name,price_cents,vat_rate_bp,category CSV")
     sp.add_argument("csv", help="the CSV file (header gtin,name,price_cents,vat_rate_bp,category)")
     sp = add("create-api-key", _create_api_key, "an API key for /v1/orders, /v1/sightings and the reports")

@@ -44,6 +44,7 @@ class EventType(StrEnum):
     PRESENCE_NOTIFICATION_REQUESTED = "presence.notification_requested"
     PRESENCE_ANONYMOUS_COUNT = "presence.anonymous_count"
     PRESENCE_ANALYTICS = "presence.analytics"
+    REWARD_CLAIMED = "reward.claimed"
 
 
 LEDGER_EVENTS = frozenset({EventType.LEDGER_EARN, EventType.LEDGER_BURN})
@@ -71,6 +72,7 @@ class ChangeKind(StrEnum):
     TOKEN_SIGHTING = "token_sighting"
     PROGRAMME = "programme"  # the programme's rules (edge.core.programme), key PROGRAMME_KEY, every store
     STORE = "store"  # the till's own store: name, locale, currency, time zone (key: the store id)
+    REWARD = "reward"
 
 
 PROGRAMME_KEY = "rules"  # the one key of a ``programme`` change
@@ -322,6 +324,14 @@ _LEDGER_FIELDS = (
     Field("reason", TEXT),
     Field("created_at", TIMESTAMP),
 )
+REWARD_CLAIM_FIELDS = (
+    Field("claim_id", ID, required=True),
+    Field("reward_id", NAME, required=True),
+    Field("customer_id", ID, required=True),
+    Field("points", Int(1, MAX_POINTS_PER_ENTRY), required=True),
+    Field("coupon_code", NAME, nullable=True),
+    Field("created_at", TIMESTAMP),
+)
 ANALYTICS_FIELDS = ("since", "until", "zone_visits", "dwell_distribution", "offers_issued", "offers_converted",
                     "conversion_rate", "anonymous_devices")
 
@@ -348,6 +358,7 @@ EVENT_FIELDS: Mapping[str, tuple[Field, ...]] = {
     ),
     EventType.LEDGER_EARN: _LEDGER_FIELDS,
     EventType.LEDGER_BURN: _LEDGER_FIELDS,
+    EventType.REWARD_CLAIMED: REWARD_CLAIM_FIELDS,
     EventType.COUPON_REDEEMED: (
         Field("code", NAME, required=True),
         Field("sale_id", ID, nullable=True),
@@ -588,6 +599,89 @@ def offer_params_problem(kind: str, params: object) -> str | None:
     if category is not None and not isinstance(category, str):
         return "params 'category' must be a string"
     return spec.params_problem(kind, params)
+
+
+# ============================================================================================ rewards
+class RewardKind(StrEnum):
+    """What a reward of the catalogue gives for its points (``docs/sync-protocol.md``, "Rewards")."""
+
+    PRODUCT = "product"  # a product (``gtin``), handed over at the till
+    AMOUNT_OFF = "amount_off"  # a fixed amount off (``amount_cents``): a single-use personal coupon of its offer
+    COUPON = "coupon"  # a single-use personal coupon of an existing offer that needs one (``offer_id``)
+
+
+REWARD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # a reward id is a path segment of the hub API
+REWARD_COUPON_PREFIX = "RW-"
+
+
+def reward_offer_id(reward_id: str) -> str:
+    """The offer the hub makes for an ``amount_off`` reward (amount off the basket, needs its coupon)."""
+    return f"reward-{reward_id}"
+
+
+def reward_coupon_code(claim_id: str) -> str:
+    """The single-use coupon code a claim of an ``amount_off`` or ``coupon`` reward issues: ``RW-`` and the
+    claim id's last 12 hex digits (the random part of a UUIDv7), upper case; the till and the hub derive it
+    alike, so an offline claim's coupon is the one the hub records."""
+    return REWARD_COUPON_PREFIX + claim_id.replace("-", "")[-12:].upper()
+
+
+def reward_problem(doc: Any) -> str | None:
+    """Why ``doc`` is not a reward the tills can offer (a sentence for an administrator), or None.
+
+    A reward: ``id`` (1-64 of letters, digits, ``.``, ``_``, ``-``; it is a URL path segment), ``name`` (the
+    words the cashier and the member read, 1-200 characters), ``kind`` (``RewardKind``), ``points`` (1 to
+    ``MAX_POINTS_PER_ENTRY``), and by kind: ``gtin`` (14 digits) for ``product``, ``amount_cents`` (1 to
+    ``MAX_CENTS``) for ``amount_off``, ``offer_id`` for ``coupon``. Pure; never raises."""
+    if not isinstance(doc, Mapping):
+        return "a reward must be a JSON object"
+    rid = doc.get("id")
+    if not isinstance(rid, str) or not REWARD_ID.match(rid):
+        return f"a reward id is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit, got {rid!r}"
+    name = doc.get("name")
+    if not NAME.ok(name) or not str(name).strip():
+        return f"reward {rid}: the name must be 1 to {MAX_NAME_CHARS} characters of text"
+    kind = doc.get("kind")
+    if kind not in tuple(RewardKind):
+        return f"reward {rid}: kind must be one of {', '.join(RewardKind)}, got {kind!r}"
+    if not Int(1, MAX_POINTS_PER_ENTRY).ok(doc.get("points")):
+        return f"reward {rid}: points must be a whole number from 1 to {MAX_POINTS_PER_ENTRY}, got {doc.get('points')!r}"
+    gtin, amount, offer_id = doc.get("gtin"), doc.get("amount_cents"), doc.get("offer_id")
+    if kind == RewardKind.PRODUCT and not (isinstance(gtin, str) and len(gtin) == 14 and gtin.isascii()
+                                           and gtin.isdigit()):
+        return f"reward {rid}: a product reward needs the product's 14-digit GTIN, got {gtin!r}"
+    if kind == RewardKind.AMOUNT_OFF and not Int(1, MAX_CENTS).ok(amount):
+        return f"reward {rid}: an amount_off reward needs amount_cents, a whole number from 1 to {MAX_CENTS}"
+    if kind == RewardKind.COUPON and not NAME.ok(offer_id):
+        return f"reward {rid}: a coupon reward needs the offer_id of an offer that needs a coupon"
+    return None
+
+
+# ============================================================================================ offer usage limits
+MAX_PERIOD_DAYS = 3660
+
+
+def offer_limits_problem(limits: Any) -> str | None:
+    """Why ``limits`` cannot limit an offer's use (a sentence for an administrator), or None.
+
+    ``limits`` is a JSON object with any of: ``per_customer`` (uses per member within ``period_days``, which it
+    then needs: 1 to ``MAX_PERIOD_DAYS``) and ``total`` (the offer's whole budget of uses), each a whole number
+    >= 1. A use is one sale (or order) the offer gave a discount to; as in Odoo's loyalty ``max_usage`` and
+    Open Loyalty's campaign limits. The hub counts them from pushed sales and reports overshoots; a till
+    enforces what it knows offline (the hub's counts plus its own sales not yet sent)."""
+    if not isinstance(limits, Mapping):
+        return "limits must be a JSON object"
+    unknown = sorted(set(limits) - {"per_customer", "period_days", "total"})
+    if unknown:
+        return f"limits know per_customer, period_days and total, not {', '.join(unknown)}"
+    for name in ("per_customer", "total"):
+        if name in limits and not Int(1, MAX_COUNT).ok(limits[name]):
+            return f"limits '{name}' must be a whole number >= 1, got {limits[name]!r}"
+    if ("per_customer" in limits) != ("period_days" in limits):
+        return "limits 'per_customer' and 'period_days' go together (uses per member per period of days)"
+    if "period_days" in limits and not Int(1, MAX_PERIOD_DAYS).ok(limits["period_days"]):
+        return f"limits 'period_days' must be a whole number from 1 to {MAX_PERIOD_DAYS}"
+    return None
 
 
 # ============================================================================================ beacon keys

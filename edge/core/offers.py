@@ -3,8 +3,10 @@
 Stacking and priority rules (deterministic; neither offer order nor line order changes the result):
 
 1. Eligibility: an offer applies only if active, inside its validity window, for the customer's tier (when
-   it names tiers), for that customer (personal offers), in the customer's birthday month (birthday offers),
-   and with its coupon presented (coupon offers). Guests get only offers with none of those conditions.
+   it names tiers), for that customer (personal offers), and with its coupon presented (coupon offers).
+   Guests get only offers with none of those conditions. An offer marked ``birthday_month`` (older hubs) never
+   applies: it gave its discount on every sale of the month; the birthday gift is now a single-use personal
+   coupon the hub issues (``hub issue-birthday-coupons``, issue 15).
 2. Line offers (``percent_off``, ``buy_x_get_y``): each line takes the single best non-stackable line
    offer - the largest amount; ties go to the higher priority, then the smaller offer id. Stackable line
    offers add to it, in (priority desc, id) order, until the line is free; a line never goes below zero.
@@ -127,8 +129,8 @@ class Pricing:
 def is_eligible(
     offer: Offer, customer: CustomerContext | None, now: datetime, coupon_offer_ids: Iterable[str] = ()
 ) -> bool:
-    if not offer.active or offer.kind not in KINDS:
-        return False
+    if not offer.active or offer.kind not in KINDS or offer.birthday_month:
+        return False  # birthday_month: see rule 1
     if offer_params_problem(offer.kind, offer.params) is not None:
         return False  # an offer the engine cannot evaluate is skipped; it must never stop a sale
     if offer.valid_from and now < offer.valid_from:
@@ -137,14 +139,12 @@ def is_eligible(
         return False
     if offer.requires_coupon and offer.id not in set(coupon_offer_ids):
         return False
-    if offer.customer_id or offer.tiers or offer.birthday_month:
+    if offer.customer_id or offer.tiers:
         if customer is None:
             return False
         if offer.customer_id and offer.customer_id != customer.id:
             return False
         if offer.tiers and customer.tier not in offer.tiers:
-            return False
-        if offer.birthday_month and (customer.birthday is None or customer.birthday.month != now.month):
             return False
     return True
 

@@ -307,6 +307,36 @@ V8 = """
 ALTER TABLE sales ADD COLUMN claim_code TEXT;
 """
 
+# The reward catalogue pulled from the hub, and the rewards claimed at this till: a claim is a ledger burn (its
+# entry id is the claim id, so the hub's confirmation clears it), a ``reward_claims`` row and, for a coupon
+# reward, the member's single-use coupon - one transaction with its ``reward.claimed`` event (edge/store/rewards.py).
+V9 = """
+CREATE TABLE rewards (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('product', 'amount_off', 'coupon')),
+    points INTEGER NOT NULL CHECK (points > 0),
+    gtin TEXT,
+    amount_cents INTEGER,
+    offer_id TEXT,
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE TABLE reward_claims (
+    claim_id TEXT PRIMARY KEY REFERENCES ledger(entry_id),
+    reward_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    customer_id TEXT NOT NULL REFERENCES customers(id),
+    points INTEGER NOT NULL CHECK (points > 0),
+    coupon_code TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX reward_claims_customer ON reward_claims(customer_id, created_at);
+-- usage limits of an offer (edge.core.contract.offer_limits_problem) with the hub's count of its uses, and each
+-- member's uses of offers limited per member, as the hub counted them: the till adds its unsent sales
+ALTER TABLE offers ADD COLUMN limits TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE customers ADD COLUMN offer_uses TEXT NOT NULL DEFAULT '{}';
+"""
+
 MIGRATIONS: list[tuple[int, str]] = [
     (1, V1),
     (2, V2),
@@ -316,6 +346,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     (6, V6),
     (7, V7),
     (8, V8),
+    (9, V9),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

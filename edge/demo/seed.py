@@ -16,6 +16,7 @@ import sqlite_utils
 from devices.barcode.loyalty_card import luhn_check_digit
 from edge.core.catalog import with_check_digit
 from edge.core.contacts import contact_hash
+from edge.core.contract import reward_offer_id
 from edge.demo import spanish as es
 
 CATEGORIES: dict[str, tuple[int, list[str]]] = {
@@ -139,7 +140,8 @@ def _customers(rng: random.Random, products: list[dict[str, Any]], now: datetime
 
 
 def _offers(products: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
-    """Every kind of offer (``edge.core.contract.OFFER_KINDS``), tier, birthday, coupon and personal ones."""
+    """Every kind of offer (``edge.core.contract.OFFER_KINDS``), tier, coupon and personal ones (the birthday gift
+    is a single-use coupon the hub issues: ``hub issue-birthday-coupons``)."""
     dairy_milk = [products[0]["gtin"], products[3]["gtin"]]
     in_a_month = (now + timedelta(days=30)).isoformat()
     offers: list[dict[str, Any]] = [
@@ -154,8 +156,6 @@ def _offers(products: list[dict[str, Any]], now: datetime) -> list[dict[str, Any
          "params": {"multiplier": 2, "category": "Bakery"}},
         {"id": "OFF-GOLD15", "kind": "percent_off", "name": "Gold members", "params": {"percent": 15,
          "category": "Personal Care"}, "tiers": ["Gold"]},
-        {"id": "OFF-BIRTHDAY", "kind": "amount_off_basket", "name": "Happy birthday",
-         "params": {"amount_cents": 500, "threshold_cents": 0}, "birthday_month": 1, "stackable": 1},
         {"id": "OFF-COUPON3", "kind": "amount_off_basket", "name": "Coupon", "params": {"amount_cents": 300,
          "threshold_cents": 1500}, "requires_coupon": 1, "stackable": 1, "valid_until": in_a_month},
         {"id": "OFF-PERSONAL-C1001", "kind": "percent_off", "name": "Welcome back",
@@ -184,7 +184,11 @@ def demo_dataset(seed: int = 7, now: datetime | None = None, locale: str = "en")
     # packed and weighed before sale: a GS1-128 / DataBar label gives its net weight in AI 310n (GS1's example GTIN)
     products.append({"gtin": "09506000134352", "name": "Smoked Salmon (per kg)", "price_cents": 2990,
                      "vat_rate_bp": 900, "category": "Deli", "unit": "kg"})  # fmt: skip
-    data = {"products": products, "customers": customers, "offers": _offers(products, now), "coupons": coupons}
+    offers = _offers(products, now)
+    offers.append({"id": reward_offer_id("five-off"), "kind": "amount_off_basket", "name": "EUR 5 off",
+                   "params": json.dumps({"amount_cents": 500, "threshold_cents": 0}), "tiers": "[]",
+                   "requires_coupon": 1, "stackable": 1})
+    data = {"products": products, "customers": customers, "offers": offers, "coupons": coupons, "rewards": _rewards()}
     return es.localise_dataset(data) if locale.lower().startswith("es") else data
 
 
@@ -193,7 +197,7 @@ def seed_demo(db: sqlite_utils.Database, seed: int = 7, now: datetime | None = N
     """Write the demo store straight into an edge database (the offline demo and the tests)."""
     data = demo_dataset(seed, now, locale)
     with db.atomic():
-        for table in ("products", "customers", "offers", "coupons"):
+        for table in ("products", "customers", "offers", "coupons", "rewards"):
             rows = [{**row} for row in data[table]]
             columns = sorted({k for row in rows for k in row})
             db.conn.executemany(
@@ -220,6 +224,7 @@ class HubSeedTarget(Protocol):
     def create_coupon(self, code: str, offer_id: str, customer_id: str | None = None,
                       single_use: bool = True) -> None: ...
     def ensure_signing_key(self) -> str: ...
+    def add_reward(self, doc: dict[str, Any]) -> dict[str, Any]: ...
     def create_device(self, store_id: str, device_id: str, *, code_ttl_hours: float = 72.0) -> str: ...
 
 
@@ -257,10 +262,20 @@ def hub_dataset(store_id: str, seed: int = 7, now: datetime | None = None, local
         "offers": [{**o, "params": json.loads(o["params"]), "tiers": json.loads(o["tiers"])} for o in data["offers"]],
         "coupons": [{"code": cp["code"], "offer_id": cp["offer_id"], "customer_id": cp["customer_id"],
                      "single_use": bool(cp["single_use"])} for cp in data["coupons"]],
+        "rewards": [{k: v for k, v in r.items() if v is not None} for r in data["rewards"]],
     }
 
 
 OTHER_STORE_MEMBER = "N2001"  # the demo hub's member of another store (card demo_card(2001))
+
+
+def _rewards() -> list[dict[str, Any]]:
+    """The demo's reward catalogue (``edge.core.contract.RewardKind``): a product (Ground Coffee 250g) and a
+    fixed amount off, whose offer (``reward-five-off``, needs its coupon) the hub makes for it."""
+    return [{"id": "free-coffee", "kind": "product", "name": "Free coffee", "points": 500, "gtin": "08710000001007",
+             "amount_cents": None, "offer_id": None},
+            {"id": "five-off", "kind": "amount_off", "name": "EUR 5 off", "points": 800, "gtin": None,
+             "amount_cents": 500, "offer_id": reward_offer_id("five-off")}]
 
 
 def seed_hub(storage: HubSeedTarget, store_id: str, seed: int = 7, now: datetime | None = None,
@@ -287,6 +302,8 @@ def seed_hub(storage: HubSeedTarget, store_id: str, seed: int = 7, now: datetime
     storage.upsert_customer({"id": OTHER_STORE_MEMBER, "display_name": "Noor Visser", "card_number": demo_card(2001),
                              "tier": "Silver", "home_store_id": f"{store_id}-north"})
     storage.adjust_balance(OTHER_STORE_MEMBER, 800, "opening balance")
+    for reward in data["rewards"]:
+        storage.add_reward(reward)
     storage.ensure_signing_key()
 
 

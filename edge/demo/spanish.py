@@ -59,7 +59,7 @@ OFFERS = {
     "Gold members": "Socios Oro", "Happy birthday": "Feliz cumpleaños", "Coupon": "Cupón",
     "Welcome back": "Bienvenido de nuevo",
 }  # fmt: skip
-REWARDS = {"Free coffee": "Café gratis"}
+REWARDS = {"Free coffee": "Café gratis", "EUR 5 off": "5 € de descuento"}
 
 
 def spanish_name(name: str) -> str:
@@ -85,9 +85,11 @@ def localise_dataset(data: dict[str, list[dict[str, Any]]]) -> dict[str, list[di
     for p in data["products"]:
         p["name"] = spanish_name(p["name"])
     for o in data["offers"]:
-        o["name"] = OFFERS.get(o["name"], o["name"])
+        o["name"] = OFFERS.get(o["name"], REWARDS.get(o["name"], o["name"]))
     for c in data["customers"]:
         _localise_customer(c)
+    for r in data.get("rewards", []):
+        r["name"] = REWARDS.get(r["name"], r["name"])
     return data
 
 

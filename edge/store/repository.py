@@ -138,13 +138,39 @@ class Repository:
         return int(row[0])
 
     # offers and coupons ---------------------------------------------------------------------------------
-    def offers_for(self, customer_id: str | None) -> list[Offer]:
-        """Store-wide offers plus this customer's personal ones (the engine checks the rest)."""
+    def offers_for(self, customer_id: str | None, now: datetime | None = None) -> list[Offer]:
+        """Store-wide offers plus this customer's personal ones (the engine checks the rest), without offers
+        whose usage limits are reached as far as this till knows (``limit_reached``)."""
         rows = self._rows(
             "SELECT * FROM offers WHERE active = 1 AND (customer_id IS NULL OR customer_id = ?) ORDER BY id",
             [customer_id],
         )
-        return [offer_from_row(r) for r in rows]
+        return [offer_from_row(r) for r in rows if not self.limit_reached(r, customer_id, now)]
+
+    def limit_reached(self, offer_row: dict, customer_id: str | None, now: datetime | None = None) -> bool:
+        """Whether the offer's usage limits (``edge.core.contract.offer_limits_problem``) are used up: its total
+        budget (the hub's ``used_total`` plus this till's sales using it not yet sent), or, for a member, their
+        uses in ``period_days`` (the hub's count in the profile plus this till's unsent sales). What the till
+        cannot know (another till's unsent sales) the hub reports."""
+        limits = json.loads(offer_row.get("limits") or "{}")
+        if not limits:
+            return False
+        unsent = """SELECT count(DISTINCT d.sale_id) FROM sale_discounts d JOIN sales s ON s.id = d.sale_id
+                    JOIN outbox o ON o.type = ? AND json_valid(o.payload) AND json_extract(o.payload, '$.id') = s.id
+                    WHERE d.offer_id = ? AND o.state IN ('pending', 'in_flight')"""
+        args: list[object] = [EventType.SALE_COMPLETED, offer_row["id"]]
+        if "total" in limits:
+            used = int(limits.get("used_total") or 0) + int(self.db.execute(unsent, args).fetchone()[0])
+            if used >= int(limits["total"]):
+                return True
+        if "per_customer" in limits and customer_id is not None:
+            since = (now or datetime.now(UTC)) - timedelta(days=int(limits["period_days"]))
+            row = self.db.execute("SELECT offer_uses FROM customers WHERE id = ?", [customer_id]).fetchone()
+            hub_uses = json.loads(row[0]).get(offer_row["id"], 0) if row and row[0] else 0
+            mine = self.db.execute(unsent + " AND s.customer_id = ? AND s.created_at >= ?",
+                                   [*args, customer_id, since.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")]).fetchone()[0]
+            return int(hub_uses) + int(mine) >= int(limits["per_customer"])
+        return False
 
     def personal_offers(self, customer_id: str, now: datetime) -> list[Offer]:
         live = []

@@ -25,6 +25,7 @@ from edge.core.money import format_money
 from edge.db import open_database
 from edge.session import Outcome, TillSession
 from edge.settings import ConfigError, Settings
+from edge.store.rewards import Reward
 from edge.store.sales import SaleError
 from edge.ui.commands import CommandQueue
 from edge.ui.errors import KeepsRunning
@@ -37,6 +38,7 @@ from edge.ui.screens.dialogs import (
     RecallScreen,
     ReceiptScreen,
     ReceiptSummary,
+    RewardScreen,
     SearchScreen,
     typed_burst,
 )
@@ -87,6 +89,7 @@ class TillApp(KeepsRunning, App[None]):
         Binding("f10", "new_sale", N_("New"), priority=True),
         Binding("f11", "floor", N_("Floor"), priority=True),
         Binding("f12", "park", N_("Park"), priority=True),
+        Binding("ctrl+r", "reward", N_("Reward"), priority=True, show=False),  # claim a reward for the member
         Binding("ctrl+q", "quit", N_("Quit"), priority=True, show=False),
         Binding("up", "cursor(-1)", N_("Up"), show=False),
         Binding("down", "cursor(1)", N_("Down"), show=False),
@@ -132,7 +135,7 @@ class TillApp(KeepsRunning, App[None]):
 
     SALE_ACTIONS = frozenset(
         {"customer", "find", "quantity", "void", "points", "coupon", "pay", "new_sale", "devices", "floor", "park",
-         "cursor"}
+         "cursor", "reward"}
     )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -626,6 +629,40 @@ class TillApp(KeepsRunning, App[None]):
         hint = tr._("Available {available}; up to {max} now ({reason}).").format(
             available=snap.customer.balance.available, max=limit.max_points, reason=limit.reason)
         self.push_screen(PromptScreen(tr._("Redeem points"), hint, validate=check, tr=tr), done)
+
+    def action_reward(self) -> None:
+        """Ctrl+R: pick a reward from the catalogue for the member on the sale, confirm, claim (a worker)."""
+        tr = self.session.sales.formats.tr
+        snap = self.snapshot
+        if snap is None or snap.customer is None:
+            self.show_message(tr._("Scan the member's loyalty card before claiming a reward."), ok=False)
+            return
+        available = snap.customer.balance.available
+
+        def confirmed(answer: str | None, reward_id: str) -> None:
+            if answer == "y":
+                self.in_session(lambda: self.session.claim_reward(reward_id))
+
+        def show(rewards: list[Reward]) -> None:
+            texts = {"title": tr._("Rewards ({available} points available)").format(available=available),
+                     "hint": tr._("Up/Down to choose, Enter to claim, Esc to go back."),
+                     "short": tr._("not enough points"), "none": tr._("No rewards have reached this till yet.")}
+            self.push_screen(RewardScreen(rewards, available, texts), lambda rid: picked(rid, rewards))
+
+        def picked(reward_id: str | None, rewards: list[Reward]) -> None:
+            reward = next((r for r in rewards if r.id == reward_id), None)
+            if reward is None:
+                return
+            body = tr._("Claim {reward} for {points} points? The member has {available}.").format(
+                reward=reward.name, points=reward.points, available=available)
+            self.push_screen(ConfirmScreen(tr._("Claim a reward"), body, {"y": tr._("claim it")}),
+                             lambda answer: confirmed(answer, reward.id))
+
+        def load() -> None:  # the catalogue is read off the UI thread
+            rewards = self.session.rewards()
+            self.call_from_thread(show, rewards)
+
+        self.run_worker(load, thread=True, group="rewards", exclusive=True, exit_on_error=False)
 
     def action_coupon(self) -> None:
         def done(code: str | None) -> None:

@@ -175,8 +175,8 @@ def authenticate(conn: Connection, token: str) -> DeviceAuth:
 # ------------------------------------------------------------------------------------------- API keys
 # POST /v1/orders, POST /v1/sightings, GET /v1/admin/exceptions; the member API (sync/hub/member_api.py):
 # members:read (a member's profile and consents), members:write (create, change, consent, merge, claim a
-# receipt: POST /v1/members/{id}/claims)
-API_SCOPES = ("orders", "sightings", "reports", "members:read", "members:write")
+# receipt: POST /v1/members/{id}/claims); rewards (the reward catalogue and claims for members)
+API_SCOPES = ("orders", "sightings", "reports", "members:read", "members:write", "rewards")
 DEFAULT_API_SCOPES = ("orders", "sightings")  # the cross-store reports only when asked for
 
 

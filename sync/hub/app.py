@@ -278,6 +278,34 @@ async def member_claims(request: Request) -> Response:
                          "message": f"{claimed.points} points added for the claimed receipt"}, status_code=201)
 
 
+_CLAIM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+async def reward_catalogue(request: Request) -> Response:
+    await _require_api_key(request, "rewards")
+    return JSONResponse({"rewards": await run_in_threadpool(_storage(request).rewards)})
+
+
+async def claim_reward(request: Request) -> Response:
+    """A member claims a reward (the app): body ``{}`` or ``{"claim_id": "..."}`` (the app's own id, so a retry
+    is answered with the first claim, 200); 201 with the claim, 404 unknown member or reward, 409 not enough
+    points."""
+    await _require_api_key(request, "rewards")
+    body = await _bounded_body(request, 4096)
+    doc: Any = {}
+    if body.strip():
+        doc = protocol.decode_body_checked(body, request.headers.get("content-encoding"))[0]
+    if not isinstance(doc, dict):
+        raise HubError("bad_request", "the body must be a JSON object: {} or {\"claim_id\": \"...\"}", 400)
+    claim_id = doc.get("claim_id")
+    if claim_id is not None and (not isinstance(claim_id, str) or not claim_id.isascii()
+                                 or not _CLAIM_ID.fullmatch(claim_id)):
+        raise HubError("bad_request", "'claim_id' must be 1 to 64 letters, digits, '.', '_' or '-'", 400)
+    member, reward = request.path_params["member"], request.path_params["reward"]
+    answer, made = await run_in_threadpool(_storage(request).claim_reward, member, reward, claim_id)
+    return JSONResponse(answer, status_code=201 if made else 200)
+
+
 async def exceptions_report(request: Request) -> Response:
     await _require_api_key(request, "reports")
     rows = await run_in_threadpool(_storage(request).exceptions, request.query_params.get("kind"))
@@ -303,6 +331,8 @@ ROUTES = [
     Route("/v1/members/lookup", member_lookup, methods=["GET"]),
     Route("/v1/members/{customer_id}/claims", member_claims, methods=["POST"]),
     Route("/v1/admin/exceptions", exceptions_report, methods=["GET"]),
+    Route("/v1/rewards", reward_catalogue, methods=["GET"]),
+    Route("/v1/members/{member}/rewards/{reward}/claim", claim_reward, methods=["POST"]),
     Route("/v1/admin/liability", liability_report, methods=["GET"]),
     # the member API (sync/hub/member_api.py) last: a fixed path such as /v1/members/lookup goes above it
     *member_api.ROUTES,

@@ -30,7 +30,7 @@ from sqlalchemy import BigInteger, Connection, Text, cast, exists, func, or_, se
 
 from edge.core.contract import MAX_SAFE_INT, ChangeKind
 from sync import protocol
-from sync.hub import admin, members, offers, presence, programme
+from sync.hub import admin, members, offers, presence, programme, rewards
 from sync.hub.common import DeviceAuth, now_iso
 from sync.hub.db import POSTGRES, Database
 from sync.hub.ledger import add_exception
@@ -44,13 +44,14 @@ HORIZON = cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text), Bi
 _KIND_ORDER = {ChangeKind.STORE: 0, ChangeKind.CUSTOMER: 0, ChangeKind.PRODUCT: 1, ChangeKind.OFFER: 2, ChangeKind.COUPON: 3,
                ChangeKind.SIGNING_KEY: 4, ChangeKind.REVOCATION: 5, ChangeKind.STORE_BEACON: 6,
                ChangeKind.PRESENCE_IDENTITY: 6, ChangeKind.PRESENCE_RULE: 6, ChangeKind.SIGHTING: 7,
-               ChangeKind.TOKEN_SIGHTING: 7, ChangeKind.PROGRAMME: -1}
+               ChangeKind.TOKEN_SIGHTING: 7, ChangeKind.PROGRAMME: -1, ChangeKind.REWARD: 3}
 _SNAPSHOTS: dict[str, Any] = {
     ChangeKind.PRODUCT: offers.product_snapshot, ChangeKind.OFFER: offers.offer_snapshot,
     ChangeKind.COUPON: offers.coupon_snapshot, ChangeKind.SIGNING_KEY: admin.signing_key_snapshot,
     ChangeKind.REVOCATION: admin.revocation_snapshot, ChangeKind.CUSTOMER: members.snapshot,
     ChangeKind.PROGRAMME: programme.rules_snapshot,
     ChangeKind.STORE: admin.store_snapshot,
+    ChangeKind.REWARD: rewards.snapshot,
 }
 Position = tuple[int, int]  # (txid, version)
 

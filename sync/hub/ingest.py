@@ -28,7 +28,7 @@ from edge.core.contract import (
     text_problem,
 )
 from sync import protocol
-from sync.hub import claims, members, offers, presence
+from sync.hub import bonuses, claims, members, offer_limits, offers, personal_coupons, presence, rewards
 from sync.hub.common import DeviceAuth, HubError, now_iso
 from sync.hub.db import insert
 from sync.hub.ledger import Batch, LedgerRefused, add_exception, chunks, existing_entries, existing_sales
@@ -44,7 +44,7 @@ from sync.hub.tables import (
 )
 from sync.protocol import ACCEPTED, DUPLICATE, REJECTED, Event, EventResult
 
-_CUSTOMER_EVENTS = (EventType.LEDGER_EARN, EventType.LEDGER_BURN, EventType.SALE_COMPLETED)
+_CUSTOMER_EVENTS = (EventType.LEDGER_EARN, EventType.LEDGER_BURN, EventType.SALE_COMPLETED, EventType.REWARD_CLAIMED)
 MAX_SEQ = 2**63 - 1  # the ``seq`` column is a signed 64-bit integer
 TOTAL_TOLERANCE_CENTS = 1  # a sale's total may differ from the one recomputed from its lines by this much
 
@@ -233,13 +233,30 @@ def _sale_event(conn: Connection, ev: Event, payload_text: str, batch: Batch) ->
                         "device_id": ev.device_id, "customer_id": cid,
                         "total_cents": total, "created_at": str(p.get("created_at", ev.device_time)),
                         "payload": payload_text})
+    offer_limits.count_sale(conn, batch, p, sale_id=sale_id, customer_id=cid, store_id=ev.store_id,
+                            device_id=ev.device_id, at=str(p.get("created_at", ev.device_time)))
     if cid is not None:
         batch.spend[cid] = batch.spend.get(cid, 0) + total
         batch.touched.add(cid)
+        _after_member_sale(conn, cid, sale_id, total, str(p.get("created_at", ev.device_time)), batch)
     code = p.get("claim_code")
     if isinstance(code, str) and code:  # a guest receipt the member may claim later (sync/hub/claims.py)
         claims.register(conn, code=code, sale_id=sale_id, store_id=ev.store_id, device_id=ev.device_id,
                         at=batch.received)
+
+
+def _after_member_sale(conn: Connection, cid: str, sale_id: str, total: int, at: str, batch: Batch) -> None:
+    """A member's sale: the first-purchase bonus (once per member) and the next-order coupon, when configured
+    (the rules are read once per batch)."""
+    if "first_purchase" not in batch.context:
+        batch.context["first_purchase"] = bonuses.rule(conn, bonuses.BonusKind.FIRST_PURCHASE)
+        batch.context["next_order"] = personal_coupons.next_order_rule(conn)
+    first: bonuses.BonusRule = batch.context["first_purchase"]
+    if first.points > 0:
+        bonuses.award(conn, first.kind, cid, at, batch=batch, configured=first)
+    rule: personal_coupons.NextOrderRule = batch.context["next_order"]
+    if rule.amount_cents > 0:
+        personal_coupons.issue_next_order(conn, rule, customer_id=cid, source_id=sale_id, total_cents=total, at=at)
 
 
 def _coupon_event(conn: Connection, ev: Event, _text: str, _batch: Batch) -> None:
@@ -307,8 +324,23 @@ def _token_event(conn: Connection, ev: Event, _text: str, batch: Batch) -> None:
     presence.record_token_seen(conn, ev.store_id, ev.device_id, ev.payload, batch.received)
 
 
+def _reward_event(conn: Connection, ev: Event, _text: str, batch: Batch) -> None:
+    # confirmed like a burn: applied once by claim id, an uncovered claim applied and reported (overdraft)
+    rewards.apply_claim(conn, ev.payload, channel="store", store_id=ev.store_id, device_id=ev.device_id,
+                        event_id=ev.id, batch=batch)
+
+
+def meaning_problem(conn: Connection, ev: Event) -> str | None:
+    """Why the hub's own records refuse this event (a rejection reason), or None: a reward claim must name a
+    reward of the hub's catalogue (``rewards.till_claim_problem``)."""
+    if ev.type == EventType.REWARD_CLAIMED:
+        return rewards.till_claim_problem(conn, ev.payload)
+    return None
+
+
 _HANDLERS = {EventType.SALE_COMPLETED: _sale_event, EventType.COUPON_REDEEMED: _coupon_event,
-             EventType.FEEDBACK_SUBMITTED: _feedback_event, EventType.LOYALTY_TOKEN_SEEN: _token_event}
+             EventType.FEEDBACK_SUBMITTED: _feedback_event, EventType.LOYALTY_TOKEN_SEEN: _token_event,
+             EventType.REWARD_CLAIMED: _reward_event}
 
 
 def claim_problem(conn: Connection, ev: Event, batch: Batch) -> str | None:
@@ -385,7 +417,7 @@ def push(conn: Connection, device: DeviceAuth, checked: list[tuple[Event | None,
         if ev.id in seen:
             results.append(EventResult(ev.id, DUPLICATE))
             continue
-        problem = scope_problem(conn, ev, batch) or claim_problem(conn, ev, batch)
+        problem = scope_problem(conn, ev, batch) or claim_problem(conn, ev, batch) or meaning_problem(conn, ev)
         if problem:
             results.append(EventResult(ev.id, REJECTED, problem))
             continue

@@ -80,6 +80,7 @@ class Batch:
         self.lots: dict[str, list[dict[str, Any]]] = {}  # customer -> open lots, oldest first (loaded on a burn)
         self.new_lots: list[dict[str, Any]] = []
         self._rules: ProgrammeRules | None = None
+        self.context: dict[str, Any] = {}  # what the batch's handlers read once per batch (programme rules)
 
     @property
     def now(self) -> datetime:
@@ -206,7 +207,7 @@ class Batch:
 
 def post_points(conn: Connection, *, customer_id: str, points: int, reason: str, source: str, entry_id: str,
                 at: str, store_id: str = "hub", sale_id: str | None = None, device_id: str = "hub",
-                event_id: str = "hub") -> bool:
+                event_id: str = "hub", batch: Batch | None = None) -> bool:
     """The one way the hub itself moves points (web orders and their returns, bonuses, reward claims,
     expiry, admin corrections): ``points`` > 0 earns, < 0 burns, 0 writes nothing.
 
@@ -214,14 +215,18 @@ def post_points(conn: Connection, *, customer_id: str, points: int, reason: str,
     ``source`` says what caused it (``SOURCE_*`` forms: ``order:<id>``, ``bonus:<kind>``, ``reward:<id>``,
     ``expiry:<lot>``, ``admin:<who>``); ``entry_id`` makes it idempotent: posting the same id again changes
     nothing and returns False. Goes through ``Batch.ledger``, so a burn below zero is reported as an
-    overdraft like a till's. The caller owns the transaction and tells the stores (``customer_changed``)."""
-    if points == 0 or existing_entries(conn, [entry_id]):
+    overdraft like a till's. The caller owns the transaction and tells the stores (``customer_changed``).
+    ``batch``: a push's open ``Batch`` (``sync.hub.ingest``) to post into, so that its in-memory balances and
+    overdraft checks see this entry; the push flushes it. Without one the entry is written at once."""
+    if points == 0 or (batch is not None and entry_id in batch.applied_entries) or existing_entries(conn, [entry_id]):
         return False
-    batch = Batch(at)
+    own = batch is None
+    batch = batch or Batch(at)
     batch.ledger(conn, {"entry_id": entry_id, "customer_id": customer_id, "kind": "earn" if points > 0 else "burn",
                         "points": abs(points), "sale_id": sale_id, "reason": reason, "source": source,
                         "store_id": store_id, "device_id": device_id, "event_id": event_id, "created_at": at})
-    batch.flush(conn)
+    if own:
+        batch.flush(conn)
     return True
 
 

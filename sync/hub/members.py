@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, desc, select, update
 
 from edge.core.contract import ChangeKind
-from sync.hub import presence, programme
+from sync.hub import offer_limits, presence, programme
 from sync.hub.changes import record_many, relevant_stores
 from sync.hub.common import HubError, now_iso
 from sync.hub.db import insert
@@ -248,5 +248,6 @@ def snapshot(conn: Connection, cid: str, store_id: str) -> dict[str, Any] | None
         "rewards": json.loads(row[11]), "recent_purchases": _history(conn, cid),
         "pickup_orders": _pickups(conn, cid, store_id), "applied_entry_ids": applied,
         "points": programme.points_summary(conn, cid),
+        "offer_uses": offer_limits.customer_uses(conn, cid),  # uses of offers limited per member
     }
 

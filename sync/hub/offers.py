@@ -81,13 +81,21 @@ def normalise_offer(data: dict[str, Any]) -> dict[str, Any]:
     problem = contract.offer_params_problem(str(data.get("kind")), data.get("params", {}))
     if problem:
         raise HubError("bad_offer", f"offer {data.get('id')!r} refused: {problem}")
+    limits = data.get("limits") or {}
+    problem = contract.offer_limits_problem(limits)
+    if problem:
+        raise HubError("bad_offer", f"offer {data.get('id')!r} refused: {problem}")
+    if data.get("birthday_month"):
+        # it gave its discount on every sale of the month (issue 15): the gift is a single-use coupon now
+        raise HubError("bad_offer", f"offer {data.get('id')!r} refused: birthday offers are single-use personal "
+                       "coupons issued by 'store-edge hub issue-birthday-coupons', not an offer for the whole month")
     return {
         "id": str(data["id"]), "kind": data["kind"], "name": data.get("name", data["id"]),
         "params": data.get("params", {}), "priority": int(data.get("priority", 0)),
         "stackable": bool(data.get("stackable", False)), "tiers": data.get("tiers", []),
         "customer_id": data.get("customer_id"), "requires_coupon": bool(data.get("requires_coupon", False)),
-        "birthday_month": int(data.get("birthday_month", 0)), "valid_from": data.get("valid_from"),
-        "valid_until": data.get("valid_until"), "active": bool(data.get("active", True)),
+        "birthday_month": 0, "valid_from": data.get("valid_from"),
+        "valid_until": data.get("valid_until"), "active": bool(data.get("active", True)), "limits": dict(limits),
     }
 
 
@@ -111,7 +119,12 @@ def offer_snapshot(conn: Connection, offer_id: str, store_id: str) -> dict[str, 
     row = conn.execute(select(offers.c.data, offers.c.customer_id).where(offers.c.id == offer_id)).first()
     if row is None or (row[1] is not None and store_id not in relevant_stores(conn, row[1])):
         return None
-    return dict(json.loads(row[0]))
+    doc = dict(json.loads(row[0]))
+    if isinstance(doc.get("limits"), dict) and "total" in doc["limits"]:
+        from sync.hub.offer_limits import used_total
+
+        doc["used_total"] = used_total(conn, offer_id)  # the tills keep to what is left of the budget
+    return doc
 
 
 # ------------------------------------------------------------------------------------------- coupons

@@ -433,6 +433,37 @@ def spec() -> dict[str, Any]:
                     "401": _err("missing or unknown API key"),
                     "403": _err("the API key lacks the reports scope"),
                 }}},
+            "/v1/rewards": {"get": {
+                "operationId": "rewardCatalogue",
+                "security": api_key,
+                "description": "The live rewards (API key with the 'rewards' scope).",
+                "responses": {
+                    "200": {"description": "the catalogue", "content": {"application/json": {"schema": {
+                        "type": "object", "properties": {"rewards": {"type": "array", "items": {"type": "object"}}}}}}},
+                    "401": _err("missing or unknown API key"),
+                    "403": _err("the key lacks the 'rewards' scope"),
+                }}},
+            "/v1/members/{member}/rewards/{reward}/claim": {"post": {
+                "operationId": "claimReward",
+                "security": api_key,
+                "description": "A member claims a reward: its points are burnt once per claim_id (reason "
+                               "'reward: <name>'); a coupon reward answers its single-use coupon code.",
+                "parameters": [{"name": "member", "in": "path", "required": True, "schema": {"type": "string"}},
+                               {"name": "reward", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {
+                        "claim_id": {"type": "string", "minLength": 1, "maxLength": 64,
+                                     "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$"}}}}}},
+                "responses": {
+                    "201": {"description": "claimed", "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "200": {"description": "claimed before under this claim_id (idempotent)",
+                            "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "400": _err("malformed body"),
+                    "401": _err("missing or unknown API key"),
+                    "403": _err("the key lacks the 'rewards' scope"),
+                    "404": _err("unknown member or reward"),
+                    "409": _err("not enough points, or the claim_id names another claim"),
+                }}},
             "/v1/admin/exceptions": {"get": {
                 "operationId": "exceptionsReport",
                 "security": api_key,

@@ -24,6 +24,7 @@ from edge.core.programme import ProgrammeRules
 from sync import protocol
 from sync.hub import (
     admin,
+    bonuses,
     claims,
     feed,
     ingest,
@@ -38,8 +39,10 @@ from sync.hub import (
     offers,
     order_input,
     orders,
+    personal_coupons,
     presence,
     programme,
+    rewards,
     sealing,
 )
 from sync.hub.changes import record
@@ -222,7 +225,14 @@ class HubStorage:
 
     # ----------------------------------------------------------------- members
     def upsert_customer(self, data: dict[str, Any]) -> None:
-        self._write(members.upsert, data)
+        """Create a member or update the fields ``data`` holds (``members.upsert``); a new member gets the
+        sign-up bonus when configured (``bonuses``)."""
+        def run(conn: Connection) -> None:
+            new = not members.exists(conn, str(data["id"]))
+            members.upsert(conn, data)
+            if new and bonuses.award(conn, bonuses.BonusKind.SIGN_UP, str(data["id"]), now_iso()):
+                members.customer_changed(conn, str(data["id"]))
+        self._write(run)
 
     def make_relevant(self, store_id: str, customer_id: str, reason: str) -> None:
         """The one audited way to let a store's devices name a customer (the member look-up calls it): the
@@ -368,6 +378,54 @@ class HubStorage:
 
     def revoke_coupon(self, code: str) -> None:
         self._write(offers.revoke_coupon, code)
+
+    # ----------------------------------------------------------------- rewards, bonuses, personal coupons
+    def add_reward(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Create or change a reward of the catalogue (``rewards.add``); every store receives it."""
+        return self._write(rewards.add, doc)
+
+    def retire_reward(self, reward_id: str) -> None:
+        self._write(rewards.retire, reward_id)
+
+    def rewards(self, *, include_retired: bool = False) -> list[dict[str, Any]]:
+        return self._read(lambda conn: rewards.listing(conn, include_retired=include_retired))
+
+    def claim_reward(self, customer_id: str, reward_id: str, claim_id: str | None = None) -> tuple[dict[str, Any], bool]:
+        """A member claims a reward through the API (the app): (the claim, made now?); see
+        ``rewards.claim_online``. The stores holding the member re-read the profile (and the coupon)."""
+        def run(conn: Connection) -> tuple[dict[str, Any], bool]:
+            answer, made = rewards.claim_online(conn, customer_id, reward_id, claim_id or new_id())
+            if made:
+                members.customer_changed(conn, customer_id)
+            return answer, made
+        return self._write(run)
+
+    def set_bonus(self, kind: str, points: int, cap_per_year: int = 0) -> bonuses.BonusRule:
+        return self._write(bonuses.configure, kind, points, cap_per_year)
+
+    def bonuses(self) -> list[bonuses.BonusRule]:
+        return self._read(bonuses.rules)
+
+    def award_referral(self, referrer: str, referee: str) -> str:
+        """The referral bonus for ``referrer`` (capped per year, once per referee); what happened, in words."""
+        def run(conn: Connection) -> str:
+            members.require(conn, referrer)
+            members.require(conn, referee)
+            said = bonuses.award_referral(conn, referrer, referee, now_iso())
+            members.customer_changed(conn, referrer)
+            return said
+        return self._write(run)
+
+    def issue_birthday_coupons(self, today: Any, plan: personal_coupons.BirthdayPlan) -> list[dict[str, Any]]:
+        """The birthday-coupon job (``hub issue-birthday-coupons``): idempotent per member per year."""
+        def run(conn: Connection) -> list[dict[str, Any]]:
+            issued = personal_coupons.issue_birthday_coupons(conn, today, plan)
+            members.customers_changed(conn, [i["customer_id"] for i in issued])
+            return issued
+        return self._write(run)
+
+    def set_next_order_coupon(self, rule: personal_coupons.NextOrderRule) -> None:
+        self._write(personal_coupons.configure_next_order, rule)
 
     # ----------------------------------------------------------------- presence (sync/hub/presence.py)
     def _presence(self, fn: Callable[..., T], *args: Any) -> T:

@@ -309,3 +309,29 @@ receipt_claims = Table(
     _text("store_id", nullable=False), _text("device_id", nullable=False), _text("issued_at", nullable=False),
     _text("claimed_at"), _text("customer_id"), Column("points", BigInteger), _text("channel"),
 )
+# the reward catalogue (sync/hub/rewards.py): points for a product, a fixed amount off, or a coupon
+rewards = Table(
+    "rewards", metadata,
+    Column("id", Text, primary_key=True),
+    _text("name", nullable=False), _text("kind", nullable=False), Column("points", BigInteger, nullable=False),
+    _text("gtin"), Column("amount_cents", BigInteger), _text("offer_id"),
+    _text("created_at", nullable=False), _text("updated_at", nullable=False), _text("retired_at"),
+)
+# one row per claim (a till's, offline or not, or the app's); applied once by claim id
+reward_claims = Table(
+    "reward_claims", metadata,
+    Column("claim_id", Text, primary_key=True),
+    _text("reward_id", nullable=False), _text("customer_id", nullable=False),
+    Column("points", BigInteger, nullable=False), _text("coupon_code"), _text("channel", nullable=False),
+    _text("store_id", nullable=False), _text("device_id", nullable=False),
+    _text("claimed_at", nullable=False), _text("received_at", nullable=False),
+    Index("reward_claims_customer", "customer_id", "claimed_at"),
+)
+# offers with usage limits: each pushed sale's use of one, counted (sync/hub/offer_limits.py)
+offer_redemptions = Table(
+    "offer_redemptions", metadata,
+    _text("offer_id", nullable=False), _text("sale_id", nullable=False), _text("customer_id"),
+    _text("store_id", nullable=False), _text("redeemed_at", nullable=False),
+    PrimaryKeyConstraint("offer_id", "sale_id"),
+    Index("offer_redemptions_customer", "offer_id", "customer_id", "redeemed_at"),
+)

@@ -141,15 +141,16 @@ def test_tier_exclusive_offer() -> None:
     assert price(basket, [offer], None).total_cents == 1000  # guest
 
 
-def test_birthday_month_offer() -> None:
+def test_a_birthday_month_offer_never_applies_the_gift_is_a_single_use_coupon() -> None:
+    """Issue 15: a birthday-month offer gave its discount on every sale of the month. An older hub may still
+    send one; the engine never applies it (the hub issues a single-use personal coupon instead)."""
     offer = Offer("BD", "amount_off_basket", "Happy birthday", {"amount_cents": 500}, birthday_month=True)
     basket = lines((SHAMPOO, 1))
-    assert price(basket, [offer], ANNA).total_cents == 500  # March birthday, March now
-    assert price(basket, [offer], GOLDIE).total_cents == 1000  # July birthday
-    assert price(basket, [offer], CustomerContext("C3", "Bronze", None)).total_cents == 1000  # unknown birthday
+    assert price(basket, [offer], ANNA).total_cents == 1000  # March birthday, March now: still nothing
+    assert not is_eligible(offer, ANNA, NOW)
     assert price(basket, [offer], None).total_cents == 1000
     july = datetime(2025, 7, 1, tzinfo=UTC)
-    assert price(basket, [offer], GOLDIE, now=july).total_cents == 500
+    assert price(basket, [offer], GOLDIE, now=july).total_cents == 1000  # July birthday, July: nothing either
 
 
 def test_coupon_required_offer_applies_only_with_its_coupon() -> None:
@@ -231,7 +232,7 @@ def test_stackable_line_offers_add_up_until_the_line_is_free() -> None:
 def test_only_the_best_non_stackable_basket_offer_applies_plus_every_stackable_one() -> None:
     five = Offer("B5", "amount_off_basket", "Big shop", {"amount_cents": 500, "threshold_cents": 1000})
     three = Offer("B3", "amount_off_basket", "Small shop", {"amount_cents": 300}, priority=99)
-    birthday = Offer("BD", "amount_off_basket", "Happy birthday", {"amount_cents": 200}, birthday_month=True,
+    birthday = Offer("BD", "amount_off_basket", "Happy birthday", {"amount_cents": 200}, customer_id="C1",
                      stackable=True)  # fmt: skip
     p = price(lines((SHAMPOO, 2)), [three, birthday, five], ANNA)
     assert p.offer_ids == ("B5", "BD")
@@ -271,7 +272,7 @@ def test_every_discount_of_every_kind_has_a_one_line_reason() -> None:
         Offer("X", "buy_x_get_y", "3 for 2", {"buy": 2, "get": 1, "category": "Snacks"}),
         Offer("S", "percent_off", "Extra", {"percent": 5}, stackable=True),
         Offer("B", "amount_off_basket", "Big shop", {"amount_cents": 100, "threshold_cents": 500}),
-        Offer("BD", "amount_off_basket", "Birthday", {"amount_cents": 100}, birthday_month=True, stackable=True),
+        Offer("BD", "amount_off_basket", "Birthday", {"amount_cents": 100}, customer_id="C1", stackable=True),
         Offer("M", "points_multiplier", "Double", {"multiplier": 2}),
     ]
     p = price(lines((MILK, 2), (CRISPS, 3), (SHAMPOO, 1)), offers, ANNA)

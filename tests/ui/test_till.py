@@ -223,3 +223,31 @@ async def test_total_stays_visible_at_80x24_with_discounts_and_points(demo_setti
         due = format_money(app.snapshot.settlement.amount_due_cents)
         assert f"TOTAL {due}" in screen  # on the screen a cashier sees, not only in the widget
         assert "Disc -" in screen and "Pts -" in screen
+
+
+async def test_ctrl_r_claims_a_reward_for_the_member_and_says_what_to_hand_over(demo_settings: Settings) -> None:
+    from edge.ui.screens.dialogs import ConfirmScreen, RewardScreen
+
+    app = _app(demo_settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(app, pilot)
+        await pilot.press("ctrl+r")  # no member on the sale: said, no dialog
+        await _settle(app, pilot)
+        assert "loyalty card" in _text(app, "#message") and not isinstance(app.screen, RewardScreen)
+        await _type(app, pilot, CUSTOMER_CARD)
+        await pilot.press("ctrl+r")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, RewardScreen)
+        assert "1500 points available" in str(app.screen.query_one(".title").render())
+        await pilot.press("enter")  # the cheapest first: Free coffee, 500 points
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await _settle(app, pilot)
+        assert "Free coffee claimed for 500 points: hand over Ground Coffee 250g" in _text(app, "#message")
+        assert "1000 available" in _text(app, "#customer")
+    db = sqlite3.connect(demo_settings.database_path)
+    assert db.execute("SELECT reward_id, customer_id, points FROM reward_claims").fetchall() == [
+        ("free-coffee", "C1001", 500)]
+    assert db.execute("SELECT count(*) FROM outbox WHERE type = 'reward.claimed'").fetchone()[0] == 1

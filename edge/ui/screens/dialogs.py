@@ -26,6 +26,7 @@ from edge.core.i18n import ENGLISH, N_, Translator, translator
 from edge.core.money import format_money, parse_money
 from edge.core.receipt import PAYMENT_WORDS, sale_points_words
 from edge.store.parked import ParkedSale
+from edge.store.rewards import Reward
 from edge.ui.errors import KeepsRunning
 from edge.ui.texts import translate_bindings
 
@@ -443,3 +444,42 @@ def pending_words(pending: int, tr: Translator = ENGLISH) -> str:
     if pending > 0:
         return tr._("{n} of them earned here, confirmed when the till syncs").format(n=pending)
     return tr._("after {n} used here; confirmed when the till syncs").format(n=-pending)
+
+
+class RewardScreen(OneShotModal[str]):
+    """The reward catalogue for the member on the sale, cheapest first; Enter picks the highlighted reward
+    (its id is the answer), Esc goes back. Rewards the balance cannot cover are listed but marked."""
+
+    DEFAULT_CSS = DIALOG_CSS + "#rewards { height: auto; max-height: 12; }"
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, rewards: list[Reward], available: int, texts: dict[str, str]) -> None:
+        """``texts``: the dialog's words in the store's language: ``title``, ``hint``, ``short`` (a reward
+        the balance cannot cover) and ``none`` (an empty catalogue)."""
+        super().__init__()
+        self.rewards, self.available, self.texts = rewards, available, texts
+
+    def compose(self) -> ComposeResult:
+        options = [Option(f"{r.points:>7}  {r.name[:40]}" + (f"  ({self.texts['short']})"
+                                                             if r.points > self.available else ""),
+                          id=r.id, disabled=r.points > self.available)
+                   for r in self.rewards]
+        with Vertical(id="dialog"):
+            yield Label(self.texts["title"], classes="title")
+            if options:
+                yield OptionList(*options, id="rewards")
+            else:
+                yield Static(self.texts["none"], markup=False)
+            yield Static(self.texts["hint"], classes="hint", markup=False)
+
+    def on_mount(self) -> None:
+        for listing in self.query("#rewards").results(OptionList):
+            listing.focus()
+            first = next((n for n, r in enumerate(self.rewards) if r.points <= self.available), None)
+            if first is not None:
+                listing.highlighted = first
+
+    @on(OptionList.OptionSelected, "#rewards")
+    def picked(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.finish(event.option.id)
