@@ -141,7 +141,6 @@ class LoyaltySettings:
     max_redeem_share: float = field(default=0.5, metadata={"range": (0.0, 1.0)})  # of the total after discounts
     # per customer per day while the hub is unreachable
     offline_burn_cap_points: int = field(default=2_000, metadata={"range": (0, 10**9)})
-    birthday_coupon_cents: int = field(default=500, metadata={"range": (0, 10**7)})
 
 
 @dataclass(frozen=True)

@@ -354,10 +354,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
              "issue the birthday coupons due today (a daily job; idempotent per member per year)")
     sp.add_argument("--today", default=None, metavar="YYYY-MM-DD", help="the day to issue for (default today, UTC)")
     sp.add_argument("--amount-cents", type=int, default=None,
-                    help="what the coupon takes off (default the loyalty.birthday_coupon_cents setting)")
-    sp.add_argument("--days-before", type=int, default=0,
-                    help="issue this many days before the first day of the birthday month (0: on it)")
-    sp.add_argument("--valid-days", type=int, default=31, help="days the coupon is valid from then (31)")
+                    help="what the coupon takes off (default the programme's birthday_coupon_cents)")
+    sp.add_argument("--days-before", type=int, default=None,
+                    help="issue this many days before the first day of the birthday month (default the "
+                         "programme's birthday_days_before; 0: on it)")
+    sp.add_argument("--valid-days", type=int, default=None,
+                    help="days the coupon is valid from then (default the programme's birthday_valid_days)")
     return p
 
 
@@ -370,8 +372,19 @@ def _issue_birthday_coupons(args: argparse.Namespace, s: Any) -> None:
         today = date.fromisoformat(args.today) if args.today else datetime.now(UTC).date()
     except ValueError:
         raise ValueError(f"--today must be a date like 2026-11-30, got {args.today!r}") from None
-    amount = args.amount_cents if args.amount_cents is not None else load_for(args).loyalty.birthday_coupon_cents
-    issued = s.issue_birthday_coupons(today, BirthdayPlan(amount, args.days_before, args.valid_days))
+    rules = s.programme_rules()  # the defaults: the programme's birthday rules (hub programme set ...)
+
+    def given(value: int | None, default: int) -> int:
+        return default if value is None else value
+
+    plan = BirthdayPlan(given(args.amount_cents, rules.birthday_coupon_cents),
+                        given(args.days_before, rules.birthday_days_before),
+                        given(args.valid_days, rules.birthday_valid_days))
+    if plan.amount_cents == 0:
+        say(args, "no birthday coupons: the programme's birthday_coupon_cents is 0 (hub programme set "
+                  "birthday_coupon_cents=500, or --amount-cents)")
+        return
+    issued = s.issue_birthday_coupons(today, plan)
     say(args, f"{len(issued)} birthday coupons issued for {today.isoformat()}")
 
 

@@ -13,6 +13,9 @@
   was earned; burns consume the oldest lots first (FIFO); what a lot still holds on its date expires.
   ``expiry_warning_days``: how far ahead a member is told about points expiring soon.
 - **Pending period** (``pending_days``, 0 = none): earned points cannot be spent until it has passed.
+- **Birthday coupon** (``birthday_coupon_cents``, 0 = none): a single-use personal coupon of that value the
+  hub's daily jobs issue ``birthday_days_before`` days before the first of the member's birthday month, valid
+  ``birthday_valid_days`` days, redeemable in any store (``sync.hub.personal_coupons``).
 
 ``ProgrammeRules.from_doc`` / ``to_doc`` are the wire and storage form (``config`` key ``programme`` at the
 hub, ``ChangeKind.PROGRAMME`` in the pull, ``sync_state`` at the till); ``doc_problems`` names every bad
@@ -47,6 +50,9 @@ INT_RULES: dict[str, tuple[int, int, str]] = {
     "expiry_months": (0, 120, "months after which earned points expire (0: never)"),
     "pending_days": (0, 365, "days before earned points can be spent (0: at once)"),
     "expiry_warning_days": (0, 365, "days ahead a member is told about points expiring soon"),
+    "birthday_coupon_cents": (0, 10**7, "value of the birthday coupon the hub issues each year (0: none)"),
+    "birthday_days_before": (0, 60, "days before the first of the birthday month the coupon is issued"),
+    "birthday_valid_days": (1, 366, "days the birthday coupon stays valid"),
 }
 
 
@@ -108,6 +114,9 @@ class ProgrammeRules:
     expiry_months: int = 24
     pending_days: int = 0
     expiry_warning_days: int = 30
+    birthday_coupon_cents: int = 500
+    birthday_days_before: int = 0
+    birthday_valid_days: int = 31
 
     # ------------------------------------------------------------------ tiers
     @property

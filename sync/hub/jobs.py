@@ -1,5 +1,5 @@
-"""The programme's periodic jobs: points expiry and tier evaluation (``store-edge hub run-jobs``, and every
-``JOBS_INTERVAL_S`` inside ``hub serve``).
+"""The programme's periodic jobs: points expiry, tier evaluation and the birthday coupons due (``store-edge
+hub run-jobs``, and every ``JOBS_INTERVAL_S`` inside ``hub serve``).
 
 Both are idempotent and work in pages, one transaction each, so a run can stop anywhere and the next one
 carries on: an expired lot is closed (``expired_at``) in the same transaction as its ledger row (entry id
@@ -63,6 +63,23 @@ def evaluate_page(conn: Connection, now: datetime, after: str, page: int = PAGE)
     return ids[-1], len(changed)
 
 
-def summary(expired_lots: int, expired_points: int, tiers_changed: int) -> dict[str, Any]:
+def birthday_coupons(conn: Connection, now: datetime) -> int:
+    """Issue the birthday coupons due today under the programme's rules (``birthday_coupon_cents`` 0: none);
+    idempotent per member per year (``personal_coupons.issue_birthday_coupons``). How many were issued."""
+    from sync.hub import personal_coupons
+
+    rules = programme.get_rules(conn)
+    if rules.birthday_coupon_cents <= 0:
+        return 0
+    plan = personal_coupons.BirthdayPlan(rules.birthday_coupon_cents, rules.birthday_days_before,
+                                         rules.birthday_valid_days)
+    issued = personal_coupons.issue_birthday_coupons(conn, now.date(), plan)
+    members.customers_changed(conn, [i["customer_id"] for i in issued])
+    return len(issued)
+
+
+def summary(expired_lots: int, expired_points: int, tiers_changed: int, birthday_coupons: int = 0
+            ) -> dict[str, Any]:
     """What a run did, as ``hub run-jobs --json`` prints it."""
-    return {"expired_lots": expired_lots, "expired_points": expired_points, "profiles_changed": tiers_changed}
+    return {"expired_lots": expired_lots, "expired_points": expired_points, "profiles_changed": tiers_changed,
+            "birthday_coupons": birthday_coupons}

@@ -34,7 +34,7 @@ from sqlalchemy import Connection, desc, select, update
 
 from edge.core.contract import MEMBER_CARD_DIGITS, MEMBER_CARD_PREFIX, ChangeKind, member_card_number
 from edge.core.tiers import next_tier
-from sync.hub import members, programme
+from sync.hub import bonuses, members, programme
 from sync.hub.admin import store_exists
 from sync.hub.changes import record_many, relevant_stores
 from sync.hub.common import HubError, now_iso
@@ -155,6 +155,7 @@ def create(conn: Connection, member_id: str, fields: Mapping[str, Any], consents
     for consent in consents:
         members.set_consent(conn, member_id, consent["name"], consent["granted"], source=source,
                             wording_version=consent["wording_version"])
+    bonuses.award(conn, bonuses.BonusKind.SIGN_UP, member_id, now_iso())  # when configured (hub set-bonus)
     return member_id, True
 
 

@@ -319,6 +319,7 @@ def place(conn: Connection, order: dict[str, Any], at: str) -> dict[str, Any]:
     _spend(conn, cid, settlement.amount_due_cents)
     if order["pickup_store_id"]:
         members.make_relevant(conn, cid, order["pickup_store_id"], "pick-up order")
+    _after_order(conn, cid, oid, settlement.amount_due_cents, at)
     _retier(conn, cid, at)
     members.customer_changed(conn, cid)
     return {**_outcome(_existing(conn, oid), True), "unused_coupons": sorted(set(p.coupon_offers) - set(used)),
@@ -337,6 +338,18 @@ def _spend(conn: Connection, customer_id: str, cents: int) -> None:
     if cents:
         conn.execute(update(customers).where(customers.c.id == customer_id)
                      .values(spend_12m_cents=customers.c.spend_12m_cents + cents))
+
+
+def _after_order(conn: Connection, customer_id: str, order_id: str, paid_cents: int, at: str) -> None:
+    """What a member's order brings as a till sale does (``ingest._after_member_sale``): the first-purchase
+    bonus (once per member, whatever the channel) and the next-order coupon, when configured."""
+    from sync.hub import bonuses, personal_coupons
+
+    bonuses.award(conn, bonuses.BonusKind.FIRST_PURCHASE, customer_id, at)
+    rule = personal_coupons.next_order_rule(conn)
+    if rule.amount_cents > 0:
+        personal_coupons.issue_next_order(conn, rule, customer_id=customer_id, source_id=f"order:{order_id}",
+                                          total_cents=paid_cents, at=at)
 
 
 def _retier(conn: Connection, customer_id: str, at: str) -> None:

@@ -184,7 +184,8 @@ class HubStorage:
 
     def run_jobs(self, now: datetime | None = None) -> dict[str, Any]:
         """Expire points past their date, then evaluate every member's tier (``sync.hub.jobs``), page by page,
-        each page its own transaction; returns what was done (``jobs.summary``)."""
+        each page its own transaction, then issue the birthday coupons due; returns what was done
+        (``jobs.summary``)."""
         now = now or datetime.now(UTC)
         lots = points = 0
         while True:
@@ -199,7 +200,7 @@ class HubStorage:
             if last is None:
                 break
             after = last
-        return jobs.summary(lots, points, changed)
+        return jobs.summary(lots, points, changed, self._write(jobs.birthday_coupons, now))
 
     def points_summary(self, customer_id: str) -> dict[str, Any]:
         """The points part of the customer's profile (``programme.points_summary``)."""

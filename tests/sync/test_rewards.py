@@ -27,7 +27,7 @@ from edge.store.rewards import RewardError, claim, rewards
 from sync import outbox
 from sync.hub.personal_coupons import BirthdayPlan, NextOrderRule
 from sync.hub.server import HubServer
-from sync.hub.tables import ledger
+from sync.hub.tables import coupons, ledger, offers
 from sync.ids import uuid7
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
@@ -302,3 +302,42 @@ def test_usage_limits_the_till_keeps_what_it_knows_and_the_hub_reports_overshoot
     t1.client(hub.url).sync_once()
     assert coffee_sale(s1, "card-eve") == set()
     assert hub.storage.exceptions("offer_budget_exceeded") == []
+
+
+def test_the_hubs_daily_jobs_issue_the_birthday_coupons_of_the_programme(hub: HubServer) -> None:
+    """The birthday coupon is a programme rule (``hub programme set birthday_coupon_cents=...``) and ``hub
+    run-jobs`` / ``hub serve`` issue the coupons due, once a year; 0 turns them off."""
+    seed(hub.storage, {"s1": []}, {"ada": ("s1", 0), "bob": ("s1", 0)})
+    hub.storage.upsert_customer({"id": "ada", "birthday": "1990-12-17"})
+    hub.storage.upsert_customer({"id": "bob", "birthday": "1985-12-02"})
+    hub.storage.set_programme(["birthday_coupon_cents=0"])
+    assert hub.storage.run_jobs(datetime(2026, 12, 1, 6, tzinfo=UTC))["birthday_coupons"] == 0
+    hub.storage.set_programme(["birthday_coupon_cents=750", "birthday_days_before=1", "birthday_valid_days=10"])
+    done = hub.storage.run_jobs(datetime(2026, 11, 30, 6, tzinfo=UTC))  # the day before December
+    assert done["birthday_coupons"] == 2
+    assert hub.storage.run_jobs(datetime(2026, 12, 1, 6, tzinfo=UTC))["birthday_coupons"] == 0  # once a year
+    with hub.storage.read() as conn:
+        rows = conn.execute(select(coupons.c.customer_id, offers.c.data).join(offers, offers.c.id == coupons.c.offer_id)
+                            .where(coupons.c.customer_id.in_(["ada", "bob"]))).all()
+    assert sorted(r[0] for r in rows) == ["ada", "bob"]
+    assert all('"amount_cents": 750' in r[1] for r in rows)
+
+
+def test_a_member_made_through_the_api_gets_the_sign_up_bonus_and_a_web_order_the_first_purchase_bonus(
+        hub: HubServer) -> None:
+    hub.storage.create_store("s1")
+    hub.storage.upsert_products([{"gtin": COFFEE, "name": "Ground Coffee 250g", "price_cents": 214,
+                                  "vat_rate_bp": 2100, "category": "Beverages"}])
+    hub.storage.set_bonus("sign_up", 100)
+    hub.storage.set_bonus("first_purchase", 40)
+    headers = {"Authorization": f"Bearer {hub.storage.create_api_key('shop', ['members:write', 'orders'])}"}
+    made = httpx.post(f"{hub.url}/v1/members", json={"display_name": "Eve", "home_store_id": "s1"}, headers=headers)
+    assert made.status_code == 201, made.text
+    member = made.json()["id"]
+    assert hub.storage.balance(member) == 100  # the sign-up bonus
+    order = {"order_id": "W-EVE-1", "customer_id": member, "channel": "web", "total_cents": 214,
+             "lines": [{"gtin": COFFEE, "qty": 1, "unit_price_cents": 214}]}
+    assert httpx.post(f"{hub.url}/v1/orders", json=order, headers=headers).status_code == 201
+    order2 = {**order, "order_id": "W-EVE-2"}
+    assert httpx.post(f"{hub.url}/v1/orders", json=order2, headers=headers).status_code == 201
+    assert hub.storage.balance(member) == 100 + 40 + 2 + 2  # the first purchase bonus once, 2 points per order
