@@ -116,6 +116,9 @@ class TillApp(KeepsRunning, App[None]):
         self.commands = CommandQueue()
         self._applied_version = 0
         self._completing = False  # a sale is being written: sale keys wait until its receipt is up
+        self._handover = False  # the pay dialog answered: typing and scans are held for the next sale
+        self._held_lines: list[str] = []  # scans and Enter-ended typing held during the hand-over, in order
+        self._held_text = ""  # typing held during the hand-over, not yet ended by Enter
         self.ui_errors = 0
         self.presence: PresenceRunner | None = presence
         if presence is None and (settings.ble.enabled or settings.ble.replay):
@@ -216,15 +219,60 @@ class TillApp(KeepsRunning, App[None]):
             if self.wedge is not None:
                 await self.wedge.feed(event)  # a scan in the burst is kept; typed keys come back to _forward_key
                 return
-            if self._key_is_stale(event):
+            if self._hold_key(event) or self._key_is_stale(event):
                 return  # a dialog that already answered ignores the rest of the burst
         await super().on_event(event)
 
     async def _forward_key(self, event: events.Key) -> None:
         event._wedge_checked = True  # type: ignore[attr-defined]
-        if self._key_is_stale(event):
+        if self._hold_key(event) or self._key_is_stale(event):
             return
         await super().on_event(event)
+
+    def _in_handover(self) -> bool:
+        """From the pay dialog's answer until the sale is written and its receipt is up (or it failed)."""
+        if not (self._handover or self._completing):
+            return False
+        screen = self.screen
+        return screen is self.screen_stack[0] or (isinstance(screen, PayScreen) and screen.closing)
+
+    def _hold_key(self, event: events.Key) -> bool:
+        """During the hand-over from a paid sale to the next (a few hundred ms, the cashier may already be
+        typing or scanning the next item) typed text is held for the next sale instead of falling into a
+        closing dialog or a scan line about to be cleared; any other key is refused in words. True when held."""
+        if not self._in_handover():
+            return False
+        if event.is_printable and event.character:
+            self._held_text += event.character
+        elif event.key in ("enter", "ctrl+m", "ctrl+j"):
+            self._held_lines.append(self._held_text)
+            self._held_text = ""
+        elif event.key == "backspace":
+            self._held_text = self._held_text[:-1]
+        else:
+            self.show_message(f"{event.key.upper()} not taken: the sale is being completed; press it again once the "
+                              "receipt is up.", ok=False)  # fmt: skip
+        event.stop()
+        return True
+
+    def _release_held(self, sale_done: bool) -> None:
+        """End the hand-over. After a written sale, held scans and typed codes go to the next sale in the order
+        they came, and unfinished typing waits in the scan line; after a failure nothing goes into the unpaid
+        basket: the held text waits in the scan line and the message says so."""
+        lines = [line for line in self._held_lines if line.strip()]  # an empty Enter: the rest of the paying burst
+        partial = self._held_text
+        self._handover = False
+        self._held_lines, self._held_text = [], ""
+        if sale_done:
+            for line in lines:
+                self.in_session(lambda text=line: self.session.scan(text))
+            if partial:
+                self.query_one("#scan", Input).value = partial
+            return
+        if lines or partial.strip():
+            self.query_one("#scan", Input).value = (lines + [partial])[-1] if partial.strip() else lines[-1]
+            held = ", ".join([*lines, partial] if partial.strip() else lines)
+            self.show_message(f"Typed while paying, not added: {held} (kept in the scan line).", ok=False)
 
     def _key_is_stale(self, event: events.Key) -> bool:
         """True when the screen on top already answered and is closing (its keys go nowhere), or when the
@@ -248,7 +296,9 @@ class TillApp(KeepsRunning, App[None]):
     @on(ScanArrived)
     def scan_arrived(self, message: ScanArrived) -> None:
         screen = self.screen
-        if isinstance(screen, DevicesScreen):
+        if self._in_handover():
+            self._held_lines.append(message.text)  # the next customer's item: added once this sale is written
+        elif isinstance(screen, DevicesScreen):
             screen.show_scan(message.text, message.aim_id, message.source, message.received_at)
         elif isinstance(screen, PromptScreen) and screen.accepts_scan and not screen.closing:
             screen.take_scan(message.text)  # the dialog asks for a code: the scan is its answer
@@ -290,9 +340,10 @@ class TillApp(KeepsRunning, App[None]):
             error = event.worker.error
             log.error("worker %s failed", event.worker.name, exc_info=error)
             self.log.error(f"worker {event.worker.name} failed: {error!r}")
+            self.show_message(f"Something went wrong: {error}. The basket is as shown; try again.", ok=False)
             if event.worker.group == "session" and self._completing:
                 self._completing = False
-            self.show_message(f"Something went wrong: {error}. The basket is as shown; try again.", ok=False)
+                self._release_held(sale_done=False)
 
     def report_error(self, error: Exception) -> None:
         """An unexpected error in the UI: said in words, logged with its traceback, and the till carries on
@@ -304,7 +355,9 @@ class TillApp(KeepsRunning, App[None]):
             return
         log.error("unexpected error in the till", exc_info=error)
         self.log.error(f"unexpected error: {error!r}")
-        self._completing = False
+        if self._completing or self._handover:
+            self._completing = False
+            self._release_held(sale_done=False)
         try:
             self.show_message(f"Something went wrong on the till ({type(error).__name__}: {error}). The sale is "
                               "kept; carry on, and tell a technician if it happens again (till.log).",
@@ -355,18 +408,26 @@ class TillApp(KeepsRunning, App[None]):
         sale = message.sale
         unused = "".join(f" Coupon {code} did not apply and was not used: the customer keeps it."
                          for code in sale.unused_coupons)  # fmt: skip
-        self.show_message(f"Sale complete: {format_money(sale.total_cents, self.currency, self.locale)}."
-                          f"{unused} Next customer.", ok=True)  # fmt: skip
+        summary = ReceiptSummary(sale.total_cents, message.payment_method, message.tendered_cents,
+                                 sale.points_earned if sale.new_balance is not None else None, sale.new_balance,
+                                 sale.pending_points, sale.points_redeemed)  # fmt: skip
+        money = lambda v: format_money(v, self.currency, self.locale)  # noqa: E731
+        change = f", change {money(summary.change_cents)}" if summary.change_cents is not None else ""
+        self.show_message(f"Sale complete: {money(sale.total_cents)}{change}.{unused} Next customer.", ok=True)
         ask = self.settings.till.ask_feedback
 
         def after(score: int | None) -> None:
             if score is not None:
                 self.in_session(lambda: self._feedback(score))
 
-        summary = ReceiptSummary(sale.total_cents, message.payment_method, message.tendered_cents,
-                                 sale.points_earned if sale.new_balance is not None else None, sale.new_balance,
-                                 sale.pending_points, sale.points_redeemed)  # fmt: skip
-        self.push_screen(ReceiptScreen(sale.receipt, ask, summary, self.currency, self.locale), after)
+        self.push_screen(ReceiptScreen(sale.receipt, ask, summary, self.currency, self.locale,
+                                       next_sale=self._next_sale_from_receipt), after)  # fmt: skip
+        self._release_held(sale_done=True)  # what the cashier scanned meanwhile starts the next sale
+
+    def _next_sale_from_receipt(self, text: str) -> None:
+        """A code typed or scanned into the receipt's score field (a scanner without the wedge): the next
+        customer's first item, never a score."""
+        self.in_session(lambda: self.session.scan(text))
 
     def _feedback(self, score: int) -> Outcome:
         self.session.record_feedback(score)
@@ -376,6 +437,7 @@ class TillApp(KeepsRunning, App[None]):
     def sale_failed(self, message: SaleFailed) -> None:
         self._completing = False
         self.show_message(f"Sale not completed: {message.reason}", ok=False)
+        self._release_held(sale_done=False)
 
     @on(StatusChanged)
     def status_changed(self, message: StatusChanged) -> None:
@@ -589,7 +651,10 @@ class TillApp(KeepsRunning, App[None]):
             if choice is not None:
                 self.complete_sale(*choice)
 
-        self.push_screen(PayScreen(snap.settlement.amount_due_cents, self.currency, self.locale), done)
+        def answered() -> None:
+            self._handover = True  # from now until the receipt is up, typing and scans wait for the next sale
+
+        self.push_screen(PayScreen(snap.settlement.amount_due_cents, self.currency, self.locale, answered), done)
 
     def complete_sale(self, method: str, tendered: int | None) -> None:
         if self._completing:

@@ -177,9 +177,19 @@ class PayScreen(OneShotModal[tuple[str, int | None]]):
         Binding("f12", "card", "Card", priority=True),
     ]
 
-    def __init__(self, amount_due_cents: int, currency: str = "EUR", locale: str = "en") -> None:
+    def __init__(self, amount_due_cents: int, currency: str = "EUR", locale: str = "en",
+                 on_answer: Callable[[], None] | None = None) -> None:  # fmt: skip
+        """``on_answer``: called at once when the dialog answers (before its result reaches the caller), so
+        the till can hold what is typed for the next sale from that moment."""
         super().__init__()
         self.amount_due_cents, self.currency, self.locale = amount_due_cents, currency, locale
+        self.on_answer = on_answer
+
+    def finish(self, result: tuple[str, int | None] | None = None) -> None:
+        was_closing = self.closing
+        super().finish(result)
+        if result is not None and self.closing and not was_closing and self.on_answer is not None:
+            self.on_answer()
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -302,6 +312,9 @@ class ReceiptSummary:
         return self.tendered_cents - self.total_cents
 
 
+SCORE_MAX_LENGTH = 2  # "0" to "10": anything longer typed into the score field is a code for the next sale
+
+
 class ReceiptScreen(OneShotModal[int]):
     """The receipt (scrollable, PageUp/PageDown), the totals, change and points beside it, and (optionally)
     "would you recommend us?" 0-10 for the customer.
@@ -326,8 +339,12 @@ class ReceiptScreen(OneShotModal[int]):
     ]
 
     def __init__(self, receipt: str, ask_feedback: bool, summary: ReceiptSummary | None = None,
-                 currency: str = "EUR", locale: str = "en") -> None:  # fmt: skip
+                 currency: str = "EUR", locale: str = "en", next_sale: Callable[[str], None] | None = None,
+                 ) -> None:  # fmt: skip
+        """``next_sale``: takes a code typed or scanned into the score field (longer than any score: the next
+        customer's first item, from a scanner that types like a keyboard); the receipt closes for it."""
         super().__init__()
+        self.next_sale = next_sale
         self.receipt, self.ask_feedback, self.summary, self.currency = receipt, ask_feedback, summary, currency
         self.locale = locale
         self.shown_at = time.monotonic()
@@ -341,7 +358,7 @@ class ReceiptScreen(OneShotModal[int]):
                 with Vertical(id="question"):
                     if self.ask_feedback:
                         yield Static("How likely is the customer to recommend us? 0 to 10, Enter. Esc skips.")
-                        yield Input(placeholder="0-10", id="score", max_length=2, restrict=r"\d*")
+                        yield Input(placeholder="0-10", id="score")
                         yield Static("", id="problem", classes="error")
                     else:
                         yield Static("Enter or Esc: next sale.", classes="hint")
@@ -400,6 +417,10 @@ class ReceiptScreen(OneShotModal[int]):
                 self.finish(None)
             return
         text = event.value.strip()
+        if len(text) > SCORE_MAX_LENGTH and self.next_sale is not None:
+            self.finish(None)  # not a score: the next customer's first item (kept, never dropped)
+            self.next_sale(text)
+            return
         if not text.isdigit() or int(text) > 10:
             self.query_one("#problem", Static).update(f"{text} is not on the scale: type 0 to 10, or Esc to skip")
             self.query_one("#score", Input).value = ""
