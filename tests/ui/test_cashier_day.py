@@ -634,6 +634,47 @@ def test_receipt_snapshot_80x24(demo_settings: Settings, snap_compare) -> None:
     assert snap_compare(_app(demo_settings), terminal_size=(80, 24), run_before=pay)
 
 
+async def test_the_receipt_at_60x20_shows_change_points_and_the_whole_question(demo_settings: Settings) -> None:
+    app = _app(demo_settings)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await _settle(app, pilot)
+        for text in (BRAM, MILK, MILK_ORGANIC, CHOCOLATE, CHOCOLATE, CHOCOLATE, "SAVE3-ALPHA"):
+            await _type(app, pilot, text)
+        due = app.snapshot.settlement.amount_due_cents
+        await pilot.press("f9")
+        await pilot.pause()
+        await _type(app, pilot, "50")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, ReceiptScreen)
+        text = _flat(_screen(app))
+        assert f"CHANGE {format_money(5000 - due)}" in text and "Points earned" in text
+        question = app.screen.query_one("#question")
+        assert "How likely is the customer to recommend us? 0 to 10, Enter. Esc skips." in text
+        assert app.screen.region.contains_region(question.region)  # the question and its field on screen
+        await _type(app, pilot, "9")
+        assert len(app.screen_stack) == 1
+
+
+def test_receipt_snapshot_60x20(demo_settings: Settings, snap_compare) -> None:
+    async def pay(pilot) -> None:
+        app = pilot.app
+        for widget in app.query(Input):
+            widget.cursor_blink = False
+        await _settle(app, pilot)
+        for text in (BRAM, MILK, MILK_ORGANIC, CHOCOLATE, CHOCOLATE, CHOCOLATE, "SAVE3-ALPHA"):
+            await _type(app, pilot, text)
+        await pilot.press("f9")
+        await pilot.pause()
+        await _type(app, pilot, "50")
+        for widget in app.screen.query(Input):
+            widget.cursor_blink = False
+        await _settle(app, pilot)
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.3)
+
+    assert snap_compare(_app(demo_settings), terminal_size=(60, 20), run_before=pay)
+
+
 def test_pay_dialog_is_one_shot() -> None:
     screen = PayScreen(100)
     assert screen.closing is False

@@ -331,7 +331,13 @@ class ReceiptScreen(OneShotModal[int]):
     ReceiptScreen #summary { width: 1fr; height: auto; padding: 0 0 0 1; }
     ReceiptScreen #figures { height: auto; }
     ReceiptScreen #question { height: auto; margin-top: 1; }
+    ReceiptScreen.narrow #dialog { width: 100%; height: 100%; }
+    ReceiptScreen.narrow #receipt-row { height: 1fr; max-height: 100%; }
+    ReceiptScreen.narrow #receipt { width: 100%; height: 1fr; max-height: 100%; }
+    ReceiptScreen.narrow #summary { dock: bottom; width: 100%; padding: 0; border-top: solid $accent; }
+    ReceiptScreen.narrow #question { margin-top: 0; }
     """
+    NARROW_BELOW = 78  # columns: under this the figures and the question go under the receipt, compact
     BINDINGS = [
         Binding("escape", "skip", "Done"),
         Binding("pagedown", "scroll_receipt(1)", "Down", show=False, priority=True),
@@ -350,37 +356,44 @@ class ReceiptScreen(OneShotModal[int]):
         self.shown_at = time.monotonic()
 
     def compose(self) -> ComposeResult:
+        narrow = self.app.size.width < self.NARROW_BELOW
+        self.set_class(narrow, "narrow")
         with Vertical(id="dialog"), Horizontal(id="receipt-row"):
             with VerticalScroll(id="receipt"):
                 yield Static(self.receipt, markup=False)
             with Vertical(id="summary"):
-                yield Static(self._figures(), id="figures")
+                yield Static(self._figures(narrow), id="figures")
                 with Vertical(id="question"):
                     if self.ask_feedback:
                         yield Static("How likely is the customer to recommend us? 0 to 10, Enter. Esc skips.")
-                        yield Input(placeholder="0-10", id="score")
+                        yield Input(placeholder="0-10", id="score", compact=narrow)
                         yield Static("", id="problem", classes="error")
                     else:
                         yield Static("Enter or Esc: next sale.", classes="hint")
 
-    def _figures(self) -> str:
+    def _figures(self, narrow: bool = False) -> str:
+        """Total, payment, change and points, a fact a line; ``narrow``: the same facts on as few lines as
+        fit under the receipt (money on one, points on the next)."""
         s = self.summary
         if s is None:
             return ""
         money = lambda v: format_money(v, self.currency, self.locale)  # noqa: E731
-        out = [f"[b]TOTAL {money(s.total_cents)}[/b]", f"Paid by {s.payment_method}"]
+        paid = [f"[b]TOTAL {money(s.total_cents)}[/b]", f"Paid by {s.payment_method}"]
         if s.change_cents is not None:
-            out[1] += f" {money(s.tendered_cents or 0)}"
-            out.append(f"[b reverse] CHANGE {money(s.change_cents)} [/b reverse]")
+            paid[1] += f" {money(s.tendered_cents or 0)}"
+            paid.append(f"[b reverse] CHANGE {money(s.change_cents)} [/b reverse]")
+        points = []
         if s.points_earned is not None:
-            out.append(f"Points earned {s.points_earned}")
+            points.append(f"Points earned {s.points_earned}")
             if s.new_balance is not None:
-                out.append(f"Balance {s.new_balance} pts")
+                points.append(f"Balance {s.new_balance} pts")
             words = sale_points_words(s.points_redeemed, s.points_earned)
             if s.new_balance is not None and words:
-                out[-1] += f" ({words})"
-        out.append("PageUp/PageDown: scroll the receipt.")
-        return "\n".join(out)
+                points[-1] += f" ({words})"
+        if narrow:
+            rows = [" · ".join(paid), " · ".join(points)] if points else [" · ".join(paid)]
+            return "\n".join([*rows, "PageUp/PageDown: scroll the receipt above."])
+        return "\n".join([*paid, *points, "PageUp/PageDown: scroll the receipt."])
 
     def on_mount(self) -> None:
         self.shown_at = time.monotonic()
