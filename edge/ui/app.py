@@ -20,6 +20,7 @@ from textual.worker import Worker, WorkerState
 
 from devices.scanners.base import ScanEvent, ScannerSource, ScannerStatus, make_scanner_source
 from devices.scanners.wedge import KeyboardWedgeSource
+from edge.core.loyalty import check_redemption
 from edge.core.money import format_money
 from edge.db import open_database
 from edge.session import Outcome, TillSession, plural
@@ -302,6 +303,8 @@ class TillApp(KeepsRunning, App[None]):
             screen.show_scan(message.text, message.aim_id, message.source, message.received_at)
         elif isinstance(screen, PromptScreen) and screen.accepts_scan and not screen.closing:
             screen.take_scan(message.text)  # the dialog asks for a code: the scan is its answer
+        elif isinstance(screen, SearchScreen) and not screen.closing:
+            screen.take_typed(message.text)  # a name typed fast with its Enter: the search takes it as typing
         elif isinstance(screen, PromptScreen | PayScreen) and not screen.closing and typed_burst(message.text):
             screen.take_typed(message.text)  # a number asked for, typed fast (or a macro key): typing
         elif isinstance(screen, ReceiptScreen) and len(self.screen_stack) == 2:
@@ -623,9 +626,11 @@ class TillApp(KeepsRunning, App[None]):
         limit = snap.redemption
 
         def check(text: str) -> str | None:
+            """The dialog stays open on a figure the session would refuse, and says the limit (as F4 does)."""
             if not text.strip().isdigit():
                 return "type a whole number of points (0 to remove)"
-            return None
+            problem = check_redemption(int(text), limit, self.session.rules)
+            return f"{problem}: type up to {limit.max_points}, or 0 to remove" if problem else None
 
         def done(text: str | None) -> None:
             if text is not None and text.strip():

@@ -118,22 +118,29 @@ class PromptScreen(OneShotModal[str]):
 
 
 class SearchScreen(OneShotModal[Product]):
-    """Search products by name as the cashier types; Enter (or Down then Enter) picks one."""
+    """Search products by name as the cashier types; Enter (or Down then Enter) picks one.
+
+    Enter picks from the results of what the field says now: pressed (or typed in one fast burst with the
+    words) before that search has answered, it picks when the answer comes, never from an older search.
+    """
 
     DEFAULT_CSS = DIALOG_CSS + "#results { height: 12; max-height: 50vh; }"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    HINT = "Type to search; Down to the list, Enter to add."
 
     def __init__(self, search: Callable[[str], list[Product]], currency: str = "EUR", locale: str = "en") -> None:
         super().__init__()
         self.search, self.currency, self.locale = search, currency, locale
         self.products: list[Product] = []
+        self._shown_for: str | None = None  # the text whose results are listed
+        self._pick_when_found = False  # Enter came before the search for the field's text answered
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label("Find a product by name", classes="title")
             yield Input(placeholder="e.g. milk organic", id="query")
             yield OptionList(id="results")
-            yield Static("Type to search; Down to the list, Enter to add.", classes="hint")
+            yield Static(self.HINT, id="hint", classes="hint")
 
     @on(Input.Changed, "#query")
     def changed(self, event: Input.Changed) -> None:
@@ -142,12 +149,14 @@ class SearchScreen(OneShotModal[Product]):
     @work(thread=True, exclusive=True, group="search", exit_on_error=False)
     def run_search(self, text: str) -> None:
         found = self.search(text)
-        self.app.call_from_thread(self.show_results, found)
+        self.app.call_from_thread(self.show_results, found, text)
 
-    def show_results(self, found: list[Product]) -> None:
-        if self.closing:
+    def show_results(self, found: list[Product], text: str | None = None) -> None:
+        """List ``found`` (the answer for ``text``; an answer for an older text than the field's is dropped)."""
+        if self.closing or (text is not None and text != self.query_one("#query", Input).value):
             return
         self.products = found
+        self._shown_for = text
         results = self.query_one("#results", OptionList)
         results.clear_options()
         results.add_options(
@@ -155,13 +164,33 @@ class SearchScreen(OneShotModal[Product]):
         )
         if found:
             results.highlighted = 0
+        if self._pick_when_found:
+            self._pick_when_found = False
+            self._pick_first()
 
     @on(Input.Submitted, "#query")
     def take_first(self, event: Input.Submitted) -> None:
         event.stop()
-        results = self.query_one("#results", OptionList)
+        if self._shown_for != event.value:
+            self._pick_when_found = True  # the search for this text is still running: pick when it answers
+            return
+        self._pick_first()
+
+    def _pick_first(self) -> None:
         if self.products:
-            self.finish(self.products[results.highlighted or 0])
+            self.finish(self.products[self.query_one("#results", OptionList).highlighted or 0])
+            return
+        text = self.query_one("#query", Input).value.strip()
+        self.query_one("#hint", Static).update(
+            f"Nothing found for '{escape(text)}': try another word, or Esc." if text else self.HINT
+        )
+
+    def take_typed(self, text: str) -> None:
+        """A fast burst ending in Enter (a quick cashier, a macro key): typed into the search field, and its
+        Enter picks the first product found for it."""
+        field = self.query_one("#query", Input)
+        field.insert_text_at_cursor(text)
+        self.take_first(Input.Submitted(field, field.value))
 
     @on(OptionList.OptionSelected, "#results")
     def picked(self, event: OptionList.OptionSelected) -> None:
