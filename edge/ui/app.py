@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from textual import events, on
 from textual.app import App, ComposeResult
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
@@ -120,6 +122,7 @@ class TillApp(KeepsRunning, App[None]):
         self._handover = False  # the pay dialog answered: typing and scans are held for the next sale
         self._held_lines: list[str] = []  # scans and Enter-ended typing held during the hand-over, in order
         self._held_text = ""  # typing held during the hand-over, not yet ended by Enter
+        self._message_about: tuple[str, object] = ("sale", 0)  # see show_message
         self.ui_errors = 0
         self.presence: PresenceRunner | None = presence
         if presence is None and (settings.ble.enabled or settings.ble.replay):
@@ -145,7 +148,7 @@ class TillApp(KeepsRunning, App[None]):
                 yield TotalsBar(self.currency, self.locale, id="totals")
             with VerticalScroll(id="right"):
                 yield CustomerPanel(self.currency, self.locale, id="customer")
-        yield Static("Ready: scan a product or a loyalty card.", id="message")
+        yield Static(self.READY, id="message")
         yield Input(placeholder="Scan, or type product no./card/phone/e-mail/coupon + Enter", id="scan", compact=True)
         yield StatusBar("", id="status")
         yield KeyBar(id="keys")
@@ -266,7 +269,7 @@ class TillApp(KeepsRunning, App[None]):
         self._held_lines, self._held_text = [], ""
         if sale_done:
             for line in lines:
-                self.in_session(lambda text=line: self.session.scan(text))
+                self.in_session(functools.partial(self.session.scan, line))
             if partial:
                 self.query_one("#scan", Input).value = partial
             return
@@ -291,7 +294,10 @@ class TillApp(KeepsRunning, App[None]):
         if status.state == "disconnected" or len(self.scanners) == 1 or status.state != "idle":
             self.status_source.scanner = status.label.removeprefix("scanner ")
         if status.state == "disconnected":
-            self.show_message(f"Scanner disconnected: {status.detail}", ok=False)
+            self.show_message(f"Scanner disconnected: {status.detail}", ok=False, about=("scanner", None))
+        elif self._message_about[0] == "scanner" and status.state == "connected":
+            self.show_message(f"Scanner connected again: {status.detail}" if status.detail else "Scanner connected again.",
+                              ok=True)  # fmt: skip
         self.refresh_status()
 
     @on(ScanArrived)
@@ -311,7 +317,8 @@ class TillApp(KeepsRunning, App[None]):
             screen.finish(None)  # the next customer's first item: the receipt gives way, the scan counts
             self.in_session(lambda: self.session.scan(message.text, message.aim_id))
         elif screen is not self.screen_stack[0]:
-            self.show_message("Scan ignored: finish or close the open dialog first (Esc), then scan again.", ok=False)
+            self.show_message("Scan ignored: finish or close the open dialog first (Esc), then scan again.",
+                              ok=False, about=("screen", screen))  # fmt: skip
         else:
             self.in_session(lambda: self.session.scan(message.text, message.aim_id))
 
@@ -384,6 +391,8 @@ class TillApp(KeepsRunning, App[None]):
             self.show_message(text, ok=outcome.ok and not lost)
         elif lost:
             self.show_message(lost, ok=False)
+        else:
+            self._age_message()  # nothing new to say: what was said may be about a sale that is over
 
     def _ask_switch_customer(self, outcome: Outcome) -> None:
         new = outcome.customer
@@ -471,13 +480,35 @@ class TillApp(KeepsRunning, App[None]):
         panel = 20 if width < 70 else 30 if width < 100 else min(44, width // 3)
         self.query_one("#right").styles.width = panel
 
-    def show_message(self, text: str, ok: bool = True) -> None:
+    READY = "Ready: scan a product or a loyalty card."
+
+    def show_message(self, text: str, ok: bool = True, about: tuple[str, object] | None = None) -> None:
+        """Say ``text`` in the message line. ``about``: what the message concerns, so that it goes when that
+        is over (``_age_message``): ("sale", n) by default - the sale on screen; ("screen", screen) - a
+        dialog, until it closes; ("scanner", name) - a scanner's trouble, until it reports again."""
         message = self.query_one("#message", Static)
         message.update(escape(text))
         message.set_class(not ok, "error")
         message.set_class(ok, "ok")
+        self._message_about = about or ("sale", self.snapshot.sale_seq if self.snapshot else 0)
         if not ok:
             self.bell()
+
+    def _age_message(self) -> None:
+        """Replace the message with the ready line once what it spoke of is over: the sale it was about was
+        completed, parked or cleared; the dialog it was about closed."""
+        kind, subject = self._message_about
+        over = (kind == "sale" and self.snapshot is not None and subject != self.snapshot.sale_seq) or (
+            kind == "screen" and not any(subject is screen for screen in self.screen_stack)
+        )
+        if over:
+            self.show_message(self.READY, ok=True)
+
+    def pop_screen(self) -> AwaitComplete:
+        """Every dialog closes through here: a message about it goes with it."""
+        done = super().pop_screen()
+        self._age_message()
+        return done
 
     # the scan line: until a scanner is configured, keyboard input plus Enter acts as the scanner -----------
     @on(Input.Submitted, "#scan")

@@ -28,6 +28,7 @@ class TillSnapshot:
     focus_seq: int = 0  # changes whenever the session moves the focus (a scan, a quantity, a void)
     parked: int = 0  # parked sales waiting on this till
     version: int = 0  # the command that produced it: an older snapshot never replaces a newer one
+    sale_seq: int = 0  # which sale of the till's run it shows (TillSession.sale_seq)
 
 
 def take_snapshot(session: TillSession, version: int = 0) -> TillSnapshot:
@@ -51,4 +52,5 @@ def take_snapshot(session: TillSession, version: int = 0) -> TillSnapshot:
             focus_seq=session.focus_seq,
             parked=session.parked_count(),
             version=version,
+            sale_seq=session.sale_seq,
         )

@@ -153,6 +153,7 @@ async def test_serial_scanner_through_a_pty_with_unplug_and_replug(demo_settings
         scanner.plug()  # a new /dev/pts number behind the same by-id link
         reconnect = await until(lambda: serial.status.state == "connected", timeout=2.5)
         assert reconnect < 2.0
+        await until(lambda: "Scanner connected again" in _message(app))  # the trouble is no longer said
         scanner.send(f"{demo_gtin(31)}\r".encode())
         await until(lambda: len(_lines(app)) == 2)
         scanner.send(b"\x00\xff garbage \x1b[\r")  # line noise: a clear message, nothing added, no crash

@@ -87,3 +87,40 @@ async def test_typing_held_while_a_sale_fails_waits_in_the_scan_line(demo_settin
         assert sales(demo_settings) == 0
         assert f"Typed while paying, not added: {CHOCOLATE}" in message(app)
         assert app.query_one("#scan", Input).value == CHOCOLATE
+
+
+async def test_a_message_about_a_dialog_goes_when_the_dialog_closes(demo_settings: Settings) -> None:
+    from edge.ui.screens.dialogs import PromptScreen
+
+    app = till_app(demo_settings, wedge_max_key_interval_ms=SCANNER_WINDOW_MS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await type_in(app, pilot, MILK)
+        await pilot.press("f4")
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await pilot.press(*CHOCOLATE, "enter")  # a barcode into the quantity dialog: refused, said so
+        await until(pilot, lambda: "Scan ignored" in message(app))
+        await pilot.press("escape")
+        await until(pilot, lambda: len(app.screen_stack) == 1)
+        await settle(app, pilot)
+        assert message(app) == app.READY
+
+
+async def test_a_message_about_a_sale_goes_when_the_next_sale_starts(demo_settings: Settings) -> None:
+    app = till_app(demo_settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await type_in(app, pilot, MILK)
+        await pilot.press("f6")  # no customer on the sale: refused, said so
+        await settle(app, pilot)
+        assert "loyalty card before redeeming" in message(app)
+        app.in_session(app.session.new_sale)  # the sale is cleared by something with nothing to say
+        await settle(app, pilot)
+        assert lines(app) == []
+        assert message(app) == app.READY
+        await type_in(app, pilot, MILK)
+        await pilot.press("f6")
+        await settle(app, pilot)
+        app.in_session(lambda: None)  # a re-read of the same sale (sync, presence) keeps what was said
+        await settle(app, pilot)
+        assert "loyalty card before redeeming" in message(app)
