@@ -463,8 +463,23 @@ async def test_points_preview_gives_its_reason_and_pending_is_said_in_words(demo
         await pilot.press("escape")
         await _settle(app, pilot)
         await _type(app, pilot, BRAM)
-        assert f"({earned} of them earned here, confirmed when the till syncs)" in panel()
+        confirmed = app.snapshot.customer.balance.confirmed
+        assert f"({confirmed} confirmed, +{earned} earned here; the hub confirms them when the till syncs)" in panel()
         assert "pending" not in panel()
+        await _type(app, pilot, MILK)  # a second sale that uses points: earned and used are said apart
+        await pilot.press("f6")
+        await pilot.pause()
+        await _type(app, pilot, "200")
+        await pilot.press("f9", "f12")
+        await _settle(app, pilot)
+        await pilot.pause(ReceiptScreen.EARLY_KEY_S)
+        await pilot.press("escape")
+        await _settle(app, pilot)
+        await _type(app, pilot, BRAM)
+        earned_both = app.snapshot.customer.balance.pending_earn  # both sales' points, none confirmed yet
+        assert earned_both > earned
+        assert f"({confirmed} confirmed, +{earned_both} earned here, -200 used here;" in panel()
+        assert "after 200 used" not in panel()
 
 
 async def test_another_members_card_asks_before_replacing_the_member(demo_settings: Settings) -> None:

@@ -22,6 +22,7 @@ from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from edge.core.catalog import Product
+from edge.core.loyalty import Balance
 from edge.core.money import format_money, parse_money
 from edge.core.receipt import sale_points_words
 from edge.store.parked import ParkedSale
@@ -474,8 +475,13 @@ class ReceiptScreen(OneShotModal[int]):
             self.finish(None)
 
 
-def pending_words(pending: int) -> str:
-    """The part of a balance this till changed and the hub has not confirmed yet, in words."""
-    if pending > 0:
-        return f"{pending} of them earned here, confirmed when the till syncs"
-    return f"after {-pending} used here; confirmed when the till syncs"
+def pending_words(balance: Balance) -> str:
+    """The parts of a balance this till changed and the hub has not confirmed yet, each said on its own (never
+    netted: "after 200 used here" read as if 200 were still to come): "1500 confirmed, +28 earned here, -200
+    used here; the hub confirms them when the till syncs". "" when nothing is pending."""
+    here = [f"+{balance.pending_earn} earned here"] if balance.pending_earn else []
+    if balance.pending_burn:
+        here.append(f"-{balance.pending_burn} used here")
+    if not here:
+        return ""
+    return f"{balance.confirmed} confirmed, {', '.join(here)}; the hub confirms them when the till syncs"

@@ -30,8 +30,8 @@ class CustomerPanel(Static):
         b = c.balance
         out = [f"[b]{escape(c.display_name)}[/b]  [reverse] {escape(c.tier)} [/reverse]"]
         out.append(f"Points: [b]{b.available}[/b] available")
-        if b.pending:
-            out.append(f"  ({pending_words(b.pending)})")
+        if pending := pending_words(b):
+            out.append(f"  ({pending})")
         if snap.settlement.points_redeemed:
             out.append(f"  redeeming {snap.settlement.points_redeemed} = {money(snap.settlement.points_value_cents)}")
         elif snap.redemption.max_points:
