@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,8 @@ from textual.await_complete import AwaitComplete
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
+from textual.driver import Driver
+from textual.message import Message
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
@@ -111,6 +114,7 @@ class TillApp(KeepsRunning, App[None]):
         self.wedge_source = KeyboardWedgeSource(settings.scanner, t.wedge_max_key_interval_ms, t.wedge_min_length)
         self._keys_posted = 0  # key events posted to the app (the terminal's input thread counts them) ...
         self._keys_seen = 0  # ... and those on_event has taken: fewer seen than posted = keys still queued
+        self._key_count_lock = threading.Lock()  # the input thread and the loop both count
         self.wedge = WedgeKeyFilter(self.wedge_source, self._forward_key, self._keys_waiting) if t.wedge else None
         self.scanners: list[ScannerSource] = [self.wedge_source]
         if settings.scanner.serial_port or settings.scanner.evdev:
@@ -204,14 +208,34 @@ class TillApp(KeepsRunning, App[None]):
                 self.log.error(f"stopping {source.name} failed: {exc!r}")
 
     # scanners: every source's scans become ScanArrived messages; wedge keys are filtered before widgets --
+    def _build_driver(self, headless: bool, inline: bool, mouse: bool, size: tuple[int, int] | None) -> Driver:
+        """Textual's driver, counting each key as the terminal's input thread hands it over: from there it
+        waits as a call scheduled on the loop (the driver's queue) before ``post_message`` sees it, and a
+        busy loop may run the wedge's pause timer first (see ``_keys_waiting``)."""
+        driver = super()._build_driver(headless, inline, mouse, size)
+        send = driver.send_message
+
+        def send_counted(message: Message) -> None:
+            if isinstance(message, events.Key) and not message.is_forwarded:
+                with self._key_count_lock:
+                    self._keys_posted += 1
+                message._key_counted = True  # type: ignore[attr-defined]
+            send(message)
+
+        driver.send_message = send_counted  # type: ignore[method-assign]
+        return driver
+
     def post_message(self, message: Any) -> bool:
-        """Counts the key events on their way in (see ``_keys_waiting``)."""
+        """Counts the key events on their way in that the driver has not counted (see ``_keys_waiting``)."""
         is_key = isinstance(message, events.Key) and not message.is_forwarded
-        if is_key:
-            self._keys_posted += 1  # before queueing: the loop may take it before this thread carries on
+        counted = is_key and getattr(message, "_key_counted", False)
+        if is_key and not counted:
+            with self._key_count_lock:
+                self._keys_posted += 1  # before queueing: the loop may take it before this thread carries on
         posted = super().post_message(message)
         if is_key and not posted:
-            self._keys_posted -= 1
+            with self._key_count_lock:
+                self._keys_posted -= 1
         return posted
 
     def _keys_waiting(self) -> bool:

@@ -331,3 +331,33 @@ async def test_a_burst_of_scans_pressed_while_scans_are_handled_is_added_whole(d
         await _until(pilot, lambda: app.snapshot is not None and _lines(app) == [])
         assert _lines(app) == []
         assert app.query_one("#scan").value == ""
+
+
+async def test_keys_still_in_the_terminal_drivers_queue_count_as_waiting(demo_settings: Settings) -> None:
+    # The terminal's input thread hands each key to the loop as a scheduled call (the driver's queue); a busy
+    # loop runs the wedge's pause timer before those calls. Keys there are on their way: the burst goes on.
+    from textual import events
+
+    app = make_app(_with(demo_settings, wedge_max_key_interval_ms=35.0), clock=lambda: FIXED_NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(app, pilot)
+        assert app.wedge is not None and app._driver is not None
+        keys = [events.Key(k, "\r" if k == "enter" else k) for k in _burst_keys()]
+        for key in keys[:4]:
+            app.post_message(key)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert app.wedge.source.detector.holding
+        for key in keys[4:]:
+            key.set_sender(app)
+            app._driver.send_message(key)  # as the input thread does: scheduled on the loop, not yet posted
+        time.sleep(0.1)
+        assert app._keys_waiting()
+        await app.wedge.poll()
+        for _ in range(4):
+            await pilot.pause(0.2)
+            await _settle(app, pilot)
+        assert app.query_one("#scan").value == ""
+        assert app.snapshot is not None
+        assert sum(p.line.qty for p in app.snapshot.settlement.pricing.lines) == len(BURST)
+        assert not app._keys_waiting()
