@@ -159,3 +159,29 @@ def test_devices_list_uses_the_technicians_marks(tmp_path: Path) -> None:
     marked = {d["name"]: d["role"] for d in collect_devices(roles, str(proc))["hid_input_devices"]}
     assert marked == {"USB Keyboard": "scanner", "Logitech USB Keyboard": "keyboard",
                       "Honeywell Imaging & Mobility 1900": "keyboard"}  # fmt: skip
+
+
+def test_listen_on_a_port_that_does_not_exist_stops_at_once_with_status_2(tmp_path: Path) -> None:
+    from edge.core.errors import CliError
+
+    args = argparse.Namespace(serial=str(tmp_path / "ttyNONE"), evdev=None, baud=None, terminator=None, count=0,
+                              region=None)  # fmt: skip
+    with pytest.raises(CliError) as failed:
+        cmd_listen(args, None)
+    assert failed.value.exit_code == 2
+    assert f"no serial port {tmp_path / 'ttyNONE'}" in failed.value.message
+    assert "store-edge devices list" in failed.value.message
+
+
+def test_listen_on_a_port_that_never_opens_gives_up_with_status_1(tmp_path: Path) -> None:
+    from edge.cli.scanner import LISTEN_OPEN_S
+    from edge.core.errors import CliError
+
+    not_a_port = tmp_path / "not-a-tty"
+    not_a_port.write_bytes(b"")  # exists, but no serial port can be configured on it
+    args = argparse.Namespace(serial=str(not_a_port), evdev=None, baud=None, terminator=None, count=0, region=None)
+    with pytest.raises(CliError) as failed:
+        cmd_listen(args, None)
+    assert failed.value.exit_code == 1
+    assert f"No scanner at {not_a_port}" in failed.value.message
+    assert f"gave up after {LISTEN_OPEN_S:g} s of tries" in failed.value.message
