@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from devices.barcode.loyalty_token import MSG_NO_KEYS, issue_token, public_key_bytes
 from edge.cli.scanner import cmd_listen, collect_devices, main_scan_decode
 from edge.settings import Settings
-from tests.devices.test_serial_pty import FakeUsbScanner
+from tests.support.pty_scanner import FakeUsbScanner
 
 DEMO_CARD = "6009000000000016"  # the README's demo loyalty card
 DEMO_COUPON = "SAVE3-ALPHA"

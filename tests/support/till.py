@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from edge.settings import Settings
 from edge.ui.app import TillApp, make_app
-from tests.conftest import FIXED_NOW
+from tests.support.demo import FIXED_NOW
 
 # a generous burst window so a loaded machine still delivers Pilot's key presses as one scanner burst
 SCANNER_WINDOW_MS = 400.0

@@ -22,7 +22,6 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
-from synchelpers import close_hub_storage, open_hub_storage, pg_dsn
 
 from edge.cli import main
 from sync.hub import migrate
@@ -30,6 +29,7 @@ from sync.hub.db import open_database
 from sync.hub.storage import HubStorage
 from sync.hub.tables import metadata
 from sync.ids import uuid7
+from tests.support.hub import close_hub_storage, open_hub_storage, pg_dsn
 
 FIXTURES = Path(__file__).parent / "fixtures"
 META = json.loads((FIXTURES / "hub_v0_1.json").read_text())

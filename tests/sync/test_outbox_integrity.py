@@ -12,13 +12,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from synchelpers import FAST, make_edge, seed
 
 from edge.db.connection import open_database
 from sync import outbox, protocol
 from sync.client import SyncClient, SyncError
 from sync.hub.server import HubServer
 from sync.ids import uuid7
+from tests.support.hub import FAST, make_edge, seed
 
 STORE_EDGE = str(Path(sys.executable).parent / "store-edge")
 

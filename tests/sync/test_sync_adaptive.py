@@ -24,7 +24,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from synchelpers import Edge, make_edge, seed
 
 from edge.settings import HubSettings
 from sync import outbox
@@ -32,6 +31,7 @@ from sync.client import HubBusy, HubUnreachable, SyncClient
 from sync.faultproxy import FaultProxy, Faults
 from sync.hub.server import HubServer
 from sync.ids import uuid7
+from tests.support.hub import Edge, make_edge, seed
 
 ROOT = Path(__file__).resolve().parents[2]
 

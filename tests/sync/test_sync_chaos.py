@@ -15,7 +15,6 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import text
-from synchelpers import Edge, hub_ledger_set, make_edge, seed
 
 from edge.settings import HubSettings
 from sync import outbox
@@ -23,6 +22,7 @@ from sync.client import SyncError
 from sync.faultproxy import FaultProxy, Faults
 from sync.hub.server import HubServer, bind_socket
 from sync.hub.storage import HubStorage
+from tests.support.hub import Edge, hub_ledger_set, make_edge, seed
 
 ROOT = Path(__file__).resolve().parents[2]
 CUSTOMERS = {f"c{i}": ("s1", 500) for i in range(5)}

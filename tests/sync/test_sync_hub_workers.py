@@ -21,7 +21,6 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from synchelpers import PG_DSN, Edge, hub_ledger_set, make_edge, seed
 
 from edge.cli import main
 from edge.core.contract import EventType
@@ -32,6 +31,7 @@ from sync.hub.asgi import DB_ENV, check_workers, create_app
 from sync.hub.server import bind_socket
 from sync.hub.storage import HubStorage
 from sync.ids import uuid7
+from tests.support.hub import PG_DSN, Edge, hub_ledger_set, make_edge, seed
 
 ROOT = Path(__file__).resolve().parents[2]
 CUSTOMERS = {f"c{i}": ("s1", 1_000) for i in range(6)}

@@ -18,7 +18,7 @@ from edge.ui.app import TillApp, make_app
 from edge.ui.screens.devices import DevicesScreen
 from edge.ui.screens.dialogs import ConfirmScreen, PayScreen, PromptScreen, RecallScreen, ReceiptScreen
 from edge.ui.widgets.basket_table import BasketTable
-from tests.conftest import FIXED_NOW
+from tests.support.demo import FIXED_NOW
 
 BRAM, CHLOE = demo_card(1), demo_card(2)
 MILK, MILK_ORGANIC, CHOCOLATE = demo_gtin(1), demo_gtin(2), demo_gtin(121)

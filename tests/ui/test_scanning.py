@@ -19,8 +19,8 @@ from edge.settings import Settings
 from edge.ui.app import TillApp, make_app
 from edge.ui.screens.devices import DevicesScreen
 from edge.ui.screens.dialogs import ConfirmScreen, PromptScreen
-from tests.conftest import FIXED_NOW
-from tests.devices.test_serial_pty import FakeUsbScanner
+from tests.support.demo import FIXED_NOW
+from tests.support.pty_scanner import FakeUsbScanner
 
 MILK = demo_gtin(1)
 

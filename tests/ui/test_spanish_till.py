@@ -19,7 +19,7 @@ from edge.store.repository import Repository
 from edge.store.sales import SalesService
 from edge.ui.app import TillApp, make_app
 from edge.ui.screens.dialogs import ReceiptScreen
-from tests.conftest import FIXED_NOW  # 2026-11-20 10:30 UTC: 11:30 in Madrid
+from tests.support.demo import FIXED_NOW  # 2026-11-20 10:30 UTC: 11:30 in Madrid
 
 MILK, CHOCOLATE = demo_gtin(1), demo_gtin(121)
 ES_MONEY = re.compile(r"-?\d{1,3}(\.\d{3})*,\d{2}\xa0€")

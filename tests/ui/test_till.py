@@ -12,7 +12,7 @@ from edge.settings import Settings
 from edge.ui.app import TillApp, make_app
 from edge.ui.screens.dialogs import ReceiptScreen
 from edge.ui.widgets.basket_table import BasketTable
-from tests.conftest import FIXED_NOW
+from tests.support.demo import FIXED_NOW
 
 CUSTOMER_CARD = demo_card(1)  # C1001, Bram Jansen, Bronze, 1500 confirmed points
 MILK, MILK_ORGANIC, CHOCOLATE = demo_gtin(1), demo_gtin(2), demo_gtin(121)

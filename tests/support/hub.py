@@ -1,9 +1,13 @@
-"""Helpers: a real hub (SQLite file or a fresh PostgreSQL schema) on 127.0.0.1 and real edge databases."""
+"""A real hub (SQLite file or a fresh PostgreSQL schema) on 127.0.0.1, and real edge databases enrolled with
+it: the helpers, and the fixtures that run a test "on both engines" (``hub_storage``/``hub`` are parametrized
+sqlite + postgres; ``sqlite_hub_storage``/``sqlite_hub`` only SQLite). The fixtures are registered by
+tests/conftest.py."""
 
 from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +21,7 @@ from sync import outbox
 from sync.client import SyncClient
 from sync.credentials import Credential
 from sync.enroll import enroll
+from sync.hub.server import HubServer
 from sync.hub.storage import HubStorage
 from sync.ids import uuid7
 
@@ -137,3 +142,34 @@ def make_edge(tmp_path: Path, name: str, hub_url: str, code: str) -> Edge:
 def hub_ledger_set(storage: HubStorage, store_id: str | None = None) -> set[tuple[str, str, str, int]]:
     return {(e["entry_id"], e["customer_id"], e["kind"], int(e["points"])) for e in storage.ledger_entries()
             if e["store_id"] != "hub" and (store_id is None or e["store_id"] == store_id)}
+
+
+# -- fixtures (registered in tests/conftest.py) ---------------------------------------------------------------
+@pytest.fixture(params=["sqlite", "postgres"])
+def hub_storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HubStorage]:
+    """The hub's storage on each engine in turn (PostgreSQL: a fresh schema, dropped afterwards)."""
+    storage = open_hub_storage(request.param, tmp_path)
+    yield storage
+    close_hub_storage(storage)
+
+
+@pytest.fixture
+def sqlite_hub_storage(tmp_path: Path) -> Iterator[HubStorage]:
+    """The hub's storage in a SQLite file under tmp_path."""
+    storage = open_hub_storage("sqlite", tmp_path)
+    yield storage
+    storage.close()
+
+
+@pytest.fixture
+def hub(hub_storage: HubStorage) -> Iterator[HubServer]:
+    """A hub serving HTTP on 127.0.0.1, on each engine in turn."""
+    with HubServer(hub_storage) as server:
+        yield server
+
+
+@pytest.fixture
+def sqlite_hub(sqlite_hub_storage: HubStorage) -> Iterator[HubServer]:
+    """A hub serving HTTP on 127.0.0.1 from a SQLite file."""
+    with HubServer(sqlite_hub_storage) as server:
+        yield server
