@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import base64
 import dataclasses
 import json
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -14,9 +12,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from devices.barcode.loyalty_token import MSG_NO_KEYS, issue_token, public_key_bytes
+from devices.barcode.loyalty_token import MSG_NO_KEYS, issue_token
 from edge.cli.scanner import cmd_listen, collect_devices, main_scan_decode
 from edge.settings import Settings
+from tests.support.demo import store_token_key
 from tests.support.pty_scanner import FakeUsbScanner
 
 DEMO_CARD = "6009000000000016"  # the README's demo loyalty card
@@ -72,14 +71,6 @@ def test_unknown_region_is_refused_by_the_parser(capsys: pytest.CaptureFixture[s
     assert "invalid choice: 'xx'" in capsys.readouterr().err
 
 
-def _store_key(settings: Settings, key: Ed25519PrivateKey, kid: str = "k1") -> None:
-    db = sqlite3.connect(settings.database_path)
-    db.execute("INSERT INTO token_keys (kid, public_key) VALUES (?, ?)",
-               (kid, base64.b64encode(public_key_bytes(key)).decode()))  # fmt: skip
-    db.commit()
-    db.close()
-
-
 def test_app_codes_are_checked_with_the_keys_in_the_device_database(
     demo_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -87,7 +78,7 @@ def test_app_codes_are_checked_with_the_keys_in_the_device_database(
     token = issue_token(key, "C1002", time.time(), ttl_s=300)
     code, before = decode(capsys, [token], demo_settings)
     assert (code, before["error"]) == (2, MSG_NO_KEYS)  # the hub keys have not been pulled yet
-    _store_key(demo_settings, key)
+    store_token_key(demo_settings, key)
     size = demo_settings.database_path.stat().st_size
     code, after = decode(capsys, [token], demo_settings)
     assert (code, after["kind"], after["customer_id"], after["error"]) == (0, "loyalty_token", "C1002", None)

@@ -6,6 +6,8 @@ tests/conftest.py."""
 from __future__ import annotations
 
 import os
+import random
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ import sqlite_utils
 from edge.db.connection import open_database
 from edge.settings import HubSettings
 from sync import outbox
-from sync.client import SyncClient
+from sync.client import SyncClient, SyncError
 from sync.credentials import Credential
 from sync.enroll import enroll
 from sync.hub.server import HubServer
@@ -142,6 +144,42 @@ def make_edge(tmp_path: Path, name: str, hub_url: str, code: str) -> Edge:
 def hub_ledger_set(storage: HubStorage, store_id: str | None = None) -> set[tuple[str, str, str, int]]:
     return {(e["entry_id"], e["customer_id"], e["kind"], int(e["points"])) for e in storage.ledger_entries()
             if e["store_id"] != "hub" and (store_id is None or e["store_id"] == store_id)}
+
+
+def busy_day(edge: Edge, customers: list[str], sales: int, seed_: int, *, burn_share: float, max_burn: int) -> None:
+    """``sales`` random sales at ``edge`` (seeded: the same day every run), each earning 1-50 points for one of
+    ``customers``; a share ``burn_share`` of them also burns 1-``max_burn`` points."""
+    rng = random.Random(seed_)
+    for _ in range(sales):
+        cid = rng.choice(customers)
+        sale = edge.sale(cid, rng.randint(100, 5_000))
+        edge.ledger("earn", cid, rng.randint(1, 50), sale)
+        if rng.random() < burn_share:
+            edge.ledger("burn", cid, rng.randint(1, max_burn), sale)
+
+
+def converge(edge: Edge, url: str, settings: HubSettings, *, rounds: int | None = None,
+             deadline_s: float | None = None, pause_cap_s: float = 0.1) -> int:
+    """``sync_once`` until ``edge``'s outbox is empty, within ``rounds`` tries and/or ``deadline_s`` seconds;
+    returns how many rounds failed (and were retried after the client's delay, at most ``pause_cap_s``).
+    AssertionError when the budget runs out first."""
+    client = edge.client(hub_url=url, settings=settings)
+    failures = tries = 0
+    deadline = None if deadline_s is None else time.monotonic() + deadline_s
+    try:
+        while (rounds is None or tries < rounds) and (deadline is None or time.monotonic() < deadline):
+            tries += 1
+            try:
+                client.sync_once()
+                if outbox.stats(edge.db).unsent == 0:
+                    return failures
+            except SyncError as exc:
+                failures += 1
+                time.sleep(min(pause_cap_s, client.next_delay(exc)))
+    finally:
+        client.close()
+    budget = f"after {rounds} rounds" if rounds is not None else f"in {deadline_s} s"
+    raise AssertionError(f"no convergence {budget}; {outbox.stats(edge.db)}")
 
 
 # -- fixtures (registered in tests/conftest.py) ---------------------------------------------------------------

@@ -72,13 +72,18 @@ def lines(app: TillApp) -> list[tuple[str, int]]:
     return [(p.line.product.name, p.line.qty) for p in app.snapshot.settlement.pricing.lines]
 
 
-def sales(settings: Settings) -> int:
-    """How many sales the till's database holds."""
+def count(settings: Settings, query: str) -> int:
+    """The single number ``query`` (a ``SELECT count(*) ...``) reads from the till's database."""
     db = sqlite3.connect(settings.database_path)
     try:
-        return db.execute("SELECT count(*) FROM sales").fetchone()[0]
+        return db.execute(query).fetchone()[0]
     finally:
         db.close()
+
+
+def sales(settings: Settings) -> int:
+    """How many sales the till's database holds."""
+    return count(settings, "SELECT count(*) FROM sales")
 
 
 def still_fine(app: TillApp) -> None:

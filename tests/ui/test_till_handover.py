@@ -11,6 +11,7 @@ from edge.settings import Settings
 from edge.ui.screens.dialogs import ReceiptScreen
 from tests.support.till import (
     SCANNER_WINDOW_MS,
+    count,
     lines,
     message,
     sales,
@@ -25,13 +26,7 @@ MILK, CHOCOLATE = demo_gtin(1), demo_gtin(121)
 
 
 def _feedback_rows(settings: Settings) -> int:
-    import sqlite3
-
-    db = sqlite3.connect(settings.database_path)
-    try:
-        return db.execute("SELECT count(*) FROM outbox WHERE type LIKE '%feedback%'").fetchone()[0]
-    finally:
-        db.close()
+    return count(settings, "SELECT count(*) FROM outbox WHERE type LIKE '%feedback%'")
 
 
 @pytest.mark.parametrize("wedge", [True, False], ids=["wedge", "scanner-as-keyboard"])
