@@ -9,7 +9,7 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -180,6 +180,16 @@ def converge(edge: Edge, url: str, settings: HubSettings, *, rounds: int | None 
         client.close()
     budget = f"after {rounds} rounds" if rounds is not None else f"in {deadline_s} s"
     raise AssertionError(f"no convergence {budget}; {outbox.stats(edge.db)}")
+
+
+def wait_until(predicate: Callable[[], object], timeout: float) -> None:
+    """Poll ``predicate`` every 50 ms until it holds; AssertionError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
 
 
 # -- fixtures (registered in tests/conftest.py) ---------------------------------------------------------------

@@ -9,8 +9,8 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import text
@@ -21,7 +21,7 @@ from sync.client import SyncError
 from sync.faultproxy import FaultProxy, Faults
 from sync.hub.server import HubServer, bind_socket
 from sync.hub.storage import HubStorage
-from tests.support.hub import Edge, busy_day, converge, hub_ledger_set, make_edge, seed
+from tests.support.hub import Edge, busy_day, converge, hub_ledger_set, make_edge, seed, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CUSTOMERS = {f"c{i}": ("s1", 500) for i in range(5)}
@@ -67,13 +67,8 @@ def _spawn(args: list[str], env: dict[str, str] | None = None) -> subprocess.Pop
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def _wait_for(predicate, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")
+def _wait_for(predicate: Any, timeout: float = 15.0) -> None:
+    wait_until(predicate, timeout)
 
 
 def test_kill_9_of_the_edge_during_sync_converges(hub: HubServer, tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from sync.hub.asgi import DB_ENV, check_workers, create_app
 from sync.hub.server import bind_socket
 from sync.hub.storage import HubStorage
 from sync.ids import uuid7
-from tests.support.hub import PG_DSN, Edge, busy_day, converge, hub_ledger_set, make_edge, seed
+from tests.support.hub import PG_DSN, Edge, busy_day, converge, hub_ledger_set, make_edge, seed, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CUSTOMERS = {f"c{i}": ("s1", 1_000) for i in range(6)}
@@ -126,12 +126,7 @@ def _children(pid: int) -> list[int]:
 
 
 def _wait_for(predicate: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")
+    wait_until(predicate, timeout)
 
 
 WORKERS_SYNC = HubSettings(timeout_s=10, batch_max_events=50, backoff_cap_s=0.1)
