@@ -160,7 +160,7 @@ def test_one_event_too_large_for_the_gateway_goes_to_the_dead_letters(sqlite_hub
     than that alone would be retried forever in front of the others; alone and refused, it is buried."""
     import secrets
 
-    from test_sync_adaptive import Gateway
+    from tests.support.gateway import Gateway
 
     codes = seed(sqlite_hub.storage, {"s1": ["till-1"]}, {"ada": ("s1", 0)})
     edge = make_edge(tmp_path, "till", sqlite_hub.url, codes["till-1"])
