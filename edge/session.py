@@ -123,6 +123,7 @@ class TillSession:
             raise ConfigError("settings", "barcode", str(exc)) from None
         self.last_decode: ScanResult | None = None
         self.lock = threading.RLock()
+        self.sale_seq = 0  # counts the sales begun on this till since it started (new_sale)
         self.basket = Basket()
         self.customer: Customer | None = None
         self.hub_online = False
@@ -627,6 +628,7 @@ class TillSession:
 
     def new_sale(self) -> None:
         with self.lock:
+            self.sale_seq += 1  # a new sale: what was said about the last one no longer applies
             self.basket = Basket()
             self.customer = None
             self.claim_pending = False

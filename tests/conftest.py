@@ -1,24 +1,13 @@
-"""Fixtures shared by the whole suite: a seeded demo store in a real SQLite file under tmp_path."""
+"""Fixtures shared by the whole suite, defined in tests/support and registered here: a seeded demo store in a
+real SQLite file under tmp_path (``demo_settings``), real hubs on both engines (``hub``, ``hub_storage``,
+``sqlite_hub``, ``sqlite_hub_storage``), and a clean ``STORE_EDGE_*`` environment (``no_store_edge_env``)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from pathlib import Path
+from tests.support.cli import no_store_edge_env
+from tests.support.demo import FIXED_NOW, demo_settings
+from tests.support.hub import hub, hub_storage, sqlite_hub, sqlite_hub_storage
 
-import pytest
-
-from edge.db import open_database
-from edge.demo.seed import seed_demo
-from edge.settings import Settings, load_settings
-
-FIXED_NOW = datetime(2026, 11, 20, 10, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-def demo_settings(tmp_path: Path) -> Settings:
-    """Default settings (no config file, no env) pointing at a freshly seeded demo database."""
-    settings = load_settings(environ={}).replace(data_dir=tmp_path / "data")
-    db = open_database(settings.database_path)
-    seed_demo(db, now=FIXED_NOW)
-    db.close()
-    return settings
+__all__ = [  # fixtures, found by pytest here; FIXED_NOW for the tests that still import it from here
+    "FIXED_NOW", "demo_settings", "hub", "hub_storage", "no_store_edge_env", "sqlite_hub", "sqlite_hub_storage",
+]

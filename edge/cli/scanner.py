@@ -15,6 +15,7 @@ import asyncio
 import base64
 import dataclasses
 import json
+import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,12 +24,14 @@ from typing import Any
 from devices.barcode.config import BIIP_RCN_REGIONS, BarcodeConfig
 from devices.barcode.decode import decode_scan
 from devices.barcode.loyalty_token import TokenVerifier
+from devices.scanners.base import ScannerSource, ScannerStatus, make_scanner_source
 from devices.scanners.config import ScannerConfig
 from edge.cli.common import say
 from edge.core.errors import CliError
 from edge.settings import Settings
 
 EXIT_OK, EXIT_NOT_UNDERSTOOD = 0, 2
+LISTEN_OPEN_S = 3.0  # a scanner that does not open within this (several tries): listen says why and stops
 REGIONS = sorted(BIIP_RCN_REGIONS)
 # Ways a technician can type the GS (FNC1) separator on a command line.
 _GS_SPELLINGS = ("\\x1d", "\\x1D", "<GS>", "{GS}", "<FNC1>", "{FNC1}")
@@ -173,6 +176,9 @@ def cmd_listen(args: argparse.Namespace, settings: Settings | None = None) -> in
     scanner = dataclasses.replace(base, **changes)
     if not scanner.serial_port and not scanner.evdev:
         raise CliError("give --serial PORT or --evdev NAME (or set scanner.serial_port)", 2)
+    if scanner.serial_port and not os.path.exists(scanner.serial_port):
+        raise CliError(f"no serial port {scanner.serial_port}: 'store-edge devices list' shows the ports "
+                       "this machine has", 2)  # fmt: skip
     try:
         config = barcode_config(settings, args.region)
         return asyncio.run(_listen(scanner, args.count, config, database_verifier(settings)))
@@ -183,30 +189,48 @@ def cmd_listen(args: argparse.Namespace, settings: Settings | None = None) -> in
 async def _listen(
     scanner: ScannerConfig, count: int, config: BarcodeConfig, verifier: TokenVerifier | None = None
 ) -> int:
-    from devices.scanners.base import make_scanner_source
-
     source = make_scanner_source(scanner)
-    source.on_status(lambda s: print(f"# {s.label}: {s.detail}", flush=True))
+    opened = asyncio.Event()
+
+    def status(s: ScannerStatus) -> None:
+        print(f"# {s.label}: {s.detail}", flush=True)
+        if s.state == "connected":
+            opened.set()  # from now on an unplugged scanner is waited for, as the till does
+
+    source.on_status(status)
     await source.start()
-    seen = 0
+    reading = asyncio.ensure_future(_print_scans(source, count, config, verifier))
     try:
-        async for scan in source.scans():
-            delivered = time.monotonic()
-            t0 = time.perf_counter()
-            result = decode_scan(scan.text, symbology=scan.aim_id, config=config, token_verifier=verifier)
-            decode_ms = (time.perf_counter() - t0) * 1000
-            line = {
-                "at": time.strftime("%H:%M:%S"),
-                "delivery_ms": round((delivered - scan.received_at) * 1000, 3),
-                "decode_ms": round(decode_ms, 3),
-                **result.to_json(),
-            }
-            print(json.dumps(line, ensure_ascii=False), flush=True)
-            seen += 1
-            if count and seen >= count:
-                break
+        try:
+            await asyncio.wait_for(opened.wait(), LISTEN_OPEN_S)
+        except TimeoutError:
+            why = source.status.detail.split("; trying again")[0].rstrip(".") or f"{source.name} did not open"
+            raise CliError(f"{why}: gave up after {LISTEN_OPEN_S:g} s of tries; check the cable and the port "
+                           "('store-edge devices list')", 1) from None  # fmt: skip
+        return await reading
     finally:
+        reading.cancel()
         await source.stop()
+
+
+async def _print_scans(source: ScannerSource, count: int, config: BarcodeConfig, verifier: TokenVerifier | None) -> int:
+    """Print each scan decoded, with timing, one JSON line each; 0 after ``count`` scans (0: until stopped)."""
+    seen = 0
+    async for scan in source.scans():
+        delivered = time.monotonic()
+        t0 = time.perf_counter()
+        result = decode_scan(scan.text, symbology=scan.aim_id, config=config, token_verifier=verifier)
+        decode_ms = (time.perf_counter() - t0) * 1000
+        line = {
+            "at": time.strftime("%H:%M:%S"),
+            "delivery_ms": round((delivered - scan.received_at) * 1000, 3),
+            "decode_ms": round(decode_ms, 3),
+            **result.to_json(),
+        }
+        print(json.dumps(line, ensure_ascii=False), flush=True)
+        seen += 1
+        if count and seen >= count:
+            break
     return 0
 
 

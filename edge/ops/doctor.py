@@ -146,7 +146,13 @@ def check_database(path: Path, installed: bool = False) -> CheckResult:
     return CheckResult("database", PASS, f"integrity ok, schema {version}")
 
 
-def check_disk(path: Path, usage: DiskUsage | None, failure: str | None = None) -> CheckResult:
+def check_disk(path: Path, usage: DiskUsage | None, failure: str | None = None, exists: bool = True) -> CheckResult:
+    """Free space where the data dir is. ``exists`` False: the data dir is not there at all - a wrong
+    --data-dir or [paths] setting, or a till that never started (install.sh and the till's first start create
+    it) - which is a FAIL however much room its file system has."""
+    if not exists:
+        return CheckResult("disk", FAIL, f"the data dir {path} does not exist",
+                           "check --data-dir (or [paths] data_dir); a new till creates it at its first start")
     if usage is None:
         return CheckResult("disk", FAIL, f"free space on {path} unknown ({failure})", "check that the data dir exists")
     free_mb = usage.free_bytes / 1024 / 1024
@@ -500,7 +506,10 @@ def run_checks(settings: Settings | None, *, config_error: str | None = None, co
         results.extend(integrity_checks(db_path))
     if "disk" in want:
         try:
-            results.append(check_disk(settings.data_dir, disk_usage(settings.data_dir, p.statvfs)))
+            if not settings.data_dir.is_dir():
+                results.append(check_disk(settings.data_dir, None, exists=False))
+            else:
+                results.append(check_disk(settings.data_dir, disk_usage(settings.data_dir, p.statvfs)))
         except OSError as exc:
             results.append(check_disk(settings.data_dir, None, exc.strerror or str(exc)))
     if want & {"hub", "clock"}:

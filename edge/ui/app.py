@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -12,15 +14,19 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from textual import events, on
 from textual.app import App, ComposeResult
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
+from textual.driver import Driver
+from textual.message import Message
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
 from devices.scanners.base import ScanEvent, ScannerSource, ScannerStatus, make_scanner_source
 from devices.scanners.wedge import KeyboardWedgeSource
 from edge.core.i18n import N_
+from edge.core.loyalty import check_redemption
 from edge.core.money import format_money
 from edge.db import open_database
 from edge.session import Outcome, TillSession
@@ -118,6 +124,7 @@ class TillApp(KeepsRunning, App[None]):
         self.wedge_source = KeyboardWedgeSource(settings.scanner, t.wedge_max_key_interval_ms, t.wedge_min_length)
         self._keys_posted = 0  # key events posted to the app (the terminal's input thread counts them) ...
         self._keys_seen = 0  # ... and those on_event has taken: fewer seen than posted = keys still queued
+        self._key_count_lock = threading.Lock()  # the input thread and the loop both count
         self.wedge = WedgeKeyFilter(self.wedge_source, self._forward_key, self._keys_waiting) if t.wedge else None
         self.scanners: list[ScannerSource] = [self.wedge_source]
         if settings.scanner.serial_port or settings.scanner.evdev:
@@ -126,6 +133,10 @@ class TillApp(KeepsRunning, App[None]):
         self.commands = CommandQueue()
         self._applied_version = 0
         self._completing = False  # a sale is being written: sale keys wait until its receipt is up
+        self._handover = False  # the pay dialog answered: typing and scans are held for the next sale
+        self._held_lines: list[str] = []  # scans and Enter-ended typing held during the hand-over, in order
+        self._held_text = ""  # typing held during the hand-over, not yet ended by Enter
+        self._message_about: tuple[str, object] = ("sale", 0)  # see show_message
         self.ui_errors = 0
         self.presence: PresenceRunner | None = presence
         if presence is None and (settings.ble.enabled or settings.ble.replay):
@@ -152,7 +163,7 @@ class TillApp(KeepsRunning, App[None]):
             with VerticalScroll(id="right"):
                 yield CustomerPanel(self.currency, self.locale, self.settings.store.timezone, id="customer")
         tr = self.tr
-        yield Static(tr._("Ready: scan a product or a loyalty card."), id="message")
+        yield Static(tr._(self.READY), id="message")
         yield Input(placeholder=tr._("Scan, or type product no./card/phone/e-mail/coupon + Enter"), id="scan",
                     compact=True)  # fmt: skip
         yield StatusBar("", id="status")
@@ -211,14 +222,34 @@ class TillApp(KeepsRunning, App[None]):
                 self.log.error(f"stopping {source.name} failed: {exc!r}")
 
     # scanners: every source's scans become ScanArrived messages; wedge keys are filtered before widgets --
+    def _build_driver(self, headless: bool, inline: bool, mouse: bool, size: tuple[int, int] | None) -> Driver:
+        """Textual's driver, counting each key as the terminal's input thread hands it over: from there it
+        waits as a call scheduled on the loop (the driver's queue) before ``post_message`` sees it, and a
+        busy loop may run the wedge's pause timer first (see ``_keys_waiting``)."""
+        driver = super()._build_driver(headless, inline, mouse, size)
+        send = driver.send_message
+
+        def send_counted(message: Message) -> None:
+            if isinstance(message, events.Key) and not message.is_forwarded:
+                with self._key_count_lock:
+                    self._keys_posted += 1
+                message._key_counted = True  # type: ignore[attr-defined]
+            send(message)
+
+        driver.send_message = send_counted  # type: ignore[method-assign]
+        return driver
+
     def post_message(self, message: Any) -> bool:
-        """Counts the key events on their way in (see ``_keys_waiting``)."""
+        """Counts the key events on their way in that the driver has not counted (see ``_keys_waiting``)."""
         is_key = isinstance(message, events.Key) and not message.is_forwarded
-        if is_key:
-            self._keys_posted += 1  # before queueing: the loop may take it before this thread carries on
+        counted = is_key and getattr(message, "_key_counted", False)
+        if is_key and not counted:
+            with self._key_count_lock:
+                self._keys_posted += 1  # before queueing: the loop may take it before this thread carries on
         posted = super().post_message(message)
         if is_key and not posted:
-            self._keys_posted -= 1
+            with self._key_count_lock:
+                self._keys_posted -= 1
         return posted
 
     def _keys_waiting(self) -> bool:
@@ -230,15 +261,60 @@ class TillApp(KeepsRunning, App[None]):
             if self.wedge is not None:
                 await self.wedge.feed(event)  # a scan in the burst is kept; typed keys come back to _forward_key
                 return
-            if self._key_is_stale(event):
+            if self._hold_key(event) or self._key_is_stale(event):
                 return  # a dialog that already answered ignores the rest of the burst
         await super().on_event(event)
 
     async def _forward_key(self, event: events.Key) -> None:
         event._wedge_checked = True  # type: ignore[attr-defined]
-        if self._key_is_stale(event):
+        if self._hold_key(event) or self._key_is_stale(event):
             return
         await super().on_event(event)
+
+    def _in_handover(self) -> bool:
+        """From the pay dialog's answer until the sale is written and its receipt is up (or it failed)."""
+        if not (self._handover or self._completing):
+            return False
+        screen = self.screen
+        return screen is self.screen_stack[0] or (isinstance(screen, PayScreen) and screen.closing)
+
+    def _hold_key(self, event: events.Key) -> bool:
+        """During the hand-over from a paid sale to the next (a few hundred ms, the cashier may already be
+        typing or scanning the next item) typed text is held for the next sale instead of falling into a
+        closing dialog or a scan line about to be cleared; any other key is refused in words. True when held."""
+        if not self._in_handover():
+            return False
+        if event.is_printable and event.character:
+            self._held_text += event.character
+        elif event.key in ("enter", "ctrl+m", "ctrl+j"):
+            self._held_lines.append(self._held_text)
+            self._held_text = ""
+        elif event.key == "backspace":
+            self._held_text = self._held_text[:-1]
+        else:
+            self.show_message(f"{event.key.upper()} not taken: the sale is being completed; press it again once the "
+                              "receipt is up.", ok=False)  # fmt: skip
+        event.stop()
+        return True
+
+    def _release_held(self, sale_done: bool) -> None:
+        """End the hand-over. After a written sale, held scans and typed codes go to the next sale in the order
+        they came, and unfinished typing waits in the scan line; after a failure nothing goes into the unpaid
+        basket: the held text waits in the scan line and the message says so."""
+        lines = [line for line in self._held_lines if line.strip()]  # an empty Enter: the rest of the paying burst
+        partial = self._held_text
+        self._handover = False
+        self._held_lines, self._held_text = [], ""
+        if sale_done:
+            for line in lines:
+                self.in_session(functools.partial(self.session.scan, line))
+            if partial:
+                self.query_one("#scan", Input).value = partial
+            return
+        if lines or partial.strip():
+            self.query_one("#scan", Input).value = (lines + [partial])[-1] if partial.strip() else lines[-1]
+            held = ", ".join([*lines, partial] if partial.strip() else lines)
+            self.show_message(f"Typed while paying, not added: {held} (kept in the scan line).", ok=False)
 
     def _key_is_stale(self, event: events.Key) -> bool:
         """True when the screen on top already answered and is closing (its keys go nowhere), or when the
@@ -256,16 +332,25 @@ class TillApp(KeepsRunning, App[None]):
         if status.state == "disconnected" or len(self.scanners) == 1 or status.state != "idle":
             self.status_source.scanner = status.label.removeprefix("scanner ")
         if status.state == "disconnected":
-            self.show_message(self.tr._("Scanner disconnected: {detail}").format(detail=status.detail), ok=False)
+            self.show_message(self.tr._("Scanner disconnected: {detail}").format(detail=status.detail), ok=False,
+                              about=("scanner", None))
+        elif self._message_about[0] == "scanner" and status.state == "connected":
+            again = (self.tr._("Scanner connected again: {detail}").format(detail=status.detail) if status.detail
+                     else self.tr._("Scanner connected again."))
+            self.show_message(again, ok=True)
         self.refresh_status()
 
     @on(ScanArrived)
     def scan_arrived(self, message: ScanArrived) -> None:
         screen = self.screen
-        if isinstance(screen, DevicesScreen):
+        if self._in_handover():
+            self._held_lines.append(message.text)  # the next customer's item: added once this sale is written
+        elif isinstance(screen, DevicesScreen):
             screen.show_scan(message.text, message.aim_id, message.source, message.received_at)
         elif isinstance(screen, PromptScreen) and screen.accepts_scan and not screen.closing:
             screen.take_scan(message.text)  # the dialog asks for a code: the scan is its answer
+        elif isinstance(screen, SearchScreen) and not screen.closing:
+            screen.take_typed(message.text)  # a name typed fast with its Enter: the search takes it as typing
         elif isinstance(screen, PromptScreen | PayScreen) and not screen.closing and typed_burst(message.text):
             screen.take_typed(message.text)  # a number asked for, typed fast (or a macro key): typing
         elif isinstance(screen, ReceiptScreen) and len(self.screen_stack) == 2:
@@ -273,7 +358,7 @@ class TillApp(KeepsRunning, App[None]):
             self.in_session(lambda: self.session.scan(message.text, message.aim_id))
         elif screen is not self.screen_stack[0]:
             self.show_message(self.tr._("Scan ignored: finish or close the open dialog first (Esc), then scan again."),
-                              ok=False)  # fmt: skip
+                              ok=False, about=("screen", screen))  # fmt: skip
         else:
             self.in_session(lambda: self.session.scan(message.text, message.aim_id))
 
@@ -305,10 +390,11 @@ class TillApp(KeepsRunning, App[None]):
             error = event.worker.error
             log.error("worker %s failed", event.worker.name, exc_info=error)
             self.log.error(f"worker {event.worker.name} failed: {error!r}")
-            if event.worker.group == "session" and self._completing:
-                self._completing = False
             self.show_message(self.tr._("Something went wrong: {error}. The basket is as shown; try again.")
                               .format(error=error), ok=False)  # fmt: skip
+            if event.worker.group == "session" and self._completing:
+                self._completing = False
+                self._release_held(sale_done=False)
 
     def report_error(self, error: Exception) -> None:
         """An unexpected error in the UI: said in words, logged with its traceback, and the till carries on
@@ -320,7 +406,9 @@ class TillApp(KeepsRunning, App[None]):
             return
         log.error("unexpected error in the till", exc_info=error)
         self.log.error(f"unexpected error: {error!r}")
-        self._completing = False
+        if self._completing or self._handover:
+            self._completing = False
+            self._release_held(sale_done=False)
         try:
             self.show_message(self.tr._("Something went wrong on the till ({kind}: {error}). The sale is kept; "
                                         "carry on, and tell a technician if it happens again (till.log).")
@@ -348,6 +436,8 @@ class TillApp(KeepsRunning, App[None]):
             self.show_message(text, ok=outcome.ok and not lost)
         elif lost:
             self.show_message(lost, ok=False)
+        else:
+            self._age_message()  # nothing new to say: what was said may be about a sale that is over
 
     def _ask_switch_customer(self, outcome: Outcome) -> None:
         new = outcome.customer
@@ -397,19 +487,28 @@ class TillApp(KeepsRunning, App[None]):
             from edge.core.claims import format_claim_code
 
             claim = " " + tr._("The receipt carries claim code {code}.").format(code=format_claim_code(sale.claim_code))
-        total = format_money(sale.total_cents, self.currency, self.locale)
-        self.show_message(tr._("Sale complete: {total}.").format(total=total) + unused + claim + " "
-                          + tr._("Next customer."), ok=True)  # fmt: skip
+        summary = ReceiptSummary(sale.total_cents, message.payment_method, message.tendered_cents,
+                                 sale.points_earned if sale.new_balance is not None else None, sale.new_balance,
+                                 sale.pending_points, sale.points_redeemed)  # fmt: skip
+        money = lambda v: format_money(v, self.currency, self.locale)  # noqa: E731
+        done = (tr._("Sale complete: {total}, change {change}.").format(total=money(sale.total_cents),
+                                                                          change=money(summary.change_cents))
+                if summary.change_cents is not None else tr._("Sale complete: {total}.").format(total=money(sale.total_cents)))
+        self.show_message(done + unused + claim + " " + tr._("Next customer."), ok=True)  # fmt: skip
         ask = self.settings.till.ask_feedback
 
         def after(score: int | None) -> None:
             if score is not None:
                 self.in_session(lambda: self._feedback(score))
 
-        summary = ReceiptSummary(sale.total_cents, message.payment_method, message.tendered_cents,
-                                 sale.points_earned if sale.new_balance is not None else None, sale.new_balance,
-                                 sale.pending_points, sale.points_redeemed)  # fmt: skip
-        self.push_screen(ReceiptScreen(sale.receipt, ask, summary, self.currency, self.locale), after)
+        self.push_screen(ReceiptScreen(sale.receipt, ask, summary, self.currency, self.locale,
+                                       next_sale=self._next_sale_from_receipt), after)  # fmt: skip
+        self._release_held(sale_done=True)  # what the cashier scanned meanwhile starts the next sale
+
+    def _next_sale_from_receipt(self, text: str) -> None:
+        """A code typed or scanned into the receipt's score field (a scanner without the wedge): the next
+        customer's first item, never a score."""
+        self.in_session(lambda: self.session.scan(text))
 
     def _feedback(self, score: int) -> Outcome:
         self.session.record_feedback(score)
@@ -419,6 +518,7 @@ class TillApp(KeepsRunning, App[None]):
     def sale_failed(self, message: SaleFailed) -> None:
         self._completing = False
         self.show_message(self.tr._("Sale not completed: {reason}").format(reason=message.reason), ok=False)
+        self._release_held(sale_done=False)
 
     @on(StatusChanged)
     def status_changed(self, message: StatusChanged) -> None:
@@ -450,13 +550,35 @@ class TillApp(KeepsRunning, App[None]):
         panel = 20 if width < 70 else 30 if width < 100 else min(44, width // 3)
         self.query_one("#right").styles.width = panel
 
-    def show_message(self, text: str, ok: bool = True) -> None:
+    READY = N_("Ready: scan a product or a loyalty card.")  # shown through the store's translator
+
+    def show_message(self, text: str, ok: bool = True, about: tuple[str, object] | None = None) -> None:
+        """Say ``text`` in the message line. ``about``: what the message concerns, so that it goes when that
+        is over (``_age_message``): ("sale", n) by default - the sale on screen; ("screen", screen) - a
+        dialog, until it closes; ("scanner", name) - a scanner's trouble, until it reports again."""
         message = self.query_one("#message", Static)
         message.update(escape(text))
         message.set_class(not ok, "error")
         message.set_class(ok, "ok")
+        self._message_about = about or ("sale", self.snapshot.sale_seq if self.snapshot else 0)
         if not ok:
             self.bell()
+
+    def _age_message(self) -> None:
+        """Replace the message with the ready line once what it spoke of is over: the sale it was about was
+        completed, parked or cleared; the dialog it was about closed."""
+        kind, subject = self._message_about
+        over = (kind == "sale" and self.snapshot is not None and subject != self.snapshot.sale_seq) or (
+            kind == "screen" and not any(subject is screen for screen in self.screen_stack)
+        )
+        if over:
+            self.show_message(self.tr._(self.READY), ok=True)
+
+    def pop_screen(self) -> AwaitComplete:
+        """Every dialog closes through here: a message about it goes with it."""
+        done = super().pop_screen()
+        self._age_message()
+        return done
 
     # the scan line: until a scanner is configured, keyboard input plus Enter acts as the scanner -----------
     @on(Input.Submitted, "#scan")
@@ -618,9 +740,12 @@ class TillApp(KeepsRunning, App[None]):
         tr = self.tr
 
         def check(text: str) -> str | None:
+            """The dialog stays open on a figure the session would refuse, and says the limit (as F4 does)."""
             if not text.strip().isdigit():
                 return tr._("type a whole number of points (0 to remove)")
-            return None
+            problem = check_redemption(int(text), limit, self.session.rules, tr)
+            return (tr._("{problem}: type up to {n}, or 0 to remove").format(problem=problem, n=limit.max_points)
+                    if problem else None)
 
         def done(text: str | None) -> None:
             if text is not None and text.strip():
@@ -683,7 +808,10 @@ class TillApp(KeepsRunning, App[None]):
             if choice is not None:
                 self.complete_sale(*choice)
 
-        self.push_screen(PayScreen(snap.settlement.amount_due_cents, self.currency, self.locale), done)
+        def answered() -> None:
+            self._handover = True  # from now until the receipt is up, typing and scans wait for the next sale
+
+        self.push_screen(PayScreen(snap.settlement.amount_due_cents, self.currency, self.locale, answered), done)
 
     def complete_sale(self, method: str, tendered: int | None) -> None:
         if self._completing:

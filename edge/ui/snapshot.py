@@ -29,6 +29,7 @@ class TillSnapshot:
     parked: int = 0  # parked sales waiting on this till
     version: int = 0  # the command that produced it: an older snapshot never replaces a newer one
     points: PointsView | None = None  # earned, spent, balance and the next expiry of the member
+    sale_seq: int = 0  # which sale of the till's run it shows (TillSession.sale_seq)
 
 
 def take_snapshot(session: TillSession, version: int = 0) -> TillSnapshot:
@@ -53,4 +54,5 @@ def take_snapshot(session: TillSession, version: int = 0) -> TillSnapshot:
             parked=session.parked_count(),
             version=version,
             points=session.points_view(),
+            sale_seq=session.sale_seq,
         )

@@ -14,7 +14,7 @@ from edge.core.measures import price_scanned_item
 from edge.db import open_database
 from edge.session import TillSession
 from edge.settings import Settings
-from tests.conftest import FIXED_NOW
+from tests.support.demo import FIXED_NOW
 
 GTIN = "09506000134352"  # GS1's example GTIN
 VAR = "99506000134359"  # the same with indicator digit 9: a variable measure trade item

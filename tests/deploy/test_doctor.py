@@ -273,7 +273,8 @@ def test_technician_without_sudo_is_told_to_use_it(tmp_path: Path) -> None:
 
 # --- an installed device that is not set up is not ready -----------------------------------------------------
 def test_installed_device_not_enrolled_without_database_and_default_store_fails(tmp_path: Path, capsys) -> None:
-    fresh = load_settings(environ={}).replace(data_dir=tmp_path / "var-lib")  # as install.sh leaves it
+    fresh = load_settings(environ={}).replace(data_dir=tmp_path / "var-lib")  # as install.sh leaves it:
+    fresh.data_dir.mkdir(mode=0o750)  # made, empty
     installed = quiet_probes(installed=lambda: True)
     results = by_name(doctor.run_checks(fresh, probes=installed))
     for name, words, hint in (("config", "still the default 'demo-store'", "[store] id"),
@@ -292,6 +293,7 @@ def test_installed_device_not_enrolled_without_database_and_default_store_fails(
 
 def test_the_same_unset_device_on_a_developer_machine_only_warns(tmp_path: Path, capsys) -> None:
     fresh = load_settings(environ={}).replace(data_dir=tmp_path / "dev")
+    fresh.data_dir.mkdir()
     results = by_name(doctor.run_checks(fresh, probes=quiet_probes()))
     assert {n: results[n].status for n in ("config", "database", "hub")} == {
         "config": "WARN", "database": "WARN", "hub": "WARN"}
@@ -332,3 +334,16 @@ def test_installed_device_is_told_apart_from_a_developer_machine(monkeypatch, tm
     paths.SYSTEM_DATA_DIR.rmdir()
     monkeypatch.setenv("STORE_EDGE_PRODUCTION", "1")
     assert doctor.installed_device() is True
+
+
+@pytest.mark.parametrize("installed", [False, True], ids=["developer", "installed"])
+def test_a_data_dir_that_does_not_exist_fails_the_disk_check(tmp_path: Path, installed: bool, capsys) -> None:
+    missing = tmp_path / "nonexistent"
+    probes = quiet_probes(installed=lambda: installed)
+    line = by_name(doctor.run_checks(load_settings(environ={}).replace(data_dir=missing), probes=probes,
+                                     only=["disk"]))["disk"]  # fmt: skip
+    assert line.status == "FAIL" and f"the data dir {missing} does not exist" in line.summary, line
+    assert "--data-dir" in line.hint
+    args = argparse.Namespace(config=None, data_dir=str(missing), json=True, only="disk")
+    assert cmd_doctor(args, probes) == 1
+    assert json.loads(capsys.readouterr().out)["ok"] is False

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import base64
 import dataclasses
 import json
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -14,10 +12,11 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from devices.barcode.loyalty_token import MSG_NO_KEYS, issue_token, public_key_bytes
+from devices.barcode.loyalty_token import MSG_NO_KEYS, issue_token
 from edge.cli.scanner import cmd_listen, collect_devices, main_scan_decode
 from edge.settings import Settings
-from tests.devices.test_serial_pty import FakeUsbScanner
+from tests.support.demo import store_token_key
+from tests.support.pty_scanner import FakeUsbScanner
 
 DEMO_CARD = "6009000000000016"  # the README's demo loyalty card
 DEMO_COUPON = "SAVE3-ALPHA"
@@ -72,14 +71,6 @@ def test_unknown_region_is_refused_by_the_parser(capsys: pytest.CaptureFixture[s
     assert "invalid choice: 'xx'" in capsys.readouterr().err
 
 
-def _store_key(settings: Settings, key: Ed25519PrivateKey, kid: str = "k1") -> None:
-    db = sqlite3.connect(settings.database_path)
-    db.execute("INSERT INTO token_keys (kid, public_key) VALUES (?, ?)",
-               (kid, base64.b64encode(public_key_bytes(key)).decode()))  # fmt: skip
-    db.commit()
-    db.close()
-
-
 def test_app_codes_are_checked_with_the_keys_in_the_device_database(
     demo_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -87,7 +78,7 @@ def test_app_codes_are_checked_with_the_keys_in_the_device_database(
     token = issue_token(key, "C1002", time.time(), ttl_s=300)
     code, before = decode(capsys, [token], demo_settings)
     assert (code, before["error"]) == (2, MSG_NO_KEYS)  # the hub keys have not been pulled yet
-    _store_key(demo_settings, key)
+    store_token_key(demo_settings, key)
     size = demo_settings.database_path.stat().st_size
     code, after = decode(capsys, [token], demo_settings)
     assert (code, after["kind"], after["customer_id"], after["error"]) == (0, "loyalty_token", "C1002", None)
@@ -159,3 +150,29 @@ def test_devices_list_uses_the_technicians_marks(tmp_path: Path) -> None:
     marked = {d["name"]: d["role"] for d in collect_devices(roles, str(proc))["hid_input_devices"]}
     assert marked == {"USB Keyboard": "scanner", "Logitech USB Keyboard": "keyboard",
                       "Honeywell Imaging & Mobility 1900": "keyboard"}  # fmt: skip
+
+
+def test_listen_on_a_port_that_does_not_exist_stops_at_once_with_status_2(tmp_path: Path) -> None:
+    from edge.core.errors import CliError
+
+    args = argparse.Namespace(serial=str(tmp_path / "ttyNONE"), evdev=None, baud=None, terminator=None, count=0,
+                              region=None)  # fmt: skip
+    with pytest.raises(CliError) as failed:
+        cmd_listen(args, None)
+    assert failed.value.exit_code == 2
+    assert f"no serial port {tmp_path / 'ttyNONE'}" in failed.value.message
+    assert "store-edge devices list" in failed.value.message
+
+
+def test_listen_on_a_port_that_never_opens_gives_up_with_status_1(tmp_path: Path) -> None:
+    from edge.cli.scanner import LISTEN_OPEN_S
+    from edge.core.errors import CliError
+
+    not_a_port = tmp_path / "not-a-tty"
+    not_a_port.write_bytes(b"")  # exists, but no serial port can be configured on it
+    args = argparse.Namespace(serial=str(not_a_port), evdev=None, baud=None, terminator=None, count=0, region=None)
+    with pytest.raises(CliError) as failed:
+        cmd_listen(args, None)
+    assert failed.value.exit_code == 1
+    assert f"No scanner at {not_a_port}" in failed.value.message
+    assert f"gave up after {LISTEN_OPEN_S:g} s of tries" in failed.value.message

@@ -21,7 +21,7 @@ from devices.scanners.framing import ScanFramer
 from devices.scanners.serial_source import SerialScannerSource
 from devices.scanners.wedge import GS, GS_KEYS, WedgeDetector
 from edge.settings import BarcodeSettings, ScannerSettings
-from tests.devices.test_serial_pty import FakeUsbScanner
+from tests.support.pty_scanner import FakeUsbScanner
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CONFIG = BarcodeConfig(rcn_region="de")

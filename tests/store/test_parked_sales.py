@@ -12,7 +12,7 @@ from edge.core.catalog import Product
 from edge.db import open_database
 from edge.settings import Settings
 from edge.store.parked import ParkedSaleError, park, parked_count, parked_sales, recall
-from tests.conftest import FIXED_NOW
+from tests.support.demo import FIXED_NOW
 
 WEIGHED = Product("02012340012345", "Cheese by weight", 1234, 900, "Dairy", "kg")  # price from its scale label
 WATER = Product("08710000000918", "Sparkling Water 1.5L", 89, 2100, "Beverages")

@@ -11,7 +11,7 @@ from edge.db import open_database
 from edge.settings import Settings
 from edge.store.presence_store import Visit, floor_analytics, record_visit
 from edge.store.sightings import record_token_sighting
-from tests.conftest import FIXED_NOW
+from tests.support.demo import FIXED_NOW
 
 
 def test_a_code_seen_at_another_till_within_its_window_is_a_possible_copy(demo_settings: Settings) -> None:

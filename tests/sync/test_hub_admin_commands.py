@@ -8,8 +8,6 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
-from synchelpers import make_edge, seed
-
 from edge.cli import hub as hub_cli
 from edge.core.basket import Basket
 from edge.core.offers import CustomerContext
@@ -18,6 +16,7 @@ from sync.hub import members
 from sync.hub.offers import offer_snapshot
 from sync.hub.server import HubServer
 from sync.hub.storage import HubStorage
+from tests.support.hub import make_edge, seed
 
 NOW = datetime.now(UTC)
 GTIN = "04006381333931"

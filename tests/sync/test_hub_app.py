@@ -11,12 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from synchelpers import close_hub_storage, open_hub_storage, seed
 
 from sync import protocol
 from sync.hub.app import HubConfig, make_hub_app_from_config
 from sync.hub.server import bind_socket
 from sync.ids import uuid7
+from tests.support.hub import close_hub_storage, open_hub_storage, seed
 
 
 class _Serve:

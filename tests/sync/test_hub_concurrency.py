@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from synchelpers import close_hub_storage, open_hub_storage
 
 from sync.hub import ingest, notifications
 from sync.hub.offers import upsert_products
 from sync.hub.storage import DeviceAuth, HubStorage
 from sync.hub.tables import changes
 from sync.ids import uuid7
+from tests.support.hub import close_hub_storage, open_hub_storage
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
-from synchelpers import seed
 
 from edge.core.contract import EventType
 from sync.hub.server import HubServer
 from sync.ids import uuid7
+from tests.support.hub import seed
 
 NOW = "2026-11-30T10:00:00Z"
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from synchelpers import seed
 
 from sync import protocol
 from sync.hub.server import HubServer
+from tests.support.hub import seed
 
 MB = 1024 * 1024
 

@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from synchelpers import PG_DSN
+
+from tests.support.hub import PG_DSN
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = ("events_per_s", "p99_ms", "scale_4_vs_1", "raw_insert_per_s", "ratio", "sqlite_events_per_s",

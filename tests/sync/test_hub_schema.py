@@ -10,7 +10,6 @@ cursor from that run.
 
 from __future__ import annotations
 
-import io
 import json
 import sqlite3
 import uuid
@@ -22,29 +21,17 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
-from synchelpers import close_hub_storage, open_hub_storage, pg_dsn
 
-from edge.cli import main
 from sync.hub import migrate
 from sync.hub.db import open_database
 from sync.hub.storage import HubStorage
 from sync.hub.tables import metadata
 from sync.ids import uuid7
+from tests.support.cli import one_line, run_cli
+from tests.support.hub import close_hub_storage, open_hub_storage, pg_dsn
 
 FIXTURES = Path(__file__).parent / "fixtures"
 META = json.loads((FIXTURES / "hub_v0_1.json").read_text())
-
-
-def run_cli(argv: list[str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(argv, stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
-
-
-def one_line(text_: str) -> str:
-    lines = text_.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in text_, lines
-    return lines[0]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

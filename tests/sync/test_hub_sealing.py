@@ -13,13 +13,13 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from sqlalchemy import text
-from synchelpers import close_hub_storage, open_hub_storage, seed
 
 from edge.cli.main import main
 from sync.hub import sealing
 from sync.hub.migrate import migrate_command
 from sync.hub.server import HubServer
 from sync.hub.storage import HubStorage
+from tests.support.hub import close_hub_storage, open_hub_storage, seed
 
 EID_KEY = "0123456789abcdef0123456789abcdef"
 

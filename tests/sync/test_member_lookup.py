@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from synchelpers import Edge, hub_ledger_set, make_edge
 
 from edge.core.claims import claim_code_valid, format_claim_code, new_claim_code
 from edge.core.contacts import contact_hash
@@ -21,6 +20,7 @@ from sync.hub.common import HubError
 from sync.hub.server import HubServer
 from sync.hub.storage import HubStorage
 from sync.lookup import MemberLookup
+from tests.support.hub import Edge, hub_ledger_set, make_edge
 
 GTIN = "05901234123457"
 PHONE = "+34 612 34 56 78"

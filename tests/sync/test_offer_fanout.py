@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from synchelpers import make_edge, seed
-
 from sync.hub.server import HubServer
+from tests.support.hub import make_edge, seed
 
 OFFER = {"id": "o-coffee", "kind": "percent_off", "name": "10% coffee", "params": {"percent": 10}}
 

@@ -11,7 +11,6 @@ import gzip
 from pathlib import Path
 
 from sqlalchemy import update
-from synchelpers import FAST, Edge, make_edge, seed
 
 from edge.core.contract import EventType
 from sync import outbox
@@ -20,6 +19,7 @@ from sync.faultproxy import FaultProxy
 from sync.hub.server import HubServer
 from sync.hub.tables import customers
 from sync.ids import uuid7
+from tests.support.hub import FAST, Edge, make_edge, seed
 
 
 def _earn(edge: Edge, customer_id: str, points: int, reason: str = "sale") -> str:

@@ -12,13 +12,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from synchelpers import FAST, make_edge, seed
 
 from edge.db.connection import open_database
 from sync import outbox, protocol
 from sync.client import SyncClient, SyncError
 from sync.hub.server import HubServer
 from sync.ids import uuid7
+from tests.support.hub import FAST, make_edge, seed
 
 STORE_EDGE = str(Path(sys.executable).parent / "store-edge")
 
@@ -160,7 +160,7 @@ def test_one_event_too_large_for_the_gateway_goes_to_the_dead_letters(sqlite_hub
     than that alone would be retried forever in front of the others; alone and refused, it is buried."""
     import secrets
 
-    from test_sync_adaptive import Gateway
+    from tests.support.gateway import Gateway
 
     codes = seed(sqlite_hub.storage, {"s1": ["till-1"]}, {"ada": ("s1", 0)})
     edge = make_edge(tmp_path, "till", sqlite_hub.url, codes["till-1"])

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from synchelpers import make_edge, seed
 
 from edge.core.programme import ProgrammeRules, add_months
 from edge.session import TillSession
@@ -22,6 +21,7 @@ from sync.hub import ledger as hub_ledger
 from sync.hub.server import HubServer
 from sync.hub.storage import HubStorage
 from sync.hub.tables import customers, ledger, point_lots
+from tests.support.hub import make_edge, seed
 
 COFFEE = {"gtin": "05901234123457", "name": "Espresso machine", "price_cents": 500_000, "vat_rate_bp": 2100,
           "category": "appliances"}

@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
-from synchelpers import Edge, make_edge, seed
 
 from edge.core.contract import EventType, reward_coupon_code
 from edge.core.i18n import ENGLISH
@@ -29,6 +28,7 @@ from sync.hub.personal_coupons import BirthdayPlan, NextOrderRule
 from sync.hub.server import HubServer
 from sync.hub.tables import coupons, ledger, offers
 from sync.ids import uuid7
+from tests.support.hub import Edge, make_edge, seed
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 RULES = LoyaltyRules()

@@ -8,7 +8,6 @@ import argparse
 from pathlib import Path
 
 import pytest
-from synchelpers import make_edge, seed
 
 from edge.cli import hub as hub_cli
 from edge.settings import Settings, load_settings
@@ -16,6 +15,7 @@ from edge.ui.app import with_hub_store
 from sync.apply import STORE_KEY, store_profile
 from sync.hub.server import HubServer
 from sync.hub.storage import HubError, HubStorage
+from tests.support.hub import make_edge, seed
 
 
 def _args(*argv: str) -> argparse.Namespace:

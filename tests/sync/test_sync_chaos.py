@@ -5,17 +5,15 @@ Each runs against a SQLite hub file and a PostgreSQL hub (a fresh schema per tes
 from __future__ import annotations
 
 import os
-import random
 import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import text
-from synchelpers import Edge, hub_ledger_set, make_edge, seed
 
 from edge.settings import HubSettings
 from sync import outbox
@@ -23,36 +21,21 @@ from sync.client import SyncError
 from sync.faultproxy import FaultProxy, Faults
 from sync.hub.server import HubServer, bind_socket
 from sync.hub.storage import HubStorage
+from tests.support.hub import Edge, busy_day, converge, hub_ledger_set, make_edge, seed, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CUSTOMERS = {f"c{i}": ("s1", 500) for i in range(5)}
 
 
+CHAOS_SYNC = HubSettings(timeout_s=2, batch_max_events=64, backoff_cap_s=0.05)
+
+
 def _busy_day(edge: Edge, n: int, seed_: int = 3) -> None:
-    rng = random.Random(seed_)
-    for _ in range(n):
-        cid = rng.choice(list(CUSTOMERS))
-        sale = edge.sale(cid, rng.randint(100, 5000))
-        edge.ledger("earn", cid, rng.randint(1, 50), sale)
-        if rng.random() < 0.3:
-            edge.ledger("burn", cid, rng.randint(1, 100), sale)
+    busy_day(edge, list(CUSTOMERS), n, seed_, burn_share=0.3, max_burn=100)
 
 
 def _converge(edge: Edge, url: str, rounds: int = 400) -> int:
-    client = edge.client(hub_url=url, settings=HubSettings(timeout_s=2, batch_max_events=64, backoff_cap_s=0.05))
-    failures = 0
-    try:
-        for _ in range(rounds):
-            try:
-                client.sync_once()
-                if outbox.stats(edge.db).unsent == 0:
-                    return failures
-            except SyncError as exc:
-                failures += 1
-                time.sleep(min(0.05, client.next_delay(exc)))
-    finally:
-        client.close()
-    raise AssertionError(f"no convergence after {rounds} rounds; {outbox.stats(edge.db)}")
+    return converge(edge, url, CHAOS_SYNC, rounds=rounds, pause_cap_s=0.05)
 
 
 def _assert_ledgers_agree(storage: HubStorage, edge: Edge, hub_url: str) -> None:
@@ -84,13 +67,8 @@ def _spawn(args: list[str], env: dict[str, str] | None = None) -> subprocess.Pop
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def _wait_for(predicate, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")
+def _wait_for(predicate: Any, timeout: float = 15.0) -> None:
+    wait_until(predicate, timeout)
 
 
 def test_kill_9_of_the_edge_during_sync_converges(hub: HubServer, tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-from synchelpers import FAST, make_edge, seed
 
 from edge.cli import main
 from edge.db.connection import open_database
@@ -17,6 +16,7 @@ from sync import outbox
 from sync.client import HubBusy, HubUnreachable, SyncClient, SyncStatus, SyncWorker, describe_status
 from sync.faultproxy import FaultProxy, Faults
 from sync.hub.server import HubServer
+from tests.support.hub import FAST, make_edge, seed
 
 
 def test_status_listeners_see_progress_and_errors(sqlite_hub: HubServer, tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import text
-from synchelpers import enqueue_unchecked, hub_ledger_set, make_edge, seed
 
 from sync import credentials, outbox
 from sync.apply import loyalty_public_keys
@@ -19,6 +18,7 @@ from sync.client import SyncError
 from sync.enroll import EnrolmentError, enroll
 from sync.hub.server import HubServer
 from sync.hub.storage import HubStorage
+from tests.support.hub import enqueue_unchecked, hub_ledger_set, make_edge, seed
 
 
 def test_enrol_push_pull_round_trip(hub: HubServer, tmp_path: Path) -> None:

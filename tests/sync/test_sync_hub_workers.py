@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -21,17 +20,16 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from synchelpers import PG_DSN, Edge, hub_ledger_set, make_edge, seed
 
 from edge.cli import main
 from edge.core.contract import EventType
 from edge.settings import HubSettings
 from sync import outbox, protocol
-from sync.client import SyncError
 from sync.hub.asgi import DB_ENV, check_workers, create_app
 from sync.hub.server import bind_socket
 from sync.hub.storage import HubStorage
 from sync.ids import uuid7
+from tests.support.hub import PG_DSN, Edge, busy_day, converge, hub_ledger_set, make_edge, seed, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CUSTOMERS = {f"c{i}": ("s1", 1_000) for i in range(6)}
@@ -128,41 +126,19 @@ def _children(pid: int) -> list[int]:
 
 
 def _wait_for(predicate: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")
+    wait_until(predicate, timeout)
+
+
+WORKERS_SYNC = HubSettings(timeout_s=10, batch_max_events=50, backoff_cap_s=0.1)
 
 
 def _busy_day(edge: Edge, sales: int, seed_: int) -> None:
-    rng = random.Random(seed_)
-    for _ in range(sales):
-        cid = rng.choice(list(CUSTOMERS))
-        sale = edge.sale(cid, rng.randint(100, 5_000))
-        edge.ledger("earn", cid, rng.randint(1, 50), sale)
-        if rng.random() < 0.2:
-            edge.ledger("burn", cid, rng.randint(1, 30), sale)
+    busy_day(edge, list(CUSTOMERS), sales, seed_, burn_share=0.2, max_burn=30)
 
 
 def _converge(edge: Edge, url: str, deadline_s: float = 120.0) -> int:
     """sync_once until the outbox is empty; returns how many rounds failed (and were retried)."""
-    client = edge.client(hub_url=url, settings=HubSettings(timeout_s=10, batch_max_events=50, backoff_cap_s=0.1))
-    failures = 0
-    deadline = time.monotonic() + deadline_s
-    try:
-        while time.monotonic() < deadline:
-            try:
-                client.sync_once()
-                if outbox.stats(edge.db).unsent == 0:
-                    return failures
-            except SyncError as exc:
-                failures += 1
-                time.sleep(min(0.1, client.next_delay(exc)))
-    finally:
-        client.close()
-    raise AssertionError(f"no convergence in {deadline_s} s; {outbox.stats(edge.db)}")
+    return converge(edge, url, WORKERS_SYNC, deadline_s=deadline_s, pause_cap_s=0.1)
 
 
 def _expected_balance(edges: list[Edge], cid: str) -> int:

@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
-from synchelpers import Edge, enqueue_unchecked, make_edge, seed
 
 from edge.cli import main as cli
 from edge.settings import Settings, load_settings
@@ -24,6 +23,7 @@ from edge.store.presence_store import PresenceService, load_registry
 from sync import outbox
 from sync.hub.server import HubServer
 from sync.hub.storage import HubError, HubStorage
+from tests.support.hub import Edge, enqueue_unchecked, make_edge, seed
 
 TAG = "e2c56db5-dffb-48d2-b060-d0f5a71096e0"
 DOOR = f"ibeacon:{TAG}:1:1"

@@ -17,10 +17,10 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from synchelpers import close_hub_storage, open_hub_storage, seed
 
 from sync.enroll import enroll
 from sync.hub.server import HubServer
+from tests.support.hub import close_hub_storage, open_hub_storage, seed
 
 
 class _Hub:

@@ -9,11 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from synchelpers import make_edge, seed
-
 from sync import outbox
 from sync.hub.server import HubServer
 from sync.hub.storage import HubStorage
+from tests.support.hub import make_edge, seed
 
 
 class _Receiver(BaseHTTPRequestHandler):

@@ -20,7 +20,7 @@ from edge.ui.app import TillApp, make_app
 from edge.ui.messages import StatusChanged
 from edge.ui.screens.floor import FloorScreen
 from edge.ui.status import format_status
-from tests.conftest import FIXED_NOW
+from tests.support.demo import FIXED_NOW
 
 WALL0 = FIXED_NOW.timestamp()  # 10:30 UTC: inside the demo store's opening hours whatever the real time is
 

@@ -20,7 +20,8 @@ from edge.store.repository import Repository
 from edge.store.sales import SalesService
 from edge.ui.app import TillApp, make_app
 from edge.ui.screens.dialogs import ReceiptScreen
-from tests.conftest import FIXED_NOW  # 2026-11-20 10:30 UTC: 11:30 in Madrid
+from tests.support.demo import FIXED_NOW  # 2026-11-20 10:30 UTC: 11:30 in Madrid
+from tests.support.till import settle, type_in
 
 MILK, CHOCOLATE = demo_gtin(1), demo_gtin(121)
 ES_MONEY = re.compile(r"-?\d{1,3}(\.\d{3})*,\d{2}\xa0€")
@@ -35,33 +36,19 @@ def spanish_settings(tmp_path: Path) -> Settings:
     return settings
 
 
-async def _settle(app: TillApp, pilot) -> None:
-    for _ in range(2):
-        await app.workers.wait_for_complete([w for w in app.workers if w.group == "session"])
-        await pilot.pause()
-
-
-async def _type(app: TillApp, pilot, text: str) -> None:
-    focused = app.focused
-    assert focused is not None and hasattr(focused, "value"), f"no input has focus ({focused!r})"
-    focused.value = text
-    await pilot.press("enter")
-    await _settle(app, pilot)
-
-
 async def test_a_spanish_sale_prints_a_spanish_receipt(spanish_settings: Settings) -> None:
     app = make_app(spanish_settings, clock=lambda: FIXED_NOW)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _settle(app, pilot)
-        await _type(app, pilot, "612 34 56 01")  # the member's Spanish mobile, as they say it
+        await settle(app, pilot)
+        await type_in(app, pilot, "612 34 56 01")  # the member's Spanish mobile, as they say it
         assert app.snapshot is not None and app.snapshot.customer is not None
         assert app.snapshot.customer.display_name == "Bruno Fernández"
         for gtin in (MILK, CHOCOLATE, CHOCOLATE, CHOCOLATE):
-            await _type(app, pilot, gtin)
+            await type_in(app, pilot, gtin)
         due = app.snapshot.settlement.amount_due_cents
         await pilot.press("f9")
         await pilot.pause()
-        await _type(app, pilot, "50,00")  # cash typed the Spanish way
+        await type_in(app, pilot, "50,00")  # cash typed the Spanish way
         assert isinstance(app.screen, ReceiptScreen)
         receipt = app.screen.receipt
 
@@ -114,9 +101,9 @@ async def test_spanish_amounts_are_shown_whole_at_every_size(spanish_settings: S
     """The till's money is written the store's way on the screen a cashier sees, never cut."""
     app = make_app(spanish_settings, clock=lambda: FIXED_NOW)
     async with app.run_test(size=size) as pilot:
-        await _settle(app, pilot)
+        await settle(app, pilot)
         for text in ("612 34 56 01", MILK, CHOCOLATE, CHOCOLATE, CHOCOLATE):
-            await _type(app, pilot, text)
+            await type_in(app, pilot, text)
         await pilot.pause()
         assert app.snapshot is not None
         screen = "\n".join("".join(seg.text for seg in strip) for strip in app.screen._compositor.render_strips())
@@ -132,9 +119,9 @@ async def _spanish_basket(pilot) -> None:
     app = pilot.app
     for widget in app.query(Input):
         widget.cursor_blink = False
-    await _settle(app, pilot)
+    await settle(app, pilot)
     for text in ("612 34 56 01", MILK, CHOCOLATE, CHOCOLATE, CHOCOLATE, "SAVE3-ALPHA"):
-        await _type(app, pilot, text)
+        await type_in(app, pilot, text)
     await app.workers.wait_for_complete()
     await pilot.pause(0.3)
 
@@ -153,7 +140,7 @@ def test_spanish_receipt_snapshot_80x24(spanish_settings: Settings, snap_compare
         app = pilot.app
         await pilot.press("f9")
         await pilot.pause()
-        await _type(app, pilot, "50")
+        await type_in(app, pilot, "50")
         for widget in app.screen.query(Input):
             widget.cursor_blink = False
         await app.workers.wait_for_complete()
@@ -172,9 +159,9 @@ async def test_spanish_screens_show_their_words_whole(spanish_settings: Settings
     customer panel's points and the amount due; no English word of the till is left."""
     app = make_app(spanish_settings, clock=lambda: FIXED_NOW)
     async with app.run_test(size=size) as pilot:
-        await _settle(app, pilot)
+        await settle(app, pilot)
         for text in ("612 34 56 01", MILK, CHOCOLATE):
-            await _type(app, pilot, text)
+            await type_in(app, pilot, text)
         await pilot.pause()
         screen = _screen_text(app)
         for words in ("Cobrar", "Aparcar", "Nueva", "TOTAL", "Artículo", "Cant", "Importe"):

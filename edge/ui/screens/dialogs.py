@@ -23,6 +23,7 @@ from textual.widgets.option_list import Option
 
 from edge.core.catalog import Product
 from edge.core.i18n import ENGLISH, N_, Translator, translator
+from edge.core.loyalty import Balance
 from edge.core.money import format_money, parse_money
 from edge.core.receipt import PAYMENT_WORDS, sale_points_words
 from edge.store.parked import ParkedSale
@@ -129,22 +130,29 @@ class PromptScreen(OneShotModal[str]):
 
 
 class SearchScreen(OneShotModal[Product]):
-    """Search products by name as the cashier types; Enter (or Down then Enter) picks one."""
+    """Search products by name as the cashier types; Enter (or Down then Enter) picks one.
+
+    Enter picks from the results of what the field says now: pressed (or typed in one fast burst with the
+    words) before that search has answered, it picks when the answer comes, never from an older search.
+    """
 
     DEFAULT_CSS = DIALOG_CSS + "#results { height: 12; max-height: 50vh; }"
     BINDINGS = [Binding("escape", "cancel", N_("Cancel"))]
+    HINT = N_("Type to search; Down to the list, Enter to add.")
 
     def __init__(self, search: Callable[[str], list[Product]], currency: str = "EUR", locale: str = "en") -> None:
         super().__init__(translator(locale))
         self.search, self.currency, self.locale = search, currency, locale
         self.products: list[Product] = []
+        self._shown_for: str | None = None  # the text whose results are listed
+        self._pick_when_found = False  # Enter came before the search for the field's text answered
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label(self.tr._("Find a product by name"), classes="title")
             yield Input(placeholder=self.tr._("e.g. milk organic"), id="query")
             yield OptionList(id="results")
-            yield Static(self.tr._("Type to search; Down to the list, Enter to add."), classes="hint")
+            yield Static(self.tr._(self.HINT), id="hint", classes="hint")
 
     @on(Input.Changed, "#query")
     def changed(self, event: Input.Changed) -> None:
@@ -153,12 +161,14 @@ class SearchScreen(OneShotModal[Product]):
     @work(thread=True, exclusive=True, group="search", exit_on_error=False)
     def run_search(self, text: str) -> None:
         found = self.search(text)
-        self.app.call_from_thread(self.show_results, found)
+        self.app.call_from_thread(self.show_results, found, text)
 
-    def show_results(self, found: list[Product]) -> None:
-        if self.closing:
+    def show_results(self, found: list[Product], text: str | None = None) -> None:
+        """List ``found`` (the answer for ``text``; an answer for an older text than the field's is dropped)."""
+        if self.closing or (text is not None and text != self.query_one("#query", Input).value):
             return
         self.products = found
+        self._shown_for = text
         results = self.query_one("#results", OptionList)
         results.clear_options()
         results.add_options(
@@ -166,13 +176,33 @@ class SearchScreen(OneShotModal[Product]):
         )
         if found:
             results.highlighted = 0
+        if self._pick_when_found:
+            self._pick_when_found = False
+            self._pick_first()
 
     @on(Input.Submitted, "#query")
     def take_first(self, event: Input.Submitted) -> None:
         event.stop()
-        results = self.query_one("#results", OptionList)
+        if self._shown_for != event.value:
+            self._pick_when_found = True  # the search for this text is still running: pick when it answers
+            return
+        self._pick_first()
+
+    def _pick_first(self) -> None:
         if self.products:
-            self.finish(self.products[results.highlighted or 0])
+            self.finish(self.products[self.query_one("#results", OptionList).highlighted or 0])
+            return
+        text = self.query_one("#query", Input).value.strip()
+        self.query_one("#hint", Static).update(
+            f"Nothing found for '{escape(text)}': try another word, or Esc." if text else self.HINT
+        )
+
+    def take_typed(self, text: str) -> None:
+        """A fast burst ending in Enter (a quick cashier, a macro key): typed into the search field, and its
+        Enter picks the first product found for it."""
+        field = self.query_one("#query", Input)
+        field.insert_text_at_cursor(text)
+        self.take_first(Input.Submitted(field, field.value))
 
     @on(OptionList.OptionSelected, "#results")
     def picked(self, event: OptionList.OptionSelected) -> None:
@@ -188,9 +218,19 @@ class PayScreen(OneShotModal[tuple[str, int | None]]):
         Binding("f12", "card", N_("Card"), priority=True),
     ]
 
-    def __init__(self, amount_due_cents: int, currency: str = "EUR", locale: str = "en") -> None:
+    def __init__(self, amount_due_cents: int, currency: str = "EUR", locale: str = "en",
+                 on_answer: Callable[[], None] | None = None) -> None:  # fmt: skip
+        """``on_answer``: called at once when the dialog answers (before its result reaches the caller), so
+        the till can hold what is typed for the next sale from that moment."""
         super().__init__(translator(locale))
         self.amount_due_cents, self.currency, self.locale = amount_due_cents, currency, locale
+        self.on_answer = on_answer
+
+    def finish(self, result: tuple[str, int | None] | None = None) -> None:
+        was_closing = self.closing
+        super().finish(result)
+        if result is not None and self.closing and not was_closing and self.on_answer is not None:
+            self.on_answer()
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -325,6 +365,9 @@ class ReceiptSummary:
         return self.tendered_cents - self.total_cents
 
 
+SCORE_MAX_LENGTH = 2  # "0" to "10": anything longer typed into the score field is a code for the next sale
+
+
 class ReceiptScreen(OneShotModal[int]):
     """The receipt (scrollable, PageUp/PageDown), the totals, change and points beside it, and (optionally)
     "would you recommend us?" 0-10 for the customer.
@@ -341,7 +384,13 @@ class ReceiptScreen(OneShotModal[int]):
     ReceiptScreen #summary { width: 1fr; height: auto; padding: 0 0 0 1; }
     ReceiptScreen #figures { height: auto; }
     ReceiptScreen #question { height: auto; margin-top: 1; }
+    ReceiptScreen.narrow #dialog { width: 100%; height: 100%; }
+    ReceiptScreen.narrow #receipt-row { height: 1fr; max-height: 100%; }
+    ReceiptScreen.narrow #receipt { width: 100%; height: 1fr; max-height: 100%; }
+    ReceiptScreen.narrow #summary { dock: bottom; width: 100%; padding: 0; border-top: solid $accent; }
+    ReceiptScreen.narrow #question { margin-top: 0; }
     """
+    NARROW_BELOW = 78  # columns: under this the figures and the question go under the receipt, compact
     BINDINGS = [
         Binding("escape", "skip", N_("Done")),
         Binding("pagedown", "scroll_receipt(1)", N_("Down"), show=False, priority=True),
@@ -349,28 +398,36 @@ class ReceiptScreen(OneShotModal[int]):
     ]
 
     def __init__(self, receipt: str, ask_feedback: bool, summary: ReceiptSummary | None = None,
-                 currency: str = "EUR", locale: str = "en") -> None:  # fmt: skip
+                 currency: str = "EUR", locale: str = "en", next_sale: Callable[[str], None] | None = None,
+                 ) -> None:  # fmt: skip
+        """``next_sale``: takes a code typed or scanned into the score field (longer than any score: the next
+        customer's first item, from a scanner that types like a keyboard); the receipt closes for it."""
         super().__init__(translator(locale))
+        self.next_sale = next_sale
         self.receipt, self.ask_feedback, self.summary, self.currency = receipt, ask_feedback, summary, currency
         self.locale = locale
         self.shown_at = time.monotonic()
 
     def compose(self) -> ComposeResult:
+        narrow = self.app.size.width < self.NARROW_BELOW
+        self.set_class(narrow, "narrow")
         with Vertical(id="dialog"), Horizontal(id="receipt-row"):
             with VerticalScroll(id="receipt"):
                 yield Static(self.receipt, markup=False)
             with Vertical(id="summary"):
-                yield Static(self._figures(), id="figures")
+                yield Static(self._figures(narrow), id="figures")
                 with Vertical(id="question"):
                     if self.ask_feedback:
                         yield Static(self.tr._("How likely is the customer to recommend us? 0 to 10, Enter. "
                                                "Esc skips."))  # fmt: skip
-                        yield Input(placeholder="0-10", id="score", max_length=2, restrict=r"\d*")
+                        yield Input(placeholder="0-10", id="score", compact=narrow)
                         yield Static("", id="problem", classes="error")
                     else:
                         yield Static(self.tr._("Enter or Esc: next sale."), classes="hint")
 
-    def _figures(self) -> str:
+    def _figures(self, narrow: bool = False) -> str:
+        """Total, payment, change and points, a fact a line; ``narrow``: the same facts on as few lines as
+        fit under the receipt (money on one, points on the next)."""
         s = self.summary
         if s is None:
             return ""
@@ -378,19 +435,22 @@ class ReceiptScreen(OneShotModal[int]):
         tr = self.tr
         method = tr._(PAYMENT_WORDS.get(s.payment_method, s.payment_method))
         total, change = tr._("TOTAL"), tr._("CHANGE")
-        out = [f"[b]{total} {money(s.total_cents)}[/b]", tr._("Paid by {method}").format(method=method)]
+        paid = [f"[b]{total} {money(s.total_cents)}[/b]", tr._("Paid by {method}").format(method=method)]
         if s.change_cents is not None:
-            out[1] += f" {money(s.tendered_cents or 0)}"
-            out.append(f"[b reverse] {change} {money(s.change_cents)} [/b reverse]")
+            paid[1] += f" {money(s.tendered_cents or 0)}"
+            paid.append(f"[b reverse] {change} {money(s.change_cents)} [/b reverse]")
+        points = []
         if s.points_earned is not None:
-            out.append(tr._("Points earned {n}").format(n=s.points_earned))
+            points.append(tr._("Points earned {n}").format(n=s.points_earned))
             if s.new_balance is not None:
-                out.append(tr._("Balance {n} pts").format(n=s.new_balance))
+                points.append(tr._("Balance {n} pts").format(n=s.new_balance))
             words = sale_points_words(s.points_redeemed, s.points_earned, tr)
             if s.new_balance is not None and words:
-                out[-1] += f" ({words})"
-        out.append(tr._("PageUp/PageDown: scroll the receipt."))
-        return "\n".join(out)
+                points[-1] += f" ({words})"
+        if narrow:
+            rows = [" · ".join(paid), " · ".join(points)] if points else [" · ".join(paid)]
+            return "\n".join([*rows, tr._("PageUp/PageDown: scroll the receipt above.")])
+        return "\n".join([*paid, *points, tr._("PageUp/PageDown: scroll the receipt.")])
 
     def on_mount(self) -> None:
         self.shown_at = time.monotonic()
@@ -427,6 +487,10 @@ class ReceiptScreen(OneShotModal[int]):
                 self.finish(None)
             return
         text = event.value.strip()
+        if len(text) > SCORE_MAX_LENGTH and self.next_sale is not None:
+            self.finish(None)  # not a score: the next customer's first item (kept, never dropped)
+            self.next_sale(text)
+            return
         if not text.isdigit() or int(text) > 10:
             self.query_one("#problem", Static).update(
                 self.tr._("{text} is not on the scale: type 0 to 10, or Esc to skip").format(text=text))
@@ -439,11 +503,17 @@ class ReceiptScreen(OneShotModal[int]):
             self.finish(None)
 
 
-def pending_words(pending: int, tr: Translator = ENGLISH) -> str:
-    """The part of a balance this till changed and the hub has not confirmed yet, in words."""
-    if pending > 0:
-        return tr._("{n} of them earned here, confirmed when the till syncs").format(n=pending)
-    return tr._("after {n} used here; confirmed when the till syncs").format(n=-pending)
+def pending_words(balance: Balance, tr: Translator = ENGLISH) -> str:
+    """The parts of a balance this till changed and the hub has not confirmed yet, each said on its own (never
+    netted: "after 200 used here" read as if 200 were still to come): "1500 confirmed, +28 earned here, -200
+    used here; the hub confirms them when the till syncs". "" when nothing is pending."""
+    here = [tr._("+{n} earned here").format(n=balance.pending_earn)] if balance.pending_earn else []
+    if balance.pending_burn:
+        here.append(tr._("-{n} used here").format(n=balance.pending_burn))
+    if not here:
+        return ""
+    return tr._("{confirmed} confirmed, {here}; the hub confirms them when the till syncs").format(
+        confirmed=balance.confirmed, here=", ".join(here))
 
 
 class RewardScreen(OneShotModal[str]):

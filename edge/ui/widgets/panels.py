@@ -45,8 +45,8 @@ class CustomerPanel(Static):
         b = c.balance
         out = [f"[b]{escape(c.display_name)}[/b]  [reverse] {escape(c.tier)} [/reverse]"]
         out.append(tr._("Points: [b]{n}[/b] available").format(n=b.available))
-        if b.pending:
-            out.append(f"  ({escape(pending_words(b.pending, tr))})")
+        if pending := pending_words(b, tr):
+            out.append(f"  ({escape(pending)})")
         if snap.settlement.points_redeemed:
             out.append("  " + tr._("redeeming {n} = {amount}").format(n=snap.settlement.points_redeemed,
                                                                       amount=money(snap.settlement.points_value_cents)))

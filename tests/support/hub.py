@@ -1,10 +1,16 @@
-"""Helpers: a real hub (SQLite file or a fresh PostgreSQL schema) on 127.0.0.1 and real edge databases."""
+"""A real hub (SQLite file or a fresh PostgreSQL schema) on 127.0.0.1, and real edge databases enrolled with
+it: the helpers, and the fixtures that run a test "on both engines" (``hub_storage``/``hub`` are parametrized
+sqlite + postgres; ``sqlite_hub_storage``/``sqlite_hub`` only SQLite). The fixtures are registered by
+tests/conftest.py."""
 
 from __future__ import annotations
 
 import json
 import os
+import random
+import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,9 +21,10 @@ import sqlite_utils
 from edge.db.connection import open_database
 from edge.settings import HubSettings
 from sync import outbox
-from sync.client import SyncClient
+from sync.client import SyncClient, SyncError
 from sync.credentials import Credential
 from sync.enroll import enroll
+from sync.hub.server import HubServer
 from sync.hub.storage import HubStorage
 from sync.ids import uuid7
 
@@ -148,3 +155,80 @@ def make_edge(tmp_path: Path, name: str, hub_url: str, code: str) -> Edge:
 def hub_ledger_set(storage: HubStorage, store_id: str | None = None) -> set[tuple[str, str, str, int]]:
     return {(e["entry_id"], e["customer_id"], e["kind"], int(e["points"])) for e in storage.ledger_entries()
             if e["store_id"] != "hub" and (store_id is None or e["store_id"] == store_id)}
+
+
+def busy_day(edge: Edge, customers: list[str], sales: int, seed_: int, *, burn_share: float, max_burn: int) -> None:
+    """``sales`` random sales at ``edge`` (seeded: the same day every run), each earning 1-50 points for one of
+    ``customers``; a share ``burn_share`` of them also burns 1-``max_burn`` points."""
+    rng = random.Random(seed_)
+    for _ in range(sales):
+        cid = rng.choice(customers)
+        sale = edge.sale(cid, rng.randint(100, 5_000))
+        edge.ledger("earn", cid, rng.randint(1, 50), sale)
+        if rng.random() < burn_share:
+            edge.ledger("burn", cid, rng.randint(1, max_burn), sale)
+
+
+def converge(edge: Edge, url: str, settings: HubSettings, *, rounds: int | None = None,
+             deadline_s: float | None = None, pause_cap_s: float = 0.1) -> int:
+    """``sync_once`` until ``edge``'s outbox is empty, within ``rounds`` tries and/or ``deadline_s`` seconds;
+    returns how many rounds failed (and were retried after the client's delay, at most ``pause_cap_s``).
+    AssertionError when the budget runs out first."""
+    client = edge.client(hub_url=url, settings=settings)
+    failures = tries = 0
+    deadline = None if deadline_s is None else time.monotonic() + deadline_s
+    try:
+        while (rounds is None or tries < rounds) and (deadline is None or time.monotonic() < deadline):
+            tries += 1
+            try:
+                client.sync_once()
+                if outbox.stats(edge.db).unsent == 0:
+                    return failures
+            except SyncError as exc:
+                failures += 1
+                time.sleep(min(pause_cap_s, client.next_delay(exc)))
+    finally:
+        client.close()
+    budget = f"after {rounds} rounds" if rounds is not None else f"in {deadline_s} s"
+    raise AssertionError(f"no convergence {budget}; {outbox.stats(edge.db)}")
+
+
+def wait_until(predicate: Callable[[], object], timeout: float) -> None:
+    """Poll ``predicate`` every 50 ms until it holds; AssertionError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
+# -- fixtures (registered in tests/conftest.py) ---------------------------------------------------------------
+@pytest.fixture(params=["sqlite", "postgres"])
+def hub_storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HubStorage]:
+    """The hub's storage on each engine in turn (PostgreSQL: a fresh schema, dropped afterwards)."""
+    storage = open_hub_storage(request.param, tmp_path)
+    yield storage
+    close_hub_storage(storage)
+
+
+@pytest.fixture
+def sqlite_hub_storage(tmp_path: Path) -> Iterator[HubStorage]:
+    """The hub's storage in a SQLite file under tmp_path."""
+    storage = open_hub_storage("sqlite", tmp_path)
+    yield storage
+    storage.close()
+
+
+@pytest.fixture
+def hub(hub_storage: HubStorage) -> Iterator[HubServer]:
+    """A hub serving HTTP on 127.0.0.1, on each engine in turn."""
+    with HubServer(hub_storage) as server:
+        yield server
+
+
+@pytest.fixture
+def sqlite_hub(sqlite_hub_storage: HubStorage) -> Iterator[HubServer]:
+    """A hub serving HTTP on 127.0.0.1 from a SQLite file."""
+    with HubServer(sqlite_hub_storage) as server:
+        yield server
