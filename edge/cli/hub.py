@@ -182,10 +182,17 @@ def _create_offer(args: argparse.Namespace, s: Any) -> None:
         raise ValueError(f"--params is not valid JSON ({exc})") from None
     # with --coupon the offer needs the code: without it the discount would reach every basket, guests included
     s.upsert_offer({"id": args.id, "kind": args.kind, "name": args.name, "params": params,
-                    "customer_id": args.customer, "priority": args.priority, "requires_coupon": bool(args.coupon)})
+                    "customer_id": args.customer, "priority": args.priority, "requires_coupon": bool(args.coupon),
+                    "valid_from": args.valid_from, "valid_until": args.valid_until})
     if args.coupon:
         s.create_coupon(args.coupon, args.id, args.customer)
     say(args, f"offer {args.id} saved")
+
+
+def _delete_offer(args: argparse.Namespace, s: Any) -> None:
+    revoked = s.delete_offer(args.id)
+    say(args, f"offer {args.id} deleted: the tills stop applying it at their next sync"
+              + (f"; {revoked} unredeemed coupon(s) revoked" if revoked else ""))
 
 
 def _import_catalog(args: argparse.Namespace, s: Any) -> None:
@@ -353,6 +360,13 @@ def _register_admin(add: Callable[[str, Command, str], argparse.ArgumentParser])
     sp.add_argument("--priority", type=int, default=0, help="higher applies first when offers compete")
     sp.add_argument("--coupon", default=None,
                     help="a coupon code that unlocks the offer: the offer then applies only with the code")
+    sp.add_argument("--valid-from", default=None, metavar="TIME",
+                    help="ISO 8601 start (e.g. 2027-01-01T00:00:00+01:00; UTC without a zone; default now)")
+    sp.add_argument("--valid-until", default=None, metavar="TIME",
+                    help="ISO 8601 end: the tills stop applying the offer at that moment (default: no end)")
+    sp = add("delete-offer", _delete_offer,
+             "retire an offer: every store that had it drops it at its next sync, its unredeemed coupons are revoked")
+    sp.add_argument("id", help="the offer's id")
     sp = add("import-catalog", _import_catalog, "import gtin,name,price_cents,vat_rate_bp,category CSV")
     sp.add_argument("csv", help="the CSV file (header gtin,name,price_cents,vat_rate_bp,category)")
     sp = add("create-api-key", _create_api_key, "an API key for /v1/orders, /v1/sightings and the reports")
