@@ -47,6 +47,8 @@ INT_RULES: dict[str, tuple[int, int, str]] = {
     "expiry_months": (0, 120, "months after which earned points expire (0: never)"),
     "pending_days": (0, 365, "days before earned points can be spent (0: at once)"),
     "expiry_warning_days": (0, 365, "days ahead a member is told about points expiring soon"),
+    "offline_burn_cap_points": (0, 10**9, "points a till may let a member spend per day beyond the balance the "
+                                "hub confirmed (the offline allowance); the hub reports burns past it"),
 }
 
 
@@ -108,6 +110,7 @@ class ProgrammeRules:
     expiry_months: int = 24
     pending_days: int = 0
     expiry_warning_days: int = 30
+    offline_burn_cap_points: int = 2_000  # the offline allowance (edge.core.loyalty.LoyaltyRules)
 
     # ------------------------------------------------------------------ tiers
     @property
