@@ -7,7 +7,7 @@ customers, sale totals unrelated to their lines), replays of earlier events, ear
 under new event ids; they pull the feed. Honest tills (a real ``store.db`` and ``SyncClient``) sell and sync.
 
 After every step: no answer was a 5xx (every push and pull answered 200); each event got the verdict its kind
-calls for, a bad one never stopping the good ones in its batch; every customer's balance at the hub equals the
+calls for, a bad one never stopping the good ones in its batch, and every refusal is in the exceptions report; every customer's balance at the hub equals the
 sum of their ledger and the model's (every accepted entry applied once, nothing rejected or replayed
 applied); no device saw another store's customer (its pulls, the honest tills' databases); honest tills
 sent everything and hold the hub's balance. Deterministic (``derandomize``, no example database) and about
@@ -32,7 +32,7 @@ from edge.core.contract import EventType
 from sync import outbox
 from sync.hub.server import HubServer
 from sync.hub.storage import HubStorage
-from sync.hub.tables import customer_stores, customers, ledger
+from sync.hub.tables import customer_stores, customers, exceptions, ledger
 
 STORES = ("s1", "s2", "s3")
 HOME = {"c1": "s1", "c2": "s2", "c3": "s3"}  # each customer relevant to their home store only
@@ -193,6 +193,7 @@ class HostileDevices(RuleBasedStateMachine):
         batch = [self._make(device, k, data) for k in [*kinds[:at], good, *kinds[at:]]]
         results = self.world.hostile[device].push_raw(json.dumps({"protocol": 1, "events": [s.event for s in batch]}))
         assert len(results) == len(batch)
+        self._all_refusals_reported(device, [r["id"] for r in results if r["status"] == "rejected"])
         for sent, result in zip(batch, results, strict=True):
             status = result["status"]
             if sent.verdict == "either":
@@ -209,6 +210,13 @@ class HostileDevices(RuleBasedStateMachine):
             if sent.effect is not None:
                 cid, delta = sent.effect
                 self.model[cid] += delta
+
+    def _all_refusals_reported(self, device: str, rejected: list[str]) -> None:
+        """Every refusal is a row of the exceptions report naming the device and the event."""
+        with self.world.hub.storage.read() as conn:
+            reported = {r[0] for r in conn.execute(select(exceptions.c.entry_id).where(
+                exceptions.c.device_id == device, exceptions.c.kind.in_(["rejected_event", "out_of_scope"])))}
+        assert {eid[:80] for eid in rejected} <= reported
 
     @rule(device=st.sampled_from(sorted(HOSTILE)))
     def hostile_pull(self, device: str) -> None:
