@@ -145,12 +145,13 @@ class TillSession:
 
     def _reload_programme(self) -> None:
         """The hub's programme when one was pulled (``sync.apply.programme_rules``): its tiers and multipliers
-        replace the settings' defaults for earning, progress and the pending period."""
+        replace the settings' defaults for earning, progress, the pending period and the offline allowance."""
         pulled = programme_rules(self.db.conn)
         if pulled is None or pulled == self.programme:
             return
         self.programme = pulled
-        self.rules = dataclasses.replace(self.rules, tier_multipliers=pulled.multipliers)
+        self.rules = dataclasses.replace(self.rules, tier_multipliers=pulled.multipliers,
+                                         offline_burn_cap_points=pulled.offline_burn_cap_points)
         self.sales.rules = self.rules
         self.sales.pending_days = pulled.pending_days
 

@@ -202,10 +202,16 @@ def _create_offer(args: argparse.Namespace, s: Any) -> None:
                                  ("total", args.budget)) if v is not None}
     s.upsert_offer({"id": args.id, "kind": args.kind, "name": args.name, "params": params,
                     "customer_id": args.customer, "priority": args.priority, "requires_coupon": bool(args.coupon),
-                    "limits": limits})
+                    "limits": limits, "valid_from": args.valid_from, "valid_until": args.valid_until})
     if args.coupon:
         s.create_coupon(args.coupon, args.id, args.customer)
     say(args, f"offer {args.id} saved")
+
+
+def _delete_offer(args: argparse.Namespace, s: Any) -> None:
+    revoked = s.delete_offer(args.id)
+    say(args, f"offer {args.id} deleted: the tills stop applying it at their next sync"
+              + (f"; {revoked} unredeemed coupon(s) revoked" if revoked else ""))
 
 
 def _import_catalog(args: argparse.Namespace, s: Any) -> None:
@@ -441,6 +447,13 @@ def _register_admin(add: Callable[[str, Command, str], argparse.ArgumentParser])
                     help="usage limit: at most this many sales per member within --period-days")
     sp.add_argument("--period-days", type=int, default=None, help="the period of --per-customer, in days")
     sp.add_argument("--budget", type=int, default=None, help="usage limit: at most this many sales in all")
+    sp.add_argument("--valid-from", default=None, metavar="TIME",
+                    help="ISO 8601 start (e.g. 2027-01-01T00:00:00+01:00; UTC without a zone; default now)")
+    sp.add_argument("--valid-until", default=None, metavar="TIME",
+                    help="ISO 8601 end: the tills stop applying the offer at that moment (default: no end)")
+    sp = add("delete-offer", _delete_offer,
+             "retire an offer: every store that had it drops it at its next sync, its unredeemed coupons are revoked")
+    sp.add_argument("id", help="the offer's id")
     sp = add("import-catalog", _import_catalog, "import gtin,name,price_cents,vat_rate_bp,category CSV")
     sp.add_argument("csv", help="the CSV file (header gtin,name,price_cents,vat_rate_bp,category)")
     sp = add("create-api-key", _create_api_key, "an API key for /v1/orders, /v1/sightings and the reports")

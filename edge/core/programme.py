@@ -53,6 +53,8 @@ INT_RULES: dict[str, tuple[int, int, str]] = {
     "birthday_coupon_cents": (0, 10**7, "value of the birthday coupon the hub issues each year (0: none)"),
     "birthday_days_before": (0, 60, "days before the first of the birthday month the coupon is issued"),
     "birthday_valid_days": (1, 366, "days the birthday coupon stays valid"),
+    "offline_burn_cap_points": (0, 10**9, "points a till may let a member spend per day beyond the balance the "
+                                "hub confirmed (the offline allowance); the hub reports burns past it"),
 }
 
 
@@ -117,6 +119,7 @@ class ProgrammeRules:
     birthday_coupon_cents: int = 500
     birthday_days_before: int = 0
     birthday_valid_days: int = 31
+    offline_burn_cap_points: int = 2_000  # the offline allowance (edge.core.loyalty.LoyaltyRules)
 
     # ------------------------------------------------------------------ tiers
     @property

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from edge import paths
+from edge.ops import db_damage
 from edge.settings import ConfigError, Settings, StoreSettings
 
 Status = Literal["PASS", "WARN", "FAIL"]
@@ -62,8 +63,11 @@ class CheckResult:
     setup: bool = False
 
     def line(self) -> str:
+        """``STATUS  name      summary`` and, unless it passed, the hint: one ``->`` line per line of it."""
         text = f"{self.status:4}  {self.name:9} {self.summary}"
-        return f"{text}\n      -> {self.hint}" if self.hint and self.status != PASS else text
+        if not self.hint or self.status == PASS:
+            return text
+        return "\n".join([text, *(f"      -> {part}" for part in self.hint.splitlines())])
 
 
 @dataclass(frozen=True)
@@ -122,21 +126,20 @@ def check_database(path: Path, installed: bool = False) -> CheckResult:
         return CheckResult("database", WARN, f"{path} does not exist yet",
                            "start the till once (it creates the database), or run 'store-edge enroll'")
     try:
+        damage = db_damage.diagnose(path)
+    except OSError as exc:
+        return CheckResult("database", FAIL, f"{path} cannot be read ({exc.strerror or exc})",
+                           "check its owner and mode, and the disk ('dmesg')")
+    if damage is not None:
+        return CheckResult("database", FAIL, damage.what, "\n".join(db_damage.advice(path, damage)))
+    try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        finally:
+            conn.close()
     except sqlite3.Error as exc:
         return CheckResult("database", FAIL, f"{path} cannot be opened ({exc})", "check its owner and mode")
-    try:
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        problems = [row[0] for row in conn.execute("PRAGMA integrity_check(5)").fetchall()]
-    except sqlite3.DatabaseError as exc:
-        return CheckResult("database", FAIL, f"{path} is damaged ({exc})",
-                           "stop the till and restore the newest file from /var/lib/store-edge/backups "
-                           "('store-edge rollback' after a failed upgrade)")
-    finally:
-        conn.close()
-    if problems != ["ok"]:
-        return CheckResult("database", FAIL, f"{path} failed the integrity check: {'; '.join(problems)[:160]}",
-                           "stop the till and restore the newest file from /var/lib/store-edge/backups")
     if version > SCHEMA_VERSION:
         return CheckResult("database", FAIL, f"schema {version} is newer than this release knows ({SCHEMA_VERSION})",
                            "upgrade store-edge, or 'store-edge rollback' to restore the pre-upgrade database")
@@ -557,6 +560,9 @@ def _outbox_check(db_path: Path) -> CheckResult:
 
     if not db_path.exists():
         return CheckResult("outbox", WARN, "no database yet", "")
+    with contextlib.suppress(OSError):
+        if db_damage.diagnose(db_path) is not None:
+            return CheckResult("outbox", FAIL, f"not checked: {db_path.name} cannot be read", "see the database line")
     try:
         conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
         import sqlite_utils
@@ -619,6 +625,10 @@ def integrity_checks(db_path: Path) -> list[CheckResult]:
     empty = not db_path.exists() or db_path.stat().st_size == 0
     if empty:
         return [check_identity(db_path, identity.check(db_path, None, empty=True))]
+    with contextlib.suppress(OSError):
+        if db_damage.diagnose(db_path) is not None:
+            return [CheckResult("identity", FAIL, f"not checked: {db_path.name} cannot be read",
+                                "see the database line")]
     try:
         conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
     except sqlite3.Error as exc:

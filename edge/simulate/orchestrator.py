@@ -12,7 +12,8 @@ Timeline (``duration`` real seconds of trading, then the close):
    ``till_worker``, and killed there), *mid-batch* (the device's proxy holds a push the hub has already
    handled, ``FaultProxy.on_forwarded``, and the device is killed before the answer reaches it) and *other*
    (at a random moment); a kill -9 and restart of the hub; the double spend (both tills partitioned, both
-   spend the same customer's points, then healed); web orders posted to the hub all day.
+   spend the same customer's points, then healed); web orders posted to the hub all day; four rounds of a
+   hostile device of ``store-1`` whose token was stolen (``edge/simulate/rogue.py``), none of which may count.
    Fixed faults: ``till-1``'s clock is 5 minutes fast; ``till-2``'s disk fills up part way.
 3. Close: workers finish their sales/adverts and keep syncing; the orchestrator switches the proxies' faults
    off and waits (bounded) until the devices' own sync has converged: every outbox empty, every device's
@@ -66,6 +67,7 @@ from edge.simulate.common import (
     write_json,
 )
 from edge.simulate.presence_worker import PRESENCE_RULES
+from edge.simulate.rogue import Rogue
 from sync.faultproxy import FaultProxy, Faults
 from sync.hub.storage import HubStorage
 
@@ -274,6 +276,8 @@ class StoreDay:
         self.storage: HubStorage | None = None
         self.receiver: WebhookReceiver | None = None
         self.api_key = ""
+        self.rogue_code = ""
+        self.rogue: Rogue | None = None
 
     def say(self, text: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {text}", file=self.out, flush=True)
@@ -296,6 +300,7 @@ class StoreDay:
             for k in range(self.config.coupons):
                 storage.create_coupon(f"{prefix}-{k:05d}", "OFF-COUPON3", None, True)
         self.api_key = storage.create_api_key("simulation")
+        self.rogue_code = Rogue.seed_hub(storage)
         return {name: storage.create_device(d["store"], name) for name, d in self.devices.items()}
 
     def start_hub(self) -> None:
@@ -322,6 +327,9 @@ class StoreDay:
 
         for name, code in codes.items():
             enroll(self.hub_url, code, self.device_dir(name))
+        assert self.storage is not None
+        stolen = enroll(self.hub_url, self.rogue_code, self.run_dir / "rogue")  # the token an attacker holds
+        self.rogue = Rogue(self.hub_url, stolen.token, self.storage, self.config.seed)
 
     def faults(self, name: str) -> Faults:
         return Faults(drop_request=0.02, drop_response=0.03, delay=0.05, http_503=0.02, error_after_forward=0.02,
@@ -364,6 +372,8 @@ class StoreDay:
                            (self.rng.choice(list(self.devices)), length)))
         events.append((day_start + 0.45 * d, "hub_restart", None))
         events.append((day_start + 0.6 * d, "double_spend", None))
+        for share in (0.2, 0.4, 0.65, 0.9):  # the hostile device's rounds (edge/simulate/rogue.py)
+            events.append((day_start + share * d, "rogue", None))
         for k in range(c.orders):
             events.append((day_start + 0.95 * d * k / max(1, c.orders), "order", k))
         events.sort(key=lambda e: e[0])
@@ -596,6 +606,11 @@ class StoreDay:
                 self._heal(till)
         self.log.double_spend.update({"done": done, "active": False})
 
+    def _do_rogue(self, arg: Any, heal_at: dict[str, float]) -> None:
+        """A round of the hostile device: straight to the hub, no proxy (an attacker needs no faults)."""
+        assert self.rogue is not None
+        self.rogue.attack()
+
     def _order_doc(self, k: int) -> dict[str, Any]:
         """Web/app order ``k``: 1-3 catalogue lines at catalogue prices; every third spends 100 points."""
         rng = random.Random(f"order:{self.config.seed}:{k}")
@@ -746,6 +761,7 @@ class StoreDay:
             "hub_workers": self.config.hub_workers,
             "webhook_log": str(self.run_dir / "webhook.jsonl"),
             "proxy_faults": {n: dict(p.counts) for n, p in self.proxies.items()},
+            "rogue": self.rogue.log if self.rogue is not None else {},
             **asdict(self.log),
         }
         write_json(self.run_dir / "run.json", doc)

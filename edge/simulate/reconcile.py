@@ -97,10 +97,12 @@ class _Day:
     run_dir: Path
 
     def hub_dups(self, event_type: str, key: str) -> int:
-        """Records the hub received as two different events of ``event_type`` (same payload ``key``)."""
+        """Records the hub received as two different events of ``event_type`` (same payload ``key``) from the
+        honest devices (the hostile device's re-sends are its own row's business)."""
+        names = list(self.devices)
         return sum(n - 1 for (n,) in _all(
-            self.hub, f"SELECT count(*) FROM events WHERE type = ? GROUP BY json_extract(payload, '$.{key}') "
-            "HAVING count(*) > 1", [event_type]))
+            self.hub, f"SELECT count(*) FROM events WHERE type = ? AND device_id IN ({','.join('?' * len(names))}) "
+            f"GROUP BY json_extract(payload, '$.{key}') HAVING count(*) > 1", [event_type, *names]))
 
     def edge_count(self, sql: str, params: list[Any] | None = None) -> Counter[str]:
         """The first column of ``sql`` over every edge, counted (a key held twice counts twice)."""
@@ -495,9 +497,33 @@ def _faults(report: Report, day: _Day) -> None:
 
 
 # the table's rows, in order; each check adds its row(s) (and detail lines) to the report
+def _hostile(report: Report, day: _Day) -> None:
+    """The hostile device (``edge/simulate/rogue.py``): nothing it sent counted (no ledger entry, sale or
+    event of it beyond the re-sent sales the hub stores without counting) and every event of it is a row of
+    the exceptions report naming it."""
+    rogue = day.run.get("rogue") or {}
+    name, sent = rogue.get("device", "rogue-1"), rogue.get("sent") or []
+    counted = (_all(day.hub, "SELECT count(*) FROM ledger WHERE device_id = ?", [name])[0][0]
+               + _all(day.hub, "SELECT count(*) FROM sales WHERE device_id = ?", [name])[0][0])
+    reported = {r[0] for r in _all(day.hub, "SELECT entry_id FROM exceptions WHERE device_id = ?", [name])}
+    unreported = [s for s in sent if str(s["id"])[:80] not in reported]
+    tried = Counter(f"{s['what']} {s['status']}" for s in sent)
+    notes = [f"{rogue.get('rounds', 0)} rounds: " + ", ".join(f"{k} {n}" for k, n in sorted(tried.items()))]
+    if counted:
+        notes.append(f"{counted} ledger entries or sales of it COUNTED")
+    if unreported:
+        notes.append(f"{len(unreported)} not in the exceptions report")
+    if rogue.get("unanswered"):
+        notes.append(f"{rogue['unanswered']} never answered")
+    report.rows.append(Row(f"hostile device ({name})", len(sent), counted, len(unreported), 0,
+                           OK if sent and not counted and not unreported else MISMATCH, "; ".join(notes)))
+    for s in unreported[:5]:
+        report.details.append(f"  hostile event not reported: {s['what']} {s['id']} ({s['status']})")
+
+
 CHECKS: tuple[Check, ...] = (
     _outbox_events, _sales, _ledger, _coupons, _feedback, _presence, _webhook, _presence_offer_sales,
-    _web_orders, _balances, _overdrafts, _clock, _convergence, _faults, _adverts_fed,
+    _web_orders, _balances, _overdrafts, _clock, _convergence, _faults, _hostile, _adverts_fed,
 )
 
 

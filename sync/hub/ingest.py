@@ -122,6 +122,17 @@ def refuse_unstorable(conn: Connection, device: DeviceAuth, item: Checked, exc: 
     return EventResult(ev.id, REJECTED, reason)
 
 
+def report_rejected(batch: Batch, device: DeviceAuth, eid: str, problem: str | None) -> None:
+    """A row in the exceptions report (``rejected_event``, ``entry_id`` the event id, cut to 80 characters) for
+    an event refused before any database work (malformed, forged envelope, out of range): what a device sent
+    that the hub would not take is for the administrator to see, not only for the device's dead letters."""
+    detail = (f"device {device.device_id} of store {device.store_id} sent event {eid[:80]!r} that the hub "
+              f"refused: {problem}"[:1_000])
+    # every character storable by both engines (no NUL, no lone surrogate), whatever the problem quotes
+    detail = detail.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+    batch.report("rejected_event", detail, entry_id=eid[:80], store_id=device.store_id, device_id=device.device_id)
+
+
 def check_events(device: DeviceAuth, raw_events: list[Any]) -> list[Checked]:
     """Each raw event -> (event or None, problem, event id) before any database work."""
     checked: list[tuple[Event | None, str | None, str]] = []
@@ -412,6 +423,7 @@ def push(conn: Connection, device: DeviceAuth, checked: list[tuple[Event | None,
     max_seq = -1
     for ev, problem, eid in checked:
         if ev is None:
+            report_rejected(batch, device, eid, problem)
             results.append(EventResult(eid, REJECTED, problem))
             continue
         if ev.id in seen:

@@ -4,8 +4,10 @@ Points are whole points (``earn`` adds, ``burn`` subtracts); an entry is applied
 event carries it. Every earn opens a *lot* (``point_lots``, lot id = entry id) dated when the hub applied it,
 spendable after the programme's pending period and expiring after its expiry period; every burn takes the
 oldest lots first (FIFO), and an expiry burn (source ``expiry:<lot>``) empties its own lot. A lot never holds
-more than the balance: an earn that repays an overdraft opens a lot of what is left. A burn that takes a balance below zero stands (the customer left with the goods) and is
-reported as an ``overdraft`` exception for a person to decide. Functions take the caller's write transaction.
+more than the balance: an earn that repays an overdraft opens a lot of what is left. A burn that takes a balance below
+zero stands (the customer left with the goods) and is reported for a person to decide: an ``overdraft`` within the
+offline allowance a till may give (the programme's ``offline_burn_cap_points`` per device, customer and day), a
+``burn_over_allowance`` past it (no honest till could have allowed it). Functions take the caller's write transaction.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, case, func, select, update
 from sqlalchemy.sql import bindparam
 
 from edge.core.programme import ProgrammeRules, iso, parse_time
@@ -79,6 +81,7 @@ class Batch:
         self.touched: set[str] = set()
         self.lots: dict[str, list[dict[str, Any]]] = {}  # customer -> open lots, oldest first (loaded on a burn)
         self.new_lots: list[dict[str, Any]] = []
+        self.overdrafts: dict[tuple[str, str, str], int] = {}  # (device, customer, day) -> points overdrawn
         self._rules: ProgrammeRules | None = None
         self.context: dict[str, Any] = {}  # what the batch's handlers read once per batch (programme rules)
 
@@ -160,14 +163,51 @@ class Batch:
         else:
             self._burn_lots(conn, customer_id, points, source)
         if kind == "burn" and after < 0:
-            # the same points were spent in two places while offline: both sales stand, a person decides
-            store_id = entry["store_id"]
-            self.exceptions.append({
-                "kind": "overdraft", "entry_id": entry_id, "customer_id": customer_id, "store_id": store_id,
-                "device_id": entry["device_id"], "balance_before": before, "balance_after": after,
-                "detail": f"burn of {points} points in store {store_id} took customer {customer_id} "
-                          f"from {before} to {after}",
-                "detected_at": self.received})
+            self._overdraft(conn, entry, before, after)
+
+    def _overdraft(self, conn: Connection, entry: dict[str, Any], before: int, after: int) -> None:
+        """A burn took the balance below zero. Within the offline allowance (the programme's
+        ``offline_burn_cap_points`` per device, customer and day of the burn) the same points were spent in two
+        places while a till could not reach the hub: an ``overdraft``. Past it no honest till could have let the
+        customer spend them: ``burn_over_allowance``. Either way the sale stands (the customer left with the
+        goods) and a person decides."""
+        store_id, customer_id, points = entry["store_id"], entry["customer_id"], entry["points"]
+        kind = "overdraft"
+        detail = f"burn of {points} points in store {store_id} took customer {customer_id} from {before} to {after}"
+        if not entry.get("source"):  # a till's burn; the hub's own (post_points: a source) have no allowance
+            cap = self.rules(conn).offline_burn_cap_points
+            key = (entry["device_id"], customer_id, self._burn_day(entry))
+            used = self._overdrafts_today(conn, key) + min(points, -after)
+            self.overdrafts[key] = used
+            if used > cap:
+                kind = "burn_over_allowance"
+                detail += (f": device {entry['device_id']} let them spend {used} points beyond the balance on "
+                           f"{key[2]}, past the offline allowance of {cap} points a till may give")
+        self.exceptions.append({
+            "kind": kind, "entry_id": entry["entry_id"], "customer_id": customer_id, "store_id": store_id,
+            "device_id": entry["device_id"], "balance_before": before, "balance_after": after, "detail": detail,
+            "detected_at": self.received})
+
+    def _burn_day(self, entry: dict[str, Any]) -> str:
+        """The UTC day the device says it made the burn (the till's allowance is per day); a date that cannot be
+        read or lies in the future counts on the day the hub received it."""
+        try:
+            made = parse_time(str(entry.get("created_at")))
+        except ValueError:
+            made = None
+        return (made if made is not None and made <= self.now else self.now).astimezone(UTC).date().isoformat()
+
+    def _overdrafts_today(self, conn: Connection, key: tuple[str, str, str]) -> int:
+        """Points ``device`` let ``customer`` spend beyond the balance on ``day`` (a ledger burn that ended below
+        zero overdrew by the lesser of its points and its debt), as recorded before and earlier in this batch."""
+        if key not in self.overdrafts:
+            device_id, customer_id, day = key
+            l_ = ledger.c
+            part = case((-l_.balance_after < l_.points, -l_.balance_after), else_=l_.points)
+            self.overdrafts[key] = int(conn.execute(select(func.coalesce(func.sum(part), 0)).where(
+                l_.device_id == device_id, l_.customer_id == customer_id, l_.kind == "burn", l_.balance_after < 0,
+                l_.created_at >= day, l_.created_at < f"{day}~")).scalar() or 0)
+        return self.overdrafts[key]
 
     def report(self, kind: str, detail: str, **fields: Any) -> None:
         """One row for the exceptions report, written with the batch (``fields`` as ``add_exception``)."""

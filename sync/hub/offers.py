@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -89,14 +90,37 @@ def normalise_offer(data: dict[str, Any]) -> dict[str, Any]:
         # it gave its discount on every sale of the month (issue 15): the gift is a single-use coupon now
         raise HubError("bad_offer", f"offer {data.get('id')!r} refused: birthday offers are single-use personal "
                        "coupons issued by 'store-edge hub issue-birthday-coupons', not an offer for the whole month")
+    valid_from, valid_until = _validity(data)
     return {
         "id": str(data["id"]), "kind": data["kind"], "name": data.get("name", data["id"]),
         "params": data.get("params", {}), "priority": int(data.get("priority", 0)),
         "stackable": bool(data.get("stackable", False)), "tiers": data.get("tiers", []),
         "customer_id": data.get("customer_id"), "requires_coupon": bool(data.get("requires_coupon", False)),
-        "birthday_month": 0, "valid_from": data.get("valid_from"),
-        "valid_until": data.get("valid_until"), "active": bool(data.get("active", True)), "limits": dict(limits),
+        "birthday_month": 0, "valid_from": valid_from,
+        "valid_until": valid_until, "active": bool(data.get("active", True)), "limits": dict(limits),
     }
+
+
+def _offer_time(offer_id: Any, name: str, value: Any) -> str | None:
+    """``valid_from``/``valid_until`` as the tills compare them: ISO 8601, UTC when no zone is given, written
+    back in UTC (``2027-01-31T23:00:00+00:00``); anything else is refused (a till could not read it)."""
+    if value is None or value == "":
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise HubError("bad_offer", f"offer {offer_id!r} refused: {name} {value!r} is not an ISO 8601 date "
+                       "and time (e.g. 2027-01-31T23:00:00+01:00)") from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+
+
+def _validity(data: dict[str, Any]) -> tuple[str | None, str | None]:
+    valid_from = _offer_time(data.get("id"), "valid_from", data.get("valid_from"))
+    valid_until = _offer_time(data.get("id"), "valid_until", data.get("valid_until"))
+    if valid_from and valid_until and valid_until <= valid_from:
+        raise HubError("bad_offer", f"offer {data.get('id')!r} refused: it would end ({valid_until}) before it "
+                       f"starts ({valid_from})")
+    return valid_from, valid_until
 
 
 def upsert_offer(conn: Connection, offer: dict[str, Any]) -> None:
@@ -113,13 +137,38 @@ def upsert_offer(conn: Connection, offer: dict[str, Any]) -> None:
         record_scoped(conn, ChangeKind.OFFER, offer["id"], before[0])
 
 
+def delete_offer(conn: Connection, offer_id: str) -> int:
+    """Retire an offer for good: every store that may have it receives it as gone (``data: null``, its tills
+    stop applying it at their next pull) and its coupons not yet redeemed are revoked (the tills drop them).
+    The row stays as a tombstone (``deleted_at`` in its document) because redeemed coupons and past sales name
+    it; creating an offer with the same id again brings it back. Returns how many coupons were revoked;
+    ``HubError 'unknown_offer'`` when there is no such offer (a deleted one is deleted again harmlessly)."""
+    row = conn.execute(select(offers.c.data, offers.c.customer_id).where(offers.c.id == offer_id)
+                       .with_for_update()).first()
+    if row is None:
+        raise HubError("unknown_offer", f"there is no offer {offer_id!r}")
+    now = now_iso()
+    doc = {**json.loads(row[0]), "active": False, "deleted_at": now}
+    conn.execute(update(offers).where(offers.c.id == offer_id).values(data=json.dumps(doc), updated_at=now))
+    record_scoped(conn, ChangeKind.OFFER, offer_id, row[1])
+    live = conn.execute(select(coupons.c.code, coupons.c.customer_id).where(
+        coupons.c.offer_id == offer_id, coupons.c.redeemed_at.is_(None), coupons.c.revoked_at.is_(None))).all()
+    for code, customer_id in live:
+        conn.execute(update(coupons).where(coupons.c.code == code).values(revoked_at=now))
+        record_scoped(conn, ChangeKind.COUPON, code, customer_id)
+        record(conn, ChangeKind.REVOCATION, f"coupon:{code}")
+    return len(live)
+
+
 def offer_snapshot(conn: Connection, offer_id: str, store_id: str) -> dict[str, Any] | None:
-    """The offer as ``store_id`` may see it: None (gone: the till drops it) when it does not exist or is
-    personal to a customer not relevant to that store."""
+    """The offer as ``store_id`` may see it: None (gone: the till drops it) when it does not exist, was deleted
+    (``delete_offer``) or is personal to a customer not relevant to that store."""
     row = conn.execute(select(offers.c.data, offers.c.customer_id).where(offers.c.id == offer_id)).first()
     if row is None or (row[1] is not None and store_id not in relevant_stores(conn, row[1])):
         return None
     doc = dict(json.loads(row[0]))
+    if doc.get("deleted_at"):
+        return None
     if isinstance(doc.get("limits"), dict) and "total" in doc["limits"]:
         from sync.hub.offer_limits import used_total
 
@@ -130,8 +179,11 @@ def offer_snapshot(conn: Connection, offer_id: str, store_id: str) -> dict[str, 
 # ------------------------------------------------------------------------------------------- coupons
 def create_coupon(conn: Connection, code: str, offer_id: str, customer_id: str | None, single_use: bool) -> None:
     """A coupon code for an existing offer (``HubError 'unknown_offer'`` otherwise); an existing code is kept."""
-    if conn.execute(select(offers.c.id).where(offers.c.id == offer_id)).first() is None:
+    row = conn.execute(select(offers.c.data).where(offers.c.id == offer_id)).first()
+    if row is None:
         raise HubError("unknown_offer", f"there is no offer {offer_id!r}")
+    if json.loads(row[0]).get("deleted_at"):
+        raise HubError("unknown_offer", f"offer {offer_id!r} was deleted: create it again first")
     conn.execute(insert(conn, coupons).values(code=code, offer_id=offer_id, customer_id=customer_id,
                                               single_use=int(single_use)).on_conflict_do_nothing())
     record_scoped(conn, ChangeKind.COUPON, code, customer_id)

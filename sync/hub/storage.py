@@ -371,6 +371,10 @@ class HubStorage:
     def upsert_offer(self, data: dict[str, Any]) -> None:
         self._write(offers.upsert_offer, offers.normalise_offer(data))
 
+    def delete_offer(self, offer_id: str) -> int:
+        """Retire an offer everywhere (``offers.delete_offer``); returns how many of its coupons were revoked."""
+        return self._write(offers.delete_offer, offer_id)
+
     def create_coupon(self, code: str, offer_id: str, customer_id: str | None = None, single_use: bool = True) -> None:
         self._write(offers.create_coupon, code, offer_id, customer_id, single_use)
 

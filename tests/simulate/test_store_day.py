@@ -26,7 +26,7 @@ ROWS = [
     "outbox events", "sales", "sales complete (lines, ledger, event)", "ledger entries", "coupon redemptions",
     "feedback", "presence visits", "presence offers (notifications)", "anonymous counts", "webhook deliveries",
     "sales using a presence offer", "web orders", "balances (edge available = hub)", "overdrafts (double spend)",
-    "clock +5 min (till-1)", "convergence (devices' own sync)", "faults injected",
+    "clock +5 min (till-1)", "convergence (devices' own sync)", "faults injected", "hostile device (rogue-1)",
 ]  # fmt: skip
 
 
@@ -69,6 +69,16 @@ def test_reduced_day_reconciles(finished_day: tuple[Path, int, str]) -> None:
     assert "refusals on till-2: 0" not in report.row("faults injected").note
     # the same points spent offline in two stores: both sales stand and the hub reports the overdraft
     assert any(line.startswith("  overdraft: C1001") for line in report.details)
+    # the hostile device: every round answered, each attack refused (its re-sent sale stored, not counted),
+    # nothing of it counted, every event of it in the exceptions report
+    rogue = run["rogue"]
+    assert rogue["rounds"] == 4 and rogue["unanswered"] == 0
+    verdicts = {(s["what"], s["status"]) for s in rogue["sent"]}
+    assert verdicts == {("2^62 points", "rejected"), ("out of scope", "rejected"), ("forged device", "rejected"),
+                        ("NaN sale line", "rejected"), ("seq 2^63", "rejected"), ("own refusal again", "rejected"),
+                        ("till-1 event replayed", "rejected"), ("till-1 sale re-sent", "accepted")}
+    hostile = report.row("hostile device (rogue-1)")
+    assert hostile.hub == 0 and hostile.missing == 0 and hostile.edges == len(rogue["sent"]) > 20
 
 
 def test_reconcile_names_a_sale_lost_at_the_hub(finished_day: tuple[Path, int, str], tmp_path: Path) -> None:
@@ -86,6 +96,22 @@ def test_reconcile_names_a_sale_lost_at_the_hub(finished_day: tuple[Path, int, s
     assert report.mismatches == ["sales"]
     assert report.row("sales").missing == 1 and report.row("sales").verdict == MISMATCH
     assert "NOT RECONCILED: sales" in report.text
+
+
+def test_reconcile_names_anything_the_hostile_device_got_counted(finished_day: tuple[Path, int, str],
+                                                                 tmp_path: Path) -> None:
+    run_dir, _, _ = finished_day
+    copy = tmp_path / "copy"
+    _copy_run(run_dir, copy)
+    with sqlite3.connect(copy / "hub" / "hub.db") as hub:
+        hub.execute("UPDATE ledger SET device_id = 'rogue-1' WHERE rowid = (SELECT min(rowid) FROM ledger "
+                    "WHERE device_id = 'till-1')")  # as if one of its earns had been applied
+        hub.execute("DELETE FROM exceptions WHERE id = (SELECT min(id) FROM exceptions WHERE device_id = 'rogue-1' "
+                    "AND kind = 'duplicate_sale')")  # as if one re-sent sale had gone unnoticed
+    report = reconcile(copy)
+    assert "hostile device (rogue-1)" in report.mismatches
+    row = report.row("hostile device (rogue-1)")
+    assert row.hub == 1 and row.missing == 1 and "COUNTED" in row.note and "not in the exceptions report" in row.note
 
 
 def _copy_run(run_dir: Path, copy: Path) -> dict[str, object]:
