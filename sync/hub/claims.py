@@ -28,8 +28,7 @@ from edge.core.claims import (
     claim_points,
     normalise_claim_code,
 )
-from edge.core.loyalty import LoyaltyRules
-from sync.hub import admin, members
+from sync.hub import admin, members, orders
 from sync.hub.common import HubError
 from sync.hub.db import insert
 from sync.hub.ledger import post_points
@@ -59,19 +58,6 @@ def valid_days(conn: Connection) -> int:
         return max(1, int(raw)) if raw is not None else DEFAULT_CLAIM_DAYS
     except ValueError:
         return DEFAULT_CLAIM_DAYS
-
-
-def loyalty_rules(conn: Connection) -> LoyaltyRules:
-    """The earning rules the hub prices claims with: ``loyalty_rules`` hub config (a JSON object of
-    ``LoyaltyRules`` fields, e.g. ``{"points_per_unit": 1, "tier_multipliers": {"Silver": 1.25}}``), else the
-    defaults (1 point per unit, no multipliers)."""
-    raw = admin.get_config(conn, "loyalty_rules")
-    try:
-        doc = json.loads(raw) if raw else {}
-        fields = {k: v for k, v in doc.items() if k in LoyaltyRules.__dataclass_fields__}
-        return LoyaltyRules(**fields)
-    except (ValueError, TypeError, AttributeError):
-        return LoyaltyRules()
 
 
 def _when(iso: str) -> datetime:
@@ -117,7 +103,8 @@ def claim(conn: Connection, *, code: str, customer_id: str, channel: str, now: d
                         .where(sales.c.sale_id == row.sale_id)).one()
     tier = conn.execute(select(customers.c.tier).where(customers.c.id == customer_id)).scalar()
     lines = json.loads(sale.payload).get("lines", [])
-    points = claim_points(lines if isinstance(lines, list) else [], loyalty_rules(conn), tier)
+    # the same rules a web order earns by: the programme's tier multipliers over the hub's earning rules
+    points = claim_points(lines if isinstance(lines, list) else [], orders.loyalty_rules(conn), tier)
     at = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     post_points(conn, customer_id=customer_id, points=points, reason=CLAIM_REASON, source=f"claim:{row.sale_id}",
                 entry_id=f"claim-{row.sale_id}", at=at, store_id=sale.store_id, sale_id=row.sale_id)
