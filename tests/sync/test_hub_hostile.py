@@ -196,3 +196,44 @@ def test_a_number_longer_than_python_reads_is_a_400_sentence(attacker: Attacker,
         return
     assert answer.status_code == 400, answer.text
     assert "more digits than any field takes" in answer.json()["message"]
+
+
+@pytest.mark.parametrize(("name", "words"), [
+    ("\u202eevil", "text-direction control U+202E"), ("Ada \u2066x\u2069", "U+2066, U+2069"),
+    ("\u200b", "no visible character"), ("\u200b\u200d \u2060", "no visible character"),
+])
+def test_a_display_name_that_reorders_the_receipt_or_shows_nothing_is_refused(
+        attacker: Attacker, api: httpx.Client, name: str, words: str) -> None:
+    answer = api.post("/v1/members", json={"display_name": name})
+    assert answer.status_code == 400 and "'display_name'" in answer.json()["message"], answer.text
+    assert words in answer.json()["message"]
+    patched = api.patch("/v1/members/c1", json={"display_name": name})
+    assert patched.status_code == 400 and words in patched.json()["message"]
+    assert api.get("/v1/members/c1").json()["display_name"] == "C1"  # nothing changed
+
+
+def test_names_in_any_script_with_joiners_are_kept(attacker: Attacker, api: httpx.Client) -> None:
+    for name in ("\u0645\u0631\u06cc\u200c\u0645", "\U0001f469\u200d\U0001f373 Ada", "\u0939\u093f\u0928\u094d\u0926\u0940"):
+        made = api.post("/v1/members", json={"display_name": name})
+        assert made.status_code == 201 and made.json()["display_name"] == name, made.text
+
+
+@pytest.mark.parametrize(("created_at", "words"), [
+    ("9999-12-31T23:59:59Z", "must lie between 2000-01-01 and now"),
+    ("0001-01-01T00:00:00+00:00", "must lie between 2000-01-01 and now"),
+    ("2026-05-01T10:00:00", "must carry its time zone"),
+    ("yesterday", "must be an ISO 8601 time"),
+])
+def test_an_order_time_outside_the_programme_is_refused(attacker: Attacker, api: httpx.Client, created_at: str,
+                                                        words: str) -> None:
+    # the spend window compares order times as text: an order of 9999 counted in the member's tier for ever
+    answer = api.post("/v1/orders", json=_order("W-TIME", "c1", created_at=created_at))
+    assert answer.status_code == 400 and f"'created_at' {words}" in answer.json()["message"], answer.text
+    assert attacker.storage.balance("c1") == 1000
+
+
+def test_an_order_time_with_an_offset_is_kept_in_utc(attacker: Attacker, api: httpx.Client) -> None:
+    placed = api.post("/v1/orders", json=_order("W-TZ", "c1", created_at="2026-01-01T01:30:00+02:00"))
+    assert placed.status_code == 201, placed.text
+    history = api.get("/v1/members/c1").json()["purchases"]
+    assert [h["created_at"] for h in history if h["id"] == "W-TZ"] == ["2025-12-31T23:30:00.000Z"]

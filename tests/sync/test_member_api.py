@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
-from test_hub_event_trust import Till, earn, priced_sale
 
 from devices.barcode.config import LoyaltyCardFormat
 from devices.barcode.loyalty_card import match_card
@@ -24,6 +23,7 @@ from edge.core.contract import EventType
 from sync.hub import member_records
 from sync.hub.server import HubServer
 from sync.hub.tables import changes, customers, ledger
+from tests.sync.test_hub_event_trust import Till, earn, priced_sale
 
 SIGN_UP = {"display_name": "Ada Lovelace", "email": " Ada@Example.org ", "phone": "612 34 56 78", "region": "ES",
            "birthday": "1990-12-10", "home_store_id": "s1", "preferences": {"language": "es"},
