@@ -34,7 +34,7 @@ def fuzz_hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     tmp = tmp_path_factory.mktemp("fuzzhub")
     storage = open_hub_storage(request.param, tmp)
     codes = seed(storage, {"s1": ["t1"]}, {"ada": ("s1", 10)})
-    storage.add_reward({"id": "coffee", "name": "Free coffee", "kind": "product", "points": 5, "gtin": "4000000000028"})
+    storage.add_reward({"id": "coffee", "name": "Free coffee", "kind": "product", "points": 5, "gtin": "04000000000028"})
     with HubServer(storage) as server:
         cred = enroll(server.url, codes["t1"], Path(tmp) / "edge")
         # every scope, so the fuzzer gets past 403 on each API-key call (rewards included)
