@@ -192,6 +192,9 @@ def decode_body_checked(body: bytes, content_encoding: str | None) -> tuple[Any,
     except RecursionError:
         raise ProtocolError(f"the body nests JSON arrays or objects deeper than {MAX_JSON_DEPTH} levels; "
                             "send a flatter document") from None
+    except ValueError:  # Python's int() refuses a literal past sys.get_int_max_str_digits() (4,300 digits)
+        raise ProtocolError("the body holds a number with more digits than any field takes; send numbers in "
+                            "their fields' ranges") from None
 
 
 def _gunzip_bounded(data: bytes, limit: int) -> bytes:

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.gzip import GZipMiddleware
@@ -31,7 +31,7 @@ from sync.hub import member_api
 from sync.hub.common import DeviceAuth, HubError, now_iso
 from sync.hub.lookup import check_query
 from sync.hub.openapi import spec
-from sync.hub.storage import HubStorage
+from sync.hub.storage import HubStorage, is_unique_violation
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,11 @@ async def _database_error(request: Request, exc: Exception) -> Response:
         log.warning("hub refused a value: %s %s: %s", request.method, request.url.path, " ".join(str(exc).split())[:300])
         return _error("bad_request", "the request holds a value the hub database cannot store "
                       "(such as a NUL character or a number out of range)", 400)
+    if isinstance(exc, IntegrityError) and is_unique_violation(exc):  # still there after HubStorage's reruns
+        log.warning("hub refused a duplicate: %s %s: %s", request.method, request.url.path,
+                    " ".join(str(exc.orig).split())[:300])
+        return _error("conflict", "the request names something another record of the hub already holds "
+                      "(an id, card number or external id); send a new one", 409)
     if _is_busy(exc):
         return _error("busy", "the hub is busy; retry shortly", 503, {"Retry-After": "1"})
     log.error("hub request failed: %s %s", request.method, request.url.path, exc_info=exc)
@@ -129,8 +134,9 @@ async def _require_api_key(request: Request, scope: str) -> None:
                        f"'store-edge hub create-api-key NAME --scope {scope}'", 403)
 
 
-def _too_large() -> HubError:
-    return HubError("too_large", f"the body exceeds {protocol.MAX_PUSH_BYTES} bytes; send smaller batches", 413)
+def _too_large(limit: int = protocol.MAX_PUSH_BYTES) -> HubError:
+    return HubError("too_large", f"the body exceeds {limit} bytes; send smaller batches"
+                    if limit == protocol.MAX_PUSH_BYTES else f"the body exceeds {limit} bytes", 413)
 
 
 async def _bounded_body(request: Request, limit: int) -> bytes:
@@ -139,11 +145,11 @@ async def _bounded_body(request: Request, limit: int) -> bytes:
     limit is refused before anything is read."""
     length = request.headers.get("content-length", "")
     if _is_ascii_digits(length) and int(length) > limit:
-        raise _too_large()
+        raise _too_large(limit)
     body = bytearray()
     async for chunk in request.stream():
         if len(body) + len(chunk) > limit:
-            raise _too_large()
+            raise _too_large(limit)
         body += chunk
     return bytes(body)
 

@@ -341,11 +341,12 @@ def _reward_event(conn: Connection, ev: Event, _text: str, batch: Batch) -> None
                         event_id=ev.id, batch=batch)
 
 
-def meaning_problem(conn: Connection, ev: Event) -> str | None:
+def meaning_problem(conn: Connection, ev: Event, batch: Batch | None = None) -> str | None:
     """Why the hub's own records refuse this event (a rejection reason), or None: a reward claim must name a
-    reward of the hub's catalogue (``rewards.till_claim_problem``)."""
+    reward of the hub's catalogue and a claim id no points movement has (``rewards.till_claim_problem``; the
+    ``batch``'s own entries count too)."""
     if ev.type == EventType.REWARD_CLAIMED:
-        return rewards.till_claim_problem(conn, ev.payload)
+        return rewards.till_claim_problem(conn, ev.payload, batch.applied_entries if batch else ())
     return None
 
 
@@ -429,7 +430,7 @@ def push(conn: Connection, device: DeviceAuth, checked: list[tuple[Event | None,
         if ev.id in seen:
             results.append(EventResult(ev.id, DUPLICATE))
             continue
-        problem = scope_problem(conn, ev, batch) or claim_problem(conn, ev, batch) or meaning_problem(conn, ev)
+        problem = scope_problem(conn, ev, batch) or claim_problem(conn, ev, batch) or meaning_problem(conn, ev, batch)
         if problem:
             results.append(EventResult(ev.id, REJECTED, problem))
             continue

@@ -340,9 +340,9 @@ def merge(conn: Connection, survivor_id: str, absorbed_id: str, *, who: str, rea
     record was merged into another member, 400 for a member merged with themself."""
     if survivor_id == absorbed_id:
         raise HubError("bad_request", "a member cannot be merged with themself: give two different ids", 400)
+    survivor = _lock_pair(conn, survivor_id, absorbed_id)  # every check below reads the state after the lock
     done = conn.execute(select(member_merges.c.survivor_id, member_merges.c.points_moved).where(
         member_merges.c.absorbed_id == absorbed_id)).first()
-    survivor = require_member(conn, survivor_id)
     if survivor == absorbed_id:  # the survivor named was itself absorbed into the other one
         raise HubError("already_merged", f"member {survivor_id} was merged into {absorbed_id}; nothing to do", 409)
     if done is not None:
@@ -352,8 +352,6 @@ def merge(conn: Connection, survivor_id: str, absorbed_id: str, *, who: str, rea
     if not members.exists(conn, absorbed_id):
         raise unknown_member(absorbed_id)
     c = customers.c
-    for cid in sorted((survivor, absorbed_id)):  # lock both rows, in id order
-        conn.execute(select(c.id).where(c.id == cid).with_for_update())
     gone = conn.execute(select(c.balance, c.spend_12m_cents, c.card_number, c.phone_hash, c.email_hash, c.birthday,
                                c.external_id).where(c.id == absorbed_id)).one()
     at = now_iso()
@@ -375,6 +373,20 @@ def merge(conn: Connection, survivor_id: str, absorbed_id: str, *, who: str, rea
                                                merged_by=who, reason=reason, merged_at=at))
     members.customer_changed(conn, survivor)
     return _merge_result(conn, survivor, absorbed_id, moved, merged=True)
+
+
+def _lock_pair(conn: Connection, survivor_id: str, absorbed_id: str) -> str:
+    """Lock the survivor's and the absorbed member's rows (in id order, as every writer does) and return the
+    survivor's current id. Two merges at once (A into B and B into A, or A into B and A into C) then run one
+    after the other, and the second sees what the first did: without this both passed their checks before
+    either locked, and the second failed half-way (500) on a row the first had erased. 404 unknown."""
+    for _ in range(3):
+        survivor = require_member(conn, survivor_id)
+        for cid in sorted({survivor, absorbed_id}):
+            conn.execute(select(customers.c.id).where(customers.c.id == cid).with_for_update())
+        if resolve_id(conn, survivor_id) == survivor:  # not absorbed by a merge that committed meanwhile
+            return survivor
+    raise HubError("busy", f"member {survivor_id} is being merged by another request; retry shortly", 503)
 
 
 def _merge_result(conn: Connection, survivor: str, absorbed: str, moved: int, *, merged: bool) -> dict[str, Any]:

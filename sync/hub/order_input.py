@@ -8,7 +8,7 @@ the whole order), so one bad line refuses the order, naming that line. Limits: `
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from edge.core.contract import (
@@ -97,12 +97,27 @@ def _coupon_problems(codes: Any) -> list[str]:
     return problems
 
 
-def _is_timestamp(text: str) -> bool:
+EARLIEST_ORDER = datetime(2000, 1, 1, tzinfo=UTC)
+ORDER_CLOCK_SKEW = timedelta(days=1)  # a shop's clock ahead of the hub's, at most
+
+
+def _order_time(text: str, now: datetime) -> tuple[str | None, str | None]:
+    """``created_at`` -> (the time in UTC as the hub writes it, None) or (None, why not). The spend window
+    compares these strings (``programme``), so a time must carry its zone and lie between 2000-01-01 and a day
+    after the hub's now: ``9999-12-31`` counted in the member's spend for ever, ``0001-01-01`` never."""
     try:
-        datetime.fromisoformat(text.replace("Z", "+00:00"))
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        return False
-    return True
+        return None, "must be an ISO 8601 time such as 2026-05-01T10:00:00Z"
+    if when.tzinfo is None:
+        return None, "must carry its time zone (Z or +HH:MM)"
+    try:
+        when = when.astimezone(UTC)
+    except OverflowError:
+        return None, f"must lie between {EARLIEST_ORDER.date()} and now"
+    if not EARLIEST_ORDER <= when <= now + ORDER_CLOCK_SKEW:
+        return None, f"must lie between {EARLIEST_ORDER.date()} and now"
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z"), None
 
 
 def _refuse(problems: list[str], what: str) -> None:
@@ -127,9 +142,11 @@ def check_order(doc: Any, *, quote: bool = False) -> dict[str, Any]:
     problems = _problems(ORDER_FIELDS, doc)
     problems += _line_problems(doc.get("lines"), ORDER_LINE_FIELDS, MAX_ORDER_LINES)
     problems += _coupon_problems(doc.get("coupons"))
-    if isinstance(doc.get("created_at"), str) and not _is_timestamp(doc["created_at"]):
-        problems.append(f"'created_at' must be an ISO 8601 time such as 2026-05-01T10:00:00Z, got "
-                        f"{doc['created_at'][:40]!r}")
+    created_at = None
+    if isinstance(doc.get("created_at"), str):
+        created_at, why = _order_time(doc["created_at"], datetime.now(UTC))
+        if why:
+            problems.append(f"'created_at' {why}, got {doc['created_at'][:40]!r}")
     if doc.get("status") == "cancelled":
         problems.append("an order is not placed cancelled: cancel it with POST /v1/orders/{order_id}/cancel")
     _refuse(problems, f"order {str(doc.get('order_id'))[:64]!r}")
@@ -140,7 +157,7 @@ def check_order(doc: Any, *, quote: bool = False) -> dict[str, Any]:
             "total_cents": doc["total_cents"], "points_redeemed": doc.get("points_redeemed", 0),
             "coupons": [c.strip() for c in doc.get("coupons") or []], "status": doc.get("status", "placed"),
             "store_id": doc.get("store_id"), "pickup_store_id": doc.get("pickup_store_id"),
-            "created_at": doc.get("created_at"), "lines": sorted(lines, key=lambda ln: ln["line_no"])}
+            "created_at": created_at, "lines": sorted(lines, key=lambda ln: ln["line_no"])}
 
 
 def check_order_id(order_id: str) -> str:

@@ -17,6 +17,7 @@ raise ``HubError``.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import Connection, select, update
@@ -33,7 +34,7 @@ from sync.hub.changes import record
 from sync.hub.common import HubError, now_iso
 from sync.hub.db import insert
 from sync.hub.ids import new_id
-from sync.hub.ledger import Batch, post_points
+from sync.hub.ledger import Batch, existing_entries, post_points
 from sync.hub.tables import customers, reward_claims, rewards
 
 _COUNT: Any = {"preserve_rowcount": True}
@@ -105,14 +106,19 @@ def snapshot(conn: Connection, reward_id: str, _store_id: str) -> dict[str, Any]
     return {k: reward[k] for k in _FIELDS}
 
 
-def till_claim_problem(conn: Connection, payload: dict[str, Any]) -> str | None:
+def till_claim_problem(conn: Connection, payload: dict[str, Any], pending: Collection[str] = ()) -> str | None:
     """Why a till's ``reward.claimed`` cannot be applied (a rejection reason), or None: the reward must be one
     the hub has had in its catalogue (a retired one still counts: the till may have claimed it offline
-    before it learned), and a coupon code, when given, must be the one the claim id gives."""
+    before it learned), a coupon code, when given, must be the one the claim id gives, and the claim id must not
+    be a points movement's entry id already (``pending``: the entry ids of the batch being applied), since the
+    claim's burn is posted under it and would be skipped as a repeat: a free reward."""
     reward = _reward(conn, payload["reward_id"])
     if reward is None:
         return f"reward {payload['reward_id']!r} is not in the hub's catalogue: a till may only claim rewards " \
                "the hub has sent"
+    if _entry_taken(conn, payload["claim_id"], pending):
+        return f"claim id {payload['claim_id']!r} is already the id of another points movement; a claim's id " \
+               "must be new"
     code = payload.get("coupon_code")
     if code is not None and code != reward_coupon_code(payload["claim_id"]):
         return f"coupon code {code!r} is not the one claim {payload['claim_id']} issues"
@@ -158,24 +164,48 @@ def claim_online(conn: Connection, customer_id: str, reward_id: str, claim_id: s
                            .with_for_update()).scalar()
     if balance is None:
         raise HubError("unknown_customer", f"there is no member {customer_id!r}", 404)
-    done = conn.execute(select(reward_claims.c.reward_id, reward_claims.c.customer_id)
-                        .where(reward_claims.c.claim_id == claim_id)).first()
-    if done is not None:
-        if (done[0], done[1]) != (reward_id, customer_id):
-            raise HubError("claim_id_taken", f"claim id {claim_id!r} was used for another claim", 409)
-        return _claim_answer(conn, claim_id), False
+    earlier = _earlier_claim(conn, customer_id, reward_id, claim_id)
+    if earlier is not None:
+        return earlier, False
     reward = _reward(conn, reward_id)
     if reward is None or reward["retired_at"] is not None:
         raise HubError("unknown_reward", f"there is no live reward {reward_id!r}", 404)
     if int(balance) < int(reward["points"]):
         raise HubError("insufficient_points", f"reward {reward['name']!r} needs {reward['points']} points; the "
                        f"member has {int(balance)}", 409)
+    if _entry_taken(conn, claim_id):  # the burn's entry id is the claim id: an existing one would post nothing
+        raise HubError("claim_id_taken", f"claim id {claim_id!r} is already the id of another points movement; "
+                       "send a new claim id", 409)
     # the app's claim id may be short or guessable: the coupon code comes from a fresh random id instead
-    apply_claim(conn, {"claim_id": claim_id, "reward_id": reward_id, "customer_id": customer_id,
-                       "points": reward["points"], "created_at": now_iso(),
-                       "coupon_code": reward_coupon_code(new_id())},
-                channel="app", store_id="hub", device_id="api", event_id="api")
+    made = apply_claim(conn, {"claim_id": claim_id, "reward_id": reward_id, "customer_id": customer_id,
+                              "points": reward["points"], "created_at": now_iso(),
+                              "coupon_code": reward_coupon_code(new_id())},
+                       channel="app", store_id="hub", device_id="api", event_id="api")
+    if not made:  # another member's claim with this id committed meanwhile (their row was locked, not ours)
+        earlier = _earlier_claim(conn, customer_id, reward_id, claim_id)
+        if earlier is None:
+            raise HubError("claim_id_taken", f"claim id {claim_id!r} was used for another claim", 409)
+        return earlier, False
     return _claim_answer(conn, claim_id), True
+
+
+def _earlier_claim(conn: Connection, customer_id: str, reward_id: str, claim_id: str) -> dict[str, Any] | None:
+    """The answer of the claim ``claim_id`` made before for this member and reward, None when there is none;
+    ``HubError`` 409 when the id belongs to another member's or another reward's claim (never shown)."""
+    done = conn.execute(select(reward_claims.c.reward_id, reward_claims.c.customer_id)
+                        .where(reward_claims.c.claim_id == claim_id)).first()
+    if done is None:
+        return None
+    if (done[0], done[1]) != (reward_id, customer_id):
+        raise HubError("claim_id_taken", f"claim id {claim_id!r} was used for another claim", 409)
+    return _claim_answer(conn, claim_id)
+
+
+def _entry_taken(conn: Connection, claim_id: str, pending: Collection[str] = ()) -> bool:
+    """Whether ``claim_id`` is already a ledger entry id (in the database or ``pending``: the entries of the
+    batch being applied) that no claim with this id posted: the claim's burn would then post nothing."""
+    has_claim = conn.execute(select(reward_claims.c.claim_id).where(reward_claims.c.claim_id == claim_id)).first()
+    return has_claim is None and (claim_id in pending or bool(existing_entries(conn, [claim_id])))
 
 
 def _claim_answer(conn: Connection, claim_id: str) -> dict[str, Any]:

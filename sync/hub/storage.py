@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from edge.core.contract import ChangeKind
 from edge.core.programme import ProgrammeRules
@@ -63,6 +64,12 @@ from sync.protocol import EventResult
 __all__ = ["CODE_ALPHABET", "DeviceAuth", "Enrolment", "HubError", "HubStorage", "hash_secret", "normalise_code",
            "now_iso"]
 T = TypeVar("T")
+RACE_ATTEMPTS = 3  # runs of a write transaction that lost a race on a unique key (``HubStorage._write``)
+
+
+def is_unique_violation(exc: IntegrityError) -> bool:
+    """Whether the database refused a duplicate key (PostgreSQL SQLSTATE 23505, SQLite "UNIQUE constraint")."""
+    return getattr(exc.orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(exc.orig)
 
 
 class HubStorage:
@@ -103,8 +110,19 @@ class HubStorage:
         migrate.upgrade(self.db)
 
     def _write(self, fn: Callable[..., T], *args: Any) -> T:
-        with self.db.write() as conn:
-            return fn(conn, *args)
+        """``fn(conn, *args)`` in one write transaction. A unique key that another transaction committed
+        meanwhile (two copies of one order, two sign-ups with one external id, sent at once: on PostgreSQL both
+        pass their checks before either commits) rolls this one back and runs it again, up to
+        ``RACE_ATTEMPTS`` times: the rerun sees the committed row and gives its answer (already recorded, 409),
+        never a 500. SQLite has one writer, so there the race does not arise."""
+        for attempt in range(1, RACE_ATTEMPTS + 1):
+            try:
+                with self.db.write() as conn:
+                    return fn(conn, *args)
+            except IntegrityError as exc:
+                if attempt == RACE_ATTEMPTS or not is_unique_violation(exc):
+                    raise
+        raise AssertionError("unreachable")
 
     def _read(self, fn: Callable[..., T], *args: Any) -> T:
         with self.db.read() as conn:
