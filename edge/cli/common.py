@@ -10,8 +10,8 @@ A command that must run even when the settings cannot be read (``doctor`` diagno
 ``set_defaults(handler=..., settings=LAZY)``: it receives ``None`` and calls :func:`load_for` itself when needed.
 
 What a command prints is in the technician's language (:func:`cli_locale`): ``[store] locale`` when a config
-file (or ``STORE_EDGE_STORE__LOCALE``) was read, else the machine's ``LC_ALL``/``LC_MESSAGES``/``LANG`` (Babel's
-``default_locale``), else English. The dispatcher puts that translator on ``args.tr``; handlers print through
+file (or ``STORE_EDGE_STORE__LOCALE``) was read, else the machine's ``LANGUAGE``/``LC_ALL``/``LC_MESSAGES``/``LANG``
+(gettext's order), else English. The dispatcher puts that translator on ``args.tr``; handlers print through
 ``tr(args)``. The ``--help`` texts of the parsers stay English.
 """
 
@@ -47,18 +47,19 @@ def err(args: argparse.Namespace) -> TextIO:
 
 
 def machine_locale(environ: Mapping[str, str] | None = None) -> str:
-    """The locale of the technician's machine for messages: Babel's ``default_locale("LC_MESSAGES")`` order
-    (``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES``, ``LANG``); ``C``/``POSIX``, unset or junk -> ``en``."""
-    from babel.core import default_locale
+    """The locale of the technician's machine for messages, in GNU gettext's order: ``LANGUAGE`` (its first
+    entry), ``LC_ALL``, ``LC_MESSAGES``, ``LANG``; ``C``/``POSIX``, unset or junk -> ``en``.
 
-    if environ is not None:  # babel reads os.environ; a test or caller may give its own variables
-        names = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
-        found = next((environ[n] for n in names if environ.get(n)), "")
-        value = "" if found.split(".")[0] in ("C", "POSIX") else found.split(":")[0]
-    else:
-        value = default_locale("LC_MESSAGES") or ""
+    Not Babel's ``default_locale``: it also reads ``LC_CTYPE``, which Python itself sets to ``C.UTF-8``
+    (PEP 538) when the machine lacks the locale ``LANG`` names, so ``LANG=es_ES.UTF-8`` would read as C there.
+    """
+    environ = os.environ if environ is None else environ
+    names = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
+    found = next((environ[n] for n in names if environ.get(n)), "").split(":")[0]
+    if found.split(".")[0] in ("", "C", "POSIX"):
+        return SOURCE_LANGUAGE
     try:
-        return normalise_locale(value) if value and not value.endswith("_POSIX") else SOURCE_LANGUAGE
+        return normalise_locale(found)
     except ValueError:
         return SOURCE_LANGUAGE
 
