@@ -24,7 +24,6 @@ import httpx
 import sqlite_utils
 
 from edge.core.i18n import ENGLISH, Translator
-
 from sync import outbox, protocol
 from sync.apply import HUB_CLOCK_OFFSET_KEY, apply_page, get_state, set_state
 from sync.config import SyncConfig

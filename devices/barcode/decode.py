@@ -28,8 +28,6 @@ from biip.gs1_digital_link_uris import GS1DigitalLinkURI
 from biip.gs1_element_strings import GS1ElementStrings
 from biip.gs1_messages import GS1Message
 from biip.gtin import Gtin
-
-from devices.text import N_, Text
 from biip.rcn import Rcn, RcnUsage
 from biip.upc import Upc
 
@@ -39,6 +37,7 @@ from devices.barcode.coupon import GS1_COUPON_AIS, is_coupon_prefix, match_store
 from devices.barcode.loyalty_card import match_card
 from devices.barcode.loyalty_token import MSG_NO_KEYS, TokenCheck, TokenVerifier
 from devices.barcode.symbology import GS1_MESSAGE_IDS, split_aim_id, symbology_name
+from devices.text import N_, Text
 
 Kind = Literal["product", "variable_measure", "gs1", "loyalty_card", "loyalty_token", "coupon", "unknown"]
 CatalogLookup = Callable[[str], Any]

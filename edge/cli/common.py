@@ -166,7 +166,6 @@ def load_for(args: argparse.Namespace) -> Settings:
 def require_database(path: Path) -> None:
     """Refuse a mistyped ``--data-dir``: opening would create an empty store.db and report "0 pending"."""
     from edge.core.errors import CliError
-
     from edge.core.i18n import N_, Text
 
     if not path.exists():
