@@ -8,13 +8,16 @@ A settings dataclass declares what a field accepts in the field's metadata inste
 :func:`problems` lists every field outside its declared limits; the device configs call it from
 ``__post_init__`` (they validate themselves on construction) and the app's settings loader (``edge.settings``)
 runs it on every section, including ``sync.config.SyncConfig``, naming the key and the allowed range. It lives in
-``devices`` because that package is the leaf every other layer may build on; it imports nothing.
+``devices`` because that package is the leaf every other layer may build on; it imports nothing but ``devices.text`` (its
+problems are :class:`devices.text.Text`, which the app translates).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
+
+from devices.text import N_, Text
 
 
 def problems(obj: Any) -> list[tuple[str, str]]:
@@ -26,10 +29,12 @@ def problems(obj: Any) -> list[tuple[str, str]]:
         if limits is not None:
             lo, hi = limits
             if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
-                found.append((f.name, f"must be between {lo:g} and {hi:g}, got {value!r}"))
+                found.append((f.name, Text(N_("must be between {low} and {high}, got {value}"), low=f"{lo:g}",
+                                           high=f"{hi:g}", value=repr(value))))
         allowed = f.metadata.get("choices")
         if allowed is not None and value not in allowed:
-            found.append((f.name, f"must be one of {', '.join(repr(c) for c in allowed)}, got {value!r}"))
+            found.append((f.name, Text(N_("must be one of {choices}, got {value}"),
+                                           choices=", ".join(repr(c) for c in allowed), value=repr(value))))
     return found
 
 

@@ -299,7 +299,7 @@ class TillSession:
         if kind == "coupon" and result.coupon_code:
             return self.apply_coupon(result.coupon_code)
         if result.error and kind != "unknown":
-            return Outcome(False, self.tr._(result.error), "error")
+            return Outcome(False, self.tr.text(result.error), "error")
         customer = self.repo.find_customer(text, self.settings.store.country)
         if customer is not None:
             return self.offer_customer(customer)
@@ -310,16 +310,19 @@ class TillSession:
             return Outcome(False, self.tr._("{text} is not a product, loyalty card or coupon of this store")
                            .format(text=text), "error")  # fmt: skip
         if result.error and not text.replace(" ", "").isalpha():
-            return Outcome(False, self.tr._(result.error), "error")
+            return Outcome(False, self.tr.text(result.error), "error")
         return Outcome(False, self.tr._("'{text}' was not recognised; use F3 to search products by name")
                        .format(text=text), "error")  # fmt: skip
 
     def _add_priced(self, line: PricedLine) -> Outcome:
         """A line priced from its GS1 data (``edge.core.measures``): added, or refused in the cashier's words."""
         if line.product is None:
-            return Outcome(False, line.error or self.tr._("this item cannot be priced from its label"), "error")
+            return Outcome(False, self.tr.text(line.error) if line.error
+                           else self.tr._("this item cannot be priced from its label"), "error")
         added = self.add_product(line.product, line.qty)
-        return Outcome(True, f"{added.message} ({line.note})", added.kind) if added.ok and line.note else added
+        if added.ok and line.note:
+            return Outcome(True, f"{added.message} ({self.tr.text(line.note)})", added.kind)
+        return added
 
     def _loyalty_token(self, result: ScanResult, text: str) -> Outcome:
         check = result.token
@@ -346,7 +349,7 @@ class TillSession:
             try:
                 line = self.basket.add(product, qty)
             except BasketError as exc:
-                return Outcome(False, str(exc), "error")
+                return Outcome(False, self.tr.text(exc.args[0]), "error")
             self._focus(line.line_no)
             return Outcome(True, f"{product.name} x{line.qty}", "product")
 
@@ -506,7 +509,7 @@ class TillSession:
             try:
                 line = self.basket.set_qty(line_no, qty)
             except BasketError as exc:
-                return Outcome(False, str(exc), "error")
+                return Outcome(False, self.tr.text(exc.args[0]), "error")
             self._focus(line.line_no)
             return Outcome(True, self.tr._("{name}: quantity {qty}").format(name=line.product.name, qty=qty),
                            "product")  # fmt: skip
@@ -516,7 +519,7 @@ class TillSession:
             try:
                 line = self.basket.void(line_no)
             except BasketError as exc:
-                return Outcome(False, str(exc), "error")
+                return Outcome(False, self.tr.text(exc.args[0]), "error")
             self._focus(None)
             return Outcome(True, self.tr._("voided line {line}: {name} x{qty}")
                            .format(line=line_no, name=line.product.name, qty=line.qty), "product")  # fmt: skip
@@ -667,7 +670,7 @@ class TillSession:
             try:
                 recalled = recall_basket(self.db, parked_id)
             except ParkedSaleError as exc:
-                return Outcome(False, str(exc), "error")
+                return Outcome(False, self.tr.text(exc.args[0]), "error")
             self.new_sale()
             notes: list[str] = []
             customer = self.repo.customer(recalled.customer_id) if recalled.customer_id else None

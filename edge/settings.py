@@ -35,7 +35,7 @@ from devices.fields import problems
 from devices.scanners.config import ScannerConfig, ScannerConfigError
 from edge import paths
 from edge.core.errors import CliError
-from edge.core.i18n import normalise_locale
+from edge.core.i18n import N_, Text, normalise_locale
 from edge.core.l10n import Formats
 from sync.config import SyncConfig
 
@@ -58,7 +58,8 @@ class ConfigError(CliError):
 
     def __init__(self, source: str, key: str, problem: str) -> None:
         self.source, self.key, self.problem = source, key, problem
-        super().__init__(f"config error in {source}: {key}: {problem}", 2)
+        super().__init__(Text(N_("config error in {source}: {key}: {problem}"), source=source, key=key,
+                              problem=problem), 2)
 
 
 @dataclass(frozen=True)
@@ -219,18 +220,19 @@ def _coerce(value: Any, tp: Any, source: str, key: str) -> Any:
         raise
     except (ValueError, TypeError, json.JSONDecodeError):
         name = getattr(tp, "__name__", str(tp))
-        raise ConfigError(source, key, f"expected {_describe(name)}, got {value!r}") from None
+        raise ConfigError(source, key, Text(N_("expected {kind}, got {value}"), kind=Text(_describe(name)),
+                                            value=repr(value))) from None
     return value
 
 
 def _describe(type_name: str) -> str:
     return {
-        "bool": "true or false",
-        "int": "a whole number",
-        "float": "a number",
-        "str": "a text string",
-        "Path": "a file-system path",
-    }.get(type_name, f"a {type_name}")
+        "bool": N_("true or false"),
+        "int": N_("a whole number"),
+        "float": N_("a number"),
+        "str": N_("a text string"),
+        "Path": N_("a file-system path"),
+    }.get(type_name, type_name)
 
 
 def _build(cls: type, layers: list[tuple[str, dict[str, Any]]], prefix: str = "") -> Any:
@@ -240,7 +242,7 @@ def _build(cls: type, layers: list[tuple[str, dict[str, Any]]], prefix: str = ""
     for source, data in layers:
         for k in data:
             if k not in known:
-                raise ConfigError(source, f"{prefix}{k}", "unknown setting (check the spelling)")
+                raise ConfigError(source, f"{prefix}{k}", Text(N_("unknown setting (check the spelling)")))
     for f in dataclasses.fields(cls):
         tp = hints[f.name]
         key = f"{prefix}{f.name}"
@@ -249,7 +251,7 @@ def _build(cls: type, layers: list[tuple[str, dict[str, Any]]], prefix: str = ""
             for source, data in layers:
                 if f.name in data:
                     if not isinstance(data[f.name], dict):
-                        raise ConfigError(source, key, "expected a [section] table")
+                        raise ConfigError(source, key, Text(N_("expected a [section] table")))
                     sub_layers.append((source, data[f.name]))
             kwargs[f.name] = _build(typing.cast(type, tp), sub_layers, prefix=f"{key}.")
             continue
@@ -280,9 +282,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), "(file)", f"not valid TOML: {exc}") from None
+        raise ConfigError(str(path), "(file)", Text(N_("not valid TOML: {problem}"), problem=str(exc))) from None
     except OSError as exc:
-        raise ConfigError(str(path), "(file)", f"cannot be read: {exc.strerror}") from None
+        raise ConfigError(str(path), "(file)", Text(N_("cannot be read: {problem}"),
+                                                       problem=exc.strerror)) from None
 
 
 def _env_layer(environ: typing.Mapping[str, str]) -> dict[str, Any]:
@@ -310,7 +313,7 @@ def load_settings(
         config_path = Path(environ["STORE_EDGE_CONFIG"])
     if config_path is not None:
         if not config_path.exists():
-            raise ConfigError(str(config_path), "(file)", "does not exist")
+            raise ConfigError(str(config_path), "(file)", Text(N_("does not exist")))
         layers.append((str(config_path), _read_toml(config_path)))
     elif paths.SYSTEM_CONFIG.exists():
         layers.append((str(paths.SYSTEM_CONFIG), _read_toml(paths.SYSTEM_CONFIG)))

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import sqlite_utils
 
+from edge.core.i18n import ENGLISH, Translator
 from sync import outbox, protocol
 from sync.apply import HUB_CLOCK_OFFSET_KEY, apply_page, get_state, set_state
 from sync.config import SyncConfig
@@ -136,10 +137,11 @@ class SyncReport:
     pulled: int = 0
     batches: int = 0
 
-    def summary(self) -> str:
-        """The report in words, for a terminal."""
-        return (f"sent {self.accepted} new, {self.duplicate} already on the hub, {self.rejected} rejected; "
-                f"received {self.pulled} changes")
+    def summary(self, tr: Translator = ENGLISH) -> str:
+        """The report in words, for a terminal, in ``tr``'s language."""
+        return tr._("sent {accepted} new, {duplicate} already on the hub, {rejected} rejected; "
+                    "received {pulled} changes").format(accepted=self.accepted, duplicate=self.duplicate,
+                                                        rejected=self.rejected, pulled=self.pulled)
 
 
 def _q(text: str) -> str:
@@ -633,27 +635,27 @@ class SyncWorker:
         return self.client.add_listener(listener)
 
 
-def describe_status(st: SyncStatus) -> list[str]:
-    """The status in words, for ``sync status`` and for a status-bar tooltip."""
-    online = {True: "online", False: "offline", None: "not tried yet"}[st.online]
-    lines = [f"hub: {online}", f"pending events: {st.pending}"]
+def describe_status(st: SyncStatus, tr: Translator = ENGLISH) -> list[str]:
+    """The status in words, in ``tr``'s language, for ``sync status`` and for a status-bar tooltip."""
+    online = {True: tr._("online"), False: tr._("offline"), None: tr._("not tried yet")}[st.online]
+    lines = [tr._("hub: {state}").format(state=online), tr._("pending events: {n}").format(n=st.pending)]
     if st.oldest_pending_age_s is not None:
-        lines.append(f"oldest pending: {_age(st.oldest_pending_age_s)} old")
-    lines.append(f"last successful sync: {st.last_success_at or 'never'}")
+        lines.append(tr._("oldest pending: {age} old").format(age=_age(st.oldest_pending_age_s, tr)))
+    lines.append(tr._("last successful sync: {when}").format(when=st.last_success_at or tr._("never")))
     if st.last_error:
-        lines.append(f"last error: {st.last_error}")
-    lines.append(f"dead letters: {st.dead}")
+        lines.append(tr._("last error: {problem}").format(problem=st.last_error))
+    lines.append(tr._("dead letters: {n}").format(n=st.dead))
     return lines
 
 
-def _age(seconds: float) -> str:
+def _age(seconds: float, tr: Translator = ENGLISH) -> str:
     if seconds < 120:
         return f"{seconds:.0f} s"
     if seconds < 7200:
         return f"{seconds / 60:.0f} min"
     if seconds < 172800:
         return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"
+    return tr._("{n} days").format(n=f"{seconds / 86400:.1f}")
 
 
 def status_offline(db: sqlite_utils.Database) -> SyncStatus:

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from edge.core.errors import CliError
+from edge.core.i18n import N_, Text
 
 CREDENTIAL_FILE = "device-credential.json"  # in the device's data dir
 
@@ -60,16 +61,19 @@ def load(data_dir: Path) -> Credential:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise CredentialError(
-            f"this device is not enrolled (no {path}); run 'store-edge enroll --hub URL --code CODE'"
+            Text(N_("this device is not enrolled (no {path}); run 'store-edge enroll --hub URL --code CODE'"), path=path)
         ) from None
     except OSError as exc:
-        raise CredentialError(f"the device credential {path} cannot be read ({exc.strerror})") from None
+        raise CredentialError(Text(N_("the device credential {path} cannot be read ({problem})"), path=path,
+                                   problem=exc.strerror)) from None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise CredentialError(
-            f"the device credential {path} is readable by other users; run 'chmod 600 {path}' (or re-enrol)"
+            Text(N_("the device credential {path} is readable by other users; run 'chmod 600 {path}' (or re-enrol)"),
+                 path=path)
         )
     try:
         doc = json.loads(text)
         return Credential(**{k: str(doc[k]) for k in ("hub_url", "device_id", "store_id", "token", "enrolled_at")})
     except (ValueError, KeyError, TypeError):
-        raise CredentialError(f"the device credential {path} is damaged; re-enrol this device") from None
+        raise CredentialError(Text(N_("the device credential {path} is damaged; re-enrol this device"),
+                                   path=path)) from None

@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 
 from edge.core.errors import CliError
+from edge.core.i18n import N_, Text
 from sync import credentials
 from sync.credentials import Credential
 from sync.http_errors import answer_problem, read_json, transport_problem
@@ -29,7 +30,7 @@ def enroll(hub_url: str, code: str, data_dir: Path, *, timeout_s: float = 10.0) 
     """
     hub_url = hub_url.rstrip("/")
     if not hub_url.startswith(("http://", "https://")):
-        raise EnrolmentError(f"the hub address {hub_url!r} must start with http:// or https://")
+        raise EnrolmentError(Text(N_("the hub address {url} must start with http:// or https://"), url=repr(hub_url)))
     try:
         resp = httpx.post(f"{hub_url}{API_PREFIX}/enroll", json={"code": code.strip()}, timeout=timeout_s,
                           headers={VERSION_HEADER: str(PROTOCOL_VERSION)})
@@ -40,9 +41,9 @@ def enroll(hub_url: str, code: str, data_dir: Path, *, timeout_s: float = 10.0) 
     if problem is not None:
         message = doc.get("message") if isinstance(doc, dict) and isinstance(doc.get("message"), str) else None
         # the hub's own words say best why a code was refused (used, expired, unknown)
-        raise EnrolmentError(message or f"the enrolment failed: {problem.message}")
+        raise EnrolmentError(message or Text(N_("the enrolment failed: {problem}"), problem=problem.message))
     if not isinstance(doc, dict) or not all(isinstance(doc.get(k), str) for k in ("device_id", "store_id", "token")):
-        raise EnrolmentError("the hub's answer to the enrolment could not be read; is this a store-edge hub?")
+        raise EnrolmentError(Text(N_("the hub's answer to the enrolment could not be read; is this a store-edge hub?")))
     cred = Credential(hub_url, doc["device_id"], doc["store_id"], doc["token"], utc_now_iso())
     credentials.save(data_dir, cred)
     return cred

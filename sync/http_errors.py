@@ -4,7 +4,8 @@ Two kinds of failure: no usable answer at all (:func:`transport_problem`: refuse
 connection that broke off) and an answer that is not a success (:func:`answer_problem`: revoked or unknown
 device, batch too large, hub busy or failing, any other refusal). Each gives a :class:`HubProblem` whose
 ``kind`` tells the caller what to do (retry, shrink, stop until a person acts) and whose ``message`` is a
-sentence for a cashier's status bar or a technician's terminal. Status codes and error codes are those of
+sentence for a cashier's status bar or a technician's terminal (an ``edge.core.i18n.Text``: English, and
+translated where it is shown). Status codes and error codes are those of
 ``docs/sync-protocol.md`` ("Errors").
 """
 
@@ -16,6 +17,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import httpx
+
+from edge.core.i18n import N_, Text
 
 Kind = Literal["unreachable", "timeout", "broken", "revoked", "unknown_device", "too_large", "busy", "refused"]
 # kinds after which retrying cannot help until a person acts (re-enrol, fix the request)
@@ -38,10 +41,13 @@ class HubProblem:
 def transport_problem(exc: httpx.HTTPError, hub_url: str, timeout_s: float) -> HubProblem:
     """No answer: the connection was refused, timed out (``timeout_s``, seconds) or broke off."""
     if isinstance(exc, httpx.ConnectError):
-        return HubProblem("unreachable", f"the hub at {hub_url} cannot be reached; check the address and the network")
+        return HubProblem("unreachable", Text(N_("the hub at {url} cannot be reached; check the address and the "
+                                                 "network"), url=hub_url))
     if isinstance(exc, httpx.TimeoutException):
-        return HubProblem("timeout", f"the hub at {hub_url} did not answer within {timeout_s:g} s")
-    return HubProblem("broken", f"the connection to the hub at {hub_url} broke off ({type(exc).__name__})")
+        return HubProblem("timeout", Text(N_("the hub at {url} did not answer within {seconds} s"), url=hub_url,
+                                          seconds=f"{timeout_s:g}"))
+    return HubProblem("broken", Text(N_("the connection to the hub at {url} broke off ({problem})"), url=hub_url,
+                                     problem=type(exc).__name__))
 
 
 def read_json(resp: httpx.Response) -> Any:
@@ -67,17 +73,19 @@ def status_problem(status: int, error_code: object = None, message: str | None =
                    retry_after_s: float | None = None) -> HubProblem:
     """The meaning of a non-2xx ``status`` with the hub's ``error_code`` and ``message`` (either may be None)."""
     if status == 403 and error_code == "device_revoked":
-        return HubProblem("revoked", "this device was revoked on the hub; re-enrol", status)
+        return HubProblem("revoked", Text(N_("this device was revoked on the hub; re-enrol")), status)
     if status == 401:
         return HubProblem("unknown_device",
-                          message or "this device is not known to the hub; enrol it with 'store-edge enroll'", status)
+                          message or Text(N_("this device is not known to the hub; enrol it with 'store-edge enroll'")),
+                          status)
     if status == 413:
-        return HubProblem("too_large", "the hub found the batch too large; sending smaller batches", status,
+        return HubProblem("too_large", Text(N_("the hub found the batch too large; sending smaller batches")), status,
                           retry_after_s or 0.0)
+    why = message or reason or Text(N_("no reason"))  # the hub's own words are shown as it sent them
     if status == 429 or status >= 500:
-        return HubProblem("busy", f"the hub answered {status} ({message or reason or 'no reason'}); retrying",
+        return HubProblem("busy", Text(N_("the hub answered {status} ({why}); retrying"), status=status, why=why),
                           status, retry_after_s)
-    return HubProblem("refused", f"the hub refused the request ({status}: {message or reason or 'no reason'})",
+    return HubProblem("refused", Text(N_("the hub refused the request ({status}: {why})"), status=status, why=why),
                       status)
 
 

@@ -37,6 +37,7 @@ from devices.barcode.coupon import GS1_COUPON_AIS, is_coupon_prefix, match_store
 from devices.barcode.loyalty_card import match_card
 from devices.barcode.loyalty_token import MSG_NO_KEYS, TokenCheck, TokenVerifier
 from devices.barcode.symbology import GS1_MESSAGE_IDS, split_aim_id, symbology_name
+from devices.text import N_, Text
 
 Kind = Literal["product", "variable_measure", "gs1", "loyalty_card", "loyalty_token", "coupon", "unknown"]
 CatalogLookup = Callable[[str], Any]
@@ -105,6 +106,9 @@ class ScanResult:
     def to_json(self) -> dict[str, Any]:
         return {name: (dict(self.ai) if name == "ai" else getattr(self, name)) for name in JSON_FIELDS}
 
+SCALE_CHECK_DIGIT = N_("The price/weight check digit on this scale label is wrong - weigh the item again or key "
+                       "in the price.")
+
 
 def decode_scan(
     text: str | bytes,
@@ -118,7 +122,7 @@ def decode_scan(
     if isinstance(text, bytes | bytearray):
         text = bytes(text).decode("utf-8", errors="replace")
     if not isinstance(text, str):
-        return ScanResult(input=repr(text), symbology=None, kind="unknown", error="Scan data is not text.")
+        return ScanResult(input=repr(text), symbology=None, kind="unknown", error=Text(N_("Scan data is not text.")))
     try:
         return _Decoder(text, symbology, config, catalog_lookup, token_verifier).run()
     except Exception as exc:  # the till must keep running whatever a scanner sends
@@ -126,7 +130,8 @@ def decode_scan(
             input=text,
             symbology=None,
             kind="unknown",
-            error=f"This code could not be interpreted ({type(exc).__name__}) - key the item in by hand.",
+            error=Text(N_("This code could not be interpreted ({problem}) - key the item in by hand."),
+                       problem=type(exc).__name__),
         )
 
 
@@ -138,12 +143,16 @@ def _starts_with_known_ai(data: str) -> bool:
     return True
 
 
-def check_digit_error(digits: str, what: str = "Check digit") -> str:
+def check_digit_error(digits: str, what: str = N_("Check digit")) -> str:
+    """The cashier's sentence for a GS1 check digit that does not hold (a :class:`devices.text.Text`; ``what``
+    names the digit, itself a text or a marked constant)."""
     payload, given = digits[:-1], digits[-1]
     expected = gs1_standard_check_digit(payload)
-    return (
-        f"{what} is wrong: the last digit (digit {len(digits)}) is {given} but should be {expected} "
-        f"for {payload} - rescan, or key in the number printed under the barcode."
+    return Text(
+        N_("{what} is wrong: the last digit (digit {position}) is {given} but should be {expected} for {payload} "
+           "- rescan, or key in the number printed under the barcode."),
+        what=what if getattr(what, "template", None) is not None else Text(what), position=len(digits),
+        given=given, expected=expected, payload=payload,
     )
 
 
@@ -252,13 +261,14 @@ class _Decoder:
             else:
                 return self.gs1_elements(message.element_strings)
         if self.aim in ("]Q1", "]Q0"):
-            return self.unknown("This QR code is not a loyalty, coupon or product code this till knows.")
+            return self.unknown(Text(N_("This QR code is not a loyalty, coupon or product code this till knows.")))
         if is_digits:
-            return self.unknown(
-                f"This {self.symbology} barcode carries the number {data}, which is not a product number "
-                "(products carry EAN/UPC, ITF-14 or GS1 barcodes) - key the item in by hand."
-            )
-        return self.unknown("Not a barcode this till knows - key the item in by hand.")
+            return self.unknown(Text(
+                N_("This {symbology} barcode carries the number {data}, which is not a product number "
+                   "(products carry EAN/UPC, ITF-14 or GS1 barcodes) - key the item in by hand."),
+                symbology=self.symbology, data=data,
+            ))
+        return self.unknown(Text(N_("Not a barcode this till knows - key the item in by hand.")))
 
     # --- digits without a symbology identifier: read by how many there are -------------------------------
     def counted_digits(self, data: str) -> ScanResult:
@@ -289,7 +299,8 @@ class _Decoder:
         n = len(main)
         if modifier == "4":
             if n != 8:
-                return self.unknown(f"An EAN-8 barcode ({self.aim}) has 8 digits, not {n} - scan again.")
+                return self.unknown(Text(N_("An EAN-8 barcode ({aim}) has 8 digits, not {n} - scan again."),
+                                         aim=self.aim, n=n))
             return self.gtin(main, ean8_only=True)
         if modifier == "3" and n in (12, 13):
             return self.gtin(main)  # announced an add-on but sent none: the main part still is the product
@@ -365,10 +376,10 @@ class _Decoder:
                 "variable_measure",
                 gtin=padded,
                 gtin_valid=True,
-                error="The price/weight check digit on this scale label is wrong - weigh the item again "
-                "or key in the price.",
+                error=Text(SCALE_CHECK_DIGIT),
             )
-        return self.result("product", gtin=padded, gtin_valid=False, error=f"Not a valid GTIN: {biip_error}")
+        return self.result("product", gtin=padded, gtin_valid=False, error=Text(N_("Not a valid GTIN: {problem}"),
+                                                                                    problem=biip_error))
 
     def good_gtin(self, gtin: Gtin) -> ScanResult:
         gtin14 = gtin.as_gtin_14()
@@ -420,8 +431,7 @@ class _Decoder:
                     "variable_measure",
                     gtin=gtin14,
                     gtin_valid=True,
-                    error="The price/weight check digit on this scale label is wrong - weigh the item "
-                    "again or key in the price.",
+                    error=Text(SCALE_CHECK_DIGIT),
                 )
         amount = Decimal(value) / (Decimal(10) ** rule.decimals)
         ref = part("P")[2:]
@@ -441,28 +451,29 @@ class _Decoder:
         try:
             return {"product": self.lookup(key)}
         except Exception as exc:
-            return {"error": f"Product lookup failed ({type(exc).__name__}) - key the item in by hand."}
+            return {"error": Text(N_("Product lookup failed ({problem}) - key the item in by hand."),
+                                  problem=type(exc).__name__)}
 
     # --- GS1 element strings -------------------------------------------------------------------------------
     def gs1_message(self, data: str) -> ScanResult:
         try:
             message = GS1Message.parse(data, config=self.parse_config)
         except ParseError as exc:
-            return self.unknown(f"Not a valid GS1 code: {exc}")
+            return self.unknown(Text(N_("Not a valid GS1 code: {problem}"), problem=str(exc)))
         return self.gs1_elements(message.element_strings)
 
     def gs1_hri(self, data: str) -> ScanResult:
         try:
             message = GS1Message.parse_hri(data, config=self.parse_config)
         except ParseError as exc:
-            return self.unknown(f"Not a valid GS1 code: {exc}")
+            return self.unknown(Text(N_("Not a valid GS1 code: {problem}"), problem=str(exc)))
         return self.gs1_elements(message.element_strings)
 
     def digital_link(self, data: str) -> ScanResult:
         try:
             link = GS1DigitalLinkURI.parse(data, config=self.parse_config)
         except ParseError as exc:
-            return self.unknown(f"Not a GS1 Digital Link this till knows: {exc}")
+            return self.unknown(Text(N_("Not a GS1 Digital Link this till knows: {problem}"), problem=str(exc)))
         return self.gs1_elements(link.element_strings)
 
     def gs1_elements(self, elements: GS1ElementStrings) -> ScanResult:
@@ -478,7 +489,8 @@ class _Decoder:
                 else:
                     fields["gtin"], fields["gtin_valid"] = es.value, False
                     if es.value.isdigit() and len(es.value) == 14:
-                        errors.append(check_digit_error(es.value, f"The GTIN check digit in AI ({code})"))
+                        errors.append(check_digit_error(es.value, Text(N_("The GTIN check digit in AI ({ai})"),
+                                                                       ai=code)))
                     else:
                         errors.append(f"The GTIN in AI ({code}) is not valid: {es.gtin_error}")
             elif code == "17" and es.date is not None:

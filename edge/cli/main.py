@@ -27,6 +27,8 @@ from edge.cli.common import (
     given,
     load_for,
     one_line,
+    set_translator,
+    tr,
 )
 from edge.core.errors import CliError
 from edge.settings import Settings
@@ -41,7 +43,7 @@ def cmd_till(args: argparse.Namespace, settings: Settings | None) -> int:
 
         kept = accept_new_database(settings.database_path)
         if kept is not None:
-            print(f"store-edge: the old identity marker was kept as {kept}", file=sys.stderr)
+            print(PREFIX + tr(args)._("the old identity marker was kept as {path}").format(path=kept), file=sys.stderr)
     return run_till(settings)  # 1 when an error stopped the till, never 0 after a failure
 
 
@@ -128,18 +130,20 @@ def dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None,
         command = getattr(args, "command", None)
         (parser if command is None else _group_parser(parser, command)).print_help(stdout)
         return 0
+    set_translator(args, None)  # the machine's language until the settings say the store's
     try:
         settings = None if getattr(args, "settings", None) == LAZY else load_for(args)
+        set_translator(args, settings)
         return int(handler(args, settings) or 0)
     except CliError as exc:
-        print(f"{PREFIX}{exc.message}", file=errors)
+        print(f"{PREFIX}{tr(args).text(exc.message)}", file=errors)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
     except _failure_types() as exc:
-        text = one_line(exc)
+        text = tr(args).text(exc.args[0]) if exc.args and hasattr(exc.args[0], "template") else one_line(exc)
         if type(exc).__module__.startswith("psycopg"):
-            text = f"cannot use the hub database: {text}"
+            text = tr(args)._("cannot use the hub database: {problem}").format(problem=text)
         print(f"{PREFIX}{text}", file=errors)
         return 1
 

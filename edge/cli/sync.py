@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any
 
-from edge.cli.common import add_data_dir_option, given, note, out, require_database, say
+from edge.cli.common import add_data_dir_option, given, note, out, require_database, say, tr
 from edge.settings import Settings
 
 
@@ -28,7 +28,8 @@ def open_client(settings: Settings, args: argparse.Namespace | None = None) -> A
 
     cred = credentials.load(settings.data_dir)
     if settings.hub.url and settings.hub.url.rstrip("/") != cred.hub_url.rstrip("/") and args is not None:
-        note(args, f"using hub {settings.hub.url} from the settings (enrolled at {cred.hub_url})")
+        note(args, tr(args)._("using hub {url} from the settings (enrolled at {enrolled})")
+             .format(url=settings.hub.url, enrolled=cred.hub_url))
     return SyncClient(lambda: open_database(settings.database_path), cred, settings.hub)
 
 
@@ -66,12 +67,12 @@ def cmd_sync_once(args: argparse.Namespace, settings: Settings | None) -> int:
         report = client.sync_once(update)
     except SyncError as exc:
         done()
-        raise CliError(str(exc), 1) from None
+        raise CliError(exc.args[0] if exc.args else str(exc), 1) from None  # a Text: said in the CLI's language
     finally:
         client.compact()  # devices synced only by 'sync once' (cron) need their acked rows dropped too
         client.close()
     done()
-    say(args, report.summary())
+    say(args, report.summary(tr(args)))
     return 0 if report.rejected == 0 else 3
 
 
@@ -121,10 +122,11 @@ def cmd_sync_status(args: argparse.Namespace, settings: Settings | None) -> int:
                               "dead_letters": [{"event_id": d.event_id, "type": d.type, "reason": d.reason}
                                                for d in stats.dead_letters]}))
         return 0
-    for line in describe_status(st)[1:]:  # 'online' needs the hub; the status command reads the database only
+    for line in describe_status(st, tr(args))[1:]:  # 'online' needs the hub; the status command reads the database only
         say(args, line)
     for d in outbox.stats(db).dead_letters:
-        say(args, f"  dead #{d.seq} {d.type} {d.event_id}: {d.reason}")
+        say(args, tr(args)._("  dead #{seq} {type} {event}: {reason}").format(seq=d.seq, type=d.type,
+                                                                               event=d.event_id, reason=d.reason))
     return 0
 
 
@@ -135,7 +137,7 @@ def cmd_sync_retry_dead(args: argparse.Namespace, settings: Settings | None) -> 
     settings = given(settings)
     require_database(settings.database_path)
     db = open_database(settings.database_path)
-    say(args, f"{outbox.retry_dead(db)} dead letter(s) queued again")
+    say(args, tr(args)._("{n} dead letter(s) queued again").format(n=outbox.retry_dead(db)))
     return 0
 
 
@@ -164,10 +166,11 @@ def cmd_enroll(args: argparse.Namespace, settings: Settings | None) -> int:
 
     settings = given(settings)
     cred = enroll(args.hub, args.code, settings.data_dir, timeout_s=settings.hub.timeout_s)
-    say(args, f"enrolled as device {cred.device_id} of store {cred.store_id}; credential saved")
+    say(args, tr(args)._("enrolled as device {device} of store {store}; credential saved")
+        .format(device=cred.device_id, store=cred.store_id))
     if cred.store_id != settings.store.id or cred.device_id != settings.device.id:
-        say(args, f"note: set store.id = {cred.store_id!r} and device.id = {cred.device_id!r} in the config "
-                  "so receipts and events agree")
+        say(args, tr(args)._("note: set store.id = {store} and device.id = {device} in the config so receipts "
+                             "and events agree").format(store=repr(cred.store_id), device=repr(cred.device_id)))
     return 0
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from edge.core.catalog import Product
 from edge.core.contract import MAX_QTY
+from edge.core.i18n import N_, Text
 from edge.core.l10n import Formats
 from edge.core.loyalty import LoyaltyRules, Settlement, settle
 from edge.core.offers import BasketLine, CustomerContext, Offer, Pricing, evaluate
@@ -27,7 +28,7 @@ class Basket:
     def add(self, product: Product, qty: int = 1) -> BasketLine:
         """Scanning the same product again adds to its last line, as cashiers expect."""
         if qty < 1 or qty > MAX_QTY:
-            raise BasketError(f"quantity must be between 1 and {MAX_QTY}")
+            raise BasketError(Text(N_("quantity must be between 1 and {max}"), max=MAX_QTY))
         if self.lines and self.lines[-1].product == product:
             return self.set_qty(self.lines[-1].line_no, min(self.lines[-1].qty + qty, MAX_QTY))
         line = BasketLine(self._next_line, product, qty)
@@ -37,18 +38,18 @@ class Basket:
 
     def set_qty(self, line_no: int, qty: int) -> BasketLine:
         if qty < 1 or qty > MAX_QTY:
-            raise BasketError(f"quantity must be between 1 and {MAX_QTY}")
+            raise BasketError(Text(N_("quantity must be between 1 and {max}"), max=MAX_QTY))
         for i, line in enumerate(self.lines):
             if line.line_no == line_no:
                 self.lines[i] = BasketLine(line_no, line.product, qty)
                 return self.lines[i]
-        raise BasketError(f"there is no line {line_no}")
+        raise BasketError(Text(N_("there is no line {line}"), line=line_no))
 
     def void(self, line_no: int) -> BasketLine:
         for i, line in enumerate(self.lines):
             if line.line_no == line_no:
                 return self.lines.pop(i)
-        raise BasketError(f"there is no line {line_no}")
+        raise BasketError(Text(N_("there is no line {line}"), line=line_no))
 
     def price(self, offers: list[Offer], now: datetime, formats: Formats | None = None) -> Pricing:
         """The basket priced by the offers engine; discount reasons in ``formats``' language (English)."""

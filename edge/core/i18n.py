@@ -10,15 +10,22 @@ from a catalog falls back to the English source text. Lookup order for ``es_CO``
 then English.
 
 Marking rule for messages shared between modules: a constant that must be translated later is wrapped in
-:func:`N_` (a no-op the extractor knows) and passed through ``translator.gettext`` where it is shown.
+:func:`N_` (a no-op the extractor knows) and passed through ``translator.gettext`` where it is shown. A message
+with values in it, made where no translator is at hand (an exception, a ``doctor`` check, an error from
+``sync``), is a :class:`Text`: ``Text(N_("no line {n}"), n=3)`` is the English string ``"no line 3"`` (so
+logs, ``str()`` and English tests see plain English) that also keeps its template and values, and
+:meth:`Translator.text` says it in the translator's language where it is shown. ``devices/`` (the leaf
+package, which imports nothing from here) builds the same shape with its own ``devices.text.Text``.
 """
 
 from __future__ import annotations
 
 import gettext as _gettext
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 DOMAIN = "store_edge"
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
@@ -28,6 +35,25 @@ SOURCE_LANGUAGE = "en"
 def N_(message: str) -> str:
     """Mark ``message`` for extraction without translating it now (it is translated where it is shown)."""
     return message
+
+
+class Text(str):
+    """An English message (a ``str``) that remembers its source template and values, to be translated later.
+
+    ``Text(N_("{n} event(s) waiting"), n=3)`` equals ``"3 event(s) waiting"``; ``translator("es").text(t)``
+    formats the Spanish template with the same values. A value that is itself a ``Text`` is translated too
+    (``Text(N_("config error in {source}: {problem}"), source=..., problem=Text(...))``). Concatenating or
+    f-formatting a ``Text`` gives a plain ``str`` (English only): build the whole sentence as one ``Text``.
+    Raises KeyError/IndexError when the template names a value not given (a programming error).
+    """
+
+    template: str
+    params: Mapping[str, Any]
+
+    def __new__(cls, template: str, /, **params: Any) -> Text:
+        self = super().__new__(cls, template.format(**params) if params else template)
+        self.template, self.params = template, params
+        return self
 
 
 def normalise_locale(tag: str) -> str:
@@ -77,6 +103,17 @@ class Translator:
         return _translations(self.locale).gettext(message)
 
     _ = gettext
+
+    def text(self, message: str) -> str:
+        """``message`` in this locale: a :class:`Text` (or ``devices.text.Text``, the same shape) by its
+        template and values (values that are texts translated too), a plain ``str`` as a source text."""
+        template = getattr(message, "template", None)
+        params = getattr(message, "params", None)
+        if template is None or params is None:
+            return self.gettext(str(message))
+        values = {k: self.text(v) if getattr(v, "template", None) is not None else v for k, v in params.items()}
+        translated = self.gettext(template)
+        return translated.format(**values) if values else translated
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
         """The form of ``singular``/``plural`` for the count ``n`` by this language's plural rules."""

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from edge.core.catalog import Product, weighed_line_product
+from edge.core.i18n import N_, Text
 from edge.core.money import minor_exponent
 
 MASS, LENGTH, AREA, VOLUME = "mass", "length", "area", "volume"
@@ -63,15 +64,16 @@ MEASURED_UNITS: dict[str, tuple[str, Decimal]] = {
     "l": (VOLUME, Decimal(1)),
     "m3": (VOLUME, Decimal(1000)),
 }
-_UNIT_WORDS = {"each": "by the piece", "kg": "per kilogram", "m": "per metre", "m2": "per square metre",
-               "l": "per litre", "m3": "per cubic metre"}  # fmt: skip
+_UNIT_WORDS = {"each": N_("by the piece"), "kg": N_("per kilogram"), "m": N_("per metre"),
+               "m2": N_("per square metre"), "l": N_("per litre"), "m3": N_("per cubic metre")}  # fmt: skip
 _SHOWN_UNIT = {"kg": "kg", "m": "m", "m2": "m²", "l": "l", "m3": "m³"}
 
 
 @dataclass(frozen=True)
 class PricedLine:
     """What to put in the basket: ``product`` (its price is this item's) ``qty`` times; or nothing and
-    ``error``, a sentence for the cashier. ``note``: what on the label the line did not use, in words."""
+    ``error``, a sentence for the cashier. ``note``: what on the label the line did not use, in words. Both are
+    ``edge.core.i18n.Text`` (English; the till says them with ``tr.text``)."""
 
     product: Product | None
     qty: int = 1
@@ -99,15 +101,16 @@ def price_scanned_item(product: Product, ai: Mapping[str, str], *, gtin: str | N
     number = gtin or product.gtin
     if read.payable is not None:
         if read.payable_currency is not None and read.payable_currency != currency.upper():
-            return PricedLine(None, error=f"This label is priced in {read.payable_currency}; this till sells in "
-                                          f"{currency.upper()} - key in the price.")  # fmt: skip
+            return PricedLine(None, error=Text(N_("This label is priced in {label}; this till sells in {till} - "
+                                                  "key in the price."), label=read.payable_currency,
+                                               till=currency.upper()))
         return _payable_line(product, number, read, currency)
     if product.unit == "each":
         return _each_line(product, number, read)
     if product.unit in MEASURED_UNITS:
         return _measured_line(product, number, read)
-    return PricedLine(None, error=f"{product.name} is sold in '{product.unit}', a unit the till cannot price "
-                                  "from a label - key in the price.")  # fmt: skip
+    return PricedLine(None, error=Text(N_("{name} is sold in '{unit}', a unit the till cannot price from a label "
+                                          "- key in the price."), name=product.name, unit=product.unit))
 
 
 def price_scale_label(product: Product, label_gtin: str, *, weight_g: int | None = None,
@@ -120,8 +123,8 @@ def price_scale_label(product: Product, label_gtin: str, *, weight_g: int | None
         return PricedLine(weighed_line_product(product, label_gtin, weight_g, price_cents))
     if count is not None and count >= 1:
         return PricedLine(product, qty=count)
-    return PricedLine(None, error=f"The label for {product.name} carries no weight, price or count - key in "
-                                  "the price.")  # fmt: skip
+    return PricedLine(None, error=Text(N_("The label for {name} carries no weight, price or count - key in the "
+                                          "price."), name=product.name))
 
 
 def _cents(amount: Decimal) -> int:
@@ -130,7 +133,7 @@ def _cents(amount: Decimal) -> int:
 
 def _amount(text: str, ai: str) -> Decimal:
     if not text.isdigit():
-        raise ValueError(f"the value of AI ({ai}) is not a number")
+        raise ValueError(Text(N_("the value of AI ({ai}) is not a number"), ai=ai))
     return Decimal(text).scaleb(-int(ai[3]))
 
 
@@ -154,14 +157,15 @@ def _read(ai: Mapping[str, str], *, from_02: bool) -> _Read | str:
                 unused.append(f"a shipping-unit measure ({code})")
             elif code == "30" or (code == "37" and from_02):
                 if not value.isdigit():
-                    raise ValueError(f"the count in AI ({code}) is not a number")
+                    raise ValueError(Text(N_("the count in AI ({ai}) is not a number"), ai=code))
                 count = int(value) if count is None else count
             elif len(code) == 4 and head == "392":
                 payable = _amount(value, code) if payable is None else payable
             elif len(code) == 4 and head == "393" and payable is None:
                 payable, payable_currency = _amount(value[3:], code), _currency(value[:3])
     except ValueError as exc:
-        return f"This label cannot be read: {exc} - key the item in by hand."
+        return Text(N_("This label cannot be read: {problem} - key the item in by hand."),
+                    problem=exc.args[0] if exc.args else str(exc))
     return _Read(measures, count, payable, payable_currency, unused)
 
 
@@ -200,14 +204,15 @@ def _shown_measure(product: Product, read: _Read) -> str | None:
 def _each_line(product: Product, number: str, read: _Read) -> PricedLine:
     if read.count is not None:
         if read.count < 1:
-            return PricedLine(None, error=f"This label says it holds {read.count} of {product.name} - "
-                                          "count the items and key in the quantity.")  # fmt: skip
+            return PricedLine(None, error=Text(N_("This label says it holds {count} of {name} - count the items "
+                                                  "and key in the quantity."), count=read.count, name=product.name))
         return PricedLine(product, qty=read.count, note=_note(read.unused))
     said = [text for _, text in read.measures.values()]
     if said and number.startswith("9"):
         # a variable measure trade item (GTIN indicator 9): its price depends on the measure
-        return PricedLine(None, error=f"{product.name} is sold {_UNIT_WORDS['each']} but this label gives "
-                                      f"{' and '.join(said)} - key in the price.")  # fmt: skip
+        return PricedLine(None, error=Text(N_("{name} is sold {unit} but this label gives {said} - key in the "
+                                              "price."), name=product.name, unit=Text(_UNIT_WORDS["each"]),
+                                           said=" and ".join(said)))
     return PricedLine(product, note=_note([f"the label's {t}" for t in said] + read.unused))
 
 
@@ -216,13 +221,14 @@ def _measured_line(product: Product, number: str, read: _Read) -> PricedLine:
     words = _UNIT_WORDS[product.unit]
     if dimension not in read.measures:
         said = [text for _, text in read.measures.values()] + ([f"{read.count} items"] if read.count else [])
-        what = f"this label gives {' and '.join(said)}" if said else "this label carries no measure"
-        return PricedLine(None, error=f"{product.name} is sold {words} but {what} - weigh or measure it, "
-                                      "or key in the price.")  # fmt: skip
+        what = (Text(N_("this label gives {said}"), said=" and ".join(said)) if said
+                else Text(N_("this label carries no measure")))
+        return PricedLine(None, error=Text(N_("{name} is sold {unit} but {what} - weigh or measure it, or key in "
+                                              "the price."), name=product.name, unit=Text(words), what=what))
     amount = read.measures[dimension][0] / per_unit
     if amount <= 0:
-        return PricedLine(None, error=f"This label gives no {dimension} for {product.name} (0) - weigh or "
-                                      "measure it again.")  # fmt: skip
+        return PricedLine(None, error=Text(N_("This label gives no {dimension} for {name} (0) - weigh or measure it "
+                                              "again."), dimension=dimension, name=product.name))
     price = _cents(product.price_cents * amount)
     shown = f"{amount:.3f} {_SHOWN_UNIT[product.unit]}"
     unused = [text for dim, (_, text) in read.measures.items() if dim != dimension] + read.unused
@@ -232,4 +238,4 @@ def _measured_line(product: Product, number: str, read: _Read) -> PricedLine:
 
 
 def _note(unused: list[str]) -> str | None:
-    return f"not used for the price: {', '.join(unused)}" if unused else None
+    return Text(N_("not used for the price: {unused}"), unused=", ".join(unused)) if unused else None

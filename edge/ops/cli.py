@@ -12,8 +12,9 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from edge.cli.common import LAZY, out
+from edge.cli.common import LAZY, out, set_translator
 from edge.core.errors import CliError
+from edge.core.i18n import N_, Text
 from edge.ops import doctor, releases, sdnotify
 from edge.settings import Settings
 
@@ -44,11 +45,12 @@ def cmd_doctor(args: argparse.Namespace, probes: doctor.Probes | None = None) ->
     only = [c.strip() for c in args.only.split(",")] if args.only else list(doctor.ALL_CHECKS)
     unknown = set(only) - set(doctor.ALL_CHECKS)
     if unknown:
-        raise CliError(f"doctor: unknown check(s) {', '.join(sorted(unknown))}; "
-                       f"choose from {', '.join(doctor.ALL_CHECKS)}", 2)
+        raise CliError(Text(N_("doctor: unknown check(s) {unknown}; choose from {checks}"),
+                            unknown=", ".join(sorted(unknown)), checks=", ".join(doctor.ALL_CHECKS)), 2)
     results = doctor.run_checks(settings, config_error=error, config_path=config_path, probes=probes, only=only,
                                 data_dir=Path(args.data_dir) if args.data_dir else None)
-    print(doctor.report_json(results) if args.json else doctor.report_text(results), file=out(args))
+    tr = set_translator(args, settings)  # the store's language once its config is read, else the machine's
+    print(doctor.report_json(results) if args.json else doctor.report_text(results, tr), file=out(args))
     return doctor.exit_status(results)
 
 
@@ -65,10 +67,11 @@ def cmd_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     if args.resume:
         return _resume(layout)
     if not args.wheelhouse:
-        raise CliError("upgrade: --wheelhouse DIR is required (make it with 'make wheelhouse')", 2)
+        raise CliError(Text(N_("upgrade: --wheelhouse DIR is required (make it with 'make wheelhouse')")), 2)
     wheelhouse = Path(args.wheelhouse)
     if not wheelhouse.is_dir():
-        raise CliError(f"upgrade: {wheelhouse} is not a directory (make it with 'make wheelhouse')", 2)
+        raise CliError(Text(N_("upgrade: {path} is not a directory (make it with 'make wheelhouse')"),
+                            path=wheelhouse), 2)
     live = args.root == "/" and not args.no_restart
     check = releases.doctor_health_check(layout, settle_s=args.settle if live else 0.0,
                                          systemctl=releases.run_systemctl if live else None)

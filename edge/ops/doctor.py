@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from edge import paths
+from edge.core.i18n import ENGLISH, N_, Text, Translator
 from edge.ops import db_damage
 from edge.settings import ConfigError, Settings, StoreSettings
 
@@ -49,6 +50,8 @@ SKEW_FAIL_S = 60.0  # signed QR tokens allow 30 s of skew (barcode.token_skew_s)
 BACKLOG_WARN_S = 3600.0
 BACKLOG_FAIL_S = 24 * 3600.0
 DEFAULT_STORE = StoreSettings().id  # "demo-store": what a config that was never filled in says
+NO_HUB = N_("no hub configured")
+ENROL = N_("run 'store-edge enroll --hub URL --code CODE'")
 
 
 @dataclass(frozen=True)
@@ -62,12 +65,21 @@ class CheckResult:
     hint: str = ""
     setup: bool = False
 
-    def line(self) -> str:
-        """``STATUS  name      summary`` and, unless it passed, the hint: one ``->`` line per line of it."""
-        text = f"{self.status:4}  {self.name:9} {self.summary}"
+    def line(self, tr: Translator = ENGLISH) -> str:
+        """``STATUS  name      summary`` in ``tr``'s language (the name, summary and advice; PASS/WARN/FAIL stay
+        codes) and, unless it passed, the hint: one ``->`` line per line of it."""
+        text = f"{self.status:4}  {tr.text(CHECK_NAMES.get(self.name, self.name)):9} {tr.text(self.summary)}"
         if not self.hint or self.status == PASS:
             return text
-        return "\n".join([text, *(f"      -> {part}" for part in self.hint.splitlines())])
+        return "\n".join([text, *(f"      -> {part}" for part in tr.text(self.hint).splitlines())])
+
+
+# the check names as a technician reads them (the JSON report keeps the English names as keys)
+CHECK_NAMES = {
+    "config": N_("config"), "database": N_("database"), "disk": N_("disk"), "hub": N_("hub"), "clock": N_("clock"),
+    "outbox": N_("outbox"), "scanner": N_("scanner"), "ble": N_("ble"), "service": N_("service"),
+    "identity": N_("identity"), "events": N_("events"), "files": N_("files"),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -87,30 +99,40 @@ class HubAnswer:
     failure: str | None = None  # why there was no answer
 
 
+def _as_text(message: str) -> str:
+    """``message`` as a :class:`Text` (a marked constant or a ``Text`` already), so a translator says it."""
+    return message if getattr(message, "template", None) is not None else Text(message)
+
+
 # ------------------------------------------------------------------------------------------- pure checks
 def check_config(settings: Settings | None, error: str | None, config_path: Path | None,
                  mode: int | None, group: str | None, installed: bool = False) -> CheckResult:
     """``installed``: a store id left at its default is a FAIL (the hub would file sales under the demo)."""
     if error is not None or settings is None:
-        return CheckResult("config", FAIL, error or "the settings could not be read",
-                           "fix the named key in the config file (see README, Configuration)")
-    where = str(config_path) if config_path else "defaults and environment (no config file)"
+        return CheckResult("config", FAIL, error or Text(N_("the settings could not be read")),
+                           Text(N_("fix the named key in the config file (see README, Configuration)")))
+    where = str(config_path) if config_path else Text(N_("defaults and environment (no config file)"))
     if config_path is not None and mode is not None:
         if mode & 0o007:
-            return CheckResult("config", FAIL, f"{config_path} is readable by every user (mode {mode:04o})",
+            return CheckResult("config", FAIL, Text(N_("{path} is readable by every user (mode {mode})"),
+                                                           path=config_path, mode=f"{mode:04o}"),
                                f"chmod 0640 {config_path}; chgrp {SERVICE_USER} {config_path}")
         if group not in (None, SERVICE_USER) and _user_exists(SERVICE_USER):
-            return CheckResult("config", WARN, f"{config_path} belongs to group {group}, so the service cannot read it",
+            return CheckResult("config", WARN, Text(N_("{path} belongs to group {group}, so the service cannot read it"),
+                                                           path=config_path, group=group),
                                f"chgrp {SERVICE_USER} {config_path}")
     if settings.store.id == DEFAULT_STORE:
-        hint = "set [store] id and [device] id to what the hub administrator gave you"
+        hint = Text(N_("set [store] id and [device] id to what the hub administrator gave you"))
         if installed:
-            return CheckResult("config", FAIL, f"valid ({where}), but store.id is still the default "
-                                               f"'{DEFAULT_STORE}': this device is not set up for a store",
-                               f"{hint} in {config_path or paths.SYSTEM_CONFIG}, then restart the services",
-                               setup=True)
-        return CheckResult("config", WARN, f"valid ({where}), but store.id is still '{DEFAULT_STORE}'", hint)
-    return CheckResult("config", PASS, f"valid ({where}); store {settings.store.id}, device {settings.device.id}")
+            return CheckResult("config", FAIL, Text(N_("valid ({where}), but store.id is still the default "
+                                                       "'{store}': this device is not set up for a store"),
+                                                    where=where, store=DEFAULT_STORE),
+                               Text(N_("{hint} in {path}, then restart the services"), hint=hint,
+                                    path=config_path or paths.SYSTEM_CONFIG), setup=True)
+        return CheckResult("config", WARN, Text(N_("valid ({where}), but store.id is still '{store}'"),
+                                                where=where, store=DEFAULT_STORE), hint)
+    return CheckResult("config", PASS, Text(N_("valid ({where}); store {store}, device {device}"), where=where,
+                                            store=settings.store.id, device=settings.device.id))
 
 
 def check_database(path: Path, installed: bool = False) -> CheckResult:
@@ -119,17 +141,19 @@ def check_database(path: Path, installed: bool = False) -> CheckResult:
 
     if not path.exists():
         if installed:
-            return CheckResult("database", FAIL, f"{path} does not exist: the services have never started here, "
-                                                 "or cannot write their data directory",
-                               f"'systemctl start {UNITS['till']}' (or the sync/presence service) creates it; "
-                               f"check that {path.parent} belongs to {SERVICE_USER}", setup=True)
-        return CheckResult("database", WARN, f"{path} does not exist yet",
-                           "start the till once (it creates the database), or run 'store-edge enroll'")
+            return CheckResult("database", FAIL, Text(N_("{path} does not exist: the services have never started "
+                                                         "here, or cannot write their data directory"), path=path),
+                               Text(N_("'systemctl start {unit}' (or the sync/presence service) creates it; "
+                                       "check that {dir} belongs to {user}"), unit=UNITS["till"], dir=path.parent,
+                                    user=SERVICE_USER), setup=True)
+        return CheckResult("database", WARN, Text(N_("{path} does not exist yet"), path=path),
+                           Text(N_("start the till once (it creates the database), or run 'store-edge enroll'")))
     try:
         damage = db_damage.diagnose(path)
     except OSError as exc:
-        return CheckResult("database", FAIL, f"{path} cannot be read ({exc.strerror or exc})",
-                           "check its owner and mode, and the disk ('dmesg')")
+        return CheckResult("database", FAIL, Text(N_("{path} cannot be read ({problem})"), path=path,
+                                                  problem=str(exc.strerror or exc)),
+                           Text(N_("check its owner and mode, and the disk ('dmesg')")))
     if damage is not None:
         return CheckResult("database", FAIL, damage.what, "\n".join(db_damage.advice(path, damage)))
     try:
@@ -139,14 +163,17 @@ def check_database(path: Path, installed: bool = False) -> CheckResult:
         finally:
             conn.close()
     except sqlite3.Error as exc:
-        return CheckResult("database", FAIL, f"{path} cannot be opened ({exc})", "check its owner and mode")
+        return CheckResult("database", FAIL, Text(N_("{path} cannot be opened ({problem})"), path=path, problem=str(exc)),
+                           Text(N_("check its owner and mode")))
     if version > SCHEMA_VERSION:
-        return CheckResult("database", FAIL, f"schema {version} is newer than this release knows ({SCHEMA_VERSION})",
-                           "upgrade store-edge, or 'store-edge rollback' to restore the pre-upgrade database")
+        return CheckResult("database", FAIL, Text(N_("schema {version} is newer than this release knows ({known})"),
+                                                       version=version, known=SCHEMA_VERSION),
+                           Text(N_("upgrade store-edge, or 'store-edge rollback' to restore the pre-upgrade database")))
     if version < SCHEMA_VERSION:
-        return CheckResult("database", WARN, f"integrity ok; schema {version}, this release migrates it to {SCHEMA_VERSION}",
-                           "start the till (or 'store-edge upgrade') to apply the migrations")
-    return CheckResult("database", PASS, f"integrity ok, schema {version}")
+        return CheckResult("database", WARN, Text(N_("integrity ok; schema {version}, this release migrates it to {known}"),
+                                                       version=version, known=SCHEMA_VERSION),
+                           Text(N_("start the till (or 'store-edge upgrade') to apply the migrations")))
+    return CheckResult("database", PASS, Text(N_("integrity ok, schema {version}"), version=version))
 
 
 def check_disk(path: Path, usage: DiskUsage | None, failure: str | None = None, exists: bool = True) -> CheckResult:
@@ -154,34 +181,40 @@ def check_disk(path: Path, usage: DiskUsage | None, failure: str | None = None, 
     --data-dir or [paths] setting, or a till that never started (install.sh and the till's first start create
     it) - which is a FAIL however much room its file system has."""
     if not exists:
-        return CheckResult("disk", FAIL, f"the data dir {path} does not exist",
-                           "check --data-dir (or [paths] data_dir); a new till creates it at its first start")
+        return CheckResult("disk", FAIL, Text(N_("the data dir {path} does not exist"), path=path),
+                           Text(N_("check --data-dir (or [paths] data_dir); a new till creates it at its first start")))
     if usage is None:
-        return CheckResult("disk", FAIL, f"free space on {path} unknown ({failure})", "check that the data dir exists")
+        return CheckResult("disk", FAIL, Text(N_("free space on {path} unknown ({problem})"), path=path, problem=failure),
+                           Text(N_("check that the data dir exists")))
     free_mb = usage.free_bytes / 1024 / 1024
     share = usage.free_bytes / usage.total_bytes if usage.total_bytes else 0.0
-    text = f"{free_mb:,.0f} MB free ({share:.0%}) on {path}"
+    text = Text(N_("{mb} MB free ({share}) on {path}"), mb=f"{free_mb:,.0f}", share=f"{share:.0%}", path=path)
     if usage.free_bytes < DISK_FAIL_BYTES:
-        return CheckResult("disk", FAIL, text + ": sales cannot be saved safely",
-                           "free space: 'journalctl --vacuum-size=50M', remove old files in the backups dir")
+        return CheckResult("disk", FAIL, Text(N_("{usage}: sales cannot be saved safely"), usage=text),
+                           Text(N_("free space: 'journalctl --vacuum-size=50M', remove old files in the backups dir")))
     if usage.free_bytes < DISK_WARN_BYTES or share < DISK_WARN_SHARE:
-        return CheckResult("disk", WARN, text, "free space soon: 'journalctl --vacuum-size=50M', old backups")
+        return CheckResult("disk", WARN, text,
+                           Text(N_("free space soon: 'journalctl --vacuum-size=50M', old backups")))
     return CheckResult("disk", PASS, text)
 
 
-def check_clock(answer: HubAnswer | None, local_now: datetime, why_not: str = "no hub configured") -> CheckResult:
+def check_clock(answer: HubAnswer | None, local_now: datetime, why_not: str = NO_HUB) -> CheckResult:
     if answer is None:
-        return CheckResult("clock", WARN, f"not compared: {why_not}", "enrol the device to compare clocks")
+        return CheckResult("clock", WARN, Text(N_("not compared: {why}"), why=_as_text(why_not)),
+                           Text(N_("enrol the device to compare clocks")))
     if answer.server_time is None:
-        return CheckResult("clock", WARN, "not compared: the hub did not answer with its time",
-                           "fix the hub connection first (see 'hub' above)")
+        return CheckResult("clock", WARN, Text(N_("not compared: the hub did not answer with its time")),
+                           Text(N_("fix the hub connection first (see 'hub' above)")))
     skew = (local_now - answer.server_time).total_seconds()
-    text = f"{abs(skew):.0f} s {'ahead of' if skew > 0 else 'behind'} the hub"
+    seconds = f"{abs(skew):.0f}"
+    text = (Text(N_("{seconds} s ahead of the hub"), seconds=seconds) if skew > 0
+            else Text(N_("{seconds} s behind the hub"), seconds=seconds))
     if abs(skew) >= SKEW_FAIL_S:
-        return CheckResult("clock", FAIL, text + ": signed loyalty QR codes will be refused",
-                           "enable time sync: 'timedatectl set-ntp true' (and allow NTP through the store firewall)")
+        return CheckResult("clock", FAIL, Text(N_("{skew}: signed loyalty QR codes will be refused"), skew=text),
+                           Text(N_("enable time sync: 'timedatectl set-ntp true' (and allow NTP through the "
+                                   "store firewall)")))
     if abs(skew) >= SKEW_WARN_S:
-        return CheckResult("clock", WARN, text, "check 'timedatectl status' (NTP synchronised: yes)")
+        return CheckResult("clock", WARN, text, Text(N_("check 'timedatectl status' (NTP synchronised: yes)")))
     return CheckResult("clock", PASS, text)
 
 
@@ -190,40 +223,43 @@ def check_hub(hub_url: str, answer: HubAnswer | None, enrolled: bool, credential
     """``installed``: not enrolled is a FAIL (no sale, customer or offer would ever reach the hub)."""
     if not hub_url and not enrolled:
         if installed:
-            return CheckResult("hub", FAIL, "this device is not enrolled with a hub: nothing it sells is synced "
-                                            "and no customer or offer reaches it",
-                               "ask the hub administrator for an enrolment code, then "
-                               "'sudo -u store-edge store-edge enroll --hub URL --code CODE'", setup=True)
-        return CheckResult("hub", WARN, "no hub configured: the till runs offline and nothing is synced",
-                           "run 'store-edge enroll --hub URL --code CODE'")
+            return CheckResult("hub", FAIL, Text(N_("this device is not enrolled with a hub: nothing it sells is "
+                                                    "synced and no customer or offer reaches it")),
+                               Text(N_("ask the hub administrator for an enrolment code, then "
+                                       "'sudo -u store-edge store-edge enroll --hub URL --code CODE'")), setup=True)
+        return CheckResult("hub", WARN, Text(N_("no hub configured: the till runs offline and nothing is synced")),
+                           Text(ENROL))
     if credential_error is not None:
-        return CheckResult("hub", FAIL, credential_error, "run 'store-edge enroll --hub URL --code CODE'",
-                           setup=not enrolled)
+        return CheckResult("hub", FAIL, credential_error, Text(ENROL), setup=not enrolled)
     if answer is None or answer.status_code is None:
-        why = answer.failure if answer and answer.failure else f"{hub_url} cannot be reached (not tried)"
+        why = answer.failure if answer and answer.failure else Text(N_("{url} cannot be reached (not tried)"),
+                                                                      url=hub_url)
         return CheckResult("hub", FAIL, why,
-                           "check the network cable/Wi-Fi, DNS and that the store firewall allows the hub")
+                           Text(N_("check the network cable/Wi-Fi, DNS and that the store firewall allows the hub")))
     if answer.status_code == 200:
-        return CheckResult("hub", PASS, f"{hub_url} reachable, device credential accepted")
+        return CheckResult("hub", PASS, Text(N_("{url} reachable, device credential accepted"), url=hub_url))
     from sync.http_errors import status_problem
 
     problem = status_problem(answer.status_code, answer.error_code, answer.message)
-    hints = {"revoked": "ask the hub administrator for a new code, then 'store-edge enroll --hub URL --code CODE'",
-             "unknown_device": "re-enrol: 'store-edge enroll --hub URL --code CODE'"}
+    hints = {"revoked": N_("ask the hub administrator for a new code, then 'store-edge enroll --hub URL --code CODE'"),
+             "unknown_device": N_("re-enrol: 'store-edge enroll --hub URL --code CODE'")}
     return CheckResult("hub", FAIL, problem.message,
-                       hints.get(problem.kind, "check the hub's status with its administrator"))
+                       Text(hints.get(problem.kind, N_("check the hub's status with its administrator"))))
 
 
 def check_outbox(pending: int, oldest_age_s: float | None, dead: int) -> CheckResult:
-    age = f", oldest {oldest_age_s / 3600:.1f} h old" if oldest_age_s else ""
-    text = f"{pending} event(s) waiting{age}, {dead} dead letter(s)"
+    if oldest_age_s:
+        text = Text(N_("{pending} event(s) waiting, oldest {hours} h old, {dead} dead letter(s)"), pending=pending,
+                    hours=f"{oldest_age_s / 3600:.1f}", dead=dead)
+    else:
+        text = Text(N_("{pending} event(s) waiting, {dead} dead letter(s)"), pending=pending, dead=dead)
     if dead:
-        return CheckResult("outbox", FAIL, text + ": the hub refused some events",
-                           "'store-edge sync status' shows why; fix it, then 'store-edge sync retry-dead'")
+        return CheckResult("outbox", FAIL, Text(N_("{outbox}: the hub refused some events"), outbox=text),
+                           Text(N_("'store-edge sync status' shows why; fix it, then 'store-edge sync retry-dead'")))
     if oldest_age_s is not None and oldest_age_s >= BACKLOG_FAIL_S:
-        return CheckResult("outbox", FAIL, text, "the sync has not worked for a day: fix the hub connection")
+        return CheckResult("outbox", FAIL, text, Text(N_("the sync has not worked for a day: fix the hub connection")))
     if oldest_age_s is not None and oldest_age_s >= BACKLOG_WARN_S:
-        return CheckResult("outbox", WARN, text, "'store-edge sync once' shows why the sync is behind")
+        return CheckResult("outbox", WARN, text, Text(N_("'store-edge sync once' shows why the sync is behind")))
     return CheckResult("outbox", PASS, text)
 
 
@@ -232,16 +268,20 @@ def check_serial_scanner(port: str, failure: str | None, group: str | None = Non
     if failure is None:
         # the doctor usually runs as root, which opens anything: what counts is the service user's groups
         if group is not None and groups is not None and group not in groups:
-            return CheckResult("scanner", FAIL, f"serial scanner {port} belongs to group {group}, "
-                                                f"which {SERVICE_USER} is not in",
-                               f"'usermod -aG {group} {SERVICE_USER}' and restart the services "
-                               "(or check the udev rule in /etc/udev/rules.d/70-store-edge.rules)")
-        return CheckResult("scanner", PASS, f"serial scanner {port} present and openable")
+            return CheckResult("scanner", FAIL, Text(N_("serial scanner {port} belongs to group {group}, "
+                                                        "which {user} is not in"), port=port, group=group,
+                                                     user=SERVICE_USER),
+                               Text(N_("'usermod -aG {group} {user}' and restart the services (or check the udev "
+                                       "rule in /etc/udev/rules.d/70-store-edge.rules)"), group=group,
+                                    user=SERVICE_USER))
+        return CheckResult("scanner", PASS, Text(N_("serial scanner {port} present and openable"), port=port))
     if "No such file" in failure or "not found" in failure:
-        return CheckResult("scanner", FAIL, f"serial scanner {port} is not connected",
-                           "plug the scanner in (USB); 'store-edge devices list' shows what is connected")
-    return CheckResult("scanner", FAIL, f"serial scanner {port} cannot be opened ({failure})",
-                       f"the service user needs the dialout group: 'usermod -aG dialout {SERVICE_USER}'")
+        return CheckResult("scanner", FAIL, Text(N_("serial scanner {port} is not connected"), port=port),
+                           Text(N_("plug the scanner in (USB); 'store-edge devices list' shows what is connected")))
+    return CheckResult("scanner", FAIL, Text(N_("serial scanner {port} cannot be opened ({problem})"), port=port,
+                                             problem=failure),
+                       Text(N_("the service user needs the dialout group: 'usermod -aG dialout {user}'"),
+                            user=SERVICE_USER))
 
 
 def check_evdev_scanner(wanted: str, node: str | None, *, found: bool = True, node_present: bool = True,
@@ -251,51 +291,60 @@ def check_evdev_scanner(wanted: str, node: str | None, *, found: bool = True, no
     readable by the service user (its group among the user's groups; where that user does not exist, e.g.
     a laptop, openable by whoever runs the doctor)."""
     if not found:
-        return CheckResult("scanner", FAIL, f"input scanner {wanted!r} is not connected",
-                           "plug it in; 'store-edge devices list' shows the input devices and their names")
+        return CheckResult("scanner", FAIL, Text(N_("input scanner {name} is not connected"), name=repr(wanted)),
+                           Text(N_("plug it in; 'store-edge devices list' shows the input devices and their names")))
     if node is None or not node_present:
-        return CheckResult("scanner", FAIL, f"input scanner {wanted!r} has no device node ({node or 'no event handler'})",
-                           "check that udev runs ('systemctl status systemd-udevd') and replug the scanner")
+        return CheckResult("scanner", FAIL, Text(N_("input scanner {name} has no device node ({node})"),
+                                                 name=repr(wanted), node=node or Text(N_("no event handler"))),
+                           Text(N_("check that udev runs ('systemctl status systemd-udevd') and replug the scanner")))
     if groups is not None:
         if group not in groups:
-            return CheckResult("scanner", FAIL, f"input scanner {wanted!r} at {node} belongs to group {group}, "
-                                                f"which {SERVICE_USER} is not in",
-                               f"'usermod -aG {group or 'input'} {SERVICE_USER}' and restart the services")
+            return CheckResult("scanner", FAIL, Text(N_("input scanner {name} at {node} belongs to group {group}, "
+                                                        "which {user} is not in"), name=repr(wanted), node=node,
+                                                     group=group, user=SERVICE_USER),
+                               Text(N_("'usermod -aG {group} {user}' and restart the services"),
+                                    group=group or "input", user=SERVICE_USER))
     elif open_failure is not None:
-        return CheckResult("scanner", FAIL, f"input scanner {wanted!r} at {node} cannot be opened ({open_failure})",
-                           f"the service user needs the input group: 'usermod -aG input {SERVICE_USER}'")
-    return CheckResult("scanner", PASS, f"input scanner {wanted!r} present at {node} and readable")
+        return CheckResult("scanner", FAIL, Text(N_("input scanner {name} at {node} cannot be opened ({problem})"),
+                                                 name=repr(wanted), node=node, problem=open_failure),
+                           Text(N_("the service user needs the input group: 'usermod -aG input {user}'"),
+                                user=SERVICE_USER))
+    return CheckResult("scanner", PASS, Text(N_("input scanner {name} present at {node} and readable"),
+                                             name=repr(wanted), node=node))
 
 
 def check_ble(adapter: str, state: str, groups: set[str] | None) -> CheckResult:
     from devices.ble.bleak_source import MISSING, NO_BLUEZ, POWERED_OFF, PRESENT
 
     if state == NO_BLUEZ:
-        return CheckResult("ble", FAIL, "BlueZ (bluetoothd) is not running",
-                           "'apt-get install bluez' and 'systemctl enable --now bluetooth'")
+        return CheckResult("ble", FAIL, Text(N_("BlueZ (bluetoothd) is not running")),
+                           Text(N_("'apt-get install bluez' and 'systemctl enable --now bluetooth'")))
     if state == MISSING:
-        return CheckResult("ble", FAIL, f"no Bluetooth adapter {adapter}",
-                           "plug in the BLE adapter, check 'rfkill list', or set [ble] adapter")
+        return CheckResult("ble", FAIL, Text(N_("no Bluetooth adapter {adapter}"), adapter=adapter),
+                           Text(N_("plug in the BLE adapter, check 'rfkill list', or set [ble] adapter")))
     if state == POWERED_OFF:
-        return CheckResult("ble", FAIL, f"adapter {adapter} is powered off",
-                           f"'rfkill unblock bluetooth' and 'bluetoothctl power on' ({adapter})")
+        return CheckResult("ble", FAIL, Text(N_("adapter {adapter} is powered off"), adapter=adapter),
+                           Text(N_("'rfkill unblock bluetooth' and 'bluetoothctl power on' ({adapter})"),
+                                adapter=adapter))
     if state != PRESENT:
-        return CheckResult("ble", FAIL, f"adapter {adapter}: {state}", "see 'journalctl -u bluetooth'")
+        return CheckResult("ble", FAIL, f"adapter {adapter}: {state}", Text(N_("see 'journalctl -u bluetooth'")))
     if groups is not None and "bluetooth" not in groups:
-        return CheckResult("ble", FAIL, f"adapter {adapter} powered, but {SERVICE_USER} is not in group bluetooth",
-                           f"'usermod -aG bluetooth {SERVICE_USER}' and restart the services")
-    return CheckResult("ble", PASS, f"adapter {adapter} present and powered")
+        return CheckResult("ble", FAIL, Text(N_("adapter {adapter} powered, but {user} is not in group bluetooth"),
+                                             adapter=adapter, user=SERVICE_USER),
+                           Text(N_("'usermod -aG bluetooth {user}' and restart the services"), user=SERVICE_USER))
+    return CheckResult("ble", PASS, Text(N_("adapter {adapter} present and powered"), adapter=adapter))
 
 
 def check_service(unit: str, state: str) -> CheckResult:
     if state == "active":
-        return CheckResult("service", PASS, f"{unit} active")
+        return CheckResult("service", PASS, Text(N_("{unit} active"), unit=unit))
     if state == "no-systemd":
-        return CheckResult("service", WARN, f"{unit}: systemd is not running here", "")
+        return CheckResult("service", WARN, Text(N_("{unit}: systemd is not running here"), unit=unit), "")
     if state in ("activating", "reloading"):
-        return CheckResult("service", WARN, f"{unit} {state}", f"wait, then 'systemctl status {unit}'")
+        return CheckResult("service", WARN, f"{unit} {state}", Text(N_("wait, then 'systemctl status {unit}'"),
+                                                                   unit=unit))
     return CheckResult("service", FAIL, f"{unit} {state}",
-                       f"'journalctl -u {unit} -n 50' shows why; 'systemctl restart {unit}'")
+                       Text(N_("'journalctl -u {unit} -n 50' shows why; 'systemctl restart {unit}'"), unit=unit))
 
 
 def installed_device() -> bool:
@@ -544,13 +593,13 @@ def _hub_checks(settings: Settings, p: Probes, want: set[str], installed: bool) 
         except credentials.CredentialError as exc:
             cred_error = str(exc)
     elif url:
-        cred_error = f"a hub is configured ({url}) but this device is not enrolled"
+        cred_error = Text(N_("a hub is configured ({url}) but this device is not enrolled"), url=url)
     answer = p.ask_hub(url, token, min(settings.hub.timeout_s, 5.0)) if url and cred_error is None else None
     out = []
     if "hub" in want:
         out.append(check_hub(url, answer, enrolled, cred_error, installed))
     if "clock" in want:
-        why_not = "no hub configured" if not url else (cred_error or "the hub was not asked")
+        why_not = NO_HUB if not url else (cred_error or N_("the hub was not asked"))
         out.append(check_clock(answer, p.now(), why_not))
     return out
 
@@ -559,10 +608,11 @@ def _outbox_check(db_path: Path) -> CheckResult:
     from sync import outbox
 
     if not db_path.exists():
-        return CheckResult("outbox", WARN, "no database yet", "")
+        return CheckResult("outbox", WARN, Text(N_("no database yet")), "")
     with contextlib.suppress(OSError):
         if db_damage.diagnose(db_path) is not None:
-            return CheckResult("outbox", FAIL, f"not checked: {db_path.name} cannot be read", "see the database line")
+            return CheckResult("outbox", FAIL, Text(N_("not checked: {name} cannot be read"), name=db_path.name),
+                               Text(N_("see the database line")))
     try:
         conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
         import sqlite_utils
@@ -570,29 +620,36 @@ def _outbox_check(db_path: Path) -> CheckResult:
         st = outbox.stats(sqlite_utils.Database(conn), dead_limit=0)
         conn.close()
     except sqlite3.Error as exc:
-        return CheckResult("outbox", FAIL, f"cannot be read ({exc})", "see the database line above")
+        return CheckResult("outbox", FAIL, Text(N_("cannot be read ({problem})"), problem=str(exc)),
+                           Text(N_("see the database line above")))
     return check_outbox(st.unsent, st.oldest_pending_age_s(), st.dead)
 
 
 def check_identity(db_path: Path, problem: str | None) -> CheckResult:
     """FAIL when the database is not the one the identity marker beside it names (``edge.db.identity``)."""
     if problem is not None:
-        return CheckResult("identity", FAIL, problem.split("; its unsynced")[0] + ": unsynced sales may be lost",
-                           "restore the newest backup; once nothing unsynced is left, "
-                           "'store-edge till --accept-new-database'")
-    return CheckResult("identity", PASS, f"{db_path.name} is the database this device's marker names")
+        return CheckResult("identity", FAIL, Text(N_("{problem}: unsynced sales may be lost"),
+                                                  problem=problem.split("; its unsynced")[0]),
+                           Text(N_("restore the newest backup; once nothing unsynced is left, "
+                                   "'store-edge till --accept-new-database'")))
+    return CheckResult("identity", PASS, Text(N_("{name} is the database this device's marker names"),
+                                              name=db_path.name))
 
 
 def check_unreadable_events(rows: list[tuple[int, str, str]]) -> CheckResult:
     """FAIL naming the outbox rows (seq, state, reason) that cannot be sent as they are."""
     if not rows:
-        return CheckResult("events", PASS, "every unsent outbox event can be read")
-    first = "; ".join(f"row {seq} ({state}): {reason}" for seq, state, reason in rows[:3])
-    more = f" and {len(rows) - 3} more" if len(rows) > 3 else ""
-    return CheckResult("events", FAIL, f"{len(rows)} outbox event(s) cannot be read: {first}{more}",
-                       "the other events are sent without them (dead letters); inspect a row with "
-                       "'sqlite3 store.db \"SELECT * FROM outbox WHERE seq = N\"', fix or delete it, then "
-                       "'store-edge sync retry-dead'")
+        return CheckResult("events", PASS, Text(N_("every unsent outbox event can be read")))
+    first = "; ".join(f"row {seq} ({state}): {reason}" for seq, state, reason in rows[:3])  # as sqlite3 names them
+    if len(rows) > 3:
+        summary = Text(N_("{count} outbox event(s) cannot be read: {first} and {more} more"), count=len(rows),
+                       first=first, more=len(rows) - 3)
+    else:
+        summary = Text(N_("{count} outbox event(s) cannot be read: {first}"), count=len(rows), first=first)
+    return CheckResult("events", FAIL, summary,
+                       Text(N_("the other events are sent without them (dead letters); inspect a row with "
+                               "'sqlite3 store.db \"SELECT * FROM outbox WHERE seq = N\"', fix or delete it, then "
+                               "'store-edge sync retry-dead'")))
 
 
 def check_private_files(db_path: Path) -> CheckResult:
@@ -608,12 +665,15 @@ def check_private_files(db_path: Path) -> CheckResult:
             if current & ~mode & 0o777:
                 loose.append(f"{path} is {current:o}")
     if loose:
-        return CheckResult("files", FAIL, "readable by other users: " + "; ".join(loose),
-                           f"run 'chmod 700 {db_path.parent}' and 'chmod 600' on the files, as their owner")
+        return CheckResult("files", FAIL, Text(N_("readable by other users: {files}"), files="; ".join(loose)),
+                           Text(N_("run 'chmod 700 {dir}' and 'chmod 600' on the files, as their owner"),
+                                dir=db_path.parent))
     if tightened:
-        return CheckResult("files", WARN, "were readable by other users, made private: " + "; ".join(tightened),
-                           "find what loosened them (a copy, a restore, a umask)")
-    return CheckResult("files", PASS, f"{db_path.name} and the credential are private (0600 in a 0700 directory)")
+        return CheckResult("files", WARN, Text(N_("were readable by other users, made private: {files}"),
+                                               files="; ".join(tightened)),
+                           Text(N_("find what loosened them (a copy, a restore, a umask)")))
+    return CheckResult("files", PASS, Text(N_("{name} and the credential are private (0600 in a 0700 directory)"),
+                                           name=db_path.name))
 
 
 def integrity_checks(db_path: Path) -> list[CheckResult]:
@@ -627,12 +687,13 @@ def integrity_checks(db_path: Path) -> list[CheckResult]:
         return [check_identity(db_path, identity.check(db_path, None, empty=True))]
     with contextlib.suppress(OSError):
         if db_damage.diagnose(db_path) is not None:
-            return [CheckResult("identity", FAIL, f"not checked: {db_path.name} cannot be read",
-                                "see the database line")]
+            return [CheckResult("identity", FAIL, Text(N_("not checked: {name} cannot be read"), name=db_path.name),
+                                Text(N_("see the database line")))]
     try:
         conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
     except sqlite3.Error as exc:
-        return [CheckResult("identity", FAIL, f"{db_path} cannot be opened ({exc})", "see the database line")]
+        return [CheckResult("identity", FAIL, Text(N_("{path} cannot be opened ({problem})"), path=db_path,
+                                                   problem=str(exc)), Text(N_("see the database line")))]
     try:
         import sqlite_utils
 
@@ -642,7 +703,8 @@ def integrity_checks(db_path: Path) -> list[CheckResult]:
         try:
             results.append(check_unreadable_events(outbox.unreadable_rows(sqlite_utils.Database(conn))))
         except sqlite3.Error as exc:
-            results.append(CheckResult("events", FAIL, f"the outbox cannot be read ({exc})", "see the database line"))
+            results.append(CheckResult("events", FAIL, Text(N_("the outbox cannot be read ({problem})"),
+                                                            problem=str(exc)), Text(N_("see the database line"))))
         return results
     finally:
         conn.close()
@@ -670,8 +732,8 @@ def _scanner_checks(settings: Settings, p: Probes) -> list[CheckResult]:
             out.append(check_evdev_scanner(s.evdev, node, node_present=group is not None, group=group,
                                            groups=groups, open_failure=failure))
     if not out:
-        note = "keyboard-wedge scanners only" if settings.till.wedge else "none"
-        out.append(CheckResult("scanner", PASS, f"no serial/input scanner configured ({note})"))
+        note = Text(N_("keyboard-wedge scanners only")) if settings.till.wedge else Text(N_("none"))
+        out.append(CheckResult("scanner", PASS, Text(N_("no serial/input scanner configured ({note})"), note=note)))
     return out
 
 
@@ -684,9 +746,10 @@ def _unreadable_system_data(settings: Settings, p: Probes, data_dir: Path | None
     if data_dir is not None or settings.data_dir != fallback or p.euid() == 0:
         return None
     if system.is_dir() and not p.can_read_dir(system):
-        return CheckResult("database", FAIL, f"{system} exists but this user cannot read it, so the till's data "
-                                             "cannot be checked (and the data/hub/outbox checks are skipped)",
-                           "run with sudo: 'sudo store-edge doctor'")
+        return CheckResult("database", FAIL, Text(N_("{path} exists but this user cannot read it, so the till's "
+                                                     "data cannot be checked (and the data/hub/outbox checks are "
+                                                     "skipped)"), path=system),
+                           Text(N_("run with sudo: 'sudo store-edge doctor'")))
     return None
 
 
@@ -695,11 +758,12 @@ def _split_vid_pid(vid_pid: str) -> tuple[str, str]:
     return vendor, product
 
 
-def report_text(results: Sequence[CheckResult]) -> str:
+def report_text(results: Sequence[CheckResult], tr: Translator = ENGLISH) -> str:
+    """The report in ``tr``'s language (the technician's: ``edge.cli.common.cli_locale``)."""
     fails = sum(r.status == FAIL for r in results)
     warns = sum(r.status == WARN for r in results)
-    tail = "all checks passed" if not fails and not warns else f"{fails} FAIL, {warns} WARN"
-    return "\n".join([*(r.line() for r in results), tail])
+    tail = tr._("all checks passed") if not fails and not warns else f"{fails} FAIL, {warns} WARN"
+    return "\n".join([*(r.line(tr) for r in results), tail])
 
 
 def report_json(results: Sequence[CheckResult]) -> str:
@@ -712,5 +776,5 @@ def settings_or_error(config_path: Path | None, data_dir: Path | None) -> tuple[
     try:
         settings = load_settings(config_path)
     except ConfigError as exc:
-        return None, str(exc)
+        return None, exc.message  # a Text: the report says it in the technician's language
     return (settings.replace(data_dir=data_dir) if data_dir else settings), None

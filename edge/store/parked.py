@@ -18,6 +18,7 @@ import sqlite_utils
 
 from edge.core.basket import Basket
 from edge.core.catalog import Product
+from edge.core.i18n import N_, Text
 from edge.db.connection import immediate
 from sync.ids import uuid7
 
@@ -75,7 +76,8 @@ def basket_from_json(text: str, customer_id: str | None) -> RecalledBasket:
         coupons = {str(k): str(v) for k, v in dict(data.get("coupons") or {}).items()}
         points = int(data.get("points") or 0)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ParkedSaleError(f"the parked basket cannot be read ({exc}); it was left in the database") from None
+        raise ParkedSaleError(Text(N_("the parked basket cannot be read ({problem}); it was left in the database"),
+                                   problem=str(exc))) from None
     return RecalledBasket(products, customer_id, coupons, points)
 
 
@@ -115,7 +117,7 @@ def recall(db: sqlite_utils.Database, parked_id: str) -> RecalledBasket:
     with immediate(db):
         row = db.execute("SELECT basket, customer_id FROM parked_sales WHERE id = ?", [parked_id]).fetchone()
         if row is None:
-            raise ParkedSaleError("that parked sale is no longer there (recalled already?)")
+            raise ParkedSaleError(Text(N_("that parked sale is no longer there (recalled already?)")))
         recalled = basket_from_json(row[0], row[1])
         db.execute("DELETE FROM parked_sales WHERE id = ?", [parked_id])
     return recalled

@@ -173,3 +173,17 @@ async def test_spanish_screens_show_their_words_whole(spanish_settings: Settings
         dialog = _screen_text(app)
         due = spanish_settings.store.formats.money(app.snapshot.settlement.amount_due_cents)
         assert f"A pagar {due}" in dialog and "Tarjeta: pulse F12." in dialog, dialog
+
+
+async def test_a_misread_barcode_is_explained_in_spanish(spanish_settings: Settings) -> None:
+    """A decode error made in ``devices`` (a bad GS1 check digit) reaches the cashier in the store's language."""
+    from tests.support.till import message
+
+    wrong = MILK[:-1] + str((int(MILK[-1]) + 1) % 10)
+    app = make_app(spanish_settings, clock=lambda: FIXED_NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await type_in(app, pilot, wrong)
+        said = message(app)
+    assert "El dígito de control es erróneo" in said and f"debería ser {MILK[-1]}" in said, said
+    assert "vuelva a escanear" in said and "Check digit" not in said and "rescan" not in said
