@@ -65,6 +65,7 @@ from edge.simulate.common import (
     read_json,
     write_json,
 )
+from edge.simulate.members import MemberDay, MemberPlan, seed_members
 from edge.simulate.presence_worker import PRESENCE_RULES
 from sync.faultproxy import FaultProxy, Faults
 from sync.hub.storage import HubStorage
@@ -246,6 +247,8 @@ class RunLog:
     convergence: dict[str, Any] = field(default_factory=dict)
     undelivered_webhooks: int = 0
     seconds: float = 0.0
+    members: dict[str, Any] = field(default_factory=dict)  # edge/simulate/members.py: MemberDay.record
+    tiers_at_start: dict[str, str] = field(default_factory=dict)  # every member's tier once the hub is seeded
 
 
 class StoreDay:
@@ -274,6 +277,7 @@ class StoreDay:
         self.storage: HubStorage | None = None
         self.receiver: WebhookReceiver | None = None
         self.api_key = ""
+        self.member_day: MemberDay | None = None
 
     def say(self, text: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {text}", file=self.out, flush=True)
@@ -296,7 +300,20 @@ class StoreDay:
             for k in range(self.config.coupons):
                 storage.create_coupon(f"{prefix}-{k:05d}", "OFF-COUPON3", None, True)
         self.api_key = storage.create_api_key("simulation")
+        self.seed_members(storage)
         return {name: storage.create_device(d["store"], name) for name, d in self.devices.items()}
+
+    def seed_members(self, storage: HubStorage) -> None:
+        """Members of store 1 only, with old and new point lots, whose day ``MemberDay`` plays
+        (``edge/simulate/members.py``); and every member's tier before the day."""
+        from datetime import UTC, datetime
+
+        seed_members(storage, datetime.now(UTC))
+        self.member_day = MemberDay(MemberPlan(self.config.seed), storage, self._post)
+        self.log.members = self.member_day.record
+        with storage.db.engine.connect() as conn:
+            self.log.tiers_at_start = {str(cid): str(tier) for cid, tier in conn.execute(
+                sa_text("SELECT id, tier FROM customers"))}
 
     def start_hub(self) -> None:
         assert self.receiver is not None
@@ -342,6 +359,8 @@ class StoreDay:
             argv += ["--clock-offset-s", str(d["clock_offset_s"])]
         if d["disk_full"]:
             argv += ["--disk-full-at", str(int(c.sales * 0.35)), "--disk-full-refusals", "5"]
+        if name == TILL_2 and self.member_day is not None:  # store 1's members come to store 2 too
+            argv += ["--visitor-cards", ",".join(self.member_day.record["visitor_cards"])]
         return argv
 
     # -- the day ------------------------------------------------------------------------------------
@@ -366,6 +385,8 @@ class StoreDay:
         events.append((day_start + 0.6 * d, "double_spend", None))
         for k in range(c.orders):
             events.append((day_start + 0.95 * d * k / max(1, c.orders), "order", k))
+        if self.member_day is not None:
+            events += [(day_start + at * d, "member_step", k) for k, (at, _, _) in enumerate(self.member_day.plan.steps)]
         events.sort(key=lambda e: e[0])
         return events
 
@@ -649,6 +670,11 @@ class StoreDay:
             time.sleep(0.1)
         self.log.orders_failed.append(json.dumps(doc))
 
+    def _do_member_step(self, k: int, heal_at: dict[str, float]) -> None:
+        """A step of the members' day (an order, a return, a cancel, the expiry run: ``MemberDay``)."""
+        assert self.member_day is not None
+        self.member_day.run(k)
+
     # -- the close ------------------------------------------------------------------------------------
     def close(self) -> None:
         for doc_text in list(self.log.orders_failed):
@@ -656,6 +682,8 @@ class StoreDay:
             priced = doc if "total_cents" in doc else self._priced(doc)
             if priced is not None and self._place(priced, timeout=5):
                 self.log.orders_failed.remove(doc_text)
+        if self.member_day is not None:
+            self.member_day.retry_failed()
         for name, proxy in self.proxies.items():
             proxy.set_faults(Faults())
             self._heal(name)

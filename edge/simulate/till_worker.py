@@ -47,6 +47,7 @@ from edge.simulate.common import DOUBLE_SPEND_CUSTOMER, SIM_HUB, read_json, wait
 from edge.store.sales import SaleError, SalesService
 from sync import credentials, outbox
 from sync.client import SyncClient, SyncStatus, SyncWorker
+from sync.lookup import MemberLookup
 
 log = logging.getLogger("till_worker")
 
@@ -70,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--clock-offset-s", type=float, default=0.0)
     p.add_argument("--disk-full-at", type=int, default=-1)
     p.add_argument("--disk-full-refusals", type=int, default=5)
+    p.add_argument("--visitor-cards", default="", help="comma-separated cards of members this store was never sent")
     return p
 
 
@@ -96,6 +98,9 @@ class Till:
                                                  "retried_plain": 0, "restarts": -1})
         self.state["restarts"] = int(self.state.get("restarts", -1)) + 1
         self._save_state()
+        # members of another store who shop here: identified through the hub look-up (edge/simulate/members.py)
+        self.visitors = [c for c in str(args.visitor_cards).split(",") if c]
+        self.lookup = MemberLookup(self.cred, SIM_HUB, hub_url=args.hub_url) if self.visitors else None
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.offset
@@ -113,6 +118,7 @@ class Till:
         self.session.sales = SalesService(self.db, self.session.rules, store_name=self.settings.store.name,
                                           currency=self.settings.store.currency,
                                           receipt_width=self.settings.till.receipt_width, fault=self._fault)
+        self.session.member_lookup = self.lookup
 
     def _fault(self, point: str) -> None:
         """Inside the sale's transaction: pause for the orchestrator's kill -9 when it asked for this point."""
@@ -282,7 +288,10 @@ class Till:
         rng = random.Random(f"{self.args.seed}:{self.args.device_id}:{i}")
         products = self.db.execute("SELECT gtin, category, price_cents FROM products ORDER BY gtin").fetchall()
         customer_id: str | None = None
-        if rng.random() < 0.6:
+        visitor = self._visitor_due(i)
+        if visitor is not None:
+            self._meet_visitor(visitor)
+        elif rng.random() < 0.6:
             customer_id = self._pick_customer(rng)
         if customer_id is not None:
             card = self.db.execute("SELECT card_number FROM customers WHERE id = ?", [customer_id]).fetchone()[0]
@@ -334,6 +343,33 @@ class Till:
             "SELECT id FROM customers WHERE card_number IS NOT NULL AND id != ? ORDER BY id", [DOUBLE_SPEND_CUSTOMER]
         ).fetchall()]
         return str(rng.choice(ids)) if ids else None
+
+    def _visitor_due(self, i: int) -> str | None:
+        """The card of a member of another store due at sale ``i`` and not yet served here: visitor ``k`` comes
+        at sale ``n * (k + 1) / (V + 2)`` and again at every sale after it until a sale to them is stored."""
+        assert self.db is not None
+        n, v = args_sales(self.args), len(self.visitors)
+        for k, card in enumerate(self.visitors):
+            if i < n * (k + 1) // (v + 2):
+                break
+            if self.db.execute("SELECT 1 FROM sales s JOIN customers c ON c.id = s.customer_id "
+                               "WHERE c.card_number = ? LIMIT 1", [card]).fetchone() is None:
+                return card
+        return None
+
+    def _meet_visitor(self, card: str) -> None:
+        """The member's card is scanned; unknown here, the till asks the hub as its cashier would (the session's
+        ``ask_hub`` / ``member_from_hub``). Not identified (the hub unreachable): a guest sale with a claim code."""
+        assert self.session is not None
+        s = self.session
+        outcome = s.scan(card)
+        if outcome.kind != "ask_hub" or outcome.ask_hub is None:
+            return
+        result = s.ask_hub(*outcome.ask_hub)
+        lookups = self.state.setdefault("lookups", {})
+        lookups[result.outcome] = int(lookups.get(result.outcome, 0)) + 1
+        self._save_state()
+        s.member_from_hub(result)
 
     # -- the orchestrator's directives ----------------------------------------------------------------
     def directive(self) -> None:
@@ -396,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         till.stop_sync()
         till.close_db()
+        if till.lookup is not None:
+            till.lookup.close()
 
 
 if __name__ == "__main__":
