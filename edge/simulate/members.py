@@ -9,10 +9,11 @@ Eight members (``MEMBERS``) belong to ``store-1`` only: ``store-2`` is never sen
 - **Online**: web/app orders (``WEB-MEM-*``) that earn and burn, partial returns of two of them, a cancel, and
   one large order that takes ``GOLD_MEMBER`` past the Gold threshold (an upgrade applies at once; a later
   partial return does not downgrade: that waits for the programme's review).
-- **Expiry**: each member gets three opening lots through ``sync.hub.ledger.post_points(at=...)``: one dated
-  ``OLD_MONTHS`` ago (past the programme's 24-month expiry), one ``KEPT_MONTHS`` ago (inside it) and a recent
-  one; mid-day the orchestrator runs the hub's jobs (``HubStorage.run_jobs(now)``), which expire what is left
-  of the old lots (FIFO burns may have taken some first) and evaluate every member's tier.
+- **Expiry**: each member gets three opening lots through ``sync.hub.ledger.post_points(at=...)``: one earned
+  24 months before tonight (it expires in ``EXPIRES_IN``, after the hub's own start-up jobs, which run at
+  ``hub serve``'s start and restart and must leave it alone), one ``KEPT_MONTHS`` ago and a recent one. Mid-day
+  the orchestrator runs tonight's jobs early (``HubStorage.run_jobs(now + JOBS_AHEAD)``): they expire what is
+  left of the old lots (FIFO burns may have taken some first) and evaluate every member's tier.
 
 Every step is idempotent (orders by id, returns by return id, cancel, the jobs), so a step the hub did not answer
 (the hub is killed mid-day) is retried at the close. ``edge.simulate.reconcile`` reconciles the outcome.
@@ -24,7 +25,7 @@ import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -38,8 +39,10 @@ from sync.hub.storage import HubStorage
 MEMBERS = tuple(f"C9{n:03d}" for n in range(1, 9))
 GOLD_MEMBER = MEMBERS[3]
 GOLD_SPEND_CENTS = 170_000  # the large order's catalogue value: past Gold (150,000) whatever its discounts
-OLD_MONTHS, KEPT_MONTHS = 25, 23  # opening lots: one past the 24-month expiry, one inside it
-OPENING = ((OLD_MONTHS, "OLD", 150), (KEPT_MONTHS, "KEPT", 100), (1, "NEW", 1_000))
+EXPIRY_MONTHS = 24  # the programme's default expiry (edge.core.programme.ProgrammeRules.expiry_months)
+EXPIRES_IN = timedelta(hours=12)  # the old lots expire tonight
+JOBS_AHEAD = timedelta(days=1)  # the mid-day run is tonight's, run early
+KEPT_MONTHS = 23  # a lot inside the expiry period: the run must leave it
 BURN = 200  # points the earn-and-burn orders spend
 
 
@@ -95,11 +98,13 @@ def seed_members(storage: HubStorage, now: datetime) -> None:
         storage.upsert_customer({"id": cid, "display_name": f"Two-Store Member {n}", "card_number": demo_card(3000 + n),
                                  "tier": "Bronze", "home_store_id": STORE_1})
     with storage.db.write() as conn:
+        opening = (("OLD", 150, add_months(now + EXPIRES_IN, -EXPIRY_MONTHS)),
+                   ("KEPT", 100, add_months(now, -KEPT_MONTHS)), ("NEW", 1_000, add_months(now, -1)))
         for cid in MEMBERS:
-            for months, label, points in OPENING:
+            for label, points, at in opening:
                 post_points(conn, customer_id=cid, points=points, reason="opening balance",
-                            source="admin:simulation", entry_id=opening_entry(cid, label),
-                            at=iso(add_months(now, -months)), device_id="admin", event_id="admin")
+                            source="admin:simulation", entry_id=opening_entry(cid, label), at=iso(at),
+                            device_id="admin", event_id="admin")
             members.customer_changed(conn, cid)
 
 
@@ -171,8 +176,8 @@ class MemberDay:
         return done is not None and done.status_code == 200
 
     def _expiry_run(self) -> bool:
-        """The hub's nightly jobs, run now: the old opening lots are past their date."""
-        now = datetime.now(UTC)
+        """Tonight's jobs, run early (``now`` a day ahead): the old opening lots are past their date then."""
+        now = datetime.now(UTC) + JOBS_AHEAD
         done = self.storage.run_jobs(now)
         self.record["expiry_run"] = {"at": iso(now), **done}
         return True
