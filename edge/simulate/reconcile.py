@@ -508,6 +508,17 @@ def _lookup_till(day: _Day) -> str | None:
     return next((n for n, d in day.devices.items() if d.get("role") == "till" and d.get("store") != "store-1"), None)
 
 
+def _receipt_claims(day: _Day, till: str, ids: list[str]) -> tuple[int, int]:
+    """Guest receipts the members claimed at ``till`` once identified: (claims sent, claims the hub holds for
+    that member with points added)."""
+    sent = {r[0]: r[1] for r in _all(day.edges[till], "SELECT json_extract(payload, '$.code'), json_extract("
+                                                      "payload, '$.customer_id') FROM outbox WHERE type = ?",
+                                      [EventType.RECEIPT_CLAIMED])}
+    held = {r[0]: r[1] for r in _all(day.hub, "SELECT code, customer_id FROM receipt_claims WHERE claimed_at IS NOT "
+                                              "NULL AND points > 0")}
+    return len(sent), sum(1 for code, cid in sent.items() if cid in ids and held.get(code) == cid)
+
+
 def _cross_store(report: Report, day: _Day) -> None:
     """Members of store 1 met at the other till: each one that till holds was found by a logged hub look-up and
     made relevant to its store by that look-up only; their sales there reached the hub once."""
@@ -534,14 +545,18 @@ def _cross_store(report: Report, day: _Day) -> None:
                                           f"({_marks(ids)})", ids)}
     both = sorted(c for c, s in stores_of.items() if len(s) >= 2)
     unlogged = held - found
+    claims, claimed = _receipt_claims(day, till, ids)
     problems = [f"{len(unlogged)} held by {till} without a logged look-up"] if unlogged else []
+    problems += [f"{claims - claimed} guest receipt claims not at the hub"] if claims != claimed else []
     problems += [f"{len(other_reason)} made relevant to {store} otherwise than by a look-up"] if other_reason else []
     problems += [f"{lost} of their sales not at the hub once"] if lost else []
     problems += [f"none identified at {till}"] if not held else []
     note = (f"{len(held)} of {len(ids)} identified at {till}; look-ups logged: "
             + ", ".join(f"{n} {o}" for o, n in logged) + f"; {len(both)} sold to in both stores, "
-            f"{len(set(both) & online)} of them online too; {len(edge_sales)} sales")
-    report.rows.append(Row("members in two stores (hub look-up)", len(held), len(found), len(unlogged) + lost, 0,
+            f"{len(set(both) & online)} of them online too; {len(edge_sales)} sales; {claimed} guest receipts "
+            "claimed once identified")
+    report.rows.append(Row("members in two stores (hub look-up)", len(held), len(found),
+                           len(unlogged) + lost + claims - claimed, 0,
                            MISMATCH if problems else OK, "; ".join([note, *problems])))
 
 

@@ -53,7 +53,8 @@ log = logging.getLogger("till_worker")
 
 DISK_FULL_MAX_S = 20.0  # the technician frees space at the latest this long after the disk filled
 PAUSE_POINTS = ("after_lines", "after_ledger_earn")
-PAUSE_MAX_S = 8.0  # a mid-sale pause nobody kills ends by itself: the orchestrator gave up on it
+PAUSE_MAX_S = 8.0
+BROKEN_LINK = "http://127.0.0.1:9"  # the discard port, closed here: a look-up over it is refused at once  # a mid-sale pause nobody kills ends by itself: the orchestrator gave up on it
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -101,6 +102,7 @@ class Till:
         # members of another store who shop here: identified through the hub look-up (edge/simulate/members.py)
         self.visitors = [c for c in str(args.visitor_cards).split(",") if c]
         self.lookup = MemberLookup(self.cred, SIM_HUB, hub_url=args.hub_url) if self.visitors else None
+        self.guest_visitor: str | None = None  # the visitor on the sale being written, served as a guest
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.offset
@@ -288,6 +290,7 @@ class Till:
         rng = random.Random(f"{self.args.seed}:{self.args.device_id}:{i}")
         products = self.db.execute("SELECT gtin, category, price_cents FROM products ORDER BY gtin").fetchall()
         customer_id: str | None = None
+        self.guest_visitor = None
         visitor = self._visitor_due(i)
         if visitor is not None:
             self._meet_visitor(visitor)
@@ -320,9 +323,12 @@ class Till:
             limit = s.redemption_limit()
             if limit.max_points >= self.settings.loyalty.min_redeem_points:
                 s.redeem(rng.randint(self.settings.loyalty.min_redeem_points, limit.max_points))
+        if s.customer is not None and not self.state.get("reward_claimed"):
+            self._claim_reward()
         method = rng.choice(["card", "card", "cash"])
         due = s.settlement().amount_due_cents
-        s.complete(method, tendered_cents=due + rng.choice([0, 0, 500]) if method == "cash" else None)
+        sale = s.complete(method, tendered_cents=due + rng.choice([0, 0, 500]) if method == "cash" else None)
+        self._after_sale(sale.sale_id)
         if rng.random() < 0.25:
             s.record_feedback(rng.randint(0, 10))
             self.state["feedback"] = int(self.state.get("feedback", 0)) + 1
@@ -359,17 +365,54 @@ class Till:
 
     def _meet_visitor(self, card: str) -> None:
         """The member's card is scanned; unknown here, the till asks the hub as its cashier would (the session's
-        ``ask_hub`` / ``member_from_hub``). Not identified (the hub unreachable): a guest sale with a claim code."""
+        ``ask_hub`` / ``member_from_hub``). Not identified (the hub unreachable): a guest sale with a claim code,
+        which the member scans at their next visit, once identified (``TillSession.claim_receipt``).
+
+        The first visitor's first look-ups meet a broken store link (a closed port: connection refused) until
+        their guest receipt is recorded, so every day has a guest sale claimed later."""
         assert self.session is not None
         s = self.session
-        outcome = s.scan(card)
-        if outcome.kind != "ask_hub" or outcome.ask_hub is None:
+        receipts: dict[str, str] = self.state.setdefault("receipts", {})
+        broken = card == self.visitors[0] and card not in receipts
+        if broken:
+            s.member_lookup = MemberLookup(self.cred, SIM_HUB, hub_url=BROKEN_LINK)
+        try:
+            outcome = s.scan(card)
+            if outcome.kind == "ask_hub" and outcome.ask_hub is not None:
+                result = s.ask_hub(*outcome.ask_hub)
+                lookups = self.state.setdefault("lookups", {})
+                lookups[result.outcome] = int(lookups.get(result.outcome, 0)) + 1
+                self._save_state()
+                s.member_from_hub(result)
+        finally:
+            if broken and s.member_lookup is not None:
+                s.member_lookup.close()
+                s.member_lookup = self.lookup
+        if s.customer is None:
+            self.guest_visitor = card
+        elif card in receipts and card not in self.state.setdefault("claimed", []):
+            s.scan(receipts[card])  # the receipt's claim code: a receipt.claimed event, the hub adds its points once
+            self.state["claimed"].append(card)
+            self._save_state()
+
+    def _after_sale(self, sale_id: str) -> None:
+        """A visitor served as a guest: keep their receipt's claim code for their next visit."""
+        card, self.guest_visitor = self.guest_visitor, None
+        if card is None or self.db is None:
             return
-        result = s.ask_hub(*outcome.ask_hub)
-        lookups = self.state.setdefault("lookups", {})
-        lookups[result.outcome] = int(lookups.get(result.outcome, 0)) + 1
-        self._save_state()
-        s.member_from_hub(result)
+        row = self.db.execute("SELECT claim_code FROM sales WHERE id = ?", [sale_id]).fetchone()
+        if row and row[0]:
+            self.state.setdefault("receipts", {})[card] = row[0]
+            self._save_state()
+
+    def _claim_reward(self) -> None:
+        """Once per till, a member claims the cheapest reward of the catalogue they can afford."""
+        assert self.session is not None
+        for reward in sorted(self.session.rewards(), key=lambda r: (r.points, r.id)):
+            if self.session.claim_reward(reward.id).ok:
+                self.state["reward_claimed"] = reward.id
+                self._save_state()
+                return
 
     # -- the orchestrator's directives ----------------------------------------------------------------
     def directive(self) -> None:
