@@ -12,7 +12,9 @@ Timeline (``duration`` real seconds of trading, then the close):
    ``till_worker``, and killed there), *mid-batch* (the device's proxy holds a push the hub has already
    handled, ``FaultProxy.on_forwarded``, and the device is killed before the answer reaches it) and *other*
    (at a random moment); a kill -9 and restart of the hub; the double spend (both tills partitioned, both
-   spend the same customer's points, then healed); web orders posted to the hub all day.
+   spend the same customer's points, then healed); web orders posted to the hub all day; the members' day
+   (``edge/simulate/members.py``: store 1's members met at till-2 through the hub look-up, their web orders,
+   returns and cancel, tonight's expiry run early, an upgrade to Gold).
    Fixed faults: ``till-1``'s clock is 5 minutes fast; ``till-2``'s disk fills up part way.
 3. Close: workers finish their sales/adverts and keep syncing; the orchestrator switches the proxies' faults
    off and waits (bounded) until the devices' own sync has converged: every outbox empty, every device's
