@@ -289,18 +289,7 @@ class Till:
         s.hub_online = self.online
         rng = random.Random(f"{self.args.seed}:{self.args.device_id}:{i}")
         products = self.db.execute("SELECT gtin, category, price_cents FROM products ORDER BY gtin").fetchall()
-        customer_id: str | None = None
-        self.guest_visitor = None
-        visitor = self._visitor_due(i)
-        if visitor is not None:
-            self._meet_visitor(visitor)
-        elif rng.random() < 0.6:
-            customer_id = self._pick_customer(rng)
-        if customer_id is not None:
-            card = self.db.execute("SELECT card_number FROM customers WHERE id = ?", [customer_id]).fetchone()[0]
-            outcome = s.scan(card) if card else s.lookup_customer(customer_id)
-            if not outcome.ok:
-                s.lookup_customer(customer_id)
+        self._identify(i, rng)
         for _ in range(rng.randint(1, 6)):
             gtin = rng.choice(products)[0]
             s.add_gtin(gtin, rng.randint(1, 3))
@@ -332,6 +321,23 @@ class Till:
         if rng.random() < 0.25:
             s.record_feedback(rng.randint(0, 10))
             self.state["feedback"] = int(self.state.get("feedback", 0)) + 1
+
+    def _identify(self, i: int, rng: random.Random) -> None:
+        """Who is at the till for sale ``i``: a member of another store due here, a member of this store (card
+        scanned) or a guest."""
+        assert self.db is not None and self.session is not None
+        s = self.session
+        self.guest_visitor = None
+        visitor = self._visitor_due(i)
+        if visitor is not None:
+            self._meet_visitor(visitor)
+            return
+        customer_id = self._pick_customer(rng) if rng.random() < 0.6 else None
+        if customer_id is not None:
+            card = self.db.execute("SELECT card_number FROM customers WHERE id = ?", [customer_id]).fetchone()[0]
+            outcome = s.scan(card) if card else s.lookup_customer(customer_id)
+            if not outcome.ok:
+                s.lookup_customer(customer_id)
 
     def _pick_customer(self, rng: random.Random) -> str | None:
         assert self.db is not None
