@@ -13,7 +13,9 @@ Timeline (``duration`` real seconds of trading, then the close):
    handled, ``FaultProxy.on_forwarded``, and the device is killed before the answer reaches it) and *other*
    (at a random moment); a kill -9 and restart of the hub; the double spend (both tills partitioned, both
    spend the same customer's points, then healed); web orders posted to the hub all day; four rounds of a
-   hostile device of ``store-1`` whose token was stolen (``edge/simulate/rogue.py``), none of which may count.
+   hostile device of ``store-1`` whose token was stolen (``edge/simulate/rogue.py``), none of which may count;
+   the members' day (``edge/simulate/members.py``: store 1's members met at till-2 through the hub look-up,
+   their web orders, returns and cancel, tonight's expiry run early, an upgrade to Gold).
    Fixed faults: ``till-1``'s clock is 5 minutes fast; ``till-2``'s disk fills up part way.
 3. Close: workers finish their sales/adverts and keep syncing; the orchestrator switches the proxies' faults
    off and waits (bounded) until the devices' own sync has converged: every outbox empty, every device's
@@ -66,6 +68,7 @@ from edge.simulate.common import (
     read_json,
     write_json,
 )
+from edge.simulate.members import MemberDay, MemberPlan, seed_members
 from edge.simulate.presence_worker import PRESENCE_RULES
 from edge.simulate.rogue import Rogue
 from sync.faultproxy import FaultProxy, Faults
@@ -248,6 +251,8 @@ class RunLog:
     convergence: dict[str, Any] = field(default_factory=dict)
     undelivered_webhooks: int = 0
     seconds: float = 0.0
+    members: dict[str, Any] = field(default_factory=dict)  # edge/simulate/members.py: MemberDay.record
+    tiers_at_start: dict[str, str] = field(default_factory=dict)  # every member's tier once the hub is seeded
 
 
 class StoreDay:
@@ -278,6 +283,7 @@ class StoreDay:
         self.api_key = ""
         self.rogue_code = ""
         self.rogue: Rogue | None = None
+        self.member_day: MemberDay | None = None
 
     def say(self, text: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {text}", file=self.out, flush=True)
@@ -301,7 +307,20 @@ class StoreDay:
                 storage.create_coupon(f"{prefix}-{k:05d}", "OFF-COUPON3", None, True)
         self.api_key = storage.create_api_key("simulation")
         self.rogue_code = Rogue.seed_hub(storage)
+        self.seed_members(storage)
         return {name: storage.create_device(d["store"], name) for name, d in self.devices.items()}
+
+    def seed_members(self, storage: HubStorage) -> None:
+        """Members of store 1 only, with old and new point lots, whose day ``MemberDay`` plays
+        (``edge/simulate/members.py``); and every member's tier before the day."""
+        from datetime import UTC, datetime
+
+        seed_members(storage, datetime.now(UTC))
+        self.member_day = MemberDay(MemberPlan(self.config.seed), storage, self._post)
+        self.log.members = self.member_day.record
+        with storage.db.engine.connect() as conn:
+            self.log.tiers_at_start = {str(cid): str(tier) for cid, tier in conn.execute(
+                sa_text("SELECT id, tier FROM customers"))}
 
     def start_hub(self) -> None:
         assert self.receiver is not None
@@ -350,6 +369,8 @@ class StoreDay:
             argv += ["--clock-offset-s", str(d["clock_offset_s"])]
         if d["disk_full"]:
             argv += ["--disk-full-at", str(int(c.sales * 0.35)), "--disk-full-refusals", "5"]
+        if name == TILL_2 and self.member_day is not None:  # store 1's members come to store 2 too
+            argv += ["--visitor-cards", ",".join(self.member_day.record["visitor_cards"])]
         return argv
 
     # -- the day ------------------------------------------------------------------------------------
@@ -376,6 +397,8 @@ class StoreDay:
             events.append((day_start + share * d, "rogue", None))
         for k in range(c.orders):
             events.append((day_start + 0.95 * d * k / max(1, c.orders), "order", k))
+        if self.member_day is not None:
+            events += [(day_start + at * d, "member_step", k) for k, (at, _, _) in enumerate(self.member_day.plan.steps)]
         events.sort(key=lambda e: e[0])
         return events
 
@@ -664,6 +687,11 @@ class StoreDay:
             time.sleep(0.1)
         self.log.orders_failed.append(json.dumps(doc))
 
+    def _do_member_step(self, k: int, heal_at: dict[str, float]) -> None:
+        """A step of the members' day (an order, a return, a cancel, the expiry run: ``MemberDay``)."""
+        assert self.member_day is not None
+        self.member_day.run(k)
+
     # -- the close ------------------------------------------------------------------------------------
     def close(self) -> None:
         for doc_text in list(self.log.orders_failed):
@@ -671,6 +699,8 @@ class StoreDay:
             priced = doc if "total_cents" in doc else self._priced(doc)
             if priced is not None and self._place(priced, timeout=5):
                 self.log.orders_failed.remove(doc_text)
+        if self.member_day is not None:
+            self.member_day.retry_failed()
         for name, proxy in self.proxies.items():
             proxy.set_faults(Faults())
             self._heal(name)

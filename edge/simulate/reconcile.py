@@ -496,6 +496,190 @@ def _faults(report: Report, day: _Day) -> None:
     report.details.extend(_kill_details(kills))
 
 
+# -- the members' day (edge/simulate/members.py): two stores, online, expiry, tiers -------------------------
+def _members(day: _Day) -> dict[str, Any]:
+    return dict(day.run.get("members") or {})
+
+
+def _marks(items: list[Any] | set[Any]) -> str:
+    return ",".join("?" * len(items))
+
+
+def _lookup_till(day: _Day) -> str | None:
+    """The till that met the other store's members (the one whose store does not hold them at first)."""
+    return next((n for n, d in day.devices.items() if d.get("role") == "till" and d.get("store") != "store-1"), None)
+
+
+def _receipt_claims(day: _Day, till: str, ids: list[str]) -> tuple[int, int]:
+    """Guest receipts the members claimed at ``till`` once identified: (claims sent, claims the hub holds for
+    that member with points added)."""
+    sent = {r[0]: r[1] for r in _all(day.edges[till], "SELECT json_extract(payload, '$.code'), json_extract("
+                                                      "payload, '$.customer_id') FROM outbox WHERE type = ?",
+                                      [EventType.RECEIPT_CLAIMED])}
+    held = {r[0]: r[1] for r in _all(day.hub, "SELECT code, customer_id FROM receipt_claims WHERE claimed_at IS NOT "
+                                              "NULL AND points > 0")}
+    return len(sent), sum(1 for code, cid in sent.items() if cid in ids and held.get(code) == cid)
+
+
+def _cross_store(report: Report, day: _Day) -> None:
+    """Members of store 1 met at the other till: each one that till holds was found by a logged hub look-up and
+    made relevant to its store by that look-up only; their sales there reached the hub once."""
+    ids = list(_members(day).get("members") or [])
+    till = _lookup_till(day)
+    if not ids or till is None:
+        report.rows.append(Row("members in two stores (hub look-up)", 0, 0, 1, 0, MISMATCH, "no members' day"))
+        return
+    store = day.devices[till]["store"]
+    held = {r[0] for r in _all(day.edges[till], f"SELECT id FROM customers WHERE id IN ({_marks(ids)})", ids)}
+    found = {r[0] for r in _all(day.hub, f"SELECT customer_id FROM member_lookups WHERE device_id = ? AND outcome = "
+                                         f"'found' AND customer_id IN ({_marks(ids)})", [till, *ids])}
+    logged = _all(day.hub, "SELECT outcome, count(*) FROM member_lookups WHERE device_id = ? GROUP BY outcome", [till])
+    other_reason = [r[0] for r in _all(day.hub, f"SELECT customer_id FROM customer_stores WHERE store_id = ? AND "
+                                                f"reason != 'lookup' AND customer_id IN ({_marks(ids)})", [store, *ids])]
+    edge_sales = day.edge_count(f"SELECT id FROM sales WHERE customer_id IN ({_marks(ids)})", ids)
+    hub_sales = {r[0]: (r[1], r[2]) for r in _all(day.hub, f"SELECT sale_id, store_id, customer_id FROM sales "
+                                                           f"WHERE customer_id IN ({_marks(ids)})", ids)}
+    lost = len(set(edge_sales) - set(hub_sales)) + sum(n - 1 for n in edge_sales.values() if n > 1)
+    stores_of: dict[str, set[str]] = {}
+    for sale_store, cid in hub_sales.values():
+        stores_of.setdefault(cid, set()).add(sale_store)
+    online = {r[0] for r in _all(day.hub, f"SELECT DISTINCT customer_id FROM orders WHERE customer_id IN "
+                                          f"({_marks(ids)})", ids)}
+    both = sorted(c for c, s in stores_of.items() if len(s) >= 2)
+    unlogged = held - found
+    claims, claimed = _receipt_claims(day, till, ids)
+    problems = [f"{len(unlogged)} held by {till} without a logged look-up"] if unlogged else []
+    problems += [f"{claims - claimed} guest receipt claims not at the hub"] if claims != claimed else []
+    problems += [f"{len(other_reason)} made relevant to {store} otherwise than by a look-up"] if other_reason else []
+    problems += [f"{lost} of their sales not at the hub once"] if lost else []
+    problems += [f"none identified at {till}"] if not held else []
+    note = (f"{len(held)} of {len(ids)} identified at {till}; look-ups logged: "
+            + ", ".join(f"{n} {o}" for o, n in logged) + f"; {len(both)} sold to in both stores, "
+            f"{len(set(both) & online)} of them online too; {len(edge_sales)} sales; {claimed} guest receipts "
+            "claimed once identified")
+    report.rows.append(Row("members in two stores (hub look-up)", len(held), len(found),
+                           len(unlogged) + lost + claims - claimed, 0,
+                           MISMATCH if problems else OK, "; ".join([note, *problems])))
+
+
+_MEMBER_ORDER_POINTS = """SELECT o.order_id, CASE WHEN o.cancelled_at IS NOT NULL THEN 0 ELSE
+    o.points_earned - o.points_redeemed - coalesce((SELECT sum(r.points_reversed - r.points_refunded)
+    FROM order_returns r WHERE r.order_id = o.order_id), 0) END,
+    coalesce((SELECT sum(CASE l.kind WHEN 'earn' THEN l.points ELSE -l.points END) FROM ledger l
+              WHERE l.source = 'order:' || o.order_id OR l.source LIKE 'order-return:' || o.order_id || ':%'), 0),
+    o.points_earned, o.points_redeemed, o.cancelled_at,
+    (SELECT count(*) FROM order_returns r WHERE r.order_id = o.order_id)
+    FROM orders o WHERE o.order_id LIKE 'WEB-MEM-%'"""
+
+
+def _member_ledgers(report: Report, day: _Day) -> None:
+    """The members' books: each web order's points in the hub ledger (earned, burned, partly returned, or
+    cancelled: nothing left) as the hub priced it; each member's hub balance equal to the sum of their ledger
+    and to what every till holding them shows after its final pull."""
+    ids = list(_members(day).get("members") or [])
+    if not ids:
+        report.rows.append(Row("member ledgers (web, returns, cancel)", 0, 0, 1, 0, MISMATCH, "no members' day"))
+        return
+    orders = _all(day.hub, _MEMBER_ORDER_POINTS)
+    wrong = [(oid, want, got) for oid, want, got, *_ in orders if int(want) != int(got)]
+    for oid, want, got in wrong[:5]:
+        report.details.append(f"  member order {oid}: {want} points expected in the ledger, it moved {got}")
+    earn_burn = sum(1 for o in orders if int(o[3]) > 0 and int(o[4]) > 0)
+    returned = sum(1 for o in orders if o[6] and o[5] is None)
+    cancelled = sum(1 for o in orders if o[5] is not None)
+    balance = dict(_all(day.hub, f"SELECT id, balance FROM customers WHERE id IN ({_marks(ids)})", ids))
+    sums = dict(_all(day.hub, "SELECT customer_id, sum(CASE kind WHEN 'earn' THEN points ELSE -points END) FROM "
+                              f"ledger WHERE customer_id IN ({_marks(ids)}) GROUP BY customer_id", ids))
+    unbalanced = [c for c in ids if int(balance.get(c, 0)) != int(sums.get(c, 0))]
+    copies = differ = 0
+    for name, conn in day.edges.items():
+        for cid, confirmed, pending in _all(conn, _EDGE_BALANCES + f" AND c.id IN ({_marks(ids)})", ids):
+            copies += 1
+            if int(confirmed) + int(pending) != int(balance.get(cid, 0)):
+                differ += 1
+                report.details.append(f"  member {cid} at {name}: {int(confirmed) + int(pending)} points, "
+                                      f"hub {balance.get(cid)}")
+    problems = [f"{len(wrong)} orders whose ledger points differ from their price"] if wrong else []
+    problems += [f"{len(unbalanced)} hub balances unlike the hub ledger"] if unbalanced else []
+    problems += [f"{differ} till copies unlike the hub"] if differ else []
+    problems += [f"missing: {w}" for w, n in (("an order that earned and burned", earn_burn),
+                                              ("a partly returned order", returned),
+                                              ("a cancelled order", cancelled)) if not n]
+    note = (f"{len(orders)} orders ({earn_burn} earned and burned, {returned} partly returned, {cancelled} "
+            f"cancelled); {len(ids)} members, {copies} till copies")
+    report.rows.append(Row("member ledgers (web, returns, cancel)", copies, len(ids),
+                           len(wrong) + len(unbalanced) + differ, 0, MISMATCH if problems else OK,
+                           "; ".join([note, *problems])))
+
+
+def _expiry(report: Report, day: _Day) -> None:
+    """The mid-day expiry run: every lot past its date at the run's time was closed, none inside it; the
+    expiry burns in the hub ledger add up to what the run said it expired; every till's copy of a member whose
+    points expired shows the hub's expired total (``points_summary``) after its final pull."""
+    run = _members(day).get("expiry_run") or {}
+    at = run.get("at")
+    if not at:
+        report.rows.append(Row("points expiry", 0, 0, 1, 0, MISMATCH, "the expiry run did not happen"))
+        return
+    missed = _all(day.hub, "SELECT count(*) FROM point_lots WHERE expires_at <= ? AND expired_at IS NULL "
+                           "AND remaining > 0 AND earned_at <= ?", [at, at])[0][0]
+    early = _all(day.hub, "SELECT count(*) FROM point_lots WHERE expired_at IS NOT NULL AND "
+                          "(expires_at IS NULL OR expires_at > expired_at)")[0][0]
+    lots = _all(day.hub, "SELECT count(*) FROM point_lots WHERE expired_at IS NOT NULL")[0][0]
+    by_member = dict(_all(day.hub, "SELECT customer_id, sum(points) FROM ledger WHERE source LIKE 'expiry:%' "
+                                   "AND kind = 'burn' GROUP BY customer_id"))
+    orphans = _all(day.hub, "SELECT count(*) FROM ledger l WHERE l.source LIKE 'expiry:%' AND NOT EXISTS (SELECT 1 "
+                            "FROM point_lots p WHERE 'expiry:' || p.lot_id = l.source AND p.expired_at IS NOT NULL)")[0][0]
+    total = sum(int(p) for p in by_member.values())
+    copies = differ = 0
+    for name, conn in day.edges.items():
+        for cid, summary in _all(conn, "SELECT id, points_summary FROM customers"):
+            want = int(by_member.get(cid, 0))
+            got = int((json.loads(summary or "{}") or {}).get("expired", 0))
+            if not want and not got:
+                continue
+            copies += 1
+            if got != want:
+                differ += 1
+                report.details.append(f"  expired points of {cid} at {name}: {got}, hub {want}")
+    problems = [f"{missed} lots past their date not expired"] if missed else []
+    problems += [f"{early} lots expired before their date"] if early else []
+    problems += [f"{orphans} expiry ledger rows without their closed lot"] if orphans else []
+    problems += [f"the ledger expired {total} points, the run said {run.get('expired_points')}"] \
+        if total != int(run.get("expired_points", -1)) else []
+    problems += [f"{differ} till copies unlike the hub"] if differ else []
+    problems += ["nothing expired"] if not total else []
+    note = f"run at {at}: {run.get('expired_lots')} lots closed, {total} points expired; {copies} till copies"
+    report.rows.append(Row("points expiry", copies, int(lots), missed + early + orphans + differ, 0,
+                           MISMATCH if problems else OK, "; ".join([note, *problems])))
+
+
+def _tiers(report: Report, day: _Day) -> None:
+    """Tiers that moved during the day (an upgrade from till sales or the large web order): the hub decided, and
+    every till holding the member shows the hub's tier and 12-month spend after its final pull."""
+    start = dict(day.run.get("tiers_at_start") or {})
+    gold = _members(day).get("gold")
+    hub = {r[0]: (r[1], int(r[2])) for r in _all(day.hub, "SELECT id, tier, spend_12m_cents FROM customers")}
+    changed = {cid for cid, (tier, _) in hub.items() if cid in start and start[cid] != tier}
+    copies = differ = 0
+    for name, conn in day.edges.items():
+        for cid, tier, spend in _all(conn, "SELECT id, tier, spend_12m_cents FROM customers "
+                                           "WHERE card_number IS NOT NULL"):
+            copies += cid in changed
+            if cid in hub and (tier, int(spend)) != hub[cid]:
+                differ += 1
+                if differ <= 5:
+                    report.details.append(f"  {cid} at {name}: {tier}, {spend} cents in 12 months; hub "
+                                          f"{hub[cid][0]}, {hub[cid][1]}")
+    problems = [f"{differ} till copies unlike the hub"] if differ else []
+    if gold and hub.get(gold, ("", 0))[0] != "Gold":
+        problems.append(f"{gold} is {hub.get(gold, ('unknown',))[0]} after the large web order, not Gold")
+    moves = Counter(f"{start[c]}->{hub[c][0]}" for c in changed)
+    note = ", ".join(f"{n} {m}" for m, n in sorted(moves.items())) or "no tier changed"
+    report.rows.append(Row("tier changes", copies, len(changed), differ, 0, MISMATCH if problems else OK,
+                           "; ".join([note, *problems])))
+
+
 # the table's rows, in order; each check adds its row(s) (and detail lines) to the report
 def _hostile(report: Report, day: _Day) -> None:
     """The hostile device (``edge/simulate/rogue.py``): nothing it sent counted (no ledger entry, sale or
@@ -523,7 +707,8 @@ def _hostile(report: Report, day: _Day) -> None:
 
 CHECKS: tuple[Check, ...] = (
     _outbox_events, _sales, _ledger, _coupons, _feedback, _presence, _webhook, _presence_offer_sales,
-    _web_orders, _balances, _overdrafts, _clock, _convergence, _faults, _hostile, _adverts_fed,
+    _web_orders, _cross_store, _member_ledgers, _expiry, _tiers, _balances, _overdrafts, _clock, _convergence,
+    _faults, _hostile, _adverts_fed,
 )
 
 

@@ -47,12 +47,14 @@ from edge.simulate.common import DOUBLE_SPEND_CUSTOMER, SIM_HUB, read_json, wait
 from edge.store.sales import SaleError, SalesService
 from sync import credentials, outbox
 from sync.client import SyncClient, SyncStatus, SyncWorker
+from sync.lookup import MemberLookup
 
 log = logging.getLogger("till_worker")
 
 DISK_FULL_MAX_S = 20.0  # the technician frees space at the latest this long after the disk filled
 PAUSE_POINTS = ("after_lines", "after_ledger_earn")
-PAUSE_MAX_S = 8.0  # a mid-sale pause nobody kills ends by itself: the orchestrator gave up on it
+PAUSE_MAX_S = 8.0
+BROKEN_LINK = "http://127.0.0.1:9"  # the discard port, closed here: a look-up over it is refused at once  # a mid-sale pause nobody kills ends by itself: the orchestrator gave up on it
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -70,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--clock-offset-s", type=float, default=0.0)
     p.add_argument("--disk-full-at", type=int, default=-1)
     p.add_argument("--disk-full-refusals", type=int, default=5)
+    p.add_argument("--visitor-cards", default="", help="comma-separated cards of members this store was never sent")
     return p
 
 
@@ -96,6 +99,10 @@ class Till:
                                                  "retried_plain": 0, "restarts": -1})
         self.state["restarts"] = int(self.state.get("restarts", -1)) + 1
         self._save_state()
+        # members of another store who shop here: identified through the hub look-up (edge/simulate/members.py)
+        self.visitors = [c for c in str(args.visitor_cards).split(",") if c]
+        self.lookup = MemberLookup(self.cred, SIM_HUB, hub_url=args.hub_url) if self.visitors else None
+        self.guest_visitor: str | None = None  # the visitor on the sale being written, served as a guest
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.offset
@@ -113,6 +120,7 @@ class Till:
         self.session.sales = SalesService(self.db, self.session.rules, store_name=self.settings.store.name,
                                           currency=self.settings.store.currency,
                                           receipt_width=self.settings.till.receipt_width, fault=self._fault)
+        self.session.member_lookup = self.lookup
 
     def _fault(self, point: str) -> None:
         """Inside the sale's transaction: pause for the orchestrator's kill -9 when it asked for this point."""
@@ -281,14 +289,7 @@ class Till:
         s.hub_online = self.online
         rng = random.Random(f"{self.args.seed}:{self.args.device_id}:{i}")
         products = self.db.execute("SELECT gtin, category, price_cents FROM products ORDER BY gtin").fetchall()
-        customer_id: str | None = None
-        if rng.random() < 0.6:
-            customer_id = self._pick_customer(rng)
-        if customer_id is not None:
-            card = self.db.execute("SELECT card_number FROM customers WHERE id = ?", [customer_id]).fetchone()[0]
-            outcome = s.scan(card) if card else s.lookup_customer(customer_id)
-            if not outcome.ok:
-                s.lookup_customer(customer_id)
+        self._identify(i, rng)
         for _ in range(rng.randint(1, 6)):
             gtin = rng.choice(products)[0]
             s.add_gtin(gtin, rng.randint(1, 3))
@@ -311,12 +312,32 @@ class Till:
             limit = s.redemption_limit()
             if limit.max_points >= self.settings.loyalty.min_redeem_points:
                 s.redeem(rng.randint(self.settings.loyalty.min_redeem_points, limit.max_points))
+        if s.customer is not None and not self.state.get("reward_claimed"):
+            self._claim_reward()
         method = rng.choice(["card", "card", "cash"])
         due = s.settlement().amount_due_cents
-        s.complete(method, tendered_cents=due + rng.choice([0, 0, 500]) if method == "cash" else None)
+        sale = s.complete(method, tendered_cents=due + rng.choice([0, 0, 500]) if method == "cash" else None)
+        self._after_sale(sale.sale_id)
         if rng.random() < 0.25:
             s.record_feedback(rng.randint(0, 10))
             self.state["feedback"] = int(self.state.get("feedback", 0)) + 1
+
+    def _identify(self, i: int, rng: random.Random) -> None:
+        """Who is at the till for sale ``i``: a member of another store due here, a member of this store (card
+        scanned) or a guest."""
+        assert self.db is not None and self.session is not None
+        s = self.session
+        self.guest_visitor = None
+        visitor = self._visitor_due(i)
+        if visitor is not None:
+            self._meet_visitor(visitor)
+            return
+        customer_id = self._pick_customer(rng) if rng.random() < 0.6 else None
+        if customer_id is not None:
+            card = self.db.execute("SELECT card_number FROM customers WHERE id = ?", [customer_id]).fetchone()[0]
+            outcome = s.scan(card) if card else s.lookup_customer(customer_id)
+            if not outcome.ok:
+                s.lookup_customer(customer_id)
 
     def _pick_customer(self, rng: random.Random) -> str | None:
         assert self.db is not None
@@ -334,6 +355,70 @@ class Till:
             "SELECT id FROM customers WHERE card_number IS NOT NULL AND id != ? ORDER BY id", [DOUBLE_SPEND_CUSTOMER]
         ).fetchall()]
         return str(rng.choice(ids)) if ids else None
+
+    def _visitor_due(self, i: int) -> str | None:
+        """The card of a member of another store due at sale ``i`` and not yet served here: visitor ``k`` comes
+        at sale ``n * (k + 1) / (V + 2)`` and again at every sale after it until a sale to them is stored."""
+        assert self.db is not None
+        n, v = args_sales(self.args), len(self.visitors)
+        for k, card in enumerate(self.visitors):
+            if i < n * (k + 1) // (v + 2):
+                break
+            if self.db.execute("SELECT 1 FROM sales s JOIN customers c ON c.id = s.customer_id "
+                               "WHERE c.card_number = ? LIMIT 1", [card]).fetchone() is None:
+                return card
+        return None
+
+    def _meet_visitor(self, card: str) -> None:
+        """The member's card is scanned; unknown here, the till asks the hub as its cashier would (the session's
+        ``ask_hub`` / ``member_from_hub``). Not identified (the hub unreachable): a guest sale with a claim code,
+        which the member scans at their next visit, once identified (``TillSession.claim_receipt``).
+
+        The first visitor's first look-ups meet a broken store link (a closed port: connection refused) until
+        their guest receipt is recorded, so every day has a guest sale claimed later."""
+        assert self.session is not None
+        s = self.session
+        receipts: dict[str, str] = self.state.setdefault("receipts", {})
+        broken = card == self.visitors[0] and card not in receipts
+        if broken:
+            s.member_lookup = MemberLookup(self.cred, SIM_HUB, hub_url=BROKEN_LINK)
+        try:
+            outcome = s.scan(card)
+            if outcome.kind == "ask_hub" and outcome.ask_hub is not None:
+                result = s.ask_hub(*outcome.ask_hub)
+                lookups = self.state.setdefault("lookups", {})
+                lookups[result.outcome] = int(lookups.get(result.outcome, 0)) + 1
+                self._save_state()
+                s.member_from_hub(result)
+        finally:
+            if broken and s.member_lookup is not None:
+                s.member_lookup.close()
+                s.member_lookup = self.lookup
+        if s.customer is None:
+            self.guest_visitor = card
+        elif card in receipts and card not in self.state.setdefault("claimed", []):
+            s.scan(receipts[card])  # the receipt's claim code: a receipt.claimed event, the hub adds its points once
+            self.state["claimed"].append(card)
+            self._save_state()
+
+    def _after_sale(self, sale_id: str) -> None:
+        """A visitor served as a guest: keep their receipt's claim code for their next visit."""
+        card, self.guest_visitor = self.guest_visitor, None
+        if card is None or self.db is None:
+            return
+        row = self.db.execute("SELECT claim_code FROM sales WHERE id = ?", [sale_id]).fetchone()
+        if row and row[0]:
+            self.state.setdefault("receipts", {})[card] = row[0]
+            self._save_state()
+
+    def _claim_reward(self) -> None:
+        """Once per till, a member claims the cheapest reward of the catalogue they can afford."""
+        assert self.session is not None
+        for reward in sorted(self.session.rewards(), key=lambda r: (r.points, r.id)):
+            if self.session.claim_reward(reward.id).ok:
+                self.state["reward_claimed"] = reward.id
+                self._save_state()
+                return
 
     # -- the orchestrator's directives ----------------------------------------------------------------
     def directive(self) -> None:
@@ -396,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         till.stop_sync()
         till.close_db()
+        if till.lookup is not None:
+            till.lookup.close()
 
 
 if __name__ == "__main__":
