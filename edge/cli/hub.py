@@ -301,11 +301,17 @@ def _programme(args: argparse.Namespace, s: Any) -> None:
 
 
 def _run_jobs(args: argparse.Namespace, s: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
     from edge.core.programme import parse_time
 
     now = parse_time(args.now) if args.now else None
     if args.now and now is None:
         raise CliError(f"--now {args.now!r} is not an ISO 8601 time, e.g. 2027-01-31T00:00:00Z", 2)
+    if now is not None and now > datetime.now(UTC) + timedelta(days=1) and not args.future:
+        # expiry cannot be undone: points expired "in 2029" are gone from today's balances
+        raise CliError(f"--now {args.now} is in the future: points due by then would expire today and cannot be "
+                       "given back; add --future if that is what you want (e.g. on a copy of the database)", 2)
     done = s.run_jobs(now)
     say(args, json.dumps(done) if args.json else
         f"{done['expired_points']} points expired from {done['expired_lots']} lots; "
@@ -494,4 +500,6 @@ def _register_programme(add: Callable[[str, Command, str], argparse.ArgumentPars
     sp = add("run-jobs", _run_jobs, "expire points past their date and evaluate every member's tier now")
     sp.add_argument("--now", default=None, metavar="ISO_TIME",
                     help="run as if it were this time (e.g. to check a review date); default now")
+    sp.add_argument("--future", action="store_true",
+                    help="allow a --now more than a day ahead (expiry cannot be undone)")
     sp.add_argument("--json", action="store_true", help="print what was done as one JSON object")

@@ -234,7 +234,14 @@ def test_hub_programme_command_names_each_bad_value_and_sets_good_ones(tmp_path:
     assert (shown["expiry_months"], shown["pending_days"], shown["tiers"][2]["name"]) == (36, 7, "Gold")
     out = io.StringIO()
     assert main(["hub", "run-jobs", "--json", "--db", db], stdout=out) == 0
-    assert json.loads(out.getvalue()) == {"expired_lots": 0, "expired_points": 0, "profiles_changed": 0}
+    assert json.loads(out.getvalue()) == {"expired_lots": 0, "expired_points": 0, "profiles_changed": 0,
+                                          "birthday_coupons": 0}
+    err = io.StringIO()  # expiry cannot be undone: a run "in 2099" asks for --future
+    assert main(["hub", "run-jobs", "--now", "2099-01-01T00:00:00Z", "--db", db], stdout=io.StringIO(),
+                stderr=err) == 2
+    assert "is in the future" in err.getvalue() and "--future" in err.getvalue()
+    assert main(["hub", "run-jobs", "--now", "2099-01-01T00:00:00Z", "--future", "--db", db],
+                stdout=io.StringIO()) == 0
 
 
 def test_the_serving_hub_runs_the_jobs_itself(hub_storage: HubStorage) -> None:
