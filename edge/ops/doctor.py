@@ -182,7 +182,8 @@ def check_disk(path: Path, usage: DiskUsage | None, failure: str | None = None, 
     it) - which is a FAIL however much room its file system has."""
     if not exists:
         return CheckResult("disk", FAIL, Text(N_("the data dir {path} does not exist"), path=path),
-                           Text(N_("check --data-dir (or [paths] data_dir); a new till creates it at its first start")))
+                           Text(N_("check --data-dir (or [paths] data_dir); a new till creates it at its first start")),
+                           setup=True)  # a device never started: set-up, not something an upgrade broke
     if usage is None:
         return CheckResult("disk", FAIL, Text(N_("free space on {path} unknown ({problem})"), path=path, problem=failure),
                            Text(N_("check that the data dir exists")))
