@@ -121,12 +121,28 @@ def _too_big(value: Any) -> int | None:
     return None
 
 
+_MISSING = object()
+# kinds whose snapshots a page reads in one query (the catalogue fan-out: hundreds of products per page)
+_BATCHED: dict[str, Any] = {ChangeKind.PRODUCT: offers.product_snapshots}
+
+
+def _prefetch(conn: Connection, keys: Sequence[tuple[str, str]], store_id: str) -> dict[tuple[str, str], Any]:
+    """The snapshots of a page's batched kinds, read together: (kind, key) -> data (None: gone)."""
+    out: dict[tuple[str, str], Any] = {}
+    for kind, fn in _BATCHED.items():
+        wanted = [key for k, key in keys if k == kind]
+        if wanted:
+            out.update({(kind, key): data for key, data in fn(conn, wanted, store_id).items()})
+    return out
+
+
 def _served(conn: Connection, kind: str, key: str, device: DeviceAuth,
-            skipped: list[tuple[str, str, str]]) -> protocol.Change | None:
+            skipped: list[tuple[str, str, str]], known: Any = _MISSING) -> protocol.Change | None:
     """One change as served, or None when what is stored cannot be served: logged and added to ``skipped``
-    as (kind, key, reason) for the exceptions report (``pull``); the page goes on."""
+    as (kind, key, reason) for the exceptions report (``pull``); the page goes on. ``known``: its snapshot
+    when the page read it already (``_prefetch``)."""
     try:
-        data = snapshot(conn, kind, key, device.store_id)
+        data = snapshot(conn, kind, key, device.store_id) if known is _MISSING else known
         if data is not None:
             # as the answer is written: NaN, infinity or a lone surrogate stored before checks existed
             json.dumps(data, allow_nan=False, ensure_ascii=False).encode("utf-8")
@@ -163,7 +179,9 @@ def _page(conn: Connection, device: DeviceAuth, rows: Sequence[Any], limit: int,
     for txid, version, kind, key in rows:
         latest[(kind, key)] = (txid, version)
     ordered = sorted(latest.items(), key=lambda kv: (_KIND_ORDER.get(kv[0][0], 9), kv[1]))  # type: ignore[call-overload]
-    out = [c for (kind, key), _ in ordered if (c := _served(conn, kind, key, device, skipped)) is not None]
+    known = _prefetch(conn, [k for k, _ in ordered], device.store_id)
+    out = [c for (kind, key), _ in ordered
+           if (c := _served(conn, kind, key, device, skipped, known.get((kind, key), _MISSING))) is not None]
     # a till's own code sightings are not sent back to it
     out = [c for c in out if not (c.kind == ChangeKind.TOKEN_SIGHTING and c.data is not None
                                   and c.data["till_id"] == device.device_id)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -73,6 +73,18 @@ def read_catalog_csv(path: Path) -> list[dict[str, Any]]:
 def product_snapshot(conn: Connection, gtin: str, _store_id: str) -> dict[str, Any] | None:
     row = conn.execute(select(*(products.c[k] for k in _PRODUCT)).where(products.c.gtin == gtin)).first()
     return None if row is None else dict(row._mapping)
+
+
+def product_snapshots(conn: Connection, gtins: Sequence[str], _store_id: str) -> dict[str, dict[str, Any] | None]:
+    """``product_snapshot`` of many GTINs in one query per ``CHUNK`` (a pull page of a catalogue change is
+    hundreds of products); a GTIN the hub no longer holds maps to None."""
+    from sync.hub.ledger import chunks
+
+    found: dict[str, dict[str, Any] | None] = dict.fromkeys(gtins)
+    for chunk in chunks(list(gtins)):
+        for row in conn.execute(select(*(products.c[k] for k in _PRODUCT)).where(products.c.gtin.in_(chunk))):
+            found[row.gtin] = dict(row._mapping)
+    return found
 
 
 # ------------------------------------------------------------------------------------------- offers
