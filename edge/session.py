@@ -517,8 +517,19 @@ class TillSession:
             except BasketError as exc:
                 return Outcome(False, str(exc), "error")
             self._focus(None)
-            return Outcome(True, self.tr._("voided line {line}: {name} x{qty}")
+            return Outcome(True, self.tr._("voided line {line}: {name} x{qty} (Ctrl+Z: undo the void)")
                            .format(line=line_no, name=line.product.name, qty=line.qty), "product")  # fmt: skip
+
+    def undo_void(self) -> Outcome:
+        """Ctrl+Z: the line voided last on this sale comes back with its quantity and price."""
+        with self.lock:
+            try:
+                line = self.basket.restore_voided()
+            except BasketError:
+                return Outcome(False, self.tr._("Nothing to undo: no line was voided on this sale."), "error")
+            self._focus(line.line_no)
+            return Outcome(True, self.tr._("void undone: line {line}, {name} x{qty} is back")
+                           .format(line=line.line_no, name=line.product.name, qty=line.qty), "product")  # fmt: skip
 
     def apply_coupon(self, code: str) -> Outcome:
         with self.lock:

@@ -96,6 +96,7 @@ class TillApp(KeepsRunning, App[None]):
         Binding("f11", "floor", N_("Floor"), priority=True),
         Binding("f12", "park", N_("Park"), priority=True),
         Binding("ctrl+r", "reward", N_("Reward"), priority=True, show=False),  # claim a reward for the member
+        Binding("ctrl+z", "undo_void", N_("Undo void"), priority=True, show=False),  # the last F5 of this sale
         Binding("ctrl+q", "quit", N_("Quit"), priority=True, show=False),
         Binding("up", "cursor(-1)", N_("Up"), show=False),
         Binding("down", "cursor(1)", N_("Down"), show=False),
@@ -146,7 +147,7 @@ class TillApp(KeepsRunning, App[None]):
 
     SALE_ACTIONS = frozenset(
         {"customer", "find", "quantity", "void", "points", "coupon", "pay", "new_sale", "devices", "floor", "park",
-         "cursor", "reward"}
+         "cursor", "reward", "undo_void"}
     )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -730,6 +731,10 @@ class TillApp(KeepsRunning, App[None]):
         tr = self.tr
         self.push_screen(ConfirmScreen(tr._("Void a line"), tr._("Void {line}?").format(line=described),
                                        {"y": tr._("void it")}, tr=tr), done)  # fmt: skip
+
+    def action_undo_void(self) -> None:
+        """Ctrl+Z: bring back the line voided last on this sale (F5), with its quantity and price."""
+        self.in_session(self.session.undo_void)
 
     def action_points(self) -> None:
         snap = self.snapshot
