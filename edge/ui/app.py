@@ -548,7 +548,7 @@ class TillApp(KeepsRunning, App[None]):
     def on_resize(self, event: events.Resize) -> None:
         """The customer panel yields space to the basket on narrow terminals and grows on wide ones."""
         width = event.size.width
-        panel = 20 if width < 70 else 30 if width < 100 else min(44, width // 3)
+        panel = 20 if width < 70 else 30 if width < 100 else min(56, width // 3)  # 40 at 120, 56 at 200
         self.query_one("#right").styles.width = panel
 
     READY = N_("Ready: scan a product or a loyalty card.")  # shown through the store's translator
@@ -774,10 +774,12 @@ class TillApp(KeepsRunning, App[None]):
                 self.in_session(lambda: self.session.claim_reward(reward_id))
 
         def show(rewards: list[Reward]) -> None:
+            if len(self.screen_stack) > 1 or self._completing:
+                return  # another dialog opened (or a second Ctrl+R's catalogue) while this one was read
             texts = {"title": tr._("Rewards ({available} points available)").format(available=available),
                      "hint": tr._("Up/Down to choose, Enter to claim, Esc to go back."),
                      "short": tr._("not enough points"), "none": tr._("No rewards have reached this till yet.")}
-            self.push_screen(RewardScreen(rewards, available, texts), lambda rid: picked(rid, rewards))
+            self.push_screen(RewardScreen(rewards, available, texts, tr=tr), lambda rid: picked(rid, rewards))
 
         def picked(reward_id: str | None, rewards: list[Reward]) -> None:
             reward = next((r for r in rewards if r.id == reward_id), None)
@@ -785,7 +787,7 @@ class TillApp(KeepsRunning, App[None]):
                 return
             body = tr._("Claim {reward} for {points} points? The member has {available}.").format(
                 reward=reward.name, points=reward.points, available=available)
-            self.push_screen(ConfirmScreen(tr._("Claim a reward"), body, {"y": tr._("claim it")}),
+            self.push_screen(ConfirmScreen(tr._("Claim a reward"), body, {"y": tr._("claim it")}, tr=tr),
                              lambda answer: confirmed(answer, reward.id))
 
         def load() -> None:  # the catalogue is read off the UI thread
