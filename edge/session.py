@@ -423,10 +423,19 @@ class TillSession:
                     return LookupResult("refused", f"the hub's member profile could not be stored ({exc})")
         return result
 
-    def member_from_hub(self, result: LookupResult) -> Outcome:
-        """What the hub said about an unknown member, in the cashier's words; a found member is identified."""
+    def member_from_hub(self, result: LookupResult, sale_seq: int | None = None) -> Outcome:
+        """What the hub said about an unknown member, in the cashier's words; a found member is identified.
+        ``sale_seq``: the sale the card was scanned on; when that sale is over (paid, parked, discarded) before
+        the answer came, nothing is set on the sale now on the till (it is another customer's)."""
         tr = self.sales.formats.tr
         with self.lock:
+            if sale_seq is not None and sale_seq != self.sale_seq:
+                if result.customer is None:
+                    return Outcome(True, tr._("The hub answered about a card from a sale that is over; nothing "
+                                              "changed on this sale."), "info")  # fmt: skip
+                return Outcome(True, tr._("Member found at the hub: {name}, for a sale that is over; scan the card "
+                                          "again to add them to this sale.")
+                               .format(name=result.customer.get("display_name", "")), "info")  # fmt: skip
             if result.customer is not None:
                 customer = self.repo.customer(str(result.customer["id"]))
                 if customer is not None:

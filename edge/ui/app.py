@@ -429,7 +429,7 @@ class TillApp(KeepsRunning, App[None]):
             return
         if outcome is not None and outcome.kind == "ask_hub" and outcome.ask_hub is not None:
             self.show_message(outcome.message, ok=True)
-            self._ask_hub(*outcome.ask_hub)
+            self._ask_hub(*outcome.ask_hub, sale_seq=message.snapshot.sale_seq)
             return
         lost = _coupons_lost(before, message.snapshot, self.tr)
         if outcome is not None:
@@ -460,19 +460,20 @@ class TillApp(KeepsRunning, App[None]):
                                        {"y": tr._("switch to {name}").format(name=new.display_name),
                                         "n": tr._("keep")}, tr=tr), done)  # fmt: skip
 
-    def _ask_hub(self, kind: str, value: str) -> None:
+    def _ask_hub(self, kind: str, value: str, sale_seq: int) -> None:
         """Ask the hub about an unknown member in a thread worker (up to ``[hub] lookup_timeout_s``); the sale
-        goes on meanwhile, and the answer comes back as ``MemberLookedUp``."""
+        goes on meanwhile, and the answer comes back as ``MemberLookedUp`` for sale ``sale_seq`` (the one the
+        card was scanned on: an answer that comes after it is over never lands on the next customer's sale)."""
 
         def job() -> None:
-            self.post_message(MemberLookedUp(self.session.ask_hub(kind, value)))
+            self.post_message(MemberLookedUp(self.session.ask_hub(kind, value), sale_seq))
 
         self.run_worker(job, thread=True, group="lookup", exit_on_error=False)
 
     @on(MemberLookedUp)
     def member_looked_up(self, message: MemberLookedUp) -> None:
-        result = message.result
-        self.in_session(lambda: self.session.member_from_hub(result))
+        result, sale_seq = message.result, message.sale_seq
+        self.in_session(lambda: self.session.member_from_hub(result, sale_seq))
 
     @on(SaleCompleted)
     def sale_completed(self, message: SaleCompleted) -> None:

@@ -588,7 +588,7 @@ def _amounts_under_their_column(text: str, basket_right: int, due: int) -> None:
     ends = {len(row.rstrip()) for row in rows if row.rstrip().endswith(("€7.44", "€32.82", "-€1.49", "-€10.94"))}
     assert ends == {column_end}, (ends, column_end)  # right-aligned under their heading
     qty = heading.index("Qty") + len("Qty")
-    assert any(row.rstrip().endswith(f"3      €32.82") and row.index("3      €32.82") + 1 == qty for row in rows)
+    assert any(row.rstrip().endswith("3      €32.82") and row.index("3      €32.82") + 1 == qty for row in rows)
     total = next(row for row in rows if "TOTAL" in row)
     assert total.rstrip().endswith(f"TOTAL {format_money(due)}")
     if basket_right >= 120:
