@@ -427,10 +427,19 @@ class TillSession:
                     return LookupResult("refused", f"the hub's member profile could not be stored ({exc})")
         return result
 
-    def member_from_hub(self, result: LookupResult) -> Outcome:
-        """What the hub said about an unknown member, in the cashier's words; a found member is identified."""
+    def member_from_hub(self, result: LookupResult, sale_seq: int | None = None) -> Outcome:
+        """What the hub said about an unknown member, in the cashier's words; a found member is identified.
+        ``sale_seq``: the sale the card was scanned on; when that sale is over (paid, parked, discarded) before
+        the answer came, nothing is set on the sale now on the till (it is another customer's)."""
         tr = self.sales.formats.tr
         with self.lock:
+            if sale_seq is not None and sale_seq != self.sale_seq:
+                if result.customer is None:
+                    return Outcome(True, tr._("The hub answered about a card from a sale that is over; nothing "
+                                              "changed on this sale."), "info")  # fmt: skip
+                return Outcome(True, tr._("Member found at the hub: {name}, for a sale that is over; scan the card "
+                                          "again to add them to this sale.")
+                               .format(name=result.customer.get("display_name", "")), "info")  # fmt: skip
             if result.customer is not None:
                 customer = self.repo.customer(str(result.customer["id"]))
                 if customer is not None:
@@ -521,8 +530,19 @@ class TillSession:
             except BasketError as exc:
                 return Outcome(False, self.tr.text(exc.args[0]), "error")
             self._focus(None)
-            return Outcome(True, self.tr._("voided line {line}: {name} x{qty}")
+            return Outcome(True, self.tr._("voided line {line}: {name} x{qty} (Ctrl+Z: undo the void)")
                            .format(line=line_no, name=line.product.name, qty=line.qty), "product")  # fmt: skip
+
+    def undo_void(self) -> Outcome:
+        """Ctrl+Z: the line voided last on this sale comes back with its quantity and price."""
+        with self.lock:
+            try:
+                line = self.basket.restore_voided()
+            except BasketError:
+                return Outcome(False, self.tr._("Nothing to undo: no line was voided on this sale."), "error")
+            self._focus(line.line_no)
+            return Outcome(True, self.tr._("void undone: line {line}, {name} x{qty} is back")
+                           .format(line=line.line_no, name=line.product.name, qty=line.qty), "product")  # fmt: skip
 
     def apply_coupon(self, code: str) -> Outcome:
         with self.lock:

@@ -24,6 +24,8 @@ class Basket:
     coupons: dict[str, str] = field(default_factory=dict)  # code -> offer id
     points_to_redeem: int = 0
     _next_line: int = 1
+    # lines voided on this sale, last one last: ``restore_voided`` brings them back (a new sale starts empty)
+    voided: list[BasketLine] = field(default_factory=list)
 
     def add(self, product: Product, qty: int = 1) -> BasketLine:
         """Scanning the same product again adds to its last line, as cashiers expect."""
@@ -46,10 +48,24 @@ class Basket:
         raise BasketError(Text(N_("there is no line {line}"), line=line_no))
 
     def void(self, line_no: int) -> BasketLine:
+        """Take line ``line_no`` out of the basket; it is remembered in ``voided`` for an undo."""
         for i, line in enumerate(self.lines):
             if line.line_no == line_no:
-                return self.lines.pop(i)
+                voided = self.lines.pop(i)
+                self.voided.append(voided)
+                return voided
         raise BasketError(Text(N_("there is no line {line}"), line=line_no))
+
+    def restore_voided(self) -> BasketLine:
+        """Undo the last void of this sale: the line comes back as it was (same number, product with the price
+        it was rung up at, quantity) in its place among the lines; offers are re-evaluated on the next
+        ``price``. BasketError when nothing was voided."""
+        if not self.voided:
+            raise BasketError("no line was voided on this sale")
+        line = self.voided.pop()
+        at = next((i for i, kept in enumerate(self.lines) if kept.line_no > line.line_no), len(self.lines))
+        self.lines.insert(at, line)
+        return line
 
     def price(self, offers: list[Offer], now: datetime, formats: Formats | None = None) -> Pricing:
         """The basket priced by the offers engine; discount reasons in ``formats``' language (English)."""

@@ -96,6 +96,7 @@ class TillApp(KeepsRunning, App[None]):
         Binding("f11", "floor", N_("Floor"), priority=True),
         Binding("f12", "park", N_("Park"), priority=True),
         Binding("ctrl+r", "reward", N_("Reward"), priority=True, show=False),  # claim a reward for the member
+        Binding("ctrl+z", "undo_void", N_("Undo void"), priority=True, show=False),  # the last F5 of this sale
         Binding("ctrl+q", "quit", N_("Quit"), priority=True, show=False),
         Binding("up", "cursor(-1)", N_("Up"), show=False),
         Binding("down", "cursor(1)", N_("Down"), show=False),
@@ -146,7 +147,7 @@ class TillApp(KeepsRunning, App[None]):
 
     SALE_ACTIONS = frozenset(
         {"customer", "find", "quantity", "void", "points", "coupon", "pay", "new_sale", "devices", "floor", "park",
-         "cursor", "reward"}
+         "cursor", "reward", "undo_void"}
     )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -428,7 +429,7 @@ class TillApp(KeepsRunning, App[None]):
             return
         if outcome is not None and outcome.kind == "ask_hub" and outcome.ask_hub is not None:
             self.show_message(outcome.message, ok=True)
-            self._ask_hub(*outcome.ask_hub)
+            self._ask_hub(*outcome.ask_hub, sale_seq=message.snapshot.sale_seq)
             return
         lost = _coupons_lost(before, message.snapshot, self.tr)
         if outcome is not None:
@@ -459,19 +460,20 @@ class TillApp(KeepsRunning, App[None]):
                                        {"y": tr._("switch to {name}").format(name=new.display_name),
                                         "n": tr._("keep")}, tr=tr), done)  # fmt: skip
 
-    def _ask_hub(self, kind: str, value: str) -> None:
+    def _ask_hub(self, kind: str, value: str, sale_seq: int) -> None:
         """Ask the hub about an unknown member in a thread worker (up to ``[hub] lookup_timeout_s``); the sale
-        goes on meanwhile, and the answer comes back as ``MemberLookedUp``."""
+        goes on meanwhile, and the answer comes back as ``MemberLookedUp`` for sale ``sale_seq`` (the one the
+        card was scanned on: an answer that comes after it is over never lands on the next customer's sale)."""
 
         def job() -> None:
-            self.post_message(MemberLookedUp(self.session.ask_hub(kind, value)))
+            self.post_message(MemberLookedUp(self.session.ask_hub(kind, value), sale_seq))
 
         self.run_worker(job, thread=True, group="lookup", exit_on_error=False)
 
     @on(MemberLookedUp)
     def member_looked_up(self, message: MemberLookedUp) -> None:
-        result = message.result
-        self.in_session(lambda: self.session.member_from_hub(result))
+        result, sale_seq = message.result, message.sale_seq
+        self.in_session(lambda: self.session.member_from_hub(result, sale_seq))
 
     @on(SaleCompleted)
     def sale_completed(self, message: SaleCompleted) -> None:
@@ -547,7 +549,7 @@ class TillApp(KeepsRunning, App[None]):
     def on_resize(self, event: events.Resize) -> None:
         """The customer panel yields space to the basket on narrow terminals and grows on wide ones."""
         width = event.size.width
-        panel = 20 if width < 70 else 30 if width < 100 else min(44, width // 3)
+        panel = 20 if width < 70 else 30 if width < 100 else min(56, width // 3)  # 40 at 120, 56 at 200
         self.query_one("#right").styles.width = panel
 
     READY = N_("Ready: scan a product or a loyalty card.")  # shown through the store's translator
@@ -731,6 +733,10 @@ class TillApp(KeepsRunning, App[None]):
         self.push_screen(ConfirmScreen(tr._("Void a line"), tr._("Void {line}?").format(line=described),
                                        {"y": tr._("void it")}, tr=tr), done)  # fmt: skip
 
+    def action_undo_void(self) -> None:
+        """Ctrl+Z: bring back the line voided last on this sale (F5), with its quantity and price."""
+        self.in_session(self.session.undo_void)
+
     def action_points(self) -> None:
         snap = self.snapshot
         if snap is None or snap.customer is None:
@@ -769,10 +775,12 @@ class TillApp(KeepsRunning, App[None]):
                 self.in_session(lambda: self.session.claim_reward(reward_id))
 
         def show(rewards: list[Reward]) -> None:
+            if len(self.screen_stack) > 1 or self._completing:
+                return  # another dialog opened (or a second Ctrl+R's catalogue) while this one was read
             texts = {"title": tr._("Rewards ({available} points available)").format(available=available),
                      "hint": tr._("Up/Down to choose, Enter to claim, Esc to go back."),
                      "short": tr._("not enough points"), "none": tr._("No rewards have reached this till yet.")}
-            self.push_screen(RewardScreen(rewards, available, texts), lambda rid: picked(rid, rewards))
+            self.push_screen(RewardScreen(rewards, available, texts, tr=tr), lambda rid: picked(rid, rewards))
 
         def picked(reward_id: str | None, rewards: list[Reward]) -> None:
             reward = next((r for r in rewards if r.id == reward_id), None)
@@ -780,7 +788,7 @@ class TillApp(KeepsRunning, App[None]):
                 return
             body = tr._("Claim {reward} for {points} points? The member has {available}.").format(
                 reward=reward.name, points=reward.points, available=available)
-            self.push_screen(ConfirmScreen(tr._("Claim a reward"), body, {"y": tr._("claim it")}),
+            self.push_screen(ConfirmScreen(tr._("Claim a reward"), body, {"y": tr._("claim it")}, tr=tr),
                              lambda answer: confirmed(answer, reward.id))
 
         def load() -> None:  # the catalogue is read off the UI thread

@@ -57,6 +57,8 @@ class ScanArrived(Message):
 
 @dataclass
 class MemberLookedUp(Message):
-    """The hub answered (or could not be asked) who an unknown card, phone, e-mail or app code belongs to."""
+    """The hub answered (or could not be asked) who an unknown card, phone, e-mail or app code belongs to;
+    ``sale_seq``: the sale (``TillSession.sale_seq``) the code was scanned on."""
 
     result: LookupResult
+    sale_seq: int | None = None

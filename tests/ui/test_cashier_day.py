@@ -557,7 +557,7 @@ async def test_make_app_uses_an_injected_presence_runner(demo_settings: Settings
 # -- 6. sizes ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40)], ids=["60x20", "80x24", "120x40"])
+@pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40), (200, 60)], ids=["60x20", "80x24", "120x40", "200x60"])
 async def test_qty_amount_and_total_stay_visible_at_every_size(demo_settings: Settings, size) -> None:
     app = till_app(demo_settings)
     async with app.run_test(size=size) as pilot:
@@ -574,9 +574,28 @@ async def test_qty_amount_and_total_stay_visible_at_every_size(demo_settings: Se
         if size[0] >= 120:
             amount_col = max(line.find("€32.82") for line in text.splitlines())
             assert amount_col > 60  # amounts move right on a wide screen
+            _amounts_under_their_column(text, basket.region.right, app.snapshot.settlement.amount_due_cents)
 
 
-@pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40)], ids=["60x20", "80x24", "120x40"])
+def _amounts_under_their_column(text: str, basket_right: int, due: int) -> None:
+    """On a wide screen every amount ends where the Amount heading ends, a few cells from the basket's right
+    edge (the width is used, not left empty between the amounts and the customer panel); from 200 columns the
+    amount due ends there too."""
+    rows = [row[:basket_right] for row in text.splitlines()]
+    heading = next(row for row in rows if "Amount" in row)
+    column_end = heading.index("Amount") + len("Amount")
+    assert basket_right - column_end <= 3, (column_end, basket_right)  # a cell's padding and the scroll bar
+    ends = {len(row.rstrip()) for row in rows if row.rstrip().endswith(("€7.44", "€32.82", "-€1.49", "-€10.94"))}
+    assert ends == {column_end}, (ends, column_end)  # right-aligned under their heading
+    qty = heading.index("Qty") + len("Qty")
+    assert any(row.rstrip().endswith("3      €32.82") and row.index("3      €32.82") + 1 == qty for row in rows)
+    total = next(row for row in rows if "TOTAL" in row)
+    assert total.rstrip().endswith(f"TOTAL {format_money(due)}")
+    if basket_right >= 120:
+        assert len(total.rstrip()) == column_end, total
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40), (200, 60)], ids=["60x20", "80x24", "120x40", "200x60"])
 def test_till_layout_snapshot(demo_settings: Settings, snap_compare, size) -> None:
     async def fill(pilot) -> None:
         app = pilot.app

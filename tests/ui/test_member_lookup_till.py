@@ -88,3 +88,61 @@ async def test_a_member_from_another_store_is_found_at_the_hub_then_a_guest_sale
             await until(lambda: f"claim code {code}" in message(), "the cashier told of the claim code")
     finally:
         hub.stop()
+
+
+async def test_a_hub_answer_that_comes_after_its_sale_is_over_never_lands_on_the_next_sale(tmp_path: Path) -> None:
+    """The card is scanned, the cashier discards the sale (F10) before the hub answers: the member found is not
+    put on the next customer's sale; scanned again, the card identifies them at once (stored when found)."""
+    import threading
+
+    settings: Settings = load_settings(environ={}).replace(data_dir=tmp_path / "till")
+    hub = start_demo_hub(tmp_path / "hub", store_id=settings.store.id, device_id=settings.device.id,
+                         seed=lambda storage: seed_hub(storage, settings.store.id))  # fmt: skip
+    storage = hub.server.storage
+    storage.create_store("far-store", "Far Store")
+    storage.upsert_customer({"id": "FAR1", "display_name": "Farah Far", "card_number": OTHER_CARD,
+                             "home_store_id": "far-store", "tier": "Silver"})
+    try:
+        enroll(hub.url, hub.enrolment_code, settings.data_dir)
+        app = make_app(settings)
+        async with app.run_test(size=(100, 30)) as pilot:
+
+            async def until(cond, what: str, limit: float = 30.0) -> None:
+                deadline = time.monotonic() + limit
+                while not cond():
+                    assert time.monotonic() < deadline, f"timed out waiting for {what}"
+                    await pilot.pause(0.05)
+
+            def message() -> str:
+                return str(app.query_one("#message").render())
+
+            async def scan(text: str) -> None:
+                app.query_one("#scan").value = text
+                await pilot.press("enter")
+
+            lookup = app.session.member_lookup
+            assert lookup is not None
+            gate, real_ask = threading.Event(), lookup.ask
+
+            def slow_ask(kind: str, value: str):  # the real look-up on a slow link: the answer waits for the gate
+                gate.wait(30)
+                return real_ask(kind, value)
+
+            lookup.ask = slow_ask  # type: ignore[method-assign]
+            await until(lambda: app.status_source.hub == "online", "the hub to be online")
+            await scan(OTHER_CARD)
+            await until(lambda: "Asking the hub" in message(), "the question to the hub")
+            await pilot.press("f10")  # an empty basket: a new sale at once
+            await until(lambda: "New sale" in message(), "the new sale")
+            gate.set()
+            await until(lambda: "for a sale that is over" in message(), "the late answer")
+            assert "Farah Far" in message()
+            await scan(demo_gtin(1))
+            await until(lambda: app.snapshot is not None and app.snapshot.settlement.pricing.lines, "the item")
+            assert app.snapshot.customer is None  # the next customer's sale stays theirs
+            await scan(OTHER_CARD)
+            await until(lambda: app.snapshot.customer is not None, "the card again")
+            assert app.snapshot.customer.id == "FAR1"
+            assert app.ui_errors == 0
+    finally:
+        hub.stop()

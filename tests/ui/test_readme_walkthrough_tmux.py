@@ -17,3 +17,5 @@ def test_readme_walkthrough_typed_as_bursts_in_tmux_shows_the_change_and_exits_c
     done = subprocess.run([str(SCRIPT), str(store_edge)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-4000:]
     assert "walk-through OK" in done.stdout
+    for journey in ("void undone", "reward claimed", "member found at the hub"):
+        assert journey in done.stdout, done.stdout

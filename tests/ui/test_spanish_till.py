@@ -126,7 +126,7 @@ async def _spanish_basket(pilot) -> None:
     await pilot.pause(0.3)
 
 
-@pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40)], ids=["60x20", "80x24", "120x40"])
+@pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40), (200, 60)], ids=["60x20", "80x24", "120x40", "200x60"])
 def test_spanish_till_layout_snapshot(spanish_settings: Settings, snap_compare, size: tuple[int, int]) -> None:
     """Every label, key and amount of the sale screen in Spanish, none cut (checked by eye on the SVG's text
     and by ``test_spanish_screens_show_their_words_whole``)."""
@@ -153,7 +153,7 @@ def _screen_text(app: TillApp) -> str:
     return "\n".join("".join(seg.text for seg in strip) for strip in app.screen._compositor.render_strips())
 
 
-@pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40)])
+@pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40), (200, 60)])
 async def test_spanish_screens_show_their_words_whole(spanish_settings: Settings, size: tuple[int, int]) -> None:
     """The texts a cashier needs are on screen whole in Spanish at every size: the key bar, the totals, the
     customer panel's points and the amount due; no English word of the till is left."""

@@ -6,6 +6,10 @@
 #
 #   tests/ui/tmux_walkthrough.sh [STORE_EDGE_COMMAND]      (default: store-edge on PATH)
 #
+# The journeys: Bram's sale (card, products, F3, F4, F5 kept, F5 and Ctrl+Z, coupon, points, a reward with Ctrl+R, cash with
+# change, the 0-10 answer), Noor Visser found at the hub (a member of another store), park and recall, F10 and
+# Ctrl+Q asking first.
+#
 # Needs tmux (deploy/system-packages.txt). Leaves nothing behind: its own tmux server and a temp dir.
 set -euo pipefail
 
@@ -82,6 +86,13 @@ burst F5
 wait_for "Void line"
 burst Escape
 wait_for "Kept line"
+# F5 and Y void it; Ctrl+Z brings it back
+burst F5
+wait_for "Void line"
+burst "y"
+wait_for "undo the void"
+burst C-z
+wait_for "void undone"
 # 3. the coupon, scanned into F7's dialog, with a double Enter
 burst F7
 wait_for "Coupon code"
@@ -92,6 +103,13 @@ burst F6
 wait_for "Redeem points"
 burst "200" Enter Enter
 wait_for "redeeming 200 points"
+# ... or a reward: Ctrl+R twice (one catalogue), Enter picks the cheapest (Free coffee), Y Y claims it once
+burst C-r C-r
+wait_for "Free coffee"
+burst Enter
+wait_for "Claim a reward"
+burst "y" "y"
+wait_for "hand over Ground Coffee 250g"
 # 5. pay cash 50 with a double Enter: the second Enter must not close the receipt
 burst F9
 wait_for "Amount due"
@@ -104,6 +122,18 @@ screen | grep -qF "Points earned" || fail "the receipt does not show the points 
 sleep 1.1
 burst "9" Enter
 wait_for "Feedback 9/10 recorded"
+# a member from another store: the till asks the hub (in the background) and the sale goes on
+burst "6009000000020014" Enter
+wait_for "Member found at the hub: Noor Visser" 30
+burst "08710000000017" Enter
+wait_for "Whole Milk 1L x1"
+burst F9
+wait_for "Amount due"
+burst Enter Enter
+wait_for "Points earned"
+sleep 1.1
+burst Escape Escape
+wait_for "Guest sale"
 # park and recall: a guest basket set aside, then brought back
 burst "08710000000017" Enter
 wait_for "Whole Milk 1L x1"
@@ -131,4 +161,4 @@ if history | grep -qE "Traceback|Error:"; then
 fi
 status=$(cat "$WORK/exit")
 [[ "$status" == 0 ]] || fail "the till exited with status $status"
-echo "walk-through OK: change due on the receipt, no traceback, exit status 0"
+echo "walk-through OK: change due on the receipt, void undone, reward claimed, member found at the hub, no traceback, exit status 0"

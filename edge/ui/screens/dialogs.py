@@ -523,10 +523,11 @@ class RewardScreen(OneShotModal[str]):
     DEFAULT_CSS = DIALOG_CSS + "#rewards { height: auto; max-height: 12; }"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, rewards: list[Reward], available: int, texts: dict[str, str]) -> None:
+    def __init__(self, rewards: list[Reward], available: int, texts: dict[str, str],
+                 tr: Translator = ENGLISH) -> None:  # fmt: skip
         """``texts``: the dialog's words in the store's language: ``title``, ``hint``, ``short`` (a reward
         the balance cannot cover) and ``none`` (an empty catalogue)."""
-        super().__init__()
+        super().__init__(tr)
         self.rewards, self.available, self.texts = rewards, available, texts
 
     def compose(self) -> ComposeResult:

@@ -33,12 +33,14 @@ class BasketTable(DataTable):
         self._line_rows: dict[int, int] = {}  # line number -> its own row (not its discount rows)
         self._descriptions: dict[int, str] = {}
         self._focus_seq = -1
+        self._scroll_pending = False  # the view is set to the highlighted line once row heights are known
 
     def on_mount(self) -> None:
         self.add_column("#", width=FIXED["no"], key="no")
         self.add_column(self.tr._("Item"), width=26, key="item")
-        self.add_column(self.tr._("Qty"), width=FIXED["qty"], key="qty")
-        self.add_column(self.tr._("Amount"), width=FIXED["amount"], key="amount")
+        # numbers are right-aligned, and so are their headings: each amount sits under its heading's end
+        self.add_column(Text(self.tr._("Qty"), justify="right"), width=FIXED["qty"], key="qty")
+        self.add_column(Text(self.tr._("Amount"), justify="right"), width=FIXED["amount"], key="amount")
 
     def on_resize(self, event: events.Resize) -> None:
         # every column has one cell of padding each side; the vertical scroll bar takes its width
@@ -48,6 +50,7 @@ class BasketTable(DataTable):
             column.width = max(MIN_ITEM, spare)
             column.auto_width = False
             self._require_update_dimensions = True
+            self._scroll_pending = True  # rows wrap anew: their heights, and so the view, change
             self.refresh()
 
     def _money(self, cents: int) -> str:
@@ -99,6 +102,27 @@ class BasketTable(DataTable):
             target = max(self._line_rows)
         self._focus_seq = snap.focus_seq
         self.move_cursor(row=self._line_rows[target])
+        self._scroll_pending = True
+
+    def on_idle(self, _: events.Idle) -> None:
+        """Once the rows' heights are known (DataTable measures wrapped rows when idle), show the highlighted
+        line with its discount rows (the last line: with the basket's discounts too) at the bottom of the view,
+        as much of the basket before it as fits above. The view depends only on the basket and the
+        highlighted line, never on how fast the rows came (the snapshots and the cashier see the same)."""
+        if not self._scroll_pending or self._require_update_dimensions:
+            return
+        self._scroll_pending = False
+        line = self.selected_line()
+        if line is None:
+            return
+        first = self._line_rows[line]
+        later = [row for row in self._line_rows.values() if row > first]
+        end = min(later) if later else self.row_count
+        heights = [row.height for row in self.ordered_rows]
+        header = self.header_height if self.show_header else 0
+        top, bottom = header + sum(heights[:first]), header + sum(heights[:end])
+        view = self.scrollable_content_region.height
+        self.scroll_to(y=max(0, min(top - header, bottom - view)), animate=False, force=True, immediate=True)
 
     def step(self, delta: int) -> None:
         """Move the highlight ``delta`` lines (discount rows are skipped)."""

@@ -109,6 +109,10 @@ class CustomerPanel(Static):
 _ORDER_WORDS = {"ready": N_("ready"), "placed": N_("placed")}  # order states the panel words; others as sent
 
 
+WIDE_TOTALS = 100  # from this content width the TOTAL line is set under the basket's Amount column ...
+AMOUNT_RIGHT_GAP = 2  # ... which ends this many cells before the basket's edge (cell padding, scroll bar)
+
+
 class TotalsBar(Static):
     """Subtotal, discounts and points on as many lines as the width needs; the amount due always has a
     line of its own, so it is never cut."""
@@ -153,7 +157,10 @@ class TotalsBar(Static):
                 rows.append(part)
             else:
                 rows[-1] = f"{rows[-1]}  {part}" if rows[-1] else part
-        rows.append("[b]" + tr._("TOTAL {amount}").format(amount=money(s.amount_due_cents)) + "[/b]")
+        total = tr._("TOTAL {amount}").format(amount=money(s.amount_due_cents))
+        if width >= WIDE_TOTALS:  # a wide basket: the amount due ends under the basket's Amount column
+            total = total.rjust(width - AMOUNT_RIGHT_GAP)
+        rows.append(f"[b]{total}[/b]")
         return "\n".join(rows)
 
 
