@@ -115,7 +115,7 @@ def normalise_offer(data: dict[str, Any]) -> dict[str, Any]:
 
 def _offer_time(offer_id: Any, name: str, value: Any) -> str | None:
     """``valid_from``/``valid_until`` as the tills compare them: ISO 8601, UTC when no zone is given, written
-    back in UTC (``2027-01-31T23:00:00+00:00``); anything else is refused (a till could not read it)."""
+    back in UTC (``2027-01-31T23:00:00Z``); anything else is refused (a till could not read it)."""
     if value is None or value == "":
         return None
     try:
@@ -123,7 +123,8 @@ def _offer_time(offer_id: Any, name: str, value: Any) -> str | None:
     except ValueError:
         raise HubError("bad_offer", f"offer {offer_id!r} refused: {name} {value!r} is not an ISO 8601 date "
                        "and time (e.g. 2027-01-31T23:00:00+01:00)") from None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+    utc = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    return utc.isoformat().replace("+00:00", "Z")  # the hub's one way of writing a UTC time (common.now_iso)
 
 
 def _validity(data: dict[str, Any]) -> tuple[str | None, str | None]:

@@ -276,7 +276,8 @@ def test_health_check_looks_past_a_device_that_was_never_set_up(tmp_path: Path, 
                           timeout=120)  # fmt: skip
     doc = json.loads(proc.stdout)
     assert proc.returncode == 1 and doc["ok"] is False
-    assert {c["name"] for c in doc["checks"] if c["status"] == "FAIL" and c["setup"]} == {"config", "database"}
+    # never started: no data dir either (install.sh makes it; the till's first start too)
+    assert {c["name"] for c in doc["checks"] if c["status"] == "FAIL" and c["setup"]} == {"config", "database", "disk"}
     check = releases.doctor_health_check(layout, systemctl=None, sleep=lambda s: None)
     assert check(fake_release) is None
     layout.data_dir.mkdir(parents=True)
