@@ -12,7 +12,7 @@ from typing import Any
 import sqlite_utils
 
 from edge.core.basket import Basket
-from edge.core.contract import PAYMENT_METHODS, EventType, ledger_event
+from edge.core.contract import CENTS, MAX_CENTS, PAYMENT_METHODS, EventType, check_event_payload, ledger_event
 from edge.core.l10n import Formats
 from edge.core.loyalty import Balance, LoyaltyRules, Settlement, check_redemption, redemption_limit
 from edge.core.money import cash_round
@@ -116,7 +116,9 @@ class SalesService:
         The steps, in order: re-read the balance and coupons (the screen may be stale), render the receipt,
         write the sale row, its lines and discounts, redeem the coupons, write the ledger entries, enqueue
         ``sale.completed``. Each write enqueues its outbox event (``edge.core.contract.EventType``).
-        Raises SaleError (nothing written) with a sentence for the cashier.
+        Raises SaleError (nothing written) with a sentence for the cashier, also for a sale whose
+        ``sale.completed`` the contract refuses (``contract.check_event_payload``, e.g. ``tendered_cents`` over
+        ``MAX_CENTS``): the hub would dead-letter it, so it is never written.
         """
         if basket.is_empty:
             raise SaleError(self.formats.tr._("the basket is empty: scan a product first"))
@@ -127,12 +129,19 @@ class SalesService:
         cash_due = cash_round(settlement.amount_due_cents, self.formats.currency)  # the currency's cash unit
         if tendered_cents is not None and payment_method == "cash" and tendered_cents < cash_due:
             raise SaleError(self.formats.tr._("the cash tendered is less than the amount due"))
+        if tendered_cents is not None and not CENTS.ok(tendered_cents):
+            raise SaleError(self.formats.tr._("the cash tendered is more than a sale can record: at most {amount}")
+                            .format(amount=self.formats.money(MAX_CENTS)))
         sale = _Sale(uuid7(), now, _iso(now), basket, settlement, payment_method, tendered_cents, hub_online,
                      claim_code if basket.customer is None else None)
         with immediate(self.db):
             balance = self._balance_after(sale)
             receipt = self._receipt(sale, balance, offers)
             sale_payload = self._write_sale(sale, receipt)
+            refused = check_event_payload(EventType.SALE_COMPLETED, sale_payload)
+            if refused is not None:  # the hub would refuse it: nothing is written (the transaction rolls back)
+                raise SaleError(self.formats.tr._("this sale cannot be recorded ({problem}): nothing was written")
+                                .format(problem=refused))
             events = self._redeem_coupons(sale)
             events += self._write_ledger(sale)
             enqueue(self.db, EventType.SALE_COMPLETED, sale_payload)

@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState
 
 from devices.scanners.base import ScanEvent, ScannerSource, ScannerStatus, make_scanner_source
 from devices.scanners.wedge import KeyboardWedgeSource
+from edge.core.contract import MAX_QTY
 from edge.core.i18n import N_
 from edge.core.loyalty import check_redemption
 from edge.core.money import format_money
@@ -47,12 +48,14 @@ from edge.ui.screens.dialogs import (
     RewardScreen,
     SearchScreen,
     typed_burst,
+    whole_number,
 )
 from edge.ui.snapshot import TillSnapshot, take_snapshot
 from edge.ui.status import StatusSource, format_status
 from edge.ui.texts import translate_bindings
 from edge.ui.wedge_filter import WedgeKeyFilter
 from edge.ui.widgets.basket_table import BasketTable
+from edge.ui.widgets.fields import OrderedInput
 from edge.ui.widgets.panels import CustomerPanel, KeyBar, StatusBar, TotalsBar
 from sync import credentials
 
@@ -164,7 +167,7 @@ class TillApp(KeepsRunning, App[None]):
                 yield CustomerPanel(self.currency, self.locale, self.settings.store.timezone, id="customer")
         tr = self.tr
         yield Static(tr._(self.READY), id="message")
-        yield Input(placeholder=tr._("Scan, or type product no./card/phone/e-mail/coupon + Enter"), id="scan",
+        yield OrderedInput(placeholder=tr._("Scan, or type product no./card/phone/e-mail/coupon + Enter"), id="scan",
                     compact=True)  # fmt: skip
         yield StatusBar("", id="status")
         yield KeyBar(id="keys")
@@ -705,15 +708,16 @@ class TillApp(KeepsRunning, App[None]):
         line, described = selected
         tr = self.tr
 
-        def check(text: str) -> str | None:
-            return None if text.strip().isdigit() and 1 <= int(text) <= 999 else tr._("type a quantity from 1 to 999")
+        def check(text: str) -> str | None:  # the contract's range for a line (MAX_QTY)
+            ok = whole_number(text) is not None and 1 <= int(text) <= MAX_QTY
+            return None if ok else tr._("type a quantity from 1 to {max}").format(max=MAX_QTY)
 
         def done(text: str | None) -> None:
             if text:
                 self.in_session(lambda: self.session.set_qty(line, int(text)))
 
         self.push_screen(PromptScreen(tr._("Quantity for {line}").format(line=described),
-                                      tr._("1 to 999, Enter (Esc: keep)."), validate=check, tr=tr), done)  # fmt: skip
+                                      tr._("1 to {max}, Enter (Esc: keep).").format(max=MAX_QTY), validate=check, tr=tr), done)  # fmt: skip
 
     def action_void(self) -> None:
         selected = self._selected_line()
@@ -741,7 +745,7 @@ class TillApp(KeepsRunning, App[None]):
 
         def check(text: str) -> str | None:
             """The dialog stays open on a figure the session would refuse, and says the limit (as F4 does)."""
-            if not text.strip().isdigit():
+            if whole_number(text) is None:
                 return tr._("type a whole number of points (0 to remove)")
             problem = check_redemption(int(text), limit, self.session.rules, tr)
             return (tr._("{problem}: type up to {n}, or 0 to remove").format(problem=problem, n=limit.max_points)

@@ -22,6 +22,7 @@ from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from edge.core.catalog import Product
+from edge.core.contract import MAX_CENTS
 from edge.core.i18n import ENGLISH, N_, Translator, translator
 from edge.core.loyalty import Balance
 from edge.core.money import format_money, parse_money
@@ -30,6 +31,7 @@ from edge.store.parked import ParkedSale
 from edge.store.rewards import Reward
 from edge.ui.errors import KeepsRunning
 from edge.ui.texts import translate_bindings
+from edge.ui.widgets.fields import OrderedInput
 
 DIALOG_CSS = """
 ModalScreen { align: center middle; }
@@ -50,6 +52,13 @@ def typed_burst(text: str) -> bool:
     """True when a fast burst into a dialog asking for a number is typing (a macro key, a quick cashier),
     not a scan: short, and only digits and money punctuation."""
     return 0 < len(text) <= TYPED_BURST_MAX and all(c.isdigit() or c in ".," for c in text)
+
+
+def whole_number(text: str) -> int | None:
+    """``text`` (blanks around it ignored) as a whole number of ASCII digits, else None (``str.isdigit``
+    also takes "²", which ``int`` refuses)."""
+    text = text.strip()
+    return int(text) if text and text.isascii() and text.isdigit() else None
 
 
 class OneShotModal(KeepsRunning, ModalScreen[T]):
@@ -99,7 +108,7 @@ class PromptScreen(OneShotModal[str]):
             yield Label(self.title_text, classes="title")
             if self.hint:
                 yield Static(self.hint, classes="hint")
-            yield Input(value=self.value, placeholder=self.placeholder, id="answer")
+            yield OrderedInput(value=self.value, placeholder=self.placeholder, id="answer")
             yield Static("", id="problem", classes="error")
 
     @on(Input.Submitted, "#answer")
@@ -150,7 +159,7 @@ class SearchScreen(OneShotModal[Product]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label(self.tr._("Find a product by name"), classes="title")
-            yield Input(placeholder=self.tr._("e.g. milk organic"), id="query")
+            yield OrderedInput(placeholder=self.tr._("e.g. milk organic"), id="query")
             yield OptionList(id="results")
             yield Static(self.tr._(self.HINT), id="hint", classes="hint")
 
@@ -238,7 +247,7 @@ class PayScreen(OneShotModal[tuple[str, int | None]]):
             yield Label(self.tr._("Amount due {amount}").format(amount=due), classes="title")
             yield Static(self.tr._("Cash: type the amount tendered (empty = exact), Enter.") + "\n"
                          + self.tr._("Card: press F12."), classes="hint")  # fmt: skip
-            yield Input(placeholder=self.tr._("cash tendered, e.g. 50"), id="tendered")
+            yield OrderedInput(placeholder=self.tr._("cash tendered, e.g. 50"), id="tendered")
             yield Static("", id="problem", classes="error")
 
     @on(Input.Submitted, "#tendered")
@@ -254,6 +263,13 @@ class PayScreen(OneShotModal[tuple[str, int | None]]):
             tendered = parse_money(text, self.locale, self.currency) if text else self.amount_due_cents
         except ValueError as exc:
             self.query_one("#problem", Static).update(str(exc))
+            return
+        if tendered > MAX_CENTS:  # the contract's limit for any amount: the hub would refuse the sale
+            self.query_one("#problem", Static).update(
+                self.tr._("{amount} is more than a sale can record: type at most {max}").format(
+                    amount=format_money(tendered, self.currency, self.locale),
+                    max=format_money(MAX_CENTS, self.currency, self.locale))
+            )
             return
         if tendered < self.amount_due_cents:
             self.query_one("#problem", Static).update(
@@ -420,7 +436,7 @@ class ReceiptScreen(OneShotModal[int]):
                     if self.ask_feedback:
                         yield Static(self.tr._("How likely is the customer to recommend us? 0 to 10, Enter. "
                                                "Esc skips."))  # fmt: skip
-                        yield Input(placeholder="0-10", id="score", compact=narrow)
+                        yield OrderedInput(placeholder="0-10", id="score", compact=narrow)
                         yield Static("", id="problem", classes="error")
                     else:
                         yield Static(self.tr._("Enter or Esc: next sale."), classes="hint")
