@@ -131,6 +131,8 @@ class TillSession:
         self.member_lookup: MemberLookup | None = None
         # a member could not be identified because the hub could not be asked: the guest receipt gets a claim code
         self.claim_pending = False
+        # rewards claimed during this sale: (customer id, name, points), for its receipt (cleared by new_sale)
+        self.sale_rewards: list[tuple[str, str, int]] = []
         self.last_sale: CompletedSale | None = None
         # the line the cashier last touched (scan, quantity): the basket's highlight follows it
         self.focus_line: int | None = None
@@ -571,6 +573,7 @@ class TillSession:
                                        now=self.clock(), tr=tr)
             except RewardError as exc:
                 return Outcome(False, str(exc), "error")
+            self.sale_rewards.append((claimed.customer_id, claimed.reward.name, claimed.reward.points))
             self.refresh_customer()
             left = claimed.balance.available
             if claimed.coupon_code is not None:
@@ -606,10 +609,17 @@ class TillSession:
                 hub_online=self.hub_online,
                 now=self.clock(),
                 claim_code=self._claim_code(),
+                rewards=self._rewards_on_receipt(),
             )
             self.last_sale = sale
             self.new_sale()
             return sale
+
+    def _rewards_on_receipt(self) -> tuple[tuple[str, int], ...]:
+        """(name, points) of the rewards claimed during this sale for the member now on it."""
+        if self.customer is None:
+            return ()
+        return tuple((name, points) for who, name, points in self.sale_rewards if who == self.customer.id)
 
     def _claim_code(self) -> str | None:
         """A fresh receipt claim code for a guest sale after a member could not be identified; else None."""
@@ -632,6 +642,7 @@ class TillSession:
             self.basket = Basket()
             self.customer = None
             self.claim_pending = False
+            self.sale_rewards = []
             self._focus(None)
             self._reload_offers()
 

@@ -42,6 +42,7 @@ class CompletedSale:
     outbox_events: int
     unused_coupons: tuple[str, ...] = ()  # presented but gave no discount: not redeemed, the customer keeps them
     claim_code: str | None = None  # a guest sale's receipt claim code (edge.core.claims), canonical form
+    reward_points: int = 0  # points spent on the rewards claimed during the sale (on its receipt)
 
 
 def _iso(dt: datetime) -> str:
@@ -61,6 +62,7 @@ class _Sale:
     tendered_cents: int | None
     hub_online: bool
     claim_code: str | None = None
+    rewards: tuple[tuple[str, int], ...] = ()  # (name, points) claimed for the member during the sale
 
     @property
     def customer(self) -> CustomerContext | None:
@@ -106,12 +108,14 @@ class SalesService:
         hub_online: bool = False,
         now: datetime | None = None,
         claim_code: str | None = None,
+        rewards: tuple[tuple[str, int], ...] = (),
     ) -> CompletedSale:
         """Record the sale of ``basket`` priced with ``offers``: all of it in one ``BEGIN IMMEDIATE`` transaction,
         or nothing.
 
         ``claim_code``: a guest sale's receipt claim code (``edge.core.claims``; ignored for a member's sale),
-        printed on the receipt and sent with the sale. ``payment_method`` is one of ``contract.PAYMENT_METHODS``; ``tendered_cents`` (cash) must cover the amount
+        printed on the receipt and sent with the sale. ``rewards``: (name, points) of the rewards claimed for the
+        member during this sale (already written by ``edge.store.rewards.claim``), printed on a member's receipt. ``payment_method`` is one of ``contract.PAYMENT_METHODS``; ``tendered_cents`` (cash) must cover the amount
         due; ``hub_online`` decides the redemption limit (offline cap) and marks ledger entries offline.
         The steps, in order: re-read the balance and coupons (the screen may be stale), render the receipt,
         write the sale row, its lines and discounts, redeem the coupons, write the ledger entries, enqueue
@@ -133,7 +137,7 @@ class SalesService:
             raise SaleError(self.formats.tr._("the cash tendered is more than a sale can record: at most {amount}")
                             .format(amount=self.formats.money(MAX_CENTS)))
         sale = _Sale(uuid7(), now, _iso(now), basket, settlement, payment_method, tendered_cents, hub_online,
-                     claim_code if basket.customer is None else None)
+                     claim_code if basket.customer is None else None, rewards if basket.customer else ())
         with immediate(self.db):
             balance = self._balance_after(sale)
             receipt = self._receipt(sale, balance, offers)
@@ -158,6 +162,7 @@ class SalesService:
             outbox_events=events,
             unused_coupons=sale.unused_coupons,
             claim_code=sale.claim_code,
+            reward_points=sum(points for _, points in sale.rewards),
         )
 
     def _balance_after(self, sale: _Sale) -> Balance | None:
@@ -198,7 +203,7 @@ class SalesService:
             new_balance=balance.available if balance else None,
             pending_points=balance.pending if balance else None, unused_coupons=sale.unused_coupons,
             next_expiry=self._next_expiry(sale.customer.id, balance) if sale.customer and balance else None,
-            claim_code=sale.claim_code,
+            claim_code=sale.claim_code, rewards=sale.rewards,
         ), self.receipt_width)  # fmt: skip
 
     def _next_expiry(self, customer_id: str, balance: Balance) -> tuple[int, date] | None:

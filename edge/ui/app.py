@@ -492,7 +492,7 @@ class TillApp(KeepsRunning, App[None]):
             claim = " " + tr._("The receipt carries claim code {code}.").format(code=format_claim_code(sale.claim_code))
         summary = ReceiptSummary(sale.total_cents, message.payment_method, message.tendered_cents,
                                  sale.points_earned if sale.new_balance is not None else None, sale.new_balance,
-                                 sale.pending_points, sale.points_redeemed)  # fmt: skip
+                                 sale.pending_points, sale.points_redeemed, sale.reward_points)  # fmt: skip
         money = lambda v: format_money(v, self.currency, self.locale)  # noqa: E731
         done = (tr._("Sale complete: {total}, change {change}.").format(total=money(sale.total_cents),
                                                                           change=money(summary.change_cents))

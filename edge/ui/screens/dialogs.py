@@ -24,6 +24,7 @@ from textual.widgets.option_list import Option
 from edge.core.catalog import Product
 from edge.core.contract import MAX_CENTS
 from edge.core.i18n import ENGLISH, N_, Translator, translator
+from edge.core.l10n import Formats
 from edge.core.loyalty import Balance
 from edge.core.money import format_money, parse_money
 from edge.core.receipt import PAYMENT_WORDS, sale_points_words
@@ -373,6 +374,7 @@ class ReceiptSummary:
     new_balance: int | None
     pending_points: int | None
     points_redeemed: int = 0
+    reward_points: int = 0  # spent on rewards claimed during the sale
 
     @property
     def change_cents(self) -> int | None:
@@ -457,10 +459,11 @@ class ReceiptScreen(OneShotModal[int]):
             paid.append(f"[b reverse] {change} {money(s.change_cents)} [/b reverse]")
         points = []
         if s.points_earned is not None:
-            points.append(tr._("Points earned {n}").format(n=s.points_earned))
+            number = Formats(self.locale, self.currency).number
+            points.append(tr._("Points earned {n}").format(n=number(s.points_earned)))
             if s.new_balance is not None:
-                points.append(tr._("Balance {n} pts").format(n=s.new_balance))
-            words = sale_points_words(s.points_redeemed, s.points_earned, tr)
+                points.append(tr._("Balance {n} pts").format(n=number(s.new_balance)))
+            words = sale_points_words(s.points_redeemed + s.reward_points, s.points_earned, tr, Formats(self.locale, self.currency))
             if s.new_balance is not None and words:
                 points[-1] += f" ({words})"
         if narrow:
