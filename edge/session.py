@@ -463,12 +463,25 @@ class TillSession:
             if self.customer is None:
                 return Outcome(False, tr._("Identify the member first (card, phone, e-mail or app), then scan the "
                                            "receipt's claim code."), "error")  # fmt: skip
+            code = normalise_claim_code(text)
             with immediate(self.db):
+                if self._receipt_claim_sent(code):
+                    return Outcome(False, tr._("This receipt's points were already claimed at this till: a receipt "
+                                               "adds its points once."), "error")  # fmt: skip
                 enqueue(self.db, EventType.RECEIPT_CLAIMED, {
-                    "claim_id": uuid7(), "code": normalise_claim_code(text), "customer_id": self.customer.id,
+                    "claim_id": uuid7(), "code": code, "customer_id": self.customer.id,
                     "claimed_at": utc_now_iso()})
             return Outcome(True, tr._("Receipt claim sent for {name}: the hub checks the receipt and adds its "
                                       "points once.").format(name=self.customer.display_name), "info")
+
+    def _receipt_claim_sent(self, code: str) -> bool:
+        """Whether this till already queued or sent a claim of receipt ``code`` (normalised), in any state its
+        outbox still holds (a second claim would only be refused by the hub later)."""
+        from edge.core.contract import EventType
+
+        row = self.db.execute("SELECT 1 FROM outbox WHERE type = ? AND json_extract(payload, '$.code') = ? LIMIT 1",
+                              [EventType.RECEIPT_CLAIMED.value, code]).fetchone()
+        return row is not None
 
     def offer_customer(self, customer: Customer) -> Outcome:
         """A member identified themselves: on a sale without a member they are set at once; the member already

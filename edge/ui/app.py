@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import shlex
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -615,9 +616,10 @@ class TillApp(KeepsRunning, App[None]):
         source.draining = (tr._("sending {sent}/{backlog}").format(sent=status.sent, backlog=status.backlog)
                            if status.draining else "")  # fmt: skip
         if status.dead:
-            source.last_error = tr.ngettext("{n} event refused by the hub: see 'store-edge sync status'",
-                                            "{n} events refused by the hub: see 'store-edge sync status'",
-                                            status.dead).format(n=status.dead)  # fmt: skip
+            command = f"store-edge sync status --data-dir {shlex.quote(str(self.settings.data_dir))}"
+            source.last_error = tr.ngettext("{n} event refused by the hub: see '{command}'",
+                                            "{n} events refused by the hub: see '{command}'",
+                                            status.dead).format(n=status.dead, command=command)  # fmt: skip
         self.refresh_status()
         self.in_session(lambda: None)  # confirmed balances and new offers may have arrived
 
