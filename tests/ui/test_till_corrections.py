@@ -105,3 +105,22 @@ async def test_a_quantity_outside_the_contracts_range_keeps_the_dialog_open(demo
         assert isinstance(app.screen, PromptScreen)
         assert "type a quantity from 1 to 999" in str(app.screen.query_one("#problem").render())
         assert app.ui_errors == 0
+
+
+async def test_down_from_the_find_field_moves_into_the_list(demo_settings: Settings) -> None:
+    from edge.ui.screens.dialogs import SearchScreen
+
+    app = till_app(demo_settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f3")
+        await until(pilot, lambda: isinstance(app.screen, SearchScreen))
+        search = app.screen
+        for key in "sourdough":
+            await pilot.press(key)
+        await until(pilot, lambda: len(search.products) >= 2)
+        second = search.products[1]
+        await pilot.press("down", "down", "enter")  # into the list, on to the second result, pick it
+        await until(pilot, lambda: len(app.screen_stack) == 1)
+        await settle(app, pilot)
+        assert lines(app) == [(second.name, 1)]

@@ -147,7 +147,8 @@ class SearchScreen(OneShotModal[Product]):
     """
 
     DEFAULT_CSS = DIALOG_CSS + "#results { height: 12; max-height: 50vh; }"
-    BINDINGS = [Binding("escape", "cancel", N_("Cancel"))]
+    # Down in the search field moves into the list (the list's own Down moves within it)
+    BINDINGS = [Binding("escape", "cancel", N_("Cancel")), Binding("down", "to_list", show=False)]
     HINT = N_("Type to search; Down to the list, Enter to add.")
 
     def __init__(self, search: Callable[[str], list[Product]], currency: str = "EUR", locale: str = "en") -> None:
@@ -217,6 +218,15 @@ class SearchScreen(OneShotModal[Product]):
     @on(OptionList.OptionSelected, "#results")
     def picked(self, event: OptionList.OptionSelected) -> None:
         self.finish(self.products[int(event.option.id or 0)])
+
+    def action_to_list(self) -> None:
+        """Down from the search field: into the results, on the first one (the next Down moves in the list)."""
+        results = self.query_one("#results", OptionList)
+        if self.focused is results:
+            return
+        results.focus()
+        if results.option_count and results.highlighted is None:
+            results.highlighted = 0
 
 
 class PayScreen(OneShotModal[tuple[str, int | None]]):
