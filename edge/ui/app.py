@@ -906,16 +906,18 @@ class TillApp(KeepsRunning, App[None]):
         self.exit()
 
     def action_park(self) -> None:
-        """F12: park the basket; on an empty basket, recall a parked sale."""
-        if self._basket_words() is not None:
-            self.in_session(self.session.park)
-            return
+        """F12: park the basket; on an empty basket, recall a parked sale. Decided in the key's turn among the
+        session's commands, on the basket as it is then (a second F12 right after one that parked finds it
+        empty and lists the parked sales, whatever the screen still showed)."""
 
-        def listed() -> None:
+        def park_or_list() -> Outcome | None:
+            if not self.session.basket.is_empty:
+                return self.session.park()
             parked = self.session.parked()
             self.call_from_thread(self._show_parked, parked)
+            return None
 
-        self.run_worker(listed, thread=True, group="parked", exit_on_error=False)
+        self.in_session(park_or_list)
 
     def _show_parked(self, parked: list) -> None:
         if not parked:
