@@ -35,7 +35,6 @@ from edge.ui.texts import translate_bindings
 from edge.ui.widgets.fields import OrderedInput
 
 DIALOG_CSS = """
-ModalScreen { align: center middle; }
 #dialog { width: 60; max-width: 95%; height: auto; max-height: 90%; border: thick $accent; padding: 0 1;
           background: $surface; }
 #dialog Label.title { text-style: bold; width: 100%; }
@@ -74,6 +73,9 @@ class OneShotModal(KeepsRunning, ModalScreen[T]):
         super().__init__()
         self.tr = tr
         translate_bindings(self, tr)
+        # in the middle of the screen at any size (a type rule in a subclass's DEFAULT_CSS is scoped to its
+        # descendants, so "ModalScreen { align: ... }" there never reached the screen itself)
+        self.styles.align = ("center", "middle")
 
     def finish(self, result: T | None = None) -> None:
         """Close with ``result`` unless already closing (or no longer the screen on top)."""
@@ -484,6 +486,17 @@ class ReceiptScreen(OneShotModal[int]):
     def on_mount(self) -> None:
         self.shown_at = time.monotonic()
         self.query_one("#score" if self.ask_feedback else "#receipt").focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        """The terminal changed size with the receipt up: narrow or wide layout again (60x20 keeps the 0-10
+        question on screen)."""
+        narrow = event.size.width < self.NARROW_BELOW
+        if narrow == self.has_class("narrow"):
+            return
+        self.set_class(narrow, "narrow")
+        self.query_one("#figures", Static).update(self._figures(narrow))
+        if self.ask_feedback:
+            self.query_one("#score", Input).compact = narrow
 
     def _early(self) -> bool:
         return time.monotonic() - self.shown_at < self.EARLY_KEY_S
