@@ -545,17 +545,19 @@ class ReceiptScreen(OneShotModal[int]):
             self.finish(None)
 
 
-def pending_words(balance: Balance, tr: Translator = ENGLISH) -> str:
+def pending_words(balance: Balance, tr: Translator = ENGLISH, fmt: Formats | None = None) -> str:
     """The parts of a balance this till changed and the hub has not confirmed yet, each said on its own (never
-    netted: "after 200 used here" read as if 200 were still to come): "1500 confirmed, +28 earned here, -200
-    used here; the hub confirms them when the till syncs". "" when nothing is pending."""
-    here = [tr._("+{n} earned here").format(n=balance.pending_earn)] if balance.pending_earn else []
+    netted: "after 200 used here" read as if 200 were still to come): "1,500 confirmed, +28 earned here, -200
+    used here; the hub confirms them when the till syncs". "" when nothing is pending. Figures in ``fmt``'s
+    number format when given."""
+    n = fmt.number if fmt is not None else str
+    here = [tr._("+{n} earned here").format(n=n(balance.pending_earn))] if balance.pending_earn else []
     if balance.pending_burn:
-        here.append(tr._("-{n} used here").format(n=balance.pending_burn))
+        here.append(tr._("-{n} used here").format(n=n(balance.pending_burn)))
     if not here:
         return ""
     return tr._("{confirmed} confirmed, {here}; the hub confirms them when the till syncs").format(
-        confirmed=balance.confirmed, here=", ".join(here))
+        confirmed=n(balance.confirmed), here=", ".join(here))
 
 
 class RewardScreen(OneShotModal[str]):
