@@ -215,3 +215,13 @@ def test_output_piped_to_a_reader_that_goes_away_ends_quietly(tmp_path: Path) ->
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 141, err
     assert err == ""
+
+
+@pytest.mark.parametrize(("cents", "months", "words"), [
+    (1, 24, "a point is worth €0.01; points expire after 24 months"),
+    (0.5, 1, "a point is worth €0.005; points expire after 1 month"),
+])
+def test_the_liability_report_words_a_points_value_as_money(cents: float, months: int, words: str) -> None:
+    from edge.cli.hub import _point_value_words
+
+    assert _point_value_words(cents, "EUR", months) == words  # never "1 point = 1 cents"
