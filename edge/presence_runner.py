@@ -39,6 +39,7 @@ from devices.ble.base import (
 )
 from devices.ble.factory import SourceConfigError, make_ble_source
 from devices.ble.replay_source import ReplaySource
+from edge.core.i18n import ENGLISH, Translator
 from edge.core.presence import ENTER, EXIT, PresenceConfig, PresenceEngine, PresenceEvent
 from edge.db import open_database
 from edge.settings import Settings
@@ -73,26 +74,29 @@ class PresenceSnapshot:
     updated_at: float = 0.0  # wall clock (unix seconds)
 
 
-def status_words(status: SourceStatus, adapter: str) -> str:
-    """The status bar's few plain words for a source state."""
+def status_words(status: SourceStatus, adapter: str, tr: Translator = ENGLISH) -> str:
+    """The status bar's few plain words for a source state, in ``tr``'s language (a source's own detail,
+    e.g. a replay file's line count, is shown as the source says it)."""
     detail = status.detail
     if status.state == SCANNING:
-        return detail if detail.startswith("replaying") else f"scanning {adapter}"
+        if detail.startswith("replaying"):
+            return tr._("replaying {file}").format(file=detail.removeprefix("replaying").strip())
+        return tr._("scanning {adapter}").format(adapter=adapter)
     if status.state == ADAPTER_MISSING:
-        return "adapter missing - plug the BLE adapter back in"
+        return tr._("adapter missing - plug the BLE adapter back in")
     if status.state == STARTING:
-        return f"starting {adapter}"
+        return tr._("starting {adapter}").format(adapter=adapter)
     if status.state == RECOVERING:
-        return "scan restarting"
+        return tr._("scan restarting")
     if status.state == RESETTING:
-        return f"resetting {adapter}"
+        return tr._("resetting {adapter}").format(adapter=adapter)
     if status.state == FINISHED:
         # the first bad line's parse error stays in the detail: too long for the status bar
-        return detail.split(", first:")[0] if detail else "replay finished"
+        return detail.split(", first:")[0] if detail else tr._("replay finished")
     if status.state == FAILED:
-        return f"BLE failed - {detail}" if detail else "BLE failed"
+        return tr._("BLE failed - {detail}").format(detail=detail) if detail else tr._("BLE failed")
     if status.state == STOPPED:
-        return "stopped"
+        return tr._("stopped")
     return detail or status.state
 
 
@@ -233,7 +237,7 @@ class PresenceRunner:
             self._cond.notify()
 
     def _on_source_status(self, status: SourceStatus) -> None:
-        self._report(status_words(status, self.settings.ble.adapter), status.detail)
+        self._report(status_words(status, self.settings.ble.adapter, self.settings.store.formats.tr), status.detail)
 
     def _report(self, words: str, detail: str) -> None:
         self._status, self._detail = words, detail

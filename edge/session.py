@@ -131,6 +131,8 @@ class TillSession:
         self.member_lookup: MemberLookup | None = None
         # a member could not be identified because the hub could not be asked: the guest receipt gets a claim code
         self.claim_pending = False
+        # rewards claimed during this sale: (customer id, name, points), for its receipt (cleared by new_sale)
+        self.sale_rewards: list[tuple[str, str, int]] = []
         self.last_sale: CompletedSale | None = None
         # the line the cashier last touched (scan, quantity): the basket's highlight follows it
         self.focus_line: int | None = None
@@ -474,12 +476,25 @@ class TillSession:
             if self.customer is None:
                 return Outcome(False, tr._("Identify the member first (card, phone, e-mail or app), then scan the "
                                            "receipt's claim code."), "error")  # fmt: skip
+            code = normalise_claim_code(text)
             with immediate(self.db):
+                if self._receipt_claim_sent(code):
+                    return Outcome(False, tr._("This receipt's points were already claimed at this till: a receipt "
+                                               "adds its points once."), "error")  # fmt: skip
                 enqueue(self.db, EventType.RECEIPT_CLAIMED, {
-                    "claim_id": uuid7(), "code": normalise_claim_code(text), "customer_id": self.customer.id,
+                    "claim_id": uuid7(), "code": code, "customer_id": self.customer.id,
                     "claimed_at": utc_now_iso()})
             return Outcome(True, tr._("Receipt claim sent for {name}: the hub checks the receipt and adds its "
                                       "points once.").format(name=self.customer.display_name), "info")
+
+    def _receipt_claim_sent(self, code: str) -> bool:
+        """Whether this till already queued or sent a claim of receipt ``code`` (normalised), in any state its
+        outbox still holds (a second claim would only be refused by the hub later)."""
+        from edge.core.contract import EventType
+
+        row = self.db.execute("SELECT 1 FROM outbox WHERE type = ? AND json_extract(payload, '$.code') = ? LIMIT 1",
+                              [EventType.RECEIPT_CLAIMED.value, code]).fetchone()
+        return row is not None
 
     def offer_customer(self, customer: Customer) -> Outcome:
         """A member identified themselves: on a sale without a member they are set at once; the member already
@@ -595,6 +610,7 @@ class TillSession:
                                        now=self.clock(), tr=tr)
             except RewardError as exc:
                 return Outcome(False, str(exc), "error")
+            self.sale_rewards.append((claimed.customer_id, claimed.reward.name, claimed.reward.points))
             self.refresh_customer()
             left = claimed.balance.available
             if claimed.coupon_code is not None:
@@ -630,10 +646,17 @@ class TillSession:
                 hub_online=self.hub_online,
                 now=self.clock(),
                 claim_code=self._claim_code(),
+                rewards=self._rewards_on_receipt(),
             )
             self.last_sale = sale
             self.new_sale()
             return sale
+
+    def _rewards_on_receipt(self) -> tuple[tuple[str, int], ...]:
+        """(name, points) of the rewards claimed during this sale for the member now on it."""
+        if self.customer is None:
+            return ()
+        return tuple((name, points) for who, name, points in self.sale_rewards if who == self.customer.id)
 
     def _claim_code(self) -> str | None:
         """A fresh receipt claim code for a guest sale after a member could not be identified; else None."""
@@ -656,6 +679,7 @@ class TillSession:
             self.basket = Basket()
             self.customer = None
             self.claim_pending = False
+            self.sale_rewards = []
             self._focus(None)
             self._reload_offers()
 

@@ -234,6 +234,18 @@ def _exceptions(args: argparse.Namespace, s: Any) -> None:
         say(args, f"{r['detected_at']} {r['kind']}: {r['detail']}")
 
 
+def _point_value_words(point_value_cents: float, currency: str, months: int) -> str:
+    """"a point is worth €0.01; points expire after 12 months" (Babel's currency format, exact fractions of a
+    cent kept; month or months as the figure needs)."""
+    from decimal import Decimal
+
+    from babel.numbers import format_currency
+
+    value = Decimal(str(point_value_cents)) / 100
+    worth = format_currency(value, currency, locale="en", decimal_quantization=False)
+    return f"a point is worth {worth}; points expire after {months} {'month' if months == 1 else 'months'}"
+
+
 def _report(args: argparse.Namespace, s: Any) -> None:
     """``hub report liability``: one JSON document (``--json``) or a table, a row per store and the total."""
     doc = s.liability()
@@ -244,8 +256,8 @@ def _report(args: argparse.Namespace, s: Any) -> None:
 
     currency = args.currency
     windows = list(doc["total"]["expiring"])
-    say(args, f"points liability of programme {doc['programme']} as of {doc['as_of']} (1 point = "
-              f"{doc['point_value_cents']:g} cents; points expire after {doc['expiry_months']} months)")
+    say(args, f"points liability of programme {doc['programme']} as of {doc['as_of']} ("
+              f"{_point_value_words(doc['point_value_cents'], currency, doc['expiry_months'])})")
     header = ["store", "points", "value", *(f"expiring {d} d" for d in windows)]
     rows = [[r["store_id"], str(r["points"]), format_money(r["value_cents"], currency),
              *(f"{r['expiring'][d]} ({format_money(r['expiring_value_cents'][d], currency)})" for d in windows)]

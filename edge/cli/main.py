@@ -9,6 +9,7 @@ handler is ``handler(args, settings) -> int`` (see ``edge.cli.common``).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 from collections.abc import Callable, Sequence
@@ -140,12 +141,27 @@ def dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None,
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (``store-edge ... | head``): stop quietly, as other tools do
+        _quiet_stdout(stdout)
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool the pipe closed on
     except _failure_types() as exc:
         text = tr(args).text(exc.args[0]) if exc.args and hasattr(exc.args[0], "template") else one_line(exc)
         if type(exc).__module__.startswith("psycopg"):
             text = tr(args)._("cannot use the hub database: {problem}").format(problem=text)
         print(f"{PREFIX}{text}", file=errors)
         return 1
+
+
+def _quiet_stdout(stdout: TextIO | None) -> None:
+    """After a broken pipe on the process's own stdout, point it at /dev/null so Python's flush at exit does
+    not report the same broken pipe again (the recipe of the Python docs, "Note on SIGPIPE")."""
+    if stdout is not None:
+        return  # a caller's stream (tests): theirs to handle
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _group_parser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:

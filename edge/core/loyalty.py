@@ -108,7 +108,7 @@ def redemption_limit(
                        .format(n=rules.offline_burn_cap_points)))  # fmt: skip
     max_points, reason = min(limits, key=lambda lr: lr[0])
     if max_points < rules.min_redeem_points:
-        return RedemptionLimit(0, tr._("at least {n} points are needed ({reason}: {max})")
+        return RedemptionLimit(0, tr._("at least {n} points are needed; {reason}: {max}")
                                .format(n=rules.min_redeem_points, reason=reason, max=max_points))  # fmt: skip
     return RedemptionLimit(max_points, reason)
 

@@ -34,6 +34,8 @@ class ReceiptInfo:
     unused_coupons: tuple[str, ...] = ()  # presented, gave nothing: not used, the customer keeps them
     next_expiry: tuple[int, date] | None = None  # (points, day) the member's next points expire
     claim_code: str | None = None  # a guest sale's claim code (edge.core.claims): printed for the member
+    # rewards the member claimed at this till during the sale (edge.store.rewards): (name, points) each
+    rewards: tuple[tuple[str, int], ...] = ()
 
 
 def _row(left: str, right: str, width: int) -> str:
@@ -107,6 +109,9 @@ def _member_lines(s: Settlement, info: ReceiptInfo, fmt: Formats, width: int) ->
         out.append(f"  {reason}")
     if s.points_redeemed:
         out.append(_row(tr._("Points spent"), fmt.number(s.points_redeemed), width))
+    for name, points in info.rewards:
+        spent = tr.ngettext("-{n} pt", "-{n} pts", points).format(n=fmt.number(points))
+        out.append(_row(tr._("Reward: {name}").format(name=name), spent, width))
     if info.new_balance is not None:
         out.append(_row(tr._("Points balance"), fmt.number(info.new_balance), width))
     if info.pending_points:
@@ -141,10 +146,19 @@ def _pending_lines(pending: int, width: int, tr: Translator) -> list[str]:
     return textwrap.wrap(text.format(n=abs(pending)), max(10, width))
 
 
-def sale_points_words(used: int, earned: int, tr: Translator | None = None) -> str:
+def sale_points_words(used: int, earned: int, tr: Translator | None = None, fmt: Formats | None = None) -> str:
     """What one sale did to a balance, in words that stay true after the till syncs: "200 used, 26 earned
-    here", "26 earned here", "200 used here"; "" when nothing. In ``tr``'s language (English by default)."""
+    here", "26 earned here", "200 used here"; "" when nothing. ``used``: points redeemed in the sale and spent
+    on rewards claimed during it. In ``tr``'s language (English by default); figures in ``fmt``'s number
+    format ("1,300"; "1.300" in es) when given."""
     tr = tr or Translator()
+    if fmt is not None:
+        used_text, earned_text = fmt.number(used), fmt.number(earned)
+        if used and earned:
+            return tr._("{used} used, {earned} earned here").format(used=used_text, earned=earned_text)
+        if used:
+            return tr._("{used} used here").format(used=used_text)
+        return tr._("{earned} earned here").format(earned=earned_text) if earned else ""
     if used and earned:
         return tr._("{used} used, {earned} earned here").format(used=used, earned=earned)
     if used:

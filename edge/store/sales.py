@@ -12,7 +12,7 @@ from typing import Any
 import sqlite_utils
 
 from edge.core.basket import Basket
-from edge.core.contract import PAYMENT_METHODS, EventType, ledger_event
+from edge.core.contract import CENTS, MAX_CENTS, PAYMENT_METHODS, EventType, check_event_payload, ledger_event
 from edge.core.l10n import Formats
 from edge.core.loyalty import Balance, LoyaltyRules, Settlement, check_redemption, redemption_limit
 from edge.core.money import cash_round
@@ -42,6 +42,7 @@ class CompletedSale:
     outbox_events: int
     unused_coupons: tuple[str, ...] = ()  # presented but gave no discount: not redeemed, the customer keeps them
     claim_code: str | None = None  # a guest sale's receipt claim code (edge.core.claims), canonical form
+    reward_points: int = 0  # points spent on the rewards claimed during the sale (on its receipt)
 
 
 def _iso(dt: datetime) -> str:
@@ -61,6 +62,7 @@ class _Sale:
     tendered_cents: int | None
     hub_online: bool
     claim_code: str | None = None
+    rewards: tuple[tuple[str, int], ...] = ()  # (name, points) claimed for the member during the sale
 
     @property
     def customer(self) -> CustomerContext | None:
@@ -106,17 +108,21 @@ class SalesService:
         hub_online: bool = False,
         now: datetime | None = None,
         claim_code: str | None = None,
+        rewards: tuple[tuple[str, int], ...] = (),
     ) -> CompletedSale:
         """Record the sale of ``basket`` priced with ``offers``: all of it in one ``BEGIN IMMEDIATE`` transaction,
         or nothing.
 
         ``claim_code``: a guest sale's receipt claim code (``edge.core.claims``; ignored for a member's sale),
-        printed on the receipt and sent with the sale. ``payment_method`` is one of ``contract.PAYMENT_METHODS``; ``tendered_cents`` (cash) must cover the amount
+        printed on the receipt and sent with the sale. ``rewards``: (name, points) of the rewards claimed for the
+        member during this sale (already written by ``edge.store.rewards.claim``), printed on a member's receipt. ``payment_method`` is one of ``contract.PAYMENT_METHODS``; ``tendered_cents`` (cash) must cover the amount
         due; ``hub_online`` decides the redemption limit (offline cap) and marks ledger entries offline.
         The steps, in order: re-read the balance and coupons (the screen may be stale), render the receipt,
         write the sale row, its lines and discounts, redeem the coupons, write the ledger entries, enqueue
         ``sale.completed``. Each write enqueues its outbox event (``edge.core.contract.EventType``).
-        Raises SaleError (nothing written) with a sentence for the cashier.
+        Raises SaleError (nothing written) with a sentence for the cashier, also for a sale whose
+        ``sale.completed`` the contract refuses (``contract.check_event_payload``, e.g. ``tendered_cents`` over
+        ``MAX_CENTS``): the hub would dead-letter it, so it is never written.
         """
         if basket.is_empty:
             raise SaleError(self.formats.tr._("the basket is empty: scan a product first"))
@@ -127,12 +133,19 @@ class SalesService:
         cash_due = cash_round(settlement.amount_due_cents, self.formats.currency)  # the currency's cash unit
         if tendered_cents is not None and payment_method == "cash" and tendered_cents < cash_due:
             raise SaleError(self.formats.tr._("the cash tendered is less than the amount due"))
+        if tendered_cents is not None and not CENTS.ok(tendered_cents):
+            raise SaleError(self.formats.tr._("the cash tendered is more than a sale can record: at most {amount}")
+                            .format(amount=self.formats.money(MAX_CENTS)))
         sale = _Sale(uuid7(), now, _iso(now), basket, settlement, payment_method, tendered_cents, hub_online,
-                     claim_code if basket.customer is None else None)
+                     claim_code if basket.customer is None else None, rewards if basket.customer else ())
         with immediate(self.db):
             balance = self._balance_after(sale)
             receipt = self._receipt(sale, balance, offers)
             sale_payload = self._write_sale(sale, receipt)
+            refused = check_event_payload(EventType.SALE_COMPLETED, sale_payload)
+            if refused is not None:  # the hub would refuse it: nothing is written (the transaction rolls back)
+                raise SaleError(self.formats.tr._("this sale cannot be recorded ({problem}): nothing was written")
+                                .format(problem=refused))
             events = self._redeem_coupons(sale)
             events += self._write_ledger(sale)
             enqueue(self.db, EventType.SALE_COMPLETED, sale_payload)
@@ -149,6 +162,7 @@ class SalesService:
             outbox_events=events,
             unused_coupons=sale.unused_coupons,
             claim_code=sale.claim_code,
+            reward_points=sum(points for _, points in sale.rewards),
         )
 
     def _balance_after(self, sale: _Sale) -> Balance | None:
@@ -189,7 +203,7 @@ class SalesService:
             new_balance=balance.available if balance else None,
             pending_points=balance.pending if balance else None, unused_coupons=sale.unused_coupons,
             next_expiry=self._next_expiry(sale.customer.id, balance) if sale.customer and balance else None,
-            claim_code=sale.claim_code,
+            claim_code=sale.claim_code, rewards=sale.rewards,
         ), self.receipt_width)  # fmt: skip
 
     def _next_expiry(self, customer_id: str, balance: Balance) -> tuple[int, date] | None:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import shlex
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -25,6 +26,7 @@ from textual.worker import Worker, WorkerState
 
 from devices.scanners.base import ScanEvent, ScannerSource, ScannerStatus, make_scanner_source
 from devices.scanners.wedge import KeyboardWedgeSource
+from edge.core.contract import MAX_QTY
 from edge.core.i18n import N_
 from edge.core.loyalty import check_redemption
 from edge.core.money import format_money
@@ -47,12 +49,14 @@ from edge.ui.screens.dialogs import (
     RewardScreen,
     SearchScreen,
     typed_burst,
+    whole_number,
 )
 from edge.ui.snapshot import TillSnapshot, take_snapshot
 from edge.ui.status import StatusSource, format_status
 from edge.ui.texts import translate_bindings
 from edge.ui.wedge_filter import WedgeKeyFilter
 from edge.ui.widgets.basket_table import BasketTable
+from edge.ui.widgets.fields import OrderedInput
 from edge.ui.widgets.panels import CustomerPanel, KeyBar, StatusBar, TotalsBar
 from sync import credentials
 
@@ -165,7 +169,7 @@ class TillApp(KeepsRunning, App[None]):
                 yield CustomerPanel(self.currency, self.locale, self.settings.store.timezone, id="customer")
         tr = self.tr
         yield Static(tr._(self.READY), id="message")
-        yield Input(placeholder=tr._("Scan, or type product no./card/phone/e-mail/coupon + Enter"), id="scan",
+        yield OrderedInput(placeholder=tr._("Scan, or type product no./card/phone/e-mail/coupon + Enter"), id="scan",
                     compact=True)  # fmt: skip
         yield StatusBar("", id="status")
         yield KeyBar(id="keys")
@@ -491,7 +495,7 @@ class TillApp(KeepsRunning, App[None]):
             claim = " " + tr._("The receipt carries claim code {code}.").format(code=format_claim_code(sale.claim_code))
         summary = ReceiptSummary(sale.total_cents, message.payment_method, message.tendered_cents,
                                  sale.points_earned if sale.new_balance is not None else None, sale.new_balance,
-                                 sale.pending_points, sale.points_redeemed)  # fmt: skip
+                                 sale.pending_points, sale.points_redeemed, sale.reward_points)  # fmt: skip
         money = lambda v: format_money(v, self.currency, self.locale)  # noqa: E731
         done = (tr._("Sale complete: {total}, change {change}.").format(total=money(sale.total_cents),
                                                                           change=money(summary.change_cents))
@@ -614,9 +618,10 @@ class TillApp(KeepsRunning, App[None]):
         source.draining = (tr._("sending {sent}/{backlog}").format(sent=status.sent, backlog=status.backlog)
                            if status.draining else "")  # fmt: skip
         if status.dead:
-            source.last_error = tr.ngettext("{n} event refused by the hub: see 'store-edge sync status'",
-                                            "{n} events refused by the hub: see 'store-edge sync status'",
-                                            status.dead).format(n=status.dead)  # fmt: skip
+            command = f"store-edge sync status --data-dir {shlex.quote(str(self.settings.data_dir))}"
+            source.last_error = tr.ngettext("{n} event refused by the hub: see '{command}'",
+                                            "{n} events refused by the hub: see '{command}'",
+                                            status.dead).format(n=status.dead, command=command)  # fmt: skip
         self.refresh_status()
         self.in_session(lambda: None)  # confirmed balances and new offers may have arrived
 
@@ -707,15 +712,16 @@ class TillApp(KeepsRunning, App[None]):
         line, described = selected
         tr = self.tr
 
-        def check(text: str) -> str | None:
-            return None if text.strip().isdigit() and 1 <= int(text) <= 999 else tr._("type a quantity from 1 to 999")
+        def check(text: str) -> str | None:  # the contract's range for a line (MAX_QTY)
+            ok = whole_number(text) is not None and 1 <= int(text) <= MAX_QTY
+            return None if ok else tr._("type a quantity from 1 to {max}").format(max=MAX_QTY)
 
         def done(text: str | None) -> None:
             if text:
                 self.in_session(lambda: self.session.set_qty(line, int(text)))
 
         self.push_screen(PromptScreen(tr._("Quantity for {line}").format(line=described),
-                                      tr._("1 to 999, Enter (Esc: keep)."), validate=check, tr=tr), done)  # fmt: skip
+                                      tr._("1 to {max}, Enter (Esc: keep).").format(max=MAX_QTY), validate=check, tr=tr), done)  # fmt: skip
 
     def action_void(self) -> None:
         selected = self._selected_line()
@@ -747,7 +753,7 @@ class TillApp(KeepsRunning, App[None]):
 
         def check(text: str) -> str | None:
             """The dialog stays open on a figure the session would refuse, and says the limit (as F4 does)."""
-            if not text.strip().isdigit():
+            if whole_number(text) is None:
                 return tr._("type a whole number of points (0 to remove)")
             problem = check_redemption(int(text), limit, self.session.rules, tr)
             return (tr._("{problem}: type up to {n}, or 0 to remove").format(problem=problem, n=limit.max_points)
@@ -908,16 +914,18 @@ class TillApp(KeepsRunning, App[None]):
         self.exit()
 
     def action_park(self) -> None:
-        """F12: park the basket; on an empty basket, recall a parked sale."""
-        if self._basket_words() is not None:
-            self.in_session(self.session.park)
-            return
+        """F12: park the basket; on an empty basket, recall a parked sale. Decided in the key's turn among the
+        session's commands, on the basket as it is then (a second F12 right after one that parked finds it
+        empty and lists the parked sales, whatever the screen still showed)."""
 
-        def listed() -> None:
+        def park_or_list() -> Outcome | None:
+            if not self.session.basket.is_empty:
+                return self.session.park()
             parked = self.session.parked()
             self.call_from_thread(self._show_parked, parked)
+            return None
 
-        self.run_worker(listed, thread=True, group="parked", exit_on_error=False)
+        self.in_session(park_or_list)
 
     def _show_parked(self, parked: list) -> None:
         if not parked:

@@ -56,7 +56,8 @@ class StatusSource:
 _WORDS = {"online": N_("online"), "offline": N_("offline"), "in trouble": N_("in trouble"), "none": N_("none"),
           "connecting": N_("connecting"), "never": N_("never"), "keyboard only": N_("keyboard only"),
           "not set up": N_("not set up"), "ready": N_("ready"), "connected": N_("connected"),
-          "disconnected": N_("disconnected"), "idle": N_("idle"), "stopped": N_("stopped")}  # scanner labels
+          "disconnected": N_("disconnected"), "idle": N_("idle"), "stopped": N_("stopped"),  # scanner labels
+          "replay finished": N_("replay finished"), "scan restarting": N_("scan restarting")}
 
 
 def format_status(info: StatusInfo, tr: Translator = ENGLISH) -> str:
@@ -75,10 +76,12 @@ def format_status(info: StatusInfo, tr: Translator = ENGLISH) -> str:
         tr._("{n} to sync").format(n=info.pending) + (f" ({info.draining})" if info.draining else ""),
         tr._("sync {when}").format(when=word(info.last_sync)),
         tr._("Scan: {scanner}").format(scanner=word(info.scanner)),
-        f"BLE: {word(info.beacons)}",
+        tr._("BLE: {state}").format(state=word(info.beacons)),
     ]
-    if info.clock_warning:  # next to the hub, where a narrow status bar still shows it
-        parts.insert(1, f"[yellow]{escape(info.clock_warning)}[/yellow]")
+    # trouble goes next to the hub, where a status bar of 80 columns (two lines) still shows all of it; the
+    # routine parts after it give way first
     if info.last_error:
-        parts.append(f"[red]{escape(info.last_error)}[/red]")
+        parts.insert(1, f"[red]{escape(info.last_error)}[/red]")
+    if info.clock_warning:
+        parts.insert(1, f"[yellow]{escape(info.clock_warning)}[/yellow]")
     return " · ".join(parts)

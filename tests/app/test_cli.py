@@ -202,3 +202,26 @@ def test_license_is_declared_in_the_pep_639_form() -> None:
     # the installed metadata was built from it: Metadata 2.4 with License-Expression, no legacy License field
     metadata = importlib.metadata.metadata("store-edge")
     assert metadata["License-Expression"] == "Apache-2.0" and metadata.get("License") is None
+
+
+def test_output_piped_to_a_reader_that_goes_away_ends_quietly(tmp_path: Path) -> None:
+    # `store-edge doctor | head -1`: the reader closes the pipe; the command stops without a traceback or a
+    # "store-edge: [Errno 32] Broken pipe" line (unbuffered, so the first line written meets the closed pipe)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "STORE_EDGE_DATA_DIR": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "doctor", "--data-dir", str(tmp_path)], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the first line is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141, err
+    assert err == ""
+
+
+@pytest.mark.parametrize(("cents", "months", "words"), [
+    (1, 24, "a point is worth €0.01; points expire after 24 months"),
+    (0.5, 1, "a point is worth €0.005; points expire after 1 month"),
+])
+def test_the_liability_report_words_a_points_value_as_money(cents: float, months: int, words: str) -> None:
+    from edge.cli.hub import _point_value_words
+
+    assert _point_value_words(cents, "EUR", months) == words  # never "1 point = 1 cents"

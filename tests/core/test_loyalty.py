@@ -198,7 +198,7 @@ def test_redemption_never_exceeds_the_available_balance() -> None:
 def test_a_negative_balance_allows_nothing() -> None:
     limit = redemption_limit(Balance(50, 0, 200), 100_000, RULES, hub_online=True)
     assert limit.max_points == 0
-    assert limit.reason == "at least 100 points are needed (the customer's available points: 0)"
+    assert limit.reason == "at least 100 points are needed; the customer's available points: 0"
     assert check_redemption(100, limit, RULES) is not None
 
 

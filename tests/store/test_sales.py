@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import sqlite3
@@ -14,6 +15,7 @@ import sqlite_utils
 
 from edge.core.basket import Basket
 from edge.core.catalog import Product
+from edge.core.contract import MAX_CENTS
 from edge.core.loyalty import LoyaltyRules
 from edge.db import SCHEMA_VERSION, SchemaTooNewError, open_database
 from edge.demo.seed import demo_card, demo_gtin, seed_demo
@@ -174,6 +176,11 @@ def test_online_sales_are_not_marked_offline(db_path: Path, repo: Repository, se
         ({"empty": True}, "the basket is empty: scan a product first"),
         ({"payment": "cheque"}, "unknown payment method 'cheque'"),
         ({"tendered": 1}, "the cash tendered is less than the amount due"),
+        # over the contract's MAX_CENTS: the hub would refuse the sale, so the till never writes it
+        ({"tendered": 99_999_999_999_900},
+         r"the cash tendered is more than a sale can record: at most €1,000,000,000\.00"),
+        ({"price": MAX_CENTS, "qty": 2},
+         r"this sale cannot be recorded \(sale\.completed payload .*subtotal_cents.*\): nothing was written"),
     ],
 )
 def test_refused_sales_write_nothing(
@@ -181,7 +188,8 @@ def test_refused_sales_write_nothing(
 ) -> None:
     basket = Basket()
     if not setup.get("empty"):
-        basket.add(product(repo, 5), 1)
+        item = product(repo, 5)
+        basket.add(dataclasses.replace(item, price_cents=setup.get("price", item.price_cents)), setup.get("qty", 1))
     before = table_counts(db_path)
     with pytest.raises(SaleError, match=f"^{message}$"):
         service.complete(basket, [], payment_method=setup.get("payment", "cash"),

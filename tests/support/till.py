@@ -90,3 +90,19 @@ def still_fine(app: TillApp) -> None:
     """The till runs, has not been told to exit, and no unexpected error reached it."""
     assert app.is_running and app.return_code is None
     assert app.ui_errors == 0, "an unexpected error reached the till"
+
+
+def terminal_read(app: TillApp, *keys: str) -> None:
+    """``keys`` as one read from the terminal hands them over: all sent at once, none handled before the next
+    is queued (``pilot.press`` waits for the till to go idle after every key, which a fast typist does not).
+    Key names as for ``pilot.press`` ("backspace", "enter", "ctrl+u"); one character is that character."""
+    from textual import events
+
+    assert app._driver is not None
+    for key in keys:
+        char = {"enter": "\r", "backspace": "\x7f", "tab": "\t", "ctrl+u": "\x15"}.get(key)
+        if char is None:
+            char = key if len(key) == 1 else None
+        event = events.Key(key, char)
+        event.set_sender(app)
+        app._driver.send_message(event)

@@ -184,11 +184,18 @@ def test_an_offline_guest_sale_is_claimed_once_at_another_till(hub: HubServer, t
     assert not typo.ok and "typing error" in typo.message
     sent = till1.scan(format_claim_code(sale.claim_code).lower())
     assert sent.ok and sent.message.startswith("Receipt claim sent for Ann"), sent.message
-    again = till1.scan(sale.claim_code)  # the cashier scans it twice
-    assert again.ok
+    again = till1.scan(sale.claim_code)  # the cashier scans it twice: this till knows it sent that claim
+    assert not again.ok and "already claimed at this till" in again.message, again.message
     report = edge1.client().sync_once()
-    assert (report.accepted, report.rejected) == (1, 1)
+    assert (report.accepted, report.rejected) == (1, 0)
     assert st.balance("ann") == 525  # 25.00 of coffee at 1 point per euro, once
+    codes["t3"] = st.create_device("s1", "t3")  # another till of the store does not know: the hub refuses it
+    edge3, till3 = _till(hub, tmp_path, codes, "t3")
+    assert _identify(till3, demo_card(1)).ok
+    assert till3.scan(sale.claim_code).ok
+    report = edge3.client().sync_once()
+    assert (report.accepted, report.rejected) == (0, 1)
+    assert st.balance("ann") == 525
     import sqlalchemy as sa
 
     with st.read() as conn:
@@ -196,7 +203,7 @@ def test_an_offline_guest_sale_is_claimed_once_at_another_till(hub: HubServer, t
                                       "WHERE customer_id = 'ann' AND sale_id = :s"), {"s": sale.sale_id}).all()
     assert [tuple(c) for c in claims] == [("earn", 25, "claimed receipt", f"claim:{sale.sale_id}", "s2")]
     assert _payload(st, sale.sale_id)["claim_code"] == sale.claim_code
-    dead = edge1.db.execute("SELECT last_error FROM outbox WHERE state = 'dead'").fetchall()
+    dead = edge3.db.execute("SELECT last_error FROM outbox WHERE state = 'dead'").fetchall()
     assert len(dead) == 1 and "already claimed" in dead[0][0]
     with pytest.raises(HubError, match="already claimed") as refused:
         st.claim_receipt("ann", sale.claim_code)

@@ -425,7 +425,7 @@ async def test_points_preview_gives_its_reason_and_pending_is_said_in_words(demo
         await pilot.press("escape")
         await settle(app, pilot)
         await type_in(app, pilot, BRAM)
-        confirmed = app.snapshot.customer.balance.confirmed
+        confirmed = f"{app.snapshot.customer.balance.confirmed:,}"  # the locale's grouping (en)
         assert f"({confirmed} confirmed, +{earned} earned here; the hub confirms them when the till syncs)" in panel()
         assert "pending" not in panel()
         await type_in(app, pilot, MILK)  # a second sale that uses points: earned and used are said apart

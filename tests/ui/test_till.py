@@ -30,7 +30,7 @@ async def test_scanning_a_card_shows_the_customer_profile(demo_settings: Setting
         panel = _text(app, "#customer")
         assert "Bram Jansen" in panel
         assert "Bronze" in panel
-        assert "1500 available" in panel
+        assert "1,500 available" in panel
         assert "Welcome back" in panel  # the personal time-limited offer, with its expiry
         assert "Recent purchases" in panel
         assert "more to Silver" in panel  # rolling 12-month spend against the tier thresholds
@@ -227,7 +227,7 @@ async def test_ctrl_r_claims_a_reward_for_the_member_and_says_what_to_hand_over(
         await pilot.press("y")
         await settle(app, pilot)
         assert "Free coffee claimed for 500 points: hand over Ground Coffee 250g" in _text(app, "#message")
-        assert "1000 available" in _text(app, "#customer")
+        assert "1,000 available" in _text(app, "#customer")
     db = sqlite3.connect(demo_settings.database_path)
     assert db.execute("SELECT reward_id, customer_id, points FROM reward_claims").fetchall() == [
         ("free-coffee", "C1001", 500)]

@@ -22,7 +22,9 @@ from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from edge.core.catalog import Product
+from edge.core.contract import MAX_CENTS
 from edge.core.i18n import ENGLISH, N_, Translator, translator
+from edge.core.l10n import Formats
 from edge.core.loyalty import Balance
 from edge.core.money import format_money, parse_money
 from edge.core.receipt import PAYMENT_WORDS, sale_points_words
@@ -30,9 +32,9 @@ from edge.store.parked import ParkedSale
 from edge.store.rewards import Reward
 from edge.ui.errors import KeepsRunning
 from edge.ui.texts import translate_bindings
+from edge.ui.widgets.fields import OrderedInput
 
 DIALOG_CSS = """
-ModalScreen { align: center middle; }
 #dialog { width: 60; max-width: 95%; height: auto; max-height: 90%; border: thick $accent; padding: 0 1;
           background: $surface; }
 #dialog Label.title { text-style: bold; width: 100%; }
@@ -52,6 +54,13 @@ def typed_burst(text: str) -> bool:
     return 0 < len(text) <= TYPED_BURST_MAX and all(c.isdigit() or c in ".," for c in text)
 
 
+def whole_number(text: str) -> int | None:
+    """``text`` (blanks around it ignored) as a whole number of ASCII digits, else None (``str.isdigit``
+    also takes "²", which ``int`` refuses)."""
+    text = text.strip()
+    return int(text) if text and text.isascii() and text.isdigit() else None
+
+
 class OneShotModal(KeepsRunning, ModalScreen[T]):
     """A modal screen that answers once. ``closing`` turns True at the first answer.
 
@@ -64,6 +73,9 @@ class OneShotModal(KeepsRunning, ModalScreen[T]):
         super().__init__()
         self.tr = tr
         translate_bindings(self, tr)
+        # in the middle of the screen at any size (a type rule in a subclass's DEFAULT_CSS is scoped to its
+        # descendants, so "ModalScreen { align: ... }" there never reached the screen itself)
+        self.styles.align = ("center", "middle")
 
     def finish(self, result: T | None = None) -> None:
         """Close with ``result`` unless already closing (or no longer the screen on top)."""
@@ -99,7 +111,7 @@ class PromptScreen(OneShotModal[str]):
             yield Label(self.title_text, classes="title")
             if self.hint:
                 yield Static(self.hint, classes="hint")
-            yield Input(value=self.value, placeholder=self.placeholder, id="answer")
+            yield OrderedInput(value=self.value, placeholder=self.placeholder, id="answer")
             yield Static("", id="problem", classes="error")
 
     @on(Input.Submitted, "#answer")
@@ -137,7 +149,8 @@ class SearchScreen(OneShotModal[Product]):
     """
 
     DEFAULT_CSS = DIALOG_CSS + "#results { height: 12; max-height: 50vh; }"
-    BINDINGS = [Binding("escape", "cancel", N_("Cancel"))]
+    # Down in the search field moves into the list (the list's own Down moves within it)
+    BINDINGS = [Binding("escape", "cancel", N_("Cancel")), Binding("down", "to_list", show=False)]
     HINT = N_("Type to search; Down to the list, Enter to add.")
 
     def __init__(self, search: Callable[[str], list[Product]], currency: str = "EUR", locale: str = "en") -> None:
@@ -150,7 +163,7 @@ class SearchScreen(OneShotModal[Product]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label(self.tr._("Find a product by name"), classes="title")
-            yield Input(placeholder=self.tr._("e.g. milk organic"), id="query")
+            yield OrderedInput(placeholder=self.tr._("e.g. milk organic"), id="query")
             yield OptionList(id="results")
             yield Static(self.tr._(self.HINT), id="hint", classes="hint")
 
@@ -208,6 +221,15 @@ class SearchScreen(OneShotModal[Product]):
     def picked(self, event: OptionList.OptionSelected) -> None:
         self.finish(self.products[int(event.option.id or 0)])
 
+    def action_to_list(self) -> None:
+        """Down from the search field: into the results, on the first one (the next Down moves in the list)."""
+        results = self.query_one("#results", OptionList)
+        if self.focused is results:
+            return
+        results.focus()
+        if results.option_count and results.highlighted is None:
+            results.highlighted = 0
+
 
 class PayScreen(OneShotModal[tuple[str, int | None]]):
     """Card: press F12. Cash: type what the customer hands over (or nothing for the exact amount), Enter."""
@@ -238,7 +260,7 @@ class PayScreen(OneShotModal[tuple[str, int | None]]):
             yield Label(self.tr._("Amount due {amount}").format(amount=due), classes="title")
             yield Static(self.tr._("Cash: type the amount tendered (empty = exact), Enter.") + "\n"
                          + self.tr._("Card: press F12."), classes="hint")  # fmt: skip
-            yield Input(placeholder=self.tr._("cash tendered, e.g. 50"), id="tendered")
+            yield OrderedInput(placeholder=self.tr._("cash tendered, e.g. 50"), id="tendered")
             yield Static("", id="problem", classes="error")
 
     @on(Input.Submitted, "#tendered")
@@ -254,6 +276,13 @@ class PayScreen(OneShotModal[tuple[str, int | None]]):
             tendered = parse_money(text, self.locale, self.currency) if text else self.amount_due_cents
         except ValueError as exc:
             self.query_one("#problem", Static).update(str(exc))
+            return
+        if tendered > MAX_CENTS:  # the contract's limit for any amount: the hub would refuse the sale
+            self.query_one("#problem", Static).update(
+                self.tr._("{amount} is more than a sale can record: type at most {max}").format(
+                    amount=format_money(tendered, self.currency, self.locale),
+                    max=format_money(MAX_CENTS, self.currency, self.locale))
+            )
             return
         if tendered < self.amount_due_cents:
             self.query_one("#problem", Static).update(
@@ -357,6 +386,7 @@ class ReceiptSummary:
     new_balance: int | None
     pending_points: int | None
     points_redeemed: int = 0
+    reward_points: int = 0  # spent on rewards claimed during the sale
 
     @property
     def change_cents(self) -> int | None:
@@ -420,7 +450,7 @@ class ReceiptScreen(OneShotModal[int]):
                     if self.ask_feedback:
                         yield Static(self.tr._("How likely is the customer to recommend us? 0 to 10, Enter. "
                                                "Esc skips."))  # fmt: skip
-                        yield Input(placeholder="0-10", id="score", compact=narrow)
+                        yield OrderedInput(placeholder="0-10", id="score", compact=narrow)
                         yield Static("", id="problem", classes="error")
                     else:
                         yield Static(self.tr._("Enter or Esc: next sale."), classes="hint")
@@ -441,10 +471,11 @@ class ReceiptScreen(OneShotModal[int]):
             paid.append(f"[b reverse] {change} {money(s.change_cents)} [/b reverse]")
         points = []
         if s.points_earned is not None:
-            points.append(tr._("Points earned {n}").format(n=s.points_earned))
+            number = Formats(self.locale, self.currency).number
+            points.append(tr._("Points earned {n}").format(n=number(s.points_earned)))
             if s.new_balance is not None:
-                points.append(tr._("Balance {n} pts").format(n=s.new_balance))
-            words = sale_points_words(s.points_redeemed, s.points_earned, tr)
+                points.append(tr._("Balance {n} pts").format(n=number(s.new_balance)))
+            words = sale_points_words(s.points_redeemed + s.reward_points, s.points_earned, tr, Formats(self.locale, self.currency))
             if s.new_balance is not None and words:
                 points[-1] += f" ({words})"
         if narrow:
@@ -455,6 +486,17 @@ class ReceiptScreen(OneShotModal[int]):
     def on_mount(self) -> None:
         self.shown_at = time.monotonic()
         self.query_one("#score" if self.ask_feedback else "#receipt").focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        """The terminal changed size with the receipt up: narrow or wide layout again (60x20 keeps the 0-10
+        question on screen)."""
+        narrow = event.size.width < self.NARROW_BELOW
+        if narrow == self.has_class("narrow"):
+            return
+        self.set_class(narrow, "narrow")
+        self.query_one("#figures", Static).update(self._figures(narrow))
+        if self.ask_feedback:
+            self.query_one("#score", Input).compact = narrow
 
     def _early(self) -> bool:
         return time.monotonic() - self.shown_at < self.EARLY_KEY_S
@@ -503,17 +545,19 @@ class ReceiptScreen(OneShotModal[int]):
             self.finish(None)
 
 
-def pending_words(balance: Balance, tr: Translator = ENGLISH) -> str:
+def pending_words(balance: Balance, tr: Translator = ENGLISH, fmt: Formats | None = None) -> str:
     """The parts of a balance this till changed and the hub has not confirmed yet, each said on its own (never
-    netted: "after 200 used here" read as if 200 were still to come): "1500 confirmed, +28 earned here, -200
-    used here; the hub confirms them when the till syncs". "" when nothing is pending."""
-    here = [tr._("+{n} earned here").format(n=balance.pending_earn)] if balance.pending_earn else []
+    netted: "after 200 used here" read as if 200 were still to come): "1,500 confirmed, +28 earned here, -200
+    used here; the hub confirms them when the till syncs". "" when nothing is pending. Figures in ``fmt``'s
+    number format when given."""
+    n = fmt.number if fmt is not None else str
+    here = [tr._("+{n} earned here").format(n=n(balance.pending_earn))] if balance.pending_earn else []
     if balance.pending_burn:
-        here.append(tr._("-{n} used here").format(n=balance.pending_burn))
+        here.append(tr._("-{n} used here").format(n=n(balance.pending_burn)))
     if not here:
         return ""
     return tr._("{confirmed} confirmed, {here}; the hub confirms them when the till syncs").format(
-        confirmed=balance.confirmed, here=", ".join(here))
+        confirmed=n(balance.confirmed), here=", ".join(here))
 
 
 class RewardScreen(OneShotModal[str]):

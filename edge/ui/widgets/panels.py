@@ -43,25 +43,27 @@ class CustomerPanel(Static):
                         + escape(tr._("Scan a loyalty card or app code,\nor press F2 to look a customer up.")))  # fmt: skip
             return
         b = c.balance
+        fmt = self._formats()
+        n = fmt.number  # every figure in the locale's format ("1,500"; "1.500" in es)
         out = [f"[b]{escape(c.display_name)}[/b]  [reverse] {escape(c.tier)} [/reverse]"]
-        out.append(tr._("Points: [b]{n}[/b] available").format(n=b.available))
-        if pending := pending_words(b, tr):
+        out.append(tr._("Points: [b]{n}[/b] available").format(n=n(b.available)))
+        if pending := pending_words(b, tr, fmt):
             out.append(f"  ({escape(pending)})")
         if snap.settlement.points_redeemed:
-            out.append("  " + tr._("redeeming {n} = {amount}").format(n=snap.settlement.points_redeemed,
+            out.append("  " + tr._("redeeming {n} = {amount}").format(n=n(snap.settlement.points_redeemed),
                                                                       amount=money(snap.settlement.points_value_cents)))
         elif snap.redemption.max_points:
-            out.append("  " + tr._("can redeem up to {n} now").format(n=snap.redemption.max_points))
+            out.append("  " + tr._("can redeem up to {n} now").format(n=n(snap.redemption.max_points)))
         if snap.next_tier is not None:
             tier, missing = snap.next_tier
             out.append("  " + tr._("{amount} more to {tier}").format(amount=money(missing), tier=escape(tier)))
         out.extend(self._points_lines(snap))
         for reward in c.rewards:
             out.append(tr._("Reward: {name} (until {date})").format(name=escape(str(reward.get("name"))),
-                                                                    date=escape(str(reward.get("expires", "?")))))
+                                                                    date=escape(_day(reward.get("expires"), fmt))))
         if snap.settlement.pricing.lines:
             reason = f" ({escape(snap.points_reason)})" if snap.points_reason else ""
-            out.append(tr._("This sale earns [b]{n}[/b] pts").format(n=snap.settlement.points_earned) + reason)
+            out.append(tr._("This sale earns [b]{n}[/b] pts").format(n=n(snap.settlement.points_earned)) + reason)
         for coupon in snap.coupons:
             used = " [green](" + escape(tr._("in basket")) + ")[/green]" if coupon["code"] in snap.basket_coupons else ""
             terms = coupon.get("terms") or coupon["offer_name"]
@@ -81,9 +83,12 @@ class CustomerPanel(Static):
         if c.recent_purchases:
             out.append("[b]" + escape(tr._("Recent purchases:")) + "[/b]")
             for p in c.recent_purchases[:4]:
-                when = str(p.get("created_at") or p.get("when") or "")[:10]
+                when = escape(_date(p.get("created_at") or p.get("when"), fmt))
                 out.append(f"  {when} {str(p.get('channel', '?')):5} {money(int(p.get('total_cents') or 0))}")
         self.update("\n".join(out))
+
+    def _formats(self) -> Formats:
+        return Formats(self.locale, self.currency, self.timezone or "UTC")
 
     def _points_lines(self, snap: TillSnapshot) -> list[str]:
         """Earned and spent to date, what the pending period still locks, the next expiry (in the store's
@@ -104,6 +109,27 @@ class CustomerPanel(Static):
             words = escape(expiry_words(p.expiring, p.expires_on, fmt))
             out.append(f"  [yellow]{words}[/yellow]" if p.soon else f"  {words}")
         return out
+
+
+def _date(value: object, fmt: Formats) -> str:
+    """An ISO 8601 time as sent by the hub ("2026-10-17T09:12:00Z") -> the store's short date, in its zone
+    ("17/10/2026" in es_ES); text that is not one is shown as sent (cut to 10 characters)."""
+    text = str(value or "")
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text[:10]
+    return fmt.date(when)
+
+
+def _day(value: object, fmt: Formats) -> str:
+    """A calendar day as sent ("2026-12-30") -> the store's medium date ("Dec 30, 2026"); else as sent."""
+    from datetime import date
+
+    try:
+        return fmt.day(date.fromisoformat(str(value)))
+    except ValueError:
+        return str(value if value is not None else "?")
 
 
 _ORDER_WORDS = {"ready": N_("ready"), "placed": N_("placed")}  # order states the panel words; others as sent
@@ -150,7 +176,7 @@ class TotalsBar(Static):
             parts.append(tr._("Pts {amount}").format(amount=money(-s.points_value_cents)))
         parts.append(items_words(items, tr))
         if snap.customer is not None:
-            parts.append(tr._("earns {n} pts").format(n=s.points_earned))
+            parts.append(tr._("earns {n} pts").format(n=Formats(self.locale, self.currency).number(s.points_earned)))
         rows = [""]
         for part in parts:
             if rows[-1] and len(rows[-1]) + 2 + len(part) > width:
