@@ -29,6 +29,18 @@ def demo_settings(tmp_path: Path) -> Settings:
     return settings
 
 
+@pytest.fixture
+def spanish_settings(tmp_path: Path) -> Settings:
+    """The Spanish demo store (``store-edge demo --locale es``) on a freshly seeded SQLite file."""
+    from edge.demo.runner import demo_locale_settings
+
+    settings = demo_locale_settings(load_settings(environ={}), "es").replace(data_dir=tmp_path / "data")
+    db = open_database(settings.database_path)
+    seed_demo(db, now=FIXED_NOW, locale=settings.store.locale)
+    db.close()
+    return settings
+
+
 def store_token_key(settings: Settings, key: Ed25519PrivateKey, kid: str = "k1") -> None:
     """Make ``key``'s public half one this store trusts for signed loyalty-app codes (as a pull would)."""
     db = sqlite3.connect(settings.database_path)

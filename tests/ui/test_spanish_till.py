@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from pathlib import Path
 
 import pytest
 from textual.widgets import Input
@@ -13,9 +12,8 @@ from edge.core.basket import Basket
 from edge.core.loyalty import LoyaltyRules
 from edge.core.offers import CustomerContext
 from edge.db import open_database
-from edge.demo.runner import demo_locale_settings
-from edge.demo.seed import demo_gtin, seed_demo
-from edge.settings import Settings, load_settings
+from edge.demo.seed import demo_gtin
+from edge.settings import Settings
 from edge.store.repository import Repository
 from edge.store.sales import SalesService
 from edge.ui.app import TillApp, make_app
@@ -27,13 +25,6 @@ MILK, CHOCOLATE = demo_gtin(1), demo_gtin(121)
 ES_MONEY = re.compile(r"-?\d{1,3}(\.\d{3})*,\d{2}\xa0€")
 
 
-@pytest.fixture
-def spanish_settings(tmp_path: Path) -> Settings:
-    settings = demo_locale_settings(load_settings(environ={}), "es").replace(data_dir=tmp_path / "data")
-    db = open_database(settings.database_path)
-    seed_demo(db, now=FIXED_NOW, locale=settings.store.locale)
-    db.close()
-    return settings
 
 
 async def test_a_spanish_sale_prints_a_spanish_receipt(spanish_settings: Settings) -> None:

@@ -5,29 +5,15 @@ the background never lands on top of another dialog, and the dialogs speak the s
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
 
-import pytest
-
-from edge.db import open_database
-from edge.demo.runner import demo_locale_settings
-from edge.demo.seed import demo_card, demo_gtin, seed_demo
-from edge.settings import Settings, load_settings
+from edge.demo.seed import demo_card, demo_gtin
+from edge.settings import Settings
 from edge.ui.screens.dialogs import ConfirmScreen, PayScreen, RewardScreen
-from tests.support.demo import FIXED_NOW
 from tests.support.till import message, screen_text, settle, still_fine, till_app, type_in
 
 BRAM, MILK = demo_card(1), demo_gtin(1)
 
 
-@pytest.fixture
-def spanish_settings(tmp_path: Path) -> Settings:
-    """The Spanish demo store (``store-edge demo --locale es``) on a seeded SQLite file."""
-    settings = demo_locale_settings(load_settings(environ={}), "es").replace(data_dir=tmp_path / "data")
-    db = open_database(settings.database_path)
-    seed_demo(db, now=FIXED_NOW, locale=settings.store.locale)
-    db.close()
-    return settings
 
 
 def _claims(settings: Settings) -> int:

@@ -3,29 +3,13 @@ format, the beacon status in the store's language, and hub trouble whole on an 8
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 from devices.ble.base import SCANNING, SourceStatus
 from edge.core.i18n import translator
-from edge.db import open_database
-from edge.demo.runner import demo_locale_settings
-from edge.demo.seed import demo_card, seed_demo
+from edge.demo.seed import demo_card
 from edge.presence_runner import status_words
-from edge.settings import Settings, load_settings
+from edge.settings import Settings
 from sync.client import SyncStatus
-from tests.support.demo import FIXED_NOW
 from tests.support.till import flat, screen_text, settle, till_app, type_in
-
-
-@pytest.fixture
-def spanish_settings(tmp_path: Path) -> Settings:
-    settings = demo_locale_settings(load_settings(environ={}), "es").replace(data_dir=tmp_path / "data")
-    db = open_database(settings.database_path)
-    seed_demo(db, now=FIXED_NOW, locale=settings.store.locale)
-    db.close()
-    return settings
 
 
 def _panel(app) -> str:
