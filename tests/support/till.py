@@ -40,6 +40,18 @@ async def until(pilot, ready: Callable[[], bool], limit_s: float = 10.0) -> None
         await pilot.pause(0.05)
 
 
+async def settled_layout(app: TillApp, pilot) -> None:
+    """Wait until the sale screen's layout is final for a picture: no worker left, the basket has placed its
+    view (it does so when idle, once the rows' heights are known), then one more quiet moment. On a loaded
+    machine a fixed pause could take the picture before that."""
+    await app.workers.wait_for_complete()
+    basket = app.screen_stack[0].query_one("#basket")
+    for _ in range(2):
+        await until(pilot, lambda: not getattr(basket, "_scroll_pending", False)
+                    and not getattr(basket, "_require_update_dimensions", False))
+        await pilot.pause(0.3)
+
+
 async def type_in(app: TillApp, pilot, text: str) -> None:
     """Put ``text`` in the focused input, then Enter (a real key event)."""
     focused = app.focused

@@ -26,6 +26,7 @@ from tests.support.till import (
     sales,
     screen_text,
     settle,
+    settled_layout,
     still_fine,
     till_app,
     type_in,
@@ -604,8 +605,7 @@ def test_till_layout_snapshot(demo_settings: Settings, snap_compare, size) -> No
         await settle(app, pilot)
         for text in DEMO_BASKET:
             await type_in(app, pilot, text)
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.3)
+        await settled_layout(app, pilot)
 
     assert snap_compare(till_app(demo_settings), terminal_size=size, run_before=fill)
 

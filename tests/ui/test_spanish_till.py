@@ -19,7 +19,7 @@ from edge.store.sales import SalesService
 from edge.ui.app import TillApp, make_app
 from edge.ui.screens.dialogs import ReceiptScreen
 from tests.support.demo import FIXED_NOW  # 2026-11-20 10:30 UTC: 11:30 in Madrid
-from tests.support.till import settle, type_in
+from tests.support.till import settle, settled_layout, type_in
 
 MILK, CHOCOLATE = demo_gtin(1), demo_gtin(121)
 ES_MONEY = re.compile(r"-?\d{1,3}(\.\d{3})*,\d{2}\xa0€")
@@ -113,8 +113,7 @@ async def _spanish_basket(pilot) -> None:
     await settle(app, pilot)
     for text in ("612 34 56 01", MILK, CHOCOLATE, CHOCOLATE, CHOCOLATE, "SAVE3-ALPHA"):
         await type_in(app, pilot, text)
-    await app.workers.wait_for_complete()
-    await pilot.pause(0.3)
+    await settled_layout(app, pilot)
 
 
 @pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40), (200, 60)], ids=["60x20", "80x24", "120x40", "200x60"])
