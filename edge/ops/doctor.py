@@ -54,6 +54,7 @@ NO_HUB = N_("no hub configured")
 ENROL = N_("run 'store-edge enroll --hub URL --code CODE'")
 
 
+DEMO_HUB_DIR = "hub"  # a data dir with hub/hub.db beside store.db is the demo's (edge/demo/runner.py)
 NAME_WIDTH = 9  # the name column's least width (English names fit; a longer translated one widens it)
 
 
@@ -225,8 +226,10 @@ def check_clock(answer: HubAnswer | None, local_now: datetime, why_not: str = NO
 
 
 def check_hub(hub_url: str, answer: HubAnswer | None, enrolled: bool, credential_error: str | None,
-              installed: bool = False) -> CheckResult:
-    """``installed``: not enrolled is a FAIL (no sale, customer or offer would ever reach the hub)."""
+              installed: bool = False, demo_hub: Path | None = None) -> CheckResult:
+    """``installed``: not enrolled is a FAIL (no sale, customer or offer would ever reach the hub). ``demo_hub``: the
+    data dir is ``store-edge demo``'s, whose hub keeps its data in that directory: a hub not answering is a WARN that says
+    the demo's hub runs only while the demo is open."""
     if not hub_url and not enrolled:
         if installed:
             return CheckResult("hub", FAIL, Text(N_("this device is not enrolled with a hub: nothing it sells is "
@@ -240,6 +243,11 @@ def check_hub(hub_url: str, answer: HubAnswer | None, enrolled: bool, credential
     if answer is None or answer.status_code is None:
         why = answer.failure if answer and answer.failure else Text(N_("{url} cannot be reached (not tried)"),
                                                                       url=hub_url)
+        if demo_hub is not None:
+            return CheckResult("hub", WARN, Text(N_("{why}: this is the demo's data, and the demo's hub runs only "
+                                                    "while 'store-edge demo' is open"), why=why),
+                               Text(N_("start 'store-edge demo' (or serve its hub: 'store-edge hub serve --data-dir "
+                                       "{dir} --port 8700') and run doctor again"), dir=demo_hub))
         return CheckResult("hub", FAIL, why,
                            Text(N_("check the network cable/Wi-Fi, DNS and that the store firewall allows the hub")))
     if answer.status_code == 200:
@@ -603,7 +611,9 @@ def _hub_checks(settings: Settings, p: Probes, want: set[str], installed: bool) 
     answer = p.ask_hub(url, token, min(settings.hub.timeout_s, 5.0)) if url and cred_error is None else None
     out = []
     if "hub" in want:
-        out.append(check_hub(url, answer, enrolled, cred_error, installed))
+        demo_hub = settings.data_dir / DEMO_HUB_DIR  # edge/demo/runner.py keeps its hub there
+        out.append(check_hub(url, answer, enrolled, cred_error, installed,
+                             demo_hub if (demo_hub / "hub.db").exists() else None))
     if "clock" in want:
         why_not = NO_HUB if not url else (cred_error or N_("the hub was not asked"))
         out.append(check_clock(answer, p.now(), why_not))

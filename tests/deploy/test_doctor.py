@@ -362,3 +362,12 @@ def test_spanish_report_numbers_and_a_name_column_as_wide_as_the_longest_name(tm
     assert all(not s.startswith(" ") for s in summaries), spanish
     english = doctor.report_text(results, translator("en")).splitlines()
     assert english[0].startswith("PASS  disk      72,238 MB free (30%) on ") and "oldest 0.1 h old" in english[1]
+
+
+def test_a_demo_data_dir_whose_hub_is_closed_says_the_demo_must_be_open(tmp_path: Path) -> None:
+    down = doctor.HubAnswer(None, failure="http://127.0.0.1:41234 cannot be reached (connection refused)")
+    result = doctor.check_hub("http://127.0.0.1:41234", down, True, None, demo_hub=tmp_path / "hub")
+    assert result.status == doctor.WARN
+    assert "the demo's hub runs only while 'store-edge demo' is open" in result.summary
+    assert f"--data-dir {tmp_path / 'hub'} --port 8700" in result.hint
+    assert doctor.check_hub("http://127.0.0.1:41234", down, True, None).status == doctor.FAIL  # a real till
