@@ -320,7 +320,7 @@ def _set_webhook(args: argparse.Namespace, s: Any) -> None:
 
 def _programme(args: argparse.Namespace, s: Any) -> None:
     """``hub programme show|set KEY=VALUE ...``: every refused value on its own line, then nothing changes."""
-    from edge.cli.common import err
+    from edge.cli.common import PREFIX, err
 
     t = tr(args)
     if args.action == "set":
@@ -331,7 +331,7 @@ def _programme(args: argparse.Namespace, s: Any) -> None:
         except ValueError as exc:
             lines = getattr(exc, "problems", None) or str(exc).splitlines()
             for line in lines:
-                print("store-edge: " + t._("programme {problem}").format(problem=t.text(line)), file=err(args))
+                print(PREFIX + t._("programme {problem}").format(problem=t.text(line)), file=err(args))
             raise CliError(Text(N_("{n} programme value(s) refused; nothing was changed"), n=len(lines)), 2) from None
         say(args, t._("programme saved; the tills receive it on their next pull"))
     else:

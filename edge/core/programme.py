@@ -214,7 +214,7 @@ class ProgrammeRules:
     def with_changes(self, assignments: Iterable[str]) -> ProgrammeRules:
         """``key=value`` texts applied (``tiers=Bronze:0:1,Silver:50000:1.25,Gold:150000:1.5``, amounts in
         cents); ``ValueError`` naming every bad one, one line each, nothing applied."""
-        doc, problems = self.to_doc(), []
+        doc, problems = self.to_doc(), list[str]()
         for text in assignments:
             key, sep, value = text.partition("=")
             key = key.strip()
@@ -307,7 +307,7 @@ def doc_problems(doc: Any) -> list[str]:
     """Every reason the programme document cannot be used, one sentence per key with its range; [] if none."""
     if not isinstance(doc, dict):
         return [Text(N_("the programme must be a JSON object"))]
-    problems = [_not_a_rule(k) for k in sorted(set(doc) - {"tiers", *INT_RULES})]
+    problems: list[str] = [_not_a_rule(k) for k in sorted(set(doc) - {"tiers", *INT_RULES})]
     if "tiers" in doc:
         problems.extend(_tier_problems(doc["tiers"]))
     for key, (lo, hi, what) in INT_RULES.items():
