@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import sqlite_utils
 
-from edge.core.i18n import ENGLISH, Translator
+from edge.core.i18n import ENGLISH, Number, Translator
 from sync import outbox, protocol
 from sync.apply import HUB_CLOCK_OFFSET_KEY, apply_page, get_state, set_state
 from sync.config import SyncConfig
@@ -649,13 +649,14 @@ def describe_status(st: SyncStatus, tr: Translator = ENGLISH) -> list[str]:
 
 
 def _age(seconds: float, tr: Translator = ENGLISH) -> str:
+    """An age in words with ``tr``'s number marks: ``45 s``, ``12 min``, ``3.5 h`` (es ``3,5 h``), ``2.5 days``."""
     if seconds < 120:
-        return f"{seconds:.0f} s"
+        return f"{Number(seconds).in_locale(tr.locale)} s"
     if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
+        return f"{Number(seconds / 60).in_locale(tr.locale)} min"
     if seconds < 172800:
-        return f"{seconds / 3600:.1f} h"
-    return tr._("{n} days").format(n=f"{seconds / 86400:.1f}")
+        return f"{Number(seconds / 3600, digits=1).in_locale(tr.locale)} h"
+    return tr._("{n} days").format(n=Number(seconds / 86400, digits=1).in_locale(tr.locale))
 
 
 def status_offline(db: sqlite_utils.Database) -> SyncStatus:

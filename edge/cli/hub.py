@@ -16,9 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from edge.cli.common import LAZY, add_data_dir_option, load_for, out, say
+from edge.cli.common import LAZY, add_data_dir_option, load_for, out, say, tr
 from edge.core.contract import OFFER_KINDS
 from edge.core.errors import CliError
+from edge.core.i18n import N_, Text
 from edge.settings import Settings
 
 HUB_DB_ENV = "STORE_EDGE_HUB_DB"
@@ -70,8 +71,8 @@ def _hub_command(fn: Command) -> Callable[[argparse.Namespace, Settings | None],
         storage = _hub_storage(args)  # inside the dispatcher's guard: an unreachable database is one line
         try:
             return int(fn(args, storage) or 0)
-        except (HubError, ValueError) as exc:
-            raise CliError(str(exc), 1) from None
+        except (HubError, ValueError) as exc:  # a Text keeps its template: said in the CLI's language
+            raise CliError(exc.args[0] if exc.args and isinstance(exc.args[0], Text) else str(exc), 1) from None
         finally:
             storage.close()
 
@@ -88,7 +89,7 @@ def _serve(args: argparse.Namespace, storage: Any) -> int:
     if args.workers > 1:
         return _serve_workers(args)
     app = make_hub_app(storage, webhook_url=args.webhook_url, jobs_interval_s=args.jobs_interval)
-    say(args, f"hub listening on http://{args.host}:{args.port}")
+    say(args, tr(args)._("hub listening on http://{host}:{port}").format(host=args.host, port=args.port))
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
                 ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key)
     return 0
@@ -126,7 +127,8 @@ def _serve_workers(args: argparse.Namespace) -> int:
     from sync.hub.asgi import worker_environment
 
     os.environ.update(worker_environment(_hub_target(args), args.webhook_url, args.jobs_interval))
-    say(args, f"hub listening on http://{args.host}:{args.port} ({args.workers} worker processes)")
+    say(args, tr(args)._("hub listening on http://{host}:{port} ({n} worker processes)").format(
+        host=args.host, port=args.port, n=args.workers))
     # a worker busy with batches on a loaded machine may answer the supervisor's ping late; the default 5 s
     # would have it killed mid-request, dropping the batches it was committing
     uvicorn.run("sync.hub.asgi:create_app", factory=True, workers=args.workers, host=args.host, port=args.port,
@@ -156,12 +158,12 @@ def _store_locale(args: argparse.Namespace) -> dict[str, str | None]:
 
 def _create_store(args: argparse.Namespace, s: Any) -> None:
     s.create_store(args.id, args.name, **_store_locale(args))
-    say(args, f"store {args.id} created")
+    say(args, tr(args)._("store {id} created").format(id=args.id))
 
 
 def _set_store(args: argparse.Namespace, s: Any) -> None:
     s.set_store(args.id, args.name, **_store_locale(args))
-    say(args, f"store {args.id} changed; its tills use it from their next pull and start")
+    say(args, tr(args)._("store {id} changed; its tills use it from their next pull and start").format(id=args.id))
 
 
 def _store_arguments(sp: argparse.ArgumentParser) -> None:
@@ -174,12 +176,13 @@ def _store_arguments(sp: argparse.ArgumentParser) -> None:
 
 def _create_device(args: argparse.Namespace, s: Any) -> None:
     code = s.create_device(args.store, args.device, code_ttl_hours=args.ttl_hours)
-    say(args, f"device {args.device} of store {args.store}; enrolment code (valid {args.ttl_hours:g} h, once): {code}")
+    say(args, tr(args)._("device {device} of store {store}; enrolment code (valid {hours} h, once): {code}").format(
+        device=args.device, store=args.store, hours=_number(args, args.ttl_hours), code=code))
 
 
 def _revoke_device(args: argparse.Namespace, s: Any) -> None:
     s.revoke_device(args.device)
-    say(args, f"device {args.device} revoked")
+    say(args, tr(args)._("device {device} revoked").format(device=args.device))
 
 
 def _create_customer(args: argparse.Namespace, s: Any) -> None:
@@ -189,14 +192,14 @@ def _create_customer(args: argparse.Namespace, s: Any) -> None:
     s.upsert_customer({"id": args.id, **{k: v for k, v in given.items() if v is not None}})
     if args.points:
         s.adjust_balance(args.id, args.points, "opening balance")
-    say(args, f"customer {args.id} saved")
+    say(args, tr(args)._("customer {id} saved").format(id=args.id))
 
 
 def _create_offer(args: argparse.Namespace, s: Any) -> None:
     try:
         params = json.loads(args.params)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"--params is not valid JSON ({exc})") from None
+        raise ValueError(Text(N_("--params is not valid JSON ({problem})"), problem=str(exc))) from None
     # with --coupon the offer needs the code: without it the discount would reach every basket, guests included
     limits = {k: v for k, v in (("per_customer", args.per_customer), ("period_days", args.period_days),
                                  ("total", args.budget)) if v is not None}
@@ -205,17 +208,18 @@ def _create_offer(args: argparse.Namespace, s: Any) -> None:
                     "limits": limits, "valid_from": args.valid_from, "valid_until": args.valid_until})
     if args.coupon:
         s.create_coupon(args.coupon, args.id, args.customer)
-    say(args, f"offer {args.id} saved")
+    say(args, tr(args)._("offer {id} saved").format(id=args.id))
 
 
 def _delete_offer(args: argparse.Namespace, s: Any) -> None:
     revoked = s.delete_offer(args.id)
-    say(args, f"offer {args.id} deleted: the tills stop applying it at their next sync"
-              + (f"; {revoked} unredeemed coupon(s) revoked" if revoked else ""))
+    t = tr(args)
+    say(args, t._("offer {id} deleted: the tills stop applying it at their next sync").format(id=args.id)
+        + (t._("; {n} unredeemed coupon(s) revoked").format(n=revoked) if revoked else ""))
 
 
 def _import_catalog(args: argparse.Namespace, s: Any) -> None:
-    say(args, f"{s.import_catalog_csv(Path(args.csv))} products imported")
+    say(args, tr(args)._("{n} products imported").format(n=s.import_catalog_csv(Path(args.csv))))
 
 
 def _create_api_key(args: argparse.Namespace, s: Any) -> None:
@@ -229,87 +233,130 @@ def _exceptions(args: argparse.Namespace, s: Any) -> None:
         say(args, json.dumps(rows))
         return
     if not rows:
-        say(args, "no exceptions")
+        say(args, tr(args)._("no exceptions"))
     for r in rows:
         say(args, f"{r['detected_at']} {r['kind']}: {r['detail']}")
 
 
-def _point_value_words(point_value_cents: float, currency: str, months: int) -> str:
-    """"a point is worth €0.01; points expire after 12 months" (Babel's currency format, exact fractions of a
-    cent kept; month or months as the figure needs)."""
+def _formats(args: argparse.Namespace, currency: str = "EUR") -> Any:
+    """The CLI language's number and money formats (``edge.core.l10n.Formats``; English when unknown to CLDR)."""
+    from edge.core.l10n import Formats, check_locale
+
+    try:
+        return Formats(check_locale(tr(args).locale), currency.upper())
+    except ValueError:
+        return Formats("en", currency.upper())
+
+
+def _number(args: argparse.Namespace, value: float) -> str:
+    """``value`` with the CLI language's grouping and decimal marks (``122.542`` in es, ``122,542`` in en)."""
+    return str(_formats(args).number(value))
+
+
+def _point_value_words(args: argparse.Namespace, point_value_cents: float, currency: str, months: int) -> str:
+    """"a point is worth €0.01; points expire after 12 months" in the CLI's language (Babel's currency format
+    for that locale, exact fractions of a cent kept; month or months as the figure needs)."""
     from decimal import Decimal
 
     from babel.numbers import format_currency
 
     value = Decimal(str(point_value_cents)) / 100
-    worth = format_currency(value, currency, locale="en", decimal_quantization=False)
-    return f"a point is worth {worth}; points expire after {months} {'month' if months == 1 else 'months'}"
+    worth = format_currency(value, currency, locale=_formats(args).locale, decimal_quantization=False)
+    t = tr(args)
+    return t._("a point is worth {worth}").format(worth=worth) + "; " + t.ngettext(
+        "points expire after {n} month", "points expire after {n} months", months).format(n=months)
+
+
+def _when(f: Any, iso_time: str) -> str:
+    """An ISO 8601 time from the hub in the CLI's date format, UTC (the text itself if it cannot be read)."""
+    from edge.core.programme import parse_time
+
+    when = parse_time(iso_time)
+    return f"{f.datetime(when)} UTC" if when is not None else iso_time
 
 
 def _report(args: argparse.Namespace, s: Any) -> None:
-    """``hub report liability``: one JSON document (``--json``) or a table, a row per store and the total."""
+    """``hub report liability``: one JSON document (``--json``) or a table, a row per store and the total;
+    points, money and dates in the CLI's language (README, "Languages")."""
     doc = s.liability()
     if args.json:
         say(args, json.dumps(doc))
         return
-    from edge.core.money import format_money
-
-    currency = args.currency
+    t, f = tr(args), _formats(args, args.currency)
     windows = list(doc["total"]["expiring"])
-    say(args, f"points liability of programme {doc['programme']} as of {doc['as_of']} ("
-              f"{_point_value_words(doc['point_value_cents'], currency, doc['expiry_months'])})")
-    header = ["store", "points", "value", *(f"expiring {d} d" for d in windows)]
-    rows = [[r["store_id"], str(r["points"]), format_money(r["value_cents"], currency),
-             *(f"{r['expiring'][d]} ({format_money(r['expiring_value_cents'][d], currency)})" for d in windows)]
-            for r in [*doc["stores"], {**doc["total"], "store_id": "total"}]]
+    say(args, t._("points liability of programme {programme} as of {as_of} ({terms})").format(
+        programme=doc["programme"], as_of=_when(f, doc["as_of"]),
+        terms=_point_value_words(args, doc["point_value_cents"], f.currency, doc["expiry_months"])))
+    header = [t._("store"), t._("points"), t._("value"), *(t._("expiring {n} d").format(n=d) for d in windows)]
+    rows = [[r["store_id"], f.number(r["points"]), f.money(r["value_cents"]),
+             *(f"{f.number(r['expiring'][d])} ({f.money(r['expiring_value_cents'][d])})" for d in windows)]
+            for r in [*doc["stores"], {**doc["total"], "store_id": t._("total")}]]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         say(args, "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths,
                                                                                                           strict=True))))
     if doc["overdrawn_points"]:
-        say(args, f"overdrawn: {doc['overdrawn_points']} points spent beyond balances (see 'hub exceptions')")
+        say(args, t._("overdrawn: {n} points spent beyond balances (see 'hub exceptions')").format(
+            n=f.number(doc["overdrawn_points"])))
 
 
 def _rotate_key(args: argparse.Namespace, s: Any) -> None:
-    say(args, f"new signing key {s.rotate_signing_key(valid_days=args.valid_days)}")
+    say(args, tr(args)._("new signing key {kid}").format(kid=s.rotate_signing_key(valid_days=args.valid_days)))
 
 
 def _set_webhook(args: argparse.Namespace, s: Any) -> None:
     s.set_config("webhook_url", args.url)
     if args.secret is not None:
         if len(args.secret) < 16:
-            raise ValueError("--secret must be at least 16 characters (e.g. from 'openssl rand -hex 32')")
+            raise ValueError(Text(N_("--secret must be at least 16 characters (e.g. from 'openssl rand -hex 32')")))
         s.set_config("webhook_secret", args.secret)
-    signed = "signed with the shared secret" if (args.secret or s.get_config("webhook_secret")) else "unsigned"
-    say(args, f"presence notifications go to {args.url}, {signed} (restart 'hub serve' to apply)")
+    t = tr(args)
+    if args.secret or s.get_config("webhook_secret"):
+        text = t._("presence notifications go to {url}, signed with the shared secret (restart 'hub serve' to apply)")
+    else:
+        text = t._("presence notifications go to {url}, unsigned (restart 'hub serve' to apply)")
+    say(args, text.format(url=args.url))
 
 
 def _programme(args: argparse.Namespace, s: Any) -> None:
     """``hub programme show|set KEY=VALUE ...``: every refused value on its own line, then nothing changes."""
-    from edge.cli.common import err
+    from edge.cli.common import PREFIX, err
 
+    t = tr(args)
     if args.action == "set":
         if not args.values:
-            raise CliError("say what to set, e.g. 'hub programme set expiry_months=24 pending_days=14'", 2)
+            raise CliError(Text(N_("say what to set, e.g. 'hub programme set expiry_months=24 pending_days=14'")), 2)
         try:
             rules = s.set_programme(args.values)
         except ValueError as exc:
-            lines = str(exc).splitlines()
+            lines = getattr(exc, "problems", None) or str(exc).splitlines()
             for line in lines:
-                print(f"store-edge: programme {line}", file=err(args))
-            raise CliError(f"{len(lines)} programme value(s) refused; nothing was changed", 2) from None
-        say(args, "programme saved; the tills receive it on their next pull")
+                print(PREFIX + t._("programme {problem}").format(problem=t.text(line)), file=err(args))
+            raise CliError(Text(N_("{n} programme value(s) refused; nothing was changed"), n=len(lines)), 2) from None
+        say(args, t._("programme saved; the tills receive it on their next pull"))
     else:
         rules = s.programme_rules()
     doc = rules.to_doc()
     if args.json:
         say(args, json.dumps(doc, sort_keys=True))
         return
-    say(args, "tiers: " + ", ".join(f"{t['name']} from {t['threshold_cents']} cents x{t['multiplier']:g}"
-                                    for t in doc["tiers"]))
+    _say_programme(args, doc)
+
+
+def _say_programme(args: argparse.Namespace, doc: dict[str, Any]) -> None:
+    """The rules one per line: ``tiers: Bronze from 0 cents x1, ...`` then ``key: value  (what it is)``, the
+    words in the CLI's language, the keys as ``hub programme set`` takes them."""
+    from edge.core.programme import INT_RULES
+
+    t = tr(args)
+    say(args, t._("tiers: {tiers}").format(tiers=", ".join(
+        t._("{name} from {cents} cents x{multiplier}").format(
+            name=x["name"], cents=_number(args, x["threshold_cents"]), multiplier=_number(args, x["multiplier"]))
+        for x in doc["tiers"])))
     for key, value in doc.items():
         if key != "tiers":
-            say(args, f"{key}: {value}")
+            what = INT_RULES[key][2] if key in INT_RULES else ""
+            say(args, f"{key}: {value}" + (f"  ({t._(what)})" if what else ""))
 
 
 def _run_jobs(args: argparse.Namespace, s: Any) -> None:
@@ -319,21 +366,22 @@ def _run_jobs(args: argparse.Namespace, s: Any) -> None:
 
     now = parse_time(args.now) if args.now else None
     if args.now and now is None:
-        raise CliError(f"--now {args.now!r} is not an ISO 8601 time, e.g. 2027-01-31T00:00:00Z", 2)
+        raise CliError(Text(N_("--now {value!r} is not an ISO 8601 time, e.g. 2027-01-31T00:00:00Z"), value=args.now), 2)
     if now is not None and now > datetime.now(UTC) + timedelta(days=1) and not args.future:
         # expiry cannot be undone: points expired "in 2029" are gone from today's balances
-        raise CliError(f"--now {args.now} is in the future: points due by then would expire today and cannot be "
-                       "given back; add --future if that is what you want (e.g. on a copy of the database)", 2)
+        raise CliError(Text(N_("--now {value} is in the future: points due by then would expire today and cannot "
+                               "be given back; add --future if that is what you want (e.g. on a copy of the "
+                               "database)"), value=args.now), 2)
     done = s.run_jobs(now)
-    say(args, json.dumps(done) if args.json else
-        f"{done['expired_points']} points expired from {done['expired_lots']} lots; "
-        f"{done['profiles_changed']} member profiles changed (tier or spend)")
+    say(args, json.dumps(done) if args.json else tr(args)._(
+        "{points} points expired from {lots} lots; {profiles} member profiles changed (tier or spend)").format(
+        points=_number(args, done["expired_points"]), lots=done["expired_lots"], profiles=done["profiles_changed"]))
 
 
 def _seed_demo(args: argparse.Namespace, s: Any) -> None:
     from edge.demo.seed import seed_demo_hub  # the one demo dataset (the hub itself holds none)
 
-    say(args, f"demo data seeded; enrolment code for till-1: {seed_demo_hub(s)}")
+    say(args, tr(args)._("demo data seeded; enrolment code for till-1: {code}").format(code=seed_demo_hub(s)))
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -395,7 +443,7 @@ def _issue_birthday_coupons(args: argparse.Namespace, s: Any) -> None:
     try:
         today = date.fromisoformat(args.today) if args.today else datetime.now(UTC).date()
     except ValueError:
-        raise ValueError(f"--today must be a date like 2026-11-30, got {args.today!r}") from None
+        raise ValueError(Text(N_("--today must be a date like 2026-11-30, got {value!r}"), value=args.today)) from None
     rules = s.programme_rules()  # the defaults: the programme's birthday rules (hub programme set ...)
 
     def given(value: int | None, default: int) -> int:
@@ -405,11 +453,11 @@ def _issue_birthday_coupons(args: argparse.Namespace, s: Any) -> None:
                         given(args.days_before, rules.birthday_days_before),
                         given(args.valid_days, rules.birthday_valid_days))
     if plan.amount_cents == 0:
-        say(args, "no birthday coupons: the programme's birthday_coupon_cents is 0 (hub programme set "
-                  "birthday_coupon_cents=500, or --amount-cents)")
+        say(args, tr(args)._("no birthday coupons: the programme's birthday_coupon_cents is 0 (hub programme set "
+                             "birthday_coupon_cents=500, or --amount-cents)"))
         return
     issued = s.issue_birthday_coupons(today, plan)
-    say(args, f"{len(issued)} birthday coupons issued for {today.isoformat()}")
+    say(args, tr(args)._("{n} birthday coupons issued for {day}").format(n=len(issued), day=today.isoformat()))
 
 
 def _register_serve(add: Callable[[str, Command, str], argparse.ArgumentParser]) -> None:

@@ -56,6 +56,45 @@ class Text(str):
         return self
 
 
+class Number(str):
+    """A number among a :class:`Text`'s values, written the reader's way where the text is said.
+
+    ``Number(72241.3)`` is the English ``"72,241"`` (a ``str``: logs and English tests see plain English);
+    :meth:`Translator.text` writes it with the translator's locale (``"72.241"`` in es): grouping and decimal
+    marks from CLDR through Babel. ``digits`` fixes the decimals shown (``Number(0.04, digits=1)`` -> ``0.0``,
+    es ``0,0``); ``percent=True`` takes a fraction, whole percent (``Number(0.57, percent=True)`` -> ``57%``, es ``57 %``).
+    """
+
+    value: float
+    digits: int
+    percent: bool
+
+    def __new__(cls, value: float, /, *, digits: int = 0, percent: bool = False) -> Number:
+        self = super().__new__(cls, _number_text(value, SOURCE_LANGUAGE, digits, percent))
+        self.value, self.digits, self.percent = value, digits, percent
+        return self
+
+    def __getnewargs_ex__(self) -> tuple[tuple[float], dict[str, Any]]:  # copy/pickle rebuild it from the value
+        return (self.value,), {"digits": self.digits, "percent": self.percent}
+
+    def in_locale(self, locale: str) -> str:
+        """The number as ``locale`` writes it (English when Babel does not know the locale)."""
+        return _number_text(self.value, locale, self.digits, self.percent)
+
+
+def _number_text(value: float, locale: str, digits: int, percent: bool) -> str:
+    from babel.core import UnknownLocaleError
+    from babel.numbers import format_decimal, format_percent
+
+    pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
+    try:
+        if percent:
+            return str(format_percent(value, locale=locale))  # the locale's own pattern: 57 % in es, 57% in en
+        return str(format_decimal(value, pattern, locale=locale))
+    except (UnknownLocaleError, ValueError):
+        return _number_text(value, SOURCE_LANGUAGE, digits, percent) if locale != SOURCE_LANGUAGE else str(value)
+
+
 def normalise_locale(tag: str) -> str:
     """``es-ES``, ``es_es`` or ``es_ES.UTF-8`` -> ``es_ES``; ``''`` -> ``en``. Raises ValueError on junk."""
     base = tag.strip().split(".")[0].split("@")[0].replace("-", "_")
@@ -106,12 +145,14 @@ class Translator:
 
     def text(self, message: str) -> str:
         """``message`` in this locale: a :class:`Text` (or ``devices.text.Text``, the same shape) by its
-        template and values (values that are texts translated too), a plain ``str`` as a source text."""
+        template and values (values that are texts translated too, a :class:`Number` written the locale's
+        way), a plain ``str`` as a source text."""
         template = getattr(message, "template", None)
         params = getattr(message, "params", None)
         if template is None or params is None:
             return self.gettext(str(message))
-        values = {k: self.text(v) if getattr(v, "template", None) is not None else v for k, v in params.items()}
+        values = {k: v.in_locale(self.locale) if isinstance(v, Number)
+                  else self.text(v) if getattr(v, "template", None) is not None else v for k, v in params.items()}
         translated = self.gettext(template)
         return translated.format(**values) if values else translated
 

@@ -32,6 +32,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from edge.core.contract import MAX_CENTS, text_problem
+from edge.core.i18n import N_, Text
 from edge.core.tiers import next_tier, tier_for_spend
 
 MAX_TIERS = 10
@@ -43,18 +44,18 @@ MAX_LOCKS_SENT = 100  # pending-period lots in a profile
 
 # key -> (lowest, highest, what it is): the integer rules and their declared ranges (one table, one check)
 INT_RULES: dict[str, tuple[int, int, str]] = {
-    "spend_window_days": (28, 731, "days of spend that count for a tier (365: rolling 12 months)"),
-    "evaluation_months": (1, 12, "months between downgrade reviews (1, 2, 3, 4, 6 or 12)"),
-    "evaluation_day": (1, 28, "day of the month of a downgrade review"),
-    "downgrade_grace_days": (0, 365, "days after a review before a downgrade takes effect"),
-    "expiry_months": (0, 120, "months after which earned points expire (0: never)"),
-    "pending_days": (0, 365, "days before earned points can be spent (0: at once)"),
-    "expiry_warning_days": (0, 365, "days ahead a member is told about points expiring soon"),
-    "birthday_coupon_cents": (0, 10**7, "value of the birthday coupon the hub issues each year (0: none)"),
-    "birthday_days_before": (0, 60, "days before the first of the birthday month the coupon is issued"),
-    "birthday_valid_days": (1, 366, "days the birthday coupon stays valid"),
-    "offline_burn_cap_points": (0, 10**9, "points a till may let a member spend per day beyond the balance the "
-                                "hub confirmed (the offline allowance); the hub reports burns past it"),
+    "spend_window_days": (28, 731, N_("days of spend that count for a tier (365: rolling 12 months)")),
+    "evaluation_months": (1, 12, N_("months between downgrade reviews (1, 2, 3, 4, 6 or 12)")),
+    "evaluation_day": (1, 28, N_("day of the month of a downgrade review")),
+    "downgrade_grace_days": (0, 365, N_("days after a review before a downgrade takes effect")),
+    "expiry_months": (0, 120, N_("months after which earned points expire (0: never)")),
+    "pending_days": (0, 365, N_("days before earned points can be spent (0: at once)")),
+    "expiry_warning_days": (0, 365, N_("days ahead a member is told about points expiring soon")),
+    "birthday_coupon_cents": (0, 10**7, N_("value of the birthday coupon the hub issues each year (0: none)")),
+    "birthday_days_before": (0, 60, N_("days before the first of the birthday month the coupon is issued")),
+    "birthday_valid_days": (1, 366, N_("days the birthday coupon stays valid")),
+    "offline_burn_cap_points": (0, 10**9, N_("points a till may let a member spend per day beyond the balance the "
+                                "hub confirmed (the offline allowance); the hub reports burns past it")),
 }
 
 
@@ -199,7 +200,7 @@ class ProgrammeRules:
         document lacks keep their defaults; unknown keys are refused."""
         problems = doc_problems(doc)
         if problems:
-            raise ValueError("\n".join(problems))
+            raise RulesError(problems)
         tiers = tuple(TierRule(str(t["name"]), int(t["threshold_cents"]), float(t.get("multiplier", 1.0)))
                       for t in doc.get("tiers", [])) or DEFAULT_TIERS
         return cls(tiers=tiers, **{k: int(doc[k]) for k in INT_RULES if k in doc})
@@ -213,12 +214,12 @@ class ProgrammeRules:
     def with_changes(self, assignments: Iterable[str]) -> ProgrammeRules:
         """``key=value`` texts applied (``tiers=Bronze:0:1,Silver:50000:1.25,Gold:150000:1.5``, amounts in
         cents); ``ValueError`` naming every bad one, one line each, nothing applied."""
-        doc, problems = self.to_doc(), []
+        doc, problems = self.to_doc(), list[str]()
         for text in assignments:
             key, sep, value = text.partition("=")
             key = key.strip()
             if not sep:
-                problems.append(f"{text!r}: write KEY=VALUE, e.g. expiry_months=24")
+                problems.append(Text(N_("{text!r}: write KEY=VALUE, e.g. expiry_months=24"), text=text))
             elif key == "tiers":
                 tiers, problem = _parse_tiers(value)
                 if problem:
@@ -230,12 +231,13 @@ class ProgrammeRules:
                     doc[key] = int(value.strip())
                 except ValueError:
                     lo, hi, what = INT_RULES[key]
-                    problems.append(f"{key}: {value.strip()!r} is not a whole number ({what}, {lo} to {hi})")
+                    problems.append(Text(N_("{key}: {value!r} is not a whole number ({what}, {lo} to {hi})"), key=key,
+                                         value=value.strip(), what=Text(what), lo=lo, hi=hi))
             else:
-                problems.append(f"{key}: not a programme rule; the rules are tiers, {', '.join(INT_RULES)}")
+                problems.append(_not_a_rule(key))
         problems.extend(doc_problems(doc))
         if problems:
-            raise ValueError("\n".join(problems))
+            raise RulesError(problems)
         return ProgrammeRules.from_doc(doc)
 
 
@@ -250,54 +252,72 @@ def _parse_tiers(text: str) -> tuple[list[dict[str, Any]], str | None]:
             tiers.append({"name": bits[0], "threshold_cents": int(bits[1]),
                           "multiplier": float(bits[2]) if len(bits) == 3 else 1.0})
         except ValueError:
-            return [], (f"tiers: item {i + 1} {part!r} must be NAME:THRESHOLD_CENTS[:MULTIPLIER], "
-                        "e.g. Gold:150000:1.5")
+            return [], Text(N_("tiers: item {i} {part!r} must be NAME:THRESHOLD_CENTS[:MULTIPLIER], "
+                               "e.g. Gold:150000:1.5"), i=i + 1, part=part)
     return tiers, None
 
 
 def _tier_problems(tiers: Any) -> list[str]:
     if not isinstance(tiers, list) or not 1 <= len(tiers) <= MAX_TIERS:
-        return [f"tiers: must be a list of 1 to {MAX_TIERS} tiers"]
+        return [Text(N_("tiers: must be a list of 1 to {n} tiers"), n=MAX_TIERS)]
     problems: list[str] = []
     names: set[str] = set()
     previous = -1
     for i, t in enumerate(tiers, 1):
         if not isinstance(t, dict) or set(t) - {"name", "threshold_cents", "multiplier"}:
-            problems.append(f"tiers: tier {i} must be an object with name, threshold_cents and multiplier")
+            problems.append(Text(N_("tiers: tier {i} must be an object with name, threshold_cents and multiplier"), i=i))
             continue
         name, threshold, mult = t.get("name"), t.get("threshold_cents"), t.get("multiplier", 1.0)
         if not isinstance(name, str) or not 1 <= len(name) <= MAX_TIER_NAME_CHARS or text_problem(name) \
                 or name != name.strip() or name in names:
-            problems.append(f"tiers: tier {i} name must be 1 to {MAX_TIER_NAME_CHARS} characters, unique")
+            problems.append(Text(N_("tiers: tier {i} name must be 1 to {n} characters, unique"), i=i,
+                                 n=MAX_TIER_NAME_CHARS))
         else:
             names.add(name)
         if type(threshold) is not int or not 0 <= threshold <= MAX_CENTS:
-            problems.append(f"tiers: tier {i} threshold_cents must be a whole number from 0 to {MAX_CENTS}")
+            problems.append(Text(N_("tiers: tier {i} threshold_cents must be a whole number from 0 to {n}"), i=i,
+                                 n=MAX_CENTS))
         elif i == 1 and threshold != 0:
-            problems.append("tiers: the first tier's threshold_cents must be 0 (every member has a tier)")
+            problems.append(Text(N_("tiers: the first tier's threshold_cents must be 0 (every member has a tier)")))
         elif threshold <= previous:
-            problems.append(f"tiers: tier {i} threshold_cents must be above tier {i - 1}'s ({previous})")
+            problems.append(Text(N_("tiers: tier {i} threshold_cents must be above tier {j}'s ({previous})"), i=i,
+                                 j=i - 1, previous=previous))
         else:
             previous = threshold
         if isinstance(mult, bool) or not isinstance(mult, int | float) or not 0 <= mult <= MAX_MULTIPLIER:
-            problems.append(f"tiers: tier {i} multiplier must be a number from 0 to {MAX_MULTIPLIER:g}")
+            problems.append(Text(N_("tiers: tier {i} multiplier must be a number from 0 to {n:g}"), i=i,
+                                 n=MAX_MULTIPLIER))
     return problems
+
+
+class RulesError(ValueError):
+    """The programme refused: ``problems`` is every reason, one :class:`~edge.core.i18n.Text` each (English as
+    ``str``, translatable where shown); ``str(error)`` is them one per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _not_a_rule(key: str) -> Text:
+    return Text(N_("{key}: not a programme rule; the rules are tiers, {rules}"), key=key, rules=", ".join(INT_RULES))
 
 
 def doc_problems(doc: Any) -> list[str]:
     """Every reason the programme document cannot be used, one sentence per key with its range; [] if none."""
     if not isinstance(doc, dict):
-        return ["the programme must be a JSON object"]
-    problems = [f"{k}: not a programme rule; the rules are tiers, {', '.join(INT_RULES)}"
-                for k in sorted(set(doc) - {"tiers", *INT_RULES})]
+        return [Text(N_("the programme must be a JSON object"))]
+    problems: list[str] = [_not_a_rule(k) for k in sorted(set(doc) - {"tiers", *INT_RULES})]
     if "tiers" in doc:
         problems.extend(_tier_problems(doc["tiers"]))
     for key, (lo, hi, what) in INT_RULES.items():
         value = doc.get(key)
         if key in doc and (type(value) is not int or not lo <= value <= hi):
-            problems.append(f"{key}: must be a whole number from {lo} to {hi} ({what}), got {value!r}")
+            problems.append(Text(N_("{key}: must be a whole number from {lo} to {hi} ({what}), got {value!r}"), key=key,
+                                 lo=lo, hi=hi, what=Text(what), value=value))
         elif key == "evaluation_months" and key in doc and value not in EVALUATION_MONTHS:
-            problems.append(f"{key}: must be one of {', '.join(map(str, EVALUATION_MONTHS))} ({what}), got {value}")
+            problems.append(Text(N_("{key}: must be one of {months} ({what}), got {value}"), key=key,
+                                 months=", ".join(map(str, EVALUATION_MONTHS)), what=Text(what), value=value))
     return problems
 
 

@@ -59,6 +59,8 @@ def with_presence(settings: Settings) -> Settings:
         store=dataclasses.replace(settings.store, opening_hours="00:00-23:59"),
     )
 
+DEMO_HUB_PORT = 8700  # the demo's hub listens here when the port is free (README, "A new member from the web shop")
+
 
 def start_hub_and_sync(settings: Settings) -> Any:
     """Start the demo's own hub on 127.0.0.1, enrol this till with it and sync once; returns the running hub
@@ -71,7 +73,8 @@ def start_hub_and_sync(settings: Settings) -> Any:
 
     hub = start_demo_hub(settings.data_dir / "hub", store_id=settings.store.id, device_id=settings.device.id,
                          seed=lambda storage: seed_hub(storage, settings.store.id,
-                                                       locale=settings.store.locale))  # fmt: skip
+                                                       locale=settings.store.locale),
+                         preferred_port=DEMO_HUB_PORT)  # fmt: skip
     print(f"demo hub listening on {hub.url} (127.0.0.1 only); enrolling this till ...", file=sys.stderr)
     enroll(hub.url, hub.enrolment_code, settings.data_dir)
     client = SyncClient(lambda: open_database(settings.database_path), credentials.load(settings.data_dir),

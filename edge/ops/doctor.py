@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from edge import paths
-from edge.core.i18n import ENGLISH, N_, Text, Translator
+from edge.core.i18n import ENGLISH, N_, Number, Text, Translator
 from edge.ops import db_damage
 from edge.settings import ConfigError, Settings, StoreSettings
 
@@ -54,6 +54,10 @@ NO_HUB = N_("no hub configured")
 ENROL = N_("run 'store-edge enroll --hub URL --code CODE'")
 
 
+DEMO_HUB_DIR = "hub"  # a data dir with hub/hub.db beside store.db is the demo's (edge/demo/runner.py)
+NAME_WIDTH = 9  # the name column's least width (English names fit; a longer translated one widens it)
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """One line of the report. ``setup``: a FAIL that says the device is not set up yet (not enrolled, no
@@ -65,10 +69,11 @@ class CheckResult:
     hint: str = ""
     setup: bool = False
 
-    def line(self, tr: Translator = ENGLISH) -> str:
+    def line(self, tr: Translator = ENGLISH, name_width: int = NAME_WIDTH) -> str:
         """``STATUS  name      summary`` in ``tr``'s language (the name, summary and advice; PASS/WARN/FAIL stay
-        codes) and, unless it passed, the hint: one ``->`` line per line of it."""
-        text = f"{self.status:4}  {tr.text(CHECK_NAMES.get(self.name, self.name)):9} {tr.text(self.summary)}"
+        codes) and, unless it passed, the hint: one ``->`` line per line of it. ``name_width``: the name
+        column's width in characters (:func:`report_text` gives the longest translated name's)."""
+        text = f"{self.status:4}  {tr.text(CHECK_NAMES.get(self.name, self.name)):{name_width}} {tr.text(self.summary)}"
         if not self.hint or self.status == PASS:
             return text
         return "\n".join([text, *(f"      -> {part}" for part in tr.text(self.hint).splitlines())])
@@ -189,7 +194,8 @@ def check_disk(path: Path, usage: DiskUsage | None, failure: str | None = None, 
                            Text(N_("check that the data dir exists")))
     free_mb = usage.free_bytes / 1024 / 1024
     share = usage.free_bytes / usage.total_bytes if usage.total_bytes else 0.0
-    text = Text(N_("{mb} MB free ({share}) on {path}"), mb=f"{free_mb:,.0f}", share=f"{share:.0%}", path=path)
+    text = Text(N_("{mb} MB free ({share}) on {path}"), mb=Number(free_mb), share=Number(share, percent=True),
+                path=path)
     if usage.free_bytes < DISK_FAIL_BYTES:
         return CheckResult("disk", FAIL, Text(N_("{usage}: sales cannot be saved safely"), usage=text),
                            Text(N_("free space: 'journalctl --vacuum-size=50M', remove old files in the backups dir")))
@@ -207,7 +213,7 @@ def check_clock(answer: HubAnswer | None, local_now: datetime, why_not: str = NO
         return CheckResult("clock", WARN, Text(N_("not compared: the hub did not answer with its time")),
                            Text(N_("fix the hub connection first (see 'hub' above)")))
     skew = (local_now - answer.server_time).total_seconds()
-    seconds = f"{abs(skew):.0f}"
+    seconds = Number(abs(skew))
     text = (Text(N_("{seconds} s ahead of the hub"), seconds=seconds) if skew > 0
             else Text(N_("{seconds} s behind the hub"), seconds=seconds))
     if abs(skew) >= SKEW_FAIL_S:
@@ -220,8 +226,10 @@ def check_clock(answer: HubAnswer | None, local_now: datetime, why_not: str = NO
 
 
 def check_hub(hub_url: str, answer: HubAnswer | None, enrolled: bool, credential_error: str | None,
-              installed: bool = False) -> CheckResult:
-    """``installed``: not enrolled is a FAIL (no sale, customer or offer would ever reach the hub)."""
+              installed: bool = False, demo_hub: Path | None = None) -> CheckResult:
+    """``installed``: not enrolled is a FAIL (no sale, customer or offer would ever reach the hub). ``demo_hub``: the
+    data dir is ``store-edge demo``'s, whose hub keeps its data in that directory: a hub not answering is a WARN that says
+    the demo's hub runs only while the demo is open."""
     if not hub_url and not enrolled:
         if installed:
             return CheckResult("hub", FAIL, Text(N_("this device is not enrolled with a hub: nothing it sells is "
@@ -235,6 +243,11 @@ def check_hub(hub_url: str, answer: HubAnswer | None, enrolled: bool, credential
     if answer is None or answer.status_code is None:
         why = answer.failure if answer and answer.failure else Text(N_("{url} cannot be reached (not tried)"),
                                                                       url=hub_url)
+        if demo_hub is not None:
+            return CheckResult("hub", WARN, Text(N_("{why}: this is the demo's data, and the demo's hub runs only "
+                                                    "while 'store-edge demo' is open"), why=why),
+                               Text(N_("start 'store-edge demo' (or serve its hub: 'store-edge hub serve --data-dir "
+                                       "{dir} --port 8700') and run doctor again"), dir=demo_hub))
         return CheckResult("hub", FAIL, why,
                            Text(N_("check the network cable/Wi-Fi, DNS and that the store firewall allows the hub")))
     if answer.status_code == 200:
@@ -251,7 +264,7 @@ def check_hub(hub_url: str, answer: HubAnswer | None, enrolled: bool, credential
 def check_outbox(pending: int, oldest_age_s: float | None, dead: int) -> CheckResult:
     if oldest_age_s:
         text = Text(N_("{pending} event(s) waiting, oldest {hours} h old, {dead} dead letter(s)"), pending=pending,
-                    hours=f"{oldest_age_s / 3600:.1f}", dead=dead)
+                    hours=Number(oldest_age_s / 3600, digits=1), dead=dead)
     else:
         text = Text(N_("{pending} event(s) waiting, {dead} dead letter(s)"), pending=pending, dead=dead)
     if dead:
@@ -598,7 +611,9 @@ def _hub_checks(settings: Settings, p: Probes, want: set[str], installed: bool) 
     answer = p.ask_hub(url, token, min(settings.hub.timeout_s, 5.0)) if url and cred_error is None else None
     out = []
     if "hub" in want:
-        out.append(check_hub(url, answer, enrolled, cred_error, installed))
+        demo_hub = settings.data_dir / DEMO_HUB_DIR  # edge/demo/runner.py keeps its hub there
+        out.append(check_hub(url, answer, enrolled, cred_error, installed,
+                             demo_hub if (demo_hub / "hub.db").exists() else None))
     if "clock" in want:
         why_not = NO_HUB if not url else (cred_error or N_("the hub was not asked"))
         out.append(check_clock(answer, p.now(), why_not))
@@ -764,7 +779,8 @@ def report_text(results: Sequence[CheckResult], tr: Translator = ENGLISH) -> str
     fails = sum(r.status == FAIL for r in results)
     warns = sum(r.status == WARN for r in results)
     tail = tr._("all checks passed") if not fails and not warns else f"{fails} FAIL, {warns} WARN"
-    return "\n".join([*(r.line(tr) for r in results), tail])
+    width = max([NAME_WIDTH, *(len(tr.text(CHECK_NAMES.get(r.name, r.name))) for r in results)])
+    return "\n".join([*(r.line(tr, width) for r in results), tail])
 
 
 def report_json(results: Sequence[CheckResult]) -> str:

@@ -84,11 +84,14 @@ class DemoHub:
 
 
 def start_demo_hub(data_dir: Path, *, port: int = 0, store_id: str = "demo-store",
-                   device_id: str = "till-1", seed: Callable[[HubStorage], None] | None = None) -> DemoHub:
+                   device_id: str = "till-1", seed: Callable[[HubStorage], None] | None = None,
+                   preferred_port: int | None = None) -> DemoHub:
     """For ``make run``: a SQLite hub on 127.0.0.1 in a background thread, seeded once by ``seed`` (the app
     passes ``edge.demo.seed.seed_hub``: the one demo dataset lives in ``edge/demo``); without ``seed`` the hub
     holds just the store and a signing key.
 
+    ``preferred_port``: listen there when it is free, else on ``port`` (0: any free port), so the till's
+    credential names the same address from run to run (``doctor`` and ``hub serve`` on a closed demo).
     Enrol the till with the returned code (``sync.enroll.enroll``), then start its ``SyncWorker``.
     Calling it again with the same ``data_dir`` reuses the hub database and issues a fresh code.
     """
@@ -100,5 +103,11 @@ def start_demo_hub(data_dir: Path, *, port: int = 0, store_id: str = "demo-store
             storage.create_store(store_id, "Demo Store")
         storage.ensure_signing_key()
     code = storage.create_device(store_id, device_id)
-    server = HubServer(storage, port=port).start()
+    try:
+        server = HubServer(storage, port=preferred_port if preferred_port is not None else port)
+    except OSError:  # the preferred port is taken (another hub, another demo): any free one
+        if preferred_port is None:
+            raise
+        server = HubServer(storage, port=port)
+    server.start()
     return DemoHub(server.url, code, store_id, device_id, server)

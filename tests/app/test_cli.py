@@ -224,4 +224,12 @@ def test_output_piped_to_a_reader_that_goes_away_ends_quietly(tmp_path: Path) ->
 def test_the_liability_report_words_a_points_value_as_money(cents: float, months: int, words: str) -> None:
     from edge.cli.hub import _point_value_words
 
-    assert _point_value_words(cents, "EUR", months) == words  # never "1 point = 1 cents"
+    assert _point_value_words(argparse.Namespace(), cents, "EUR", months) == words  # never "1 point = 1 cents"
+
+
+def test_the_liability_report_words_a_points_value_in_spanish() -> None:
+    from edge.cli.hub import _point_value_words
+    from edge.core.i18n import translator
+
+    args = argparse.Namespace(tr=translator("es_ES"))
+    assert _point_value_words(args, 0.5, "EUR", 1) == "un punto vale 0,005\xa0€; los puntos caducan al cabo de 1 mes"

@@ -85,3 +85,26 @@ def test_an_english_machine_stays_english(tmp_path: Path) -> None:
 ])
 def test_the_machine_language_in_gettext_order(environ: dict[str, str], expected: str) -> None:
     assert machine_locale(environ) == expected
+
+
+def test_the_hub_commands_speak_spanish_with_spanish_numbers(tmp_path: Path) -> None:
+    db = str(tmp_path / "hub.db")
+    assert run(["hub", "seed-demo", "--db", db], lang="es_ES.UTF-8", tmp=tmp_path).returncode == 0
+    show = run(["hub", "programme", "show", "--db", db], lang="es_ES.UTF-8", tmp=tmp_path)
+    assert show.returncode == 0, show.stderr
+    assert "Silver desde 50.000 céntimos x1,25" in show.stdout
+    assert "(meses tras los que caducan los puntos ganados (0: nunca))" in show.stdout
+    assert " from " not in show.stdout and " cents " not in show.stdout
+    report = run(["hub", "report", "liability", "--db", db], lang="es_ES.UTF-8", tmp=tmp_path)
+    assert report.returncode == 0, report.stderr
+    assert "pasivo de puntos del programa" in report.stdout and "un punto vale 0,01\xa0€" in report.stdout
+    total = next(line for line in report.stdout.splitlines() if line.startswith("total"))
+    assert total.split()[1] == "122.542" and "1225,42\xa0€" in total.replace(".", "")  # points grouped as money
+    refused = run(["hub", "programme", "set", "expiry_months=500", "--db", db], lang="es_ES.UTF-8", tmp=tmp_path)
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines() == [
+        "store-edge: programa: expiry_months: debe ser un número entero de 0 a 120 (meses tras los que caducan "
+        "los puntos ganados (0: nunca)), se recibió 500",
+        "store-edge: 1 valor(es) del programa rechazado(s); no se cambió nada"]
+    english = run(["hub", "report", "liability", "--db", db], lang="en_US.UTF-8", tmp=tmp_path)
+    assert "122,542" in english.stdout and "€1,225.42" in english.stdout and "a point is worth €0.01" in english.stdout

@@ -347,3 +347,27 @@ def test_a_data_dir_that_does_not_exist_fails_the_disk_check(tmp_path: Path, ins
     args = argparse.Namespace(config=None, data_dir=str(missing), json=True, only="disk")
     assert cmd_doctor(args, probes) == 1
     assert json.loads(capsys.readouterr().out)["ok"] is False
+
+
+def test_spanish_report_numbers_and_a_name_column_as_wide_as_the_longest_name(tmp_path: Path) -> None:
+    from edge.core.i18n import translator
+
+    results = [doctor.check_disk(tmp_path, doctor.DiskUsage(75_747_000_000, 250_000_000_000)),
+               doctor.check_outbox(3, 360.0, 0), doctor.CheckResult("database", doctor.PASS, "integrity ok")]
+    spanish = doctor.report_text(results, translator("es_ES")).splitlines()
+    assert spanish[0].startswith("PASS  disco         72.238 MB libres (30\xa0%) en ")
+    assert "de hace 0,1 h" in spanish[1]
+    assert spanish[2].startswith("PASS  base de datos ")  # 13 characters, then one space, then the summary
+    summaries = [line[6 + len("base de datos") + 1:] for line in spanish[:3]]
+    assert all(not s.startswith(" ") for s in summaries), spanish
+    english = doctor.report_text(results, translator("en")).splitlines()
+    assert english[0].startswith("PASS  disk      72,238 MB free (30%) on ") and "oldest 0.1 h old" in english[1]
+
+
+def test_a_demo_data_dir_whose_hub_is_closed_says_the_demo_must_be_open(tmp_path: Path) -> None:
+    down = doctor.HubAnswer(None, failure="http://127.0.0.1:41234 cannot be reached (connection refused)")
+    result = doctor.check_hub("http://127.0.0.1:41234", down, True, None, demo_hub=tmp_path / "hub")
+    assert result.status == doctor.WARN
+    assert "the demo's hub runs only while 'store-edge demo' is open" in result.summary
+    assert f"--data-dir {tmp_path / 'hub'} --port 8700" in result.hint
+    assert doctor.check_hub("http://127.0.0.1:41234", down, True, None).status == doctor.FAIL  # a real till
