@@ -37,7 +37,16 @@ from edge.store.rewards import Reward
 from edge.store.sales import SaleError
 from edge.ui.commands import CommandQueue
 from edge.ui.errors import KeepsRunning
-from edge.ui.messages import MemberLookedUp, Refreshed, SaleCompleted, SaleFailed, ScanArrived, StatusChanged
+from edge.ui.key_order import KeyOrder
+from edge.ui.messages import (
+    MemberLookedUp,
+    Refreshed,
+    SaleCompleted,
+    SaleFailed,
+    ScanArrived,
+    SessionSettled,
+    StatusChanged,
+)
 from edge.ui.screens.devices import DevicesScreen
 from edge.ui.screens.dialogs import (
     ConfirmScreen,
@@ -136,6 +145,9 @@ class TillApp(KeepsRunning, App[None]):
             self.scanners.append(make_scanner_source(settings.scanner))
         self._unsubscribe: list[Callable[[], None]] = []
         self.commands = CommandQueue()
+        self._unsettled = 0  # session commands given whose snapshot has not been shown yet (see in_session)
+        self.key_order = KeyOrder(self._deliver_in_order, lambda: self._unsettled == 0, self._screen_ready,
+                                  lambda s, cb: self.set_timer(s, cb))  # fmt: skip
         self._applied_version = 0
         self._completing = False  # a sale is being written: sale keys wait until its receipt is up
         self._handover = False  # the pay dialog answered: typing and scans are held for the next sale
@@ -271,10 +283,20 @@ class TillApp(KeepsRunning, App[None]):
         await super().on_event(event)
 
     async def _forward_key(self, event: events.Key) -> None:
+        """A key the wedge says is typing: delivered in its turn (see edge/ui/key_order.py)."""
         event._wedge_checked = True  # type: ignore[attr-defined]
-        if self._hold_key(event) or self._key_is_stale(event):
-            return
-        await super().on_event(event)
+        if not self.key_order.queued(event):
+            await self._deliver_in_order(event)
+
+    async def _deliver_in_order(self, item: events.Key | ScanArrived) -> None:
+        if isinstance(item, ScanArrived):
+            self.scan_arrived(item)
+        elif not (self._hold_key(item) or self._key_is_stale(item)):
+            await super().on_event(item)
+
+    def _screen_ready(self) -> bool:
+        """The screen on top is mounted (a dialog just pushed takes keys only then)."""
+        return bool(self.screen_stack) and self.screen.is_mounted
 
     def _in_handover(self) -> bool:
         """From the pay dialog's answer until the sale is written and its receipt is up (or it failed)."""
@@ -331,7 +353,13 @@ class TillApp(KeepsRunning, App[None]):
         return bool(ignores(event)) if callable(ignores) else False
 
     def _scan_from_device(self, scan: ScanEvent) -> None:
-        self.post_message(ScanArrived(scan.text, scan.aim_id, scan.source, scan.received_at))
+        arrived = ScanArrived(scan.text, scan.aim_id, scan.source, scan.received_at)
+        if scan.source == self.wedge_source.name:
+            # fed from our own key handler, on the loop: the scan takes its turn among the keys around it
+            if not self.key_order.queued(arrived):
+                self.scan_arrived(arrived)
+            return
+        self.post_message(arrived)
 
     def _scanner_status(self, status: ScannerStatus) -> None:
         if status.state == "disconnected" or len(self.scanners) == 1 or status.state != "idle":
@@ -372,15 +400,23 @@ class TillApp(KeepsRunning, App[None]):
         """Run ``action`` on the session in a thread, after every command given before it, then show the
         snapshot it leaves (see edge/ui/commands.py)."""
         ticket = self.commands.ticket()
+        self._unsettled += 1
 
         def job() -> None:
             def step() -> None:
                 outcome = action()
                 self.post_message(Refreshed(take_snapshot(self.session, ticket), outcome))
 
-            self.commands.run(ticket, step)
+            try:
+                self.commands.run(ticket, step)
+            finally:
+                self.post_message(SessionSettled())  # after its Refreshed: the snapshot is shown first
 
         self.run_worker(job, thread=True, group="session", exit_on_error=False)
+
+    @on(SessionSettled)
+    def session_settled(self, _: SessionSettled) -> None:
+        self._unsettled -= 1
 
     def refresh_status(self) -> None:
         def job() -> None:
