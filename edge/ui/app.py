@@ -145,6 +145,7 @@ class TillApp(KeepsRunning, App[None]):
             self.scanners.append(make_scanner_source(settings.scanner))
         self._unsubscribe: list[Callable[[], None]] = []
         self.commands = CommandQueue()
+        self._typed_key_at = float("-inf")  # when the last key that is not a character was typed
         self._unsettled = 0  # session commands given whose snapshot has not been shown yet (see in_session)
         self.key_order = KeyOrder(self._deliver_in_order, lambda: self._unsettled == 0, self._screen_ready,
                                   lambda s, cb: self.set_timer(s, cb))  # fmt: skip
@@ -285,8 +286,17 @@ class TillApp(KeepsRunning, App[None]):
     async def _forward_key(self, event: events.Key) -> None:
         """A key the wedge says is typing: delivered in its turn (see edge/ui/key_order.py)."""
         event._wedge_checked = True  # type: ignore[attr-defined]
+        if not (event.is_printable and event.character) and event.key not in ("enter", "ctrl+m", "ctrl+j"):
+            self._typed_key_at = event.time
         if not self.key_order.queued(event):
             await self._deliver_in_order(event)
+
+    def _typed_right_before(self, scan: ScanArrived) -> bool:
+        """A key that is not a character (Ctrl+U, Backspace, an arrow) was typed within the burst window
+        before the scan's keys (the window for each of its keys, the terminator and one more): they are one
+        run of fast typing, not a scanner's."""
+        gap = self.settings.till.wedge_max_key_interval_ms / 1000
+        return 0 <= scan.received_at - self._typed_key_at <= (len(scan.text) + 2) * gap
 
     async def _deliver_in_order(self, item: events.Key | ScanArrived) -> None:
         if isinstance(item, ScanArrived):
@@ -384,7 +394,9 @@ class TillApp(KeepsRunning, App[None]):
             screen.take_scan(message.text)  # the dialog asks for a code: the scan is its answer
         elif isinstance(screen, SearchScreen) and not screen.closing:
             screen.take_typed(message.text)  # a name typed fast with its Enter: the search takes it as typing
-        elif isinstance(screen, PromptScreen | PayScreen) and not screen.closing and typed_burst(message.text):
+        elif isinstance(screen, PromptScreen | PayScreen) and not screen.closing and typed_burst(
+            message.text, self._typed_right_before(message)
+        ):
             screen.take_typed(message.text)  # a number asked for, typed fast (or a macro key): typing
         elif isinstance(screen, ReceiptScreen) and len(self.screen_stack) == 2:
             screen.finish(None)  # the next customer's first item: the receipt gives way, the scan counts

@@ -8,8 +8,9 @@ what came before waits here, and every key and scan after it waits behind it:
   not been shown yet (``settled`` False): F9 then opens the pay dialog with the scanned item in the total;
 - every key waits while the screen on top is not mounted yet (a dialog just opened by the key before it), so
   the dialog gets the keys typed after its key, never those typed before it;
-- after a key that is not typing is delivered, the rest waits one tick, so what that key started (an Enter
-  submitting the scan line, a search answering) has begun before the next key is judged.
+- after a key that is not a character is delivered, the rest waits one tick, so what that key started (an
+  Enter submitting the scan line, Ctrl+U clearing a field from the field's own queue) has happened before the
+  next key or scan is judged.
 
 Waiting items are re-checked on a short timer; nothing is dropped. Typing keys with nothing waiting before
 them pass straight through (the focused field takes them in order).
@@ -60,6 +61,7 @@ class KeyOrder:
         self._later = later
         self._waiting: deque[Any] = deque()
         self._armed = False
+        self._pause = False  # a key that is not typing was just delivered: the next item waits one tick
 
     @property
     def waiting(self) -> int:
@@ -67,7 +69,7 @@ class KeyOrder:
         return len(self._waiting)
 
     def _must_wait(self, item: object) -> bool:
-        if not self._screen_ready():
+        if self._pause or not self._screen_ready():
             return True
         return not is_typing(item) and not self._settled()
 
@@ -78,7 +80,13 @@ class KeyOrder:
             self._waiting.append(item)
             self._arm()
             return True
+        self._delivering(item)
         return False
+
+    def _delivering(self, item: object) -> None:
+        if not _edits_only(item):
+            self._pause = True  # let what it started begin (a widget takes its keys from its own queue)
+            self._arm()
 
     def _arm(self) -> None:
         if not self._armed:
@@ -87,10 +95,10 @@ class KeyOrder:
 
     async def _replay(self) -> None:
         self._armed = False
+        self._pause = False
         while self._waiting and not self._must_wait(self._waiting[0]):
             item = self._waiting.popleft()
+            self._delivering(item)
             await self._deliver(item)
-            if not _edits_only(item):
-                break  # let what it started begin before the next key is judged
         if self._waiting:
             self._arm()
