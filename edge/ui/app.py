@@ -146,7 +146,10 @@ class TillApp(KeepsRunning, App[None]):
         self._unsubscribe: list[Callable[[], None]] = []
         self.commands = CommandQueue()
         self._typed_key_at = float("-inf")  # when the last key that is not a character was typed
-        self._unsettled = 0  # session commands given whose snapshot has not been shown yet (see in_session)
+        self._unsettled = 0
+        self._message_said: tuple[str, bool] = ("", True)  # the message line's text and tone
+        self._repeats_seen = 0  # identical reads the scanners suppressed, as far as the cashier was told
+        self._repeats_unsaid = 0  # session commands given whose snapshot has not been shown yet (see in_session)
         self.key_order = KeyOrder(self._deliver_in_order, lambda: self._unsettled == 0, self._screen_ready,
                                   lambda s, cb: self.set_timer(s, cb))  # fmt: skip
         self._applied_version = 0
@@ -278,6 +281,7 @@ class TillApp(KeepsRunning, App[None]):
             self._keys_seen += 1
             if self.wedge is not None:
                 await self.wedge.feed(event)  # a scan in the burst is kept; typed keys come back to _forward_key
+                self._note_repeats()
                 return
             if self._hold_key(event) or self._key_is_stale(event):
                 return  # a dialog that already answered ignores the rest of the burst
@@ -385,6 +389,7 @@ class TillApp(KeepsRunning, App[None]):
 
     @on(ScanArrived)
     def scan_arrived(self, message: ScanArrived) -> None:
+        self._note_repeats()
         screen = self.screen
         if self._in_handover():
             self._held_lines.append(message.text)  # the next customer's item: added once this sale is written
@@ -487,6 +492,7 @@ class TillApp(KeepsRunning, App[None]):
         if outcome is not None:
             text = outcome.message + (f" - {lost}" if lost else "")
             self.show_message(text, ok=outcome.ok and not lost)
+            self._say_repeats()
         elif lost:
             self.show_message(lost, ok=False)
         else:
@@ -610,6 +616,7 @@ class TillApp(KeepsRunning, App[None]):
         """Say ``text`` in the message line. ``about``: what the message concerns, so that it goes when that
         is over (``_age_message``): ("sale", n) by default - the sale on screen; ("screen", screen) - a
         dialog, until it closes; ("scanner", name) - a scanner's trouble, until it reports again."""
+        self._message_said = (text, ok)
         message = self.query_one("#message", Static)
         message.update(escape(text))
         message.set_class(not ok, "error")
@@ -617,6 +624,25 @@ class TillApp(KeepsRunning, App[None]):
         self._message_about = about or ("sale", self.snapshot.sale_seq if self.snapshot else 0)
         if not ok:
             self.bell()
+
+    def _note_repeats(self) -> None:
+        """Repeat reads a scanner suppressed (one trigger pull read twice) are said in the message line, after
+        the message of the scan they repeat (at once when that one is already shown)."""
+        seen = sum(getattr(source, "suppressed", 0) for source in self.scanners)
+        if seen > self._repeats_seen:
+            self._repeats_unsaid += seen - self._repeats_seen
+            self._repeats_seen = seen
+            if self._unsettled == 0:
+                self._say_repeats()
+
+    def _say_repeats(self) -> None:
+        n, self._repeats_unsaid = self._repeats_unsaid, 0
+        if n and self.screen_stack and self.screen is self.screen_stack[0]:
+            note = self.tr.ngettext("({n} repeat read within {ms} ms ignored)",
+                                    "({n} repeat reads within {ms} ms ignored)", n)  # fmt: skip
+            text, ok = self._message_said
+            about = self._message_about
+            self.show_message(f"{text} {note.format(n=n, ms=f'{self.settings.scanner.debounce_ms:g}')}", ok, about)
 
     def _age_message(self) -> None:
         """Replace the message with the ready line once what it spoke of is over: the sale it was about was

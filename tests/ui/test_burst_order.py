@@ -20,7 +20,7 @@ async def _sale_with_milk(app, pilot) -> None:
 
 
 async def test_a_scan_then_f9_in_one_read_pays_the_new_total(demo_settings: Settings) -> None:
-    app = till_app(demo_settings)
+    app = till_app(demo_settings, wedge_max_key_interval_ms=400.0)  # a loaded machine still sends one burst
     async with app.run_test(size=(80, 24)) as pilot:
         await _sale_with_milk(app, pilot)
         terminal_read(app, *BREAD, "enter", "f9")
@@ -33,19 +33,19 @@ async def test_a_scan_then_f9_in_one_read_pays_the_new_total(demo_settings: Sett
 
 
 async def test_a_scan_then_f3_and_a_name_in_one_read_searches_the_name_only(demo_settings: Settings) -> None:
-    app = till_app(demo_settings)
+    app = till_app(demo_settings, wedge_max_key_interval_ms=400.0)  # a loaded machine still sends one burst
     async with app.run_test(size=(80, 24)) as pilot:
         await _sale_with_milk(app, pilot)
         terminal_read(app, *BREAD, "enter", "f3", *"sourdough")
-        await until(pilot, lambda: isinstance(app.screen, SearchScreen))
-        await pilot.pause(0.3)
+        await until(pilot, lambda: isinstance(app.screen, SearchScreen) and app.screen.query_one(Input).value)
+        await pilot.pause(0.5)  # longer than the burst window: nothing more comes
         await settle(app, pilot)
         assert app.screen.query_one(Input).value == "sourdough"
         assert len(lines(app)) == 2, lines(app)
 
 
 async def test_a_whole_sale_in_one_read_acts_key_by_key(demo_settings: Settings) -> None:
-    app = till_app(demo_settings)
+    app = till_app(demo_settings, wedge_max_key_interval_ms=400.0)  # a loaded machine still sends one burst
     async with app.run_test(size=(80, 24)) as pilot:
         await _sale_with_milk(app, pilot)
         terminal_read(app, *BREAD, "enter", "f3", *"sourdough", "down", "enter", "f7", *"SAVE3-ALPHA", "enter")
@@ -56,14 +56,25 @@ async def test_a_whole_sale_in_one_read_acts_key_by_key(demo_settings: Settings)
 
 
 async def test_fast_digits_in_a_number_dialog_stay_typing(demo_settings: Settings) -> None:
-    app = till_app(demo_settings)
+    app = till_app(demo_settings, wedge_max_key_interval_ms=400.0)  # a loaded machine still sends one burst
     async with app.run_test(size=(80, 24)) as pilot:
         await _sale_with_milk(app, pilot)
         terminal_read(app, "f4")
         await until(pilot, lambda: isinstance(app.screen, PromptScreen))
         terminal_read(app, "ctrl+u", *"999999999999", "enter")
-        await pilot.pause(0.3)
+        await pilot.pause(0.6)
         await settle(app, pilot)
         assert isinstance(app.screen, PromptScreen)
         assert app.screen.query_one("#answer", Input).value == "999999999999"
         assert "Scan ignored" not in message(app)
+
+
+async def test_repeat_reads_of_one_trigger_pull_are_said(demo_settings: Settings) -> None:
+    app = till_app(demo_settings, wedge_max_key_interval_ms=400.0)  # a loaded machine still sends one burst
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        terminal_read(app, *MILK, "enter", *MILK, "enter", *MILK, "enter")
+        await until(pilot, lambda: "repeat" in message(app))
+        await settle(app, pilot)
+        assert lines(app) == [("Whole Milk 1L", 1)]
+        assert "(2 repeat reads within 30 ms ignored)" in message(app), message(app)
