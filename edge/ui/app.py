@@ -145,7 +145,7 @@ class TillApp(KeepsRunning, App[None]):
             self.scanners.append(make_scanner_source(settings.scanner))
         self._unsubscribe: list[Callable[[], None]] = []
         self.commands = CommandQueue()
-        self._typed_key_at = float("-inf")  # when the last key that is not a character was typed
+        self._typed_key: tuple[float, object] = (float("-inf"), None)  # last key not a character: when, where
         self._unsettled = 0
         self._message_said: tuple[str, bool] = ("", True)  # the message line's text and tone
         self._repeats_seen = 0  # identical reads the scanners suppressed, as far as the cashier was told
@@ -290,22 +290,23 @@ class TillApp(KeepsRunning, App[None]):
     async def _forward_key(self, event: events.Key) -> None:
         """A key the wedge says is typing: delivered in its turn (see edge/ui/key_order.py)."""
         event._wedge_checked = True  # type: ignore[attr-defined]
-        if not (event.is_printable and event.character) and event.key not in ("enter", "ctrl+m", "ctrl+j"):
-            self._typed_key_at = event.time
         if not self.key_order.queued(event):
             await self._deliver_in_order(event)
 
     def _typed_right_before(self, scan: ScanArrived) -> bool:
-        """A key that is not a character (Ctrl+U, Backspace, an arrow) was typed within the burst window
-        before the scan's keys (the window for each of its keys, the terminator and one more): they are one
-        run of fast typing, not a scanner's."""
+        """A key that is not a character (Ctrl+U, Backspace, an arrow) was typed in the dialog on top within the
+        burst window before the scan's keys (the window for each of its keys, the terminator and one more):
+        they are one run of fast typing, not a scanner's. The key that opened the dialog does not count."""
+        at, screen = self._typed_key
         gap = self.settings.till.wedge_max_key_interval_ms / 1000
-        return 0 <= scan.received_at - self._typed_key_at <= (len(scan.text) + 2) * gap
+        return screen is self.screen and 0 <= scan.received_at - at <= (len(scan.text) + 2) * gap
 
     async def _deliver_in_order(self, item: events.Key | ScanArrived) -> None:
         if isinstance(item, ScanArrived):
             self.scan_arrived(item)
         elif not (self._hold_key(item) or self._key_is_stale(item)):
+            if not (item.is_printable and item.character) and item.key not in ("enter", "ctrl+m", "ctrl+j"):
+                self._typed_key = (item.time, self.screen)  # a key typed in this screen (Ctrl+U in a dialog)
             await super().on_event(item)
 
     def _screen_ready(self) -> bool:
