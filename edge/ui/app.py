@@ -37,7 +37,16 @@ from edge.store.rewards import Reward
 from edge.store.sales import SaleError
 from edge.ui.commands import CommandQueue
 from edge.ui.errors import KeepsRunning
-from edge.ui.messages import MemberLookedUp, Refreshed, SaleCompleted, SaleFailed, ScanArrived, StatusChanged
+from edge.ui.key_order import KeyOrder
+from edge.ui.messages import (
+    MemberLookedUp,
+    Refreshed,
+    SaleCompleted,
+    SaleFailed,
+    ScanArrived,
+    SessionSettled,
+    StatusChanged,
+)
 from edge.ui.screens.devices import DevicesScreen
 from edge.ui.screens.dialogs import (
     ConfirmScreen,
@@ -136,6 +145,13 @@ class TillApp(KeepsRunning, App[None]):
             self.scanners.append(make_scanner_source(settings.scanner))
         self._unsubscribe: list[Callable[[], None]] = []
         self.commands = CommandQueue()
+        self._typed_key: tuple[float, object] = (float("-inf"), None)  # last key not a character: when, where
+        self._unsettled = 0
+        self._message_said: tuple[str, bool] = ("", True)  # the message line's text and tone
+        self._repeats_seen = 0  # identical reads the scanners suppressed, as far as the cashier was told
+        self._repeats_unsaid = 0  # session commands given whose snapshot has not been shown yet (see in_session)
+        self.key_order = KeyOrder(self._deliver_in_order, lambda: self._unsettled == 0, self._screen_ready,
+                                  lambda s, cb: self.set_timer(s, cb))  # fmt: skip
         self._applied_version = 0
         self._completing = False  # a sale is being written: sale keys wait until its receipt is up
         self._handover = False  # the pay dialog answered: typing and scans are held for the next sale
@@ -265,16 +281,37 @@ class TillApp(KeepsRunning, App[None]):
             self._keys_seen += 1
             if self.wedge is not None:
                 await self.wedge.feed(event)  # a scan in the burst is kept; typed keys come back to _forward_key
+                self._note_repeats()
                 return
             if self._hold_key(event) or self._key_is_stale(event):
                 return  # a dialog that already answered ignores the rest of the burst
         await super().on_event(event)
 
     async def _forward_key(self, event: events.Key) -> None:
+        """A key the wedge says is typing: delivered in its turn (see edge/ui/key_order.py)."""
         event._wedge_checked = True  # type: ignore[attr-defined]
-        if self._hold_key(event) or self._key_is_stale(event):
-            return
-        await super().on_event(event)
+        if not self.key_order.queued(event):
+            await self._deliver_in_order(event)
+
+    def _typed_right_before(self, scan: ScanArrived) -> bool:
+        """A key that is not a character (Ctrl+U, Backspace, an arrow) was typed in the dialog on top within the
+        burst window before the scan's keys (the window for each of its keys, the terminator and one more):
+        they are one run of fast typing, not a scanner's. The key that opened the dialog does not count."""
+        at, screen = self._typed_key
+        gap = self.settings.till.wedge_max_key_interval_ms / 1000
+        return screen is self.screen and 0 <= scan.received_at - at <= (len(scan.text) + 2) * gap
+
+    async def _deliver_in_order(self, item: events.Key | ScanArrived) -> None:
+        if isinstance(item, ScanArrived):
+            self.scan_arrived(item)
+        elif not (self._hold_key(item) or self._key_is_stale(item)):
+            if not (item.is_printable and item.character) and item.key not in ("enter", "ctrl+m", "ctrl+j"):
+                self._typed_key = (item.time, self.screen)  # a key typed in this screen (Ctrl+U in a dialog)
+            await super().on_event(item)
+
+    def _screen_ready(self) -> bool:
+        """The screen on top is mounted (a dialog just pushed takes keys only then)."""
+        return bool(self.screen_stack) and self.screen.is_mounted
 
     def _in_handover(self) -> bool:
         """From the pay dialog's answer until the sale is written and its receipt is up (or it failed)."""
@@ -331,7 +368,13 @@ class TillApp(KeepsRunning, App[None]):
         return bool(ignores(event)) if callable(ignores) else False
 
     def _scan_from_device(self, scan: ScanEvent) -> None:
-        self.post_message(ScanArrived(scan.text, scan.aim_id, scan.source, scan.received_at))
+        arrived = ScanArrived(scan.text, scan.aim_id, scan.source, scan.received_at)
+        if scan.source == self.wedge_source.name:
+            # fed from our own key handler, on the loop: the scan takes its turn among the keys around it
+            if not self.key_order.queued(arrived):
+                self.scan_arrived(arrived)
+            return
+        self.post_message(arrived)
 
     def _scanner_status(self, status: ScannerStatus) -> None:
         if status.state == "disconnected" or len(self.scanners) == 1 or status.state != "idle":
@@ -347,6 +390,7 @@ class TillApp(KeepsRunning, App[None]):
 
     @on(ScanArrived)
     def scan_arrived(self, message: ScanArrived) -> None:
+        self._note_repeats()
         screen = self.screen
         if self._in_handover():
             self._held_lines.append(message.text)  # the next customer's item: added once this sale is written
@@ -356,7 +400,9 @@ class TillApp(KeepsRunning, App[None]):
             screen.take_scan(message.text)  # the dialog asks for a code: the scan is its answer
         elif isinstance(screen, SearchScreen) and not screen.closing:
             screen.take_typed(message.text)  # a name typed fast with its Enter: the search takes it as typing
-        elif isinstance(screen, PromptScreen | PayScreen) and not screen.closing and typed_burst(message.text):
+        elif isinstance(screen, PromptScreen | PayScreen) and not screen.closing and typed_burst(
+            message.text, self._typed_right_before(message)
+        ):
             screen.take_typed(message.text)  # a number asked for, typed fast (or a macro key): typing
         elif isinstance(screen, ReceiptScreen) and len(self.screen_stack) == 2:
             screen.finish(None)  # the next customer's first item: the receipt gives way, the scan counts
@@ -372,15 +418,23 @@ class TillApp(KeepsRunning, App[None]):
         """Run ``action`` on the session in a thread, after every command given before it, then show the
         snapshot it leaves (see edge/ui/commands.py)."""
         ticket = self.commands.ticket()
+        self._unsettled += 1
 
         def job() -> None:
             def step() -> None:
                 outcome = action()
                 self.post_message(Refreshed(take_snapshot(self.session, ticket), outcome))
 
-            self.commands.run(ticket, step)
+            try:
+                self.commands.run(ticket, step)
+            finally:
+                self.post_message(SessionSettled())  # after its Refreshed: the snapshot is shown first
 
         self.run_worker(job, thread=True, group="session", exit_on_error=False)
+
+    @on(SessionSettled)
+    def session_settled(self, _: SessionSettled) -> None:
+        self._unsettled -= 1
 
     def refresh_status(self) -> None:
         def job() -> None:
@@ -439,6 +493,7 @@ class TillApp(KeepsRunning, App[None]):
         if outcome is not None:
             text = outcome.message + (f" - {lost}" if lost else "")
             self.show_message(text, ok=outcome.ok and not lost)
+            self._say_repeats()
         elif lost:
             self.show_message(lost, ok=False)
         else:
@@ -562,6 +617,7 @@ class TillApp(KeepsRunning, App[None]):
         """Say ``text`` in the message line. ``about``: what the message concerns, so that it goes when that
         is over (``_age_message``): ("sale", n) by default - the sale on screen; ("screen", screen) - a
         dialog, until it closes; ("scanner", name) - a scanner's trouble, until it reports again."""
+        self._message_said = (text, ok)
         message = self.query_one("#message", Static)
         message.update(escape(text))
         message.set_class(not ok, "error")
@@ -569,6 +625,25 @@ class TillApp(KeepsRunning, App[None]):
         self._message_about = about or ("sale", self.snapshot.sale_seq if self.snapshot else 0)
         if not ok:
             self.bell()
+
+    def _note_repeats(self) -> None:
+        """Repeat reads a scanner suppressed (one trigger pull read twice) are said in the message line, after
+        the message of the scan they repeat (at once when that one is already shown)."""
+        seen = sum(getattr(source, "suppressed", 0) for source in self.scanners)
+        if seen > self._repeats_seen:
+            self._repeats_unsaid += seen - self._repeats_seen
+            self._repeats_seen = seen
+            if self._unsettled == 0:
+                self._say_repeats()
+
+    def _say_repeats(self) -> None:
+        n, self._repeats_unsaid = self._repeats_unsaid, 0
+        if n and self.screen_stack and self.screen is self.screen_stack[0]:
+            note = self.tr.ngettext("({n} repeat read within {ms} ms ignored)",
+                                    "({n} repeat reads within {ms} ms ignored)", n)  # fmt: skip
+            text, ok = self._message_said
+            about = self._message_about
+            self.show_message(f"{text} {note.format(n=n, ms=f'{self.settings.scanner.debounce_ms:g}')}", ok, about)
 
     def _age_message(self) -> None:
         """Replace the message with the ready line once what it spoke of is over: the sale it was about was

@@ -45,6 +45,10 @@ class StatusChanged(Message):
         return isinstance(message, StatusChanged)
 
 
+class SessionSettled(Message):
+    """One session command given through ``in_session`` ended (its snapshot, if any, was posted first)."""
+
+
 @dataclass
 class ScanArrived(Message):
     """A scanner (serial, evdev or keyboard wedge) delivered one scan."""

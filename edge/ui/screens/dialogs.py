@@ -48,10 +48,13 @@ T = TypeVar("T")
 TYPED_BURST_MAX = 7
 
 
-def typed_burst(text: str) -> bool:
+def typed_burst(text: str, after_typed_key: bool = False) -> bool:
     """True when a fast burst into a dialog asking for a number is typing (a macro key, a quick cashier),
-    not a scan: short, and only digits and money punctuation."""
-    return 0 < len(text) <= TYPED_BURST_MAX and all(c.isdigit() or c in ".," for c in text)
+    not a scan: only digits and money punctuation, and short - or of any length when it came right after a
+    key typed in the dialog (``after_typed_key``, e.g. Ctrl+U to clear the field: a scanner sends no such
+    key before its code)."""
+    figure = bool(text) and all(c.isdigit() or c in ".," for c in text)
+    return figure and (after_typed_key or len(text) <= TYPED_BURST_MAX)
 
 
 def whole_number(text: str) -> int | None:
