@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Connection, case, func, select, update
@@ -83,11 +84,12 @@ class Batch:
         self.new_lots: list[dict[str, Any]] = []
         self.overdrafts: dict[tuple[str, str, str], int] = {}  # (device, customer, day) -> points overdrawn
         self._rules: ProgrammeRules | None = None
+        self._dates: tuple[str, str, str | None] | None = None
         self.context: dict[str, Any] = {}  # what the batch's handlers read once per batch (programme rules)
 
-    @property
+    @cached_property
     def now(self) -> datetime:
-        """``received`` as a datetime (the time lots are dated and spend windows end)."""
+        """``received`` as a datetime (the time lots are dated and spend windows end), parsed once."""
         return parse_time(self.received) or datetime.now(UTC)
 
     def rules(self, conn: Connection) -> ProgrammeRules:
@@ -102,12 +104,20 @@ class Batch:
                                       *(lot for lot in self.new_lots if lot["customer_id"] == customer_id)]
         return self.lots[customer_id]
 
+    def _lot_dates(self, conn: Connection) -> tuple[str, str, str | None]:
+        """(earned_at, available_at, expires_at) of every lot this batch opens: they share its ``received``
+        time, so they are worked out once per batch (a push of thousands of earns)."""
+        if self._dates is None:
+            rules, now = self.rules(conn), self.now
+            expires = rules.expires_at(now)
+            self._dates = (iso(now), iso(rules.available_at(now)), iso(expires) if expires else None)
+        return self._dates
+
     def _earn_lot(self, conn: Connection, entry: dict[str, Any], source: str, after: int) -> None:
-        rules, now = self.rules(conn), self.now
-        expires = rules.expires_at(now)
+        earned_at, available_at, expires_at = self._lot_dates(conn)
         lot = {"lot_id": entry["entry_id"], "customer_id": entry["customer_id"], "points": entry["points"],
-               "remaining": min(entry["points"], max(after, 0)), "earned_at": iso(now),
-               "available_at": iso(rules.available_at(now)), "expires_at": iso(expires) if expires else None,
+               "remaining": min(entry["points"], max(after, 0)), "earned_at": earned_at,
+               "available_at": available_at, "expires_at": expires_at,
                "expired_at": None, "source": source, "dirty": False, "new": True}
         self.new_lots.append(lot)
         if entry["customer_id"] in self.lots:
