@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import sqlite_utils
 
 from edge.core.contract import EventType
+from edge.db.connection import immediate
 from sync.outbox import enqueue
 
 
@@ -27,7 +28,7 @@ def record_token_sighting(
     """
     expires = datetime.fromtimestamp(expires_at or now.timestamp(), UTC).isoformat()
     seen = now.isoformat()
-    with db.atomic():
+    with immediate(db):  # reads then writes: take the write lock first (edge.db.connection.immediate)
         seen_elsewhere = db.execute(
             "SELECT count(*) FROM token_sightings WHERE token_hash = ? AND till_id != ? AND expires_at > ?",
             [token_id, till_id, seen],

@@ -44,7 +44,9 @@ async def settled_layout(app: TillApp, pilot) -> None:
     """Wait until the sale screen's layout is final for a picture: no worker left, the basket has placed its
     view (it does so when idle, once the rows' heights are known), then one more quiet moment. On a loaded
     machine a fixed pause could take the picture before that."""
+    app.refresh_status()  # the status bar as it is now (it also refreshes every 2 s: not mid-picture)
     await app.workers.wait_for_complete()
+    await pilot.pause()
     basket = app.screen_stack[0].query_one("#basket")
     for _ in range(2):
         await until(pilot, lambda: not getattr(basket, "_scroll_pending", False)

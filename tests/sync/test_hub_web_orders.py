@@ -341,7 +341,7 @@ def test_report_liability_command_prints_json_and_a_table(sqlite_hub: HubServer,
     table = run()
     assert table.returncode == 0, table.stderr
     rows = {ln.split()[0]: ln.split() for ln in table.stdout.splitlines()[2:]}
-    assert rows["web"][1:3] == ["2500", "€12.50"] and rows["total"][1] == "3900"
+    assert rows["web"][1:3] == ["2,500", "€12.50"] and rows["total"][1] == "3,900"  # grouped like the money
     assert "overdrawn: 50 points" in table.stdout
 
 
