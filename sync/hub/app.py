@@ -13,7 +13,7 @@ import contextlib
 import functools
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -349,17 +349,9 @@ EXCEPTION_HANDLERS: Any = {HubError: _hub_error, protocol.ProtocolError: _protoc
 
 # ------------------------------------------------------------------------------------------- the app
 @contextlib.asynccontextmanager
-async def _webhooks(storage: HubStorage, url: str | None, interval_s: float, retry_base_s: float
-                    ) -> AsyncIterator[None]:
-    """Run the webhook deliverer while the app runs (when a URL is given or configured)."""
-    from sync.hub.webhooks import WebhookDeliverer
-
-    url = url or await run_in_threadpool(storage.get_config, "webhook_url")
-    task = None
-    if url:
-        secret = await run_in_threadpool(storage.get_config, "webhook_secret")
-        deliverer = WebhookDeliverer(storage, url, base_s=retry_base_s, secret=secret)
-        task = asyncio.create_task(deliverer.run_forever(interval_s))
+async def _background(work: Coroutine[Any, Any, None] | None) -> AsyncIterator[None]:
+    """Run ``work`` (None: nothing) as a task while the block runs, then cancel it and wait for it to end."""
+    task = asyncio.create_task(work) if work is not None else None
     try:
         yield
     finally:
@@ -367,6 +359,21 @@ async def _webhooks(storage: HubStorage, url: str | None, interval_s: float, ret
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+@contextlib.asynccontextmanager
+async def _webhooks(storage: HubStorage, url: str | None, interval_s: float, retry_base_s: float
+                    ) -> AsyncIterator[None]:
+    """Run the webhook deliverer while the app runs (when a URL is given or configured)."""
+    from sync.hub.webhooks import WebhookDeliverer
+
+    url = url or await run_in_threadpool(storage.get_config, "webhook_url")
+    work = None
+    if url:
+        secret = await run_in_threadpool(storage.get_config, "webhook_secret")
+        work = WebhookDeliverer(storage, url, base_s=retry_base_s, secret=secret).run_forever(interval_s)
+    async with _background(work):
+        yield
 
 
 @contextlib.asynccontextmanager
@@ -384,14 +391,8 @@ async def _jobs(storage: HubStorage, interval_s: float | None) -> AsyncIterator[
                 log.exception("the programme jobs failed; retrying in %.0f s", every)
             await asyncio.sleep(every)
 
-    task = asyncio.create_task(loop(interval_s)) if interval_s else None
-    try:
+    async with _background(loop(interval_s) if interval_s else None):
         yield
-    finally:
-        if task:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
 
 def _build(lifespan: Any) -> Starlette:
