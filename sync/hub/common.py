@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+CHUNK = 500  # keys per IN (...) list: SQLite limits bound parameters
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are read aloud and typed
 
 
 def now_iso() -> str:
     """Now, UTC, ISO 8601 with milliseconds and a ``Z`` (the hub's one time format; sorts as text)."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def chunks(keys: Sequence[str]) -> Iterator[list[str]]:
+    """``keys`` in lists of at most ``CHUNK`` (one ``IN (...)`` statement each)."""
+    for i in range(0, len(keys), CHUNK):
+        yield list(keys[i : i + CHUNK])
 
 
 def hash_secret(secret: str) -> str:

@@ -122,17 +122,23 @@ def _too_big(value: Any) -> int | None:
 
 
 _MISSING = object()
-# kinds whose snapshots a page reads in one query (the catalogue fan-out: hundreds of products per page)
-_BATCHED: dict[str, Any] = {ChangeKind.PRODUCT: offers.product_snapshots}
+# kinds whose snapshots a page reads together (the catalogue fan-out: hundreds of products per page; the members
+# a busy push changed: dozens per page)
+_BATCHED: dict[str, Any] = {ChangeKind.PRODUCT: offers.product_snapshots, ChangeKind.CUSTOMER: members.snapshots}
 
 
 def _prefetch(conn: Connection, keys: Sequence[tuple[str, str]], store_id: str) -> dict[tuple[str, str], Any]:
-    """The snapshots of a page's batched kinds, read together: (kind, key) -> data (None: gone)."""
+    """The snapshots of a page's batched kinds, read together: (kind, key) -> data (None: gone).
+    A stored value that cannot be read (the errors ``_served`` catches) leaves the kind out: its changes are
+    then read one by one, so only the bad one is skipped."""
     out: dict[tuple[str, str], Any] = {}
     for kind, fn in _BATCHED.items():
         wanted = [key for k, key in keys if k == kind]
-        if wanted:
-            out.update({(kind, key): data for key, data in fn(conn, wanted, store_id).items()})
+        try:
+            found = fn(conn, wanted, store_id) if wanted else {}
+        except (ValueError, TypeError, KeyError, OverflowError):
+            continue
+        out.update({(kind, key): data for key, data in found.items()})
     return out
 
 

@@ -29,9 +29,9 @@ from edge.core.contract import (
 )
 from sync import protocol
 from sync.hub import bonuses, claims, members, offer_limits, offers, personal_coupons, presence, rewards
-from sync.hub.common import DeviceAuth, HubError, now_iso
+from sync.hub.common import DeviceAuth, HubError, chunks, now_iso
 from sync.hub.db import insert
-from sync.hub.ledger import Batch, LedgerRefused, add_exception, chunks, existing_entries, existing_sales
+from sync.hub.ledger import Batch, LedgerRefused, add_exception, existing_entries, existing_sales
 from sync.hub.tables import (
     customer_stores,
     customers,

@@ -12,7 +12,7 @@ offline allowance a till may give (the programme's ``offline_burn_cap_points`` p
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
@@ -22,20 +22,15 @@ from sqlalchemy.sql import bindparam
 
 from edge.core.programme import ProgrammeRules, iso, parse_time
 from sync.hub import programme
+from sync.hub.common import chunks
 from sync.hub.tables import customers, exceptions, ledger, point_lots, sales
 
-CHUNK = 500  # keys per IN (...) list: SQLite limits bound parameters
 MAX_BALANCE = 2**53  # a balance every JSON reader (the tills) keeps exactly; far inside the BIGINT column
 
 
 class LedgerRefused(ValueError):
     """An entry the ledger cannot apply (it would take a balance past +-``MAX_BALANCE``); the message is a
     sentence for the device's dead letter and the exceptions report."""
-
-
-def chunks(keys: Sequence[str]) -> Iterator[list[str]]:
-    for i in range(0, len(keys), CHUNK):
-        yield list(keys[i : i + CHUNK])
 
 
 def existing_entries(conn: Connection, entry_ids: Sequence[str]) -> set[str]:

@@ -37,9 +37,9 @@ from edge.core.tiers import next_tier
 from sync.hub import bonuses, members, programme
 from sync.hub.admin import store_exists
 from sync.hub.changes import record_many, relevant_stores
-from sync.hub.common import HubError, now_iso
+from sync.hub.common import HubError, chunks, now_iso
 from sync.hub.db import insert
-from sync.hub.ledger import chunks, post_points
+from sync.hub.ledger import post_points
 from sync.hub.tables import (
     consent_history,
     coupons,

@@ -14,14 +14,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, desc, select, update
+from sqlalchemy import Connection, delete, desc, func, select, update
 
 from edge.core.contract import ChangeKind
 from sync.hub import offer_limits, presence, programme
 from sync.hub.changes import record_many, relevant_stores
-from sync.hub.common import HubError, now_iso
+from sync.hub.common import HubError, chunks, now_iso
 from sync.hub.db import insert
-from sync.hub.ledger import add_exception, chunks
+from sync.hub.ledger import add_exception
 from sync.hub.tables import (
     consent_history,
     coupons,
@@ -202,52 +202,93 @@ def _items(lines: Any) -> list[dict[str, Any]]:
             if isinstance(line, dict)]
 
 
-def _history(conn: Connection, cid: str) -> list[dict[str, Any]]:
-    history: list[dict[str, Any]] = []
-    for sale_id, sid, total, created, payload in conn.execute(
-            select(sales.c.sale_id, sales.c.store_id, sales.c.total_cents, sales.c.created_at, sales.c.payload)
-            .where(sales.c.customer_id == cid).order_by(desc(sales.c.created_at)).limit(RECENT_PURCHASES)):
-        history.append({"channel": "store", "id": sale_id, "store_id": sid, "total_cents": total,
-                        "created_at": created, "items": _items(json.loads(payload).get("lines", []))})
-    for oid, channel, total, created, lines_json in conn.execute(
-            select(orders.c.order_id, orders.c.channel, orders.c.total_cents, orders.c.created_at, orders.c.lines)
-            .where(orders.c.customer_id == cid).order_by(desc(orders.c.created_at)).limit(RECENT_PURCHASES)):
-        history.append({"channel": channel, "id": oid, "store_id": None, "total_cents": total,
-                        "created_at": created, "items": _items(json.loads(lines_json))})
-    history.sort(key=lambda h: h["created_at"], reverse=True)
-    return history[:RECENT_PURCHASES]
+def _ranked(conn: Connection, table: Any, columns: Sequence[Any], where: Sequence[Any], order: Sequence[Any],
+            ids: Sequence[str], limit: int) -> dict[str, list[Any]]:
+    """The first ``limit`` rows (``columns``) per customer of ``table`` by ``order``, for the customer ids
+    ``ids`` (one statement per ``CHUNK``, a window function: SQLite >= 3.25 and PostgreSQL): id -> rows."""
+    out: dict[str, list[Any]] = {cid: [] for cid in ids}
+    rank = func.row_number().over(partition_by=table.c.customer_id, order_by=list(order)).label("rank")
+    for chunk in chunks(sorted(out)):
+        inner = select(table.c.customer_id, *columns, rank).where(table.c.customer_id.in_(chunk), *where).subquery()
+        for row in conn.execute(select(*inner.c).where(inner.c.rank <= limit)
+                                .order_by(inner.c.customer_id, inner.c.rank)):
+            out[row[0]].append(tuple(row[1:-1]))
+    return out
 
 
-def _pickups(conn: Connection, cid: str, store_id: str) -> list[dict[str, Any]]:
+def _histories(conn: Connection, cids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """Each customer's ``RECENT_PURCHASES`` latest purchases, store sales and web/app orders, newest first."""
+    s, o = sales.c, orders.c
+    store_sales = _ranked(conn, sales, (s.sale_id, s.store_id, s.total_cents, s.created_at, s.payload), (),
+                          (desc(s.created_at), desc(s.sale_id)), cids, RECENT_PURCHASES)
+    web = _ranked(conn, orders, (o.order_id, o.channel, o.total_cents, o.created_at, o.lines), (),
+                  (desc(o.created_at), desc(o.order_id)), cids, RECENT_PURCHASES)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for cid in cids:
+        history = [{"channel": "store", "id": sale_id, "store_id": sid, "total_cents": total, "created_at": created,
+                    "items": _items(json.loads(payload).get("lines", []))}
+                   for sale_id, sid, total, created, payload in store_sales[cid]]
+        history += [{"channel": channel, "id": oid, "store_id": None, "total_cents": total, "created_at": created,
+                     "items": _items(json.loads(lines_json))} for oid, channel, total, created, lines_json in web[cid]]
+        history.sort(key=lambda h: h["created_at"], reverse=True)
+        out[cid] = history[:RECENT_PURCHASES]
+    return out
+
+
+def _pickups(conn: Connection, cids: Sequence[str], store_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Each customer's open pick-up orders at ``store_id``, oldest first."""
     o = orders.c
-    rows = conn.execute(select(o.order_id, o.status, o.total_cents, o.created_at, o.lines).where(
-        o.customer_id == cid, o.pickup_store_id == store_id, o.status.not_in(("collected", "cancelled")))
-        .order_by(o.created_at))
-    return [{"order_id": oid, "status": status, "total_cents": total, "created_at": created,
-             "items": _items(json.loads(lines_json))} for oid, status, total, created, lines_json in rows]
+    out: dict[str, list[dict[str, Any]]] = {cid: [] for cid in cids}
+    for chunk in chunks(sorted(out)):
+        for cid, oid, status, total, created, lines_json in conn.execute(
+                select(o.customer_id, o.order_id, o.status, o.total_cents, o.created_at, o.lines).where(
+                    o.customer_id.in_(chunk), o.pickup_store_id == store_id,
+                    o.status.not_in(("collected", "cancelled"))).order_by(o.customer_id, o.created_at)):
+            out[cid].append({"order_id": oid, "status": status, "total_cents": total, "created_at": created,
+                             "items": _items(json.loads(lines_json))})
+    return out
+
+
+_SNAPSHOT_COLUMNS = ("id", "card_number", "display_name", "phone_hash", "email_hash", "tier", "balance",
+                     "spend_12m_cents", "consents", "birthday", "preferences", "rewards", "tier_override",
+                     "tier_override_until")
+
+
+def snapshots(conn: Connection, cids: Sequence[str], store_id: str) -> dict[str, dict[str, Any] | None]:
+    """``snapshot`` of many customers with a few statements per ``CHUNK`` of ids, not several per customer
+    (a pull page after a busy push names dozens of members): customer id -> profile, None when deleted."""
+    out: dict[str, dict[str, Any] | None] = dict.fromkeys(cids)
+    rows: dict[str, Any] = {}
+    for chunk in chunks(sorted(set(cids))):
+        rows.update((row.id, row) for row in conn.execute(
+            select(*(customers.c[k] for k in _SNAPSHOT_COLUMNS)).where(customers.c.id.in_(chunk))))
+    present = sorted(rows)
+    if not present:
+        return out
+    l_ = ledger.c
+    applied = _ranked(conn, ledger, (l_.entry_id,), (l_.store_id == store_id,),
+                      (desc(l_.applied_at), desc(l_.entry_id)), present, APPLIED_ENTRY_IDS)
+    history, pickups = _histories(conn, present), _pickups(conn, present, store_id)
+    points, uses = programme.points_summaries(conn, present), offer_limits.customers_uses(conn, present)
+    today = now_iso()[:10]
+    for cid, row in rows.items():
+        # a manual tier override is the member's tier until its end date (inclusive)
+        tier = row.tier_override if row.tier_override and str(row.tier_override_until or "")[:10] >= today else row.tier
+        out[cid] = {
+            "id": cid, "card_number": row.card_number, "display_name": row.display_name,
+            "phone_hash": row.phone_hash, "email_hash": row.email_hash, "tier": tier,
+            "confirmed_points": int(row.balance), "spend_12m_cents": int(row.spend_12m_cents),
+            "consents": json.loads(row.consents), "birthday": row.birthday, "preferences": json.loads(row.preferences),
+            "rewards": json.loads(row.rewards), "recent_purchases": history[cid], "pickup_orders": pickups[cid],
+            "applied_entry_ids": [entry_id for (entry_id,) in applied[cid]], "points": points[cid],
+            "offer_uses": uses[cid],  # uses of offers limited per member
+        }
+    return out
 
 
 def snapshot(conn: Connection, cid: str, store_id: str) -> dict[str, Any] | None:
-    """The customer as ``store_id``'s tills receive it (None: deleted). ``applied_entry_ids`` are the store's
-    most recent ledger entries the hub has applied (the till marks them confirmed)."""
-    c = customers.c
-    row = conn.execute(select(c.id, c.card_number, c.display_name, c.phone_hash, c.email_hash, c.tier, c.balance,
-                              c.spend_12m_cents, c.consents, c.birthday, c.preferences, c.rewards, c.tier_override,
-                              c.tier_override_until).where(c.id == cid)).first()
-    if row is None:
-        return None
-    # a manual tier override is the member's tier until its end date (inclusive)
-    tier = row[12] if row[12] and str(row[13] or "")[:10] >= now_iso()[:10] else row[5]
-    applied = [r[0] for r in conn.execute(
-        select(ledger.c.entry_id).where(ledger.c.customer_id == cid, ledger.c.store_id == store_id)
-        .order_by(desc(ledger.c.applied_at)).limit(APPLIED_ENTRY_IDS))]
-    return {
-        "id": row[0], "card_number": row[1], "display_name": row[2], "phone_hash": row[3],
-        "email_hash": row[4], "tier": tier, "confirmed_points": int(row[6]), "spend_12m_cents": int(row[7]),
-        "consents": json.loads(row[8]), "birthday": row[9], "preferences": json.loads(row[10]),
-        "rewards": json.loads(row[11]), "recent_purchases": _history(conn, cid),
-        "pickup_orders": _pickups(conn, cid, store_id), "applied_entry_ids": applied,
-        "points": programme.points_summary(conn, cid),
-        "offer_uses": offer_limits.customer_uses(conn, cid),  # uses of offers limited per member
-    }
-
+    """The customer as ``store_id``'s tills receive it (None: deleted): profile, tier (a manual override wins
+    until its end date), confirmed balance, recent purchases in every channel, open pick-ups at the store, points
+    summary, uses of per-member limited offers. ``applied_entry_ids`` are the store's most recent ledger entries
+    (at most ``APPLIED_ENTRY_IDS``) the hub has applied (the till marks them confirmed)."""
+    return snapshots(conn, [cid], store_id)[cid]

@@ -12,6 +12,7 @@ Functions take the caller's transaction.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy import Connection, func, select
 
 from edge.core.contract import ChangeKind
 from sync.hub.changes import record_scoped
+from sync.hub.common import chunks
 from sync.hub.db import insert
 from sync.hub.ledger import Batch
 from sync.hub.tables import offer_redemptions, offers
@@ -86,15 +88,26 @@ def count_sale(conn: Connection, batch: Batch, payload: dict[str, Any], *, sale_
             record_scoped(conn, ChangeKind.OFFER, offer_id, limited[offer_id]["customer_id"])
 
 
+def customers_uses(conn: Connection, customer_ids: Sequence[str], now: str | None = None) -> dict[str, dict[str, int]]:
+    """``customer_uses`` of many members: one count per limited offer and ``CHUNK`` of ids (a pull page names
+    dozens of changed members); customer id -> {offer id: uses} (offers with no use left out)."""
+    now = now or datetime.now(UTC).isoformat()
+    out: dict[str, dict[str, int]] = {cid: {} for cid in customer_ids}
+    r = offer_redemptions.c
+    for offer_id, doc in limited_offers(conn).items():
+        limits = doc["limits"]
+        if "per_customer" not in limits:
+            continue
+        since = _since(now, int(limits["period_days"]))
+        for chunk in chunks(sorted(out)):
+            for cid, uses in conn.execute(select(r.customer_id, func.count()).where(
+                    r.offer_id == offer_id, r.customer_id.in_(chunk), r.redeemed_at >= since).group_by(r.customer_id)):
+                if uses:
+                    out[cid][offer_id] = int(uses)
+    return out
+
+
 def customer_uses(conn: Connection, customer_id: str, now: str | None = None) -> dict[str, int]:
     """offer id -> the member's uses within the offer's ``period_days`` up to ``now``, for offers with a
     per-member limit (what the member's profile tells the tills)."""
-    now = now or datetime.now(UTC).isoformat()
-    out: dict[str, int] = {}
-    for offer_id, doc in limited_offers(conn).items():
-        limits = doc["limits"]
-        if "per_customer" in limits:
-            n = _member_uses(conn, offer_id, customer_id, _since(now, int(limits["period_days"])))
-            if n:
-                out[offer_id] = n
-    return out
+    return customers_uses(conn, [customer_id], now)[customer_id]

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, select, update
 from edge.core import contract
 from edge.core.contract import ChangeKind
 from sync.hub.changes import record, record_many, record_scoped, relevant_stores
-from sync.hub.common import HubError, now_iso
+from sync.hub.common import HubError, chunks, now_iso
 from sync.hub.db import insert
 from sync.hub.tables import coupons, offers, products
 
@@ -78,8 +78,6 @@ def product_snapshot(conn: Connection, gtin: str, _store_id: str) -> dict[str, A
 def product_snapshots(conn: Connection, gtins: Sequence[str], _store_id: str) -> dict[str, dict[str, Any] | None]:
     """``product_snapshot`` of many GTINs in one query per ``CHUNK`` (a pull page of a catalogue change is
     hundreds of products); a GTIN the hub no longer holds maps to None."""
-    from sync.hub.ledger import chunks
-
     found: dict[str, dict[str, Any] | None] = dict.fromkeys(gtins)
     for chunk in chunks(list(gtins)):
         for row in conn.execute(select(*(products.c[k] for k in _PRODUCT)).where(products.c.gtin.in_(chunk))):
