@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -107,18 +108,30 @@ def snapshot(conn: Connection, kind: str, key: str, store_id: str) -> dict[str, 
     return data
 
 
-def _too_big(value: Any) -> int | None:
-    """The first integer in ``value`` (nested dicts and lists) a till cannot keep exactly, or None."""
-    if type(value) is int:
-        return value if not -MAX_SAFE_INT <= value <= MAX_SAFE_INT else None
-    if isinstance(value, float) and value.is_integer() and abs(value) > MAX_SAFE_INT:
-        return int(value)
-    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+def _unservable(value: Any) -> str | None:
+    """Why ``value`` (nested dicts and lists, as decoded from the database) cannot go into a page: an integer a
+    till cannot keep exactly (beyond +-2^53) or a number that is not finite; None when it can. Strings, None and
+    booleans are passed over without a call (a profile holds thousands of entry ids)."""
+    t = type(value)
+    if t is int:
+        return None if -MAX_SAFE_INT <= value <= MAX_SAFE_INT else _beyond(value)
+    if t is float:
+        if not math.isfinite(value):
+            return f"the number {value!r} is not finite (JSON has no such number)"
+        return _beyond(int(value)) if value.is_integer() and abs(value) > MAX_SAFE_INT else None
+    items = value.values() if t is dict else value if t is list else ()
     for item in items:
-        found = _too_big(item)
-        if found is not None:
+        ti = type(item)
+        if ti is str or item is None or ti is bool or (ti is int and -MAX_SAFE_INT <= item <= MAX_SAFE_INT):
+            continue
+        found = _unservable(item)
+        if found:
             return found
     return None
+
+
+def _beyond(number: int) -> str:
+    return f"the number {number} is beyond what a till keeps exactly (+-2^53)"
 
 
 _MISSING = object()
@@ -150,11 +163,13 @@ def _served(conn: Connection, kind: str, key: str, device: DeviceAuth,
     try:
         data = snapshot(conn, kind, key, device.store_id) if known is _MISSING else known
         if data is not None:
-            # as the answer is written: NaN, infinity or a lone surrogate stored before checks existed
-            json.dumps(data, allow_nan=False, ensure_ascii=False).encode("utf-8")
-            big = _too_big(data)
-            if big is not None:
-                raise ValueError(f"the number {big} is beyond what a till keeps exactly (+-2^53)")
+            # what the answer could not carry, stored before checks existed: numbers a till cannot keep, and
+            # (when orjson refuses the value) a lone surrogate, found by encoding as the stdlib would
+            problem = _unservable(data)
+            if problem is not None:
+                raise ValueError(problem)
+            if protocol.dumps_utf8(data) is None:
+                json.dumps(data, allow_nan=False, ensure_ascii=False).encode("utf-8")
     except (ValueError, TypeError, KeyError, OverflowError) as exc:
         _log.error("change %s/%s cannot be served to store %s and was skipped: %s", kind, key, device.store_id, exc)
         skipped.append((kind, key, " ".join(str(exc).split())[:300]))
@@ -195,22 +210,46 @@ def _page(conn: Connection, device: DeviceAuth, rows: Sequence[Any], limit: int,
     return protocol.ChangesPage(out, encode_cursor(end), has_more)
 
 
+def _held_txid(conn: Connection, store_id: str, after: Position) -> int | None:
+    """The newest transaction id among the store's committed rows after ``after`` that the horizon still holds
+    back (PostgreSQL), or None when none is held."""
+    c = changes.c
+    position = tuple_(c.txid, c.version) > tuple_(after[0], after[1])
+    found = conn.execute(select(func.max(c.txid)).where(position, c.txid >= HORIZON, _for_store(store_id))).scalar()
+    return None if found is None else int(found)
+
+
+def _await_horizon(db: Database, store_id: str, after: Position, deadline: float) -> None:
+    """Wait until every transaction up to the newest one holding back the store's rows has ended, or the
+    deadline. Only the horizon is read while waiting (one cheap statement), at growing intervals (5 ms doubling
+    to 100 ms): a busy hub always has a transaction open, and a pull must not hammer it."""
+    delay = 0.005
+    with db.read() as conn:
+        held = _held_txid(conn, store_id, after)
+        while held is not None and time.monotonic() + delay < deadline:
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+            if int(conn.execute(select(HORIZON)).scalar_one()) > held:
+                return
+
+
 def pull(db: Database, device: DeviceAuth, cursor: str | None, limit: int, *, wait_s: float = 1.0) -> protocol.ChangesPage:
     """One page of changes for ``device``'s store after ``cursor`` (``limit`` 1..``MAX_PULL_LIMIT``, clamped).
     A change that cannot be served is left out of the page and reported (``report_skips``, after the read).
     Each (kind, key) appears once per page with its current data; customers first, so offers and coupons that
-    name them apply. ``wait_s``: how long to wait for an open transaction holding back rows (PostgreSQL)."""
+    name them apply. ``wait_s``: how long to wait for open transactions holding back committed rows
+    (PostgreSQL; ``_await_horizon``); past it the page is answered without them and the next pull has them."""
     since = decode_cursor(cursor)
     limit = max(1, min(limit, protocol.MAX_PULL_LIMIT))
     deadline = time.monotonic() + wait_s
     skipped: list[tuple[str, str, str]] = []
-    while True:
+    for attempt in (1, 2):
         with db.read() as conn:
             rows, held = _page_rows(conn, device.store_id, since, limit)
-            if not held or time.monotonic() >= deadline:
+            if not held or attempt == 2 or time.monotonic() >= deadline:
                 page = _page(conn, device, rows, limit, since, skipped)
                 break
-        time.sleep(0.01)
+        _await_horizon(db, device.store_id, since, deadline)
     if skipped:
         with db.write() as conn:
             report_skips(conn, device, skipped)

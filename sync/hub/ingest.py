@@ -206,7 +206,10 @@ def burn_problem(conn: Connection, ev: Event, batch: Batch) -> str | None:
     sale_id = ev.payload.get("sale_id")
     if not isinstance(sale_id, str):
         return f"burn of {ev.payload['points']} points names no sale"
-    owner = conn.execute(select(sales.c.device_id).where(sales.c.sale_id == sale_id)).scalar()
+    owners: dict[str, str | None] = batch.context.setdefault("sale_owners", {})
+    if sale_id not in owners:  # the batch's burns' sales are read together in ``_start``
+        owners[sale_id] = conn.execute(select(sales.c.device_id).where(sales.c.sale_id == sale_id)).scalar()
+    owner = owners[sale_id]
     if owner is not None and owner != ev.device_id:
         return f"burn of {ev.payload['points']} points names sale {sale_id} of device {owner}"
     return None
@@ -322,9 +325,21 @@ def _member_language(conn: Connection, customer_id: str | None) -> str | None:
     return language if isinstance(language, str) and 2 <= len(language) <= 12 else None
 
 
+def _location_consent(conn: Connection, batch: Batch, customer_id: str) -> bool:
+    """``presence.has_location_consent``, read once per customer and push."""
+    known: dict[str, bool] = batch.context.setdefault("location_consent", {})
+    if customer_id not in known:
+        known[customer_id] = presence.has_location_consent(conn, customer_id)
+    return known[customer_id]
+
+
 def _presence_event(conn: Connection, ev: Event, _text: str, batch: Batch) -> None:
-    # analytics go to tables; only notification requests go to the webhook
-    if presence.handle_presence_event(conn, ev.id, ev.store_id, ev.device_id, ev.type, ev.payload, batch.received):
+    # analytics rows are written with the batch (``push``); only notification requests go to the webhook
+    row = presence.analytics_row(ev.id, ev.store_id, ev.device_id, ev.type, ev.payload, batch.received,
+                                 lambda cid: _location_consent(conn, batch, cid))
+    if row is not None:
+        batch.analytics.setdefault(row[0], []).append(row[1])
+    elif ev.type == presence.NOTIFICATION_EVENT:
         conn.execute(insert(conn, presence_notifications).values(
             event_id=ev.id, store_id=ev.store_id, device_id=ev.device_id, type=ev.type,
             payload=protocol.compact_json(compose_notification(conn, ev)),
@@ -410,6 +425,11 @@ def _start(conn: Connection, device: DeviceAuth, checked: list[tuple[Event | Non
                                            if ev is not None and ev.type == EventType.SALE_COMPLETED])
     _prefetch_customers(conn, batch, device.store_id, [ev for ev, _, _ in checked
                                                        if ev is not None and ev.id not in seen])
+    burnt = sorted({sid for ev, _, _ in checked if ev is not None and ev.type == EventType.LEDGER_BURN
+                    and isinstance(sid := ev.payload.get("sale_id"), str)})
+    owners: dict[str, str | None] = batch.context.setdefault("sale_owners", dict.fromkeys(burnt))
+    for chunk in chunks(burnt):
+        owners.update(conn.execute(select(sales.c.sale_id, sales.c.device_id).where(sales.c.sale_id.in_(chunk))).all())
     return batch, seen
 
 
@@ -450,6 +470,8 @@ def push(conn: Connection, device: DeviceAuth, checked: list[tuple[Event | None,
         results.append(EventResult(ev.id, ACCEPTED))
     if batch.events:
         conn.execute(events.insert(), batch.events)
+    for table, rows in batch.analytics.items():  # DO NOTHING: a re-sent visit or bucket is kept once
+        conn.execute(insert(conn, table).on_conflict_do_nothing(), rows)
     batch.flush(conn)
     members.customers_changed(conn, sorted(batch.touched))
     conn.execute(update(devices).where(devices.c.id == device.device_id).values(

@@ -80,6 +80,7 @@ class Batch:
         self.overdrafts: dict[tuple[str, str, str], int] = {}  # (device, customer, day) -> points overdrawn
         self._rules: ProgrammeRules | None = None
         self._dates: tuple[str, str, str | None] | None = None
+        self.analytics: dict[Any, list[dict[str, Any]]] = {}  # table -> presence analytics rows (sync.hub.ingest)
         self.context: dict[str, Any] = {}  # what the batch's handlers read once per batch (programme rules)
 
     @cached_property

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, delete, desc, func, select, update
 
 from edge.core.contract import ChangeKind
@@ -202,6 +203,15 @@ def _items(lines: Any) -> list[dict[str, Any]]:
             if isinstance(line, dict)]
 
 
+def _parse(text: str) -> Any:
+    """A stored JSON document (a sale's payload, an order's lines): orjson, read once per purchase of every
+    profile a pull sends; the stdlib for what orjson refuses (integers beyond 64 bits)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def _ranked(conn: Connection, table: Any, columns: Sequence[Any], where: Sequence[Any], order: Sequence[Any],
             ids: Sequence[str], limit: int) -> dict[str, list[Any]]:
     """The first ``limit`` rows (``columns``) per customer of ``table`` by ``order``, for the customer ids
@@ -226,10 +236,10 @@ def _histories(conn: Connection, cids: Sequence[str]) -> dict[str, list[dict[str
     out: dict[str, list[dict[str, Any]]] = {}
     for cid in cids:
         history = [{"channel": "store", "id": sale_id, "store_id": sid, "total_cents": total, "created_at": created,
-                    "items": _items(json.loads(payload).get("lines", []))}
+                    "items": _items(_parse(payload).get("lines", []))}
                    for sale_id, sid, total, created, payload in store_sales[cid]]
         history += [{"channel": channel, "id": oid, "store_id": None, "total_cents": total, "created_at": created,
-                     "items": _items(json.loads(lines_json))} for oid, channel, total, created, lines_json in web[cid]]
+                     "items": _items(_parse(lines_json))} for oid, channel, total, created, lines_json in web[cid]]
         history.sort(key=lambda h: h["created_at"], reverse=True)
         out[cid] = history[:RECENT_PURCHASES]
     return out

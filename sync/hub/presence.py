@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, Table, delete, select
 
 from edge.core import contract
 from edge.core.contract import ANALYTICS_FIELDS, ChangeKind, EventType
@@ -328,48 +329,47 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _visit(conn: Connection, where: dict[str, str], p: dict[str, Any]) -> None:
+def _visit(where: dict[str, str], p: dict[str, Any], consents: Callable[[str], bool]) -> tuple[Table, dict[str, Any]]:
     cid = _str(p.get("customer_id"))
-    if cid is not None and not has_location_consent(conn, cid):
+    if cid is not None and not consents(cid):
         cid = None
     dwell = p.get("dwell_s")
-    conn.execute(insert(conn, presence_visits).values(
-        visit_id=_str(p.get("visit_id")) or where["event_id"], customer_id=cid, zone=_str(p.get("zone")) or "?",
-        entered_at=_str(p.get("entered_at")), exited_at=_str(p.get("exited_at")),
-        dwell_s=float(dwell) if isinstance(dwell, int | float) and not isinstance(dwell, bool) else None,
-        source=_str(p.get("source")), **where).on_conflict_do_nothing())
+    return presence_visits, {
+        "visit_id": _str(p.get("visit_id")) or where["event_id"], "customer_id": cid, "zone": _str(p.get("zone")) or "?",
+        "entered_at": _str(p.get("entered_at")), "exited_at": _str(p.get("exited_at")),
+        "dwell_s": float(dwell) if isinstance(dwell, int | float) and not isinstance(dwell, bool) else None,
+        "source": _str(p.get("source")), **where}
 
 
-def _anonymous(conn: Connection, where: dict[str, str], p: dict[str, Any]) -> None:
+def _anonymous(where: dict[str, str], p: dict[str, Any], _consents: Callable[[str], bool]) -> tuple[Table, dict[str, Any]]:
     devices = p.get("devices")
-    conn.execute(insert(conn, presence_anonymous_counts).values(
-        bucket_start=_str(p.get("bucket_start")) or "?", zone=_str(p.get("zone")) or "?",
-        devices=devices if isinstance(devices, int) and not isinstance(devices, bool) and devices >= 0 else 0,
-        **where).on_conflict_do_nothing())
+    return presence_anonymous_counts, {
+        "bucket_start": _str(p.get("bucket_start")) or "?", "zone": _str(p.get("zone")) or "?",
+        "devices": devices if isinstance(devices, int) and not isinstance(devices, bool) and devices >= 0 else 0,
+        **where}
 
 
-def _analytics(conn: Connection, where: dict[str, str], p: dict[str, Any]) -> None:
+def _analytics(where: dict[str, str], p: dict[str, Any], _consents: Callable[[str], bool]) -> tuple[Table, dict[str, Any]]:
     summary = {k: p[k] for k in ANALYTICS_FIELDS if k in p}
-    conn.execute(insert(conn, presence_analytics).values(
-        since=_str(p.get("since")), until=_str(p.get("until")), summary=json.dumps(summary, sort_keys=True),
-        **where).on_conflict_do_nothing())
+    return presence_analytics, {"since": _str(p.get("since")), "until": _str(p.get("until")),
+                                "summary": json.dumps(summary, sort_keys=True), **where}
 
 
-_ANALYTICS_WRITERS = {VISIT_EVENT: _visit, ANONYMOUS_EVENT: _anonymous, ANALYTICS_EVENT: _analytics}
+_ANALYTICS_ROWS = {VISIT_EVENT: _visit, ANONYMOUS_EVENT: _anonymous, ANALYTICS_EVENT: _analytics}
 
 
-def handle_presence_event(conn: Connection, event_id: str, store_id: str, device_id: str, event_type: str,
-                          payload: dict[str, Any], received: str) -> bool:
-    """Store analytics events in their tables. True when the event goes to the webhook (notification requests
-    only); visits keep a customer id only while the customer consents; nothing device-identifying is kept."""
-    if event_type == NOTIFICATION_EVENT:
-        return True
-    writer = _ANALYTICS_WRITERS.get(event_type)  # type: ignore[call-overload]
-    if writer is not None:
-        writer(conn, {"event_id": event_id, "store_id": store_id, "device_id": device_id, "received_at": received},
-               payload)
-    # other presence.* types stay in ``events`` only
-    return False
+def analytics_row(event_id: str, store_id: str, device_id: str, event_type: str, payload: dict[str, Any],
+                  received: str, consents: Callable[[str], bool]) -> tuple[Table, dict[str, Any]] | None:
+    """The analytics row a presence event stores: (table, row) for ``presence.visit`` (``presence_visits``),
+    ``presence.anonymous_count`` and ``presence.analytics``; None for any other type (notification requests go
+    to the webhook, other presence types stay in ``events`` only). A visit keeps its customer id only while
+    ``consents(customer_id)`` (location consent) is true; nothing device-identifying is kept. The caller
+    inserts the rows of a push together, ``ON CONFLICT DO NOTHING`` (a re-sent visit or bucket is kept once)."""
+    build = _ANALYTICS_ROWS.get(event_type)  # type: ignore[call-overload]
+    if build is None:
+        return None
+    return build({"event_id": event_id, "store_id": store_id, "device_id": device_id, "received_at": received},
+                 payload, consents)
 
 
 def token_seen_problem(payload: dict[str, Any]) -> str | None:
