@@ -76,7 +76,8 @@ class Batch:
         self.relevant: set[tuple[str, str]] = set()
         self.touched: set[str] = set()
         self.lots: dict[str, list[dict[str, Any]]] = {}  # customer -> open lots, oldest first (loaded on a burn)
-        self.new_lots: list[dict[str, Any]] = []
+        self.new_lots: list[dict[str, Any]] = []  # point_lots rows this batch opens
+        self.dirty_lots: dict[str, dict[str, Any]] = {}  # lot id -> a lot a burn or expiry changed
         self.overdrafts: dict[tuple[str, str, str], int] = {}  # (device, customer, day) -> points overdrawn
         self._rules: ProgrammeRules | None = None
         self._dates: tuple[str, str, str | None] | None = None
@@ -114,7 +115,7 @@ class Batch:
         lot = {"lot_id": entry["entry_id"], "customer_id": entry["customer_id"], "points": entry["points"],
                "remaining": min(entry["points"], max(after, 0)), "earned_at": earned_at,
                "available_at": available_at, "expires_at": expires_at,
-               "expired_at": None, "source": source, "dirty": False, "new": True}
+               "expired_at": None, "source": source}  # exactly the table's columns: inserted as it is
         self.new_lots.append(lot)
         if entry["customer_id"] in self.lots:
             self.lots[entry["customer_id"]].append(lot)
@@ -130,7 +131,7 @@ class Batch:
             take = min(left, lot["remaining"])
             if take > 0 or lot["expired_at"]:
                 lot["remaining"] -= take
-                lot["dirty"] = True
+                self.dirty_lots[lot["lot_id"]] = lot
                 left -= take
 
     def _balance(self, conn: Connection, customer_id: str) -> int:
@@ -241,11 +242,11 @@ class Batch:
             programme.refresh_tiers(conn, sorted(self.spend), self.now, self.rules(conn))
 
     def _flush_lots(self, conn: Connection) -> None:
-        columns = [c.name for c in point_lots.columns]
-        if self.new_lots:
-            conn.execute(point_lots.insert(), [{k: lot[k] for k in columns} for lot in self.new_lots])
-        dirty = [{"lid": lot["lot_id"], "rem": lot["remaining"], "exp": lot["expired_at"]}
-                 for lots in self.lots.values() for lot in lots if lot["dirty"] and not lot.get("new")]
+        if self.new_lots:  # a new lot a burn took from is inserted with what is left
+            conn.execute(point_lots.insert(), self.new_lots)
+        new = {lot["lot_id"] for lot in self.new_lots} if self.dirty_lots else set()
+        dirty = [{"lid": lid, "rem": lot["remaining"], "exp": lot["expired_at"]}
+                 for lid, lot in self.dirty_lots.items() if lid not in new]
         if dirty:
             conn.execute(update(point_lots).where(point_lots.c.lot_id == bindparam("lid"))
                          .values(remaining=bindparam("rem"), expired_at=bindparam("exp")), dirty)

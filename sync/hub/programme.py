@@ -135,7 +135,7 @@ def open_lots(conn: Connection, customer_id: str) -> list[dict[str, Any]]:
                         .where(lc.customer_id == customer_id, lc.remaining > 0, lc.expired_at.is_(None))
                         .order_by(lc.earned_at, lc.lot_id))
     return [{"lot_id": r[0], "customer_id": customer_id, "remaining": int(r[1]), "earned_at": r[2],
-             "expires_at": r[3], "expired_at": None, "dirty": False} for r in rows]
+             "expires_at": r[3], "expired_at": None} for r in rows]
 
 
 def points_summaries(conn: Connection, customer_ids: Sequence[str], now: datetime | None = None
