@@ -402,7 +402,7 @@ def _build(lifespan: Any) -> Starlette:
     app.add_middleware(ProtocolVersionGuard)
     # pulls of a catalogue change are large and repetitive JSON (~1.7 MB per 10,000 products): gzip them for
     # tills on slow store links; httpx (the sync client) asks for it by default
-    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES)
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=6)
     return app
 
 

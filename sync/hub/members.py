@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, delete, desc, func, select, update
 
 from edge.core.contract import ChangeKind
@@ -35,7 +34,9 @@ from sync.hub.tables import (
     sales,
 )
 
-RECENT_PURCHASES = 20
+# the newest purchases (date, channel, total; no items) a till keeps per member: its member panel shows four,
+# and a profile goes to every relevant till on each change, so the store holds no more than it needs
+RECENT_PURCHASES = 10
 APPLIED_ENTRY_IDS = 5_000
 _COUNT: Any = {"preserve_rowcount": True}  # an INSERT's rowcount (1 added, 0 on conflict) is kept only on request
 _PROFILE = ("card_number", "display_name", "phone_hash", "email_hash", "tier", "spend_12m_cents", "consents",
@@ -203,15 +204,6 @@ def _items(lines: Any) -> list[dict[str, Any]]:
             if isinstance(line, dict)]
 
 
-def _parse(text: str) -> Any:
-    """A stored JSON document (a sale's payload, an order's lines): orjson, read once per purchase of every
-    profile a pull sends; the stdlib for what orjson refuses (integers beyond 64 bits)."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
-
-
 def _ranked(conn: Connection, table: Any, columns: Sequence[Any], where: Sequence[Any], order: Sequence[Any],
             ids: Sequence[str], limit: int) -> dict[str, list[Any]]:
     """The first ``limit`` rows (``columns``) per customer of ``table`` by ``order``, for the customer ids
@@ -227,19 +219,19 @@ def _ranked(conn: Connection, table: Any, columns: Sequence[Any], where: Sequenc
 
 
 def _histories(conn: Connection, cids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
-    """Each customer's ``RECENT_PURCHASES`` latest purchases, store sales and web/app orders, newest first."""
+    """Each customer's ``RECENT_PURCHASES`` latest purchases, store sales and web/app orders, newest first:
+    ``channel, id, store_id`` (None for an order), ``total_cents, created_at``."""
     s, o = sales.c, orders.c
-    store_sales = _ranked(conn, sales, (s.sale_id, s.store_id, s.total_cents, s.created_at, s.payload), (),
+    store_sales = _ranked(conn, sales, (s.sale_id, s.store_id, s.total_cents, s.created_at), (),
                           (desc(s.created_at), desc(s.sale_id)), cids, RECENT_PURCHASES)
-    web = _ranked(conn, orders, (o.order_id, o.channel, o.total_cents, o.created_at, o.lines), (),
+    web = _ranked(conn, orders, (o.order_id, o.channel, o.total_cents, o.created_at), (),
                   (desc(o.created_at), desc(o.order_id)), cids, RECENT_PURCHASES)
     out: dict[str, list[dict[str, Any]]] = {}
     for cid in cids:
-        history = [{"channel": "store", "id": sale_id, "store_id": sid, "total_cents": total, "created_at": created,
-                    "items": _items(_parse(payload).get("lines", []))}
-                   for sale_id, sid, total, created, payload in store_sales[cid]]
-        history += [{"channel": channel, "id": oid, "store_id": None, "total_cents": total, "created_at": created,
-                     "items": _items(_parse(lines_json))} for oid, channel, total, created, lines_json in web[cid]]
+        history = [{"channel": "store", "id": sale_id, "store_id": sid, "total_cents": total, "created_at": created}
+                   for sale_id, sid, total, created in store_sales[cid]]
+        history += [{"channel": channel, "id": oid, "store_id": None, "total_cents": total, "created_at": created}
+                    for oid, channel, total, created in web[cid]]
         history.sort(key=lambda h: h["created_at"], reverse=True)
         out[cid] = history[:RECENT_PURCHASES]
     return out
