@@ -234,16 +234,26 @@ _EVENT_FIELDS: dict[str, type | tuple[type, ...]] = {
 }
 
 
+def _event(i: str, d: str, s: str, q: int, t: str, p: dict[str, Any], tm: str) -> Event:
+    """``Event(i, d, s, q, t, p, tm)``, the same object, without the frozen dataclass's ``__init__`` (one
+    ``object.__setattr__`` per field: half the cost of ``check_event`` on a valid event)."""
+    ev = object.__new__(Event)
+    object.__setattr__(ev, "__dict__", {"id": i, "device_id": d, "store_id": s, "seq": q, "type": t, "payload": p,
+                                        "device_time": tm})
+    return ev
+
+
 def check_event(raw: Any) -> tuple[Event | None, str | None, str]:
     """(event, None, id) when well formed, else (None, reason, id-or-'')."""
     if type(raw) is dict:
         # the common case in one expression (exact JSON types); anything else takes the checks below,
         # which find the same answer for it and word the problem
-        i, d, s, q, t, p, tm = (raw.get("id"), raw.get("device_id"), raw.get("store_id"), raw.get("seq"),
-                                raw.get("type"), raw.get("payload"), raw.get("device_time"))
+        get = raw.get
+        i, d, s, q, t, p, tm = (get("id"), get("device_id"), get("store_id"), get("seq"), get("type"),
+                                get("payload"), get("device_time"))
         if (type(i) is str and type(d) is str and type(s) is str and type(q) is int and type(t) is str
                 and type(p) is dict and type(tm) is str and 0 < len(i) <= 64 and q >= 0 and 0 < len(t) <= 64):
-            return Event(i, d, s, q, t, p, tm), None, i
+            return _event(i, d, s, q, t, p, tm), None, i
     if not isinstance(raw, dict):
         return None, "an event must be a JSON object", ""
     event_id = raw.get("id") if isinstance(raw.get("id"), str) else ""

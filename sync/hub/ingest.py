@@ -51,6 +51,11 @@ TOTAL_TOLERANCE_CENTS = 1  # a sale's total may differ from the one recomputed f
 
 def _envelope_problem(ev: Event) -> str | None:
     """The envelope fields the hub stores: seq within 64 bits, clean bounded strings."""
+    i, t, tm = ev.id, ev.type, ev.device_time
+    joined = i + t + tm  # the common case in one test: short, ASCII, no NUL (then no text_problem to ask)
+    if (ev.seq <= MAX_SEQ and len(i) <= MAX_ID_CHARS and len(t) <= MAX_ID_CHARS and len(tm) <= MAX_TIMESTAMP_CHARS
+            and joined.isascii() and "\x00" not in joined):
+        return None
     if ev.seq > MAX_SEQ:
         return f"'seq' must be at most 2^63-1, got {ev.seq}"
     for name, value, limit in (("id", ev.id, MAX_ID_CHARS), ("type", ev.type, MAX_ID_CHARS),

@@ -117,6 +117,85 @@ def test_the_check_never_raises_and_accepts_only_clean_json(event_type: str, pay
         json.dumps(payload, allow_nan=False).encode("utf-8")
 
 
+# the fast path (``contract._FAST_CHECKS``) must give the slow path's answer for any payload, valid or not
+class _Key(str):
+    pass
+
+
+class _Count(int):
+    pass
+
+
+VISIT = {"visit_id": "v1", "customer_id": "C1001", "store_id": "s1", "zone": "coffee", "entered_at": T,
+         "exited_at": T, "dwell_s": 312.5, "source": "ble"}
+BASES: list[tuple[str, dict[str, Any]]] = [
+    ("sale.completed", SALE), ("ledger.earn", EARN), ("ledger.burn", EARN), ("presence.visit", VISIT),
+    ("presence.anonymous_count", {"store_id": "s1", "bucket_start": T, "zone": "coffee", "devices": 17}),
+    ("presence.analytics", {"since": T, "until": T, "zone_visits": {"coffee": 3}, "conversion_rate": 0.5}),
+]
+EDGES = [None, True, False, 0, 1, -1, 12, 64, 65, 999, 1000, 10**5, 10**5 + 1, 10**11, 10**11 + 1, 2**53, 2**53 + 1,
+         0.5, 1.0, -0.0, 1e7, 1e7 + 1, math.inf, math.nan, "", "x" * 12, "x" * 40, "x" * 41, "x" * 64, "x" * 65,
+         "x" * 200, "x" * 201, "x" * 2000, "x" * 2001, "x" * 10_001, "a\x00", "\ud800", "é", "card", "cash",
+         _Key("card"), _Count(1), [], {}, [{}], [[]], {"a": "\x00"}, {"\x00": 1}, [SALE["lines"][0]] * 2]
+ODD_VALUES = st.one_of(st.sampled_from(EDGES), st.sampled_from(EDGES), st.builds(_Key, st.text(max_size=3)),
+                       st.integers(), st.floats(), st.text(max_size=70), JSON)
+
+
+@st.composite
+def near_valid(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    """An honest payload with a few of its fields (or a sale line's) replaced, removed or added."""
+    event_type, base = draw(st.sampled_from(BASES))
+    payload = json.loads(json.dumps(base))
+    for _ in range(draw(st.integers(0, 3))):
+        target, lines = payload, payload.get("lines")
+        if isinstance(lines, list) and lines and isinstance(lines[0], dict) and draw(st.booleans()):
+            target = lines[0]
+        declared = st.sampled_from(sorted(target))
+        key = draw(st.one_of(declared, declared, declared, st.text(max_size=8), st.builds(_Key, declared)))
+        target.pop(key, None)  # a key of another type than the one it replaces (_Key) is then kept
+        if draw(st.integers(0, 4)):
+            target[key] = draw(ODD_VALUES)
+    return event_type, payload
+
+
+@settings(max_examples=1000, deadline=None)
+@given(near_valid())
+def test_the_fast_path_answers_as_the_slow_path(case: tuple[str, dict[str, Any]]) -> None:
+    event_type, payload = case
+    assert check_event_payload(event_type, payload) == contract._payload_problem(event_type, payload)
+
+
+def test_each_field_at_each_edge_is_answered_as_by_the_slow_path() -> None:
+    """Every declared field of the honest payloads (and of a sale line) replaced by each edge value, renamed to
+    a str subclass, or removed: one change at a time, every one of them."""
+    for event_type, base in BASES:
+        targets: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        payload = json.loads(json.dumps(base))
+        targets.append((payload, payload))
+        if "lines" in payload:
+            targets.append((payload, payload["lines"][0]))
+        for whole, target in targets:
+            for key in sorted(target):
+                value = target.pop(key)
+                changes = [*((key, edge) for edge in EDGES), (_Key(key), value)]
+                for changed_key, changed in changes:
+                    target[changed_key] = changed
+                    assert check_event_payload(event_type, whole) == contract._payload_problem(event_type, whole)
+                    del target[changed_key]
+                assert check_event_payload(event_type, whole) == contract._payload_problem(event_type, whole)
+                target[key] = value
+
+
+def test_the_fast_path_takes_honest_payloads_and_leaves_odd_ones_to_the_slow_path() -> None:
+    assert all(contract._FAST_CHECKS[t](p) for t, p in BASES)  # what the hub sees on every push
+    odd = [("sale.completed", {"sale_id": "s-1"}),  # an alias: worded by the slow path
+           ("ledger.earn", {**EARN, "points": _Count(3)}), ("ledger.earn", {_Key("points"): 3, **EARN}),
+           ("presence.visit", {**VISIT, "dwell_s": math.inf}), ("sale.completed", {**SALE, "lines": [[]]})]
+    for event_type, payload in odd:
+        assert not contract._FAST_CHECKS[event_type](payload)
+        assert check_event_payload(event_type, payload) == contract._payload_problem(event_type, payload)
+
+
 def test_the_demo_walks_outbox_events_all_pass(tmp_path: Path) -> None:
     """Sales (guest, member, coupon, points redeemed, weighed), feedback and presence events as the demo makes
     them: every outbox payload passes the contract."""

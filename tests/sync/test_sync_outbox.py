@@ -107,6 +107,30 @@ def test_event_checks_reject_one_event_not_the_batch() -> None:
     assert protocol.check_event({**good, "seq": True})[1] == "'seq' has the wrong type (bool)"
     assert protocol.check_event({**good, "payload": None})[1] == "the event has no 'payload'"
     assert protocol.check_event("x")[1] == "an event must be a JSON object"
+    ev, made = protocol.check_event(good)[0], protocol.Event(**good)  # type: ignore[arg-type]
+    assert ev == made and vars(ev) == vars(made) and repr(ev) == repr(made)  # built without the dataclass __init__
+    with pytest.raises(AttributeError):
+        ev.seq = 2  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({}, None),
+        ({"device_time": "2026-11-23T10:00:00.000+01:00 é"}, None),
+        ({"seq": 2**63}, "'seq' must be at most 2^63-1, got 9223372036854775808"),
+        ({"id": "x" * 65}, "the event's 'id' is too long"),
+        ({"type": "ledger.earn\x00"}, "the event's 'type' contains a NUL character"),
+        ({"device_time": "t\ud800"}, "the event's 'device_time' is not valid UTF-8 (a lone surrogate)"),
+        ({"device_time": "t" * 41}, "the event's 'device_time' is too long"),
+    ],
+)
+def test_the_hub_checks_the_envelope_it_stores(change: dict[str, object], problem: str | None) -> None:
+    from sync.hub.ingest import _envelope_problem
+
+    fields = {"id": "e1", "device_id": "d", "store_id": "s", "seq": 1, "type": "ledger.earn", "payload": {},
+              "device_time": "2026-11-23T10:00:00.000Z", **change}
+    assert _envelope_problem(protocol.Event(**fields)) == problem  # type: ignore[arg-type]
 
 
 def test_bodies_decode_and_bounds_hold() -> None:
