@@ -15,7 +15,7 @@ import contextlib
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -84,6 +84,39 @@ def insert_for(dialect: str, table: Table) -> Any:
 def insert(conn: Connection, table: Table) -> Any:
     """``INSERT`` for the connection's dialect, with ``ON CONFLICT`` support."""
     return insert_for(conn.dialect.name, table)
+
+
+_COMPILED: dict[tuple[str, str, tuple[str, ...], bool], tuple[str, tuple[str, ...] | None] | None] = {}
+
+
+def insert_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], *,
+                on_conflict_do_nothing: bool = False) -> None:
+    """``conn.execute(insert(table), rows)`` for a bulk write (a push's events, ledger rows, lots, sales):
+    the statement is compiled by SQLAlchemy Core once per (dialect, table, columns) and the rows go to the
+    driver's ``executemany`` as they are, without SQLAlchemy's per-row parameter processing (about a fifth
+    of a 5,000-event push on SQLite). Every row must hold the same keys, plain values of the columns' types.
+    A statement that needs more than the rows give (a column default computed in Python) goes the ordinary
+    way. ``on_conflict_do_nothing``: a row whose key exists is skipped (``INSERT ... ON CONFLICT DO
+    NOTHING``, both engines)."""
+    if not rows:
+        return
+    columns = tuple(rows[0])
+    key = (conn.dialect.name, table.name, columns, on_conflict_do_nothing)
+    if key not in _COMPILED:
+        stmt = insert(conn, table)
+        stmt = stmt.on_conflict_do_nothing() if on_conflict_do_nothing else stmt
+        compiled = stmt.compile(dialect=conn.dialect, column_keys=list(columns))
+        names = tuple(compiled.positiontup or ()) if compiled.positional else tuple(compiled.binds)
+        _COMPILED[key] = (compiled.string, names if compiled.positional else None) if set(names) <= set(columns) \
+            else None
+    found = _COMPILED[key]
+    if found is None:
+        stmt = insert(conn, table)
+        conn.execute(stmt.on_conflict_do_nothing() if on_conflict_do_nothing else stmt, list(rows))
+        return
+    sql, order = found
+    params: Any = [tuple(row[k] for k in order) for row in rows] if order is not None else list(rows)
+    conn.exec_driver_sql(sql, params)
 
 
 @contextmanager

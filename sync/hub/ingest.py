@@ -30,7 +30,7 @@ from edge.core.contract import (
 from sync import protocol
 from sync.hub import bonuses, claims, members, offer_limits, offers, personal_coupons, presence, rewards
 from sync.hub.common import DeviceAuth, HubError, chunks, now_iso
-from sync.hub.db import insert
+from sync.hub.db import insert, insert_many
 from sync.hub.ledger import Batch, LedgerRefused, add_exception, existing_entries, existing_sales
 from sync.hub.tables import (
     customer_stores,
@@ -383,7 +383,7 @@ def claim_problem(conn: Connection, ev: Event, batch: Batch) -> str | None:
         return None
     p = ev.payload
     if batch.sales:  # the receipt's sale may be earlier in this very batch (one till, offline, both queued)
-        conn.execute(insert(conn, sales).on_conflict_do_nothing(), batch.sales)
+        insert_many(conn, sales, batch.sales, on_conflict_do_nothing=True)
         batch.sales.clear()
     try:
         with conn.begin_nested():
@@ -473,10 +473,9 @@ def push(conn: Connection, device: DeviceAuth, checked: list[tuple[Event | None,
                              "received_at": received})
         max_seq = max(max_seq, ev.seq)
         results.append(EventResult(ev.id, ACCEPTED))
-    if batch.events:
-        conn.execute(events.insert(), batch.events)
+    insert_many(conn, events, batch.events)
     for table, rows in batch.analytics.items():  # DO NOTHING: a re-sent visit or bucket is kept once
-        conn.execute(insert(conn, table).on_conflict_do_nothing(), rows)
+        insert_many(conn, table, rows, on_conflict_do_nothing=True)
     batch.flush(conn)
     members.customers_changed(conn, sorted(batch.touched))
     conn.execute(update(devices).where(devices.c.id == device.device_id).values(

@@ -23,6 +23,7 @@ from sqlalchemy.sql import bindparam
 from edge.core.programme import ProgrammeRules, iso, parse_time
 from sync.hub import programme
 from sync.hub.common import chunks
+from sync.hub.db import insert_many
 from sync.hub.tables import customers, exceptions, ledger, point_lots, sales
 
 MAX_BALANCE = 2**53  # a balance every JSON reader (the tills) keeps exactly; far inside the BIGINT column
@@ -222,12 +223,9 @@ class Batch:
         self.exceptions.append({**row, **fields, "kind": kind, "detail": detail, "detected_at": self.received})
 
     def flush(self, conn: Connection) -> None:
-        from sync.hub.db import insert
-
-        if self.sales:  # DO NOTHING keeps the first of two events naming one sale
-            conn.execute(insert(conn, sales).on_conflict_do_nothing(), self.sales)
-        if self.ledger_rows:
-            conn.execute(ledger.insert(), self.ledger_rows)
+        # DO NOTHING keeps the first of two events naming one sale
+        insert_many(conn, sales, self.sales, on_conflict_do_nothing=True)
+        insert_many(conn, ledger, self.ledger_rows)
         if self.exceptions:
             conn.execute(exceptions.insert(), self.exceptions)
         # a delta, not the absolute value: correct even if an admin adjusted the balance meanwhile
@@ -242,8 +240,7 @@ class Batch:
             programme.refresh_tiers(conn, sorted(self.spend), self.now, self.rules(conn))
 
     def _flush_lots(self, conn: Connection) -> None:
-        if self.new_lots:  # a new lot a burn took from is inserted with what is left
-            conn.execute(point_lots.insert(), self.new_lots)
+        insert_many(conn, point_lots, self.new_lots)  # a new lot a burn took from is inserted with what is left
         new = {lot["lot_id"] for lot in self.new_lots} if self.dirty_lots else set()
         dirty = [{"lid": lid, "rem": lot["remaining"], "exp": lot["expired_at"]}
                  for lid, lot in self.dirty_lots.items() if lid not in new]

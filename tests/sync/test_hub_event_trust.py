@@ -14,7 +14,7 @@ from edge.core.contract import EventType
 from sync.hub.server import HubServer
 from sync.ids import uuid7
 from tests.support.hub import seed
-from tests.support.raw_device import NOW, Till, earn, priced_sale
+from tests.support.raw_device import Till, earn, priced_sale
 
 
 @pytest.fixture
@@ -160,14 +160,13 @@ def test_make_relevant_lets_a_store_serve_a_member(hub: HubServer, tills: dict[s
 
 
 def test_a_stored_value_that_cannot_be_served_is_skipped_not_a_500(hub: HubServer, tills: dict[str, Till]) -> None:
-    """A NaN stored before the checks existed: the pull skips that one change and serves the rest."""
-    from sync.hub.tables import sales
+    """A NaN stored before the checks existed (in a profile's preferences): the pull skips that one change and
+    serves the rest."""
+    from sync.hub.tables import customers
 
     t1 = tills["t1"]
     with hub.storage.db.write() as conn:
-        conn.execute(sales.insert().values(sale_id="legacy", store_id="s1", device_id="t1", customer_id="ada",
-                                           total_cents=0, created_at=NOW,
-                                           payload='{"lines": [{"gtin": "x", "qty": NaN}]}'))
+        conn.execute(customers.update().where(customers.c.id == "ada").values(preferences='{"shoe_size": NaN}'))
     hub.storage.upsert_customer({"id": "cy", "display_name": "Cy", "home_store_id": "s1"})
     hub.storage.upsert_customer({"id": "ada", "display_name": "Ada", "home_store_id": "s1"})
     keys = _customer_keys(t1.pull_all())

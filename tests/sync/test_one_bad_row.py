@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import update
 
@@ -34,7 +35,7 @@ def _hub_entries(hub: HubServer) -> set[str]:
     return {e["entry_id"] for e in hub.storage.ledger_entries() if e["store_id"] != "hub"}
 
 
-def _set_column(hub: HubServer, customer_id: str, **values: int) -> None:
+def _set_column(hub: HubServer, customer_id: str, **values: Any) -> None:
     with hub.storage.db.write() as conn:
         conn.execute(update(customers).where(customers.c.id == customer_id).values(**values))
 
@@ -179,15 +180,10 @@ def test_a_hub_failing_on_everything_buries_nothing(sqlite_hub: HubServer, tmp_p
 
 
 def test_a_change_the_pull_skips_is_in_the_exceptions_report_once(hub: HubServer, tmp_path: Path) -> None:
-    """Stored before the checks existed: a NaN sale line (the profile's recent purchases) and a spend past
-    2^53. Each pull serves the rest; the exceptions report names each skipped change once per store."""
-    from sync.hub.tables import sales
-
+    """Stored before the checks existed: a NaN in a profile's preferences and a spend past 2^53. Each pull
+    serves the rest; the exceptions report names each skipped change once per store."""
     codes = seed(hub.storage, {"s1": ["t1", "t2"]}, {"ada": ("s1", 10), "bob": ("s1", 10), "cy": ("s1", 0)})
-    with hub.storage.db.write() as conn:
-        conn.execute(sales.insert().values(sale_id="legacy", store_id="s1", device_id="t1", customer_id="ada",
-                                           total_cents=0, created_at="2026-11-30T10:00:00Z",
-                                           payload='{"lines": [{"gtin": "x", "qty": NaN}]}'))
+    _set_column(hub, "ada", preferences='{"language": "en", "shoe_size": NaN}')
     _set_column(hub, "bob", spend_12m_cents=2**60)
     hub.storage.upsert_customer({"id": "ada", "display_name": "Ada B"})
     hub.storage.upsert_customer({"id": "bob", "display_name": "Bob B"})
