@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from sync.hub import admin, members
+from sync.hub import admin, member_records, members
 from sync.hub.common import DeviceAuth, HubError
 from sync.hub.tables import customers, devices, member_lookups, signing_keys
 
@@ -139,9 +139,15 @@ def _find(conn: Connection, kind: str, value: str, now: datetime) -> list[str]:
     c = customers.c
     if kind == "app_token":
         cid = _token_customer(conn, value, now)
-        return [cid] if cid is not None and members.exists(conn, cid) else []
+        if cid is not None and not members.exists(conn, cid):  # a code the app made before a merge
+            cid = member_records.resolve_alias(conn, "id", cid)
+        return [cid] if cid is not None else []
     column = {"card": c.card_number, "phone_hash": c.phone_hash, "email_hash": c.email_hash}[kind]
-    return [r[0] for r in conn.execute(select(c.id).where(column == value).order_by(c.id).limit(2))]
+    found = [r[0] for r in conn.execute(select(c.id).where(column == value).order_by(c.id).limit(2))]
+    if not found:  # the card or contact of a record merged into another: its survivor (``member_merges``)
+        survivor = member_records.resolve_alias(conn, kind, value)
+        found = [survivor] if survivor is not None and members.exists(conn, survivor) else []
+    return found
 
 
 def lookup(conn: Connection, device: DeviceAuth, kind: str, value: str, now: datetime | None = None) -> LookupAnswer:

@@ -113,6 +113,30 @@ def test_a_member_of_store_1_is_identified_at_store_2_and_earns(hub: HubServer, 
     assert edge.db.execute("SELECT confirmed_points FROM customers WHERE id = 'ann'").fetchone()[0] == 612
 
 
+@pytest.mark.parametrize("how", ["card", "phone", "app"])
+def test_a_merged_records_card_contact_and_app_code_find_the_survivor(hub: HubServer, tmp_path: Path,
+                                                                     how: str) -> None:
+    """Two records of one person merged at the hub: the absorbed record's card, phone and an app code made for
+    it before the merge still identify the member at another store's till, as the survivor."""
+    st = hub.storage
+    codes = _seed(st)
+    st.upsert_customer({"id": "ann2", "display_name": "Ann M.", "card_number": demo_card(2), "home_store_id": "s1"})
+    st.adjust_balance("ann2", 100, "opening balance")
+    app_code = _app_code(st, "ann")
+    st.merge_members("ann2", "ann", who="test", reason="the same person")
+    edge, till = _till(hub, tmp_path, codes, "t2")
+    text = {"card": demo_card(1), "phone": PHONE, "app": app_code}[how]
+
+    outcome = _identify(till, text, typed=how == "phone")
+
+    assert outcome.ok and outcome.message.startswith("Member found at the hub: Ann M."), outcome.message
+    assert till.customer is not None and till.customer.id == "ann2"
+    assert till.customer.balance.confirmed == 600  # both records' points
+    assert _known(edge, "ann2") and not _known(edge, "ann")
+    log = st.member_lookups("t2")
+    assert [(r["outcome"], r["customer_id"]) for r in log] == [("found", "ann2")]
+
+
 def _get(hub: HubServer, token: str, **params: str) -> httpx.Response:
     return httpx.get(f"{hub.url}/v1/members/lookup", params=params, headers={"Authorization": f"Bearer {token}"})
 
