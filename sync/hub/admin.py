@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -273,6 +273,12 @@ def set_config(conn: Connection, key: str, value: str) -> None:
 def get_config(conn: Connection, key: str) -> str | None:
     value = conn.execute(select(config.c.value).where(config.c.key == key)).scalar()
     return None if value is None else sealing.sealer_of(conn).open(str(value))
+
+
+def get_configs(conn: Connection, keys: Sequence[str]) -> dict[str, str | None]:
+    """``get_config`` of several keys in one statement: key -> value (None when not set)."""
+    found = dict(conn.execute(select(config.c.key, config.c.value).where(config.c.key.in_(list(keys)))).all())
+    return {k: None if found.get(k) is None else sealing.sealer_of(conn).open(str(found[k])) for k in keys}
 
 
 # ------------------------------------------------------------------------------------------- reports

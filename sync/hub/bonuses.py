@@ -51,7 +51,8 @@ class BonusRule:
     cap_per_year: int = 0
 
 
-def _key(kind: BonusKind) -> str:
+def config_key(kind: BonusKind) -> str:
+    """The ``config`` key a bonus rule is stored under."""
     return f"bonus:{kind}"
 
 
@@ -65,13 +66,17 @@ def configure(conn: Connection, kind: str, points: int, cap_per_year: int = 0) -
         raise HubError("bad_bonus", f"bonus points must be from 0 to {MAX_BONUS_POINTS}, got {points}")
     if not 0 <= cap_per_year <= 10_000 or (cap_per_year and bonus is not BonusKind.REFERRAL):
         raise HubError("bad_bonus", "--cap-per-year is for the referral bonus only, from 0 (no cap) to 10000")
-    admin.set_config(conn, _key(bonus), json.dumps({"points": points, "cap_per_year": cap_per_year}))
+    admin.set_config(conn, config_key(bonus), json.dumps({"points": points, "cap_per_year": cap_per_year}))
     return BonusRule(bonus, points, cap_per_year)
 
 
 def rule(conn: Connection, kind: BonusKind) -> BonusRule:
     """The configured bonus (off when not configured or unreadable)."""
-    raw = admin.get_config(conn, _key(kind))
+    return rule_from(kind, admin.get_config(conn, config_key(kind)))
+
+
+def rule_from(kind: BonusKind, raw: str | None) -> BonusRule:
+    """The bonus in its stored ``config_key(kind)`` value (``rule``)."""
     try:
         doc: Any = json.loads(raw) if raw else {}
         return BonusRule(kind, int(doc.get("points", 0)), int(doc.get("cap_per_year", 0)))

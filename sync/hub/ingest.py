@@ -28,7 +28,18 @@ from edge.core.contract import (
     text_problem,
 )
 from sync import protocol
-from sync.hub import bonuses, claims, members, offer_limits, offers, personal_coupons, presence, rewards
+from sync.hub import (
+    admin,
+    bonuses,
+    claims,
+    members,
+    offer_limits,
+    offers,
+    personal_coupons,
+    presence,
+    programme,
+    rewards,
+)
 from sync.hub.common import DeviceAuth, HubError, chunks, now_iso
 from sync.hub.db import insert, insert_many
 from sync.hub.ledger import Batch, LedgerRefused, add_exception, existing_entries, existing_sales
@@ -264,12 +275,21 @@ def _sale_event(conn: Connection, ev: Event, payload_text: str, batch: Batch) ->
                         at=batch.received)
 
 
+def _read_settings(conn: Connection, batch: Batch) -> None:
+    """What a push's points and member sales follow - the programme, the first-purchase bonus, the next-order
+    coupon - in one statement per push."""
+    first_key = bonuses.config_key(bonuses.BonusKind.FIRST_PURCHASE)
+    stored = admin.get_configs(conn, [programme.RULES_KEY, first_key, personal_coupons.NEXT_ORDER_KEY])
+    batch.use_rules(programme.rules_from(stored[programme.RULES_KEY]))
+    batch.context["first_purchase"] = bonuses.rule_from(bonuses.BonusKind.FIRST_PURCHASE, stored[first_key])
+    batch.context["next_order"] = personal_coupons.next_order_from(stored[personal_coupons.NEXT_ORDER_KEY])
+
+
 def _after_member_sale(conn: Connection, cid: str, sale_id: str, total: int, at: str, batch: Batch) -> None:
     """A member's sale: the first-purchase bonus (once per member) and the next-order coupon, when configured
     (the rules are read once per batch)."""
     if "first_purchase" not in batch.context:
-        batch.context["first_purchase"] = bonuses.rule(conn, bonuses.BonusKind.FIRST_PURCHASE)
-        batch.context["next_order"] = personal_coupons.next_order_rule(conn)
+        _read_settings(conn, batch)
     first: bonuses.BonusRule = batch.context["first_purchase"]
     if first.points > 0:
         bonuses.award(conn, first.kind, cid, at, batch=batch, configured=first)
@@ -428,8 +448,10 @@ def _start(conn: Connection, device: DeviceAuth, checked: list[tuple[Event | Non
                                                     if ev is not None and ev.type in LEDGER_EVENTS])
     batch.sale_ids = existing_sales(conn, [str(ev.payload.get("id", ev.payload.get("sale_id"))) for ev, _, _ in checked
                                            if ev is not None and ev.type == EventType.SALE_COMPLETED])
-    _prefetch_customers(conn, batch, device.store_id, [ev for ev, _, _ in checked
-                                                       if ev is not None and ev.id not in seen])
+    fresh = [ev for ev, _, _ in checked if ev is not None and ev.id not in seen]
+    _prefetch_customers(conn, batch, device.store_id, fresh)
+    if any(ev.type in _CUSTOMER_EVENTS for ev in fresh):
+        _read_settings(conn, batch)
     burnt = sorted({sid for ev, _, _ in checked if ev is not None and ev.type == EventType.LEDGER_BURN
                     and isinstance(sid := ev.payload.get("sale_id"), str)})
     owners: dict[str, str | None] = batch.context.setdefault("sale_owners", dict.fromkeys(burnt))

@@ -90,6 +90,10 @@ class Batch:
         """``received`` as a datetime (the time lots are dated and spend windows end), parsed once."""
         return parse_time(self.received) or datetime.now(UTC)
 
+    def use_rules(self, rules: ProgrammeRules) -> None:
+        """The programme in force, read by the caller with the rest of the push's settings."""
+        self._rules = rules
+
     def rules(self, conn: Connection) -> ProgrammeRules:
         """The programme in force, read once per batch."""
         if self._rules is None:

@@ -60,12 +60,15 @@ def _member_uses(conn: Connection, offer_id: str, customer_id: str, since: str) 
 
 def count_sale(conn: Connection, batch: Batch, payload: dict[str, Any], *, sale_id: str, customer_id: str | None,
                store_id: str, device_id: str, at: str) -> None:
-    """Count the sale's uses of limited offers (once per offer and sale) and report any limit it passes."""
+    """Count the sale's uses of limited offers (once per offer and sale) and report any limit it passes. The
+    limited offers are read once per push, and only once a sale names an offer."""
+    discounts = payload.get("discounts")
+    used = {d.get("offer_id") for d in discounts if isinstance(d, dict)} if isinstance(discounts, list) else set()
+    if not used:
+        return
     if "limited_offers" not in batch.context:
         batch.context["limited_offers"] = limited_offers(conn)
     limited: dict[str, dict[str, Any]] = batch.context["limited_offers"]
-    discounts = payload.get("discounts")
-    used = {d.get("offer_id") for d in discounts if isinstance(d, dict)} if isinstance(discounts, list) else set()
     for offer_id in sorted(o for o in used if isinstance(o, str) and o in limited):
         added = conn.execute(insert(conn, offer_redemptions).values(
             offer_id=offer_id, sale_id=sale_id, customer_id=customer_id, store_id=store_id, redeemed_at=at)

@@ -123,7 +123,12 @@ def configure_next_order(conn: Connection, rule: NextOrderRule) -> None:
 
 
 def next_order_rule(conn: Connection) -> NextOrderRule:
-    raw = admin.get_config(conn, NEXT_ORDER_KEY)
+    """The configured next-order coupon (off when not configured or unreadable)."""
+    return next_order_from(admin.get_config(conn, NEXT_ORDER_KEY))
+
+
+def next_order_from(raw: str | None) -> NextOrderRule:
+    """The next-order coupon rule in its stored ``NEXT_ORDER_KEY`` value (``next_order_rule``)."""
     try:
         return NextOrderRule(**json.loads(raw)) if raw else NextOrderRule()
     except (ValueError, TypeError):

@@ -44,7 +44,11 @@ def _chunks(keys: Sequence[str]) -> list[list[str]]:
 def get_rules(conn: Connection) -> ProgrammeRules:
     """The programme in force (the defaults until an administrator sets it). A stored document that no
     longer passes the checks is logged and the defaults apply."""
-    raw = get_config(conn, RULES_KEY)
+    return rules_from(get_config(conn, RULES_KEY))
+
+
+def rules_from(raw: str | None) -> ProgrammeRules:
+    """The programme in a stored ``RULES_KEY`` value (``get_rules``; None: the defaults)."""
     if raw is None:
         return ProgrammeRules()
     try:
