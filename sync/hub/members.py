@@ -47,6 +47,17 @@ def exists(conn: Connection, customer_id: str) -> bool:
     return conn.execute(select(customers.c.id).where(customers.c.id == customer_id)).first() is not None
 
 
+def current_id(conn: Connection, customer_id: str) -> str:
+    """The id a member's records live under now: for a record merged into another (``member_aliases``, kind
+    ``id``) the survivor's, as the API's profile and the tills' events already follow it; else ``customer_id``
+    itself, known or not (the caller refuses an unknown one)."""
+    if exists(conn, customer_id):
+        return customer_id
+    survivor = conn.execute(select(member_aliases.c.customer_id).where(
+        member_aliases.c.kind == "id", member_aliases.c.value == customer_id)).scalar()
+    return str(survivor) if survivor else customer_id
+
+
 def require(conn: Connection, customer_id: str) -> None:
     """Raise ``HubError('unknown_customer', ..., 422)`` unless the customer exists."""
     if not exists(conn, customer_id):

@@ -276,7 +276,7 @@ def _price(conn: Connection, order: dict[str, Any], at: str) -> _Priced:
 def quote(conn: Connection, order: dict[str, Any], at: str) -> dict[str, Any]:
     """What placing ``order`` now would do, written nowhere: the total the hub expects (``total_cents``), the
     discounts with their reasons, the points earned and redeemed, per line. Refusals as ``place``."""
-    p = _price(conn, order, at)
+    p = _price(conn, {**order, "customer_id": members.current_id(conn, order["customer_id"])}, at)
     s = p.settlement
     return {"order_id": order["order_id"], "store_id": p.store, "subtotal_cents": s.pricing.subtotal_cents,
             "discount_cents": s.pricing.discount_cents, "points_value_cents": s.points_value_cents,
@@ -293,7 +293,9 @@ def place(conn: Connection, order: dict[str, Any], at: str) -> dict[str, Any]:
     """Record a checked order (``order_input.check_order``), earn and burn its points, redeem its coupons,
     count its spend, all in the caller's transaction. ``at`` (ISO UTC) is the hub's time: offers are valid
     and points earned as of then. Returns the outcome (``recorded`` False, and nothing changed, when the order id
-    was recorded before for the same customer; another customer's order id is 409)."""
+    was recorded before for the same customer; another customer's order id is 409). An order naming a member
+    record merged into another is the survivor's (``members.current_id``)."""
+    order = {**order, "customer_id": members.current_id(conn, order["customer_id"])}
     oid = order["order_id"]
     before = _existing(conn, oid)
     if before is not None:

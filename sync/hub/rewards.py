@@ -29,7 +29,7 @@ from edge.core.contract import (
     reward_offer_id,
     reward_problem,
 )
-from sync.hub import offers
+from sync.hub import members, offers
 from sync.hub.changes import record
 from sync.hub.common import HubError, now_iso
 from sync.hub.db import insert
@@ -159,7 +159,9 @@ def claim_online(conn: Connection, customer_id: str, reward_id: str, claim_id: s
     """A claim through the hub API (the app): the member and a live reward must exist and the balance must
     cover it (``HubError`` 404/409 otherwise; the customer row is locked, so two claims at once cannot both
     spend the same points). Idempotent by ``claim_id``: the same id again answers the first claim.
-    Returns (the claim, whether it was made now)."""
+    Returns (the claim, whether it was made now). A member record merged into another claims as the survivor
+    (``members.current_id``)."""
+    customer_id = members.current_id(conn, customer_id)
     balance = conn.execute(select(customers.c.balance).where(customers.c.id == customer_id)
                            .with_for_update()).scalar()
     if balance is None:

@@ -373,3 +373,24 @@ def test_web_orders_move_the_tier_and_a_partial_return_lowers_net_spend(shop: Sh
     assert tier() == "Gold" and shop.spend() == 250_149
     assert shop.give_back("W-TIER", "R-1", [(1, 1)]).status_code == 201
     assert shop.spend() == 149 and tier() == "Gold"
+
+
+def test_an_order_naming_a_merged_away_member_is_the_survivors(shop: Shop) -> None:
+    """The web shop still holds the id of a record the hub merged into another: the order earns, burns and
+    counts spend for the survivor, a retry of it is the same order (not another customer's), and a quote
+    prices it with the survivor's balance."""
+    shop.storage.upsert_customer({"id": "ada-old", "display_name": "A. Lovelace", "home_store_id": "s2"})
+    shop.storage.adjust_balance("ada-old", 200, "opening balance")
+    shop.storage.merge_members("ada", "ada-old", who="test", reason="the same person")
+    assert shop.storage.balance("ada") == 1_200
+    doc = {"order_id": "W-OLD", "customer_id": "ada-old", "channel": "web", "total_cents": 1_000,
+           "lines": [line(WINE, 1, 1_000)]}
+    quoted = httpx.post(f"{shop.hub.url}/v1/orders/quote", json=doc, headers=shop.headers)
+    assert quoted.status_code == 200, quoted.text
+    placed = httpx.post(f"{shop.hub.url}/v1/orders", json=doc, headers=shop.headers)
+    assert placed.status_code == 201, placed.text
+    assert placed.json()["points_earned"] == 10 and placed.json()["balance"] == 1_210
+    assert shop.storage.balance("ada") == 1_210 and shop.spend("ada") == 1_000
+    again = httpx.post(f"{shop.hub.url}/v1/orders", json=doc, headers=shop.headers)
+    assert again.status_code == 200 and again.json()["recorded"] is False, again.text
+    assert shop.storage.balance("ada") == 1_210

@@ -341,3 +341,20 @@ def test_a_member_made_through_the_api_gets_the_sign_up_bonus_and_a_web_order_th
     order2 = {**order, "order_id": "W-EVE-2"}
     assert httpx.post(f"{hub.url}/v1/orders", json=order2, headers=headers).status_code == 201
     assert hub.storage.balance(member) == 100 + 40 + 2 + 2  # the first purchase bonus once, 2 points per order
+
+
+def test_the_app_claims_for_a_merged_away_member_as_the_survivor(shop: dict[str, Any]) -> None:
+    """The app still holds the id of a record the hub merged into another: the claim spends the survivor's
+    points and the survivor's store receives the new balance."""
+    hub, t1 = shop["hub"], shop["t1"]
+    hub.storage.upsert_customer({"id": "ada-old", "display_name": "A. Lovelace", "home_store_id": "s2"})
+    hub.storage.adjust_balance("ada-old", 200, "opening balance")
+    hub.storage.merge_members("ada", "ada-old", who="test", reason="the same person")
+    key = hub.storage.create_api_key("app", ["rewards"])
+    with httpx.Client(base_url=hub.url, timeout=20, headers={"Authorization": f"Bearer {key}"}) as api:
+        made = api.post("/v1/members/ada-old/rewards/five-off/claim", json={"claim_id": "app-old-1"})
+        assert made.status_code == 201, made.text
+        assert made.json()["balance"] == 800 and hub.storage.balance("ada") == 800
+    assert [r["entry_id"] for r in _hub_rows(hub, "ada") if r["kind"] == "burn"][-1] == "app-old-1"
+    t1.client(hub.url).sync_once()
+    assert t1.confirmed_points("ada") == 800
