@@ -38,13 +38,16 @@ ORDER_LINE_FIELDS = (
     Field("category", Str(1, MAX_NAME_CHARS), nullable=True),
     Field("name", Str(0, MAX_NAME_CHARS), nullable=True),
 )
+# an order's state as the web shop sends it (click & collect: placed, then ready for pick-up, then collected);
+# a cancel goes through its own endpoint, which records "cancelled"
+ORDER_STATUSES = ("placed", "ready", "collected", "cancelled")
 ORDER_FIELDS = (
     Field("order_id", Str(1, MAX_ID_CHARS), required=True),
     Field("customer_id", Str(1, MAX_ID_CHARS), required=True),
     Field("channel", OneOf(CHANNELS), required=True),
     Field("total_cents", Int(0, MAX_CENTS), required=True),
     Field("points_redeemed", Int(0, MAX_POINTS_PER_SALE)),
-    Field("status", Str(1, MAX_NAME_CHARS)),
+    Field("status", OneOf(ORDER_STATUSES)),
     Field("store_id", Str(1, MAX_ID_CHARS), nullable=True),
     Field("pickup_store_id", Str(1, MAX_ID_CHARS), nullable=True),
     Field("created_at", Str(1, MAX_TIMESTAMP_CHARS), nullable=True),

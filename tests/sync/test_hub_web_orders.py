@@ -394,3 +394,12 @@ def test_an_order_naming_a_merged_away_member_is_the_survivors(shop: Shop) -> No
     again = httpx.post(f"{shop.hub.url}/v1/orders", json=doc, headers=shop.headers)
     assert again.status_code == 200 and again.json()["recorded"] is False, again.text
     assert shop.storage.balance("ada") == 1_210
+
+
+def test_an_order_status_outside_click_and_collect_states_is_refused_in_words(shop: Shop) -> None:
+    """The till shows a pick-up order's status to the cashier: only the states it knows are taken."""
+    odd = shop.order("W-ODD", [line(BREAD, 1, 149)], 149, status="shipped-to-mars", pickup_store_id="s1")
+    assert odd.status_code == 400 and "'status'" in odd.json()["message"], odd.text
+    assert "ready" in odd.json()["message"]
+    ready = shop.order("W-READY", [line(BREAD, 1, 149)], 149, status="ready", pickup_store_id="s1")
+    assert ready.status_code == 201, ready.text
