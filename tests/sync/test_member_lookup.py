@@ -137,6 +137,28 @@ def test_a_merged_records_card_contact_and_app_code_find_the_survivor(hub: HubSe
     assert [(r["outcome"], r["customer_id"]) for r in log] == [("found", "ann2")]
 
 
+def test_a_phone_two_merged_records_shared_stays_ambiguous(hub_storage: HubStorage) -> None:
+    """Two members share a phone (a household): the look-up by it is ambiguous. Each is then merged into a
+    different survivor; the phone still names two people, so it must stay ambiguous, not find whichever
+    survivor was merged last (``member_aliases`` keeps one survivor per phone hash)."""
+    from sync.hub.common import DeviceAuth
+
+    st = hub_storage
+    st.create_store("s1")
+    st.create_device("s1", "t1")
+    dev, shared = DeviceAuth("t1", "s1"), contact_hash("phone", PHONE)
+    for cid, n, phone in (("a1", 1, shared), ("a2", 2, shared), ("b1", 3, contact_hash("phone", "+34 600 000 003")),
+                          ("b2", 4, contact_hash("phone", "+34 600 000 004"))):
+        st.upsert_customer({"id": cid, "display_name": cid.upper(), "card_number": demo_card(n), "phone_hash": phone})
+    assert st.lookup_member(dev, "phone_hash", shared).outcome == "ambiguous"
+    st.merge_members("b1", "a1", who="test", reason="the same person")
+    st.merge_members("b2", "a2", who="test", reason="the same person")
+
+    answer = st.lookup_member(dev, "phone_hash", shared)
+
+    assert answer.outcome == "ambiguous", (answer.outcome, answer.customer and answer.customer["id"])
+
+
 def _get(hub: HubServer, token: str, **params: str) -> httpx.Response:
     return httpx.get(f"{hub.url}/v1/members/lookup", params=params, headers={"Authorization": f"Bearer {token}"})
 
