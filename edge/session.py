@@ -691,7 +691,8 @@ class TillSession:
                 return Outcome(False, self.tr._("the basket is empty: nothing to park"), "error")
             label = self.customer.display_name if self.customer else self.tr._("Guest")
             due = self.settlement().amount_due_cents
-            parked = park_basket(self.db, self.basket, label=label, total_cents=due, now=self.clock())
+            parked = park_basket(self.db, self.basket, label=label, total_cents=due, now=self.clock(),
+                                 rewards=self.sale_rewards)
             self.new_sale()
             money = self.sales.formats.money(parked.total_cents)
             return Outcome(True, self.tr._("Parked: {label}, {items}, {total}. F12 on an empty basket recalls it.")
@@ -733,6 +734,7 @@ class TillSession:
                     self.basket.coupons[code] = offer_id
             if customer is not None and recalled.points_to_redeem:
                 self.basket.points_to_redeem = recalled.points_to_redeem
+            self.sale_rewards = list(recalled.rewards)  # claimed (and spent) before the sale was parked
             items = sum(qty for _, qty in recalled.products)
             text = self.tr._("Recalled: {label}, {items}").format(
                 label=customer.display_name if customer else self.tr._("Guest"), items=items_words(items, self.tr))

@@ -10,6 +10,7 @@ parked sale is recalled once.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -47,21 +48,26 @@ class RecalledBasket:
     customer_id: str | None
     coupons: dict[str, str]  # code -> offer id
     points_to_redeem: int
+    # rewards already claimed for a member during the sale (their points are spent): (customer id, name, points),
+    # so that the recalled sale's receipt still names them
+    rewards: tuple[tuple[str, str, int], ...] = ()
 
 
 def _iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def basket_to_json(basket: Basket) -> str:
-    """The basket as stored in ``parked_sales.basket`` (JSON, version 1)."""
+def basket_to_json(basket: Basket, rewards: Sequence[tuple[str, str, int]] = ()) -> str:
+    """The basket as stored in ``parked_sales.basket`` (JSON, version 1; ``rewards`` claimed during the sale as
+    ``[customer id, name, points]``, absent in rows parked before they were kept)."""
     lines = [
         {"gtin": ln.product.gtin, "name": ln.product.name, "price_cents": ln.product.price_cents,
          "vat_rate_bp": ln.product.vat_rate_bp, "category": ln.product.category, "unit": ln.product.unit,
          "qty": ln.qty}
         for ln in basket.lines
     ]  # fmt: skip
-    return json.dumps({"v": 1, "lines": lines, "coupons": dict(basket.coupons), "points": basket.points_to_redeem})
+    return json.dumps({"v": 1, "lines": lines, "coupons": dict(basket.coupons), "points": basket.points_to_redeem,
+                       "rewards": [list(r) for r in rewards]})
 
 
 def basket_from_json(text: str, customer_id: str | None) -> RecalledBasket:
@@ -75,16 +81,19 @@ def basket_from_json(text: str, customer_id: str | None) -> RecalledBasket:
         ]  # fmt: skip
         coupons = {str(k): str(v) for k, v in dict(data.get("coupons") or {}).items()}
         points = int(data.get("points") or 0)
+        rewards = tuple((str(cid), str(name), int(pts)) for cid, name, pts in data.get("rewards") or ())
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ParkedSaleError(Text(N_("the parked basket cannot be read ({problem}); it was left in the database"),
                                    problem=str(exc))) from None
-    return RecalledBasket(products, customer_id, coupons, points)
+    return RecalledBasket(products, customer_id, coupons, points, rewards)
 
 
 def park(
-    db: sqlite_utils.Database, basket: Basket, *, label: str, total_cents: int, now: datetime | None = None
+    db: sqlite_utils.Database, basket: Basket, *, label: str, total_cents: int, now: datetime | None = None,
+    rewards: Sequence[tuple[str, str, int]] = (),
 ) -> ParkedSale:
-    """Store ``basket`` (not empty) and return its row; the caller then starts a new sale."""
+    """Store ``basket`` (not empty) and the ``rewards`` claimed during the sale (customer id, name, points)
+    and return its row; the caller then starts a new sale."""
     now = now or datetime.now(UTC)
     customer_id = basket.customer.id if basket.customer else None
     row = ParkedSale(uuid7(), now, customer_id, label, sum(ln.qty for ln in basket.lines), total_cents)
@@ -92,7 +101,7 @@ def park(
         db.execute(
             "INSERT INTO parked_sales (id, parked_at, customer_id, label, items, total_cents, basket) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [row.id, _iso(now), customer_id, label, row.items, total_cents, basket_to_json(basket)],
+            [row.id, _iso(now), customer_id, label, row.items, total_cents, basket_to_json(basket, rewards)],
         )
     return row
 

@@ -144,7 +144,10 @@ def _find(conn: Connection, kind: str, value: str, now: datetime) -> list[str]:
         return [cid] if cid is not None else []
     column = {"card": c.card_number, "phone_hash": c.phone_hash, "email_hash": c.email_hash}[kind]
     found = [r[0] for r in conn.execute(select(c.id).where(column == value).order_by(c.id).limit(2))]
-    if not found:  # the card or contact of a record merged into another: its survivor (``member_merges``)
+    if not found and kind == "card":
+        # the card of a record merged into another: its survivor. Cards are unique, aliases included; a phone
+        # or e-mail is not (a household shares one), so those are only found on the members holding them now
+        # (a survivor takes over the contacts it lacked)
         survivor = member_records.resolve_alias(conn, kind, value)
         found = [survivor] if survivor is not None and members.exists(conn, survivor) else []
     return found
