@@ -88,3 +88,23 @@ def test_an_amount_off_reward_puts_its_coupon_on_the_sale_which_redeems_it(demo_
     assert kinds[0] == "reward.claimed" and "coupon.redeemed" in kinds and kinds[-1] == "sale.completed"
     assert session.db.execute("SELECT redeemed_sale_id FROM coupons WHERE code = ?", [code]).fetchone() == (
         sale.sale_id,)
+
+
+def test_a_parked_sale_keeps_its_claimed_rewards_for_the_receipt(demo_settings: Settings) -> None:
+    """A reward's points are spent when it is claimed; parking the sale and recalling it (after a restart) keeps
+    the reward on the sale, so the receipt still names it, and its coupon still applies."""
+    session = _session(demo_settings)
+    session.scan(BRAM)
+    session.add_gtin(demo_gtin(1), 10)
+    assert session.claim_reward("free-coffee").ok and session.claim_reward("five-off").ok
+    due = session.settlement().amount_due_cents
+    assert session.park().ok and session.sale_rewards == []
+    session.db.close()
+
+    again = _session(demo_settings)  # a restart between park and recall
+    [parked] = again.parked()
+    assert again.recall(parked.id).ok
+    assert again.settlement().amount_due_cents == due  # the reward's coupon is back on the sale
+    sale = again.complete("card")
+    assert sale.reward_points == 500 + 800  # both rewards, as claimed before parking
+    assert "Free coffee" in sale.receipt and "EUR 5 off" in sale.receipt, sale.receipt
