@@ -49,7 +49,7 @@ from edge.core.presence_offers import (
     rule_from_dict,
     store_timezone,
 )
-from edge.db.connection import apply_migrations
+from edge.db.connection import apply_migrations, immediate
 from sync.ids import uuid7
 from sync.outbox import enqueue
 
@@ -102,7 +102,7 @@ def load_rules(db: sqlite_utils.Database) -> tuple[list[PresenceRule], list[str]
 
 def save_rule(db: sqlite_utils.Database, rule: dict[str, Any]) -> None:
     rule_from_dict(rule)  # refuse what we could not run later
-    with db.atomic():
+    with immediate(db):
         db.execute(
             "INSERT OR REPLACE INTO presence_rules (campaign_id, rule, active) VALUES (?, ?, 1)",
             [rule["campaign_id"], json.dumps(rule, sort_keys=True)],
@@ -135,7 +135,7 @@ def issued_count(db: sqlite_utils.Database, customer_id: str, campaign_id: str, 
 def record_offer(db: sqlite_utils.Database, decision: OfferDecision, store_id: str) -> str:
     """The offer row, its cap row and the notification request: all or nothing."""
     offer_id = uuid7()
-    with db.atomic():
+    with immediate(db):
         db.execute(
             """INSERT INTO offers (id, kind, name, params, customer_id, valid_from, valid_until, source, active)
                VALUES (?, ?, ?, ?, ?, ?, ?, 'presence', 1)""",
@@ -193,7 +193,7 @@ class Visit:
 
 def record_visit(db: sqlite_utils.Database, visit: Visit, store_id: str) -> str:
     visit_id = uuid7()
-    with db.atomic():
+    with immediate(db):
         db.execute(
             "INSERT INTO presence_visits (id, customer_id, zone, entered_at, exited_at, dwell_s, source) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -225,7 +225,7 @@ def record_visit(db: sqlite_utils.Database, visit: Visit, store_id: str) -> str:
 
 
 def record_anonymous(db: sqlite_utils.Database, counts: Iterable[AnonymousCount], wall_offset: float, store_id: str) -> None:
-    with db.atomic():
+    with immediate(db):
         for c in counts:
             bucket = iso(datetime.fromtimestamp(c.bucket_start + wall_offset, UTC))
             db.execute(
@@ -350,7 +350,7 @@ def floor_analytics(
 
 def enqueue_analytics(db: sqlite_utils.Database, since: datetime, until: datetime, store_id: str) -> dict[str, Any]:
     summary = analytics(db, since, until)
-    with db.atomic():
+    with immediate(db):
         enqueue(db, ANALYTICS_EVENT, {"store_id": store_id, **summary})
     return summary
 
@@ -372,14 +372,14 @@ def enqueue_analytics_due(
     since = datetime.fromisoformat(str(row[0]).replace("Z", "+00:00"))
     if until <= since or (not force and (until - since).total_seconds() < every_s):
         return None
-    with db.atomic():
+    with immediate(db):
         summary = enqueue_analytics(db, since, until, store_id)
         _put_analytics_until(db, until)
     return summary
 
 
 def _put_analytics_until(db: sqlite_utils.Database, until: datetime) -> None:
-    with db.atomic():
+    with immediate(db):
         db.execute(
             "INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             [ANALYTICS_STATE_KEY, iso(until)],
@@ -488,7 +488,7 @@ class PresenceService:
                     issued.extend(self.handle_sighting(record, now))
             except (SightingError, ValueError) as exc:
                 problems.append(f"sighting {sid} skipped: {exc}")
-            with self.db.atomic():
+            with immediate(self.db):
                 self.db.execute("DELETE FROM presence_sightings WHERE id = ?", [sid])
         return issued, problems
 
@@ -592,7 +592,7 @@ def seed_demo_presence(db: sqlite_utils.Database, now: float | None = None) -> N
     """
     ensure_schema(db)
     now = time.time() if now is None else now
-    with db.atomic():
+    with immediate(db):
         for ident_id, customer, kind, key, ik, k, offset in (
             ("PI-C1002", "C1002", BeaconKind.IBEACON, ibeacon_key(DEMO_TAG_UUID, 100, 2), None, None, 0),
             ("PI-C1003", "C1003", BeaconKind.IBEACON, ibeacon_key(DEMO_TAG_UUID, 100, 3), None, None, 0),

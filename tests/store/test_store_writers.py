@@ -41,3 +41,32 @@ def test_floor_analytics_count_visits_in_progress_like_the_live_view(demo_settin
     assert view.zone_visits == {"store": 3} and view.in_progress == 2
     assert sum(view.hourly) == 3 and view.hourly[-1] == 2  # both came in during the current hour
     assert sum(view.dwell.values()) == 3 and view.dwell["<60s"] == 1
+
+
+def test_the_hourly_analytics_wait_for_another_writer_instead_of_failing(demo_settings: Settings) -> None:
+    """The presence box reads the hour's visits and then writes their analytics event: beside a sale being
+    written on another connection, that transaction takes the write lock first and waits, where a deferred one
+    that read first failed with "database is locked" once the other writer committed."""
+    import threading
+    import time
+
+    from edge.store.presence_store import enqueue_analytics_due
+
+    db = open_database(demo_settings.database_path)
+    other = open_database(demo_settings.database_path)  # the till's sale path, its own connection
+    assert enqueue_analytics_due(db, "store-1", FIXED_NOW, 3600) is None  # the first period starts now
+    other.conn.execute("BEGIN IMMEDIATE")
+    other.conn.execute("INSERT INTO sync_state (key, value) VALUES ('a-sale', 'being written')")
+
+    def commit_soon() -> None:
+        time.sleep(0.3)
+        other.conn.execute("COMMIT")
+
+    writer = threading.Thread(target=commit_soon)
+    writer.start()
+    try:
+        summary = enqueue_analytics_due(db, "store-1", FIXED_NOW + timedelta(hours=1), 3600)
+    finally:
+        writer.join()
+    assert summary is not None
+    assert db.execute("SELECT count(*) FROM outbox WHERE type = ?", [EventType.PRESENCE_ANALYTICS]).fetchone()[0] == 1
