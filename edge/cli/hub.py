@@ -186,6 +186,11 @@ def _revoke_device(args: argparse.Namespace, s: Any) -> None:
 
 
 def _create_customer(args: argparse.Namespace, s: Any) -> None:
+    from sync.hub.member_records import display_name_problem
+
+    problem = None if args.name is None else display_name_problem(args.name)
+    if problem:
+        raise CliError(tr(args)._("--name {problem}").format(problem=problem), 2)
     given = {"display_name": args.name, "card_number": args.card, "home_store_id": args.home_store,
              "tier": args.tier}
     # only what was given: on an existing customer the rest (consents, birthday, rewards, ...) stays as it is

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -30,11 +29,10 @@ from edge.core.contacts import contact_hash, looks_like_email, phone_e164
 from edge.core.contract import MAX_ID_CHARS, member_card_problem, text_problem
 from sync import protocol
 from sync.hub.common import HubError
-from sync.hub.member_records import birthday_problem
+from sync.hub.member_records import birthday_problem, display_name_problem
 
 SCOPE_READ, SCOPE_WRITE = "members:read", "members:write"
 MAX_BODY_BYTES = 64 * 1024  # a member document is small; anything larger is not one
-MAX_NAME = 100
 MAX_EMAIL = 254  # RFC 5321 path limit
 MAX_PHONE = 32
 MAX_CONSENTS = 20
@@ -59,23 +57,6 @@ def _text(lo: int, hi: int) -> Check:
     return check
 
 
-_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
-def _display_name(value: Any) -> str | None:
-    """A name a cashier reads on the till and a receipt prints: 1..100 characters, at least one of them visible,
-    and no bidirectional control (U+202E RIGHT-TO-LEFT OVERRIDE and its kin, Unicode TR #9 section 2: they
-    reorder the text around the name, the receipt's included). Zero-width joiners stay allowed inside a name
-    (scripts and emoji need them); a name of nothing but invisible characters is refused."""
-    problem = _text(1, MAX_NAME)(value)
-    if problem:
-        return problem
-    bidi = sorted({f"U+{ord(ch):04X}" for ch in value if ch in _BIDI_CONTROLS})
-    if bidi:
-        return f"contains the text-direction control {', '.join(bidi)}; send the name as it is written"
-    if not any(unicodedata.category(ch)[0] in "LNPS" for ch in value):
-        return "has no visible character (only spaces or invisible characters)"
-    return None
 
 
 def _email(value: Any) -> str | None:
@@ -152,7 +133,7 @@ def _nullable(check: Check) -> Check:
 
 
 CREATE_FIELDS: dict[str, Check] = {
-    "display_name": _display_name, "email": _email, "phone": _phone, "region": _region,
+    "display_name": display_name_problem, "email": _email, "phone": _phone, "region": _region,
     "birthday": _birthday, "home_store_id": _text(1, MAX_ID_CHARS), "preferences": _preferences,
     "external_id": _text(1, MAX_ID_CHARS), "card_number": _card, "consents": _consents,
 }

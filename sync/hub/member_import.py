@@ -129,8 +129,9 @@ def _member_problem(row: dict[str, str], region: str) -> tuple[str, str] | None:
     ext, name = row.get("external_id", ""), row.get("display_name", "")
     if not 1 <= len(ext) <= MAX_ID_CHARS:
         return "external_id", f"must be 1 to {MAX_ID_CHARS} characters"
-    if not 1 <= len(name) <= 100:
-        return "display_name", "must be 1 to 100 characters"
+    problem = member_records.display_name_problem(name)
+    if problem:
+        return "display_name", problem
     email, phone = row.get("email", ""), row.get("phone", "")
     if email and (len(email) > 254 or not looks_like_email(email)):
         return "email", f"{email[:60]!r} is not an e-mail address"

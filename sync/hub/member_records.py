@@ -26,13 +26,20 @@ from __future__ import annotations
 
 import json
 import secrets
+import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, desc, select, update
 
-from edge.core.contract import MEMBER_CARD_DIGITS, MEMBER_CARD_PREFIX, ChangeKind, member_card_number
+from edge.core.contract import (
+    MEMBER_CARD_DIGITS,
+    MEMBER_CARD_PREFIX,
+    ChangeKind,
+    member_card_number,
+    text_problem,
+)
 from edge.core.tiers import next_tier
 from sync.hub import bonuses, members, programme
 from sync.hub.admin import store_exists
@@ -59,6 +66,31 @@ _BODY_DIGITS = MEMBER_CARD_DIGITS - len(MEMBER_CARD_PREFIX) - 1
 _PROFILE_COLUMNS = ("id", "card_number", "display_name", "external_id", "home_store_id", "birthday", "preferences",
                     "balance", "tier", "spend_12m_cents", "consents", "phone_hash", "email_hash", "tier_override",
                     "tier_override_reason", "tier_override_until", "tier_override_by", "updated_at")
+
+
+MAX_DISPLAY_NAME = 100
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def display_name_problem(value: Any) -> str | None:
+    """Why ``value`` is not a member's name, or None. A name a cashier reads on the till and a receipt prints:
+    a string of 1..100 characters (not only spaces), valid UTF-8 without NUL, at least one visible character,
+    and no bidirectional control (U+202E RIGHT-TO-LEFT OVERRIDE and its kin, Unicode TR #9 section 2: they
+    reorder the text around the name, the receipt's included). Zero-width joiners stay allowed inside a name
+    (scripts and emoji need them). The member API, the CSV import and ``hub create-customer`` all ask it."""
+    if not isinstance(value, str):
+        return f"must be a string of 1 to {MAX_DISPLAY_NAME} characters"
+    if not value.strip() or len(value) > MAX_DISPLAY_NAME:
+        return f"must be 1 to {MAX_DISPLAY_NAME} characters long, got {len(value)}"
+    problem = text_problem(value)
+    if problem:
+        return problem
+    bidi = sorted({f"U+{ord(ch):04X}" for ch in value if ch in _BIDI_CONTROLS})
+    if bidi:
+        return f"contains the text-direction control {', '.join(bidi)}; send the name as it is written"
+    if not any(unicodedata.category(ch)[0] in "LNPS" for ch in value):
+        return "has no visible character (only spaces or invisible characters)"
+    return None
 
 
 def birthday_problem(value: str) -> str | None:

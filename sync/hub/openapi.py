@@ -178,8 +178,8 @@ def _order(placing: bool) -> dict[str, Any]:
         "store_id": {"type": "string", "nullable": True, "description": "the store that sold it (its points "
                                                                         "count there)"},
         "pickup_store_id": {"type": "string", "nullable": True},
-        "status": {"type": "string", "enum": ["placed", "ready", "collected"],
-                   "description": "click & collect state; cancel with POST /v1/orders/{order_id}/cancel"},
+        "status": {"type": "string", "enum": ["placed", "ready", "collected", "shipped", "delivered"],
+                   "description": "the order's state; cancel with POST /v1/orders/{order_id}/cancel"},
         "created_at": {"type": "string", "nullable": True}}}
 
 

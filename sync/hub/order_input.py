@@ -38,9 +38,9 @@ ORDER_LINE_FIELDS = (
     Field("category", Str(1, MAX_NAME_CHARS), nullable=True),
     Field("name", Str(0, MAX_NAME_CHARS), nullable=True),
 )
-# an order's state as the web shop sends it (click & collect: placed, then ready for pick-up, then collected);
-# a cancel goes through its own endpoint, which records "cancelled"
-ORDER_STATUSES = ("placed", "ready", "collected", "cancelled")
+# an order's state as the web shop sends it: placed; click & collect: ready (for pick-up), collected; home
+# delivery: shipped, delivered. A cancel goes through its own endpoint, which records "cancelled"
+ORDER_STATUSES = ("placed", "ready", "collected", "shipped", "delivered", "cancelled")
 ORDER_FIELDS = (
     Field("order_id", Str(1, MAX_ID_CHARS), required=True),
     Field("customer_id", Str(1, MAX_ID_CHARS), required=True),

@@ -8,8 +8,11 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from edge.cli import hub as hub_cli
 from edge.core.basket import Basket
+from edge.core.errors import CliError
 from edge.core.offers import CustomerContext
 from edge.store.repository import Repository
 from sync.hub import members
@@ -60,6 +63,15 @@ def test_create_customer_on_an_existing_id_changes_only_what_was_given(hub_stora
     again = _profile(hub_storage, "ada")
     assert again["tier"] == "Silver" and again["display_name"] == "Ada Lovelace"
     assert again["card_number"] == "6009000000000017" and again["consents"]["location"] is True
+
+
+def test_create_customer_refuses_a_name_the_member_api_refuses(hub_storage: HubStorage) -> None:
+    """The same name rule as the member API and the CSV import: a text-direction control reorders the receipt."""
+    with pytest.raises(CliError) as refused:
+        hub_cli._create_customer(_args("create-customer", "--id", "eve", "--name", "Eve \u202egnp.exe"), hub_storage)
+    assert refused.value.exit_code == 2 and "U+202E" in str(refused.value)
+    with hub_storage.read() as conn:
+        assert not members.exists(conn, "eve")
 
 
 def test_create_customer_with_a_new_id_takes_the_defaults(hub_storage: HubStorage) -> None:

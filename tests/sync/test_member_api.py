@@ -256,7 +256,8 @@ def _members_file(path: Path, n: int) -> dict[int, str]:
     """``n`` rows; every 25th is bad in a different way. Returns {row number: the column at fault}."""
     faults = {0: ("email", "nobody@"), 1: ("birthday", "1990-13-01"), 2: ("phone", "12"),
               3: ("card_number", "6009000000000001"), 4: ("consent_marketing", "maybe"),
-              5: ("home_store_id", "nowhere"), 6: ("display_name", "")}
+              5: ("home_store_id", "nowhere"), 6: ("display_name", ""),
+              7: ("display_name", "Eve \u202egnp.exe"), 8: ("display_name", "\u200b\u200b")}
     bad: dict[int, str] = {}
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, ["external_id", "display_name", "email", "phone", "birthday", "home_store_id",
