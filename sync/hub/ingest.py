@@ -449,6 +449,9 @@ def _start(conn: Connection, device: DeviceAuth, checked: list[tuple[Event | Non
     batch.sale_ids = existing_sales(conn, [str(ev.payload.get("id", ev.payload.get("sale_id"))) for ev, _, _ in checked
                                            if ev is not None and ev.type == EventType.SALE_COMPLETED])
     fresh = [ev for ev, _, _ in checked if ev is not None and ev.id not in seen]
+    visitors = sorted({cid for ev in fresh if ev.type == EventType.PRESENCE_VISIT and (cid := _named_customer(ev))})
+    if visitors:  # the location consent of the push's visitors, read together (``_location_consent``)
+        batch.context["location_consent"] = presence.location_consents(conn, visitors)
     _prefetch_customers(conn, batch, device.store_id, fresh)
     if any(ev.type in _CUSTOMER_EVENTS for ev in fresh):
         _read_settings(conn, batch)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ from edge.core import contract
 from edge.core.contract import ANALYTICS_FIELDS, ChangeKind, EventType
 from sync.hub import sealing
 from sync.hub.changes import record, record_many, relevant_stores
+from sync.hub.common import chunks
 from sync.hub.db import insert
 from sync.hub.tables import (
     customer_stores,
@@ -80,6 +81,20 @@ def beacon_key(text: str) -> tuple[str, str]:
 def has_location_consent(conn: Connection, customer_id: str) -> bool:
     """True only when the customer's consents hold ``"location": true`` (unreadable consents count as no)."""
     raw = conn.execute(select(customers.c.consents).where(customers.c.id == customer_id)).scalar()
+    return _location_granted(raw)
+
+
+def location_consents(conn: Connection, customer_ids: Sequence[str]) -> dict[str, bool]:
+    """``has_location_consent`` of many customers, one statement per ``CHUNK`` of ids (a push's visits);
+    an unknown customer reads False."""
+    out = dict.fromkeys(customer_ids, False)
+    for chunk in chunks(sorted(out)):
+        for cid, raw in conn.execute(select(customers.c.id, customers.c.consents).where(customers.c.id.in_(chunk))):
+            out[cid] = _location_granted(raw)
+    return out
+
+
+def _location_granted(raw: str | None) -> bool:
     try:
         consents = json.loads(raw) if raw else {}
     except (TypeError, ValueError):
