@@ -733,7 +733,13 @@ class TillSession:
                 else:
                     self.basket.coupons[code] = offer_id
             if customer is not None and recalled.points_to_redeem:
-                self.basket.points_to_redeem = recalled.points_to_redeem
+                # checked again: the member may have spent the points elsewhere while the sale was parked
+                problem = check_redemption(recalled.points_to_redeem, self.redemption_limit(), self.rules, self.tr)
+                if problem:
+                    notes.append(self.tr._("{points} points were to be redeemed, not kept: {problem}").format(
+                        points=recalled.points_to_redeem, problem=problem))
+                else:
+                    self.basket.points_to_redeem = recalled.points_to_redeem
             self.sale_rewards = list(recalled.rewards)  # claimed (and spent) before the sale was parked
             items = sum(qty for _, qty in recalled.products)
             text = self.tr._("Recalled: {label}, {items}").format(

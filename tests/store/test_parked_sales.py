@@ -58,3 +58,24 @@ def test_a_damaged_parked_row_is_said_and_kept(demo_settings: Settings) -> None:
     with pytest.raises(ParkedSaleError, match="cannot be read"):
         recall(db, row.id)
     assert parked_count(db) == 1  # nothing is lost: a technician can still look at it
+
+
+def test_points_to_redeem_are_checked_again_when_the_parked_sale_comes_back(demo_settings: Settings) -> None:
+    """The member spent their points elsewhere while the sale was parked (a web order; the pull lowered the
+    confirmed balance): the recalled sale does not keep redeeming them, and the cashier is told why."""
+    from edge.demo.seed import demo_card, demo_gtin
+    from edge.session import TillSession
+
+    session = TillSession(demo_settings, open_database(demo_settings.database_path), clock=lambda: FIXED_NOW)
+    session.scan(demo_card(1))  # Bram, 1,500 points
+    session.add_gtin(demo_gtin(1), 10)
+    assert session.redeem(150).ok
+    assert session.park().ok
+    session.db.execute("UPDATE customers SET confirmed_points = 96 WHERE id = 'C1001'")
+    session.db.conn.commit()
+
+    [parked] = session.parked()
+    back = session.recall(parked.id)
+
+    assert not back.ok and "150 points were to be redeemed, not kept" in back.message, back.message
+    assert session.basket.points_to_redeem == 0 and len(session.basket.lines) == 1
