@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from sync.hub import admin, member_records, members
+from sync.hub import admin, members
 from sync.hub.common import DeviceAuth, HubError
 from sync.hub.tables import customers, devices, member_lookups, signing_keys
 
@@ -139,8 +139,7 @@ def _find(conn: Connection, kind: str, value: str, now: datetime) -> list[str]:
     c = customers.c
     if kind == "app_token":
         cid = _token_customer(conn, value, now)
-        if cid is not None and not members.exists(conn, cid):  # a code the app made before a merge
-            cid = member_records.resolve_alias(conn, "id", cid)
+        cid = members.resolve_id(conn, cid) if cid is not None else None  # a code made before a merge: the survivor
         return [cid] if cid is not None else []
     column = {"card": c.card_number, "phone_hash": c.phone_hash, "email_hash": c.email_hash}[kind]
     found = [r[0] for r in conn.execute(select(c.id).where(column == value).order_by(c.id).limit(2))]
@@ -148,7 +147,7 @@ def _find(conn: Connection, kind: str, value: str, now: datetime) -> list[str]:
         # the card of a record merged into another: its survivor. Cards are unique, aliases included; a phone
         # or e-mail is not (a household shares one), so those are only found on the members holding them now
         # (a survivor takes over the contacts it lacked)
-        survivor = member_records.resolve_alias(conn, kind, value)
+        survivor = members.resolve_alias(conn, kind, value)
         found = [survivor] if survivor is not None and members.exists(conn, survivor) else []
     return found
 

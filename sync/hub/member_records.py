@@ -47,6 +47,7 @@ from sync.hub.changes import record_many, relevant_stores
 from sync.hub.common import HubError, chunks, now_iso
 from sync.hub.db import insert
 from sync.hub.ledger import post_points
+from sync.hub.members import resolve_alias, resolve_id
 from sync.hub.tables import (
     consent_history,
     coupons,
@@ -109,26 +110,12 @@ def unknown_member(member_id: str) -> HubError:
 
 
 # ------------------------------------------------------------------------------------------- ids, cards, aliases
-def resolve_id(conn: Connection, member_id: str) -> str | None:
-    """The member's current id: itself, or the survivor a merged record was absorbed into; None when unknown."""
-    if members.exists(conn, member_id):
-        return member_id
-    return resolve_alias(conn, "id", member_id)
-
-
 def require_member(conn: Connection, member_id: str) -> str:
     """``resolve_id`` or ``HubError`` 404."""
     found = resolve_id(conn, member_id)
     if found is None:
         raise unknown_member(member_id)
     return found
-
-
-def resolve_alias(conn: Connection, kind: str, value: str) -> str | None:
-    """The survivor that a merged record's ``kind`` (``ALIAS_KINDS``: id, card, phone_hash, email_hash,
-    external_id) ``value`` resolves to, or None. The member look-up at a till asks this after ``customers``."""
-    return conn.execute(select(member_aliases.c.customer_id).where(
-        member_aliases.c.kind == kind, member_aliases.c.value == value)).scalar()
 
 
 def cards_taken(conn: Connection, cards: Sequence[str]) -> set[str]:

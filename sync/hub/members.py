@@ -47,15 +47,20 @@ def exists(conn: Connection, customer_id: str) -> bool:
     return conn.execute(select(customers.c.id).where(customers.c.id == customer_id)).first() is not None
 
 
-def current_id(conn: Connection, customer_id: str) -> str:
-    """The id a member's records live under now: for a record merged into another (``member_aliases``, kind
-    ``id``) the survivor's, as the API's profile and the tills' events already follow it; else ``customer_id``
-    itself, known or not (the caller refuses an unknown one)."""
-    if exists(conn, customer_id):
-        return customer_id
-    survivor = conn.execute(select(member_aliases.c.customer_id).where(
-        member_aliases.c.kind == "id", member_aliases.c.value == customer_id)).scalar()
-    return str(survivor) if survivor else customer_id
+def resolve_id(conn: Connection, member_id: str) -> str | None:
+    """The member's current id: itself, or the survivor a merged record was absorbed into (the API's
+    profile, web orders and reward claims follow it); None when unknown."""
+    if exists(conn, member_id):
+        return member_id
+    return resolve_alias(conn, "id", member_id)
+
+
+def resolve_alias(conn: Connection, kind: str, value: str) -> str | None:
+    """The survivor that a merged record's ``kind`` (``member_records.ALIAS_KINDS``: id, card, phone_hash,
+    email_hash, external_id) ``value`` resolves to, or None. The member look-up at a till asks it for a card."""
+    found = conn.execute(select(member_aliases.c.customer_id).where(
+        member_aliases.c.kind == kind, member_aliases.c.value == value)).scalar()
+    return None if found is None else str(found)
 
 
 def require(conn: Connection, customer_id: str) -> None:

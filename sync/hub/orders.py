@@ -273,10 +273,16 @@ def _price(conn: Connection, order: dict[str, Any], at: str) -> _Priced:
     return _Priced(customer, store, coupon_offers, settle(pricing, order["points_redeemed"], rules, customer.tier))
 
 
+def _survivors(conn: Connection, order: dict[str, Any]) -> dict[str, Any]:
+    """``order`` naming the member's current id (``members.resolve_id``: a merged-away record's survivor); an
+    unknown id stays as it is, for ``_lock_customer`` to refuse."""
+    return {**order, "customer_id": members.resolve_id(conn, order["customer_id"]) or order["customer_id"]}
+
+
 def quote(conn: Connection, order: dict[str, Any], at: str) -> dict[str, Any]:
     """What placing ``order`` now would do, written nowhere: the total the hub expects (``total_cents``), the
     discounts with their reasons, the points earned and redeemed, per line. Refusals as ``place``."""
-    p = _price(conn, {**order, "customer_id": members.current_id(conn, order["customer_id"])}, at)
+    p = _price(conn, _survivors(conn, order), at)
     s = p.settlement
     return {"order_id": order["order_id"], "store_id": p.store, "subtotal_cents": s.pricing.subtotal_cents,
             "discount_cents": s.pricing.discount_cents, "points_value_cents": s.points_value_cents,
@@ -294,8 +300,8 @@ def place(conn: Connection, order: dict[str, Any], at: str) -> dict[str, Any]:
     count its spend, all in the caller's transaction. ``at`` (ISO UTC) is the hub's time: offers are valid
     and points earned as of then. Returns the outcome (``recorded`` False, and nothing changed, when the order id
     was recorded before for the same customer; another customer's order id is 409). An order naming a member
-    record merged into another is the survivor's (``members.current_id``)."""
-    order = {**order, "customer_id": members.current_id(conn, order["customer_id"])}
+    record merged into another is the survivor's (``_survivors``)."""
+    order = _survivors(conn, order)
     oid = order["order_id"]
     before = _existing(conn, oid)
     if before is not None:

@@ -28,16 +28,12 @@ from edge.core.contract import PROGRAMME_KEY, ChangeKind
 from edge.core.programme import PointsSummary, ProgrammeRules, iso, parse_time
 from sync.hub.admin import get_config, set_config
 from sync.hub.changes import record
+from sync.hub.common import chunks
 from sync.hub.tables import customers, ledger, order_returns, orders, point_lots, sales
 
 RULES_KEY = "programme"  # the ``config`` key
 NOT_SPEND = ("cancelled", "returned")  # order statuses whose total no longer counts as spend
-_CHUNK = 500
 _log = logging.getLogger(__name__)
-
-
-def _chunks(keys: Sequence[str]) -> list[list[str]]:
-    return [list(keys[i : i + _CHUNK]) for i in range(0, len(keys), _CHUNK)]
 
 
 # ------------------------------------------------------------------------------------------- rules
@@ -76,7 +72,7 @@ def net_spend(conn: Connection, customer_ids: Sequence[str], since: datetime) ->
     with none read 0."""
     start = iso(since)
     spend = dict.fromkeys(customer_ids, 0)
-    for chunk in _chunks(list(customer_ids)):
+    for chunk in chunks(list(customer_ids)):
         for cid, total in conn.execute(
                 select(sales.c.customer_id, func.sum(sales.c.total_cents))
                 .where(sales.c.customer_id.in_(chunk), sales.c.created_at >= start).group_by(sales.c.customer_id)):
@@ -111,7 +107,7 @@ def refresh_tiers(conn: Connection, customer_ids: Sequence[str], now: datetime,
     extra = _override_columns()
     updates: list[dict[str, Any]] = []
     changed: list[str] = []
-    for chunk in _chunks(sorted(set(customer_ids))):
+    for chunk in chunks(sorted(set(customer_ids))):
         for row in conn.execute(select(c.id, c.tier, c.spend_12m_cents, c.tier_reviewed_at, *extra)
                                 .where(c.id.in_(chunk))):
             override = (row[4], parse_time(row[5])) if extra else (None, None)
@@ -144,7 +140,7 @@ def open_lots(conn: Connection, customer_id: str) -> list[dict[str, Any]]:
 
 def points_summaries(conn: Connection, customer_ids: Sequence[str], now: datetime | None = None
                      ) -> dict[str, dict[str, Any]]:
-    """``points_summary`` of many customers with three statements per ``_CHUNK`` of ids (a pull page names
+    """``points_summary`` of many customers with three statements per ``CHUNK`` of ids (a pull page names
     dozens of changed members): customer id -> summary document; a customer with no ledger reads all zero."""
     now = now or datetime.now(UTC)
     lg, lc = ledger.c, point_lots.c
@@ -152,7 +148,7 @@ def points_summaries(conn: Connection, customer_ids: Sequence[str], now: datetim
     totals = {cid: (0, 0, 0) for cid in customer_ids}
     locked: dict[str, list[dict[str, Any]]] = {cid: [] for cid in customer_ids}
     expiries: dict[str, dict[str, int]] = {cid: {} for cid in customer_ids}
-    for chunk in _chunks(sorted(totals)):
+    for chunk in chunks(sorted(totals)):
         for cid, earned, spent, expired in conn.execute(select(
                 lg.customer_id,
                 func.coalesce(func.sum(lg.points).filter(lg.kind == "earn"), 0),

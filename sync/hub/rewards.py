@@ -160,8 +160,8 @@ def claim_online(conn: Connection, customer_id: str, reward_id: str, claim_id: s
     cover it (``HubError`` 404/409 otherwise; the customer row is locked, so two claims at once cannot both
     spend the same points). Idempotent by ``claim_id``: the same id again answers the first claim.
     Returns (the claim, whether it was made now). A member record merged into another claims as the survivor
-    (``members.current_id``)."""
-    customer_id = members.current_id(conn, customer_id)
+    (``members.resolve_id``)."""
+    customer_id = members.resolve_id(conn, customer_id) or customer_id
     balance = conn.execute(select(customers.c.balance).where(customers.c.id == customer_id)
                            .with_for_update()).scalar()
     if balance is None:

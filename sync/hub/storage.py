@@ -417,7 +417,7 @@ class HubStorage:
         """A member claims a reward through the API (the app): (the claim, made now?); see
         ``rewards.claim_online``. The stores holding the member re-read the profile (and the coupon)."""
         def run(conn: Connection) -> tuple[dict[str, Any], bool]:
-            cid = members.current_id(conn, customer_id)  # a merged-away record claims as its survivor
+            cid = members.resolve_id(conn, customer_id) or customer_id  # a merged-away record: its survivor
             answer, made = rewards.claim_online(conn, cid, reward_id, claim_id or new_id())
             if made:
                 members.customer_changed(conn, cid)
