@@ -20,7 +20,6 @@ feed) or ``c2.<txid>.<version>``; a ``c1`` cursor reads as ``(0, version)``, so 
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -109,25 +108,51 @@ def snapshot(conn: Connection, kind: str, key: str, store_id: str) -> dict[str, 
 
 
 def _unservable(value: Any) -> str | None:
-    """Why ``value`` (nested dicts and lists, as decoded from the database) cannot go into a page: an integer a
-    till cannot keep exactly (beyond +-2^53) or a number that is not finite; None when it can. Strings, None and
-    booleans are passed over without a call (a profile holds thousands of entry ids)."""
-    t = type(value)
-    if t is int:
+    """Why ``value`` (nested dicts and lists, as decoded from the database) cannot go into a page, or None: an
+    integer a till cannot keep exactly (beyond +-2^53), a number that is not finite, a string (value or key)
+    that is not valid UTF-8 (a lone surrogate), a value of a type JSON does not have. One walk, in place of
+    encoding each change before the page is encoded: ASCII strings, None, booleans and safe integers are passed
+    over without a call (a profile holds thousands of entry ids)."""
+    if value is None or value is True or value is False:
+        return None
+    if isinstance(value, str):
+        return None if value.isascii() else _text_problem(value)
+    if isinstance(value, int):
         return None if -MAX_SAFE_INT <= value <= MAX_SAFE_INT else _beyond(value)
-    if t is float:
+    if isinstance(value, float):
         if not math.isfinite(value):
             return f"the number {value!r} is not finite (JSON has no such number)"
         return _beyond(int(value)) if value.is_integer() and abs(value) > MAX_SAFE_INT else None
-    items = value.values() if t is dict else value if t is list else ()
+    if isinstance(value, dict):
+        problem = next((p for k in value if (p := _unservable(k) if isinstance(k, str) else _key_problem(k))), None)
+        if problem:
+            return problem
+        items: Any = value.values()
+    elif isinstance(value, list | tuple):
+        items = value
+    else:
+        return f"a value of type {type(value).__name__} is not JSON"
     for item in items:
         ti = type(item)
-        if ti is str or item is None or ti is bool or (ti is int and -MAX_SAFE_INT <= item <= MAX_SAFE_INT):
+        if (ti is str and item.isascii()) or item is None or ti is bool or (ti is int and -MAX_SAFE_INT <= item <= MAX_SAFE_INT):
             continue
         found = _unservable(item)
         if found:
             return found
     return None
+
+
+def _text_problem(text: str) -> str | None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "a string is not valid UTF-8 (a lone surrogate)"
+    return None
+
+
+def _key_problem(key: Any) -> str | None:
+    """An object key JSON writes as text (numbers, booleans, None: as the stdlib encoder does), or why not."""
+    return None if key is None or isinstance(key, int | float) else f"an object key of type {type(key).__name__}"
 
 
 def _beyond(number: int) -> str:
@@ -163,13 +188,10 @@ def _served(conn: Connection, kind: str, key: str, device: DeviceAuth,
     try:
         data = snapshot(conn, kind, key, device.store_id) if known is _MISSING else known
         if data is not None:
-            # what the answer could not carry, stored before checks existed: numbers a till cannot keep, and
-            # (when orjson refuses the value) a lone surrogate, found by encoding as the stdlib would
+            # what the answer could not carry, stored before checks existed (the page is encoded once, later)
             problem = _unservable(data)
             if problem is not None:
                 raise ValueError(problem)
-            if protocol.dumps_utf8(data) is None:
-                json.dumps(data, allow_nan=False, ensure_ascii=False).encode("utf-8")
     except (ValueError, TypeError, KeyError, OverflowError) as exc:
         _log.error("change %s/%s cannot be served to store %s and was skipped: %s", kind, key, device.store_id, exc)
         skipped.append((kind, key, " ".join(str(exc).split())[:300]))
