@@ -124,7 +124,7 @@ def _unservable(value: Any) -> str | None:
             return f"the number {value!r} is not finite (JSON has no such number)"
         return _beyond(int(value)) if value.is_integer() and abs(value) > MAX_SAFE_INT else None
     if isinstance(value, dict):
-        problem = next((p for k in value if (p := _unservable(k) if isinstance(k, str) else _key_problem(k))), None)
+        problem = _keys_problem(value)
         if problem:
             return problem
         items: Any = value.values()
@@ -148,6 +148,11 @@ def _text_problem(text: str) -> str | None:
     except UnicodeEncodeError:
         return "a string is not valid UTF-8 (a lone surrogate)"
     return None
+
+
+def _keys_problem(value: dict[Any, Any]) -> str | None:
+    """The first object key of ``value`` JSON cannot carry (``_unservable`` of a text key, ``_key_problem``)."""
+    return next((p for k in value if (p := _unservable(k) if isinstance(k, str) else _key_problem(k))), None)
 
 
 def _key_problem(key: Any) -> str | None:
